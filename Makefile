@@ -1,0 +1,39 @@
+# Rally: `make run` starts the app on the embedded SQLite database; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8501
+
+.PHONY: run test bench demo lint init clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+init: $(VENV)/.runtime
+	$(PY) -m campaigns init
+
+run: init
+	@echo "Rally is starting at http://localhost:$(PORT)  (Ctrl+C to stop)"
+	$(VENV)/bin/streamlit run rally_app.py --server.port $(PORT)
+
+demo: init
+	$(PY) -m campaigns demo
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev
+	$(PY) -m bench $(BENCH_ARGS)
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,190 @@
+"""Campaigns: create, publish, close, and find them as the public may see them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session, SQLModel
+
+from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.models import Campaign, CampaignStatus, ConsentWording, utcnow
+from campaigns.regions import get_scheme
+from campaigns.stats import campaign_totals
+from campaigns.validation import find_bad_characters
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX = 80
+TITLE_MAX = 200
+PURPOSE_MAX = 2000
+BODY_MAX = 50_000
+CONSENT_MAX = 1000
+DEFAULT_CONSENT_TEXT = (
+    "Yes, the organizers of this campaign may email me about it and about related actions. "
+    "I can unsubscribe at any time."
+)
+
+
+class CampaignCreate(SQLModel):
+    slug: str
+    title: str
+    purpose: str
+    body: str = ""
+    goal: int
+    deadline: datetime | None = None
+    region_scheme: str
+    consent_text: str = DEFAULT_CONSENT_TEXT
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What the public sees of a campaign in lists and the JSON API."""
+
+    slug: str
+    title: str
+    purpose: str
+    goal: int
+    total: int
+    status: str  # "published" (accepting signatures) or "closed"
+    deadline: datetime | None
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def consent_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def store_consent_wording(session: Session, text: str) -> str:
+    digest = consent_hash(text)
+    if session.get(ConsentWording, digest) is None:
+        session.add(ConsentWording(hash=digest, text=text))
+        session.flush()
+    return digest
+
+
+def consent_text(session: Session, campaign: Campaign) -> str:
+    wording = session.get(ConsentWording, campaign.consent_hash)
+    return wording.text if wording else DEFAULT_CONSENT_TEXT
+
+
+def _validate(data: CampaignCreate, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not SLUG_RE.match(data.slug) or len(data.slug) > SLUG_MAX:
+        errors["slug"] = (
+            f"Use lower-case letters, digits and single hyphens for the link name (at most {SLUG_MAX} characters)."
+        )
+    for name, value, limit in (("title", data.title, TITLE_MAX), ("purpose", data.purpose, PURPOSE_MAX)):
+        if not value.strip():
+            errors[name] = f"Please write a {name}."
+        elif len(value) > limit:
+            errors[name] = f"Please shorten the {name} to at most {limit} characters."
+        elif find_bad_characters(value, allow_newlines=name != "title"):
+            errors[name] = f"The {name} contains control characters; please retype it."
+    if len(data.body) > BODY_MAX:
+        errors["body"] = f"Please shorten the text to at most {BODY_MAX:,} characters."
+    if data.goal < 1:
+        errors["goal"] = "The goal must be at least one signature."
+    if data.deadline is not None and (data.deadline.tzinfo is None or data.deadline <= now):
+        errors["deadline"] = "The deadline must be in the future."
+    if not data.consent_text.strip() or len(data.consent_text) > CONSENT_MAX:
+        errors["consent_text"] = f"Write the consent wording supporters agree to (at most {CONSENT_MAX} characters)."
+    try:
+        get_scheme(data.region_scheme)
+    except RallyError as exc:
+        errors["region_scheme"] = exc.user_message
+    return errors
+
+
+def create_campaign(*, session: Session, campaign_create: CampaignCreate, now: datetime | None = None) -> Campaign:
+    now = now or utcnow()
+    errors = _validate(campaign_create, now)
+    if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
+        errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
+    if errors:
+        raise InvalidInput(errors)
+    digest = store_consent_wording(session, campaign_create.consent_text.strip())
+    campaign = Campaign(
+        **campaign_create.model_dump(exclude={"consent_text"}),
+        consent_hash=digest,
+        created_at=now,
+        updated_at=now,
+    )
+    campaign.title = campaign.title.strip()
+    campaign.purpose = campaign.purpose.strip()
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def _set_status(session: Session, campaign_id: int, status: CampaignStatus, now: datetime | None) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(str(campaign_id))
+    now = now or utcnow()
+    campaign.status = status.value
+    campaign.updated_at = now
+    if status == CampaignStatus.published:
+        campaign.published_at = campaign.published_at or now
+        campaign.closed_at = None
+    elif status == CampaignStatus.closed:
+        campaign.closed_at = now
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def publish_campaign(*, session: Session, campaign_id: int, now: datetime | None = None) -> Campaign:
+    return _set_status(session, campaign_id, CampaignStatus.published, now)
+
+
+def close_campaign(*, session: Session, campaign_id: int, now: datetime | None = None) -> Campaign:
+    return _set_status(session, campaign_id, CampaignStatus.closed, now)
+
+
+def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
+    return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+
+
+def get_public_campaign(*, session: Session, slug: str) -> Campaign:
+    """A published or closed campaign; drafts and unknown slugs look the same: not found."""
+    campaign = get_campaign_by_slug(session, slug) if slug else None
+    if campaign is None or campaign.status == CampaignStatus.draft:
+        raise CampaignNotFound(slug)
+    return campaign
+
+
+def public_status(campaign: Campaign, now: datetime | None = None) -> str:
+    return CampaignStatus.published.value if campaign.accepts_signatures(now) else CampaignStatus.closed.value
+
+
+def list_public_campaigns(*, session: Session, now: datetime | None = None) -> list[CampaignSummary]:
+    """Published and closed campaigns with their totals: open ones first, newest first."""
+    campaigns = (
+        session.execute(
+            select(Campaign)
+            .where(Campaign.status.in_([CampaignStatus.published.value, CampaignStatus.closed.value]))  # type: ignore[attr-defined]
+            .order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+        )
+        .scalars()
+        .all()
+    )
+    totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
+    summaries = [
+        CampaignSummary(
+            slug=c.slug,
+            title=c.title,
+            purpose=c.purpose,
+            goal=c.goal,
+            total=totals.get(c.id or 0, 0),
+            status=public_status(c, now),
+            deadline=c.deadline,
+        )
+        for c in campaigns
+    ]
+    return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)

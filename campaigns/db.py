@@ -1,0 +1,183 @@
+"""Storage: engines for SQLite (the embedded default) and PostgreSQL, sessions, retries.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys on. The driver's own
+transaction handling is switched off so that we issue ``BEGIN`` ourselves: writes
+use ``BEGIN IMMEDIATE`` (take the write lock up front, so two writers never deadlock
+upgrading a read lock), reads a plain deferred ``BEGIN``. A write that still finds
+the database locked is retried a bounded number of times, then reported as
+``StorageBusy``. PostgreSQL uses psycopg 3 with ``pool_pre_ping``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, create_engine
+
+from campaigns.errors import StorageBusy, StorageError
+from campaigns.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def normalize_url(url: str) -> str:
+    """Accept the URL spellings people paste (``postgres://``) and pick the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().resolve()
+
+
+def _check_sqlite_path(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"Cannot create the folder {path.parent} for the database ({exc.strerror}). "
+            "Create it, fix its permissions, or point DATABASE_URL somewhere else."
+        ) from exc
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"The database folder {path.parent} is not writable by this user. "
+            "SQLite needs to write its journal there: fix the permissions or set DATABASE_URL."
+        )
+    if path.exists() and (path.is_dir() or not os.access(path, os.R_OK | os.W_OK)):
+        raise StorageError(f"The database file {path} cannot be read and written by this user.")
+
+
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    settings = settings or get_settings()
+    url = normalize_url(url)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        path = _sqlite_file(url)
+        if path is not None:
+            _check_sqlite_path(path)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=10,
+        )
+    raise StorageError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not “{backend}”.")
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(settings: Settings | None = None) -> Engine:
+    """The process-wide engine for the configured database (one pool per process)."""
+    settings = settings or get_settings()
+    url = normalize_url(settings.effective_database_url)
+    with _engines_lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url, settings)
+        return engine
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed at the end of the block, rolled back on error."""
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(engine) else engine
+    with Session(bind, expire_on_commit=False) as session:
+        with session.begin():
+            yield session
+
+
+def _is_transient(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        message = str(orig).lower()
+        return "locked" in message or "busy" in message
+    sqlstate = getattr(orig, "sqlstate", None)
+    # serialization_failure, deadlock_detected, lock_not_available
+    return sqlstate in {"40001", "40P01", "55P03"}
+
+
+def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | None = None) -> T:
+    """Run ``work`` in a write transaction, retrying a bounded number of times on lock contention."""
+    attempts = 1 + (get_settings().write_retries if retries is None else retries)
+    for attempt in range(attempts):
+        try:
+            with write_session(engine) as session:
+                return work(session)
+        except OperationalError as exc:
+            if not _is_transient(exc):
+                raise StorageError(
+                    "The database could not be written. Nothing was saved; the organizers have been told."
+                ) from exc
+            log.warning("database busy (attempt %d of %d): %s", attempt + 1, attempts, exc.orig)
+        except DBAPIError as exc:
+            if not _is_transient(exc):
+                raise
+            log.warning("transaction conflict (attempt %d of %d): %s", attempt + 1, attempts, exc.orig)
+        time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
+    raise StorageBusy()
+
+
+def ping(engine: Engine) -> bool:
+    """True when the database answers a trivial query."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # noqa: BLE001 - health checks report, they don't raise
+        log.exception("database health check failed")
+        return False

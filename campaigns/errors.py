@@ -1,0 +1,62 @@
+"""Domain errors: each carries a message a person can act on.
+
+Services raise these; pages catch ``RallyError`` and show ``user_message`` next to
+the place the person must fix (``field`` names that place when there is one).
+Anything else is a bug: it is logged with context and shown as a short apology.
+"""
+
+from __future__ import annotations
+
+
+class RallyError(Exception):
+    """A known failure with a message fit to show to the person who caused it."""
+
+    def __init__(self, user_message: str, *, field: str | None = None) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.field = field
+
+
+class InvalidInput(RallyError):
+    """One or more fields are wrong; ``errors`` maps each field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        if not errors:
+            raise ValueError("InvalidInput needs at least one error")
+        first_field, first_message = next(iter(errors.items()))
+        super().__init__(first_message, field=first_field)
+        self.errors = dict(errors)
+
+
+class NotFound(RallyError):
+    """The thing asked for does not exist, or is not visible to this person."""
+
+
+class CampaignNotFound(NotFound):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"We couldn't find a campaign at “{slug}”. Check the link, or browse all campaigns.")
+        self.slug = slug
+
+
+class CampaignClosed(RallyError):
+    """The campaign no longer accepts signatures (closed, or past its deadline)."""
+
+
+class UnknownRegionScheme(NotFound):
+    def __init__(self, scheme_id: str) -> None:
+        super().__init__(f"There is no region scheme called “{scheme_id}”.")
+        self.scheme_id = scheme_id
+
+
+class StorageError(RallyError):
+    """The database cannot be opened or written: an operator has to act."""
+
+
+class StorageBusy(RallyError):
+    """The database stayed locked through every retry: the person may simply try again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "So many people are signing right now that we couldn't save yours. "
+            "Nothing was saved: please press the button again in a moment."
+        )

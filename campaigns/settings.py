@@ -1,0 +1,112 @@
+"""Settings from the environment and a ``.env`` file.
+
+Every setting is documented in README.md's configuration table and in ``.env.example``
+(``tests/test_docs.py`` checks both). Values in the real environment win over ``.env``.
+Tests replace the settings with ``override_settings``; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from campaigns.errors import RallyError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "rally.db"
+
+
+class SettingsError(RallyError):
+    """A setting has a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where signatures live. Empty means the embedded SQLite file var/rally.db.
+    database_url: str = ""
+    # The public address of the app, used to build share links.
+    public_url: str = "http://localhost:8501"
+    # Name of the organization running this Rally, shown in the page header.
+    org_name: str = "Rally"
+    # SQLite only: how long a writer waits for the lock (ms) before a retry.
+    sqlite_busy_timeout_ms: int = 5000
+    # How often a write that found the database busy is tried again before giving up.
+    write_retries: int = 5
+    # PostgreSQL only: connections kept open per app process.
+    db_pool_size: int = 10
+    # How many counter rows each region spreads its count over (fewer lock waits under a spike).
+    count_shards: int = 8
+    # Python log level for the app's own messages.
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+# Environment variable name for each field: RALLY_<FIELD> except DATABASE_URL, the usual name.
+ENV_NAMES: dict[str, str] = {
+    f.name: ("DATABASE_URL" if f.name == "database_url" else f"RALLY_{f.name.upper()}") for f in fields(Settings)
+}
+
+
+def _coerce(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        if raw.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{ENV_NAMES[name]} must be true or false, not “{raw}”.")
+    if isinstance(default, int):
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{ENV_NAMES[name]} must be a whole number, not “{raw}”.") from None
+        if value < 0 or (name in {"count_shards", "db_pool_size"} and value < 1):
+            raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
+        return value
+    return raw.strip()
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+    """Read settings from ``env_file`` (default ``.env`` in the project) overlaid by ``environ``."""
+    env_file = env_file if env_file is not None else PROJECT_ROOT / ".env"
+    values: dict[str, str] = {}
+    if env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    defaults = Settings()
+    kwargs: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = values.get(ENV_NAMES[f.name])
+        if raw is not None:
+            kwargs[f.name] = _coerce(f.name, raw, getattr(defaults, f.name))
+    return Settings(**kwargs)  # type: ignore[arg-type]
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The settings in force (read once per process, unless overridden)."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+@contextmanager
+def override_settings(**changes: object) -> Iterator[Settings]:
+    """Replace settings for the duration of a block (tests)."""
+    global _current
+    previous = _current
+    _current = replace(previous or load_settings(), **changes)  # type: ignore[arg-type]
+    try:
+        yield _current
+    finally:
+        _current = previous

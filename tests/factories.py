@@ -1,0 +1,69 @@
+"""Small builders for test data: a campaign in a given state, a signer with overrides."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from campaigns.catalog import CampaignCreate, close_campaign, create_campaign, publish_campaign
+from campaigns.db import run_write
+from campaigns.models import Campaign, utcnow
+from campaigns.signing import SignerInput
+
+_seq = itertools.count(1)
+
+
+def make_campaign(
+    engine: Engine,
+    *,
+    slug: str | None = None,
+    status: str = "published",
+    region_scheme: str = "us-states",
+    goal: int = 100,
+    deadline: datetime | None = None,
+    title: str = "Fund the libraries",
+) -> Campaign:
+    slug = slug or f"campaign-{next(_seq)}"
+
+    def work(session):  # type: ignore[no-untyped-def]
+        campaign = create_campaign(
+            session=session,
+            campaign_create=CampaignCreate(
+                slug=slug,
+                title=title,
+                purpose="Keep every branch library open on weekends.",
+                body="## Why\nLibraries are where communities meet.",
+                goal=goal,
+                deadline=deadline,
+                region_scheme=region_scheme,
+            ),
+        )
+        if status in ("published", "closed"):
+            publish_campaign(session=session, campaign_id=campaign.id)
+        if status == "closed":
+            close_campaign(session=session, campaign_id=campaign.id)
+        return campaign
+
+    return run_write(engine, work)
+
+
+def signer(**overrides: object) -> SignerInput:
+    n = next(_seq)
+    values: dict[str, object] = {
+        "full_name": f"Ada Lovelace {n}",
+        "email": f"ada{n}@example.org",
+        "region_code": "US-CA",
+        "contact_consent": False,
+    }
+    values.update(overrides)
+    return SignerInput(**values)  # type: ignore[arg-type]
+
+
+def past(days: int = 1) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def future(days: int = 30) -> datetime:
+    return utcnow() + timedelta(days=days)
