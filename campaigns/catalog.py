@@ -13,7 +13,7 @@ from sqlmodel import Session, SQLModel
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.regions import get_scheme
-from campaigns.stats import campaign_totals
+from campaigns.stats import campaign_total, campaign_totals
 from campaigns.validation import find_bad_characters
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -188,3 +188,52 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
         for c in campaigns
     ]
     return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    """Everything the public campaign page shows, as plain values (safe to cache and share)."""
+
+    slug: str
+    title: str
+    purpose: str
+    body: str
+    goal: int
+    total: int
+    status: str  # "published" (open) or "closed"
+    deadline: datetime | None
+    region_scheme: str
+    consent_text: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CampaignStatus.published.value
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
+    campaign = get_public_campaign(session=session, slug=slug)
+    assert campaign.id is not None
+    return CampaignPage(
+        slug=campaign.slug,
+        title=campaign.title,
+        purpose=campaign.purpose,
+        body=campaign.body,
+        goal=campaign.goal,
+        total=campaign_total(session, campaign.id),
+        status=public_status(campaign, now),
+        deadline=campaign.deadline,
+        region_scheme=campaign.region_scheme,
+        consent_text=consent_text(session, campaign),
+    )
+
+
+def days_left(deadline: datetime | None, now: datetime | None = None) -> int | None:
+    """Whole days until the deadline (0 on its last day); None without a deadline."""
+    if deadline is None:
+        return None
+    seconds = (deadline - (now or utcnow())).total_seconds()
+    return max(0, int(seconds // 86_400))

@@ -1,0 +1,171 @@
+"""Demo data: campaigns with realistic, clearly synthetic signers (all at example.org).
+
+Loading is idempotent: the i-th demo signer of a campaign always has the same email,
+and signatures are inserted with ON CONFLICT DO NOTHING, so running it again adds
+only what is missing. Signers are spread over regions by population and over the
+last two weeks with a growing pace, like a real campaign.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from campaigns.catalog import CampaignCreate, create_campaign, get_campaign_by_slug, publish_campaign
+from campaigns.db import run_write
+from campaigns.models import CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.regions import Region, get_scheme
+from campaigns.signing import _dialect_insert
+from campaigns.stats import rebuild_counts
+from campaigns.validation import canonical_email
+
+DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class DemoCampaign:
+    slug: str
+    title: str
+    purpose: str
+    body: str
+    goal: int
+    region_scheme: str
+    share: float  # fraction of the requested signers this campaign gets
+    days_left: int
+
+
+DEMO_CAMPAIGNS = (
+    DemoCampaign(
+        slug="save-our-libraries",
+        title="Keep our public libraries open on weekends",
+        purpose=(
+            "Branch libraries are closing on Saturdays and Sundays, the only days many working families can visit. "
+            "We ask every state's library board to restore weekend hours."
+        ),
+        body=(
+            "## Why this matters\n\nLibraries are free, open to everyone, and often the only place with free internet, "
+            "homework help and a warm room. Weekend closures hit the people with the fewest alternatives.\n\n"
+            "## What we ask\n\n1. Restore weekend opening hours at every branch.\n"
+            "2. Fund them in next year's budget.\n"
+        ),
+        goal=10_000,
+        region_scheme="us-states",
+        share=1.0,
+        days_left=45,
+    ),
+    DemoCampaign(
+        slug="clean-air-for-schools",
+        title="Clean air for every school",
+        purpose="Children breathe the air outside their schools all day. We ask governments to monitor it and act.",
+        body="Air-quality monitors at every school gate, published data, and traffic-free streets at drop-off times.",
+        goal=5_000,
+        region_scheme="world-countries",
+        share=0.3,
+        days_left=90,
+    ),
+)
+
+
+@cache
+def _words(name: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in (DEMO_DIR / name).read_text("utf-8").splitlines() if line.strip())
+
+
+def _weighted_regions(scheme_id: str) -> tuple[list[Region], list[float]]:
+    regions = list(get_scheme(scheme_id).regions)
+    known = [r.population for r in regions if r.population]
+    floor = (min(known) if known else 1) / 2
+    return regions, [float(r.population or floor) for r in regions]
+
+
+def demo_rows(campaign_id: int, demo: DemoCampaign, count: int, now: datetime, seed: int = 7) -> list[dict]:
+    """The first ``count`` demo signers of a campaign (the i-th is the same on every run)."""
+    firsts, lasts, comments = _words("first_names.txt"), _words("last_names.txt"), _words("comments.txt")
+    regions, weights = _weighted_regions(demo.region_scheme)
+    chosen = random.Random(f"{seed}-{demo.slug}-regions").choices(regions, weights=weights, k=count)
+    sources = [("newsletter", "email"), ("facebook", "social"), ("mastodon", "social"), (None, None), (None, None)]
+    rows = []
+    for i in range(count):
+        rng = random.Random(f"{seed}-{demo.slug}-{i}")
+        first, last = rng.choice(firsts), rng.choice(lasts)
+        email = f"{first}.{last}.{i}@example.org".lower().replace("'", "").replace(" ", "")
+        # pace grows toward now: ages drawn from a skewed distribution over 14 days
+        created = now - timedelta(seconds=14 * 86_400 * rng.random() ** 1.8)
+        consent = rng.random() < 0.6
+        comment = rng.choice(comments) if rng.random() < 0.1 else None
+        utm_source, utm_medium = rng.choice(sources)
+        rows.append(
+            {
+                "campaign_id": campaign_id,
+                "full_name": f"{first} {last}",
+                "email": email,
+                "email_canonical": canonical_email(email),
+                "region_code": chosen[i].code,
+                "postal_code": None,
+                "comment": comment,
+                "comment_status": CommentStatus.pending.value if comment else None,
+                "contact_consent": consent,
+                "consent_hash": None,  # filled by the caller (the campaign's wording)
+                "consent_at": created if consent else None,
+                "utm_source": utm_source,
+                "utm_medium": utm_medium,
+                "utm_campaign": "demo" if utm_source else None,
+                "referrer": None,
+                "status": SignatureStatus.counted.value,
+                "created_at": created,
+            }
+        )
+    return rows
+
+
+def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple[int, str]:
+    def work(session):  # type: ignore[no-untyped-def]
+        campaign = get_campaign_by_slug(session, demo.slug)
+        if campaign is None:
+            campaign = create_campaign(
+                session=session,
+                campaign_create=CampaignCreate(
+                    slug=demo.slug,
+                    title=demo.title,
+                    purpose=demo.purpose,
+                    body=demo.body,
+                    goal=demo.goal,
+                    deadline=now + timedelta(days=demo.days_left),
+                    region_scheme=demo.region_scheme,
+                ),
+                now=now - timedelta(days=15),
+            )
+            publish_campaign(session=session, campaign_id=campaign.id, now=now - timedelta(days=14))
+        return campaign.id, campaign.consent_hash
+
+    return run_write(engine, work)
+
+
+def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None = None) -> dict[str, int]:
+    """Create the demo campaigns and their signers; returns each campaign's total."""
+    now = now or utcnow()
+    totals: dict[str, int] = {}
+    for demo in DEMO_CAMPAIGNS:
+        campaign_id, consent = _ensure_campaign(engine, demo, now)
+        rows = demo_rows(campaign_id, demo, round(signatures * demo.share), now)
+        for row in rows:
+            row["consent_hash"] = consent if row["contact_consent"] else None
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start : start + BATCH]
+            run_write(
+                engine,
+                lambda s, batch=batch: s.execute(
+                    _dialect_insert(s, Signature).on_conflict_do_nothing(
+                        index_elements=["campaign_id", "email_canonical"]
+                    ),
+                    batch,
+                ),
+            )
+        totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(s, cid))
+    return totals

@@ -1,0 +1,100 @@
+"""What every page shares: the engine, cached public reads, safe text, and error handling."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import urlencode
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from campaigns import catalog
+from campaigns.db import get_engine, read_session
+from campaigns.errors import RallyError
+from campaigns.migrate import upgrade
+from campaigns.settings import get_settings
+
+log = logging.getLogger("campaigns.ui")
+PUBLIC_TTL_SECONDS = 5
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])")
+
+
+def plain(text: str) -> str:
+    """Escape text so that st.markdown shows it literally (no markdown, links, colors, math, icons)."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return escaped.replace("\n", "  \n")
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(url: str) -> Engine:
+    engine = get_engine()
+    upgrade(engine)
+    return engine
+
+
+def engine() -> Engine:
+    """The process-wide engine, with the schema brought up to date once per process."""
+    return _engine_for(get_settings().effective_database_url)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _public_campaigns(url: str) -> list[catalog.CampaignSummary]:
+    with read_session(engine()) as session:
+        return catalog.list_public_campaigns(session=session)
+
+
+def public_campaigns() -> list[catalog.CampaignSummary]:
+    return _public_campaigns(get_settings().effective_database_url)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _campaign_page(url: str, slug: str) -> catalog.CampaignPage:
+    with read_session(engine()) as session:
+        return catalog.get_campaign_page(session=session, slug=slug)
+
+
+def campaign_page(slug: str) -> catalog.CampaignPage:
+    return _campaign_page(get_settings().effective_database_url, slug)
+
+
+def forget_public_reads() -> None:
+    """After this person's own write: show them the count including their signature."""
+    _campaign_page.clear()
+    _public_campaigns.clear()
+
+
+def share_link(slug: str, **utm: str) -> str:
+    base = get_settings().public_url.rstrip("/")
+    return f"{base}/?{urlencode({'campaign': slug, **utm})}"
+
+
+def deadline_text(deadline: datetime | None, is_open: bool) -> str:
+    if not is_open:
+        return "Closed"
+    left = catalog.days_left(deadline)
+    if left is None:
+        return "No deadline"
+    if left == 0:
+        return "Last day to sign"
+    return f"{left} day{'s' if left != 1 else ''} left"
+
+
+def progress(total: int, goal: int) -> None:
+    st.progress(min(1.0, total / goal) if goal else 0.0, text=f"**{total:,}** of {goal:,} signatures")
+
+
+@contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Known errors become their message; anything else is logged and shown as a short apology."""
+    try:
+        yield
+    except RallyError as exc:
+        st.error(exc.user_message)
+    except Exception:
+        log.exception("page failed")
+        st.error("Sorry, something went wrong on our side. Please try again in a moment.")

@@ -1,0 +1,162 @@
+"""The public pages: the list of campaigns, and one campaign with its sign form.
+
+``?campaign=<slug>`` (the share link) opens a campaign; ``utm_*`` parameters on that
+link, and the page the visitor came from, are stored with the signature.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from campaigns.catalog import CampaignPage
+from campaigns.db import run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.regions import get_scheme
+from campaigns.signing import SignerInput, SignResult, sign
+from campaigns.ui import common
+
+FIELDS = ("full_name", "email", "region", "postal_code", "comment")
+
+
+def render() -> None:
+    slug = st.query_params.get("campaign")
+    with common.friendly_errors():
+        if slug:
+            render_campaign(slug)
+        else:
+            render_list()
+
+
+def render_list() -> None:
+    st.title("Campaigns")
+    st.caption("Add your name to a campaign you care about. It takes less than a minute.")
+    campaigns = common.public_campaigns()
+    if not campaigns:
+        st.info("There are no campaigns to sign yet. Check back soon.")
+        return
+    for summary in campaigns:
+        with st.container(border=True):
+            st.subheader(common.plain(summary.title), anchor=False)
+            st.markdown(common.plain(summary.purpose))
+            common.progress(summary.total, summary.goal)
+            is_open = summary.status == "published"
+            st.caption(common.deadline_text(summary.deadline, is_open))
+            label = "Read and sign" if is_open else "See the result"
+            if st.button(label, key=f"open-{summary.slug}", type="primary" if is_open else "secondary"):
+                st.query_params.from_dict({"campaign": summary.slug})
+                st.rerun()
+
+
+def _back_to_list() -> None:
+    if st.button("← All campaigns", type="tertiary"):
+        st.query_params.clear()
+        st.rerun()
+
+
+def render_campaign(slug: str) -> None:
+    page = common.campaign_page(slug)
+    _back_to_list()
+    st.title(common.plain(page.title))
+    st.markdown(f"**{common.plain(page.purpose)}**")
+    done: SignResult | None = st.session_state.get(f"signed:{slug}")
+    total = max(page.total, done.total) if done else page.total
+    common.progress(total, page.goal)
+    st.caption(common.deadline_text(page.deadline, page.is_open))
+    if done is not None:
+        render_thank_you(page, done)
+    elif page.is_open:
+        render_sign_form(page)
+    else:
+        st.info(f"This campaign has closed. {page.total:,} people signed it. Thank you to every one of them.")
+    if page.body.strip():
+        st.divider()
+        st.markdown(page.body)  # organizer markdown; raw HTML is not rendered (unsafe_allow_html is off)
+
+
+def _source() -> dict[str, str | None]:
+    params = st.query_params
+    cookie = st.context.cookies.get("rally_ref")
+    return {
+        "utm_source": params.get("utm_source"),
+        "utm_medium": params.get("utm_medium"),
+        "utm_campaign": params.get("utm_campaign"),
+        "referrer": (cookie if isinstance(cookie, str) else None) or params.get("ref"),
+    }
+
+
+def render_sign_form(page: CampaignPage) -> None:
+    scheme = get_scheme(page.region_scheme)
+    info = scheme.info
+    codes = [r.code for r in scheme.regions]
+    names = {r.code: r.name for r in scheme.regions}
+    slots = {}
+    with st.form(f"sign-{page.slug}", enter_to_submit=False, border=True):
+        st.subheader("Add your name", anchor=False)
+        full_name = st.text_input("Your name", max_chars=200, autocomplete="name")
+        slots["full_name"] = st.empty()
+        email = st.text_input("Email", max_chars=254, autocomplete="email")
+        slots["email"] = st.empty()
+        region = st.selectbox(
+            info.region_label,
+            codes,
+            index=None,
+            format_func=lambda code: names[code],
+            placeholder=f"Type to find your {info.region_label.lower()}",
+        )
+        slots["region"] = st.empty()
+        postal = None
+        if info.postal_code_label:
+            postal = st.text_input(
+                f"{info.postal_code_label} (optional)",
+                max_chars=10,
+                autocomplete="postal-code",
+                help=f"We can find your {info.region_label.lower()} from it.",
+            )
+            slots["postal_code"] = st.empty()
+        comment = st.text_area("Why are you signing? (optional)", max_chars=1000, height=90)
+        slots["comment"] = st.empty()
+        st.caption("Comments appear publicly only after an organizer reviews them. Your email is never shown.")
+        consent = st.checkbox(common.plain(page.consent_text), value=False)
+        submitted = st.form_submit_button("Sign the campaign", type="primary", use_container_width=True)
+    if not submitted:
+        return
+    signer = SignerInput(
+        full_name=full_name,
+        email=email,
+        region_code=region,
+        postal_code=postal,
+        comment=comment,
+        contact_consent=consent,
+        **_source(),
+    )
+    try:
+        result = run_write(
+            common.engine(), lambda session: sign(session=session, campaign_slug=page.slug, signer=signer)
+        )
+    except InvalidInput as exc:
+        for field, message in exc.errors.items():
+            (slots.get(field) or slots["region"]).error(message)
+        st.error("Please fix the highlighted fields, then press the button again.")
+        return
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    st.session_state[f"signed:{page.slug}"] = result
+    common.forget_public_reads()
+    st.rerun()
+
+
+def render_thank_you(page: CampaignPage, done: SignResult) -> None:
+    with st.container(border=True):
+        st.success(f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon="✊")
+        st.markdown(
+            f"You're one of **{done.total:,}** people who have signed so far. "
+            f"Your signature counts for {common.plain(done.region_name)}."
+        )
+        st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends.")
+        link = common.share_link(page.slug, utm_source="share", utm_medium="supporter")
+        st.code(link, language=None, wrap_lines=True)
+        st.caption("Copy the link above and send it to people who care about this too.")
+    if st.button("Sign as someone else", type="tertiary"):
+        del st.session_state[f"signed:{page.slug}"]
+        st.rerun()

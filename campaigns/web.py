@@ -1,0 +1,111 @@
+"""Rally's HTTP routes and middleware, mounted on Streamlit's ASGI app (see rally_app.py).
+
+Handlers are plain functions: Starlette runs them in a worker thread, so blocking
+database work never stalls the event loop that serves every websocket session.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from campaigns import catalog
+from campaigns.db import get_engine, ping, read_session
+from campaigns.errors import RallyError
+from campaigns.migrate import upgrade
+
+log = logging.getLogger(__name__)
+API_CACHE_SECONDS = 5
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+REFERRER_COOKIE = "rally_ref"
+
+
+def health(request: Request) -> JSONResponse:
+    if ping(get_engine()):
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
+
+
+def list_campaigns(request: Request) -> JSONResponse:
+    with read_session(get_engine()) as session:
+        summaries = catalog.list_public_campaigns(session=session)
+    body = [{"slug": s.slug, "title": s.title, "total": s.total, "goal": s.goal, "status": s.status} for s in summaries]
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
+
+
+ROUTES = [
+    Route("/api/health", health, methods=["GET"]),
+    Route("/api/campaigns", list_campaigns, methods=["GET"]),
+]
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers to every HTTP response, and remembers where a visitor came from.
+
+    The referring page is only visible on the first page load (the websocket that runs
+    the script does not carry it), so an outside ``Referer`` on a page request is kept
+    in a short-lived cookie that the sign form reads.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        referrer = _outside_referrer(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if referrer and headers.get("content-type", "").startswith("text/html"):
+                    secure = "; Secure" if scope.get("scheme") == "https" else ""
+                    headers.append(
+                        "Set-Cookie",
+                        f"{REFERRER_COOKIE}={referrer}; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax{secure}",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _outside_referrer(scope: Scope) -> str | None:
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    referer, host = headers.get("referer", ""), headers.get("host", "")
+    if not referer or scope.get("method") != "GET":
+        return None
+    parts = urlsplit(referer)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.netloc == host:
+        return None
+    # keep it cookie-safe: origin and path only, no query (it may carry someone else's tokens)
+    value = f"{parts.scheme}://{parts.netloc}{parts.path}"[:500]
+    return "".join(ch for ch in value if ch.isascii() and ch.isprintable() and ch not in ' ;,"\\') or None
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """Create or upgrade the schema before serving; a broken database is reported, not fatal."""
+    try:
+        await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
+    except RallyError as exc:
+        log.error("database not ready: %s", exc.user_message)
+    yield
