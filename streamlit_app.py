@@ -11,5 +11,5 @@ from campaigns.ui import public
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
 
-pages = [st.Page(public.render, title="Campaigns", icon="✊", url_path="campaigns", default=True)]
+pages = [st.Page(public.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns", default=True)]
 st.navigation(pages, position="hidden").run()

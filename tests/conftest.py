@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,110 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
+
+
+# --- a running app, started with the README's command -------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def drop_pg_database(name: str) -> None:
+    admin = make_engine(normalize_url(TEST_DATABASE_URL)).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_pg_database(name: str) -> str:
+    """Create (or recreate) an empty, migrated PostgreSQL database; returns its URL."""
+    admin = make_engine(normalize_url(TEST_DATABASE_URL)).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(normalize_url(TEST_DATABASE_URL)).set(database=name).render_as_string(hide_password=False)
+
+
+class LiveServer:
+    def __init__(self, url: str, database_url: str, log_path: Path) -> None:
+        self.url = url
+        self.database_url = database_url
+        self.log_path = log_path
+
+    def engine(self) -> Engine:
+        return make_engine(self.database_url)
+
+
+@contextmanager
+def running_app(database_url: str, folder: Path) -> Iterator[LiveServer]:
+    """`make run` (the README's command) on a free port; the whole process group is stopped afterwards."""
+    import signal
+    import subprocess
+    import time
+
+    import httpx
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": database_url, "RALLY_PUBLIC_URL": url}
+    log_path = folder / f"server-{port}.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            ["make", "--no-print-directory", "run", f"PORT={port}"],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"`make run` exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the app did not answer within 90 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield LiveServer(url, database_url, log_path)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app started with `make run` against a fresh database (SQLite file or PostgreSQL)."""
+    folder = tmp_path_factory.mktemp("live")
+    if request.param == "sqlite":
+        database_url = f"sqlite:///{folder / 'rally.db'}"
+    else:
+        if not TEST_DATABASE_URL:
+            pytest.skip(NO_PG_REASON)
+        database_url = fresh_pg_database(f"rally_live_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+    with running_app(database_url, folder) as server:
+        yield server
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Expose each phase's report on the item, so fixtures can screenshot failed browser tests."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

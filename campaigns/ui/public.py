@@ -116,7 +116,7 @@ def render_sign_form(page: CampaignPage) -> None:
         comment = st.text_area("Why are you signing? (optional)", max_chars=1000, height=90)
         slots["comment"] = st.empty()
         st.caption("Comments appear publicly only after an organizer reviews them. Your email is never shown.")
-        consent = st.checkbox(common.plain(page.consent_text), value=False)
+        consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
         submitted = st.form_submit_button("Sign the campaign", type="primary", use_container_width=True)
     if not submitted:
         return
@@ -148,7 +148,7 @@ def render_sign_form(page: CampaignPage) -> None:
 
 def render_thank_you(page: CampaignPage, done: SignResult) -> None:
     with st.container(border=True):
-        st.success(f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon="✊")
+        st.success(f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:")
         st.markdown(
             f"You're one of **{done.total:,}** people who have signed so far. "
             f"Your signature counts for {common.plain(done.region_name)}."
