@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from campaigns.catalog import list_public_campaigns
 from campaigns.db import read_session
 from campaigns.demo import DEMO_CAMPAIGNS
-from campaigns.catalog import list_public_campaigns
 
 ROOT = Path(__file__).resolve().parent.parent
 
