@@ -98,3 +98,19 @@ def friendly_errors() -> Iterator[None]:
     except Exception:
         log.exception("page failed")
         st.error("Sorry, something went wrong on our side. Please try again in a moment.")
+
+
+_STYLE = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 3rem; }
+@media (max-width: 640px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 1.25rem; }
+  h1 { font-size: 2rem !important; line-height: 1.15 !important; }
+}
+</style>
+"""
+
+
+def apply_style() -> None:
+    """Tighter spacing and a phone-sized title; static CSS only, never any user text."""
+    st.html(_STYLE)
