@@ -80,3 +80,20 @@ def test_health_turns_503_when_the_database_goes_away(tmp_path):
         assert response.status_code == 503
         assert response.json() == {"status": "unavailable"}
         assert "health check failed" in server.log_path.read_text()
+
+
+def test_tcp_nodelay_reaches_accepted_connections_of_listening_sockets():
+    import socket
+
+    from campaigns.web import enable_tcp_nodelay
+
+    with socket.socket(socket.AF_INET) as listener:  # protocol 0, as Streamlit binds it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        assert enable_tcp_nodelay() >= 1
+        with socket.create_connection(listener.getsockname()) as client:
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        assert client.fileno() == -1
