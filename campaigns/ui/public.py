@@ -67,10 +67,17 @@ def render_campaign(slug: str) -> None:
     elif page.is_open:
         render_sign_form(page)
     else:
-        st.info(f"This campaign has closed. {page.total:,} people signed it. Thank you to every one of them.")
+        st.info(closed_message(page.total))
     if page.body.strip():
         st.divider()
         st.markdown(page.body)  # organizer markdown; raw HTML is not rendered (unsafe_allow_html is off)
+
+
+def closed_message(total: int) -> str:
+    if total == 0:
+        return "This campaign has closed and no longer accepts signatures."
+    signed = "1 person signed it. Thank you." if total == 1 else f"{total:,} people signed it. Thank you, every one."
+    return f"This campaign has closed. {signed}"
 
 
 def _source() -> dict[str, str | None]:
