@@ -132,10 +132,18 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def _write_bind(engine: Engine) -> Engine:
+    """The engine with ``BEGIN IMMEDIATE`` for writes (SQLite), made once per engine."""
+    bind = engine.__dict__.get("_rally_write_bind")
+    if bind is None:
+        bind = engine.__dict__["_rally_write_bind"] = engine.execution_options(sqlite_begin="IMMEDIATE")
+    return bind
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed at the end of the block, rolled back on error."""
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if is_sqlite(engine) else engine
+    bind = _write_bind(engine) if is_sqlite(engine) else engine
     with Session(bind, expire_on_commit=False) as session:
         with session.begin():
             yield session
@@ -178,6 +186,67 @@ def ping(engine: Engine) -> bool:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:  # noqa: BLE001 - health checks report, they don't raise
+    except Exception:
         log.exception("database health check failed")
         return False
+
+
+class HotStatement:
+    """A Core statement compiled once per dialect and run straight on the DBAPI cursor.
+
+    For the few statements on the sign-on path only: SQLAlchemy's per-execution machinery
+    (cache-key lookup, execution context, result wrapping) costs more than SQLite's own work
+    there. The SQL comes from the same Core construct, values are converted by each column
+    type's own bind processor (so timestamps are stored exactly as the ORM stores them), and
+    the statement runs on the session's connection, inside its transaction.
+    """
+
+    def __init__(self, statement: Any, keys: tuple[str, ...]) -> None:
+        self.statement = statement
+        self.keys = keys
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+        self._results: dict[str, list[Any]] = {}
+
+    def _prepare(self, dialect: Any) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
+        binds = []  # (name, processor, value built into the statement, e.g. the 1 in "count + 1")
+        for name, bind in compiled.binds.items():
+            if name not in self.keys and bind.value is None:
+                raise ValueError(f"{name} needs a value: pass every column the statement names")
+            binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), bind.value))
+        order = list(compiled.positiontup) if compiled.positional else None
+
+        def convert(params: dict[str, Any]) -> Any:
+            values = {}
+            for name, processor, builtin in binds:
+                value = params[name] if name in self.keys else builtin
+                values[name] = processor(value) if processor is not None else value
+            return tuple(values[n] for n in order) if order is not None else values
+
+        return compiled.string, convert
+
+    def execute(self, session: Session, params: dict[str, Any]) -> Any:
+        """Run inside ``session``'s transaction; returns the DBAPI cursor (fetch from it)."""
+        connection = session.connection()
+        dialect = connection.dialect
+        prepared = self._compiled.get(dialect.name)
+        if prepared is None:
+            prepared = self._compiled[dialect.name] = self._prepare(dialect)
+        sql, convert = prepared
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, convert(params))
+        return cursor
+
+    def first(self, session: Session, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, each value converted by its column type (as SQLAlchemy would), or None."""
+        row = self.execute(session, params).fetchone()
+        if row is None:
+            return None
+        dialect = session.connection().dialect
+        processors = self._results.get(dialect.name)
+        if processors is None:
+            processors = self._results[dialect.name] = [
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.selected_columns
+            ]
+        return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))

@@ -39,7 +39,7 @@ class Settings:
     write_retries: int = 5
     # PostgreSQL only: connections kept open per app process.
     db_pool_size: int = 10
-    # How many counter rows each region spreads its count over (fewer lock waits under a spike).
+    # PostgreSQL only: counter rows each region spreads its count over (fewer lock waits under a spike).
     count_shards: int = 8
     # Python log level for the app's own messages.
     log_level: str = "INFO"

@@ -4,26 +4,30 @@ One person signs a campaign once: the database's unique (campaign, canonical ema
 constraint decides, through ``INSERT ... ON CONFLICT DO NOTHING``; a second attempt
 stores nothing and gets the same answer as the first, so the form never reveals
 whether an address had signed before. The count row is bumped in the same
-transaction, on one of several shards (see ``models.RegionCount``).
+transaction; on PostgreSQL on one of several shards, so concurrent signers of one
+region rarely wait on the same row (see ``models.RegionCount``). SQLite admits one
+writer at a time, so there a region has one row.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
-from campaigns.catalog import get_public_campaign
-from campaigns.errors import CampaignClosed, InvalidInput, RallyError
-from campaigns.models import Campaign, CommentStatus, RegionCount, Signature, SignatureStatus, utcnow
+from campaigns.db import HotStatement
+from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput, RallyError
+from campaigns.models import Campaign, CampaignStatus, CommentStatus, RegionCount, Signature, SignatureStatus, utcnow
 from campaigns.regions import get_scheme
 from campaigns.settings import get_settings
-from campaigns.stats import campaign_total
+from campaigns.stats import TOTAL_STATEMENT
 from campaigns.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 
 
@@ -57,20 +61,43 @@ class SignResult:
 
 def check_signer(campaign: Campaign, signer: SignerInput) -> dict[str, Any]:
     """Validate every field at once; returns the cleaned values or raises InvalidInput listing each problem."""
+    return _finish_check(_check_fields(signer), campaign.region_scheme, signer)
+
+
+_Checked = dict[str, tuple[bool, Any]]  # field -> (ok, cleaned value or its error messages)
+
+
+def _attempt(check: Callable[[], Any]) -> tuple[bool, Any]:
+    try:
+        return True, check()
+    except InvalidInput as exc:
+        return False, exc.errors
+
+
+def _check_fields(signer: SignerInput) -> _Checked:
+    """The checks that need no campaign (the costly ones), run before the write transaction touches the database."""
+    return {
+        "full_name": _attempt(lambda: clean_name(signer.full_name)),
+        "email": _attempt(lambda: clean_email(signer.email)),
+        "comment": _attempt(lambda: clean_comment(signer.comment)),
+    }
+
+
+def _finish_check(checked: _Checked, scheme_id: str, signer: SignerInput) -> dict[str, Any]:
+    scheme = get_scheme(scheme_id)
+    checked = {
+        "full_name": checked["full_name"],
+        "email": checked["email"],
+        "region": _attempt(lambda: scheme.check_postal_code(signer.postal_code, signer.region_code)),
+        "comment": checked["comment"],
+    }
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
-    scheme = get_scheme(campaign.region_scheme)
-    checks = (
-        ("full_name", lambda: clean_name(signer.full_name)),
-        ("email", lambda: clean_email(signer.email)),
-        ("region", lambda: scheme.check_postal_code(signer.postal_code, signer.region_code)),
-        ("comment", lambda: clean_comment(signer.comment)),
-    )
-    for name, check in checks:
-        try:
-            values[name] = check()
-        except InvalidInput as exc:
-            errors.update(exc.errors)
+    for name, (ok, value) in checked.items():
+        if ok:
+            values[name] = value
+        else:
+            errors.update(value)
     if errors:
         raise InvalidInput(errors)
     email, canonical = values["email"]
@@ -98,8 +125,91 @@ def _dialect_insert(session: Session, table: Any) -> Any:
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
-def _open_campaign(session: Session, slug: str, now: datetime) -> Campaign:
-    campaign = get_public_campaign(session=session, slug=slug)
+# The hot path's statements are built once per dialect, with bind parameters, so each sign only
+# binds values: no statement construction, no cache-key generation, no ORM loading per call.
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
+_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
+_REGION_COUNT = RegionCount.__table__  # type: ignore[attr-defined]
+_CAMPAIGN_BY_SLUG = select(
+    _CAMPAIGN.c.id,
+    _CAMPAIGN.c.slug,
+    _CAMPAIGN.c.status,
+    _CAMPAIGN.c.deadline,
+    _CAMPAIGN.c.region_scheme,
+    _CAMPAIGN.c.consent_hash,
+).where(_CAMPAIGN.c.slug == bindparam("slug"))
+_CAMPAIGN_LOOKUP = HotStatement(_CAMPAIGN_BY_SLUG, ("slug",))
+
+
+_SIGNATURE_KEYS = (
+    "campaign_id",
+    "full_name",
+    "email",
+    "email_canonical",
+    "region_code",
+    "postal_code",
+    "comment",
+    "comment_status",
+    "contact_consent",
+    "consent_hash",
+    "consent_at",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer",
+    "status",
+    "created_at",
+)
+_COUNT_KEYS = ("campaign_id", "region_code", "shard", "count", "updated_at")
+
+
+@dataclass(frozen=True)
+class _Statements:
+    insert_signature: HotStatement
+    bump_count: HotStatement
+    total: HotStatement
+
+
+@cache
+def _statements(dialect_name: str) -> _Statements:
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    bump = insert(_REGION_COUNT)
+    return _Statements(
+        insert_signature=HotStatement(
+            insert(_SIGNATURE)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
+            .returning(_SIGNATURE.c.id),
+            _SIGNATURE_KEYS,
+        ),
+        bump_count=HotStatement(
+            bump.on_conflict_do_update(
+                index_elements=["campaign_id", "region_code", "shard"],
+                set_={"count": _REGION_COUNT.c.count + 1, "updated_at": bump.excluded.updated_at},
+            ),
+            _COUNT_KEYS,
+        ),
+        total=HotStatement(TOTAL_STATEMENT, ("campaign_id",)),
+    )
+
+
+@dataclass(frozen=True)
+class _OpenCampaign:
+    id: int
+    slug: str
+    status: str
+    deadline: datetime | None
+    region_scheme: str
+    consent_hash: str
+
+    accepts_signatures = Campaign.accepts_signatures
+
+
+def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
+    """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
+    row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if slug else None
+    campaign = _OpenCampaign(*row) if row is not None else None
+    if campaign is None or campaign.status == CampaignStatus.draft:  # drafts and unknown slugs look the same
+        raise CampaignNotFound(slug)
     if not campaign.accepts_signatures(now):
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")
     return campaign
@@ -108,9 +218,13 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> Campaign:
 def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: datetime | None = None) -> SignResult:
     """Sign a published campaign. Run inside a write transaction (``db.run_write``)."""
     now = now or utcnow()
+    checked = _check_fields(signer)  # before the first statement: SQLite takes its write lock there
+    if session.autoflush:
+        session.flush()  # the caller's pending objects are written first, as ORM statements would
+    connection = session.connection()
+    statements = _statements(connection.dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
-    assert campaign.id is not None
-    values = check_signer(campaign, signer)
+    values = _finish_check(checked, campaign.region_scheme, signer)
     region_name = values.pop("region_name")
     row = {
         **values,
@@ -120,34 +234,28 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         "status": SignatureStatus.counted.value,
         "created_at": now,
     }
-    inserted = session.execute(
-        _dialect_insert(session, Signature)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
-        .returning(Signature.id)  # type: ignore[arg-type]
-    ).first()
-    if inserted is not None:
-        _bump_count(session, campaign.id, values["region_code"], now)
+    created = statements.insert_signature.execute(session, row).fetchone() is not None
+    if created:
+        # SQLite has one writer at a time: shards would only make every read sum more rows.
+        shard = 0 if connection.dialect.name == "sqlite" else random.randrange(get_settings().count_shards)
+        statements.bump_count.execute(
+            session,
+            {
+                "campaign_id": campaign.id,
+                "region_code": row["region_code"],
+                "shard": shard,
+                "count": 1,
+                "updated_at": now,
+            },
+        )
+    total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(
         campaign_slug=campaign.slug,
         full_name=values["full_name"],
         region_code=values["region_code"],
         region_name=region_name,
-        total=campaign_total(session, campaign.id),
-        created=inserted is not None,
-    )
-
-
-def _bump_count(session: Session, campaign_id: int, region_code: str, now: datetime) -> None:
-    shard = random.randrange(get_settings().count_shards)
-    stmt = _dialect_insert(session, RegionCount).values(
-        campaign_id=campaign_id, region_code=region_code, shard=shard, count=1, updated_at=now
-    )
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["campaign_id", "region_code", "shard"],
-            set_={"count": RegionCount.count + 1, "updated_at": now},
-        )
+        total=int(total),
+        created=created,
     )
 
 

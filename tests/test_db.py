@@ -148,3 +148,23 @@ def test_get_engine_reuses_one_engine_per_url(tmp_path):
         assert get_engine(settings) is get_engine(settings)
         with get_engine(settings).connect() as conn:
             assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_sign_on_path_stores_times_exactly_as_the_orm_does(engine):
+    """The hot path binds values itself: a timestamp with zero microseconds must round-trip the same."""
+    from sqlalchemy import select
+
+    from campaigns.models import Signature
+
+    campaign = make_campaign(engine)
+    exact = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    run_write(
+        engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(contact_consent=True), now=exact)
+    )
+    with read_session(engine) as session:
+        row = session.execute(select(Signature)).scalar_one()
+        assert row.created_at == exact == row.consent_at
+        later = session.execute(
+            select(Signature).where(Signature.created_at > datetime(2030, 1, 2, 3, 4, 4, tzinfo=UTC))
+        )
+        assert later.scalar_one().id == row.id  # the stored text sorts and compares like the ORM's own

@@ -1,0 +1,46 @@
+"""``python -m bench [--quick] [--only NAME] [--postgres-url URL]``: run Rally's benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from datetime import UTC, datetime
+
+from bench import read_counts, sign_write
+from bench.common import Options
+
+BENCHMARKS = {sign_write.NAME: sign_write.run, read_counts.NAME: read_counts.run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check, not figures to quote")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or None,
+        help="server to create a scratch `rally_bench` database on (default: $BENCH_DATABASE_URL, "
+        "then $TEST_DATABASE_URL); PostgreSQL parts are skipped without one",
+    )
+    args = parser.parse_args(argv)
+    opts = Options(quick=args.quick, postgres_url=args.postgres_url or None)
+    print(
+        f"Rally bench {'(quick) ' if opts.quick else ''}{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"PostgreSQL: {'yes' if opts.postgres_url else 'skipped (no URL)'}",
+        flush=True,
+    )
+    started = time.perf_counter()
+    for name, run in BENCHMARKS.items():
+        if args.only and name != args.only:
+            continue
+        run(opts)
+    print(f"\nAll done in {time.perf_counter() - started:.0f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Shared helpers: fresh databases, a published campaign, realistic signers, timing, tables."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine, make_url
+
+from campaigns.catalog import CampaignCreate, create_campaign, publish_campaign
+from campaigns.db import make_engine, normalize_url, run_write
+from campaigns.errors import InvalidInput
+from campaigns.migrate import upgrade
+from campaigns.regions import get_scheme
+from campaigns.settings import get_settings
+from campaigns.signing import SignerInput
+
+BENCH_DB_NAME = "rally_bench"
+SCHEME_ID = "us-states"
+
+
+@dataclass
+class Options:
+    quick: bool
+    postgres_url: str | None
+
+
+@dataclass
+class Database:
+    """A fresh, migrated database of one kind, and what a bare driver needs to reach it."""
+
+    kind: str  # "sqlite" | "postgresql"
+    engine: Engine
+    url: str
+    sqlite_path: Path | None = None
+
+    @property
+    def raw_conninfo(self) -> str:
+        """A libpq URI for psycopg (PostgreSQL only)."""
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@contextmanager
+def sqlite_database() -> Iterator[Database]:
+    with tempfile.TemporaryDirectory(prefix="rally-bench-") as folder:
+        path = Path(folder) / "bench.db"
+        url = f"sqlite:///{path}"
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield Database("sqlite", engine, url, sqlite_path=path)
+        finally:
+            engine.dispose()
+
+
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[Database]:
+    """Create ``rally_bench`` on the server of ``admin_url``, migrate it, drop it at the end."""
+    admin_url = normalize_url(admin_url)
+    url = make_url(admin_url).set(database=BENCH_DB_NAME).render_as_string(hide_password=False)
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{BENCH_DB_NAME}"'))
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            yield Database("postgresql", engine, url)
+        finally:
+            engine.dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def database_kinds(opts: Options) -> list[tuple[str, Callable[[], Any] | None, str]]:
+    """(kind, context-manager factory or None, reason when skipped)."""
+    kinds: list[tuple[str, Callable[[], Any] | None, str]] = [("sqlite", sqlite_database, "")]
+    if opts.postgres_url:
+        url = opts.postgres_url
+        problem = _postgres_problem(url)
+        kinds.append(("postgresql", None if problem else (lambda: postgres_database(url)), problem))
+    else:
+        kinds.append(
+            ("postgresql", None, "no PostgreSQL URL (--postgres-url, BENCH_DATABASE_URL or TEST_DATABASE_URL)")
+        )
+    return kinds
+
+
+def _postgres_problem(url: str) -> str:
+    """Why the PostgreSQL server at ``url`` can't host the benchmark, or "" when it can."""
+    try:
+        engine = make_engine(normalize_url(url))
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return f"cannot reach {make_url(normalize_url(url)).render_as_string(hide_password=True)}: {reason}"
+    return ""
+
+
+_campaign_seq = itertools.count(1)
+
+
+def make_published_campaign(engine: Engine, prefix: str = "bench") -> tuple[int, str]:
+    """A published us-states campaign with no deadline: (id, slug)."""
+    slug = f"{prefix}-{next(_campaign_seq)}"
+
+    def work(session: Any) -> int:
+        campaign = create_campaign(
+            session=session,
+            campaign_create=CampaignCreate(
+                slug=slug,
+                title="Fund the libraries",
+                purpose="Keep every branch library open on weekends.",
+                body="## Why\nLibraries are where communities meet.",
+                goal=1_000_000,
+                region_scheme=SCHEME_ID,
+            ),
+        )
+        publish_campaign(session=session, campaign_id=campaign.id)
+        return int(campaign.id)
+
+    return run_write(engine, work), slug
+
+
+def raw_sqlite_connect(path: Path) -> Any:
+    """A bare ``sqlite3`` connection set up like the app's: WAL, synchronous=NORMAL, busy timeout, FKs."""
+    import sqlite3
+
+    busy_ms = get_settings().sqlite_busy_timeout_ms
+    conn = sqlite3.connect(str(path), timeout=busy_ms / 1000, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+# --------------------------------------------------------------------------- signers
+
+FIRST = (
+    "Ada Grace Alan Barbara Katherine Margaret Dorothy Linus Guido Frances José Zoë Chloé Mateo Aisha Omar "
+    "Priya Ravi Mei Hiroshi Sven Ingrid Fatima Kwame Amara Liam Olivia Noah Emma Lucía Björn Siobhan"
+).split()
+LAST = (
+    "Lovelace Hopper Turing Liskov Johnson Hamilton Vaughan Torvalds Rossum Allen García Müller Nguyễn Okafor "
+    "Khan Patel Chen Tanaka Larsen Johansson Haddad Mensah Diallo O'Brien Smith Williams Brown Jones Davis "
+    "Martínez Kowalski"
+).split()
+DOMAINS = ("gmail.com",) * 5 + ("yahoo.com", "outlook.com", "hotmail.com", "proton.me", "icloud.com", "example.org")
+COMMENTS = (
+    "My branch library is where I learned to read.",
+    "Weekend hours matter for working families.",
+    "Please keep the doors open!",
+)
+UTM_SOURCES = ("newsletter", "facebook", "twitter", "mastodon", "email")
+
+
+def _ascii(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if c.isascii() and c.isalnum())
+
+
+@dataclass(frozen=True)
+class GeneratedSigner:
+    signer: SignerInput  # what the form would submit
+    region_code: str  # the region it resolves to
+    email_canonical: str  # good enough for the bare-driver baselines (unique per signer)
+
+
+class SignerFactory:
+    """Distinct, realistic signers across the us-states regions (some with ZIP codes, comments, UTM tags)."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self._rng = random.Random(seed)
+        self._seq = itertools.count(1)
+        scheme = get_scheme(SCHEME_ID)
+        self.region_codes = [r.code for r in scheme.regions]
+        self._zips: dict[str, list[str]] = {}
+        for prefix in range(1000):
+            zip_code = f"{prefix:03d}01"
+            try:
+                region = scheme.region_for_postal_code(zip_code)
+            except InvalidInput:
+                continue
+            if region is not None:
+                self._zips.setdefault(region.code, []).append(zip_code)
+
+    def make(self, n: int) -> list[GeneratedSigner]:
+        rng = self._rng
+        out = []
+        for _ in range(n):
+            k = next(self._seq)
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            domain = rng.choice(DOMAINS)
+            local = f"{_ascii(first).lower()}.{_ascii(last).lower()}{k}"
+            if domain == "gmail.com" and rng.random() < 0.2:
+                local += "+petition"
+            email = f"{local}@{domain}"
+            if rng.random() < 0.1:
+                email = email.capitalize()
+            region = rng.choice(self.region_codes)
+            postal = None
+            picked: str | None = region
+            zips = self._zips.get(region)
+            roll = rng.random()
+            if zips and roll < 0.25:
+                postal = rng.choice(zips)
+            elif zips and roll < 0.40:
+                postal, picked = rng.choice(zips), None
+            signer = SignerInput(
+                full_name=f"{first} {last}",
+                email=email,
+                region_code=picked,
+                postal_code=postal,
+                comment=rng.choice(COMMENTS) if rng.random() < 0.1 else None,
+                contact_consent=rng.random() < 0.5,
+                utm_source=rng.choice(UTM_SOURCES) if rng.random() < 0.3 else None,
+                utm_medium="social" if rng.random() < 0.2 else None,
+            )
+            out.append(GeneratedSigner(signer, region, email.lower()))
+        return out
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def run_threads(
+    n_threads: int,
+    items: Sequence[Any],
+    setup: Callable[[], tuple[Callable[[Any], Any], Callable[[], None]]],
+) -> float:
+    """Split ``items`` over ``n_threads`` threads and return the wall time to process them all.
+
+    ``setup`` runs in each thread before the clock starts (open a connection, ...) and returns
+    (do one item, clean up). The clock runs from the moment every thread is ready until the last ends.
+    """
+    chunks = [items[i::n_threads] for i in range(n_threads)]
+    barrier = threading.Barrier(n_threads + 1)
+    errors: list[BaseException] = []
+
+    def body(chunk: Sequence[Any]) -> None:
+        try:
+            do, close = setup()
+        except BaseException as exc:
+            errors.append(exc)
+            barrier.abort()
+            return
+        try:
+            barrier.wait()
+            for item in chunk:
+                do(item)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            close()
+
+    threads = [threading.Thread(target=body, args=(chunk,), daemon=True) for chunk in chunks]
+    for t in threads:
+        t.start()
+    try:
+        barrier.wait()
+    except threading.BrokenBarrierError:
+        pass
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def percentile(samples: Sequence[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(samples: Sequence[float]) -> float:
+    return statistics.median(samples)
+
+
+def fmt_rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def fmt_ms(seconds: float) -> str:
+    ms = seconds * 1000
+    return f"{ms:,.3f}" if ms < 1 else f"{ms:,.2f}" if ms < 100 else f"{ms:,.0f}"
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A Markdown table (pastes straight into bench/README.md)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return (
+            "| "
+            + " | ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
+            + " |"
+        )
+
+    print(f"\n{title}\n")
+    print(line(cells[0]))
+    print("|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|")
+    for row in cells[1:]:
+        print(line(row))
+    print(flush=True)
