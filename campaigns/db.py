@@ -17,13 +17,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
 from campaigns.errors import StorageBusy, StorageError
@@ -94,6 +95,9 @@ def make_engine(url: str, settings: Settings | None = None) -> Engine:
     raise StorageError(f"DATABASE_URL must be a sqlite:/// or postgresql:// URL, not “{backend}”.")
 
 
+_BEGIN = {"DEFERRED": "BEGIN DEFERRED", "IMMEDIATE": "BEGIN IMMEDIATE"}
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -108,7 +112,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        conn.connection.driver_connection.execute(_BEGIN[mode])  # straight to the driver: on every write
 
 
 _engines: dict[str, Engine] = {}
@@ -140,23 +144,48 @@ def _write_bind(engine: Engine) -> Engine:
     return bind
 
 
+def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """SQLite: one lock per engine that this process's writers queue on (re-entrant: a nested
+    write in one thread fails with SQLite's busy error instead of hanging)."""
+    if not is_sqlite(engine):
+        return nullcontext()
+    lock = engine.__dict__.get("_rally_writer_lock")
+    if lock is None:
+        with _engines_lock:
+            lock = engine.__dict__.setdefault("_rally_writer_lock", threading.RLock())
+    return lock
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """One write transaction: committed at the end of the block, rolled back on error."""
+    """One write transaction: committed at the end of the block, rolled back on error.
+
+    SQLite admits one writer at a time. Threads of this process queue on a lock that hands
+    over at once, instead of sleeping in SQLite's busy handler (1, 2, 5, 10... ms steps);
+    other processes are still kept out by SQLite's own lock, taken with ``BEGIN IMMEDIATE``
+    at the first statement. The session is bound to one pooled connection for the block.
+    """
     bind = _write_bind(engine) if is_sqlite(engine) else engine
-    with Session(bind, expire_on_commit=False) as session:
-        with session.begin():
+    with _writer_lock(engine), bind.connect() as connection:
+        with Session(bind=connection, expire_on_commit=False) as session, session.begin():
             yield session
 
 
-def _is_transient(exc: DBAPIError) -> bool:
-    orig = exc.orig
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception, whether SQLAlchemy wrapped it or a hot path raised it directly."""
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    if isinstance(exc, (sqlite3.Error, psycopg.Error)):
+        return exc
+    return None
+
+
+def _is_transient(orig: BaseException) -> bool:
     if isinstance(orig, sqlite3.OperationalError):
         message = str(orig).lower()
         return "locked" in message or "busy" in message
-    sqlstate = getattr(orig, "sqlstate", None)
     # serialization_failure, deadlock_detected, lock_not_available
-    return sqlstate in {"40001", "40P01", "55P03"}
+    return getattr(orig, "sqlstate", None) in {"40001", "40P01", "55P03"}
 
 
 def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | None = None) -> T:
@@ -166,16 +195,17 @@ def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | No
         try:
             with write_session(engine) as session:
                 return work(session)
-        except OperationalError as exc:
-            if not _is_transient(exc):
-                raise StorageError(
-                    "The database could not be written. Nothing was saved; the organizers have been told."
-                ) from exc
-            log.warning("database busy (attempt %d of %d): %s", attempt + 1, attempts, exc.orig)
-        except DBAPIError as exc:
-            if not _is_transient(exc):
+        except Exception as exc:
+            orig = _driver_error(exc)
+            if orig is None:
                 raise
-            log.warning("transaction conflict (attempt %d of %d): %s", attempt + 1, attempts, exc.orig)
+            if not _is_transient(orig):
+                if isinstance(orig, (sqlite3.OperationalError, psycopg.OperationalError)):
+                    raise StorageError(
+                        "The database could not be written. Nothing was saved; the organizers have been told."
+                    ) from exc
+                raise
+            log.warning("database busy (attempt %d of %d): %s", attempt + 1, attempts, orig)
         time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
     raise StorageBusy()
 

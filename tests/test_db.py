@@ -168,3 +168,34 @@ def test_sign_on_path_stores_times_exactly_as_the_orm_does(engine):
             select(Signature).where(Signature.created_at > datetime(2030, 1, 2, 3, 4, 4, tzinfo=UTC))
         )
         assert later.scalar_one().id == row.id  # the stored text sorts and compares like the ORM's own
+
+
+def test_raw_driver_conflicts_are_retried_like_wrapped_ones(engine):
+    """Hot paths run on the driver's cursor, so its own exceptions must count as conflicts too."""
+    import psycopg
+
+    attempts = []
+
+    def work(session):
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise psycopg.errors.SerializationFailure("could not serialize access")
+        return "done"
+
+    assert run_write(engine, work) == "done" and len(attempts) == 3
+
+
+def test_a_nested_write_in_one_thread_fails_instead_of_hanging(tmp_path):
+    with override_settings(sqlite_busy_timeout_ms=50, write_retries=1):
+        engine = make_engine(f"sqlite:///{tmp_path / 'nested.db'}")
+        upgrade(engine)
+        campaign = make_campaign(engine)
+
+        def outer(session):
+            sign(session=session, campaign_slug=campaign.slug, signer=signer())  # holds the write lock
+            return run_write(engine, lambda inner: sign(session=inner, campaign_slug=campaign.slug, signer=signer()))
+
+        with pytest.raises(StorageBusy):
+            run_write(engine, outer)
+        with read_session(engine) as session:
+            assert campaign_total(session, campaign.id) == 0  # the outer write rolled back whole
