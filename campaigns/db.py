@@ -239,29 +239,29 @@ class HotStatement:
 
     def _prepare(self, dialect: Any) -> tuple[str, Callable[[dict[str, Any]], Any]]:
         compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
-        binds = []  # (name, processor, value built into the statement, e.g. the 1 in "count + 1")
+        binds = {}  # name -> (processor, value built into the statement, e.g. the 1 in "count + 1")
         for name, bind in compiled.binds.items():
             if name not in self.keys and bind.value is None:
                 raise ValueError(f"{name} needs a value: pass every column the statement names")
-            binds.append((name, bind.type.dialect_impl(dialect).bind_processor(dialect), bind.value))
-        order = list(compiled.positiontup) if compiled.positional else None
+            binds[name] = (bind.type.dialect_impl(dialect).bind_processor(dialect), bind.value)
+        keys = frozenset(self.keys)
+        plan = [(name, name in keys, *binds[name]) for name in (compiled.positiontup or binds)]
 
-        def convert(params: dict[str, Any]) -> Any:
-            values = {}
-            for name, processor, builtin in binds:
-                value = params[name] if name in self.keys else builtin
-                values[name] = processor(value) if processor is not None else value
-            return tuple(values[n] for n in order) if order is not None else values
+        def values(params: dict[str, Any]) -> Any:
+            for name, given, processor, builtin in plan:
+                value = params[name] if given else builtin
+                yield processor(value) if processor is not None else value
 
-        return compiled.string, convert
+        if compiled.positional:
+            return compiled.string, lambda params: tuple(values(params))
+        return compiled.string, lambda params: dict(zip(binds, values(params), strict=True))
 
     def execute(self, session: Session, params: dict[str, Any]) -> Any:
         """Run inside ``session``'s transaction; returns the DBAPI cursor (fetch from it)."""
         connection = session.connection()
-        dialect = connection.dialect
-        prepared = self._compiled.get(dialect.name)
+        prepared = self._compiled.get(connection.dialect.name)
         if prepared is None:
-            prepared = self._compiled[dialect.name] = self._prepare(dialect)
+            prepared = self._compiled[connection.dialect.name] = self._prepare(connection.dialect)
         sql, convert = prepared
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(sql, convert(params))
