@@ -330,3 +330,16 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     for row in cells[1:]:
         print(line(row))
     print(flush=True)
+
+
+def for_each_database(opts: Any, run: Callable[[Any], list[list[Any]]]) -> tuple[list[list[Any]], list[str]]:
+    """Run ``run(db)`` on every database kind available; returns its rows and why others were skipped."""
+    rows: list[list[Any]] = []
+    skipped: list[str] = []
+    for kind, make_db, reason in database_kinds(opts):
+        if make_db is None:
+            skipped.append(f"  {kind}: skipped ({reason})")
+            continue
+        with make_db() as db:
+            rows += run(db)
+    return rows, skipped

@@ -27,8 +27,8 @@ from bench.common import (
     Database,
     Options,
     SignerFactory,
-    database_kinds,
     fmt_ms,
+    for_each_database,
     make_published_campaign,
     median,
     percentile,
@@ -205,14 +205,7 @@ def run(opts: Options) -> None:
     print(f"  fresh read session per call; median/p95 of up to {CALLS} calls after {WARMUP} warm-up calls", flush=True)
     started = time.perf_counter()
     factory = SignerFactory(seed=11)
-    rows: list[list[Any]] = []
-    skipped = []
-    for kind, make_db, reason in database_kinds(opts):
-        if make_db is None:
-            skipped.append(f"  {kind}: skipped ({reason})")
-            continue
-        with make_db() as db:
-            rows += bench_database(db, sizes, factory)
+    rows, skipped = for_each_database(opts, lambda db: bench_database(db, sizes, factory))
     print_table(
         "Reading counts (ms per call, fresh read session each; naive = GROUP BY scan of the signatures)",
         [

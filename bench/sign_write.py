@@ -26,8 +26,8 @@ from bench.common import (
     GeneratedSigner,
     Options,
     SignerFactory,
-    database_kinds,
     fmt_rate,
+    for_each_database,
     make_published_campaign,
     median,
     print_table,
@@ -285,15 +285,8 @@ def run(opts: Options) -> None:
         flush=True,
     )
     factory = SignerFactory()
-    rows: list[list[Any]] = []
-    skipped = []
     started = time.perf_counter()
-    for kind, make_db, reason in database_kinds(opts):
-        if make_db is None:
-            skipped.append(f"  {kind}: skipped ({reason})")
-            continue
-        with make_db() as db:
-            rows += bench_database(db, opts, factory)
+    rows, skipped = for_each_database(opts, lambda db: bench_database(db, opts, factory))
     print_table(
         f"Sign-on write path (signatures/s; targets: service ≥ {SERVICE_SHARE_TARGET:.0%} of raw insert, "
         f"≥ {SQLITE_RATE_TARGET:,.0f}/s on SQLite)",
