@@ -115,6 +115,14 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.connection.driver_connection.execute(_BEGIN[mode])  # straight to the driver: on every write
 
 
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for the session's database (SQLite or PostgreSQL)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 

@@ -17,10 +17,9 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from campaigns.catalog import CampaignCreate, create_campaign, get_campaign_by_slug, publish_campaign
-from campaigns.db import run_write
+from campaigns.db import dialect_insert, run_write
 from campaigns.models import CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.regions import Region, get_scheme
-from campaigns.signing import _dialect_insert
 from campaigns.stats import rebuild_counts
 from campaigns.validation import canonical_email
 
@@ -161,7 +160,7 @@ def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None =
             run_write(
                 engine,
                 lambda s, batch=batch: s.execute(
-                    _dialect_insert(s, Signature).on_conflict_do_nothing(
+                    dialect_insert(s, Signature).on_conflict_do_nothing(
                         index_elements=["campaign_id", "email_canonical"]
                     ),
                     batch,

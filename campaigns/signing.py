@@ -120,11 +120,6 @@ def _finish_check(checked: _Checked, scheme_id: str, signer: SignerInput) -> dic
     }
 
 
-def _dialect_insert(session: Session, table: Any) -> Any:
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
-
-
 # The hot path's statements are built once per dialect, with bind parameters, so each sign only
 # binds values: no statement construction, no cache-key generation, no ORM loading per call.
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
