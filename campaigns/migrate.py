@@ -40,19 +40,38 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(engine: Engine) -> str:
-    """Bring the schema to the newest revision; returns it. Idempotent."""
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Bring the schema to ``revision`` (the newest by default); returns the revision reached. Idempotent.
+
+    On SQLite, foreign keys are switched off while migrating: altering a table there means
+    copying it and dropping the old one, and with foreign keys on that drop would cascade
+    and delete every row that points at it. The keys are checked before the commit.
+    """
     cfg = alembic_config()
-    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if engine.dialect.name == "sqlite" else engine
+    sqlite = engine.dialect.name == "sqlite"
+    bind = engine.execution_options(sqlite_begin="IMMEDIATE") if sqlite else engine
     try:
-        with bind.connect() as conn, conn.begin():
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        with bind.connect() as conn:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # only works outside a transaction
+            try:
+                with conn.begin():
+                    if conn.dialect.name == "postgresql":
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, revision)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StorageError(
+                                f"The upgrade would break {len(broken)} references; nothing was changed."
+                            )
+            finally:
+                if sqlite:
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
     except DatabaseError as exc:
         raise StorageError(
             f"The database at {engine.url.render_as_string(hide_password=True)} could not be opened or "
             f"upgraded: {exc.orig}. Is it a Rally database, and is the server reachable?"
         ) from exc
-    return head_revision()
+    return current_revision(engine) or ""

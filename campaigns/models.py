@@ -48,6 +48,13 @@ class CampaignStatus(enum.StrEnum):
     draft = "draft"
     published = "published"
     closed = "closed"
+    archived = "archived"  # kept for the record, hidden from every public list
+
+
+class Role(enum.StrEnum):
+    admin = "admin"  # manages people
+    organizer = "organizer"  # creates and runs campaigns
+    coordinator = "coordinator"  # sees dashboards, exports signer lists
 
 
 class SignatureStatus(enum.StrEnum):
@@ -76,6 +83,7 @@ class Campaign(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -127,3 +135,102 @@ class RegionCount(SQLModel, table=True):
     shard: int = Field(primary_key=True)
     count: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class User(SQLModel, table=True):
+    """A person who logs in: an admin, organizer or coordinator. Supporters have no accounts."""
+
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=Column(String(320), nullable=False, unique=True))  # canonical, lower-case
+    display_name: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    password_hash: str = Field(sa_column=Column(String(200), nullable=False))
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    deactivated_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_role"
+    user_id: int = Field(foreign_key="app_user.id", primary_key=True, ondelete="CASCADE")
+    role: str = Field(sa_column=Column(String(16), primary_key=True))
+
+
+class AuthSession(SQLModel, table=True):
+    """A log-in, kept server-side: the cookie carries a random token, this row its SHA-256."""
+
+    __tablename__ = "auth_session"
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    user_id: int = Field(foreign_key="app_user.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts(index=True))
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    client_address: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    user_agent: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Failed and successful log-ins, for rate limiting per account and per client address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (
+        Index("ix_login_attempt_email_at", "email", "created_at"),
+        Index("ix_login_attempt_address_at", "client_address", "created_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(sa_column=Column(String(320), nullable=False))
+    client_address: str = Field(sa_column=Column(String(64), nullable=False))
+    succeeded: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, on which campaign: every staff action on campaigns or personal data."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_ts(index=True))
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    actor: str = Field(sa_column=Column(String(320), nullable=False))  # email at the time, or "cli"
+    action: str = Field(sa_column=Column(String(64), nullable=False, index=True))
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True, ondelete="SET NULL")
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # JSON
+
+
+class Target(SQLModel, table=True):
+    """A person letters go to: for one region of the campaign's scheme, or for everyone (region_code NULL)."""
+
+    __table_args__ = (Index("ix_target_campaign_region", "campaign_id", "region_code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
+    region_code: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    title: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    email: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    postal_address: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CustomRegionScheme(SQLModel, table=True):
+    """A region scheme uploaded by an organizer (codes, names, optional population and shapes)."""
+
+    __tablename__ = "custom_region_scheme"
+    id: str = Field(sa_column=Column(String(64), primary_key=True))  # "custom-<slug>"
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    region_label: str = Field(default="Region", sa_column=Column(String(40), nullable=False))
+    shape_kind: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))  # geojson|topojson
+    shape_object: str | None = Field(default=None, sa_column=Column(String(100), nullable=True))
+    shapes: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the uploaded JSON, as text
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CustomRegion(SQLModel, table=True):
+    __tablename__ = "custom_region"
+    scheme_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("custom_region_scheme.id", ondelete="CASCADE"), primary_key=True)
+    )
+    code: str = Field(sa_column=Column(String(32), primary_key=True))
+    name: str = Field(sa_column=Column(String(200), nullable=False))
+    population: int | None = None

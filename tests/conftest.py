@@ -18,7 +18,20 @@ from campaigns.settings import Settings, load_settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG_REASON = "TEST_DATABASE_URL is not set: PostgreSQL variants skipped (CI always sets it)"
-TABLES = ("signature", "region_count", "campaign", "consent_wording")
+TABLES = (
+    "signature",
+    "region_count",
+    "target",
+    "audit_log",
+    "campaign",
+    "consent_wording",
+    "custom_region",
+    "custom_region_scheme",
+    "auth_session",
+    "login_attempt",
+    "user_role",
+    "app_user",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -199,3 +199,48 @@ def test_a_nested_write_in_one_thread_fails_instead_of_hanging(tmp_path):
             run_write(engine, outer)
         with read_session(engine) as session:
             assert campaign_total(session, campaign.id) == 0  # the outer write rolled back whole
+
+
+def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
+    """Schema upgrades rebuild tables on SQLite: nothing that points at them may be lost."""
+    from campaigns.migrate import alembic_config
+
+    with engine.connect() as conn, conn.begin():
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        from alembic import command
+
+        command.downgrade(cfg, "base")
+    assert upgrade(engine, "0001") == "0001"
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO consent_wording (hash, text, created_at) VALUES ('h', 'ok', '2026-01-01')"))
+        conn.execute(
+            text(
+                "INSERT INTO campaign (id, slug, title, purpose, body, goal, status, region_scheme, consent_hash,"
+                " created_at, updated_at) VALUES (1, 'old', 'Old', 'p', '', 10, 'published', 'us-states', 'h',"
+                " '2026-01-01', '2026-01-01')"
+            )
+        )
+        for i in range(5):
+            conn.execute(
+                text(
+                    "INSERT INTO signature (campaign_id, full_name, email, email_canonical, region_code,"
+                    " contact_consent, status, created_at) VALUES (1, 'N', :e, :e, 'US-CA', false, 'counted',"
+                    " '2026-01-02')"
+                ),
+                {"e": f"p{i}@example.org"},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO region_count (campaign_id, region_code, shard, count, updated_at)"
+                " VALUES (1, 'US-CA', 0, 5, '2026-01-02')"
+            )
+        )
+    assert upgrade(engine) == head_revision()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM signature")).scalar() == 5
+        assert conn.execute(text("SELECT sum(count) FROM region_count")).scalar() == 5
+        assert conn.execute(text("SELECT count(*) FROM campaign")).scalar() == 1
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # switched back on
