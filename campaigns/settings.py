@@ -43,6 +43,12 @@ class Settings:
     count_shards: int = 8
     # Python log level for the app's own messages.
     log_level: str = "INFO"
+    # Signs session cookies. Empty: a random key kept in var/secret_key (fine for one machine).
+    secret_key: str = ""
+    # How long a staff log-in lasts without use, in hours.
+    session_hours: int = 12
+    # Largest CSV or GeoJSON/TopoJSON file an organizer may upload, in megabytes.
+    max_upload_mb: int = 5
 
     @property
     def effective_database_url(self) -> str:
@@ -67,7 +73,7 @@ def _coerce(name: str, raw: str, default: object) -> object:
             value = int(raw.strip())
         except ValueError:
             raise SettingsError(f"{ENV_NAMES[name]} must be a whole number, not “{raw}”.") from None
-        if value < 0 or (name in {"count_shards", "db_pool_size"} and value < 1):
+        if value < 0 or (name in {"count_shards", "db_pool_size", "session_hours", "max_upload_mb"} and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
     return raw.strip()
