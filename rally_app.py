@@ -7,11 +7,13 @@ server: `uvicorn rally_app:app`.
 import streamlit as st
 from starlette.middleware import Middleware
 
-from campaigns.web import ROUTES, SecurityHeadersMiddleware, lifespan
+from campaigns.web import ROUTES, SecurityHeadersMiddleware, StripIdentityHeadersMiddleware, lifespan
+from campaigns.web_auth import ROUTES as AUTH_ROUTES
 
 app = st.App(
     "streamlit_app.py",
-    routes=ROUTES,
-    middleware=[Middleware(SecurityHeadersMiddleware)],
+    routes=[*ROUTES, *AUTH_ROUTES],
+    # the first runs first: identity headers are gone before anything else reads the request
+    middleware=[Middleware(StripIdentityHeadersMiddleware), Middleware(SecurityHeadersMiddleware)],
     lifespan=lifespan,
 )

@@ -7,13 +7,23 @@ demo [--signatures N]    load the demo campaigns (idempotent)
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import sys
 
-from campaigns.db import get_engine
-from campaigns.errors import RallyError
+from sqlalchemy.engine import Engine
+
+from campaigns.audit import CLI
+from campaigns.auth import ROLES, count_users, create_user, list_users
+from campaigns.db import get_engine, read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
 from campaigns.migrate import upgrade
 from campaigns.settings import get_settings
+
+FIRST_ADMIN_HINT = (
+    "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
+    "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer"
+)
 
 
 def _positive(text: str) -> int:
@@ -29,7 +39,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("init", help="create or upgrade the database")
     demo = commands.add_parser("demo", help="load demo campaigns with synthetic signers (idempotent)")
     demo.add_argument("--signatures", type=_positive, default=3_000, help="signers for the main demo campaign")
+    users = commands.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="add a staff account (password from standard input or a prompt)")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
+    add.add_argument("--name", default="", help="display name")
+    users.add_parser("list", help="list staff accounts")
     return parser
+
+
+def _read_password() -> str:
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password (at least 12 characters): ")
+        if getpass.getpass("Same password again: ") != first:
+            raise RallyError("The two passwords differ; nothing was saved.")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users(args: argparse.Namespace, engine: Engine) -> None:
+    if args.users_command == "list":
+        with read_session(engine) as session:
+            for user in list_users(session):
+                state = "" if user.is_active else "  (deactivated)"
+                print(f"{user.email}  {', '.join(user.roles)}{state}")
+        return
+    password = _read_password()
+    run_write(
+        engine,
+        lambda s: create_user(
+            session=s, email=args.email, password=password, roles=args.role, display_name=args.name, actor=CLI
+        ),
+    )
+    print(f"Added {args.email.strip().lower()} ({', '.join(sorted(set(args.role)))}). They can log in at /auth/login.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,12 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         where = engine.url.render_as_string(hide_password=True)
         if args.command == "init":
             print(f"Database ready at {where} (schema revision {revision}).")
+            with read_session(engine) as session:
+                if count_users(session) == 0:
+                    print(FIRST_ADMIN_HINT)
         elif args.command == "demo":
             from campaigns.demo import load_demo
 
             totals = load_demo(engine, signatures=args.signatures)
             for slug, total in totals.items():
                 print(f"{slug}: {total:,} signatures  ->  {settings.public_url}/?campaign={slug}")
+        elif args.command == "users":
+            _users(args, engine)
+    except InvalidInput as exc:
+        for field, message in exc.errors.items():
+            print(f"error: {field}: {message}", file=sys.stderr)
+        return 1
     except RallyError as exc:
         print(f"error: {exc.user_message}", file=sys.stderr)
         return 1

@@ -57,6 +57,44 @@ ROUTES = [
 ]
 
 
+# Headers a client might send to claim an identity. Rally reads identity only from its own
+# signed session cookie, so these are removed before anything (Streamlit's st.user included) sees them.
+IDENTITY_HEADERS = frozenset(
+    {
+        b"remote-user",
+        b"x-remote-user",
+        b"x-forwarded-user",
+        b"x-forwarded-email",
+        b"x-auth-request-user",
+        b"x-auth-request-email",
+        b"x-user",
+        b"x-email",
+        b"x-user-email",
+        b"x-ms-client-principal",
+        b"x-ms-client-principal-name",
+    }
+)
+
+
+class StripIdentityHeadersMiddleware:
+    """Drops identity headers (and any ``X-Rally-*``) from HTTP and websocket requests."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = scope.get("headers", [])
+            kept = [
+                (k, v)
+                for k, v in headers
+                if k.lower() not in IDENTITY_HEADERS and not k.lower().startswith(b"x-rally-")
+            ]
+            if len(kept) != len(headers):
+                scope = {**scope, "headers": kept}
+        await self.app(scope, receive, send)
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response, and remembers where a visitor came from.
 

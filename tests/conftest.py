@@ -43,10 +43,18 @@ def default_settings(tmp_path: Path) -> Iterator[Settings]:
     settings_module._current = previous
 
 
+def run_id() -> str:
+    """Unique per test run (shared by its xdist workers), so two runs on one server never collide."""
+    return os.environ.get("PYTEST_XDIST_TESTRUNUID", f"p{os.getpid()}")[:10]
+
+
+def worker_database_name(prefix: str) -> str:
+    return f"{prefix}_{run_id()}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
 def _worker_database_url() -> str:
     base = make_url(normalize_url(TEST_DATABASE_URL))
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return base.set(database=f"rally_test_{worker}").render_as_string(hide_password=False)
+    return base.set(database=worker_database_name("rally_test")).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -189,9 +197,11 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     else:
         if not TEST_DATABASE_URL:
             pytest.skip(NO_PG_REASON)
-        database_url = fresh_pg_database(f"rally_live_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+        database_url = fresh_pg_database(worker_database_name("rally_live"))
     with running_app(database_url, folder) as server:
         yield server
+    if request.param == "postgres":
+        drop_pg_database(make_url(database_url).database or "")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 
 from campaigns.db import run_write
 from campaigns.signing import sign
-from tests.conftest import NO_PG_REASON, TEST_DATABASE_URL, drop_pg_database, fresh_pg_database, running_app
+from tests.conftest import (
+    NO_PG_REASON,
+    TEST_DATABASE_URL,
+    drop_pg_database,
+    fresh_pg_database,
+    running_app,
+    worker_database_name,
+)
 from tests.factories import make_campaign, signer
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -72,7 +77,7 @@ def test_health_route_accepts_only_get(live_server):
 def test_health_turns_503_when_the_database_goes_away(tmp_path):
     if not TEST_DATABASE_URL:
         pytest.skip(NO_PG_REASON)
-    name = f"rally_gone_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    name = worker_database_name("rally_gone")
     with running_app(fresh_pg_database(name), tmp_path) as server:
         assert httpx.get(f"{server.url}/api/health").status_code == 200
         drop_pg_database(name)  # the server goes away under a running app

@@ -1,0 +1,157 @@
+"""Log-in and log-out over plain HTTP (Streamlit cannot set cookies, so these are st.App routes).
+
+``GET /auth/login`` serves a small HTML form; ``POST /auth/login`` checks the request comes
+from our own origin, verifies the password, and answers 303 with an HttpOnly, SameSite=Lax
+session cookie (Secure over HTTPS). ``POST /auth/logout`` ends the session everywhere.
+Blocking work runs in Starlette's thread pool (these are plain functions).
+"""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import quote, urlsplit
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from campaigns import auth
+from campaigns.db import get_engine, run_write
+from campaigns.errors import RallyError
+from campaigns.settings import get_settings
+
+MESSAGES = {
+    "failed": auth.LoginFailed().user_message,
+    "throttled": auth.LoginThrottled().user_message,
+    "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
+    "out": "You are logged out.",
+}
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 26rem; margin: 3rem auto; padding: 0 1.25rem; color: #1f2328; }}
+h1 {{ font-size: 1.6rem; }} label {{ display: block; margin-top: 1rem; font-weight: 600; }}
+input {{ width: 100%; box-sizing: border-box; padding: .65rem; font-size: 1rem; margin-top: .35rem;
+        border: 1px solid #b8bcc2; border-radius: .5rem; }}
+button {{ margin-top: 1.5rem; width: 100%; padding: .75rem; font-size: 1rem; border: 0; border-radius: .5rem;
+         background: #C2410C; color: white; font-weight: 600; cursor: pointer; }}
+.msg {{ padding: .75rem 1rem; border-radius: .5rem; background: #fdecea; color: #8a1c12; margin-top: 1rem; }}
+.ok {{ background: #e8f5e9; color: #1b5e20; }} a {{ color: #C2410C; }}
+</style></head><body>
+<h1>{title}</h1>{message}{body}
+<p><a href="/">← Back to the campaigns</a></p>
+</body></html>"""
+
+LOGIN_FORM = """<form method="post" action="/auth/login">
+<input type="hidden" name="next" value="{next}">
+<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Log in</button></form>
+<p>Rally accounts are for organizers, coordinators and admins. Supporters don't need one to sign.</p>"""
+
+LOGOUT_FORM = """<form method="post" action="/auth/logout"><button type="submit">Log out</button></form>"""
+
+
+def _page(title: str, body: str, message_key: str | None = None, status_code: int = 200) -> HTMLResponse:
+    message = ""
+    if message_key in MESSAGES:
+        css = "msg ok" if message_key == "out" else "msg"
+        message = f'<p class="{css}" role="alert">{html.escape(MESSAGES[message_key])}</p>'
+    page = PAGE.format(title=html.escape(f"{title} · {get_settings().org_name}"), message=message, body=body)
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: never another host (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    return value if not parts.scheme and not parts.netloc else "/"
+
+
+def _own_origins(request: Request) -> set[str]:
+    public = urlsplit(get_settings().public_url)
+    origins = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    if public.scheme and public.netloc:
+        origins.add(f"{public.scheme}://{public.netloc}")
+    return origins
+
+
+def same_origin(request: Request) -> bool:
+    """A strict Origin check (or Referer, for the rare browser that sends no Origin)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = urlsplit(request.headers.get("referer", ""))
+        origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else None
+    return origin is not None and origin in _own_origins(request)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def login_page(request: Request) -> HTMLResponse:
+    key = request.query_params.get("m")
+    body = LOGIN_FORM.format(next=html.escape(safe_next(request.query_params.get("next")), quote=True))
+    return _page("Log in", body, key)
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    target = safe_next(str(form.get("next") or "/"))
+    if not same_origin(request):
+        return _page("Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)), "origin", 403)
+    email, password = str(form.get("email") or ""), str(form.get("password") or "")
+    try:
+        cookie = await to_thread.run_sync(
+            lambda: auth.log_in(
+                engine=get_engine(),
+                email=email,
+                password=password,
+                client_address=_client(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        )
+    except auth.LoginThrottled:
+        return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
+    except RallyError:
+        return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        auth.COOKIE_NAME,
+        cookie,
+        max_age=get_settings().session_hours * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or get_settings().public_url.startswith("https://"),
+        path="/",
+    )
+    return response
+
+
+def logout_page(request: Request) -> HTMLResponse:
+    return _page("Log out", LOGOUT_FORM)
+
+
+async def logout(request: Request) -> Response:
+    if not same_origin(request):
+        return _page("Log out", LOGOUT_FORM, "origin", 403)
+    cookie = request.cookies.get(auth.COOKIE_NAME)
+    await to_thread.run_sync(
+        lambda: run_write(get_engine(), lambda s: auth.end_session(session=s, cookie_value=cookie))
+    )
+    response = RedirectResponse("/auth/login?m=out", status_code=303)
+    response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    return response
+
+
+ROUTES = [
+    Route("/auth/login", login_page, methods=["GET"]),
+    Route("/auth/login", login, methods=["POST"]),
+    Route("/auth/logout", logout_page, methods=["GET"]),
+    Route("/auth/logout", logout, methods=["POST"]),
+]

@@ -1,0 +1,178 @@
+"""Staff accounts, sessions and log-in limits on a real SQLite file and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from campaigns import auth
+from campaigns.audit import CLI, Actor
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.models import AuditEntry, AuthSession, LoginAttempt, utcnow
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_user(engine, email="ada@example.org", roles=("organizer",), password=PASSWORD):
+    return run_write(
+        engine, lambda s: auth.create_user(session=s, email=email, password=password, roles=list(roles), actor=CLI)
+    )
+
+
+def log_in(engine, email="ada@example.org", password=PASSWORD, client="10.0.0.1"):
+    return auth.log_in(engine=engine, email=email, password=password, client_address=client)
+
+
+def who(engine, cookie, now=None):
+    return run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie, now=now))
+
+
+def test_password_is_hashed_with_argon2id_never_stored_plain(engine):
+    user = add_user(engine)
+    assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"password": "short"}, "password"),
+        ({"email": "not-an-email"}, "email"),
+        ({"roles": ("wizard",)}, "roles"),
+        ({"roles": ()}, "roles"),
+    ],
+)
+def test_bad_account_details_are_refused_per_field(engine, overrides, field):
+    with pytest.raises(InvalidInput) as info:
+        add_user(engine, **overrides)
+    assert field in info.value.errors
+
+
+def test_same_email_twice_is_refused(engine):
+    add_user(engine, email="Ada@Example.org")
+    with pytest.raises(InvalidInput, match="already has an account"):
+        add_user(engine, email="ada@example.org")
+
+
+def test_log_in_gives_a_cookie_that_identifies_the_person_and_roles(engine):
+    add_user(engine, roles=("organizer", "coordinator"))
+    cookie = log_in(engine, email="ADA@example.org")
+    actor = who(engine, cookie)
+    assert actor.email == "ada@example.org" and actor.roles == frozenset({"organizer", "coordinator"})
+    with read_session(engine) as session:
+        stored = session.execute(select(AuthSession.token_hash)).scalar_one()
+    assert stored not in cookie  # only the token's hash is kept
+
+
+@pytest.mark.parametrize("tamper", ["forged", "resigned", "garbage", "empty"])
+def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
+    add_user(engine)
+    cookie = log_in(engine)
+    token, _, mac = cookie.rpartition(".")
+    bad = {
+        "forged": f"{token}x.{mac}",
+        "resigned": auth.sign_token(token, b"another key"),
+        "garbage": "a" * 500,
+        "empty": "",
+    }[tamper]
+    assert who(engine, bad) is None
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(engine):
+    add_user(engine)
+    with pytest.raises(auth.LoginFailed) as wrong:
+        log_in(engine, password="wrong password here")
+    with pytest.raises(auth.LoginFailed) as unknown:
+        log_in(engine, email="nobody@example.org")
+    assert wrong.value.user_message == unknown.value.user_message
+
+
+def test_unknown_email_takes_as_long_as_a_wrong_password(engine):
+    add_user(engine)
+
+    def timed(email):
+        started = time.perf_counter()
+        with pytest.raises(auth.LoginFailed):
+            log_in(engine, email=email, password="wrong password here", client=email)
+        return time.perf_counter() - started
+
+    known = min(timed("ada@example.org") for _ in range(3))
+    unknown = min(timed("nobody@example.org") for _ in range(3))
+    # both run one argon2 verification; without it the unknown email would be ~100x faster
+    assert unknown > known / 3
+
+
+def test_failed_log_ins_are_limited_per_account_then_even_the_right_password_waits(engine):
+    add_user(engine)
+    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT):
+        with pytest.raises(auth.LoginFailed):
+            log_in(engine, password="wrong password here")
+    with pytest.raises(auth.LoginThrottled, match="wait 15 minutes"):
+        log_in(engine)
+    with read_session(engine) as session:
+        failures = session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one()
+    assert failures == auth.MAX_FAILURES_PER_ACCOUNT
+
+
+def test_failed_log_ins_are_limited_per_client_address_across_accounts(engine):
+    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+        with pytest.raises(auth.LoginFailed):
+            log_in(engine, email=f"guess{i}@example.org", password="wrong password here", client="203.0.113.9")
+    add_user(engine)
+    with pytest.raises(auth.LoginThrottled):
+        log_in(engine, client="203.0.113.9")
+    assert who(engine, log_in(engine, client="198.51.100.1")) is not None  # another address is not blocked
+
+
+def test_logout_ends_the_session_everywhere(engine):
+    add_user(engine)
+    cookie = log_in(engine)
+    assert run_write(engine, lambda s: auth.end_session(session=s, cookie_value=cookie))
+    assert who(engine, cookie) is None
+
+
+def test_deactivation_ends_sessions_and_blocks_log_in(engine):
+    admin = add_user(engine, email="admin@example.org", roles=("admin",))
+    user = add_user(engine)
+    cookie = log_in(engine)
+    actor = Actor(admin.id, admin.email, frozenset({"admin"}))
+    run_write(engine, lambda s: auth.set_active(session=s, user_id=user.id, active=False, actor=actor))
+    assert who(engine, cookie) is None
+    with pytest.raises(auth.LoginFailed):
+        log_in(engine)
+    run_write(engine, lambda s: auth.set_active(session=s, user_id=user.id, active=True, actor=actor))
+    assert who(engine, log_in(engine)) is not None
+
+
+def test_sessions_expire_and_slide_with_use(engine, default_settings):
+    add_user(engine)
+    cookie = log_in(engine)
+    hours = default_settings.session_hours
+    assert who(engine, cookie, now=utcnow() + timedelta(hours=hours - 1)) is not None  # used: pushed forward
+    assert who(engine, cookie, now=utcnow() + timedelta(hours=2 * hours - 2)) is not None
+    assert who(engine, cookie, now=utcnow() + timedelta(hours=4 * hours)) is None
+
+
+def test_admins_cannot_lock_themselves_out(engine):
+    admin = add_user(engine, email="admin@example.org", roles=("admin",))
+    actor = Actor(admin.id, admin.email, frozenset({"admin"}))
+    with pytest.raises(InvalidInput, match="own admin role"):
+        run_write(engine, lambda s: auth.set_roles(session=s, user_id=admin.id, roles=["organizer"], actor=actor))
+    with pytest.raises(RallyError, match="deactivate yourself"):
+        run_write(engine, lambda s: auth.set_active(session=s, user_id=admin.id, active=False, actor=actor))
+
+
+def test_account_changes_and_log_ins_are_audited(engine):
+    admin = add_user(engine, email="admin@example.org", roles=("admin",))
+    user = add_user(engine)
+    actor = Actor(admin.id, admin.email, frozenset({"admin"}))
+    run_write(engine, lambda s: auth.set_roles(session=s, user_id=user.id, roles=["coordinator"], actor=actor))
+    run_write(engine, lambda s: auth.end_session(session=s, cookie_value=log_in(engine)))
+    with read_session(engine) as session:
+        entries = session.execute(select(AuditEntry.actor, AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert ("admin@example.org", "user.roles") in entries
+    assert ("ada@example.org", "user.login") in entries and ("ada@example.org", "user.logout") in entries
+    assert ("cli", "user.create") in entries

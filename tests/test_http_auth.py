@@ -1,0 +1,120 @@
+"""Log-in and log-out routes, against the app started with `make run`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from campaigns import auth
+from campaigns.audit import CLI
+from campaigns.db import run_write
+from campaigns.web import StripIdentityHeadersMiddleware
+
+pytestmark = pytest.mark.xdist_group("live")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def staff(live_server):
+    engine = live_server.engine()
+    run_write(
+        engine,
+        lambda s: auth.create_user(
+            session=s, email="org@example.org", password=PASSWORD, roles=["organizer"], actor=CLI
+        ),
+    )
+    yield engine
+    engine.dispose()
+
+
+def post_login(server, *, origin="self", email="org@example.org", password=PASSWORD, next_="/"):
+    headers = {}
+    if origin == "self":
+        headers["Origin"] = server.url
+    elif origin:
+        headers["Origin"] = origin
+    return httpx.post(
+        f"{server.url}/auth/login",
+        data={"email": email, "password": password, "next": next_},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def test_login_page_is_a_plain_form(live_server):
+    page = httpx.get(f"{live_server.url}/auth/login")
+    assert page.status_code == 200 and 'action="/auth/login"' in page.text and 'type="password"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_login_answers_303_with_an_httponly_samesite_cookie(live_server, staff):
+    response = post_login(live_server, next_="/?campaign=x")
+    assert response.status_code == 303 and response.headers["location"] == "/?campaign=x"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{auth.COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http here; Secure is added when served over https
+    value = response.cookies[auth.COOKIE_NAME]
+    actor = run_write(staff, lambda s: auth.identify(session=s, cookie_value=value))
+    assert actor.email == "org@example.org"
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
+def test_login_from_another_origin_or_none_is_refused(live_server, staff, origin):
+    response = post_login(live_server, origin=origin)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert "must be sent from this site" in response.text
+
+
+def test_wrong_password_redirects_to_a_generic_message(live_server, staff):
+    response = post_login(live_server, password="wrong password entirely")
+    assert response.status_code == 303 and "m=failed" in response.headers["location"]
+    assert "set-cookie" not in response.headers
+    page = httpx.get(f"{live_server.url}{response.headers['location']}")
+    assert "match an active account" in page.text and 'role="alert"' in page.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_next_never_leaves_the_site(live_server, staff, target):
+    response = post_login(live_server, next_=target)
+    assert response.headers["location"] == "/"
+
+
+def test_logout_clears_the_cookie_and_ends_the_session(live_server, staff):
+    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
+    refused = httpx.post(f"{live_server.url}/auth/logout", cookies={auth.COOKIE_NAME: cookie}, follow_redirects=False)
+    assert refused.status_code == 403  # no Origin: refused like a cross-site request
+    response = httpx.post(
+        f"{live_server.url}/auth/logout",
+        cookies={auth.COOKIE_NAME: cookie},
+        headers={"Origin": live_server.url},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and f'{auth.COOKIE_NAME}=""' in response.headers["set-cookie"]
+    assert run_write(staff, lambda s: auth.identify(session=s, cookie_value=cookie)) is None
+
+
+def test_identity_headers_never_reach_the_app():
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["headers"] = dict(scope["headers"])
+
+    stripped = StripIdentityHeadersMiddleware(app)
+    for kind in ("http", "websocket"):
+        scope = {
+            "type": kind,
+            "headers": [
+                (b"x-forwarded-user", b"admin@example.org"),
+                (b"Remote-User", b"admin"),
+                (b"x-rally-role", b"admin"),
+                (b"cookie", b"a=b"),
+            ],
+        }
+        asyncio.run(stripped(scope, None, None))
+        assert seen["headers"] == {b"cookie": b"a=b"}
