@@ -1,16 +1,16 @@
-"""Rally's router: which pages this visitor may see, then run the chosen one.
+"""Rally's router: who is looking, which pages they may see, then run the chosen one.
 
 Start the app with `make run` (or `streamlit run rally_app.py`), which serves this
-script inside the ASGI entry that adds Rally's HTTP routes.
+script inside the ASGI entry that adds Rally's HTTP routes (log-in among them).
 """
 
 import streamlit as st
 
 from campaigns.settings import get_settings
-from campaigns.ui import common, public
+from campaigns.ui import common, navigation
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
 common.apply_style()
 
-pages = [st.Page(public.render, title="Campaigns", icon=":material/campaign:", url_path="campaigns", default=True)]
-st.navigation(pages, position="hidden").run()
+actor = common.current_actor()
+st.navigation(navigation.build(actor), position="top" if actor else "hidden").run()

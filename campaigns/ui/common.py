@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from campaigns import catalog
-from campaigns.db import get_engine, read_session
+from campaigns import auth, catalog
+from campaigns.audit import Actor
+from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
 from campaigns.migrate import upgrade
 from campaigns.settings import get_settings
@@ -114,3 +115,39 @@ _STYLE = """
 def apply_style() -> None:
     """Tighter spacing and a phone-sized title; static CSS only, never any user text."""
     st.html(_STYLE)
+
+
+# --- who is looking ---------------------------------------------------------------------------
+
+
+def session_cookie() -> str | None:
+    """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
+    value = st.context.cookies.get(auth.COOKIE_NAME)
+    return value if isinstance(value, str) else None
+
+
+def current_actor() -> Actor | None:
+    """The logged-in person, checked against the database on every run (logout and deactivation apply at once)."""
+    cookie = session_cookie()
+    if not cookie:
+        return None
+    try:
+        return run_write(engine(), lambda session: auth.identify(session=session, cookie_value=cookie))
+    except RallyError:
+        log.exception("could not check the session")
+        return None
+
+
+def require(*roles: str) -> Actor:
+    """Stop the page unless the person holds one of ``roles`` (pages are also hidden from navigation)."""
+    actor = current_actor()
+    if actor is None or not any(actor.has(role) for role in roles):
+        st.error("This page is for Rally staff with the right role. Log in, or ask an admin for access.")
+        st.link_button("Log in", "/auth/login")
+        st.stop()
+    assert actor is not None
+    return actor
+
+
+def staff_login_link() -> None:
+    st.caption("[Staff log-in](/auth/login)")

@@ -33,6 +33,7 @@ def render_list() -> None:
     campaigns = common.public_campaigns()
     if not campaigns:
         st.info("There are no campaigns to sign yet. Check back soon.")
+        common.staff_login_link()
         return
     for summary in campaigns:
         with st.container(border=True):
@@ -45,6 +46,7 @@ def render_list() -> None:
             if st.button(label, key=f"open-{summary.slug}", type="primary" if is_open else "secondary"):
                 st.query_params.from_dict({"campaign": summary.slug})
                 st.rerun()
+    common.staff_login_link()
 
 
 def _back_to_list() -> None:

@@ -1,0 +1,92 @@
+"""Admin pages: the people who run Rally, and the audit log."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from campaigns import audit, auth
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.ui import common
+
+
+def render_people() -> None:
+    actor = common.require("admin")
+    st.title("People")
+    with read_session(common.engine()) as session:
+        people = auth.list_users(session)
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "email": p.email,
+                    "name": p.display_name,
+                    "roles": ", ".join(p.roles),
+                    "active": p.is_active,
+                    "since": p.created_at.date(),
+                }
+                for p in people
+            ]
+        ),
+        hide_index=True,
+        use_container_width=True,
+    )
+    with st.expander("Add a person", expanded=not people):
+        with st.form("add-person", clear_on_submit=True):
+            email = st.text_input("Email")
+            name = st.text_input("Name (optional)")
+            roles = st.multiselect("Roles", auth.ROLES, default=["organizer"])
+            password = st.text_input(
+                f"First password (at least {auth.PASSWORD_MIN} characters; tell them privately)", type="password"
+            )
+            if st.form_submit_button("Add person", type="primary"):
+                try:
+                    run_write(
+                        common.engine(),
+                        lambda s: auth.create_user(
+                            session=s, email=email, password=password, roles=roles, display_name=name, actor=actor
+                        ),
+                    )
+                except InvalidInput as exc:
+                    for message in exc.errors.values():
+                        st.error(message)
+                else:
+                    st.success(f"Added {email.strip().lower()}. They can log in now.")
+                    st.rerun()
+    if not people:
+        return
+    st.subheader("Change roles or access", anchor=False)
+    by_email = {p.email: p for p in people}
+    chosen = by_email[st.selectbox("Person", list(by_email))]
+    new_roles = st.multiselect("Roles", auth.ROLES, default=list(chosen.roles), key=f"roles-{chosen.id}")
+    left, right = st.columns(2)
+    if left.button("Save roles", key=f"save-{chosen.id}"):
+        _act(lambda s: auth.set_roles(session=s, user_id=chosen.id, roles=new_roles, actor=actor), "Roles saved.")
+    label = "Deactivate" if chosen.is_active else "Reactivate"
+    if right.button(label, key=f"active-{chosen.id}"):
+        done = "Deactivated: their log-ins have ended." if chosen.is_active else "Reactivated."
+        _act(lambda s: auth.set_active(session=s, user_id=chosen.id, active=not chosen.is_active, actor=actor), done)
+
+
+def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        run_write(common.engine(), work)
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    st.success(done)
+    st.rerun()
+
+
+def render_audit() -> None:
+    common.require("admin")
+    st.title("Audit log")
+    st.caption("Every staff action that creates, changes, exports or reveals personal data. Newest first.")
+    action = st.text_input("Only this action (e.g. campaign.publish, user.login)", "")
+    with read_session(common.engine()) as session:
+        entries = audit.list_entries(session, limit=500, action=action.strip() or None)
+    if entries.empty:
+        st.info("Nothing recorded yet.")
+        return
+    st.dataframe(entries, hide_index=True, use_container_width=True)

@@ -1,0 +1,46 @@
+"""Which pages each person may see. Pages outside this list cannot be reached by URL either."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from campaigns.audit import Actor
+from campaigns.ui import account, admin, public
+
+PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
+
+PUBLIC: list[PageSpec] = [(public.render, "Campaigns", "campaigns", ":material/campaign:")]
+ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
+    "admin": (
+        "Admin",
+        [
+            (admin.render_people, "People", "people", ":material/group:"),
+            (admin.render_audit, "Audit log", "audit", ":material/history:"),
+        ],
+    ),
+}
+ACCOUNT: list[PageSpec] = [(account.render, "Account", "account", ":material/person:")]
+
+
+def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:
+    """Section title -> pages, for this person (anonymous visitors: the public pages only)."""
+    sections: dict[str, list[PageSpec]] = {"": list(PUBLIC)}
+    if actor is None:
+        return sections
+    for role, (section, specs) in ROLE_PAGES.items():
+        if actor.has(role):
+            sections.setdefault(section, []).extend(specs)
+    sections["Account"] = list(ACCOUNT)
+    return sections
+
+
+def build(actor: Actor | None) -> dict[str, list[st.Page]]:
+    return {
+        section: [
+            st.Page(render, title=title, url_path=path, icon=icon, default=(path == "campaigns"))
+            for render, title, path, icon in specs
+        ]
+        for section, specs in page_specs(actor).items()
+    }

@@ -1,0 +1,135 @@
+"""Staff pages under AppTest: every page refuses the anonymous and the wrong role, and serves the right one.
+
+Identity is resolved for real (a signed cookie, a session row in the database); only the
+browser's way of sending the cookie is replaced, since AppTest has no browser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from campaigns import auth
+from campaigns import settings as settings_module
+from campaigns.audit import CLI
+from campaigns.db import read_session, run_write
+from campaigns.ui import common, navigation
+
+pytestmark = pytest.mark.apptest
+PASSWORD = "correct horse battery staple"
+STAFF_PAGES = {
+    "people": ("campaigns.ui.admin", "render_people", "admin"),
+    "audit": ("campaigns.ui.admin", "render_audit", "admin"),
+    "account": ("campaigns.ui.account", "render", "organizer"),
+}
+
+
+@pytest.fixture
+def staff_app(engine, default_settings, monkeypatch):
+    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
+    common.forget_public_reads()
+    cookies: dict[str, str | None] = {"value": None}
+    monkeypatch.setattr(common, "session_cookie", lambda: cookies["value"])
+
+    def as_person(roles: tuple[str, ...] | None, email: str = "staff@example.org") -> None:
+        if roles is None:
+            cookies["value"] = None
+            return
+        run_write(
+            engine,
+            lambda s: auth.create_user(session=s, email=email, password=PASSWORD, roles=list(roles), actor=CLI),
+        )
+        cookies["value"] = auth.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
+
+    def open_page(name: str) -> AppTest:
+        module, function, _ = STAFF_PAGES[name]
+        script = f"import {module} as page\npage.{function}()\n"
+        return AppTest.from_string(script, default_timeout=30).run()
+
+    return as_person, open_page
+
+
+def refused(at: AppTest) -> bool:
+    return any("This page is for Rally staff" in e.value for e in at.error) and not at.title
+
+
+@pytest.mark.parametrize("page", sorted(STAFF_PAGES))
+def test_staff_pages_refuse_anonymous_visitors(staff_app, page):
+    as_person, open_page = staff_app
+    as_person(None)
+    at = open_page(page)
+    assert not at.exception and refused(at)
+
+
+@pytest.mark.parametrize("page", ["people", "audit"])
+def test_admin_pages_refuse_other_roles(staff_app, page):
+    as_person, open_page = staff_app
+    as_person(("organizer", "coordinator"))
+    at = open_page(page)
+    assert not at.exception and refused(at)
+
+
+@pytest.mark.parametrize("page", sorted(STAFF_PAGES))
+def test_staff_pages_serve_the_right_role(staff_app, page):
+    as_person, open_page = staff_app
+    as_person((STAFF_PAGES[page][2],))
+    at = open_page(page)
+    assert not at.exception and not refused(at) and at.title
+
+
+def test_navigation_offers_each_person_only_their_pages():
+    from campaigns.audit import Actor
+
+    def paths(actor):
+        return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
+
+    assert paths(None) == {"campaigns"}
+    assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == {"campaigns", "account"} | {
+        spec[2] for spec in navigation.ROLE_PAGES.get("coordinator", ("", []))[1]
+    }
+    assert {"people", "audit"} <= paths(Actor(1, "a@example.org", frozenset({"admin"})))
+    assert not {"people", "audit"} & paths(Actor(1, "o@example.org", frozenset({"organizer"})))
+
+
+def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app, engine):
+    as_person, open_page = staff_app
+    as_person(("admin",), email="other-admin@example.org")
+    other = common.session_cookie()
+    as_person(("admin",))
+    with read_session(engine) as session:
+        me = next(u for u in auth.list_users(session) if u.email == "staff@example.org")
+        them = next(u for u in auth.list_users(session) if u.email == "other-admin@example.org")
+    assert not refused(open_page("people"))
+    actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=other))
+    run_write(engine, lambda s: auth.set_active(session=s, user_id=me.id, active=False, actor=actor))
+    assert refused(open_page("people"))
+    assert them.is_active
+
+
+def test_admin_adds_a_person_through_the_form(staff_app, engine):
+    as_person, open_page = staff_app
+    as_person(("admin",))
+    at = open_page("people")
+    form_inputs = {w.label.split(" (")[0]: w for w in at.text_input}
+    form_inputs["Email"].set_value("new.organizer@example.org")
+    form_inputs["First password"].set_value("a long enough first password")
+    at = next(b for b in at.button if b.label == "Add person").click().run()
+    assert not at.exception
+    with read_session(engine) as session:
+        emails = {u.email: u.roles for u in auth.list_users(session)}
+    assert emails["new.organizer@example.org"] == ("organizer",)
+
+
+def test_short_first_password_is_refused_in_the_form(staff_app, engine):
+    as_person, open_page = staff_app
+    as_person(("admin",))
+    at = open_page("people")
+    form_inputs = {w.label.split(" (")[0]: w for w in at.text_input}
+    form_inputs["Email"].set_value("x@example.org")
+    form_inputs["First password"].set_value("short")
+    at = next(b for b in at.button if b.label == "Add person").click().run()
+    assert any("at least 12 characters" in e.value for e in at.error)
+    with read_session(engine) as session:
+        assert "x@example.org" not in {u.email for u in auth.list_users(session)}
