@@ -13,4 +13,6 @@ st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="
 common.apply_style()
 
 actor = common.current_actor()
+if actor is None and st.session_state.pop("just_logged_out", False):
+    st.toast("You are logged out.", icon=":material/logout:")
 st.navigation(navigation.build(actor), position="top" if actor else "hidden").run()

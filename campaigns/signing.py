@@ -22,10 +22,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from campaigns.custom_regions import resolve_scheme
 from campaigns.db import HotStatement
 from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput, RallyError
 from campaigns.models import Campaign, CampaignStatus, CommentStatus, RegionCount, Signature, SignatureStatus, utcnow
-from campaigns.regions import get_scheme
+from campaigns.regions import RegionScheme, get_scheme
 from campaigns.settings import get_settings
 from campaigns.stats import TOTAL_STATEMENT
 from campaigns.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
@@ -59,9 +60,15 @@ class SignResult:
     created: bool
 
 
-def check_signer(campaign: Campaign, signer: SignerInput) -> dict[str, Any]:
-    """Validate every field at once; returns the cleaned values or raises InvalidInput listing each problem."""
-    return _finish_check(_check_fields(signer), campaign.region_scheme, signer)
+def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | None = None) -> dict[str, Any]:
+    """Validate every field at once; returns the cleaned values or raises InvalidInput listing each problem.
+
+    Campaigns on an uploaded (``custom-*``) region scheme need the ``session`` to read it.
+    """
+    scheme = (
+        resolve_scheme(session, campaign.region_scheme) if session is not None else get_scheme(campaign.region_scheme)
+    )
+    return _finish_check(_check_fields(signer), scheme, signer)
 
 
 _Checked = dict[str, tuple[bool, Any]]  # field -> (ok, cleaned value or its error messages)
@@ -83,8 +90,7 @@ def _check_fields(signer: SignerInput) -> _Checked:
     }
 
 
-def _finish_check(checked: _Checked, scheme_id: str, signer: SignerInput) -> dict[str, Any]:
-    scheme = get_scheme(scheme_id)
+def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) -> dict[str, Any]:
     checked = {
         "full_name": checked["full_name"],
         "email": checked["email"],
@@ -203,7 +209,7 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
     row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if slug else None
     campaign = _OpenCampaign(*row) if row is not None else None
-    if campaign is None or campaign.status == CampaignStatus.draft:  # drafts and unknown slugs look the same
+    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):  # look the same
         raise CampaignNotFound(slug)
     if not campaign.accepts_signatures(now):
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")
@@ -219,7 +225,7 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
     connection = session.connection()
     statements = _statements(connection.dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
-    values = _finish_check(checked, campaign.region_scheme, signer)
+    values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
     region_name = values.pop("region_name")
     row = {
         **values,

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from functools import cache
+from functools import lru_cache
 
 import pandas as pd
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlmodel import Session
 
+from campaigns.custom_regions import resolve_scheme
 from campaigns.models import RegionCount, Signature, SignatureStatus, utcnow
-from campaigns.regions import get_scheme
+from campaigns.regions import RegionScheme
 
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
@@ -54,15 +55,16 @@ _REGION_SUMS = (
 )
 
 
-@cache
-def _region_names(scheme_id: str) -> dict[str, str]:
-    return {r.code: r.name for r in get_scheme(scheme_id).regions}
+@lru_cache(maxsize=256)
+def _region_names(scheme: RegionScheme) -> dict[str, str]:
+    """Per scheme object: schemes are immutable and cached by their loaders, so the same object comes back."""
+    return {r.code: r.name for r in scheme.regions}
 
 
 def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
     """One row per region with signatures: code, name, count (largest first)."""
     rows = [(code, int(n)) for code, n in session.execute(_REGION_SUMS, {"campaign_id": campaign_id}) if n]
-    names = _region_names(scheme_id)
+    names = _region_names(resolve_scheme(session, scheme_id))
     # Sorted here (count descending, then name; a stable sort, like pandas' multi-column sort_values):
     # building the frame from sorted rows costs a fraction of sorting it in pandas.
     ordered = sorted(((code, names.get(code, code), n) for code, n in rows), key=lambda row: (-row[2], row[1]))

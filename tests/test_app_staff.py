@@ -19,10 +19,13 @@ from campaigns.ui import common, navigation
 
 pytestmark = pytest.mark.apptest
 PASSWORD = "correct horse battery staple"
-STAFF_PAGES = {
-    "people": ("campaigns.ui.admin", "render_people", "admin"),
-    "audit": ("campaigns.ui.admin", "render_audit", "admin"),
-    "account": ("campaigns.ui.account", "render", "organizer"),
+STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that may not)
+    "people": ("campaigns.ui.admin", "render_people", "admin", "organizer"),
+    "audit": ("campaigns.ui.admin", "render_audit", "admin", "coordinator"),
+    "account": ("campaigns.ui.account", "render", "organizer", None),
+    "overview": ("campaigns.ui.organize", "render_overview", "coordinator", "admin"),
+    "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
+    "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
 }
 
 
@@ -44,7 +47,7 @@ def staff_app(engine, default_settings, monkeypatch):
         cookies["value"] = auth.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
 
     def open_page(name: str) -> AppTest:
-        module, function, _ = STAFF_PAGES[name]
+        module, function, _, _ = STAFF_PAGES[name]
         script = f"import {module} as page\npage.{function}()\n"
         return AppTest.from_string(script, default_timeout=30).run()
 
@@ -63,10 +66,10 @@ def test_staff_pages_refuse_anonymous_visitors(staff_app, page):
     assert not at.exception and refused(at)
 
 
-@pytest.mark.parametrize("page", ["people", "audit"])
-def test_admin_pages_refuse_other_roles(staff_app, page):
+@pytest.mark.parametrize("page", sorted(p for p, spec in STAFF_PAGES.items() if spec[3]))
+def test_staff_pages_refuse_the_wrong_role(staff_app, page):
     as_person, open_page = staff_app
-    as_person(("organizer", "coordinator"))
+    as_person((STAFF_PAGES[page][3],))
     at = open_page(page)
     assert not at.exception and refused(at)
 
@@ -133,3 +136,28 @@ def test_short_first_password_is_refused_in_the_form(staff_app, engine):
     assert any("at least 12 characters" in e.value for e in at.error)
     with read_session(engine) as session:
         assert "x@example.org" not in {u.email for u in auth.list_users(session)}
+
+
+def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
+    from campaigns.catalog import get_campaign_by_slug
+
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    at = open_page("editor")
+    by_label = {w.label: w for w in [*at.text_input, *at.text_area]}
+    by_label["Title"].set_value("Save the Élm Street trees!").run()
+    at.text_area[0].set_value("Forty old elms are due to be felled next spring.")
+    at = next(b for b in at.button if b.label == "Create draft").click().run()
+    assert not at.exception, at.exception
+    with read_session(engine) as session:
+        campaign = get_campaign_by_slug(session, "save-the-elm-street-trees")
+        assert campaign is not None and campaign.status == "draft"
+
+
+def test_editor_shows_each_field_problem(staff_app):
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    at = open_page("editor")
+    at = next(b for b in at.button if b.label == "Create draft").click().run()
+    messages = " ".join(e.value for e in at.error)
+    assert "Title:" in messages and "Purpose:" in messages and "Link name:" in messages

@@ -18,5 +18,5 @@ def render() -> None:
     if st.button("Log out", type="primary"):
         cookie = common.session_cookie()
         run_write(common.engine(), lambda session: auth.end_session(session=session, cookie_value=cookie))
-        st.success("You are logged out.")
+        st.session_state["just_logged_out"] = True  # the next run has no Account page: say it there
         st.rerun()

@@ -12,11 +12,12 @@ from urllib.parse import urlencode
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from campaigns import auth, catalog
+from campaigns import auth, catalog, custom_regions, moderation
 from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
 from campaigns.migrate import upgrade
+from campaigns.regions import RegionScheme
 from campaigns.settings import get_settings
 
 log = logging.getLogger("campaigns.ui")
@@ -63,10 +64,28 @@ def campaign_page(slug: str) -> catalog.CampaignPage:
     return _campaign_page(get_settings().effective_database_url, slug)
 
 
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
+    with read_session(engine()) as session:
+        campaign = catalog.get_public_campaign(session=session, slug=slug)
+        return moderation.public_comments(session, campaign.id or 0)
+
+
+def public_comments(slug: str) -> list[moderation.PublicComment]:
+    return _public_comments(get_settings().effective_database_url, slug)
+
+
+def region_scheme(scheme_id: str) -> RegionScheme:
+    """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
+    with read_session(engine()) as session:
+        return custom_regions.resolve_scheme(session, scheme_id)
+
+
 def forget_public_reads() -> None:
     """After this person's own write: show them the count including their signature."""
     _campaign_page.clear()
     _public_campaigns.clear()
+    _public_comments.clear()
 
 
 def share_link(slug: str, **utm: str) -> str:

@@ -7,12 +7,21 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, public
+from campaigns.ui import account, admin, organize, organize_parts, public
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
 PUBLIC: list[PageSpec] = [(public.render, "Campaigns", "campaigns", ":material/campaign:")]
 ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
+    "organizer": (
+        "Organize",
+        [
+            (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
+            (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
+            (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
+        ],
+    ),
+    "coordinator": ("Coordinate", [(organize.render_overview, "Overview", "overview", ":material/dashboard:")]),
     "admin": (
         "Admin",
         [
@@ -29,9 +38,13 @@ def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:
     sections: dict[str, list[PageSpec]] = {"": list(PUBLIC)}
     if actor is None:
         return sections
+    seen: set[str] = set()
     for role, (section, specs) in ROLE_PAGES.items():
         if actor.has(role):
-            sections.setdefault(section, []).extend(specs)
+            fresh = [spec for spec in specs if spec[2] not in seen]  # one page per URL, whatever the roles
+            seen.update(spec[2] for spec in fresh)
+            if fresh:
+                sections.setdefault(section, []).extend(fresh)
     sections["Account"] = list(ACCOUNT)
     return sections
 

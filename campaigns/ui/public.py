@@ -11,7 +11,7 @@ import streamlit as st
 from campaigns.catalog import CampaignPage
 from campaigns.db import run_write
 from campaigns.errors import InvalidInput, RallyError
-from campaigns.regions import get_scheme
+from campaigns.overview import milestone_reached
 from campaigns.signing import SignerInput, SignResult, sign
 from campaigns.ui import common
 
@@ -58,21 +58,43 @@ def _back_to_list() -> None:
 def render_campaign(slug: str) -> None:
     page = common.campaign_page(slug)
     _back_to_list()
+    render_campaign_view(page, done=st.session_state.get(f"signed:{slug}"))
+
+
+def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, preview: bool = False) -> None:
+    """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(common.plain(page.title))
     st.markdown(f"**{common.plain(page.purpose)}**")
-    done: SignResult | None = st.session_state.get(f"signed:{slug}")
     total = max(page.total, done.total) if done else page.total
     common.progress(total, page.goal)
     st.caption(common.deadline_text(page.deadline, page.is_open))
+    reached = milestone_reached(total, page.goal)
+    if reached:
+        st.success(MILESTONE_TEXT[reached], icon=":material/celebration:")
     if done is not None:
         render_thank_you(page, done)
-    elif page.is_open:
-        render_sign_form(page)
+    elif page.is_open or preview:
+        render_sign_form(page, preview=preview)
     else:
         st.info(closed_message(page.total))
     if page.body.strip():
         st.divider()
-        st.markdown(page.body)  # organizer markdown; raw HTML is not rendered (unsafe_allow_html is off)
+        st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+    comments = common.public_comments(page.slug) if not preview else []
+    if comments:
+        st.subheader("Why people signed", anchor=False)
+        for comment in comments:
+            with st.container(border=True):
+                st.text(comment.comment)
+                st.caption(f"{common.plain(comment.region_name)} · {comment.created_on:%d %b %Y}")
+
+
+MILESTONE_TEXT = {
+    25: "A quarter of the way to the goal. Thank you, everyone!",
+    50: "Halfway to the goal! Keep sharing.",
+    75: "Three quarters of the way! The finish line is in sight.",
+    100: "Goal reached! Thank you to every single person who signed.",
+}
 
 
 def closed_message(total: int) -> str:
@@ -93,13 +115,13 @@ def _source() -> dict[str, str | None]:
     }
 
 
-def render_sign_form(page: CampaignPage) -> None:
-    scheme = get_scheme(page.region_scheme)
+def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
+    scheme = common.region_scheme(page.region_scheme)
     info = scheme.info
     codes = [r.code for r in scheme.regions]
     names = {r.code: r.name for r in scheme.regions}
     slots = {}
-    with st.form(f"sign-{page.slug}", enter_to_submit=False, border=True):
+    with st.form(f"sign-{page.slug}{'-preview' if preview else ''}", enter_to_submit=False, border=True):
         st.subheader("Add your name", anchor=False)
         full_name = st.text_input("Your name", max_chars=200, autocomplete="name")
         slots["full_name"] = st.empty()
@@ -126,8 +148,10 @@ def render_sign_form(page: CampaignPage) -> None:
         slots["comment"] = st.empty()
         st.caption("Comments appear publicly only after an organizer reviews them. Your email is never shown.")
         consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
-        submitted = st.form_submit_button("Sign the campaign", type="primary", use_container_width=True)
-    if not submitted:
+        submitted = st.form_submit_button(
+            "Sign the campaign", type="primary", use_container_width=True, disabled=preview
+        )
+    if not submitted or preview:
         return
     signer = SignerInput(
         full_name=full_name,
@@ -150,8 +174,9 @@ def render_sign_form(page: CampaignPage) -> None:
     except RallyError as exc:
         st.error(exc.user_message)
         return
+    # No cache clearing here: in a spike that would recompute the public reads for every signer.
+    # The thank-you shows max(cached total, this signer's own total), so they always see themselves.
     st.session_state[f"signed:{page.slug}"] = result
-    common.forget_public_reads()
     st.rerun()
 
 

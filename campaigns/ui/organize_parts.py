@@ -1,0 +1,172 @@
+"""Organizer tabs and pages: targets, comment moderation, custom region schemes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from campaigns import custom_regions, moderation, targets
+from campaigns.audit import Actor
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.models import Campaign
+from campaigns.settings import get_settings
+from campaigns.ui import common
+from campaigns.uploads import UploadRowsError
+
+TARGET_COLUMNS = "region_code,name,title,email,postal_address"
+
+
+def _upload_failed(exc: RallyError, report_name: str) -> None:
+    if isinstance(exc, UploadRowsError):
+        st.error(exc.user_message)
+        st.download_button("Download the problem report (CSV)", exc.report_csv(), report_name, mime="text/csv")
+    elif isinstance(exc, InvalidInput):
+        for message in exc.errors.values():
+            st.error(message)
+    else:
+        st.error(exc.user_message)
+
+
+def render_targets(actor: Actor, campaign: Campaign) -> None:
+    cid = campaign.id or 0
+    with read_session(common.engine()) as session:
+        current = targets.list_targets(session, cid)
+    st.markdown("**Targets** are the people letters go to: one for everyone, or one or more per region.")
+    if current:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"region": t.region_code or "everyone", "name": t.name, "title": t.title, "email": t.email or ""}
+                    for t in current
+                ]
+            ),
+            hide_index=True,
+            use_container_width=True,
+        )
+    else:
+        st.info("No targets yet.")
+    with st.expander("Add one target for everyone"), st.form(f"{campaign.slug}-target", clear_on_submit=True):
+        name = st.text_input("Name")
+        title = st.text_input("Title (e.g. Chief Executive)")
+        email = st.text_input("Email (optional)")
+        address = st.text_area("Postal address (optional)", height=80)
+        if st.form_submit_button("Add target"):
+            try:
+                run_write(
+                    common.engine(),
+                    lambda s: targets.add_target(
+                        session=s,
+                        campaign_id=cid,
+                        region_code=None,
+                        name=name,
+                        title=title,
+                        email=email or None,
+                        postal_address=address,
+                        actor=actor,
+                    ),
+                )
+            except RallyError as exc:
+                _upload_failed(exc, "target-problems.csv")
+            else:
+                st.rerun()
+    st.markdown(
+        f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` "
+        f"(UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB). "
+        "Uploading replaces the current list; a file with any wrong row changes nothing."
+    )
+    upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
+    if upload is not None and st.button("Import targets", key=f"{campaign.slug}-import"):
+        data = upload.getvalue()
+        try:
+            result = run_write(
+                common.engine(), lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor)
+            )
+        except RallyError as exc:
+            _upload_failed(exc, f"{campaign.slug}-target-problems.csv")
+        else:
+            st.success(f"Imported {result.count} targets (replacing {result.replaced}).")
+
+
+def render_comments(actor: Actor, campaign: Campaign) -> None:
+    cid = campaign.id or 0
+    st.markdown("Comments appear on the public page only once approved. Counts never change.")
+    show = (
+        st.segmented_control(
+            "Show", ["pending", "approved", "hidden"], default="pending", key=f"{campaign.slug}-comment-filter"
+        )
+        or "pending"
+    )
+    with read_session(common.engine()) as session:
+        items = moderation.comments_for_review(session, cid, status=show)
+    if not items:
+        st.info(f"No {show} comments.")
+    for item in items:
+        with st.container(border=True):
+            st.text(item.comment)
+            st.caption(
+                f"{common.plain(item.first_name)}, {common.plain(item.region_name)} · {item.created_at:%d %b %Y}"
+            )
+            left, right = st.columns(2)
+            if item.status != "approved" and left.button("Approve", key=f"ok-{item.signature_id}"):
+                _moderate(moderation.approve_comment, item.signature_id, actor)
+            if item.status != "hidden" and right.button("Hide", key=f"hide-{item.signature_id}"):
+                _moderate(moderation.hide_comment, item.signature_id, actor)
+
+
+def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[no-untyped-def]
+    try:
+        run_write(common.engine(), lambda s: action(session=s, signature_id=signature_id, actor=actor))
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    common.forget_public_reads()
+    st.rerun()
+
+
+def render_regions() -> None:
+    actor = common.require("organizer")
+    st.title("Region schemes")
+    with read_session(common.engine()) as session:
+        mine = custom_regions.list_custom_schemes(session)
+    st.markdown(
+        "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
+        "constituencies, subdivisions of any country) you can upload your own."
+    )
+    if mine:
+        st.dataframe(
+            pd.DataFrame([{"id": s.id, "name": s.name, "a region is a": s.region_label} for s in mine]),
+            hide_index=True,
+            use_container_width=True,
+        )
+    with st.form("new-scheme"):
+        name = st.text_input("Name (e.g. City council wards 2026)")
+        label = st.text_input("What one region is called in the sign form", value="Ward")
+        regions_csv = st.file_uploader("Regions CSV: code,name[,population]", type=["csv"])
+        shapes = st.file_uploader(
+            "Shapes (optional): GeoJSON or TopoJSON whose features carry the codes",
+            type=["json", "geojson", "topojson"],
+        )
+        if st.form_submit_button("Create scheme", type="primary"):
+            if regions_csv is None:
+                st.error("Choose the regions CSV file.")
+                return
+            try:
+                created = run_write(
+                    common.engine(),
+                    lambda s: custom_regions.create_custom_scheme(
+                        session=s,
+                        name=name,
+                        regions_csv=regions_csv.getvalue(),
+                        shapes=shapes.getvalue() if shapes else None,
+                        actor=actor,
+                        region_label=label,
+                    ),
+                )
+            except RallyError as exc:
+                _upload_failed(exc, "region-problems.csv")
+            else:
+                st.success(
+                    f"Created “{created.id}” with {created.regions} regions "
+                    f"({created.with_shape} drawn on maps). It can be chosen for new campaigns now."
+                )

@@ -1,0 +1,262 @@
+"""Region schemes uploaded by organizers: checked, stored, and usable by campaigns, signing and stats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.audit import Actor
+from campaigns.catalog import CampaignCreate, create_campaign
+from campaigns.custom_regions import (
+    all_schemes,
+    create_custom_scheme,
+    custom_shapes,
+    list_custom_schemes,
+    load_custom_scheme,
+    resolve_scheme,
+)
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, UnknownRegionScheme
+from campaigns.models import AuditEntry
+from campaigns.settings import override_settings
+from campaigns.signing import sign
+from campaigns.stats import region_counts
+from campaigns.uploads import UploadRowsError
+from tests.factories import make_campaign, signer
+
+ORGANIZER = Actor(user_id=None, email="organizer@example.org", roles=frozenset({"organizer"}))
+REGIONS_CSV = b"code,name,population\nnorth,North Ward,1200\nsouth,South Ward,\nisle.1,The Isle,0\n"
+SQUARE = [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]
+
+
+def feature(code, geometry=None, *, as_id=False):
+    geometry = geometry or {"type": "Polygon", "coordinates": SQUARE}
+    item = {"type": "Feature", "properties": {} if as_id else {"code": code}, "geometry": geometry}
+    if as_id:
+        item["id"] = code
+    return item
+
+
+def geojson(*features) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": list(features)}).encode()
+
+
+GEOJSON = geojson(feature("NORTH"), feature("south", {"type": "MultiPolygon", "coordinates": [SQUARE]}, as_id=True))
+TOPOJSON = json.dumps(
+    {
+        "type": "Topology",
+        "transform": {"scale": [0.001, 0.001], "translate": [0, 0]},
+        "arcs": [[[0, 0], [10, 0], [0, 10]], [[0, 10], [-10, -10]]],
+        "objects": {
+            "outline": {"type": "GeometryCollection", "geometries": [{"type": "Polygon", "arcs": [[0, 1]]}]},
+            "wards": {
+                "type": "GeometryCollection",
+                "geometries": [
+                    {"type": "Polygon", "arcs": [[0, 1]], "id": "NORTH"},
+                    {"type": "MultiPolygon", "arcs": [[[~1, ~0]]], "properties": {"code": "ISLE.1"}},
+                ],
+            },
+        },
+    }
+).encode()
+
+
+def create(engine, name="Riverside wards", regions=REGIONS_CSV, shapes=GEOJSON, **kwargs):
+    return run_write(
+        engine,
+        lambda s: create_custom_scheme(
+            session=s, name=name, regions_csv=regions, shapes=shapes, actor=ORGANIZER, **kwargs
+        ),
+    )
+
+
+def shapes_refusal(engine, shapes: bytes) -> str:
+    with pytest.raises(InvalidInput) as info:
+        create(engine, shapes=shapes)
+    assert list(info.value.errors) == ["shapes"]
+    with read_session(engine) as session:
+        assert list_custom_schemes(session) == []
+    return info.value.errors["shapes"]
+
+
+def test_scheme_with_geojson_is_stored_and_usable_for_signing_and_counts(engine):
+    created = create(engine, region_label="Ward")
+    assert (created.id, created.regions, created.with_shape, created.without_shape) == (
+        "custom-riverside-wards",
+        3,
+        2,
+        1,
+    )
+    campaign = make_campaign(engine, region_scheme=created.id)
+    result = run_write(
+        engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code="North"))
+    )
+    assert (result.region_code, result.region_name, result.total) == ("NORTH", "North Ward", 1)
+    with read_session(engine) as session:
+        frame = region_counts(session, campaign.id, created.id)
+        scheme = resolve_scheme(session, created.id)
+        shapes_text = custom_shapes(session, created.id)
+        [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "regions.create_scheme")).scalars()
+    assert frame.to_dict("records") == [{"code": "NORTH", "name": "North Ward", "count": 1}]
+    assert scheme.info.region_label == "Ward" and scheme.info.shape_kind == "geojson"
+    assert [(r.code, r.population, r.shape_id) for r in scheme.regions] == [
+        ("NORTH", 1200, "NORTH"),
+        ("SOUTH", None, "SOUTH"),
+        ("ISLE.1", 0, None),
+    ]
+    assert shapes_text == GEOJSON.decode()
+    assert json.loads(entry.detail)["scheme_id"] == created.id
+
+
+def test_signing_refuses_a_region_outside_the_custom_scheme(engine):
+    created = create(engine)
+    campaign = make_campaign(engine, region_scheme=created.id)
+    with pytest.raises(InvalidInput) as info:
+        run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code="US-CA")))
+    assert "region" in info.value.errors
+
+
+def test_topojson_is_accepted_and_the_object_with_the_regions_is_used(engine):
+    created = create(engine, shapes=TOPOJSON)
+    assert (created.with_shape, created.without_shape) == (2, 1)
+    with read_session(engine) as session:
+        scheme = load_custom_scheme(session, created.id.upper())
+        assert custom_shapes(session, created.id) == TOPOJSON.decode()
+    assert (scheme.info.shape_kind, scheme.info.shape_object) == ("topojson", "wards")
+    assert {r.code for r in scheme.regions if r.shape_id} == {"NORTH", "ISLE.1"}
+
+
+def test_scheme_without_shapes_is_fine(engine):
+    created = create(engine, shapes=None)
+    assert (created.with_shape, created.without_shape) == (0, 3)
+    with read_session(engine) as session:
+        assert custom_shapes(session, created.id) is None
+        assert resolve_scheme(session, created.id).info.shape_kind is None
+
+
+def test_same_name_twice_gets_a_numbered_id(engine):
+    ids = [create(engine, name="Riverside Wards!").id for _ in range(3)]
+    assert ids == ["custom-riverside-wards", "custom-riverside-wards-2", "custom-riverside-wards-3"]
+    with read_session(engine) as session:
+        listed = [info.id for info in all_schemes(session)]
+    assert listed[:3] == ids and "us-states" in listed[3:]
+
+
+def test_geojson_with_codes_not_in_the_csv_is_refused_listing_them(engine):
+    unknown = [feature(f"X{n:02d}") for n in range(12)]
+    message = shapes_refusal(engine, geojson(feature("NORTH"), *unknown))
+    assert "not in the regions file: X00, X01, X02, X03, X04, X05, X06, X07, X08, X09 and 2 more." in message
+
+
+def test_features_without_a_code_are_refused(engine):
+    nameless = {"type": "Feature", "properties": {"name": "North"}, "geometry": feature("")["geometry"]}
+    message = shapes_refusal(engine, geojson(feature("NORTH"), nameless))
+    assert "Shapes without a region code (properties.code or id): number 2." in message
+
+
+@pytest.mark.parametrize(
+    ("geometry", "problem"),
+    [
+        ({"type": "Polygon", "coordinates": [[["0", "0"], [1, 0], [1, 1], [0, 0]]]}, "not pairs of numbers"),
+        ({"type": "Polygon", "coordinates": "0 0, 1 1"}, "has no rings"),
+        ({"type": "Polygon", "coordinates": [[[0, "NaN-placeholder"], [1, 0], [1, 1], [0, 0]]]}, "finite"),
+        ({"type": "Point", "coordinates": [0, 0]}, 'is a "Point": only Polygon and MultiPolygon'),
+        (None, "has no geometry"),
+    ],
+    ids=["string-coordinates", "string-instead-of-rings", "nan", "point", "null"],
+)
+def test_broken_geometry_is_refused(engine, geometry, problem):
+    broken = feature("SOUTH")
+    broken["geometry"] = geometry
+    data = geojson(feature("NORTH"), broken).replace(b'"NaN-placeholder"', b"NaN")
+    message = shapes_refusal(engine, data)
+    assert 'Some shapes can\'t be drawn: shape 2 ("SOUTH") ' in message and problem in message
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda g: g.update(arcs=[[0, 7]]), "refers to arcs that don't exist (the file has 2)"),
+        (lambda g: g.pop("arcs"), "has no arcs"),
+    ],
+    ids=["out-of-range", "missing"],
+)
+def test_topojson_with_bad_arcs_is_refused(engine, change, problem):
+    topology = json.loads(TOPOJSON)
+    change(topology["objects"]["wards"]["geometries"][0])
+    assert problem in shapes_refusal(engine, json.dumps(topology).encode())
+
+
+def test_invalid_json_is_refused_with_its_line(engine):
+    message = shapes_refusal(engine, b'{"type": "FeatureCollection",\n "features": [\n  {"type": "Feature",}\n]}')
+    assert message == (
+        "The shapes file is not valid JSON: Expecting property name enclosed in double quotes (line 3, column 22)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (geojson(), "The GeoJSON FeatureCollection has no features."),
+        (b'{"type": "Feature"}', 'it is a "Feature"'),
+        (b"[1, 2]", "it is something else"),
+    ],
+)
+def test_empty_or_other_json_is_refused(engine, data, message):
+    assert message in shapes_refusal(engine, data)
+
+
+def test_shapes_over_the_size_limit_are_refused(engine):
+    with override_settings(max_upload_mb=1):
+        message = shapes_refusal(engine, b" " * int(1.1 * 1024 * 1024) + GEOJSON)
+    assert message == "The shapes file is 1.1 MB; the limit is 1 MB."
+
+
+def test_bad_region_rows_are_all_reported_and_nothing_is_stored(engine):
+    regions = (
+        b"code,name,population\n"
+        b"A1,Alpha,10\n"
+        b",Nameless code,\n"
+        b"a1,Alpha again,\n"
+        b"B 2,Spaced,\n"
+        b"C3,,-4\n"
+        b"DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD,Long,1.5\n"
+    )
+    with pytest.raises(UploadRowsError) as info:
+        create(engine, regions=regions, shapes=None)
+    assert info.value.report_csv().decode() == (
+        "\ufeffline,column,value,problem\r\n"
+        "3,code,,The code is missing.\r\n"
+        "4,code,a1,Same code as line 2.\r\n"
+        '5,code,B 2,"A code may only contain letters A-Z, digits, ""-"", ""_"" and "".""."\r\n'
+        "6,name,,The name is missing.\r\n"
+        '6,population,\'-4,"The population must be a whole number of 0 or more, digits only."\r\n'
+        "7,code,DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD,The code has 33 characters; at most 32 are allowed.\r\n"
+        '7,population,1.5,"The population must be a whole number of 0 or more, digits only."\r\n'
+    )
+    with read_session(engine) as session:
+        assert list_custom_schemes(session) == []
+
+
+def test_scheme_name_is_required(engine):
+    with pytest.raises(InvalidInput) as info:
+        create(engine, name="  ", region_label="")
+    assert set(info.value.errors) == {"name", "region_label"}
+
+
+def test_unknown_custom_scheme_is_refused_for_campaigns_and_lookups(engine):
+    with read_session(engine) as session:
+        with pytest.raises(UnknownRegionScheme):
+            resolve_scheme(session, "custom-nowhere")
+        with pytest.raises(UnknownRegionScheme):
+            custom_shapes(session, "custom-nowhere")
+    campaign = CampaignCreate(slug="x", title="X", purpose="Y", goal=10, region_scheme="custom-nowhere")
+    with pytest.raises(InvalidInput) as info:
+        run_write(engine, lambda s: create_campaign(session=s, campaign_create=campaign))
+    assert list(info.value.errors) == ["region_scheme"]
+
+
+def test_shipped_schemes_resolve_without_a_database():
+    assert resolve_scheme(None, "US-States").info.id == "us-states"  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""Real-browser organizer flow: from log-in to a published campaign with per-region targets, then locked out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from campaigns import auth
+from campaigns.audit import CLI
+from campaigns.db import read_session, run_write
+from campaigns.models import Campaign, Target
+from tests.conftest import E2E
+
+pytestmark = E2E
+
+PASSWORD = "correct horse battery staple"
+TARGETS_CSV = (
+    "region_code,name,title,email,postal_address\n"
+    "US-CA,Gavin Ortiz,State Librarian,librarian@ca.example.gov,900 N St Sacramento\n"
+    "US-NY,Lena Park,State Librarian,librarian@ny.example.gov,222 Madison Ave Albany\n"
+    ",Dana Reyes,Chair of the Library Board,chair@example.gov,\n"
+)
+
+
+@pytest.fixture
+def desk(browser, tmp_path: Path, request):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        shot = tmp_path / f"{request.node.name}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        print(f"screenshot of the failure: {shot}")
+    context.close()
+
+
+def test_organizer_goes_from_log_in_to_a_published_campaign_with_targets(live_server, desk, tmp_path):
+    engine = live_server.engine()
+    run_write(
+        engine,
+        lambda s: auth.create_user(
+            session=s, email="rosa@example.org", password=PASSWORD, roles=["organizer"], actor=CLI
+        ),
+    )
+    page = desk
+    page.goto(f"{live_server.url}/auth/login")
+    page.get_by_label("Email").fill("rosa@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/")
+
+    page.goto(f"{live_server.url}/editor")
+    page.get_by_role("heading", name="Campaign editor").wait_for()
+    page.get_by_role("textbox", name="Title").fill("Open the Riverside branch on Sundays")
+    page.get_by_role("textbox", name="Title").press("Tab")
+    expect(page.get_by_role("textbox", name="Link name")).to_have_value("open-the-riverside-branch-on-sundays")
+    page.get_by_role("textbox", name="Purpose: one paragraph on why this matters").fill(
+        "Sunday is the only day many families can visit."
+    )
+    page.get_by_role("button", name="Create draft").click()
+
+    page.get_by_role("tab", name="Targets").click()
+    csv_file = tmp_path / "targets.csv"
+    csv_file.write_text(TARGETS_CSV, encoding="utf-8")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv_file))
+    page.get_by_role("button", name="Import targets").click()
+    page.get_by_text("Imported 3 targets").wait_for()
+
+    page.get_by_role("tab", name="Status").click()
+    page.get_by_role("button", name="Publish").click()
+    page.get_by_text("This campaign is published").wait_for()
+    page.screenshot(path=str(tmp_path / "published.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("heading", name="Open the Riverside branch on Sundays").wait_for()
+
+    page.goto(f"{live_server.url}/account")
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_text("You are logged out").wait_for()
+
+    page.goto(f"{live_server.url}/editor")
+    page.get_by_role("heading", name="Campaigns").wait_for()  # the public page, not the editor
+    assert page.get_by_role("heading", name="Campaign editor").count() == 0
+
+    with read_session(engine) as session:
+        campaign = session.execute(
+            select(Campaign).where(Campaign.slug == "open-the-riverside-branch-on-sundays")
+        ).scalar_one()
+        regions = sorted(t.region_code or "" for t in session.execute(select(Target)).scalars())
+    assert campaign.status == "published" and regions == ["", "US-CA", "US-NY"]
+    engine.dispose()

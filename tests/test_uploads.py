@@ -1,0 +1,127 @@
+"""Reading uploaded CSV files: sizes, encodings, delimiters, headers, row problems, the error report."""
+
+from __future__ import annotations
+
+import pytest
+
+from campaigns.errors import InvalidInput
+from campaigns.settings import override_settings
+from campaigns.uploads import RowError, UploadRowsError, read_csv, report_csv
+
+COLUMNS = ["region_code", "name", "title", "email", "postal_address"]
+
+
+def read(data: bytes, required=("name",), optional=("email",)):
+    return read_csv(data, required=list(required), optional=list(optional))
+
+
+def refusal(data: bytes, **kwargs) -> str:
+    with pytest.raises(InvalidInput) as info:
+        read(data, **kwargs)
+    assert list(info.value.errors) == ["file"]
+    return info.value.errors["file"]
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf8", "utf8-bom"])
+def test_utf8_with_or_without_bom_is_read_as_is(bom):
+    [row] = read(bom + "Name,email\n  Zoë Müller , zoe@example.org\n".encode())
+    assert (row.line, row.values, row.problem) == (2, {"name": "Zoë Müller", "email": "zoe@example.org"}, None)
+
+
+def test_latin1_from_excel_is_read_as_windows_1252_not_garbled():
+    [row] = read("name,email\nZoë Müller – “quoted”,z@example.org\n".encode("cp1252"))
+    assert row.values["name"] == "Zoë Müller – “quoted”"
+
+
+def test_binary_or_utf16_data_is_refused_asking_for_csv_utf8():
+    message = refusal("name,email\nZoë,z@example.org\n".encode("utf-16"))
+    assert '"CSV UTF-8"' in message
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t"], ids=["comma", "semicolon", "tab"])
+def test_comma_semicolon_and_tab_delimiters_are_detected_from_the_header(delimiter):
+    data = f"name{delimiter}email\nAda, Countess{delimiter}ada@example.org\n".encode()
+    if delimiter == ",":
+        data = b'name,email\n"Ada, Countess",ada@example.org\n'
+    [row] = read(data)
+    assert row.values == {"name": "Ada, Countess", "email": "ada@example.org"}
+
+
+def test_wrong_header_names_what_was_expected_and_what_was_found():
+    message = refusal(b"region;naam\nX;Y\n", required=COLUMNS[:2], optional=COLUMNS[2:])
+    assert message == 'Expected the columns region_code,name,title,email,postal_address; found "region;naam".'
+
+
+def test_header_is_matched_case_insensitively_in_any_order():
+    [row] = read(b" EMAIL ,Name\na@example.org,Ada\n")
+    assert row.values == {"email": "a@example.org", "name": "Ada"}
+
+
+def test_unknown_columns_are_refused_by_name():
+    assert refusal(b"name,email,phone\nAda,a@example.org,555\n").startswith(
+        'The file has columns we don\'t use: "phone"'
+    )
+
+
+def test_duplicate_columns_are_refused():
+    assert '"name" more than once' in refusal(b"name,Name\nAda,Ada\n")
+
+
+def test_empty_file_and_header_only_are_refused():
+    assert refusal(b"") == "The file is empty."
+    assert refusal(b"\xef\xbb\xbf \r\n") == "The file is empty."
+    assert refusal(b"name,email\r\n\r\n") == "The file has a header but no rows below it."
+
+
+def test_file_over_the_size_limit_is_refused_stating_the_limit():
+    with override_settings(max_upload_mb=1):
+        message = refusal(b"name\n" + b"x" * int(1.1 * 1024 * 1024))
+    assert message == "The file is 1.1 MB; the limit is 1 MB."
+
+
+def test_rows_with_the_wrong_number_of_cells_are_row_problems_not_a_refusal():
+    rows = read(b"name,email\nAda,a@example.org\nBob\nCy,c@example.org,extra\nDee,d@example.org,,\n")
+    assert [(r.line, r.problem) for r in rows] == [
+        (2, None),
+        (3, "has 1 cell, the header has 2"),
+        (4, "has 3 cells, the header has 2"),
+        (5, None),  # trailing empty cells, as spreadsheets write them, are fine
+    ]
+
+
+def test_line_numbers_count_blank_lines_and_multi_line_cells():
+    rows = read(b'name,email\n\n"Ada\nLovelace",a@example.org\nBob,b@example.org\n')
+    assert [(r.line, r.values["name"]) for r in rows] == [(3, "Ada\nLovelace"), (5, "Bob")]
+
+
+def test_nul_bytes_and_bidi_controls_are_row_problems_formulas_are_kept_as_typed():
+    rows = read("name,email\nA\x00da,a@example.org\nB\u202eob,b@example.org\n=1+1,c@example.org\n".encode())
+    assert [(r.problem_column, r.problem) for r in rows] == [
+        ("name", "contains a NUL byte; please retype it"),
+        ("name", "contains text-direction control characters; please retype it"),
+        ("", None),
+    ]
+    assert rows[2].values["name"] == "=1+1"
+
+
+def test_report_csv_is_utf8_with_bom_and_echoes_values_safely():
+    errors = [
+        RowError(3, "email", "not-an-email", "That email address isn't valid."),
+        RowError(4, "name", '=HYPERLINK("x")', "Same region and name as line 2."),
+        RowError(5, "name", "B\u202eob", "contains text-direction control characters"),
+    ]
+    assert (
+        report_csv(errors)
+        == (
+            "\ufeffline,column,value,problem\r\n"
+            "3,email,not-an-email,That email address isn't valid.\r\n"
+            '4,name,"\'=HYPERLINK(""x"")",Same region and name as line 2.\r\n'
+            "5,name,B<U+202E>ob,contains text-direction control characters\r\n"
+        ).encode()
+    )
+
+
+def test_upload_rows_error_says_how_many_problems_and_the_first():
+    error = UploadRowsError([RowError(7, "", "", "b"), RowError(3, "email", "x", "Bad email.")])
+    assert [e.line for e in error.errors] == [3, 7]
+    assert error.user_message.startswith("The file has 2 problems, so nothing was saved. First, on line 3, email: Bad")
