@@ -13,6 +13,7 @@ from campaigns.ui import common
 
 def render_people() -> None:
     actor = common.require("admin")
+    st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
     with read_session(common.engine()) as session:
         people = auth.list_users(session)
@@ -81,6 +82,7 @@ def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
 
 def render_audit() -> None:
     common.require("admin")
+    st.set_page_config(layout="wide")  # tables need the room
     st.title("Audit log")
     st.caption("Every staff action that creates, changes, exports or reveals personal data. Newest first.")
     action = st.text_input("Only this action (e.g. campaign.publish, user.login)", "")

@@ -31,6 +31,7 @@ FIELD_LABELS = {
 
 def render_overview() -> None:
     actor = common.require("organizer", "coordinator")
+    st.set_page_config(layout="wide")  # tables need the room
     st.title("Campaigns overview")
     with read_session(common.engine()) as session:
         rows = overview.campaign_overview(session)
@@ -48,7 +49,7 @@ def render_overview() -> None:
                 "last 24 h": r.last_24h,
                 "milestone": f"{r.milestone}%" if r.milestone else "",
                 "comments to review": r.pending_comments,
-                "deadline": r.deadline.date() if r.deadline else None,
+                "deadline": r.deadline.date().isoformat() if r.deadline else "—",
             }
             for r in rows
         ]
