@@ -17,9 +17,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from campaigns.catalog import CampaignCreate, create_campaign, publish_campaign
+from campaigns.catalog import CampaignCreate, create_campaign
 from campaigns.db import make_engine, normalize_url, run_write
 from campaigns.errors import InvalidInput
+from campaigns.lifecycle import publish_campaign
 from campaigns.migrate import upgrade
 from campaigns.regions import get_scheme
 from campaigns.settings import get_settings

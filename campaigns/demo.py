@@ -16,8 +16,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from campaigns.catalog import CampaignCreate, create_campaign, get_campaign_by_slug, publish_campaign
+from campaigns.catalog import CampaignCreate, create_campaign, get_campaign_by_slug
 from campaigns.db import dialect_insert, run_write
+from campaigns.lifecycle import publish_campaign
 from campaigns.models import CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.regions import Region, get_scheme
 from campaigns.stats import rebuild_counts

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from campaigns.catalog import CampaignCreate, close_campaign, create_campaign, publish_campaign
+from campaigns.catalog import CampaignCreate, create_campaign
 from campaigns.db import run_write
+from campaigns.lifecycle import close_campaign, publish_campaign
 from campaigns.models import Campaign, utcnow
 from campaigns.signing import SignerInput
 

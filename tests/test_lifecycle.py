@@ -11,24 +11,26 @@ from campaigns.audit import CLI, Actor
 from campaigns.catalog import (
     SLUG_RE,
     CampaignCreate,
-    CampaignUpdate,
-    InvalidTransition,
-    archive_campaign,
-    close_campaign,
     consent_hash,
     consent_text,
     create_campaign,
     get_campaign_page,
     get_public_campaign,
-    list_campaigns_for_staff,
     list_public_campaigns,
+)
+from campaigns.db import read_session, run_write
+from campaigns.errors import CampaignNotFound, InvalidInput
+from campaigns.lifecycle import (
+    CampaignUpdate,
+    InvalidTransition,
+    archive_campaign,
+    close_campaign,
+    list_campaigns_for_staff,
     publish_campaign,
     reopen_campaign,
     suggest_slug,
     update_campaign,
 )
-from campaigns.db import read_session, run_write
-from campaigns.errors import CampaignNotFound, InvalidInput
 from campaigns.models import AuditEntry, Campaign, ConsentWording, Signature, User
 from campaigns.signing import sign
 from tests.factories import future, make_campaign, past, signer

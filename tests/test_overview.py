@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import event, func, select
 
 from campaigns.audit import CLI
-from campaigns.catalog import archive_campaign
 from campaigns.db import read_session, run_write
+from campaigns.lifecycle import archive_campaign
 from campaigns.models import Signature, utcnow
 from campaigns.moderation import approve_comment
 from campaigns.overview import MILESTONES, campaign_overview, milestone_reached

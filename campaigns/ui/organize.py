@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from campaigns import catalog, custom_regions, overview
+from campaigns import catalog, custom_regions, lifecycle, overview
 from campaigns.audit import Actor
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
@@ -64,7 +64,7 @@ def render_overview() -> None:
 
 def _campaigns() -> list[Campaign]:
     with read_session(common.engine()) as session:
-        return catalog.list_campaigns_for_staff(session)
+        return lifecycle.list_campaigns_for_staff(session)
 
 
 def render_editor() -> None:
@@ -175,8 +175,8 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
             )
         else:
             cid = campaign.id or 0
-            work = lambda s: catalog.update_campaign(  # noqa: E731
-                session=s, campaign_id=cid, changes=catalog.CampaignUpdate(**values), actor=actor
+            work = lambda s: lifecycle.update_campaign(  # noqa: E731
+                session=s, campaign_id=cid, changes=lifecycle.CampaignUpdate(**values), actor=actor
             )
         saved = _attempt(work)
         if saved is not None:
@@ -191,7 +191,7 @@ def _suggest_slug(key: str) -> None:
         return
     title = st.session_state.get(f"{key}-title", "")
     with read_session(common.engine()) as session:
-        st.session_state[f"{key}-slug"] = catalog.suggest_slug(session, title) if title.strip() else ""
+        st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session, title) if title.strip() else ""
 
 
 def _slug_typed(key: str) -> None:
@@ -222,9 +222,9 @@ def _preview(campaign: Campaign) -> None:
 
 
 TRANSITIONS = {
-    CampaignStatus.draft: [("Publish", catalog.publish_campaign), ("Archive", catalog.archive_campaign)],
-    CampaignStatus.published: [("Close early", catalog.close_campaign)],
-    CampaignStatus.closed: [("Reopen", catalog.reopen_campaign), ("Archive", catalog.archive_campaign)],
+    CampaignStatus.draft: [("Publish", lifecycle.publish_campaign), ("Archive", lifecycle.archive_campaign)],
+    CampaignStatus.published: [("Close early", lifecycle.close_campaign)],
+    CampaignStatus.closed: [("Reopen", lifecycle.reopen_campaign), ("Archive", lifecycle.archive_campaign)],
     CampaignStatus.archived: [],
 }
 
