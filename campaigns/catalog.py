@@ -197,21 +197,23 @@ class CampaignPage:
         return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
 
 
-def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
-    campaign = get_public_campaign(session=session, slug=slug)
-    assert campaign.id is not None
+def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPage:
     return CampaignPage(
         slug=campaign.slug,
         title=campaign.title,
         purpose=campaign.purpose,
         body=campaign.body,
         goal=campaign.goal,
-        total=campaign_total(session, campaign.id),
+        total=campaign_total(session, campaign.id or 0),
         status=public_status(campaign, now),
         deadline=campaign.deadline,
         region_scheme=campaign.region_scheme,
         consent_text=consent_text(session, campaign),
     )
+
+
+def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
+    return _page(session, get_public_campaign(session=session, slug=slug), now)
 
 
 def days_left(deadline: datetime | None, now: datetime | None = None) -> int | None:
@@ -227,15 +229,4 @@ def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: date
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise CampaignNotFound(str(campaign_id))
-    return CampaignPage(
-        slug=campaign.slug,
-        title=campaign.title,
-        purpose=campaign.purpose,
-        body=campaign.body,
-        goal=campaign.goal,
-        total=campaign_total(session, campaign_id),
-        status=public_status(campaign, now),
-        deadline=campaign.deadline,
-        region_scheme=campaign.region_scheme,
-        consent_text=consent_text(session, campaign),
-    )
+    return _page(session, campaign, now)

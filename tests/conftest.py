@@ -241,3 +241,20 @@ def browser() -> Iterator[object]:
         launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@contextmanager
+def browser_page(browser: object, request: pytest.FixtureRequest, tmp_path: Path, **context_options: object):
+    """A fresh browser context and page; a full-page screenshot is saved if the test failed."""
+    context = browser.new_context(**context_options)  # type: ignore[attr-defined]
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        yield page
+    finally:
+        report = getattr(request.node, "rep_call", None)
+        if report is not None and report.failed:
+            shot = tmp_path / f"{request.node.name}.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot of the failure: {shot}")
+        context.close()

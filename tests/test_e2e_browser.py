@@ -11,7 +11,7 @@ from sqlalchemy import select
 from campaigns.db import read_session, run_write
 from campaigns.models import Signature
 from campaigns.signing import sign
-from tests.conftest import E2E
+from tests.conftest import E2E, browser_page
 from tests.factories import make_campaign, signer
 
 pytestmark = E2E
@@ -20,16 +20,10 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture
 def phone(browser, request, tmp_path: Path):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    failed = getattr(request.node, "rep_call", None)
-    if failed is not None and failed.failed:
-        shot = tmp_path / f"{request.node.name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot of the failure: {shot}")
-    context.close()
+    with browser_page(
+        browser, request, tmp_path, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    ) as page:
+        yield page
 
 
 def test_supporter_signs_from_a_share_link_on_a_phone(live_server, phone, tmp_path):

@@ -12,7 +12,7 @@ from campaigns import auth
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.models import Campaign, Target
-from tests.conftest import E2E
+from tests.conftest import E2E, browser_page
 
 pytestmark = E2E
 
@@ -26,17 +26,9 @@ TARGETS_CSV = (
 
 
 @pytest.fixture
-def desk(browser, tmp_path: Path, request):
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        shot = tmp_path / f"{request.node.name}.png"
-        page.screenshot(path=str(shot), full_page=True)
-        print(f"screenshot of the failure: {shot}")
-    context.close()
+def desk(browser, request, tmp_path: Path):
+    with browser_page(browser, request, tmp_path, viewport={"width": 1200, "height": 900}) as page:
+        yield page
 
 
 def test_organizer_goes_from_log_in_to_a_published_campaign_with_targets(live_server, desk, tmp_path):
