@@ -96,6 +96,11 @@ def _client(request: Request) -> str:
 
 def login_page(request: Request) -> HTMLResponse:
     key = request.query_params.get("m")
+    cookie = request.cookies.get(auth.COOKIE_NAME)
+    actor = run_write(get_engine(), lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    if actor is not None:
+        who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
+        return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
     body = LOGIN_FORM.format(next=html.escape(safe_next(request.query_params.get("next")), quote=True))
     return _page("Log in", body, key)
 

@@ -118,3 +118,12 @@ def test_identity_headers_never_reach_the_app():
         }
         asyncio.run(stripped(scope, None, None))
         assert seen["headers"] == {b"cookie": b"a=b"}
+
+
+def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
+    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
+    page = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie})
+    assert "You are logged in as <strong>org@example.org</strong>" in page.text
+    assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
+    forged = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie + "x"})
+    assert 'type="password"' in forged.text and "logged in as" not in forged.text
