@@ -84,6 +84,9 @@ class Campaign(SQLModel, table=True):
     published_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    # The letter signers send to their targets: Jinja2 source checked by campaigns.letters (None: no letter).
+    letter_subject: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
+    letter_template: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -234,3 +237,48 @@ class CustomRegion(SQLModel, table=True):
     code: str = Field(sa_column=Column(String(32), primary_key=True))
     name: str = Field(sa_column=Column(String(200), nullable=False))
     population: int | None = None
+
+
+class Letter(SQLModel, table=True):
+    """The letter a signer sends, in their own words: what is stored is what is delivered."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    signature_id: int = Field(
+        sa_column=Column(ForeignKey("signature.id", ondelete="CASCADE"), nullable=False, unique=True)
+    )
+    subject: str = Field(sa_column=Column(String(300), nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    edited: bool = False  # the signer changed the text we suggested
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class OutreachChannel(enum.StrEnum):
+    email = "email"
+    pdf = "pdf"
+    text = "text"
+    mailto = "mailto"
+
+
+class OutreachStatus(enum.StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # retried later; visible to organizers
+
+
+class Outreach(SQLModel, table=True):
+    """One delivery of one letter to one target through one channel: never twice the same."""
+
+    __table_args__ = (
+        UniqueConstraint("letter_id", "target_id", "channel", name="uq_outreach_letter_target_channel"),
+        Index("ix_outreach_status", "status", "channel"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    letter_id: int = Field(foreign_key="letter.id", ondelete="CASCADE")
+    target_id: int | None = Field(default=None, foreign_key="target.id", ondelete="SET NULL")
+    channel: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(default=OutreachStatus.pending.value, sa_column=Column(String(16), nullable=False))
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

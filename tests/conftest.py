@@ -19,6 +19,8 @@ from campaigns.settings import Settings, load_settings
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG_REASON = "TEST_DATABASE_URL is not set: PostgreSQL variants skipped (CI always sets it)"
 TABLES = (
+    "outreach",
+    "letter",
     "signature",
     "region_count",
     "target",
