@@ -49,6 +49,14 @@ class Settings:
     session_hours: int = 12
     # Largest CSV or GeoJSON/TopoJSON file an organizer may upload, in megabytes.
     max_upload_mb: int = 5
+    # Outgoing mail. Empty host and outbox: email delivery of letters is hidden.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    mail_from: str = ""  # e.g. "Rally <letters@example.org>"
+    mail_outbox: str = ""  # development: write .eml files to this folder instead of sending
 
     @property
     def effective_database_url(self) -> str:

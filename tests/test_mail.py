@@ -1,0 +1,139 @@
+"""Mail against a real SMTP server (aiosmtpd) started by the tests, and the outbox folder."""
+
+from __future__ import annotations
+
+import email
+import socket
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from campaigns.mail import MailError, OutgoingMail, mail_mode, send
+from campaigns.settings import override_settings
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    handler = Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()
+
+
+def letter(**overrides) -> OutgoingMail:
+    values = {
+        "to_address": "mayor@city.example.gov",
+        "to_name": "Mayor Ana Lima",
+        "reply_to_address": "zoe@example.org",
+        "reply_to_name": "Zoë Ångström",
+        "subject": "Please keep the library open",
+        "body": "Dear Mayor Lima,\n\n山田 and Ольга agree: keep it open.\n\nZoë",
+    }
+    values.update(overrides)
+    return OutgoingMail(**values)
+
+
+def received(handler) -> email.message.EmailMessage:
+    [envelope] = handler.envelopes
+    return BytesParser(policy=policy.default).parsebytes(envelope.content)
+
+
+def test_a_letter_arrives_from_the_app_with_the_signer_as_reply_to(smtp_server):
+    controller, handler = smtp_server
+    with override_settings(
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_security="none",
+        mail_from="Rally Letters <letters@rally.example.org>",
+    ):
+        assert mail_mode() == "smtp"
+        message_id = send(letter())
+    message = received(handler)
+    assert handler.envelopes[0].rcpt_tos == ["mayor@city.example.gov"]
+    assert message["From"] == "Rally Letters <letters@rally.example.org>"
+    assert message["To"] == "Mayor Ana Lima <mayor@city.example.gov>"
+    assert message["Reply-To"] == "Zoë Ångström <zoe@example.org>"
+    assert message["Subject"] == "Please keep the library open" and message["Message-ID"] == message_id
+    assert "山田 and Ольга agree" in message.get_content()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("subject", "Hello\r\nBcc: victim@example.org"),
+        ("reply_to_name", "Zoë\nBcc: victim@example.org"),
+        ("to_name", "Mayor\r\nX-Injected: yes"),
+    ],
+)
+def test_cr_lf_in_names_or_subject_cannot_add_headers(smtp_server, field, value):
+    controller, handler = smtp_server
+    with override_settings(
+        smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", mail_from="letters@rally.example.org"
+    ):
+        send(letter(**{field: value}))
+    message = received(handler)
+    assert message["Bcc"] is None and message["X-Injected"] is None
+    assert handler.envelopes[0].rcpt_tos == ["mayor@city.example.gov"]
+
+
+def test_a_bad_recipient_address_is_refused_before_sending(smtp_server):
+    controller, handler = smtp_server
+    with (
+        override_settings(
+            smtp_host="127.0.0.1",
+            smtp_port=controller.port,
+            smtp_security="none",
+            mail_from="letters@rally.example.org",
+        ),
+        pytest.raises(MailError, match="recipient"),
+    ):
+        send(letter(to_address="mayor@\r\nevil"))
+    assert handler.envelopes == []
+
+
+def test_an_unreachable_server_is_a_clear_mail_error():
+    with (
+        override_settings(
+            smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from="letters@rally.example.org"
+        ),
+        pytest.raises(MailError, match="refused or failed"),
+    ):
+        send(letter())
+
+
+def test_outbox_mode_writes_whole_eml_files(tmp_path):
+    outbox = tmp_path / "outbox"
+    with override_settings(mail_outbox=str(outbox), mail_from="letters@rally.example.org"):
+        assert mail_mode() == "outbox"
+        send(letter())
+    [file] = list(outbox.glob("*.eml"))
+    message = BytesParser(policy=policy.default).parsebytes(file.read_bytes())
+    assert message["To"] == "Mayor Ana Lima <mayor@city.example.gov>"
+    assert not list(outbox.glob("*.tmp"))
+
+
+def test_without_settings_email_is_not_offered():
+    with override_settings(smtp_host="", mail_outbox=""):
+        assert mail_mode() is None
+        with pytest.raises(MailError, match="not configured"):
+            send(letter())
