@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     add.add_argument("--name", default="", help="display name")
     users.add_parser("list", help="list staff accounts")
+    mail = commands.add_parser("outreach", help="letter deliveries").add_subparsers(
+        dest="outreach_command", required=True
+    )
+    mail.add_parser("retry", help="send failed letter emails again (safe to run on a schedule)")
     return parser
 
 
@@ -96,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{slug}: {total:,} signatures  ->  {settings.public_url}/?campaign={slug}")
         elif args.command == "users":
             _users(args, engine)
+        elif args.command == "outreach":
+            from campaigns.outreach import retry_failed
+
+            done = retry_failed(engine=engine)
+            print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

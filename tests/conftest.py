@@ -110,7 +110,7 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -154,7 +154,7 @@ def running_app(database_url: str, folder: Path) -> Iterator[LiveServer]:
 
     import httpx
 
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": database_url, "RALLY_PUBLIC_URL": url}
     log_path = folder / f"server-{port}.log"
@@ -260,3 +260,30 @@ def browser_page(browser: object, request: pytest.FixtureRequest, tmp_path: Path
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot of the failure: {shot}")
         context.close()
+
+
+# --- a real SMTP server (aiosmtpd) -------------------------------------------------------------------
+
+
+class CollectMail:
+    """aiosmtpd handler keeping every envelope it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[object] = []
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        self.envelopes.append(envelope)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[object, CollectMail]]:
+    from aiosmtpd.controller import Controller
+
+    handler = CollectMail()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller, handler
+    finally:
+        controller.stop()

@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import email
-import socket
 from email import policy
 from email.parser import BytesParser
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from campaigns.mail import MailError, OutgoingMail, mail_mode, send
 from campaigns.settings import override_settings
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    handler = Collect()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    try:
-        yield controller, handler
-    finally:
-        controller.stop()
+from tests.conftest import free_port
 
 
 def letter(**overrides) -> OutgoingMail:

@@ -1,0 +1,223 @@
+"""Delivering letters: the signer's own text, to each of their targets, each delivery recorded once.
+
+An outreach row is claimed (unique per letter, target and channel) before anything is sent,
+so the same letter never reaches the same target twice, whatever is clicked or retried.
+Email is sent outside any database transaction; a failed send is marked, shown to
+organizers, and retried by ``retry_failed`` (``python -m campaigns outreach retry``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigns.db import dialect_insert, read_session, run_write
+from campaigns.errors import InvalidInput, NotFound
+from campaigns.mail import MailError, OutgoingMail, one_line, send
+from campaigns.models import (
+    Letter,
+    Outreach,
+    OutreachChannel,
+    OutreachStatus,
+    Signature,
+    Target,
+    utcnow,
+)
+from campaigns.validation import find_bad_characters
+
+BODY_MAX = 20_000
+SUBJECT_MAX = 300
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    target_id: int
+    target_name: str
+    channel: str
+    status: str  # sent | failed | pending
+    error: str | None = None
+
+
+def save_letter(
+    *, session: Session, signature_id: int, subject: str, body: str, suggested: str | None = None
+) -> Letter:
+    """Store (or update, until something is sent) the signer's letter in their own words."""
+    subject = one_line(unicodedata.normalize("NFC", subject), SUBJECT_MAX)
+    body = unicodedata.normalize("NFC", (body or "").replace("\r\n", "\n")).strip()
+    errors = {}
+    if not subject:
+        errors["subject"] = "Please give the letter a subject."
+    if not body:
+        errors["body"] = "The letter is empty. Write a few words in your own voice."
+    elif len(body) > BODY_MAX:
+        errors["body"] = f"Please shorten the letter to at most {BODY_MAX:,} characters (it has {len(body):,})."
+    elif find_bad_characters(body, allow_newlines=True):
+        errors["body"] = "The letter contains control characters we can't send; please retype that part."
+    if errors:
+        raise InvalidInput(errors)
+    if session.get(Signature, signature_id) is None:
+        raise NotFound("That signature no longer exists.")
+    letter = session.execute(select(Letter).where(Letter.signature_id == signature_id)).scalar_one_or_none()
+    now = utcnow()
+    if letter is None:
+        letter = Letter(signature_id=signature_id, subject=subject, body=body, created_at=now)
+    elif _anything_sent(session, letter.id or 0):
+        return letter  # what was delivered stays what is stored
+    letter.subject, letter.body, letter.updated_at = subject, body, now
+    letter.edited = suggested is not None and body != suggested.strip()
+    session.add(letter)
+    session.flush()
+    return letter
+
+
+def _anything_sent(session: Session, letter_id: int) -> bool:
+    stmt = select(Outreach.id).where(Outreach.letter_id == letter_id, Outreach.status == OutreachStatus.sent.value)
+    return session.execute(stmt).first() is not None
+
+
+def _claim(session: Session, letter_id: int, target_id: int, channel: str) -> int | None:
+    """Insert the outreach row; None when this letter already went (or is going) to this target this way."""
+    row = session.execute(
+        dialect_insert(session, Outreach)
+        .values(
+            letter_id=letter_id,
+            target_id=target_id,
+            channel=channel,
+            status=OutreachStatus.pending.value,
+            attempts=0,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["letter_id", "target_id", "channel"])
+        .returning(Outreach.id)  # type: ignore[arg-type]
+    ).first()
+    return row[0] if row else None
+
+
+def _mail_for(session: Session, outreach_id: int) -> tuple[OutgoingMail, Target]:
+    outreach = session.get(Outreach, outreach_id)
+    assert outreach is not None
+    letter = session.get(Letter, outreach.letter_id)
+    target = session.get(Target, outreach.target_id) if outreach.target_id else None
+    if letter is None or target is None or not target.email:
+        raise NotFound("The letter or its target is gone.")
+    signature = session.get(Signature, letter.signature_id)
+    assert signature is not None
+    mail = OutgoingMail(
+        to_address=target.email,
+        to_name=" ".join(p for p in (target.title, target.name) if p),
+        reply_to_address=signature.email,
+        reply_to_name=signature.full_name,
+        subject=letter.subject,
+        body=letter.body,
+    )
+    return mail, target
+
+
+def _attempt(engine: Engine, outreach_id: int) -> Delivery:
+    with read_session(engine) as session:
+        mail, target = _mail_for(session, outreach_id)
+    try:
+        send(mail)
+    except MailError as exc:
+        status, error, sent_at = OutreachStatus.failed.value, exc.user_message[:500], None
+    else:
+        status, error, sent_at = OutreachStatus.sent.value, None, utcnow()
+
+    def mark(session: Session) -> None:
+        outreach = session.get(Outreach, outreach_id)
+        assert outreach is not None
+        outreach.status, outreach.last_error, outreach.sent_at = status, error, sent_at
+        outreach.attempts += 1
+        session.add(outreach)
+
+    run_write(engine, mark)
+    return Delivery(target.id or 0, target.name, OutreachChannel.email.value, status, error)
+
+
+def deliver_by_email(*, engine: Engine, letter_id: int, target_ids: list[int]) -> list[Delivery]:
+    """Send the letter to each target with an email address, once each; returns what happened per target."""
+
+    def claim_all(session: Session) -> list[tuple[int, int | None]]:
+        targets = session.execute(select(Target).where(Target.id.in_(target_ids))).scalars().all()  # type: ignore[union-attr]
+        return [
+            (t.id or 0, _claim(session, letter_id, t.id or 0, OutreachChannel.email.value)) for t in targets if t.email
+        ]
+
+    results = []
+    for target_id, outreach_id in run_write(engine, claim_all):
+        if outreach_id is None:  # already delivered or on its way: the same answer, nothing sent twice
+            results.append(Delivery(target_id, "", OutreachChannel.email.value, OutreachStatus.sent.value))
+            continue
+        results.append(_attempt(engine, outreach_id))
+    return results
+
+
+def record_delivery(*, session: Session, letter_id: int, target_id: int, channel: str) -> None:
+    """A PDF, text or mailto delivery the signer made themselves: recorded once per target and channel."""
+    if channel not in {c.value for c in OutreachChannel} or channel == OutreachChannel.email.value:
+        raise InvalidInput({"channel": f"Unknown delivery channel “{channel}”."})
+    outreach_id = _claim(session, letter_id, target_id, channel)
+    if outreach_id is not None:
+        outreach = session.get(Outreach, outreach_id)
+        assert outreach is not None
+        outreach.status, outreach.sent_at, outreach.attempts = OutreachStatus.sent.value, utcnow(), 1
+        session.add(outreach)
+
+
+def retry_failed(*, engine: Engine, max_attempts: int = MAX_ATTEMPTS) -> list[Delivery]:
+    """Try failed email deliveries again (each at most ``max_attempts`` times in all)."""
+    with read_session(engine) as session:
+        ids = (
+            session.execute(
+                select(Outreach.id).where(
+                    Outreach.channel == OutreachChannel.email.value,
+                    Outreach.status == OutreachStatus.failed.value,
+                    Outreach.attempts < max_attempts,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return [_attempt(engine, outreach_id) for outreach_id in ids]
+
+
+@dataclass(frozen=True)
+class TargetTally:
+    target_id: int
+    target_name: str
+    region_code: str | None
+    sent: int
+    failed: int
+
+
+def tally(session: Session, campaign_id: int) -> list[TargetTally]:
+    """Letters delivered per target (any channel), and failed emails, for the organizer's overview."""
+    sent = func.sum(case((Outreach.status == OutreachStatus.sent.value, 1), else_=0))
+    failed = func.sum(case((Outreach.status == OutreachStatus.failed.value, 1), else_=0))
+    rows = session.execute(
+        select(Target.id, Target.name, Target.region_code, func.coalesce(sent, 0), func.coalesce(failed, 0))
+        .join(Outreach, Outreach.target_id == Target.id, isouter=True)
+        .where(Target.campaign_id == campaign_id)
+        .group_by(Target.id, Target.name, Target.region_code)
+        .order_by(Target.region_code, Target.name)
+    ).all()
+    return [TargetTally(i, n, r, int(s), int(f)) for i, n, r, s, f in rows]
+
+
+def failed_deliveries(session: Session, campaign_id: int) -> list[tuple[str, int, str | None, datetime]]:
+    """(target name, attempts, last error, first tried) for email deliveries still failing."""
+    return [
+        (name, attempts, error, created)
+        for name, attempts, error, created in session.execute(
+            select(Target.name, Outreach.attempts, Outreach.last_error, Outreach.created_at)
+            .join(Target, Target.id == Outreach.target_id)
+            .where(Target.campaign_id == campaign_id, Outreach.status == OutreachStatus.failed.value)
+            .order_by(Outreach.created_at)
+        )
+    ]
