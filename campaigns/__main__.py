@@ -2,6 +2,7 @@
 
 init                     create or upgrade the database
 demo [--signatures N]    load the demo campaigns (idempotent)
+templates check FILE...  check letter templates with the save-time rules (no database needed)
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="outreach_command", required=True
     )
     mail.add_parser("retry", help="send failed letter emails again (safe to run on a schedule)")
+    templates = commands.add_parser("templates", help="letter templates").add_subparsers(
+        dest="templates_command", required=True
+    )
+    check = templates.add_parser("check", help="check template files: FILE:LINE: reason, or FILE: ok")
+    check.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
 
@@ -80,6 +86,10 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "templates":  # needs no settings and no database
+        from campaigns.letters import check_files
+
+        return check_files(args.files)
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -24,6 +24,7 @@ from campaigns.catalog import (
     store_consent_wording,
 )
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.letters import TemplateRejected, check_template
 from campaigns.models import Campaign, CampaignStatus, Signature, utcnow
 
 
@@ -255,3 +256,27 @@ def list_campaigns_for_staff(session: Session) -> list[Campaign]:
     """Every campaign, whatever its status, newest first."""
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
     return list(session.execute(stmt).scalars().all())
+
+
+def set_letter(*, session: Session, campaign_id: int, subject: str, template: str, actor: Actor) -> Campaign:
+    """Save the campaign's letter (subject and body are both templates), refused with line and reason if unsafe."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(str(campaign_id))
+    errors = {}
+    for name, source in (("letter_subject", subject), ("letter_template", template)):
+        if not source.strip():
+            errors[name] = "Write the letter's subject." if name == "letter_subject" else "Write the letter."
+            continue
+        try:
+            check_template(source)
+        except TemplateRejected as exc:
+            errors[name] = exc.user_message
+    if errors:
+        raise InvalidInput(errors)
+    campaign.letter_subject, campaign.letter_template = subject.strip(), template.strip()
+    campaign.updated_at = utcnow()
+    session.add(campaign)
+    session.flush()
+    audit.record(session, actor=actor, action="campaign.letter", campaign_id=campaign_id)
+    return campaign

@@ -240,12 +240,12 @@ class CustomRegion(SQLModel, table=True):
 
 
 class Letter(SQLModel, table=True):
-    """The letter a signer sends, in their own words: what is stored is what is delivered."""
+    """A signer's letter to one target, in their own words: what is stored is what is delivered."""
 
+    __table_args__ = (UniqueConstraint("signature_id", "target_id", name="uq_letter_signature_target"),)
     id: int | None = Field(default=None, primary_key=True)
-    signature_id: int = Field(
-        sa_column=Column(ForeignKey("signature.id", ondelete="CASCADE"), nullable=False, unique=True)
-    )
+    signature_id: int = Field(foreign_key="signature.id", ondelete="CASCADE")
+    target_id: int | None = Field(default=None, foreign_key="target.id", ondelete="SET NULL")
     subject: str = Field(sa_column=Column(String(300), nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
     edited: bool = False  # the signer changed the text we suggested

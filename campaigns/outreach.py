@@ -16,10 +16,13 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from campaigns.custom_regions import resolve_scheme
 from campaigns.db import dialect_insert, read_session, run_write
 from campaigns.errors import InvalidInput, NotFound
+from campaigns.letters import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.mail import MailError, OutgoingMail, one_line, send
 from campaigns.models import (
+    Campaign,
     Letter,
     Outreach,
     OutreachChannel,
@@ -28,6 +31,8 @@ from campaigns.models import (
     Target,
     utcnow,
 )
+from campaigns.stats import campaign_total
+from campaigns.targets import targets_for_region
 from campaigns.validation import find_bad_characters
 
 BODY_MAX = 20_000
@@ -45,9 +50,9 @@ class Delivery:
 
 
 def save_letter(
-    *, session: Session, signature_id: int, subject: str, body: str, suggested: str | None = None
+    *, session: Session, signature_id: int, target_id: int, subject: str, body: str, suggested: str | None = None
 ) -> Letter:
-    """Store (or update, until something is sent) the signer's letter in their own words."""
+    """Store (or update, until it has been sent) the signer's letter to one target, in their own words."""
     subject = one_line(unicodedata.normalize("NFC", subject), SUBJECT_MAX)
     body = unicodedata.normalize("NFC", (body or "").replace("\r\n", "\n")).strip()
     errors = {}
@@ -63,10 +68,12 @@ def save_letter(
         raise InvalidInput(errors)
     if session.get(Signature, signature_id) is None:
         raise NotFound("That signature no longer exists.")
-    letter = session.execute(select(Letter).where(Letter.signature_id == signature_id)).scalar_one_or_none()
+    letter = session.execute(
+        select(Letter).where(Letter.signature_id == signature_id, Letter.target_id == target_id)
+    ).scalar_one_or_none()
     now = utcnow()
     if letter is None:
-        letter = Letter(signature_id=signature_id, subject=subject, body=body, created_at=now)
+        letter = Letter(signature_id=signature_id, target_id=target_id, subject=subject, body=body, created_at=now)
     elif _anything_sent(session, letter.id or 0):
         return letter  # what was delivered stays what is stored
     letter.subject, letter.body, letter.updated_at = subject, body, now
@@ -140,29 +147,30 @@ def _attempt(engine: Engine, outreach_id: int) -> Delivery:
     return Delivery(target.id or 0, target.name, OutreachChannel.email.value, status, error)
 
 
-def deliver_by_email(*, engine: Engine, letter_id: int, target_ids: list[int]) -> list[Delivery]:
-    """Send the letter to each target with an email address, once each; returns what happened per target."""
+def deliver_by_email(*, engine: Engine, letter_id: int) -> Delivery:
+    """Send the letter to its target by email, once; asking again sends nothing and gives the same answer."""
 
-    def claim_all(session: Session) -> list[tuple[int, int | None]]:
-        targets = session.execute(select(Target).where(Target.id.in_(target_ids))).scalars().all()  # type: ignore[union-attr]
-        return [
-            (t.id or 0, _claim(session, letter_id, t.id or 0, OutreachChannel.email.value)) for t in targets if t.email
-        ]
+    def claim(session: Session) -> tuple[Target, int | None]:
+        letter = session.get(Letter, letter_id)
+        target = session.get(Target, letter.target_id) if letter and letter.target_id else None
+        if target is None or not target.email:
+            raise InvalidInput({"channel": "This target has no email address: download the letter instead."})
+        return target, _claim(session, letter_id, target.id or 0, OutreachChannel.email.value)
 
-    results = []
-    for target_id, outreach_id in run_write(engine, claim_all):
-        if outreach_id is None:  # already delivered or on its way: the same answer, nothing sent twice
-            results.append(Delivery(target_id, "", OutreachChannel.email.value, OutreachStatus.sent.value))
-            continue
-        results.append(_attempt(engine, outreach_id))
-    return results
+    target, outreach_id = run_write(engine, claim)
+    if outreach_id is None:  # already delivered or on its way: nothing is sent twice
+        return Delivery(target.id or 0, target.name, OutreachChannel.email.value, OutreachStatus.sent.value)
+    return _attempt(engine, outreach_id)
 
 
-def record_delivery(*, session: Session, letter_id: int, target_id: int, channel: str) -> None:
-    """A PDF, text or mailto delivery the signer made themselves: recorded once per target and channel."""
+def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
+    """A PDF, text or mailto delivery the signer made themselves: recorded once per letter and channel."""
     if channel not in {c.value for c in OutreachChannel} or channel == OutreachChannel.email.value:
         raise InvalidInput({"channel": f"Unknown delivery channel “{channel}”."})
-    outreach_id = _claim(session, letter_id, target_id, channel)
+    letter = session.get(Letter, letter_id)
+    if letter is None or letter.target_id is None:
+        raise NotFound("That letter or its target no longer exists.")
+    outreach_id = _claim(session, letter_id, letter.target_id, channel)
     if outreach_id is not None:
         outreach = session.get(Outreach, outreach_id)
         assert outreach is not None
@@ -221,3 +229,59 @@ def failed_deliveries(session: Session, campaign_id: int) -> list[tuple[str, int
             .order_by(Outreach.created_at)
         )
     ]
+
+
+@dataclass(frozen=True)
+class SuggestedLetter:
+    target_id: int
+    target_name: str
+    target_title: str
+    target_email: str | None
+    subject: str
+    body: str
+
+
+def letter_context(session: Session, signature: Signature, target: Target, campaign: Campaign) -> LetterContext:
+    region = resolve_scheme(session, campaign.region_scheme)
+    region_name = region.get(signature.region_code).name if region.has(signature.region_code) else None
+    return LetterContext(
+        signer=SignerView(
+            first_name=signature.full_name.split()[0] if signature.full_name.split() else signature.full_name,
+            full_name=signature.full_name,
+            region_name=region_name,
+            postal_code=signature.postal_code,
+            comment=signature.comment,
+        ),
+        target=TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
+        campaign=CampaignView(
+            title=campaign.title,
+            purpose=campaign.purpose,
+            goal=campaign.goal,
+            count=campaign_total(session, campaign.id or 0),
+        ),
+        today=f"{utcnow():%-d %B %Y}",
+    )
+
+
+def suggest_letters(session: Session, signature_id: int) -> list[SuggestedLetter]:
+    """The campaign's letter for this signer, addressed to each of their targets (empty without a template)."""
+    signature = session.get(Signature, signature_id)
+    if signature is None:
+        raise NotFound("That signature no longer exists.")
+    campaign = session.get(Campaign, signature.campaign_id)
+    if campaign is None or not campaign.letter_template or not campaign.letter_subject:
+        return []
+    suggested = []
+    for target in targets_for_region(session, campaign.id or 0, signature.region_code):
+        context = letter_context(session, signature, target, campaign)
+        suggested.append(
+            SuggestedLetter(
+                target_id=target.id or 0,
+                target_name=target.name,
+                target_title=target.title,
+                target_email=target.email,
+                subject=one_line(render_source(campaign.letter_subject, context), SUBJECT_MAX),
+                body=render_source(campaign.letter_template, context).strip(),
+            )
+        )
+    return suggested

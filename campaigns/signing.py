@@ -58,6 +58,8 @@ class SignResult:
     total: int
     # Internal only (tests, logs): whether this call stored a new signature.
     created: bool
+    # Server-side only, for the letter step: the signature (the earlier one, for a repeat sign-on).
+    signature_id: int | None = None
 
 
 def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | None = None) -> dict[str, Any]:
@@ -235,7 +237,9 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         "status": SignatureStatus.counted.value,
         "created_at": now,
     }
-    created = statements.insert_signature.execute(session, row).fetchone() is not None
+    inserted = statements.insert_signature.execute(session, row).fetchone()
+    created = inserted is not None
+    signature_id = inserted[0] if inserted else _existing_id(session, campaign.id, row["email_canonical"])
     if created:
         # SQLite has one writer at a time: shards would only make every read sum more rows.
         shard = 0 if connection.dialect.name == "sqlite" else random.randrange(get_settings().count_shards)
@@ -257,7 +261,13 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         region_name=region_name,
         total=int(total),
         created=created,
+        signature_id=signature_id,
     )
+
+
+def _existing_id(session: Session, campaign_id: int, canonical: str) -> int | None:
+    stmt = select(Signature.id).where(Signature.campaign_id == campaign_id, Signature.email_canonical == canonical)
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def has_signed(session: Session, campaign_id: int, email: str) -> bool:

@@ -1,4 +1,4 @@
-"""Delivering letters: saved in the signer's words, sent once per target, failures retried (real SMTP server)."""
+"""Letters: suggested per target, kept in the signer's words, sent once, failures retried (real SMTP server)."""
 
 from __future__ import annotations
 
@@ -12,65 +12,62 @@ from campaigns import outreach, targets
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
+from campaigns.lifecycle import set_letter
 from campaigns.models import Outreach, Signature
 from campaigns.settings import override_settings
 from campaigns.signing import sign
 from tests.conftest import free_port
 from tests.factories import make_campaign, signer
 
+SUBJECT = "Please keep {{ campaign.title }} alive"
+TEMPLATE = """Dear {{ target.title }} {{ target.name }},
+
+I live in {{ signer.region_name }} and I support {{ campaign.title }}.
+{% if signer.comment %}In my own words: {{ signer.comment }}{% endif %}
+
+{{ signer.full_name }}"""
+
 
 @pytest.fixture
-def letter_setup(engine):
+def setup(engine):
     campaign = make_campaign(engine)
+    run_write(
+        engine, lambda s: set_letter(session=s, campaign_id=campaign.id, subject=SUBJECT, template=TEMPLATE, actor=CLI)
+    )
     run_write(
         engine,
         lambda s: sign(
-            session=s, campaign_slug=campaign.slug, signer=signer(email="zoe@example.org", full_name="Zoë Ångström")
-        ),
-    )
-    ca = run_write(
-        engine,
-        lambda s: targets.add_target(
             session=s,
-            campaign_id=campaign.id,
-            region_code="US-CA",
-            name="Gavin Ortiz",
-            title="Senator",
-            email="gavin@ca.example.gov",
-            actor=CLI,
+            campaign_slug=campaign.slug,
+            signer=signer(email="zoe@example.org", full_name="Zoë Ångström", comment="{{ 7*7 }} libraries matter"),
         ),
     )
-    everyone = run_write(
-        engine,
-        lambda s: targets.add_target(
-            session=s,
-            campaign_id=campaign.id,
-            region_code=None,
-            name="Dana Reyes",
-            title="Chair",
-            email="chair@example.gov",
-            actor=CLI,
-        ),
-    )
-    paper = run_write(
-        engine,
-        lambda s: targets.add_target(
-            session=s, campaign_id=campaign.id, region_code=None, name="Post Only", title="Clerk", actor=CLI
-        ),
-    )
+
+    def add(**kw):
+        return run_write(engine, lambda s: targets.add_target(session=s, campaign_id=campaign.id, actor=CLI, **kw))
+
+    add(region_code="US-CA", name="Gavin Ortiz", title="Senator", email="gavin@ca.example.gov")
+    add(region_code=None, name="Dana Reyes", title="Chair", email="chair@example.gov")
+    add(region_code=None, name="Post Only", title="Clerk")
+    add(region_code="US-NY", name="Not Mine", title="Senator", email="ny@example.gov")
     with read_session(engine) as session:
         signature_id = session.execute(select(Signature.id)).scalar_one()
-    letter = run_write(
-        engine,
-        lambda s: outreach.save_letter(
-            session=s,
-            signature_id=signature_id,
-            subject="Keep it open",
-            body="Dear Senator,\n\nPlease keep it open.\n\nZoë",
-            suggested="Dear Senator,\n\nSuggested text.",
-        ),
-    )
-    return campaign, letter, [ca.id, everyone.id, paper.id]
+        suggested = outreach.suggest_letters(session, signature_id)
+    letters = {
+        s.target_name: run_write(
+            engine,
+            lambda x, s=s: outreach.save_letter(
+                session=x,
+                signature_id=signature_id,
+                target_id=s.target_id,
+                subject=s.subject,
+                body=s.body + "\n\nP.S. mine",
+                suggested=s.body,
+            ),
+        )
+        for s in suggested
+    }
+    return campaign, signature_id, suggested, letters
 
 
 def smtp(controller):
@@ -79,86 +76,115 @@ def smtp(controller):
     )
 
 
-def test_letter_is_stored_in_the_signers_words(engine, letter_setup):
-    _, letter, _ = letter_setup
-    assert letter.edited and letter.body.startswith("Dear Senator,\n\nPlease keep it open.")
+def test_each_of_the_signers_targets_gets_a_personal_letter(setup):
+    _, _, suggested, _ = setup
+    by_target = {s.target_name: s for s in suggested}
+    assert set(by_target) == {"Gavin Ortiz", "Dana Reyes", "Post Only"}  # the signer's region and everyone's
+    gavin = by_target["Gavin Ortiz"]
+    assert gavin.subject == "Please keep Fund the libraries alive"
+    assert gavin.body.startswith("Dear Senator Gavin Ortiz,") and "I live in California" in gavin.body
+    assert "{{ 7*7 }} libraries matter" in gavin.body  # supporter text is a value, never template code
+
+
+def test_the_letter_is_stored_in_the_signers_words(setup):
+    _, _, _, letters = setup
+    assert all(letter.edited and letter.body.endswith("P.S. mine") for letter in letters.values())
 
 
 @pytest.mark.parametrize(
     ("subject", "body", "field"),
-    [("", "text", "subject"), ("S", "   ", "body"), ("S", "x" * 20_001, "body"), ("S", "a\x00b", "body")],
+    [("", "t", "subject"), ("S", "  ", "body"), ("S", "x" * 20_001, "body"), ("S", "a\x00b", "body")],
 )
-def test_bad_letters_are_refused_per_field(engine, letter_setup, subject, body, field):
-    _, letter, _ = letter_setup
+def test_bad_letters_are_refused_per_field(engine, setup, subject, body, field):
+    _, signature_id, suggested, _ = setup
     with pytest.raises(InvalidInput) as info:
         run_write(
             engine,
-            lambda s: outreach.save_letter(session=s, signature_id=letter.signature_id, subject=subject, body=body),
+            lambda s: outreach.save_letter(
+                session=s, signature_id=signature_id, target_id=suggested[0].target_id, subject=subject, body=body
+            ),
         )
     assert field in info.value.errors
 
 
-def test_each_target_with_an_email_gets_one_message_and_never_a_second(engine, letter_setup, smtp_server):
+def test_a_letter_reaches_its_target_once_however_often_it_is_sent(engine, setup, smtp_server):
     controller, handler = smtp_server
-    _, letter, target_ids = letter_setup
+    _, _, _, letters = setup
     with smtp(controller):
-        first = outreach.deliver_by_email(engine=engine, letter_id=letter.id, target_ids=target_ids)
-        again = outreach.deliver_by_email(engine=engine, letter_id=letter.id, target_ids=target_ids)
-    assert [d.status for d in first] == ["sent", "sent"] and [d.status for d in again] == ["sent", "sent"]
-    assert sorted(e.rcpt_tos[0] for e in handler.envelopes) == ["chair@example.gov", "gavin@ca.example.gov"]
-    parsed = [BytesParser(policy=policy.default).parsebytes(e.content) for e in handler.envelopes]
-    assert {m["Reply-To"] for m in parsed} == {"Zoë Ångström <zoe@example.org>"}
-    assert all("Please keep it open." in m.get_content() for m in parsed)
+        first = outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
+        again = outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
+    assert first.status == again.status == "sent"
+    [envelope] = handler.envelopes
+    message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+    assert envelope.rcpt_tos == ["gavin@ca.example.gov"]
+    assert (
+        message["Reply-To"] == "Zoë Ångström <zoe@example.org>"
+        and message["To"] == "Senator Gavin Ortiz <gavin@ca.example.gov>"
+    )
+    assert message.get_content().rstrip().endswith("P.S. mine")
 
 
-def test_text_is_frozen_once_something_was_sent(engine, letter_setup, smtp_server):
+def test_a_target_without_email_is_refused_for_email(engine, setup):
+    _, _, _, letters = setup
+    with pytest.raises(InvalidInput, match="no email address"):
+        outreach.deliver_by_email(engine=engine, letter_id=letters["Post Only"].id)
+
+
+def test_text_is_frozen_once_sent(engine, setup, smtp_server):
     controller, _ = smtp_server
-    _, letter, target_ids = letter_setup
+    _, signature_id, suggested, letters = setup
+    gavin = next(s for s in suggested if s.target_name == "Gavin Ortiz")
     with smtp(controller):
-        outreach.deliver_by_email(engine=engine, letter_id=letter.id, target_ids=target_ids[:1])
+        outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
     kept = run_write(
         engine,
-        lambda s: outreach.save_letter(session=s, signature_id=letter.signature_id, subject="New", body="Changed"),
+        lambda s: outreach.save_letter(
+            session=s, signature_id=signature_id, target_id=gavin.target_id, subject="New", body="Changed"
+        ),
     )
-    assert kept.body == letter.body
+    assert kept.body == letters["Gavin Ortiz"].body
 
 
-def test_failed_sends_are_visible_and_retried_later(engine, letter_setup, smtp_server):
+def test_failed_sends_are_visible_and_retried(engine, setup, smtp_server):
     controller, handler = smtp_server
-    campaign, letter, target_ids = letter_setup
+    campaign, _, _, letters = setup
     with override_settings(
         smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from="letters@rally.example.org"
     ):
-        failed = outreach.deliver_by_email(engine=engine, letter_id=letter.id, target_ids=target_ids[:1])
-    assert failed[0].status == "failed" and "refused or failed" in failed[0].error
+        failed = outreach.deliver_by_email(engine=engine, letter_id=letters["Dana Reyes"].id)
+    assert failed.status == "failed" and "refused or failed" in failed.error
     with read_session(engine) as session:
         [(name, attempts, error, _)] = outreach.failed_deliveries(session, campaign.id)
-    assert (name, attempts) == ("Gavin Ortiz", 1) and error
+    assert (name, attempts) == ("Dana Reyes", 1) and error
     with smtp(controller):
-        retried = outreach.retry_failed(engine=engine)
-    assert [d.status for d in retried] == ["sent"] and len(handler.envelopes) == 1
+        assert [d.status for d in outreach.retry_failed(engine=engine)] == ["sent"]
+    assert len(handler.envelopes) == 1
     with read_session(engine) as session:
         row = session.execute(select(Outreach)).scalar_one()
         assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
-        tallies = {t.target_name: (t.sent, t.failed) for t in outreach.tally(session, campaign.id)}
-    assert tallies == {"Gavin Ortiz": (1, 0), "Dana Reyes": (0, 0), "Post Only": (0, 0)}
 
 
-def test_own_deliveries_are_recorded_once_per_target_and_channel(engine, letter_setup):
-    campaign, letter, target_ids = letter_setup
+def test_own_deliveries_are_recorded_once_per_channel_and_tallied(engine, setup):
+    campaign, _, _, letters = setup
     for _ in range(3):
         run_write(
-            engine,
-            lambda s: outreach.record_delivery(session=s, letter_id=letter.id, target_id=target_ids[2], channel="pdf"),
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="pdf")
         )
-    run_write(
-        engine,
-        lambda s: outreach.record_delivery(session=s, letter_id=letter.id, target_id=target_ids[2], channel="mailto"),
-    )
+    run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="text"))
     with read_session(engine) as session:
-        assert {t.target_name: t.sent for t in outreach.tally(session, campaign.id)}["Post Only"] == 2
+        tallies = {t.target_name: (t.sent, t.failed) for t in outreach.tally(session, campaign.id)}
+    assert tallies["Post Only"] == (2, 0) and tallies["Gavin Ortiz"] == (0, 0)
     with pytest.raises(InvalidInput):
         run_write(
-            engine,
-            lambda s: outreach.record_delivery(session=s, letter_id=letter.id, target_id=target_ids[2], channel="fax"),
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="fax")
         )
+
+
+@pytest.mark.parametrize("bad", ["{{ ''.__class__.__mro__ }}", "{% include 'x' %}", "{{ signer.email }}", "{{ oops"])
+def test_hostile_or_broken_letters_are_refused_on_save(engine, bad):
+    campaign = make_campaign(engine)
+    with pytest.raises(InvalidInput) as info:
+        run_write(
+            engine, lambda s: set_letter(session=s, campaign_id=campaign.id, subject="Hi", template=bad, actor=CLI)
+        )
+    assert "Line 1" in info.value.errors["letter_template"]

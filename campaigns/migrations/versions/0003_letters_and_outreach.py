@@ -22,14 +22,16 @@ def upgrade() -> None:
         "letter",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("signature_id", sa.Integer(), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=True),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("edited", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["signature_id"], ["signature.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["target_id"], ["target.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("signature_id"),
+        sa.UniqueConstraint("signature_id", "target_id", name="uq_letter_signature_target"),
     )
     op.create_table(
         "outreach",
