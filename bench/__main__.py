@@ -9,10 +9,11 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import read_counts, sign_write
+from bench import letters, pdf_bundle, read_counts, sign_write
 from bench.common import Options
 
-BENCHMARKS = {sign_write.NAME: sign_write.run, read_counts.NAME: read_counts.run}
+BENCHMARKS = {sign_write.NAME: sign_write.run, read_counts.NAME: read_counts.run, letters.NAME: letters.run}
+BENCHMARKS[pdf_bundle.NAME] = pdf_bundle.run
 
 
 def main(argv: list[str] | None = None) -> int:

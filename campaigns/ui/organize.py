@@ -82,7 +82,9 @@ def render_editor() -> None:
     if campaign is None:
         _details_form(actor, None)
         return
-    details, preview, status, targets, comments = st.tabs(["Details", "Preview", "Status", "Targets", "Comments"])
+    details, preview, status, targets, letter, comments = st.tabs(
+        ["Details", "Preview", "Status", "Targets", "Letter", "Comments"]
+    )
     with details:
         _details_form(actor, campaign)
     with preview:
@@ -91,6 +93,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with targets:
         organize_parts.render_targets(actor, campaign)
+    with letter:
+        organize_parts.render_letter(actor, campaign)
     with comments:
         organize_parts.render_comments(actor, campaign)
 

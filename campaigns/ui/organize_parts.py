@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import streamlit as st
 
-from campaigns import custom_regions, moderation, targets
+from campaigns import custom_regions, letters, lifecycle, moderation, outreach, targets
 from campaigns.audit import Actor
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
@@ -170,3 +172,94 @@ def render_regions() -> None:
                     f"Created “{created.id}” with {created.regions} regions "
                     f"({created.with_shape} drawn on maps). It can be chosen for new campaigns now."
                 )
+
+
+def render_letter(actor: Actor, campaign: Campaign) -> None:
+    """The campaign's letter: start from a stock template or write one; preview for each target; save."""
+    cid = campaign.id or 0
+    key = f"{campaign.slug}-letter"
+    stock = {t.name: t for t in letters.stock_templates()}
+    st.markdown(
+        "The letter signers send to their targets. They see it filled in for them and can change every word. "
+        "The variables you can use are listed below; anything else is refused when you save."
+    )
+    choice = st.selectbox(
+        "Start from",
+        ["(keep the current letter)", *stock],
+        key=f"{key}-stock",
+        format_func=lambda n: stock[n].title if n in stock else n,
+    )
+    if choice in stock and st.button("Use this template", key=f"{key}-use"):
+        st.session_state[f"{key}-subject"] = stock[choice].subject
+        st.session_state[f"{key}-body"] = stock[choice].body
+    subject = st.text_input("Subject (a template too)", value=campaign.letter_subject or "", key=f"{key}-subject")
+    body = st.text_area(
+        "Letter (Jinja2 template)",
+        value=campaign.letter_template or "",
+        height=320,
+        max_chars=letters.SOURCE_MAX,
+        key=f"{key}-body",
+    )
+    with st.expander("Variables you can use"):
+        st.text(
+            "\n".join(
+                f"{{{{ {name}.{field} }}}}" if fields_ else f"{{{{ {name} }}}}"
+                for name, fields_ in letters.ALLOWED.items()
+                for field in (sorted(fields_) if fields_ else [""])
+            )
+        )
+    with read_session(common.engine()) as session:
+        current_targets = targets.list_targets(session, cid)
+    sample = letters.sample_context()
+    preview_targets = current_targets[:5] or [None]
+    st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
+    for target in preview_targets:
+        context = (
+            sample
+            if target is None
+            else replace(
+                sample,
+                target=letters.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
+            )
+        )
+        with st.container(border=True):
+            try:
+                st.markdown(f"**{common.plain(letters.render_source(subject, context))}**" if subject.strip() else "")
+                st.text(letters.render_source(body, context) if body.strip() else "Nothing yet.")
+            except RallyError as exc:
+                st.error(exc.user_message)
+    if st.button("Save the letter", type="primary", key=f"{key}-save"):
+        try:
+            run_write(
+                common.engine(),
+                lambda s: lifecycle.set_letter(session=s, campaign_id=cid, subject=subject, template=body, actor=actor),
+            )
+        except InvalidInput as exc:
+            for message in exc.errors.values():
+                st.error(message)
+        else:
+            st.success("Saved. New signers get this letter.")
+    with read_session(common.engine()) as session:
+        tallies = outreach.tally(session, cid)
+        failed = outreach.failed_deliveries(session, cid)
+    if tallies:
+        st.markdown("**Letters delivered per target**")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "target": t.target_name,
+                        "region": t.region_code or "everyone",
+                        "delivered": t.sent,
+                        "failing": t.failed,
+                    }
+                    for t in tallies
+                ]
+            ),
+            hide_index=True,
+            use_container_width=True,
+        )
+    if failed:
+        st.warning(
+            f"{len(failed)} emails could not be sent yet; they are retried by `python -m campaigns outreach retry`."
+        )

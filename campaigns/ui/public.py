@@ -13,7 +13,7 @@ from campaigns.db import run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.overview import milestone_reached
 from campaigns.signing import SignerInput, SignResult, sign
-from campaigns.ui import common
+from campaigns.ui import common, letter_step
 
 FIELDS = ("full_name", "email", "region", "postal_code", "comment")
 
@@ -191,6 +191,7 @@ def render_thank_you(page: CampaignPage, done: SignResult) -> None:
         link = common.share_link(page.slug, utm_source="share", utm_medium="supporter")
         st.code(link, language=None, wrap_lines=True)
         st.caption("Copy the link above and send it to people who care about this too.")
+    letter_step.render(page.title, done)
     if st.button("Sign as someone else", type="tertiary"):
         del st.session_state[f"signed:{page.slug}"]
         st.rerun()

@@ -1,0 +1,118 @@
+"""After signing: the signer's letter to each of their decision-makers, in their own words.
+
+The suggested text comes from the campaign's template; whatever the signer edits is what
+is saved and delivered (email through the app, PDF, plain text, or their own mail app).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import streamlit as st
+
+from campaigns import outreach, pdf
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.mail import mail_mode
+from campaigns.models import utcnow
+from campaigns.signing import SignResult
+from campaigns.ui import common
+
+MAILTO_MAX = 1800  # longer links are cut by some mail apps
+
+
+def render(campaign_title: str, done: SignResult) -> None:
+    if done.signature_id is None:
+        return
+    with read_session(common.engine()) as session:
+        suggestions = outreach.suggest_letters(session, done.signature_id)
+    if not suggestions:
+        return
+    st.subheader("Now write to the people who decide", anchor=False)
+    st.caption("We filled in a letter for you. Change anything: it goes out exactly as you leave it, signed by you.")
+    for letter in suggestions:
+        with st.container(border=True):
+            _one_letter(campaign_title, done, letter)
+
+
+def _one_letter(campaign_title: str, done: SignResult, letter: outreach.SuggestedLetter) -> None:
+    key = f"letter-{done.signature_id}-{letter.target_id}"
+    st.markdown(f"**To {common.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
+    subject = st.text_input("Subject", value=letter.subject, max_chars=outreach.SUBJECT_MAX, key=f"{key}-subject")
+    body = st.text_area("Your letter", value=letter.body, height=280, max_chars=outreach.BODY_MAX, key=f"{key}-body")
+    sent_key = f"{key}-sent"
+    if st.session_state.get(sent_key):
+        st.success(st.session_state[sent_key], icon=":material/mark_email_read:")
+
+    def save() -> int | None:
+        try:
+            saved = run_write(
+                common.engine(),
+                lambda s: outreach.save_letter(
+                    session=s,
+                    signature_id=done.signature_id or 0,
+                    target_id=letter.target_id,
+                    subject=subject,
+                    body=body,
+                    suggested=letter.body,
+                ),
+            )
+        except InvalidInput as exc:
+            for message in exc.errors.values():
+                st.error(message)
+            return None
+        return saved.id
+
+    def record(channel: str) -> None:
+        letter_id = save()
+        if letter_id is not None:
+            run_write(
+                common.engine(), lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel)
+            )
+
+    if mail_mode() and letter.target_email:
+        if st.button(f"Send it to {letter.target_name} by email", type="primary", key=f"{key}-email"):
+            letter_id = save()
+            if letter_id is not None:
+                try:
+                    result = outreach.deliver_by_email(engine=common.engine(), letter_id=letter_id)
+                except RallyError as exc:
+                    st.error(exc.user_message)
+                else:
+                    if result.status == "sent":
+                        st.session_state[sent_key] = f"Sent to {letter.target_name}. Thank you for speaking up."
+                        st.rerun()
+                    st.warning("We couldn't send it just now; we'll try again shortly. You can also download it.")
+    document = pdf.LetterDoc(
+        campaign_title=campaign_title,
+        signer_name=done.full_name,
+        signer_region=done.region_name,
+        target_name=letter.target_name,
+        target_title=letter.target_title,
+        target_address="",
+        date_text=f"{utcnow():%-d %B %Y}",
+        subject=subject,
+        body=body,
+    )
+    left, middle, right = st.columns(3)
+    left.download_button(  # deferred: the PDF (~0.1 s, more with CJK names) is made only when asked for
+        "Download PDF",
+        lambda: pdf.letter_pdf(document),
+        f"letter-to-{letter.target_id}.pdf",
+        mime="application/pdf",
+        key=f"{key}-pdf",
+        on_click=record,
+        args=("pdf",),
+    )
+    middle.download_button(
+        "Download text",
+        f"{subject}\n\n{body}\n",
+        f"letter-to-{letter.target_id}.txt",
+        mime="text/plain",
+        key=f"{key}-txt",
+        on_click=record,
+        args=("text",),
+    )
+    if letter.target_email:
+        link = f"mailto:{letter.target_email}?subject={quote(subject)}&body={quote(body[:MAILTO_MAX])}"
+        right.link_button("Open in my email app", link)

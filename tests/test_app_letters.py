@@ -1,0 +1,95 @@
+"""The signer's letter step under AppTest, with mail going to a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from campaigns import settings as settings_module
+from campaigns import targets
+from campaigns.audit import CLI
+from campaigns.db import run_write
+from campaigns.lifecycle import set_letter
+from campaigns.ui import common
+from tests.factories import make_campaign
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+pytestmark = pytest.mark.apptest
+TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campaign.title }}.\n\n{{ signer.full_name }}"
+
+
+@pytest.fixture
+def signed(engine, default_settings, smtp_server):
+    controller, handler = smtp_server
+    settings_module._current = replace(
+        default_settings,
+        database_url=engine.url.render_as_string(hide_password=False),
+        smtp_host="127.0.0.1",
+        smtp_port=controller.port,
+        smtp_security="none",
+        mail_from="letters@rally.example.org",
+    )
+    common.forget_public_reads()
+    campaign = make_campaign(engine, slug="letters")
+    run_write(
+        engine,
+        lambda s: set_letter(
+            session=s, campaign_id=campaign.id, subject="About {{ campaign.title }}", template=TEMPLATE, actor=CLI
+        ),
+    )
+    run_write(
+        engine,
+        lambda s: targets.add_target(
+            session=s,
+            campaign_id=campaign.id,
+            region_code="US-CA",
+            name="Gavin Ortiz",
+            title="Senator",
+            email="gavin@ca.example.gov",
+            actor=CLI,
+        ),
+    )
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.query_params["campaign"] = "letters"
+    at.run()
+    next(w for w in at.text_input if w.label == "Your name").set_value("Rosa Parks")
+    next(w for w in at.text_input if w.label == "Email").set_value("rosa@example.org")
+    at.selectbox[0].set_value("US-CA")
+    at = next(b for b in at.button if b.label == "Sign the campaign").click().run()
+    return at, handler
+
+
+def test_the_signer_sees_a_letter_to_their_own_senator(signed):
+    at, _ = signed
+    assert not at.exception
+    letter = next(w for w in at.text_area if w.label == "Your letter")
+    assert letter.value.startswith("Dear Senator Gavin Ortiz,") and letter.value.endswith("Rosa Parks")
+    assert next(w for w in at.text_input if w.label == "Subject").value == "About Fund the libraries"
+
+
+def test_the_edited_letter_is_what_reaches_the_target(signed):
+    at, handler = signed
+    next(w for w in at.text_area if w.label == "Your letter").set_value("Dear Senator,\n\nIn my own words: act now.")
+    at = next(b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")).click().run()
+    assert not at.exception
+    assert any("Sent to Gavin Ortiz" in s.value for s in at.success)
+    [envelope] = handler.envelopes
+    message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+    assert message["To"] == "Senator Gavin Ortiz <gavin@ca.example.gov>"
+    assert message["Reply-To"] == "Rosa Parks <rosa@example.org>"
+    assert message.get_content().replace("\r\n", "\n").strip() == "Dear Senator,\n\nIn my own words: act now."
+    at = next(b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")).click().run()
+    assert len(handler.envelopes) == 1  # never twice to the same target
+
+
+def test_an_empty_letter_gets_a_clear_message_and_nothing_is_sent(signed):
+    at, handler = signed
+    next(w for w in at.text_area if w.label == "Your letter").set_value("   ")
+    at = next(b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")).click().run()
+    assert any("The letter is empty" in e.value for e in at.error)
+    assert handler.envelopes == []
