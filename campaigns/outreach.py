@@ -9,6 +9,7 @@ organizers, and retried by ``retry_failed`` (``python -m campaigns outreach retr
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,10 +28,12 @@ from campaigns.models import (
     Outreach,
     OutreachChannel,
     OutreachStatus,
+    RegionCount,
     Signature,
     Target,
     utcnow,
 )
+from campaigns.pdf import LetterDoc
 from campaigns.stats import campaign_total
 from campaigns.targets import targets_for_region
 from campaigns.validation import find_bad_characters
@@ -285,3 +288,57 @@ def suggest_letters(session: Session, signature_id: int) -> list[SuggestedLetter
             )
         )
     return suggested
+
+
+@dataclass(frozen=True)
+class Bundle:
+    target: Target
+    campaign: Campaign
+    letter_count: int
+    constituents: int  # signers in the target's region (everyone, for a target of the whole campaign)
+    letters: Iterator[LetterDoc]
+
+
+def bundle_letters(engine: Engine, target_id: int) -> Bundle:
+    """What a printable bundle for one target holds; the letters are read in pages, never all at once."""
+    with read_session(engine) as session:
+        target = session.get(Target, target_id)
+        campaign = session.get(Campaign, target.campaign_id) if target else None
+        if target is None or campaign is None:
+            raise NotFound("That target no longer exists.")
+        count = session.execute(select(func.count()).where(Letter.target_id == target_id)).scalar_one()
+        scheme = resolve_scheme(session, campaign.region_scheme)
+        counts = select(func.coalesce(func.sum(RegionCount.count), 0)).where(RegionCount.campaign_id == campaign.id)
+        if target.region_code:
+            counts = counts.where(RegionCount.region_code == target.region_code)
+        constituents = int(session.execute(counts).scalar_one())
+
+    def letters(page: int = 500) -> Iterator[LetterDoc]:
+        last_id = 0
+        while True:
+            with read_session(engine) as session:
+                rows = session.execute(
+                    select(Letter.id, Letter.subject, Letter.body, Signature.full_name, Signature.region_code)
+                    .join(Signature, Signature.id == Letter.signature_id)
+                    .where(Letter.target_id == target_id, Letter.id > last_id)
+                    .order_by(Letter.id)
+                    .limit(page)
+                ).all()
+            if not rows:
+                return
+            for letter_id, subject, body, name, region_code in rows:
+                region = scheme.get(region_code).name if scheme.has(region_code) else region_code
+                yield LetterDoc(
+                    campaign_title=campaign.title,
+                    signer_name=name,
+                    signer_region=region,
+                    target_name=target.name,
+                    target_title=target.title,
+                    target_address=target.postal_address,
+                    date_text=f"{utcnow():%-d %B %Y}",
+                    subject=subject,
+                    body=body,
+                )
+                last_id = letter_id
+
+    return Bundle(target, campaign, int(count), constituents, letters())

@@ -188,3 +188,31 @@ def test_hostile_or_broken_letters_are_refused_on_save(engine, bad):
             engine, lambda s: set_letter(session=s, campaign_id=campaign.id, subject="Hi", template=bad, actor=CLI)
         )
     assert "Line 1" in info.value.errors["letter_template"]
+
+
+def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, setup):
+    import io
+
+    from pypdf import PdfReader
+
+    from campaigns.pdf import bundle_pdf
+
+    _, _, _, letters = setup
+    bundle = outreach.bundle_letters(engine, letters["Gavin Ortiz"].target_id)
+    assert (bundle.letter_count, bundle.constituents) == (1, 1)  # one signer from California
+    docs = list(bundle.letters)
+    assert [d.signer_name for d in docs] == ["Zoë Ångström"] and docs[0].body.endswith("P.S. mine")
+    everyone = outreach.bundle_letters(engine, letters["Dana Reyes"].target_id)
+    assert everyone.constituents == 1
+    seen = []
+    data = bundle_pdf(
+        "Gavin Ortiz",
+        "Senator",
+        "Fund the libraries",
+        "22 November 2026",
+        iter(docs),
+        constituents=bundle.constituents,
+        on_progress=seen.append,
+    )
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages) == 2 and "Gavin Ortiz" in reader.pages[0].extract_text() and seen[-1] == 1

@@ -7,11 +7,11 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from campaigns import custom_regions, letters, lifecycle, moderation, outreach, targets
+from campaigns import custom_regions, letters, lifecycle, moderation, outreach, pdf, targets
 from campaigns.audit import Actor
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import Campaign
+from campaigns.models import Campaign, utcnow
 from campaigns.settings import get_settings
 from campaigns.ui import common
 from campaigns.uploads import UploadRowsError
@@ -72,6 +72,8 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
                 _upload_failed(exc, "target-problems.csv")
             else:
                 st.rerun()
+    if current:
+        _bundle(campaign, current)
     st.markdown(
         f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` "
         f"(UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB). "
@@ -88,6 +90,43 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
             _upload_failed(exc, f"{campaign.slug}-target-problems.csv")
         else:
             st.success(f"Imported {result.count} targets (replacing {result.replaced}).")
+
+
+def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg]
+    """One printable PDF per target: a cover page, then every letter written to them."""
+    by_id = {t.id: t for t in current}
+    chosen = st.selectbox(
+        "Printable bundle for",
+        list(by_id),
+        key=f"{campaign.slug}-bundle-target",
+        format_func=lambda i: f"{by_id[i].name} ({by_id[i].region_code or 'everyone'})",
+    )
+    ready_key = f"{campaign.slug}-bundle-{chosen}"
+    if st.button("Build the bundle", key=f"{ready_key}-build"):
+        bundle = outreach.bundle_letters(common.engine(), chosen)
+        if bundle.letter_count == 0:
+            st.info("No letters to this target yet.")
+        else:
+            total = bundle.letter_count
+            bar = st.progress(0.0, text=f"Building {total:,} letters…")
+            st.session_state[ready_key] = pdf.bundle_pdf(
+                bundle.target.name,
+                bundle.target.title,
+                bundle.campaign.title,
+                f"{utcnow():%-d %B %Y}",
+                bundle.letters,
+                constituents=bundle.constituents,
+                on_progress=lambda n: bar.progress(min(1.0, n / total), text=f"{n:,} of {total:,} letters"),
+            )
+            bar.empty()
+    if st.session_state.get(ready_key):
+        st.download_button(
+            "Download the bundle (PDF)",
+            st.session_state[ready_key],
+            f"{campaign.slug}-letters-{chosen}.pdf",
+            mime="application/pdf",
+            key=f"{ready_key}-download",
+        )
 
 
 def render_comments(actor: Actor, campaign: Campaign) -> None:
