@@ -146,7 +146,7 @@ class LiveServer:
 
 
 @contextmanager
-def running_app(database_url: str, folder: Path) -> Iterator[LiveServer]:
+def running_app(database_url: str, folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
     """`make run` (the README's command) on a free port; the whole process group is stopped afterwards."""
     import signal
     import subprocess
@@ -156,7 +156,7 @@ def running_app(database_url: str, folder: Path) -> Iterator[LiveServer]:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": database_url, "RALLY_PUBLIC_URL": url}
+    env = {**os.environ, "DATABASE_URL": database_url, "RALLY_PUBLIC_URL": url, **(extra_env or {})}
     log_path = folder / f"server-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(

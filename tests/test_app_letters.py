@@ -83,8 +83,8 @@ def test_the_edited_letter_is_what_reaches_the_target(signed):
     assert message["To"] == "Senator Gavin Ortiz <gavin@ca.example.gov>"
     assert message["Reply-To"] == "Rosa Parks <rosa@example.org>"
     assert message.get_content().replace("\r\n", "\n").strip() == "Dear Senator,\n\nIn my own words: act now."
-    at = next(b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")).click().run()
-    assert len(handler.envelopes) == 1  # never twice to the same target
+    assert not [b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")]  # not offered twice
+    assert len(handler.envelopes) == 1
 
 
 def test_an_empty_letter_gets_a_clear_message_and_nothing_is_sent(signed):

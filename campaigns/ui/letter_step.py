@@ -70,7 +70,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
                 common.engine(), lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel)
             )
 
-    if mail_mode() and letter.target_email:
+    if mail_mode() and letter.target_email and not st.session_state.get(sent_key):
         if st.button(f"Send it to {letter.target_name} by email", type="primary", key=f"{key}-email"):
             letter_id = save()
             if letter_id is not None:

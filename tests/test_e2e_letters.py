@@ -1,0 +1,79 @@
+"""Real-browser letter flow: a supporter signs on a phone, edits the letter, sends it, and downloads the PDF."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+from playwright.sync_api import expect
+
+from campaigns import targets
+from campaigns.audit import CLI
+from campaigns.db import run_write
+from campaigns.lifecycle import set_letter
+from tests.conftest import E2E, browser_page, running_app
+from tests.factories import make_campaign
+
+pytestmark = E2E
+TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nI back {{ campaign.title }}.\n\n{{ signer.full_name }}"
+
+
+def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, smtp_server, tmp_path: Path):
+    controller, handler = smtp_server
+    smtp_env = {
+        "RALLY_SMTP_HOST": "127.0.0.1",
+        "RALLY_SMTP_PORT": str(controller.port),
+        "RALLY_SMTP_SECURITY": "none",
+        "RALLY_MAIL_FROM": "Rally Letters <letters@rally.example.org>",
+    }
+    with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, smtp_env) as server:
+        engine = server.engine()
+        campaign = make_campaign(engine, slug="write-in", title="Save the river")
+        run_write(
+            engine,
+            lambda s: set_letter(
+                session=s, campaign_id=campaign.id, subject="About {{ campaign.title }}", template=TEMPLATE, actor=CLI
+            ),
+        )
+        run_write(
+            engine,
+            lambda s: targets.add_target(
+                session=s,
+                campaign_id=campaign.id,
+                region_code="US-NY",
+                name="Lena Park",
+                title="Senator",
+                email="lena@ny.example.gov",
+                actor=CLI,
+            ),
+        )
+        with browser_page(
+            browser, request, tmp_path, viewport={"width": 390, "height": 844}, accept_downloads=True
+        ) as page:
+            page.goto(f"{server.url}/?campaign=write-in")
+            page.get_by_role("textbox", name="Your name").fill("Wangari Maathai")
+            page.get_by_role("textbox", name="Email", exact=True).fill("wangari@example.org")
+            page.get_by_role("textbox", name="ZIP code (optional)").fill("10001")
+            page.get_by_role("button", name="Sign the campaign").click()
+            letter = page.get_by_role("textbox", name="Your letter")
+            expect(letter).to_have_value("Dear Senator Lena Park,\n\nI back Save the river.\n\nWangari Maathai")
+            letter.fill("Dear Senator Park,\n\nThe river is our commons. Please act.\n\nWangari")
+            letter.press("Tab")
+            page.get_by_role("button", name="Send it to Lena Park by email").click()
+            page.get_by_text("Sent to Lena Park").wait_for()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download PDF").click()
+            pdf_path = tmp_path / "letter.pdf"
+            download.value.save_as(pdf_path)
+            page.screenshot(path=str(tmp_path / "letter-sent.png"), full_page=True)
+        engine.dispose()
+    [envelope] = handler.envelopes
+    message = BytesParser(policy=policy.default).parsebytes(envelope.content)
+    assert (
+        envelope.rcpt_tos == ["lena@ny.example.gov"] and message["Reply-To"] == "Wangari Maathai <wangari@example.org>"
+    )
+    assert message.get_content().replace("\r\n", "\n").strip() == (
+        "Dear Senator Park,\n\nThe river is our commons. Please act.\n\nWangari"
+    )
+    assert pdf_path.read_bytes().startswith(b"%PDF")
