@@ -68,3 +68,27 @@ def past(days: int = 1) -> datetime:
 
 def future(days: int = 30) -> datetime:
     return utcnow() + timedelta(days=days)
+
+
+LETTER = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campaign.title }}.\n\n{{ signer.full_name }}"
+
+
+def make_letter_campaign(
+    engine: Engine, *, slug: str, title: str, template: str = LETTER, target: dict[str, str]
+) -> Campaign:
+    """A published campaign with a letter and one senator-style target (``region_code``, ``name``, ``email``)."""
+    from campaigns import targets
+    from campaigns.audit import CLI
+    from campaigns.lifecycle import set_letter
+
+    campaign = make_campaign(engine, slug=slug, title=title)
+    run_write(
+        engine,
+        lambda s: set_letter(
+            session=s, campaign_id=campaign.id, subject="About {{ campaign.title }}", template=template, actor=CLI
+        ),
+    )
+    run_write(
+        engine, lambda s: targets.add_target(session=s, campaign_id=campaign.id, title="Senator", actor=CLI, **target)
+    )
+    return campaign

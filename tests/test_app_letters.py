@@ -11,12 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from campaigns import settings as settings_module
-from campaigns import targets
-from campaigns.audit import CLI
-from campaigns.db import run_write
-from campaigns.lifecycle import set_letter
 from campaigns.ui import common
-from tests.factories import make_campaign
+from tests.factories import make_letter_campaign
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 pytestmark = pytest.mark.apptest
@@ -35,24 +31,12 @@ def signed(engine, default_settings, smtp_server):
         mail_from="letters@rally.example.org",
     )
     common.forget_public_reads()
-    campaign = make_campaign(engine, slug="letters")
-    run_write(
+    make_letter_campaign(
         engine,
-        lambda s: set_letter(
-            session=s, campaign_id=campaign.id, subject="About {{ campaign.title }}", template=TEMPLATE, actor=CLI
-        ),
-    )
-    run_write(
-        engine,
-        lambda s: targets.add_target(
-            session=s,
-            campaign_id=campaign.id,
-            region_code="US-CA",
-            name="Gavin Ortiz",
-            title="Senator",
-            email="gavin@ca.example.gov",
-            actor=CLI,
-        ),
+        slug="letters",
+        title="Fund the libraries",
+        template=TEMPLATE,
+        target={"region_code": "US-CA", "name": "Gavin Ortiz", "email": "gavin@ca.example.gov"},
     )
     at = AppTest.from_file(APP, default_timeout=30)
     at.query_params["campaign"] = "letters"

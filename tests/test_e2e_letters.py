@@ -8,12 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from campaigns import targets
-from campaigns.audit import CLI
-from campaigns.db import run_write
-from campaigns.lifecycle import set_letter
 from tests.conftest import E2E, browser_page, running_app
-from tests.factories import make_campaign
+from tests.factories import make_letter_campaign
 
 pytestmark = E2E
 TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nI back {{ campaign.title }}.\n\n{{ signer.full_name }}"
@@ -29,24 +25,12 @@ def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, s
     }
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, smtp_env) as server:
         engine = server.engine()
-        campaign = make_campaign(engine, slug="write-in", title="Save the river")
-        run_write(
+        make_letter_campaign(
             engine,
-            lambda s: set_letter(
-                session=s, campaign_id=campaign.id, subject="About {{ campaign.title }}", template=TEMPLATE, actor=CLI
-            ),
-        )
-        run_write(
-            engine,
-            lambda s: targets.add_target(
-                session=s,
-                campaign_id=campaign.id,
-                region_code="US-NY",
-                name="Lena Park",
-                title="Senator",
-                email="lena@ny.example.gov",
-                actor=CLI,
-            ),
+            slug="write-in",
+            title="Save the river",
+            template=TEMPLATE,
+            target={"region_code": "US-NY", "name": "Lena Park", "email": "lena@ny.example.gov"},
         )
         with browser_page(
             browser, request, tmp_path, viewport={"width": 390, "height": 844}, accept_downloads=True
