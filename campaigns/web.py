@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from campaigns import catalog
+from campaigns import catalog, stats
 from campaigns.db import get_engine, ping, read_session
 from campaigns.errors import RallyError
 from campaigns.migrate import upgrade
@@ -51,9 +53,68 @@ def list_campaigns(request: Request) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
 
 
+class _TTLCache:
+    """A few seconds of memory per key, shared by all requests of this process (thread-safe)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and now - hit[0] < self.seconds:
+                return hit[1]
+        value = make()  # outside the lock: a slow database never blocks other keys
+        with self._lock:
+            if len(self._items) > 1000:
+                self._items.clear()
+            self._items[key] = (now, value)
+        return value
+
+
+_campaign_cache = _TTLCache(API_CACHE_SECONDS)
+_NOT_FOUND = {"error": "not_found", "message": "There is no published campaign at that address."}
+
+
+def campaign_detail(request: Request) -> JSONResponse:
+    """One public campaign's totals and per-region counts (they add up to the total)."""
+    slug = request.path_params["slug"]
+    body = _campaign_cache.get(slug, lambda: _campaign_body(slug))
+    if body is None:
+        return JSONResponse(
+            _NOT_FOUND, status_code=404, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"}
+        )
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
+
+
+def _campaign_body(slug: str) -> dict[str, Any] | None:
+    with read_session(get_engine()) as session:
+        try:
+            page = catalog.get_campaign_page(session=session, slug=slug)
+        except RallyError:
+            return None
+        campaign = catalog.get_campaign_by_slug(session, slug)
+        assert campaign is not None and campaign.id is not None
+        regions = stats.region_counts(session, campaign.id, campaign.region_scheme)
+        updated = stats.last_updated(session, campaign.id)
+    return {
+        "slug": page.slug,
+        "title": page.title,
+        "status": page.status,
+        "goal": page.goal,
+        "total": int(regions["count"].sum()) if len(regions) else 0,
+        "updated": (updated or campaign.updated_at).isoformat(),
+        "regions": [{"code": c, "name": n, "count": int(k)} for c, n, k in regions.itertuples(index=False)],
+    }
+
+
 ROUTES = [
     Route("/api/health", health, methods=["GET"]),
     Route("/api/campaigns", list_campaigns, methods=["GET"]),
+    Route("/api/campaigns/{slug}", campaign_detail, methods=["GET"]),
 ]
 
 

@@ -102,3 +102,43 @@ def test_tcp_nodelay_reaches_accepted_connections_of_listening_sockets():
             with accepted:
                 assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         assert client.fileno() == -1
+
+
+def test_campaign_api_gives_region_counts_that_add_up_to_the_signatures(live_server):
+    from sqlalchemy import func, select
+
+    from campaigns.db import read_session
+    from campaigns.models import Signature
+
+    engine = live_server.engine()
+    campaign = make_campaign(engine, slug="api-detail", goal=40, title="Clean rivers")
+    for region, n in (("US-CA", 3), ("US-TX", 2), ("US-VT", 1)):
+        for _ in range(n):
+            run_write(
+                engine, lambda s, r=region: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code=r))
+            )
+    response = httpx.get(f"{live_server.url}/api/campaigns/api-detail")
+    assert response.status_code == 200 and response.headers["cache-control"] == "public, max-age=5"
+    body = response.json()
+    with read_session(engine) as session:
+        counted = session.execute(select(func.count()).where(Signature.campaign_id == campaign.id)).scalar_one()
+    assert (body["slug"], body["title"], body["status"], body["goal"]) == (
+        "api-detail",
+        "Clean rivers",
+        "published",
+        40,
+    )
+    assert body["total"] == sum(r["count"] for r in body["regions"]) == counted == 6
+    assert body["regions"][0] == {"code": "US-CA", "name": "California", "count": 3}
+    assert body["updated"].endswith("+00:00")
+    engine.dispose()
+
+
+@pytest.mark.parametrize("slug", ["no-such-campaign", "api-hidden-draft"])
+def test_campaign_api_is_a_json_404_for_unknown_and_draft_campaigns(live_server, slug):
+    engine = live_server.engine()
+    if slug == "api-hidden-draft":
+        make_campaign(engine, slug=slug, status="draft")
+    response = httpx.get(f"{live_server.url}/api/campaigns/{slug}")
+    assert response.status_code == 404 and response.json()["error"] == "not_found"
+    engine.dispose()
