@@ -1,0 +1,99 @@
+"""The public JSON API under load: ``GET /api/campaigns/<slug>`` against one app process.
+
+The app is started the way production runs it (``streamlit run rally_app.py``) on a free port,
+over a fresh SQLite file holding the demo campaigns, and loaded with ``wrk`` (Debian's ``wrk``
+package) on loopback. The baseline in the same run is Streamlit's own ``GET /_stcore/health``
+(no database, no work): what the server stack itself sustains. Target: at least 2,000 requests/s.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.common import Options, print_table
+
+NAME = "api_json"
+TARGET_RATE = 2_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wrk(url: str, seconds: int) -> tuple[float, str]:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c32", f"-d{seconds}s", "--latency", url], capture_output=True, text=True, check=True
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+(\S+)", out)
+    return rate, p99.group(1) if p99 else "?"
+
+
+def run(opts: Options) -> None:
+    print(f"== {NAME}: GET /api/campaigns/<slug> requests per second, one app process ==", flush=True)
+    if shutil.which("wrk") is None:
+        print("  skipped: wrk is not installed (apt-get install wrk)")
+        return
+    seconds = 3 if opts.quick else 10
+    folder = Path(tempfile.mkdtemp(prefix="rally-bench-api-"))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'rally.db'}"}
+    subprocess.run(
+        [sys.executable, "-m", "campaigns", "demo", "--signatures", "3000"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "rally_app.py", "--server.port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the app did not start within 60 s")
+            time.sleep(0.3)
+        httpx.get(f"{base}/api/campaigns/save-our-libraries")  # warm the cache
+        rows = []
+        for label, path in (
+            ("/_stcore/health (baseline)", "/_stcore/health"),
+            ("/api/campaigns/<slug>", "/api/campaigns/save-our-libraries"),
+        ):
+            rate, p99 = _wrk(base + path, seconds)
+            verdict = "PASS" if rate >= TARGET_RATE else "MISS"
+            rows.append([label, f"{rate:,.0f}", p99, f">= {TARGET_RATE:,}/s {verdict}" if "slug" in label else ""])
+        print_table(
+            f"JSON API (wrk -t2 -c32, {seconds} s each; wrk shares the machine's cores)",
+            ["route", "requests/s", "p99 latency", "target"],
+            rows,
+        )
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
+        shutil.rmtree(folder, ignore_errors=True)
