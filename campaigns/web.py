@@ -129,8 +129,28 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
     }
 
 
+SHAPES_CACHE_SECONDS = 86_400
+
+
+def shapes(request: Request) -> Response:
+    """A shipped scheme's shapes file, for maps drawn in the browser (cached a day: it never changes)."""
+    from campaigns.regions import SchemeInfo, list_schemes, shape_path
+
+    wanted = request.path_params["scheme"]
+    info: SchemeInfo | None = next((i for i in list_schemes() if i.id == wanted and i.shapes), None)
+    path = shape_path(info) if info else None
+    if path is None or not path.is_file():
+        return JSONResponse({"error": "not_found", "message": "No shapes for that region scheme."}, status_code=404)
+    return Response(
+        path.read_bytes(),
+        media_type="application/json",
+        headers={"Cache-Control": f"public, max-age={SHAPES_CACHE_SECONDS}, immutable"},
+    )
+
+
 ROUTES = [
     Route("/api/health", health, methods=["GET"]),
+    Route("/api/shapes/{scheme}.json", shapes, methods=["GET"]),
     Route("/api/campaigns", list_campaigns, methods=["GET"]),
     Route("/api/campaigns/{slug}", campaign_detail, methods=["GET"]),
 ]

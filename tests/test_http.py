@@ -142,3 +142,11 @@ def test_campaign_api_is_a_json_404_for_unknown_and_draft_campaigns(live_server,
     response = httpx.get(f"{live_server.url}/api/campaigns/{slug}")
     assert response.status_code == 404 and response.json()["error"] == "not_found"
     engine.dispose()
+
+
+def test_region_shapes_are_served_for_maps_and_cached_by_the_browser(live_server):
+    response = httpx.get(f"{live_server.url}/api/shapes/us-states.json")
+    assert response.status_code == 200 and response.json()["type"] == "Topology"
+    assert "max-age=86400" in response.headers["cache-control"]
+    assert httpx.get(f"{live_server.url}/api/shapes/subdivisions-de.json").status_code == 404  # no shapes shipped
+    assert httpx.get(f"{live_server.url}/api/shapes/..%2Fsecret.json").status_code in (400, 404)  # never a file

@@ -7,11 +7,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, organize, organize_parts, public
+from campaigns.ui import account, admin, dashboard, organize, organize_parts, public
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
-PUBLIC: list[PageSpec] = [(public.render, "Campaigns", "campaigns", ":material/campaign:")]
+PUBLIC: list[PageSpec] = [
+    (public.render, "Campaigns", "campaigns", ":material/campaign:"),
+    (dashboard.render, "Live dashboard", "dashboard", ":material/monitoring:"),
+]
 ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
     "organizer": (
         "Organize",
