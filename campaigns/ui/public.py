@@ -67,7 +67,10 @@ def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, 
     st.markdown(f"**{common.plain(page.purpose)}**")
     total = max(page.total, done.total) if done else page.total
     common.progress(total, page.goal)
-    st.caption(common.deadline_text(page.deadline, page.is_open))
+    st.caption(
+        common.deadline_text(page.deadline, page.is_open)
+        + ("" if preview else f" · [See signatures by region](/dashboard?campaign={page.slug})")
+    )
     reached = milestone_reached(total, page.goal)
     if reached:
         st.success(MILESTONE_TEXT[reached], icon=":material/celebration:")
