@@ -70,7 +70,9 @@ def _map(table: pd.DataFrame, scheme_id: str, shape_object: str, metric: str, la
         .mark_geoshape(stroke="white", strokeWidth=0.4)
         .transform_lookup(lookup="id", from_=alt.LookupData(values, "shape_id", ["name", "count", "per_100k"]))
         .encode(
-            color=alt.Color(f"{metric}:Q", title=label, scale=alt.Scale(scheme="oranges")),
+            color=alt.Color(
+                f"{metric}:Q", title=label, scale=alt.Scale(scheme="oranges"), legend=alt.Legend(orient="bottom")
+            ),
             tooltip=[
                 alt.Tooltip("name:N", title="Region"),
                 alt.Tooltip("count:Q", title="Signatures", format=","),
