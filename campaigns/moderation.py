@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -93,18 +94,20 @@ def comments_for_review(
         .limit(limit)
     ).all()
     names = _region_names(session, scheme_id, (row.region_code for row in rows))
-    return [
-        CommentForReview(
-            signature_id=row.id,
-            comment=row.comment,
-            first_name=first_name(row.full_name),
-            region_code=row.region_code,
-            region_name=names[row.region_code],
-            created_at=row.created_at,
-            status=row.comment_status,
-        )
-        for row in rows
-    ]
+    return [_for_review(row, names[row.region_code]) for row in rows]
+
+
+def _for_review(row: Any, region_name: str) -> CommentForReview:
+    """From a Signature, or a query row with the same column names."""
+    return CommentForReview(
+        signature_id=row.id,
+        comment=row.comment,
+        first_name=first_name(row.full_name),
+        region_code=row.region_code,
+        region_name=region_name,
+        created_at=row.created_at,
+        status=row.comment_status,
+    )
 
 
 def _moderate(session: Session, signature_id: int, target: CommentStatus, actor: Actor) -> CommentForReview:
@@ -127,16 +130,7 @@ def _moderate(session: Session, signature_id: int, target: CommentStatus, actor:
             previous=current.value,
         )
     names = _region_names(session, _scheme_of(session, signature.campaign_id), [signature.region_code])
-    assert signature.id is not None
-    return CommentForReview(
-        signature_id=signature.id,
-        comment=signature.comment,
-        first_name=first_name(signature.full_name),
-        region_code=signature.region_code,
-        region_name=names[signature.region_code],
-        created_at=signature.created_at,
-        status=signature.comment_status,
-    )
+    return _for_review(signature, names[signature.region_code])
 
 
 def approve_comment(*, session: Session, signature_id: int, actor: Actor) -> CommentForReview:

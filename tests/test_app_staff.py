@@ -111,14 +111,19 @@ def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app,
     assert them.is_active
 
 
-def test_admin_adds_a_person_through_the_form(staff_app, engine):
+def add_person(staff_app, email: str, password: str) -> AppTest:
+    """As an admin, fill in and submit the People page's add-person form."""
     as_person, open_page = staff_app
     as_person(("admin",))
     at = open_page("people")
     form_inputs = {w.label.split(" (")[0]: w for w in at.text_input}
-    form_inputs["Email"].set_value("new.organizer@example.org")
-    form_inputs["First password"].set_value("a long enough first password")
-    at = next(b for b in at.button if b.label == "Add person").click().run()
+    form_inputs["Email"].set_value(email)
+    form_inputs["First password"].set_value(password)
+    return next(b for b in at.button if b.label == "Add person").click().run()
+
+
+def test_admin_adds_a_person_through_the_form(staff_app, engine):
+    at = add_person(staff_app, "new.organizer@example.org", "a long enough first password")
     assert not at.exception
     with read_session(engine) as session:
         emails = {u.email: u.roles for u in auth.list_users(session)}
@@ -126,13 +131,7 @@ def test_admin_adds_a_person_through_the_form(staff_app, engine):
 
 
 def test_short_first_password_is_refused_in_the_form(staff_app, engine):
-    as_person, open_page = staff_app
-    as_person(("admin",))
-    at = open_page("people")
-    form_inputs = {w.label.split(" (")[0]: w for w in at.text_input}
-    form_inputs["Email"].set_value("x@example.org")
-    form_inputs["First password"].set_value("short")
-    at = next(b for b in at.button if b.label == "Add person").click().run()
+    at = add_person(staff_app, "x@example.org", "short")
     assert any("at least 12 characters" in e.value for e in at.error)
     with read_session(engine) as session:
         assert "x@example.org" not in {u.email for u in auth.list_users(session)}
