@@ -60,6 +60,13 @@ class Role(enum.StrEnum):
 class SignatureStatus(enum.StrEnum):
     counted = "counted"
     pending = "pending"  # awaiting a confirmation (later issue); not in any count
+    withdrawn = "withdrawn"  # the supporter took their signature back; not in any count
+
+
+class SignatureSource(enum.StrEnum):
+    online = "online"  # the public sign form
+    paper = "paper"  # a paper or offline signature typed or uploaded by a coordinator
+    import_ = "import"  # a bulk import (CLI)
 
 
 class CommentStatus(enum.StrEnum):
@@ -106,6 +113,7 @@ class Signature(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("campaign_id", "email_canonical", name="uq_signature_campaign_email"),
         Index("ix_signature_campaign_created", "campaign_id", "created_at"),
+        Index("ix_signature_email_canonical", "email_canonical"),  # a supporter's own data, across campaigns
     )
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
@@ -127,6 +135,13 @@ class Signature(SQLModel, table=True):
     referrer: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     status: str = Field(default=SignatureStatus.counted.value, sa_column=Column(String(16), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    source: str = Field(
+        default=SignatureSource.online.value,
+        sa_column=Column(String(16), nullable=False, server_default=SignatureSource.online.value),
+    )
+    withdrawn_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # Personal data removed (on the supporter's request or by retention); the row stays, anonymous, in the counts.
+    erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class RegionCount(SQLModel, table=True):
@@ -138,6 +153,32 @@ class RegionCount(SQLModel, table=True):
     shard: int = Field(primary_key=True)
     count: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class HourlyCount(SQLModel, table=True):
+    """One shard of a campaign's signatures in one UTC hour: the dashboard's time series, without a scan."""
+
+    __tablename__ = "hourly_count"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True, ondelete="CASCADE")
+    hour: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    shard: int = Field(primary_key=True)
+    count: int = 0
+
+
+class SupporterToken(SQLModel, table=True):
+    """A one-time, time-limited link emailed to a supporter: the row keeps only the token's SHA-256."""
+
+    __tablename__ = "supporter_token"
+    __table_args__ = (
+        Index("ix_supporter_token_email", "email_canonical"),
+        Index("ix_supporter_token_expires", "expires_at"),
+    )
+    token_hash: str = Field(sa_column=Column(String(64), primary_key=True))
+    email_canonical: str = Field(sa_column=Column(String(320), nullable=False))
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))  # e.g. "my-data"
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=_ts())
+    used_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class User(SQLModel, table=True):

@@ -25,10 +25,19 @@ from sqlmodel import Session, SQLModel
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import HotStatement
 from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput, RallyError
-from campaigns.models import Campaign, CampaignStatus, CommentStatus, RegionCount, Signature, SignatureStatus, utcnow
+from campaigns.models import (
+    Campaign,
+    CampaignStatus,
+    CommentStatus,
+    HourlyCount,
+    RegionCount,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
 from campaigns.regions import RegionScheme, get_scheme
 from campaigns.settings import get_settings
-from campaigns.stats import TOTAL_STATEMENT
+from campaigns.stats import TOTAL_STATEMENT, hour_of
 from campaigns.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 
 
@@ -133,6 +142,7 @@ def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) 
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
 _REGION_COUNT = RegionCount.__table__  # type: ignore[attr-defined]
+_HOURLY_COUNT = HourlyCount.__table__  # type: ignore[attr-defined]
 _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.id,
     _CAMPAIGN.c.slug,
@@ -164,12 +174,14 @@ _SIGNATURE_KEYS = (
     "created_at",
 )
 _COUNT_KEYS = ("campaign_id", "region_code", "shard", "count", "updated_at")
+_HOURLY_KEYS = ("campaign_id", "hour", "shard", "count")
 
 
 @dataclass(frozen=True)
 class _Statements:
     insert_signature: HotStatement
     bump_count: HotStatement
+    bump_hourly: HotStatement
     total: HotStatement
 
 
@@ -177,6 +189,7 @@ class _Statements:
 def _statements(dialect_name: str) -> _Statements:
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     bump = insert(_REGION_COUNT)
+    bump_hour = insert(_HOURLY_COUNT)
     return _Statements(
         insert_signature=HotStatement(
             insert(_SIGNATURE)
@@ -190,6 +203,12 @@ def _statements(dialect_name: str) -> _Statements:
                 set_={"count": _REGION_COUNT.c.count + 1, "updated_at": bump.excluded.updated_at},
             ),
             _COUNT_KEYS,
+        ),
+        bump_hourly=HotStatement(
+            bump_hour.on_conflict_do_update(
+                index_elements=["campaign_id", "hour", "shard"], set_={"count": _HOURLY_COUNT.c.count + 1}
+            ),
+            _HOURLY_KEYS,
         ),
         total=HotStatement(TOTAL_STATEMENT, ("campaign_id",)),
     )
@@ -252,6 +271,9 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
                 "count": 1,
                 "updated_at": now,
             },
+        )
+        statements.bump_hourly.execute(
+            session, {"campaign_id": campaign.id, "hour": hour_of(now), "shard": shard, "count": 1}
         )
     total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(

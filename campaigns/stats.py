@@ -7,15 +7,16 @@ their cost does not grow with the number of signatures.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, literal_column, select
 from sqlmodel import Session
 
 from campaigns.custom_regions import resolve_scheme
-from campaigns.models import RegionCount, Signature, SignatureStatus, utcnow
+from campaigns.models import HourlyCount, RegionCount, Signature, SignatureStatus, utcnow
 from campaigns.regions import RegionScheme
 
 # Statements built once, with bind parameters: each call only binds values (no statement
@@ -77,11 +78,49 @@ def last_updated(session: Session, campaign_id: int) -> datetime | None:
     return value
 
 
-def rebuild_counts(session: Session, campaign_id: int) -> int:
-    """Recompute a campaign's aggregate rows from its signatures (after a bulk load or a repair).
+def hour_of(moment: datetime) -> datetime:
+    """The UTC hour a moment falls in: the key of its ``hourly_count`` row."""
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
-    Runs inside the caller's write transaction; returns the new total.
+
+_HOURLY_SUMS = (
+    select(HourlyCount.hour, func.sum(HourlyCount.count).label("n"))
+    .where(HourlyCount.campaign_id == bindparam("campaign_id"))
+    .group_by(HourlyCount.hour)
+    .order_by(HourlyCount.hour)
+)
+_SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
+    HourlyCount.campaign_id == bindparam("campaign_id"), HourlyCount.hour >= bindparam("since")
+)
+
+
+def hourly_counts(session: Session, campaign_id: int) -> pd.DataFrame:
+    """Signatures per UTC hour (hours with none are left out): columns ``hour`` (tz-aware UTC), ``count``."""
+    rows = [(hour, int(n)) for hour, n in session.execute(_HOURLY_SUMS, {"campaign_id": campaign_id}) if n]
+    frame = pd.DataFrame(rows, columns=["hour", "count"])
+    frame["hour"] = pd.to_datetime(frame["hour"], utc=True)
+    return frame
+
+
+def recent_count(session: Session, campaign_id: int, hours: int = 24, now: datetime | None = None) -> int:
+    """Signatures in the last ``hours`` whole hours plus the current one (read from the hourly rows)."""
+    since = hour_of(now or utcnow()) - timedelta(hours=hours - 1)
+    return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
+
+
+def hour_expression(dialect_name: str, column: Any) -> Any:
+    """SQL for the UTC hour of a timestamp column, stored as ``HourlyCount.hour`` stores it."""
+    if dialect_name == "postgresql":
+        return literal_column(f"date_trunc('hour', {column.name} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+    return func.strftime("%Y-%m-%d %H:00:00.000000", column)  # SQLite: naive UTC text, SQLAlchemy's format
+
+
+def rebuild_counts(session: Session, campaign_id: int) -> int:
+    """Recompute a campaign's aggregate rows (per region and per hour) from its counted signatures.
+
+    For after a bulk load or a repair. Runs inside the caller's write transaction; returns the new total.
     """
+    _rebuild_hourly(session, campaign_id)
     session.execute(delete(RegionCount).where(RegionCount.campaign_id == campaign_id))  # type: ignore[arg-type]
     grouped = session.execute(
         select(Signature.region_code, func.count())
@@ -98,3 +137,16 @@ def rebuild_counts(session: Session, campaign_id: int) -> int:
             ],
         )
     return sum(int(n) for _, n in grouped)
+
+
+def _rebuild_hourly(session: Session, campaign_id: int) -> None:
+    session.execute(delete(HourlyCount).where(HourlyCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    hour = hour_expression(session.connection().dialect.name, Signature.__table__.c.created_at)  # type: ignore[attr-defined]
+    grouped = (
+        select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count())
+        .where(Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
+        .group_by(hour)
+    )
+    session.execute(
+        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], grouped)  # type: ignore[arg-type]
+    )

@@ -23,6 +23,8 @@ TABLES = (
     "letter",
     "signature",
     "region_count",
+    "hourly_count",
+    "supporter_token",
     "target",
     "audit_log",
     "campaign",

@@ -241,6 +241,14 @@ def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
         assert conn.execute(text("SELECT count(*) FROM signature")).scalar() == 5
         assert conn.execute(text("SELECT sum(count) FROM region_count")).scalar() == 5
         assert conn.execute(text("SELECT count(*) FROM campaign")).scalar() == 1
+        assert conn.execute(text("SELECT DISTINCT source FROM signature")).scalar() == "online"
+
+    from campaigns.stats import hourly_counts
+
+    with read_session(engine) as session:  # 0004 back-filled the hourly rows from the signatures
+        series = hourly_counts(session, 1)
+    hours = [(h.to_pydatetime(), n) for h, n in series.itertuples(index=False)]
+    assert hours == [(datetime(2026, 1, 2, tzinfo=UTC), 5)]
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # switched back on
