@@ -1,23 +1,71 @@
-"""What the live dashboard shows, read from the aggregate rows (never by scanning signatures)."""
+"""What the live dashboard shows, read from the aggregate rows (never by scanning signatures).
+
+One campaign (``read_dashboard``) or every campaign a staff member may see (``read_all_campaigns``):
+totals and progress, signatures by region (with population and signatures per 100,000), signatures
+per hour, the last 24 hours, milestones with the hour each was reached, and letters sent per target.
+Every number comes from one database snapshot, so the total, the regions and the hours always agree.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 import pandas as pd
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from campaigns import catalog, stats
 from campaigns.custom_regions import resolve_scheme
-from campaigns.stats import region_counts
+from campaigns.errors import CampaignNotFound
+from campaigns.models import Campaign, CampaignStatus, Outreach, OutreachStatus, Target, utcnow
+from campaigns.overview import MILESTONES
+
+REGION_COLUMNS = ["code", "name", "count", "population", "shape_id", "per_100k", "rank"]
 
 
-def region_table(session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Milestone:
+    percent: int
+    signatures: int
+    reached_at: datetime | None  # the UTC hour the count crossed it; None if not reached
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """Plain values and frames: safe to cache and share between viewers (nothing about any signer)."""
+
+    title: str
+    slug: str | None  # None for the all-campaigns view
+    region_scheme: str
+    goal: int
+    status: str
+    total: int
+    last_24h: int
+    regions: pd.DataFrame  # REGION_COLUMNS, every region of the scheme, largest count first
+    hourly: pd.DataFrame  # hour (UTC), count: hours with signatures only
+    milestones: list[Milestone]
+    letters: pd.DataFrame  # target, title, region, sent
+    campaigns: pd.DataFrame  # slug, title, status, total, goal (the all-campaigns view; one row otherwise)
+    read_at: datetime
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def region_table(session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
     """Every region of the scheme with its count, population, signatures per 100,000 and shape id.
 
     Regions without signatures are included (the map shows them); counts under a code the scheme
     doesn't know (a scheme changed, or a region removed) are kept, named by their code, so the
-    rows always add up to the total.
+    rows always add up to the total. Several campaign ids (on one scheme) are summed.
     """
     scheme = resolve_scheme(session, scheme_id)
-    counts = dict(region_counts(session, campaign_id, scheme_id)[["code", "count"]].itertuples(index=False))
+    counts: dict[str, int] = {}
+    for cid in campaign_id if isinstance(campaign_id, list) else [campaign_id]:
+        for code, n in stats.region_counts(session, cid, scheme_id)[["code", "count"]].itertuples(index=False):
+            counts[code] = counts.get(code, 0) + int(n)
     rows = [(r.code, r.name, int(counts.pop(r.code, 0)), r.population, r.shape_id) for r in scheme.regions]
     rows += [(code, code, int(n), None, None) for code, n in counts.items()]
     frame = pd.DataFrame(rows, columns=["code", "name", "count", "population", "shape_id"])
@@ -25,3 +73,138 @@ def region_table(session: Session, campaign_id: int, scheme_id: str) -> pd.DataF
     frame["per_100k"] = per.round(2)
     frame["rank"] = frame["count"].rank(method="min", ascending=False).astype(int)
     return frame.sort_values(["count", "name"], ascending=[False, True], ignore_index=True)
+
+
+def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
+    """Each milestone (percent of the goal) with the hour the running count first reached it."""
+    if goal <= 0:
+        return []
+    running = hourly["count"].cumsum() if len(hourly) else pd.Series(dtype="int64")
+    result = []
+    for percent in MILESTONES:
+        needed = -(-percent * goal // 100)  # ceiling: 25% of 10 is 3 signatures
+        crossed = running[running >= needed]
+        when = hourly["hour"][crossed.index[0]].to_pydatetime() if len(crossed) else None
+        result.append(Milestone(percent, needed, when))
+    return result
+
+
+def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
+    """Letters delivered (sent through any channel) per target of these campaigns, most first."""
+    if not campaign_ids:
+        return pd.DataFrame(columns=["target", "title", "region", "sent"])
+    sent = (
+        select(Outreach.target_id, func.count(func.distinct(Outreach.letter_id)).label("sent"))
+        .join(Target, Target.id == Outreach.target_id)
+        .where(Target.campaign_id.in_(campaign_ids), Outreach.status == OutreachStatus.sent.value)  # type: ignore[attr-defined]
+        .group_by(Outreach.target_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Target.name, Target.title, Target.region_code, func.coalesce(sent.c.sent, 0))
+        .outerjoin(sent, sent.c.target_id == Target.id)
+        .where(Target.campaign_id.in_(campaign_ids))  # type: ignore[attr-defined]
+        .order_by(func.coalesce(sent.c.sent, 0).desc(), Target.name)
+    ).all()
+    frame = pd.DataFrame(rows, columns=["target", "title", "region", "sent"])
+    frame["region"] = frame["region"].fillna("Everyone")
+    return frame
+
+
+def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
+    """One campaign's dashboard. The public sees published and closed campaigns; staff any but archived."""
+    now = now or utcnow()
+    campaign = catalog.get_campaign_by_slug(session, slug)
+    if campaign is None or campaign.id is None or campaign.status == CampaignStatus.archived:
+        raise CampaignNotFound(slug)
+    if not staff and campaign.status == CampaignStatus.draft:
+        raise CampaignNotFound(slug)
+    return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
+
+
+def schemes_in_use(session: Session) -> list[str]:
+    """Region schemes of the campaigns in the all-campaigns view, most used first."""
+    campaigns = _visible_campaigns(session)
+    used: dict[str, int] = {}
+    for c in campaigns:
+        used[c.region_scheme] = used.get(c.region_scheme, 0) + 1
+    return sorted(used, key=lambda s: (-used[s], s))
+
+
+def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None = None) -> DashboardData:
+    """Staff: every campaign that is not a draft or archived, summed; the map covers those on ``scheme_id``."""
+    now = now or utcnow()
+    campaigns = _visible_campaigns(session)
+    goal = sum(c.goal for c in campaigns)
+    data = _read(session, campaigns, "All campaigns", None, scheme_id, goal, now)
+    return data
+
+
+def _visible_campaigns(session: Session) -> list[Campaign]:
+    visible = (CampaignStatus.published.value, CampaignStatus.closed.value)
+    stmt = select(Campaign).where(Campaign.status.in_(visible)).order_by(Campaign.id)  # type: ignore[attr-defined]
+    return list(session.execute(stmt).scalars())
+
+
+def _read(
+    session: Session,
+    campaigns: list[Campaign],
+    title: str,
+    slug: str | None,
+    scheme_id: str,
+    goal: int,
+    now: datetime,
+) -> DashboardData:
+    ids = [c.id for c in campaigns if c.id is not None]
+    totals = stats.campaign_totals(session, ids)
+    on_scheme = [c.id for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
+    regions = region_table(session, on_scheme, scheme_id)
+    hourly = _hourly(session, ids)
+    status = catalog.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
+    table = pd.DataFrame(
+        [(c.slug, c.title, catalog.public_status(c, now), totals.get(c.id or 0, 0), c.goal) for c in campaigns],
+        columns=["slug", "title", "status", "total", "goal"],
+    )
+    total = sum(totals.values())
+    return DashboardData(
+        title=title,
+        slug=slug,
+        region_scheme=scheme_id,
+        goal=goal,
+        status=status,
+        total=total,
+        last_24h=sum(stats.recent_count(session, cid, hours=24, now=now) for cid in ids),
+        regions=regions,
+        hourly=hourly,
+        milestones=milestones(hourly, goal),
+        letters=letters_per_target(session, ids)
+        if ids
+        else pd.DataFrame(columns=["target", "title", "region", "sent"]),
+        campaigns=table,
+        read_at=now,
+    )
+
+
+def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
+    frames = [stats.hourly_counts(session, cid) for cid in ids]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({"hour": pd.Series(dtype="datetime64[ns, UTC]"), "count": pd.Series(dtype="int64")})
+    merged = pd.concat(frames).groupby("hour", as_index=False)["count"].sum()
+    return merged.sort_values("hour", ignore_index=True)
+
+
+def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) -> pd.DataFrame:
+    """Signatures per hour or per day with the running total, gaps filled with zeros: columns
+    ``time``, ``count``, ``cumulative``."""
+    if hourly.empty:
+        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"), "count": [], "cumulative": []})
+    freq = "D" if daily else "h"
+    counts = hourly.set_index("hour")["count"].resample(freq).sum()
+    if until is not None:
+        end = pd.Timestamp(until).floor(freq)
+        if end > counts.index[-1]:
+            counts = counts.reindex(pd.date_range(counts.index[0], end, freq=freq), fill_value=0)
+    frame = counts.rename_axis("time").reset_index()
+    frame["cumulative"] = frame["count"].cumsum()
+    return frame

@@ -144,6 +144,23 @@ def read_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def snapshot_session(engine: Engine) -> Iterator[Session]:
+    """A read session whose statements all see one snapshot of the database.
+
+    For pages that show several numbers that must agree (a total, its regions, its hours):
+    PostgreSQL runs it in REPEATABLE READ; SQLite's read transaction in WAL mode is a
+    snapshot from its first read already.
+    """
+    bind = engine
+    if not is_sqlite(engine):
+        bind = engine.__dict__.get("_rally_snapshot_bind")
+        if bind is None:
+            bind = engine.__dict__["_rally_snapshot_bind"] = engine.execution_options(isolation_level="REPEATABLE READ")
+    with Session(bind, expire_on_commit=False) as session:
+        yield session
+
+
 def _write_bind(engine: Engine) -> Engine:
     """The engine with ``BEGIN IMMEDIATE`` for writes (SQLite), made once per engine."""
     bind = engine.__dict__.get("_rally_write_bind")

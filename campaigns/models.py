@@ -165,6 +165,17 @@ class HourlyCount(SQLModel, table=True):
     count: int = 0
 
 
+class RegionDayCount(SQLModel, table=True):
+    """One shard of a campaign's signatures from one region on one UTC day: each region's trend."""
+
+    __tablename__ = "region_day_count"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True, ondelete="CASCADE")
+    region_code: str = Field(sa_column=Column(String(32), primary_key=True))
+    day: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    shard: int = Field(primary_key=True)
+    count: int = 0
+
+
 class SupporterToken(SQLModel, table=True):
     """A one-time, time-limited link emailed to a supporter: the row keeps only the token's SHA-256."""
 

@@ -11,7 +11,6 @@ writer at a time, so there a region has one row.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,15 +28,12 @@ from campaigns.models import (
     Campaign,
     CampaignStatus,
     CommentStatus,
-    HourlyCount,
-    RegionCount,
     Signature,
     SignatureStatus,
     utcnow,
 )
 from campaigns.regions import RegionScheme, get_scheme
-from campaigns.settings import get_settings
-from campaigns.stats import TOTAL_STATEMENT, hour_of
+from campaigns.stats import TOTAL_STATEMENT, bump_counts
 from campaigns.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 
 
@@ -141,8 +137,6 @@ def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) 
 # binds values: no statement construction, no cache-key generation, no ORM loading per call.
 _CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
 _SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
-_REGION_COUNT = RegionCount.__table__  # type: ignore[attr-defined]
-_HOURLY_COUNT = HourlyCount.__table__  # type: ignore[attr-defined]
 _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.id,
     _CAMPAIGN.c.slug,
@@ -173,42 +167,23 @@ _SIGNATURE_KEYS = (
     "status",
     "created_at",
 )
-_COUNT_KEYS = ("campaign_id", "region_code", "shard", "count", "updated_at")
-_HOURLY_KEYS = ("campaign_id", "hour", "shard", "count")
 
 
 @dataclass(frozen=True)
 class _Statements:
     insert_signature: HotStatement
-    bump_count: HotStatement
-    bump_hourly: HotStatement
     total: HotStatement
 
 
 @cache
 def _statements(dialect_name: str) -> _Statements:
     insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    bump = insert(_REGION_COUNT)
-    bump_hour = insert(_HOURLY_COUNT)
     return _Statements(
         insert_signature=HotStatement(
             insert(_SIGNATURE)
             .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
             .returning(_SIGNATURE.c.id),
             _SIGNATURE_KEYS,
-        ),
-        bump_count=HotStatement(
-            bump.on_conflict_do_update(
-                index_elements=["campaign_id", "region_code", "shard"],
-                set_={"count": _REGION_COUNT.c.count + 1, "updated_at": bump.excluded.updated_at},
-            ),
-            _COUNT_KEYS,
-        ),
-        bump_hourly=HotStatement(
-            bump_hour.on_conflict_do_update(
-                index_elements=["campaign_id", "hour", "shard"], set_={"count": _HOURLY_COUNT.c.count + 1}
-            ),
-            _HOURLY_KEYS,
         ),
         total=HotStatement(TOTAL_STATEMENT, ("campaign_id",)),
     )
@@ -260,21 +235,7 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
     created = inserted is not None
     signature_id = inserted[0] if inserted else _existing_id(session, campaign.id, row["email_canonical"])
     if created:
-        # SQLite has one writer at a time: shards would only make every read sum more rows.
-        shard = 0 if connection.dialect.name == "sqlite" else random.randrange(get_settings().count_shards)
-        statements.bump_count.execute(
-            session,
-            {
-                "campaign_id": campaign.id,
-                "region_code": row["region_code"],
-                "shard": shard,
-                "count": 1,
-                "updated_at": now,
-            },
-        )
-        statements.bump_hourly.execute(
-            session, {"campaign_id": campaign.id, "hour": hour_of(now), "shard": shard, "count": 1}
-        )
+        bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
     total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(
         campaign_slug=campaign.slug,

@@ -6,18 +6,23 @@ their cost does not grow with the number of signatures.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import bindparam, delete, func, insert, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from campaigns.custom_regions import resolve_scheme
-from campaigns.models import HourlyCount, RegionCount, Signature, SignatureStatus, utcnow
+from campaigns.db import HotStatement
+from campaigns.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
 from campaigns.regions import RegionScheme
+from campaigns.settings import get_settings
 
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
@@ -83,6 +88,74 @@ def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def day_of(moment: datetime) -> datetime:
+    """The UTC day (midnight) a moment falls in: the key of its ``region_day_count`` row."""
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# --- keeping the aggregates: every change to the counted signatures goes through bump_counts ----------
+
+_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
+_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class _Bumps:
+    region: HotStatement
+    hour: HotStatement
+    region_day: HotStatement
+
+
+def _upsert_adding(dialect_name: str, table: Any, key: list[str], replaced: tuple[str, ...] = ()) -> Any:
+    """INSERT a row, or add its count to the existing one (and take its ``replaced`` columns)."""
+    insert_ = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    stmt = insert_(table)
+    changes = {"count": table.c.count + stmt.excluded.count, **{c: stmt.excluded[c] for c in replaced}}
+    return stmt.on_conflict_do_update(index_elements=key, set_=changes)
+
+
+@cache
+def _bumps(dialect_name: str) -> _Bumps:
+    region = _upsert_adding(dialect_name, _COUNTS, ["campaign_id", "region_code", "shard"], ("updated_at",))
+    return _Bumps(
+        region=HotStatement(region, ("campaign_id", "region_code", "shard", "count", "updated_at")),
+        hour=HotStatement(
+            _upsert_adding(dialect_name, _HOURLY, ["campaign_id", "hour", "shard"]),
+            ("campaign_id", "hour", "shard", "count"),
+        ),
+        region_day=HotStatement(
+            _upsert_adding(dialect_name, _REGION_DAY, ["campaign_id", "region_code", "day", "shard"]),
+            ("campaign_id", "region_code", "day", "shard", "count"),
+        ),
+    )
+
+
+def bump_counts(
+    session: Session,
+    *,
+    campaign_id: int,
+    region_code: str,
+    signed_at: datetime,
+    delta: int = 1,
+    now: datetime | None = None,
+) -> None:
+    """Add ``delta`` (1 for a new counted signature, -1 for a withdrawn one) to every aggregate the
+    public reads: the region's count, the hour's and the region's day. Run it in the write transaction
+    that changes the signature, so counts and signatures never disagree.
+
+    PostgreSQL spreads each key over ``count_shards`` rows (concurrent signers rarely wait on one
+    row); readers sum the shards, so a decrement may land on any shard. SQLite has one writer at a
+    time: one row per key there.
+    """
+    dialect = session.connection().dialect.name
+    shard = 0 if dialect == "sqlite" else random.randrange(get_settings().count_shards)
+    bumps = _bumps(dialect)
+    base = {"campaign_id": campaign_id, "shard": shard, "count": delta}
+    bumps.region.execute(session, {**base, "region_code": region_code, "updated_at": now or utcnow()})
+    bumps.hour.execute(session, {**base, "hour": hour_of(signed_at)})
+    bumps.region_day.execute(session, {**base, "region_code": region_code, "day": day_of(signed_at)})
+
+
 _HOURLY_SUMS = (
     select(HourlyCount.hour, func.sum(HourlyCount.count).label("n"))
     .where(HourlyCount.campaign_id == bindparam("campaign_id"))
@@ -108,11 +181,29 @@ def recent_count(session: Session, campaign_id: int, hours: int = 24, now: datet
     return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
 
 
-def hour_expression(dialect_name: str, column: Any) -> Any:
-    """SQL for the UTC hour of a timestamp column, stored as ``HourlyCount.hour`` stores it."""
+_REGION_DAYS = (
+    select(RegionDayCount.day, func.sum(RegionDayCount.count).label("n"))
+    .where(RegionDayCount.campaign_id == bindparam("campaign_id"), RegionDayCount.region_code == bindparam("region"))
+    .group_by(RegionDayCount.day)
+    .order_by(RegionDayCount.day)
+)
+
+
+def region_daily_counts(session: Session, campaign_id: int, region_code: str) -> pd.DataFrame:
+    """One region's signatures per UTC day (days with none left out): columns ``day``, ``count``."""
+    params = {"campaign_id": campaign_id, "region": region_code}
+    rows = [(day, int(n)) for day, n in session.execute(_REGION_DAYS, params) if n]
+    frame = pd.DataFrame(rows, columns=["day", "count"])
+    frame["day"] = pd.to_datetime(frame["day"], utc=True)
+    return frame
+
+
+def time_bucket(dialect_name: str, column: Any, unit: str = "hour") -> Any:
+    """SQL for the UTC hour or day of a timestamp column, as the aggregate tables store it."""
     if dialect_name == "postgresql":
-        return literal_column(f"date_trunc('hour', {column.name} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
-    return func.strftime("%Y-%m-%d %H:00:00.000000", column)  # SQLite: naive UTC text, SQLAlchemy's format
+        return literal_column(f"date_trunc('{unit}', {column.name} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+    pattern = "%Y-%m-%d %H:00:00.000000" if unit == "hour" else "%Y-%m-%d 00:00:00.000000"
+    return func.strftime(pattern, column)  # SQLite: naive UTC text, SQLAlchemy's format
 
 
 def rebuild_counts(session: Session, campaign_id: int) -> int:
@@ -140,13 +231,22 @@ def rebuild_counts(session: Session, campaign_id: int) -> int:
 
 
 def _rebuild_hourly(session: Session, campaign_id: int) -> None:
+    dialect = session.connection().dialect.name
+    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]
+    counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
     session.execute(delete(HourlyCount).where(HourlyCount.campaign_id == campaign_id))  # type: ignore[arg-type]
-    hour = hour_expression(session.connection().dialect.name, Signature.__table__.c.created_at)  # type: ignore[attr-defined]
-    grouped = (
-        select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count())
-        .where(Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-        .group_by(hour)
-    )
+    hour = time_bucket(dialect, created, "hour")
+    by_hour = select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count()).where(*counted)
     session.execute(
-        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], grouped)  # type: ignore[arg-type]
+        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour))  # type: ignore[arg-type]
+    )
+    session.execute(delete(RegionDayCount).where(RegionDayCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    day = time_bucket(dialect, created, "day")
+    by_day = select(
+        literal_column(str(campaign_id)), Signature.region_code, day, literal_column("0"), func.count()
+    ).where(*counted)
+    session.execute(
+        insert(RegionDayCount).from_select(  # type: ignore[arg-type]
+            ["campaign_id", "region_code", "day", "shard", "count"], by_day.group_by(Signature.region_code, day)
+        )
     )

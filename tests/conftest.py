@@ -24,6 +24,7 @@ TABLES = (
     "signature",
     "region_count",
     "hourly_count",
+    "region_day_count",
     "supporter_token",
     "target",
     "audit_log",

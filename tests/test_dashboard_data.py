@@ -1,0 +1,127 @@
+"""The dashboard's numbers: read from the aggregate rows, always equal to a brute-force count."""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from campaigns import dashboard, stats
+from campaigns.db import read_session, run_write, snapshot_session
+from campaigns.errors import CampaignNotFound
+from campaigns.models import Signature, SignatureStatus
+from campaigns.signing import sign
+from tests.factories import make_campaign, signer
+
+REGIONS = ["US-CA", "US-NY", "US-TX", "US-WA", "US-VT", "US-WY"]
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _brute_force(engine, campaign_id: int) -> tuple[dict[str, int], dict[datetime, int], dict[tuple, int]]:
+    """Counted signatures by region, by UTC hour and by (region, UTC day), straight from the table."""
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(Signature.region_code, Signature.created_at).where(
+                Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value
+            )
+        ).all()
+    regions: dict[str, int] = {}
+    hours: dict[datetime, int] = {}
+    days: dict[tuple, int] = {}
+    for code, created in rows:
+        regions[code] = regions.get(code, 0) + 1
+        hours[stats.hour_of(created)] = hours.get(stats.hour_of(created), 0) + 1
+        key = (code, stats.day_of(created))
+        days[key] = days.get(key, 0) + 1
+    return regions, hours, days
+
+
+def test_aggregates_equal_a_brute_force_count_after_randomized_concurrent_signing(engine):
+    campaign = make_campaign(engine, slug="dash-concurrent", goal=120)
+    rng = random.Random(7)
+    # 160 attempts by 8 threads: some people sign twice (same mailbox spelled differently), at random times
+    people = [f"person{i}" for i in range(120)]
+    attempts = [
+        (
+            signer(email=f"{rng.choice(people)}+{i}@gmail.com", region_code=rng.choice(REGIONS)),
+            START + timedelta(minutes=rng.randrange(0, 60 * 24 * 5)),
+        )
+        for i in range(160)
+    ]
+    barrier = threading.Barrier(8)
+
+    def worker(chunk):
+        barrier.wait()
+        for person, when in chunk:
+            run_write(engine, lambda s, p=person, w=when: sign(session=s, campaign_slug=campaign.slug, signer=p, now=w))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(worker, [attempts[i::8] for i in range(8)]))
+
+    regions, hours, days = _brute_force(engine, campaign.id)
+    with snapshot_session(engine) as session:
+        data = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
+        trends = {code: stats.region_daily_counts(session, campaign.id, code) for code in REGIONS}
+    assert data.total == sum(regions.values()) == len({p.email.split("+")[0] for p, _ in attempts})
+    assert {c: n for c, n in data.regions[["code", "count"]].itertuples(index=False) if n} == regions
+    assert {h.to_pydatetime(): n for h, n in data.hourly.itertuples(index=False)} == hours
+    assert {
+        (code, d.to_pydatetime()): n for code, frame in trends.items() for d, n in frame.itertuples(index=False)
+    } == days
+    assert data.last_24h == sum(n for h, n in hours.items() if h >= stats.hour_of(START + timedelta(days=4, hours=1)))
+    run_write(engine, lambda s: stats.rebuild_counts(s, campaign.id))  # a rebuild gives the same numbers
+    with snapshot_session(engine) as session:
+        again = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
+    assert again.total == data.total and again.hourly.equals(data.hourly)
+
+
+def test_milestones_carry_the_hour_the_running_count_crossed_them(engine):
+    campaign = make_campaign(engine, slug="dash-milestones", goal=4)
+    for i in range(3):
+        moment = START + timedelta(hours=i * 5, minutes=30)
+        run_write(engine, lambda s, w=moment: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=w))
+    with read_session(engine) as session:
+        data = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=1))
+    reached = {m.percent: m.reached_at for m in data.milestones}
+    assert reached == {25: START, 50: START + timedelta(hours=5), 75: START + timedelta(hours=10), 100: None}
+
+
+def test_series_fills_quiet_hours_and_days_with_zeros_and_runs_a_cumulative_total():
+    hourly = pd.DataFrame({"hour": pd.to_datetime([START, START + timedelta(hours=3)], utc=True), "count": [2, 5]})
+    by_hour = dashboard.series(hourly, daily=False, until=START + timedelta(hours=4, minutes=10))
+    assert list(by_hour["count"]) == [2, 0, 0, 5, 0] and list(by_hour["cumulative"]) == [2, 2, 2, 7, 7]
+    by_day = dashboard.series(hourly, daily=True, until=START + timedelta(days=2))
+    assert list(by_day["count"]) == [7, 0, 0] and list(by_day["cumulative"]) == [7, 7, 7]
+    assert dashboard.series(hourly.iloc[0:0], daily=True).empty
+
+
+def test_drafts_are_not_on_the_public_dashboard_but_staff_see_them(engine):
+    make_campaign(engine, slug="dash-draft", status="draft")
+    with read_session(engine) as session:
+        with pytest.raises(CampaignNotFound):
+            dashboard.read_dashboard(session, slug="dash-draft")
+        assert dashboard.read_dashboard(session, slug="dash-draft", staff=True).total == 0
+
+
+def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engine):
+    one = make_campaign(engine, slug="dash-all-1", goal=10)
+    two = make_campaign(engine, slug="dash-all-2", goal=30)
+    world = make_campaign(engine, slug="dash-all-world", region_scheme="world-countries", goal=5)
+    make_campaign(engine, slug="dash-all-draft", status="draft")
+    for slug, region in [(one.slug, "US-CA"), (two.slug, "US-CA"), (two.slug, "US-NY"), (world.slug, "FR")]:
+        run_write(engine, lambda s, c=slug, r=region: sign(session=s, campaign_slug=c, signer=signer(region_code=r)))
+    with read_session(engine) as session:
+        assert dashboard.schemes_in_use(session) == ["us-states", "world-countries"]
+        data = dashboard.read_all_campaigns(session, scheme_id="us-states")
+        stored = session.execute(select(func.count()).select_from(Signature)).scalar_one()
+    assert data.total == stored == 4 and data.goal == 45
+    assert set(data.campaigns["slug"]) == {one.slug, two.slug, world.slug}
+    assert dict(data.regions[data.regions["count"] > 0][["code", "count"]].itertuples(index=False)) == {
+        "US-CA": 2,
+        "US-NY": 1,
+    }
