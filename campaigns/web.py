@@ -40,8 +40,8 @@ SECURITY_HEADERS = {
 }
 REFERRER_COOKIE = "rally_ref"
 # The embeddable widget (campaigns/ui/embed.py) is the one page other sites may frame. Streamlit serves the same
-# index.html for every path, so the decision is made on the request path, exactly: any other path (even
-# "/embed/") keeps 'self', and a path Streamlit does not know falls back to a page that must never be framed.
+# index.html for every path, so the decision is made on the request path, exactly: any other path keeps 'self'
+# ("/Embed" is no page of ours, and Streamlit answers it with the default page, which must never be framed).
 EMBED_PATH = "/embed"
 FRAME_ANYWHERE = "frame-ancestors *"
 
