@@ -142,13 +142,13 @@ def _headline(data: dashboard.DashboardData) -> None:
 def _map(data: dashboard.DashboardData, metric: str, label: str) -> str | None:
     """Draw the scheme's map (shapes or hexagons), or nothing; returns the region code clicked, if any."""
     info = common.region_scheme(data.region_scheme).info
-    if info.shape_kind == "topojson" and info.shape_object and not info.id.startswith("custom-"):
-        chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_object, metric, label)
+    if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
+        chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
     elif info.shape_kind == "hexjson":
         chart = dashboard_charts.hexmap(data.regions, hex_layout(info.id), metric, label)
     else:
         return None  # no shapes: the ranked bars below are the picture
-    fill = info.shape_kind == "topojson"  # a hex map keeps its own size: its cells are sized in pixels
+    fill = info.shape_kind != "hexjson"  # a hex map keeps its own size: its cells are sized in pixels
     event = st.altair_chart(chart, use_container_width=fill, on_select="rerun", key="map")
     if info.attribution:
         st.caption(info.attribution)

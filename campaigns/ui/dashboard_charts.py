@@ -35,13 +35,19 @@ def _tooltip() -> list[alt.Tooltip]:
     ]
 
 
-def choropleth(regions: pd.DataFrame, scheme_id: str, shape_object: str, metric: str, label: str) -> alt.Chart:
+def choropleth(
+    regions: pd.DataFrame, scheme_id: str, shape_kind: str, shape_object: str | None, metric: str, label: str
+) -> alt.Chart:
     """Regions filled by signatures (or per capita), from the shipped TopoJSON.
 
-    The shipped TopoJSON is what Vega expects (its rings are wound the way d3-geo wants, unlike
-    RFC 7946 GeoJSON, which would fill the whole chart).
+    The shipped TopoJSON is what Vega expects (its rings are wound the way d3-geo wants); uploaded
+    GeoJSON in RFC 7946 winding would fill the whole chart, so the app serves it rewound.
     """
-    shapes = alt.topo_feature(f"/api/shapes/{scheme_id}.json", shape_object)  # cached by the browser
+    url = f"/api/shapes/{scheme_id}.json"  # served by the app, cached by the browser: never re-sent per refresh
+    if shape_kind == "geojson":  # an uploaded GeoJSON, served rewound for d3-geo with codes as feature ids
+        shapes = alt.Data(url=url, format=alt.DataFormat(type="json", property="features"))
+    else:
+        shapes = alt.topo_feature(url, shape_object or "")
     values = regions.dropna(subset=["shape_id"])[["shape_id", "code", "name", "count", "per_100k", "rank"]]
     return (
         alt.Chart(shapes)
