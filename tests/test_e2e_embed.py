@@ -81,6 +81,8 @@ def test_widget_renders_in_another_sites_iframe_follows_new_signatures_and_opens
         assert link.get_attribute("href") == f"{campaign_url}&utm_source=embed&utm_medium=widget"
         assert link.get_attribute("target") == "_blank"
         assert {"noopener", "noreferrer"} & set((link.get_attribute("rel") or "").split())  # noreferrer implies it
+        # it works without cookies: Chromium neither stores nor sends the app's SameSite=Lax cookies in this frame
+        assert page.context.cookies(live_server.url) == []
         box = page.locator("#widget").bounding_box()
         page.screenshot(path=str(tmp_path / "widget-in-iframe.png"), clip=box)
 
