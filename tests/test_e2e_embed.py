@@ -116,6 +116,7 @@ def test_campaign_and_dashboard_pages_refuse_to_render_in_another_sites_iframe(l
     with other_site(frames) as site:
         desktop.goto(site)
         widget = desktop.frame_locator("#widget")
+        widget.get_by_role("heading", name="Guarded campaign").wait_for()
         expect(widget.get_by_test_id("stProgress")).to_contain_text("0 of 40 signatures")  # the one that may render
         for _ in range(100):
             if len(blocked) >= 3:
@@ -133,6 +134,7 @@ def test_public_page_count_refreshes_while_a_supporter_types_and_the_form_still_
     make_campaign(engine, slug="embed-live-page", goal=10, title="Light the park")
     page = desktop
     page.goto(f"{live_server.url}/?campaign=embed-live-page")
+    page.get_by_role("heading", name="Light the park").wait_for()
     expect(page.get_by_test_id("stProgress")).to_contain_text("0 of 10 signatures")
     expect(page.get_by_text("Updated at")).to_be_visible()
     page.get_by_role("textbox", name="Your name").fill("Grace Hopper")
