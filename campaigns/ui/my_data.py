@@ -85,7 +85,7 @@ def _render_request() -> None:
         "We email a link to the address you type; it works once, for "
         f"{get_settings().my_data_link_minutes} minutes. Nobody else learns whether an address signed anything."
     )
-    common.public_footer()
+    st.caption("[All campaigns](/) · [Staff log-in](/auth/login)")
     if not submitted:
         return
     try:
@@ -146,6 +146,7 @@ def _export(email: str) -> str:
         return supporters.export_my_data_json(session, email_canonical=email)
 
 
+COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}
 STATUS_TEXT = {"counted": "Counted", "withdrawn": "Withdrawn", "pending": "Not counted yet"}
 
 
@@ -158,7 +159,8 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
     )
     st.text(f"Name: {signature.full_name}\nEmail: {signature.email}")
     if signature.comment:
-        st.text(f"Your comment: {signature.comment}")
+        shown = COMMENT_TEXT.get(signature.comment_status or "", "")
+        st.text(f"Your comment{shown}: {signature.comment}")
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
         run_write(
