@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from email.utils import getaddresses
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import Text, cast, delete, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -549,8 +549,13 @@ def set_consent(
     )
 
 
-def _placeholder() -> str:
-    return ERASED_PREFIX + secrets.token_hex(16)  # random, not derived from the address: nothing to reverse
+def _placeholder(dialect_name: str) -> Any:
+    """SQL for ``erased:<row id>-<random hex>``: unique per row, random, not derived from the address."""
+    if dialect_name == "postgresql":
+        random_hex = func.substr(func.md5(cast(func.random(), Text) + cast(func.clock_timestamp(), Text)), 1, 24)
+    else:
+        random_hex = func.lower(func.hex(func.randomblob(12)))
+    return literal(ERASED_PREFIX) + cast(_SIGNATURES.c.id, Text) + "-" + random_hex
 
 
 def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now: datetime | None = None) -> int:
@@ -566,13 +571,14 @@ def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now:
     )
     if not ids:
         return 0
+    placeholder = _placeholder(session.get_bind().dialect.name)
     session.execute(
         update(_SIGNATURES)
-        .where(_SIGNATURES.c.id == bindparam("sid"))
+        .where(_SIGNATURES.c.id.in_(ids))
         .values(
             full_name="",
-            email=bindparam("placeholder"),
-            email_canonical=bindparam("placeholder"),
+            email=placeholder,
+            email_canonical=placeholder,
             postal_code=None,
             comment=None,
             comment_status=None,
@@ -584,8 +590,7 @@ def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now:
             utm_campaign=None,
             referrer=None,
             erased_at=now,
-        ),
-        [{"sid": sid, "placeholder": _placeholder()} for sid in ids],
+        )
     )
     letters = select(_LETTERS.c.id).where(_LETTERS.c.signature_id.in_(ids)).scalar_subquery()
     session.execute(update(_OUTREACH).where(_OUTREACH.c.letter_id.in_(letters)).values(last_error=None))
