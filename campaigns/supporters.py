@@ -13,7 +13,7 @@ region and hourly counts go down in the same transaction, never below zero), cha
 consent, download everything as JSON (:func:`export_my_data`) and erase it (:func:`erase_my_data`).
 
 **Erasure** (also what retention does, through :func:`anonymize_signatures`): name, email, canonical
-email (replaced by a random ``erased:<hex>`` placeholder, so the unique constraint still holds and
+email (replaced by a random ``erased:<row id>-<hex>`` placeholder, so the unique constraint holds and
 nothing can be traced back), postal code, comment, consent, UTM fields and referrer are removed; the
 letters' subject and body are blanked, delivery errors cleared, the person's access links deleted.
 The signature row stays with its region, time, source and status: a counted signature stays counted,
