@@ -3,6 +3,9 @@
 init                     create or upgrade the database
 demo [--signatures N]    load the demo campaigns (idempotent)
 templates check FILE...  check letter templates with the save-time rules (no database needed)
+retention --dry-run      report which closed campaigns' signers would be anonymized (RALLY_RETENTION_DAYS)
+retention --apply        anonymize them, in batches; idempotent, safe to run from cron
+          [--days N]     override RALLY_RETENTION_DAYS for this run (0: retention off)
 """
 
 from __future__ import annotations
@@ -34,6 +37,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _batch(text: str) -> int:
+    value = _positive(text)
+    if value < 1 or value > 100_000:
+        raise argparse.ArgumentTypeError("choose a batch size from 1 to 100,000")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m campaigns", description="Rally command line")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="outreach_command", required=True
     )
     mail.add_parser("retry", help="send failed letter emails again (safe to run on a schedule)")
+    retention = commands.add_parser(
+        "retention", help="anonymize signers of campaigns closed longer than RALLY_RETENTION_DAYS"
+    )
+    mode = retention.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="report what would be anonymized; change nothing")
+    mode.add_argument("--apply", action="store_true", help="anonymize now (idempotent)")
+    retention.add_argument("--days", type=_positive, default=None, help="override RALLY_RETENTION_DAYS for this run")
+    retention.add_argument("--batch", type=_batch, default=1000, help="signatures per transaction (default 1000)")
     templates = commands.add_parser("templates", help="letter templates").add_subparsers(
         dest="templates_command", required=True
     )
@@ -84,6 +102,26 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
     print(f"Added {args.email.strip().lower()} ({', '.join(sorted(set(args.role)))}). They can log in at /auth/login.")
 
 
+def _retention(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns.retention import run_retention
+
+    report = run_retention(engine=engine, apply=args.apply, days=args.days, batch=args.batch)
+    if report.cutoff is None:
+        print("Retention is off (RALLY_RETENTION_DAYS is 0 or empty): personal data is kept until supporters erase it.")
+    else:
+        print(
+            f"Retention: {report.days} days after a campaign closes (campaigns closed before {report.cutoff:%Y-%m-%d})."
+        )
+        verb = "anonymized" if report.applied else "to anonymize"
+        for due in report.campaigns:
+            print(f"  {due.slug}  closed {due.closed_at:%Y-%m-%d}  {due.signatures:,} signers {verb}")
+        print(f"{report.signatures:,} signers in {len(report.campaigns)} campaigns {verb}.")
+    links = "deleted" if report.applied else "to delete"
+    print(f'{report.spent_links:,} spent "My data" links {links}.')
+    if not report.applied:
+        print("Dry run: nothing was changed. Run with --apply to do it.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "templates":  # needs no settings and no database
@@ -115,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
             done = retry_failed(engine=engine)
             print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
+        elif args.command == "retention":
+            _retention(args, engine)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

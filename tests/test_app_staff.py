@@ -88,8 +88,9 @@ def test_navigation_offers_each_person_only_their_pages():
     def paths(actor):
         return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
 
-    assert paths(None) == {"campaigns", "dashboard"}
-    assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == {"campaigns", "dashboard", "account"} | {
+    assert paths(None) == {"campaigns", "dashboard", "my-data"}
+    public = {"campaigns", "dashboard", "my-data", "account"}
+    assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == public | {
         spec[2] for spec in navigation.ROLE_PAGES.get("coordinator", ("", []))[1]
     }
     assert {"people", "audit"} <= paths(Actor(1, "a@example.org", frozenset({"admin"})))

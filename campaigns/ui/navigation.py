@@ -7,13 +7,14 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, embed, organize, organize_parts, public
+from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, public
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
 PUBLIC: list[PageSpec] = [
     (public.render, "Campaigns", "campaigns", ":material/campaign:"),
     (dashboard.render, "Live dashboard", "dashboard", ":material/monitoring:"),
+    (my_data.render, "Your data", "my-data", ":material/shield_person:"),
 ]
 ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
     "organizer": (
