@@ -42,7 +42,7 @@ def _outcomes(report: paper.ImportReport) -> None:
     st.dataframe(
         pd.DataFrame([{"line": r.line, "outcome": r.outcome, "message": r.message} for r in shown]),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     if len(rows) > len(shown):
         st.caption(f"The first {len(shown):,} of {len(rows):,} rows to look at; the report lists them all.")
@@ -126,3 +126,5 @@ def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
         common.forget_public_reads()
     finally:
         bar.empty()
+    if state["result"] is not None:
+        st.rerun()  # show the result alone, not below the check it replaces
