@@ -69,7 +69,7 @@ from campaigns.models import (
 from campaigns.regions import Region, RegionScheme, _fold
 from campaigns.settings import get_settings
 from campaigns.stats import hour_of
-from campaigns.uploads import _BOM, read_csv, shown
+from campaigns.uploads import _BOM, CsvRow, read_csv, shown
 from campaigns.validation import clean_email, clean_name
 
 COLUMNS = ["name", "email", "region", "signed_date", "consent"]
@@ -161,13 +161,6 @@ class _Campaign:
     consent_hash: str
     created_at: datetime
     closes: datetime | None  # when it closed, or its deadline: no signature after that
-
-
-@dataclass
-class _Plan:
-    campaign: _Campaign
-    ready: list[tuple[int, dict[str, Any]]]  # (line, signature row) to insert, first occurrence of each person
-    outcomes: list[RowOutcome]
 
 
 # --- the campaign --------------------------------------------------------------------------------
@@ -326,29 +319,45 @@ def _check_row(values: dict[str, str], campaign: _Campaign, scheme: RegionScheme
 # --- the whole file --------------------------------------------------------------------------------
 
 
-def _plan(session: Session, campaign_slug: str, data: bytes, source: str, now: datetime) -> _Plan:
+@dataclass
+class _File:
+    """A readable file for one importable campaign: its rows, not yet checked."""
+
+    campaign: _Campaign
+    scheme: RegionScheme
+    rows: list[CsvRow]
+    first_line: dict[str, int] = field(default_factory=dict)  # canonical email -> its first good line
+
+
+def _open(session: Session, campaign_slug: str, data: bytes) -> _File:
     campaign = _campaign(session, campaign_slug)
     scheme = resolve_scheme(session, campaign.region_scheme)
-    rows = read_csv(data, required=COLUMNS, aliases=ALIASES)
+    return _File(campaign, scheme, read_csv(data, required=COLUMNS, aliases=ALIASES))
+
+
+def _check_rows(
+    file: _File, rows: Sequence[CsvRow], source: str, now: datetime
+) -> tuple[list[tuple[int, dict[str, Any]]], list[RowOutcome]]:
+    """Check ``rows`` (the next rows of ``file``): (line, signature row) for each new person, outcomes of the rest."""
+    campaign = file.campaign
     ready: list[tuple[int, dict[str, Any]]] = []
     outcomes: list[RowOutcome] = []
-    first_line: dict[str, int] = {}
     for row in rows:
         if row.problem is not None:
             where = f" ({row.problem_column})" if row.problem_column else ""
             outcomes.append(RowOutcome(row.line, Outcome.error, f"The row{where} {row.problem}."))
             continue
         try:
-            cleaned = _check_row(row.values, campaign, scheme, now)
+            cleaned = _check_row(row.values, campaign, file.scheme, now)
         except InvalidInput as exc:
             outcomes.append(RowOutcome(row.line, Outcome.error, exc.errors["row"]))
             continue
         email, canonical = cleaned["email"]
-        if canonical in first_line:
-            message = f"Same person (same email) as line {first_line[canonical]} of this file: counted once."
+        if canonical in file.first_line:
+            message = f"Same person (same email) as line {file.first_line[canonical]} of this file: counted once."
             outcomes.append(RowOutcome(row.line, Outcome.duplicate, message))
             continue
-        first_line[canonical] = row.line
+        file.first_line[canonical] = row.line
         signed_at: datetime = cleaned["signed_date"]
         consent: bool = cleaned["consent"]
         ready.append(
@@ -369,34 +378,45 @@ def _plan(session: Session, campaign_slug: str, data: bytes, source: str, now: d
                 },
             )
         )
-    return _Plan(campaign, ready, outcomes)
+    return ready, outcomes
 
 
 _ALREADY = "Already signed this campaign (online or in an earlier import): counted once."
 
 
 def preview_import(
-    *, session: Session, campaign_slug: str, data: bytes, file_name: str = "", now: datetime | None = None
+    *,
+    session: Session,
+    campaign_slug: str,
+    data: bytes,
+    file_name: str = "",
+    now: datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """A dry run: what importing ``data`` would do to each row, writing nothing.
 
     Raises ``InvalidInput({"file": ...})`` when the file as a whole cannot be read (see ``uploads.read_csv``).
+    ``on_progress(rows checked, rows in the file)`` is called after each chunk of rows.
     """
-    plan = _plan(session, campaign_slug, data, SignatureSource.paper.value, now or utcnow())
-    report = ImportReport(plan.campaign.slug, file_name, dry_run=True, rows=list(plan.outcomes))
-    for start in range(0, len(plan.ready), CHUNK_ROWS):
-        chunk = plan.ready[start : start + CHUNK_ROWS]
-        emails = [row["email_canonical"] for _, row in chunk]
+    now = now or utcnow()
+    file = _open(session, campaign_slug, data)
+    report = ImportReport(file.campaign.slug, file_name, dry_run=True)
+    for start in range(0, len(file.rows), CHUNK_ROWS):
+        ready, outcomes = _check_rows(file, file.rows[start : start + CHUNK_ROWS], SignatureSource.paper.value, now)
+        report.rows.extend(outcomes)
+        emails = [row["email_canonical"] for _, row in ready]
         stmt = select(Signature.email_canonical).where(
-            Signature.campaign_id == plan.campaign.id,
+            Signature.campaign_id == file.campaign.id,
             Signature.email_canonical.in_(emails),  # type: ignore[attr-defined]
         )
-        existing = set(session.execute(stmt).scalars())
-        for line, row in chunk:
+        existing = set(session.execute(stmt).scalars()) if emails else set()
+        for line, row in ready:
             if row["email_canonical"] in existing:
                 report.rows.append(RowOutcome(line, Outcome.duplicate, _ALREADY))
             else:
                 report.rows.append(RowOutcome(line, Outcome.ready, "Ready to import."))
+        if on_progress is not None:
+            on_progress(min(start + CHUNK_ROWS, len(file.rows)), len(file.rows))
     report.rows.sort(key=lambda r: r.line)
     return report
 
@@ -413,25 +433,29 @@ def import_signatures(
     chunk_rows: int = CHUNK_ROWS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Import every good row of ``data`` into the campaign, ``chunk_rows`` per transaction; idempotent.
+    """Import every good row of ``data`` into the campaign, ``chunk_rows`` rows of the file at a time; idempotent.
 
-    Each chunk inserts its signatures with ``ON CONFLICT DO NOTHING`` and adds the ones it stored to
-    ``region_count`` and ``hourly_count`` in the same transaction. The import is written to the audit
-    log (who, campaign, file name, rows imported, duplicates, errors), also when it stops part-way.
-    ``on_progress(rows done, rows to write)`` is called after each chunk.
+    Each chunk is checked, then its new signatures are inserted with ``ON CONFLICT DO NOTHING`` and the
+    ones stored are added to ``region_count`` and ``hourly_count``, in one transaction. The import is
+    written to the audit log (who, campaign, file name, rows imported, duplicates, errors), also when it
+    stops part-way. ``on_progress(rows done, rows in the file)`` is called after each chunk.
     """
     if source not in (SignatureSource.paper.value, SignatureSource.import_.value):
         raise ValueError(f"source must be paper or import, not {source!r}")
     now = now or utcnow()
     with read_session(engine) as session:
-        plan = _plan(session, campaign_slug, data, source, now)
-    report = ImportReport(plan.campaign.slug, file_name, dry_run=False, rows=list(plan.outcomes))
-    total = len(plan.ready)
+        file = _open(session, campaign_slug, data)
+    campaign_id = file.campaign.id
+    report = ImportReport(file.campaign.slug, file_name, dry_run=False)
+    total = len(file.rows)
     try:
         for start in range(0, total, chunk_rows):
-            chunk = plan.ready[start : start + chunk_rows]
-            stored = run_write(engine, lambda s, chunk=chunk: _write_chunk(s, plan.campaign.id, chunk, now))
-            for line, row in chunk:
+            ready, outcomes = _check_rows(file, file.rows[start : start + chunk_rows], source, now)
+            report.rows.extend(outcomes)
+            stored = (
+                run_write(engine, lambda s, ready=ready: _write_chunk(s, campaign_id, ready, now)) if ready else set()
+            )
+            for line, row in ready:
                 if row["email_canonical"] in stored:
                     report.rows.append(RowOutcome(line, Outcome.imported, "Imported."))
                 else:
@@ -440,10 +464,11 @@ def import_signatures(
                 on_progress(min(start + chunk_rows, total), total)
     except BaseException:
         report.completed = False
-        _audit(engine, actor, report, plan.campaign.id, source)
+        report.rows.sort(key=lambda r: r.line)
+        _audit(engine, actor, report, campaign_id, source)
         raise
     report.rows.sort(key=lambda r: r.line)
-    _audit(engine, actor, report, plan.campaign.id, source)
+    _audit(engine, actor, report, campaign_id, source)
     return report
 
 

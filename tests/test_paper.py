@@ -381,3 +381,13 @@ def test_every_import_is_audited_with_who_what_and_how_many(engine):
     assert json.loads(entry.detail) == {
         "file": "signatures.csv", "source": "paper", "imported": 1, "duplicates": 1, "errors": 1, "completed": True,
     }  # fmt: skip
+
+
+def test_the_sample_file_in_data_demo_imports_cleanly(engine):
+    from pathlib import Path
+
+    campaign = campaign_at(engine, "sample")
+    sample = Path(__file__).resolve().parent.parent / "data" / "demo" / "paper-signatures-example.csv"
+    report = run_import(engine, campaign.slug, sample.read_bytes())
+    assert (report.imported, report.duplicates, report.errors) == (5, 0, 0)
+    assert [s.region_code for s in signatures(engine, campaign.id)] == ["US-CA", "US-NY", "US-VA", "US-TX", "US-FL"]

@@ -76,10 +76,15 @@ def render() -> None:
         state = st.session_state[_STATE] = {"key": key, "preview": None, "result": None}
     if st.button("Check the file", type="primary" if state["preview"] is None else "secondary"):
         state["result"] = None
+        bar = st.progress(0.0, text="Checking…")
         try:
             with read_session(common.engine()) as session:
                 state["preview"] = paper.preview_import(
-                    session=session, campaign_slug=slug, data=data, file_name=file_name
+                    session=session,
+                    campaign_slug=slug,
+                    data=data,
+                    file_name=file_name,
+                    on_progress=lambda done, total: bar.progress(done / total, text=f"Checked {done:,} of {total:,}"),
                 )
         except InvalidInput as exc:
             state["preview"] = None
@@ -88,6 +93,8 @@ def render() -> None:
         except RallyError as exc:
             state["preview"] = None
             st.error(exc.user_message)
+        finally:
+            bar.empty()
     preview: paper.ImportReport | None = state["preview"]
     if preview is not None and state["result"] is None:
         st.markdown(f"**Check of {common.plain(file_name)}**: {preview.summary()}")
@@ -116,7 +123,7 @@ def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
             actor=actor,
             file_name=file_name,
             source=SignatureSource.paper.value,
-            on_progress=lambda done, total: bar.progress(done / total, text=f"{done:,} of {total:,} rows"),
+            on_progress=lambda done, total: bar.progress(done / total, text=f"Imported {done:,} of {total:,} rows"),
         )
     except RallyError as exc:
         st.error(exc.user_message)
