@@ -134,8 +134,10 @@ class ImportReport:
 
     def summary(self) -> str:
         done = f"{self.ready:,} to import" if self.dry_run else f"{self.imported:,} imported"
-        rows = "1 row" if len(self.rows) == 1 else f"{len(self.rows):,} rows"
-        return f"{rows}: {done}, {self.duplicates:,} duplicates, {self.errors:,} errors."
+        return (
+            f"{_many(len(self.rows), 'row')}: {done}, {_many(self.duplicates, 'duplicate')}, "
+            f"{_many(self.errors, 'error')}."
+        )
 
     def report_csv(self) -> bytes:
         """UTF-8 CSV with a BOM: line,outcome,message, one line per row of the file, in file order."""
@@ -145,6 +147,10 @@ class ImportReport:
         for row in sorted(self.rows, key=lambda r: r.line):
             writer.writerow([row.line, row.outcome, _cell(row.message)])
         return _BOM + out.getvalue().encode("utf-8")
+
+
+def _many(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def _cell(text: str) -> str:

@@ -41,7 +41,7 @@ def test_coordinator_checks_then_imports_a_file_and_can_download_both_reports(st
     button(at, "Check the file").click()
     at.run()
     assert not at.exception
-    assert any("4 rows: 2 to import, 1 duplicates, 1 errors." in m.value for m in at.markdown)
+    assert any("4 rows: 2 to import, 1 duplicate, 1 error." in m.value for m in at.markdown)
     problems = at.dataframe[0].value
     assert list(problems["line"]) == [4, 5] and list(problems["outcome"]) == ["duplicate", "error"]
     with read_session(engine) as session:
@@ -49,7 +49,7 @@ def test_coordinator_checks_then_imports_a_file_and_can_download_both_reports(st
     button(at, "Import the 2 rows").click()
     at.run()
     assert not at.exception
-    assert [s.value for s in at.success] == ["Imported paper\\.csv: 4 rows: 2 imported, 1 duplicates, 1 errors."]
+    assert [s.value for s in at.success] == ["Imported paper\\.csv: 4 rows: 2 imported, 1 duplicate, 1 error."]
     assert [b.proto.label for b in at.get("download_button")] == ["Download the import report (CSV)"]
     with read_session(engine) as session:
         stored = session.execute(select(Signature.full_name, Signature.source)).all()

@@ -28,12 +28,12 @@ def test_import_counts_good_rows_writes_the_report_next_to_the_file_and_is_idemp
     first = cli("import", "--campaign", "cli-paper", str(source), database_url=url)
     assert first.returncode == 0, first.stderr
     assert f"Report: {tmp_path / 'paper-report.csv'}" in first.stdout
-    assert "cli-paper: 3 rows: 2 imported, 0 duplicates, 1 errors." in first.stdout
+    assert "cli-paper: 3 rows: 2 imported, 0 duplicates, 1 error." in first.stdout
     report = list(csv.reader(io.StringIO((tmp_path / "paper-report.csv").read_text("utf-8-sig"))))
     assert [row[:2] for row in report] == [["line", "outcome"], ["2", "imported"], ["3", "imported"], ["4", "error"]]
     assert sources(engine, campaign.id) == ["import", "import"]
     again = cli("import", "--campaign", "cli-paper", str(source), database_url=url)
-    assert again.returncode == 0 and "0 imported, 2 duplicates, 1 errors." in again.stdout
+    assert again.returncode == 0 and "0 imported, 2 duplicates, 1 error." in again.stdout
     assert assert_counts_match_signatures(engine, campaign.id) == 2
 
 
@@ -49,7 +49,7 @@ def test_dry_run_reports_to_standard_output_and_writes_nothing(engine, tmp_path)
         "2,ready,Ready to import.",
         "3,ready,Ready to import.",
     ]
-    assert "2 to import, 0 duplicates, 1 errors. (dry run: nothing written)" in run.stderr
+    assert "2 to import, 0 duplicates, 1 error. (dry run: nothing written)" in run.stderr
     assert sources(engine, campaign.id) == [] and not (tmp_path / "paper-report.csv").exists()
 
 

@@ -43,6 +43,7 @@ def _outcomes(report: paper.ImportReport) -> None:
         pd.DataFrame([{"line": r.line, "outcome": r.outcome, "message": r.message} for r in shown]),
         hide_index=True,
         width="stretch",
+        column_config={"message": st.column_config.TextColumn("message", width="large")},
     )
     if len(rows) > len(shown):
         st.caption(f"The first {len(shown):,} of {len(rows):,} rows to look at; the report lists them all.")
@@ -74,7 +75,8 @@ def render() -> None:
     state = st.session_state.get(_STATE)
     if state is None or state["key"] != key:
         state = st.session_state[_STATE] = {"key": key, "preview": None, "result": None}
-    if st.button("Check the file", type="primary" if state["preview"] is None else "secondary"):
+    fresh = state["preview"] is None and state["result"] is None
+    if st.button("Check the file", type="primary" if fresh else "secondary"):
         state["result"] = None
         bar = st.progress(0.0, text="Checking…")
         try:
