@@ -24,13 +24,16 @@ Rules, chosen to be simple and safe:
 - **Consent** to be contacted: yes, y, true, 1 / no, n, false, 0, or empty (= no). A consenting row gets
   the campaign's consent wording and consent time = signed time.
 - Text that looks like a spreadsheet formula (``=HYPERLINK(...)``) is stored as typed: it is data.
-  The report echoes values back neutralized (``uploads.report_csv`` rules), as exports do.
+  Values quoted in the report's messages are cut to 100 characters with control and text-direction
+  characters made visible (``uploads.shown``), and a cell a spreadsheet would run as a formula is
+  prefixed with an apostrophe.
 
 Good rows are imported even when other rows have errors: the coordinator fixes those rows and uploads
-the whole file again; rows already in are then duplicates, never counted twice. Writes go in chunks of
-``CHUNK_ROWS`` rows, each one transaction holding its signatures and their count bumps (``region_count``
-and ``hourly_count``), so a row is never half-written, SQLite's write lock is never held for long, and a
-failure part-way leaves whole chunks that a re-run skips as duplicates.
+the whole file again; rows already in are then duplicates, never counted twice. The file is checked and
+written in chunks of ``CHUNK_ROWS`` rows, each chunk one transaction holding its signatures and their count
+bumps (``region_count`` and ``hourly_count``, on a random shard on PostgreSQL as ``signing.sign`` does), so
+a row is never half-written, SQLite's write lock is never held for long, and a failure part-way leaves
+whole chunks that a re-run skips as duplicates. Checking happens outside the write transaction.
 """
 
 from __future__ import annotations

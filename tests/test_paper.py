@@ -391,3 +391,33 @@ def test_the_sample_file_in_data_demo_imports_cleanly(engine):
     report = run_import(engine, campaign.slug, sample.read_bytes())
     assert (report.imported, report.duplicates, report.errors) == (5, 0, 0)
     assert [s.region_code for s in signatures(engine, campaign.id)] == ["US-CA", "US-NY", "US-VA", "US-TX", "US-FL"]
+
+
+def test_an_import_while_the_same_people_sign_online_counts_each_person_once(engine):
+    import threading
+
+    campaign = campaign_at(engine, "busy")
+    emails = [f"p{i}@example.org" for i in range(300)]
+    rows = "".join(f"P{i},{email},CA,2026-03-01,no\n" for i, email in enumerate(emails))
+    failures: list[BaseException] = []
+
+    def sign_online() -> None:
+        try:
+            for email in emails[::3]:  # every third paper signer also signs online, at the same time
+                run_write(
+                    engine,
+                    lambda s, email=email: sign(
+                        session=s, campaign_slug=campaign.slug, signer=signer(email=email), now=NOW
+                    ),
+                )
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    online = threading.Thread(target=sign_online)
+    online.start()
+    report = run_import(engine, campaign.slug, HEADER + rows, chunk_rows=20)
+    online.join()
+    assert failures == []
+    assert report.imported + report.duplicates == 300 and report.errors == 0
+    assert assert_counts_match_signatures(engine, campaign.id) == 300
+    assert sorted(s.email for s in signatures(engine, campaign.id)) == sorted(emails)
