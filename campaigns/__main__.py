@@ -6,6 +6,15 @@ templates check FILE...  check letter templates with the save-time rules (no dat
 retention --dry-run      report which closed campaigns' signers would be anonymized (RALLY_RETENTION_DAYS)
 retention --apply        anonymize them, in batches; idempotent, safe to run from cron
           [--days N]     override RALLY_RETENTION_DAYS for this run (0: retention off)
+import --campaign SLUG FILE [--dry-run] [--report PATH|-]
+                         import paper/offline signatures from a CSV (name,email,region,signed_date,consent):
+                         good rows are imported and counted (source "import"), duplicates of earlier
+                         signatures are counted once, bad rows are skipped; safe to run again on the same
+                         file. Prints a summary; writes a per-row report (line,outcome,message) to PATH,
+                         by default FILE's name with "-report.csv" next to it, or "-" for standard output.
+                         --dry-run checks and reports without writing. Exit status 1 when no row could be
+                         imported (the file was refused, or every row has an error); 0 otherwise, also when
+                         every good row was already there.
 """
 
 from __future__ import annotations
@@ -73,6 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = templates.add_parser("check", help="check template files: FILE:LINE: reason, or FILE: ok")
     check.add_argument("files", nargs="+", metavar="FILE")
+    imp = commands.add_parser("import", help="import paper/offline signatures from a CSV file into a campaign")
+    imp.add_argument("--campaign", required=True, metavar="SLUG", help="the campaign's link name")
+    imp.add_argument("file", metavar="FILE", help="CSV with the columns name,email,region,signed_date,consent")
+    imp.add_argument("--dry-run", action="store_true", help="check every row and write the report; import nothing")
+    imp.add_argument("--report", metavar="PATH", help='where the per-row report goes ("-": standard output)')
     return parser
 
 
@@ -122,6 +136,49 @@ def _retention(args: argparse.Namespace, engine: Engine) -> None:
         print("Dry run: nothing was changed. Run with --apply to do it.")
 
 
+def _import(args: argparse.Namespace, engine: Engine) -> int:
+    from pathlib import Path
+
+    from campaigns import paper
+    from campaigns.models import SignatureSource
+
+    source = Path(args.file)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise RallyError(f"Cannot read {source}: {exc.strerror}.") from None
+    if args.dry_run:
+        with read_session(engine) as session:
+            report = paper.preview_import(
+                session=session, campaign_slug=args.campaign, data=data, file_name=source.name
+            )
+    else:
+        report = paper.import_signatures(
+            engine=engine,
+            campaign_slug=args.campaign,
+            data=data,
+            actor=CLI,
+            file_name=source.name,
+            source=SignatureSource.import_.value,
+        )
+    out = sys.stderr if args.report == "-" else sys.stdout
+    if args.report == "-":
+        sys.stdout.buffer.write(report.report_csv())
+        sys.stdout.flush()
+    else:
+        target = Path(args.report) if args.report else source.with_name(f"{source.stem}-report.csv")
+        try:
+            target.write_bytes(report.report_csv())
+        except OSError as exc:
+            raise RallyError(f"Cannot write the report to {target}: {exc.strerror}.") from None
+        print(f"Report: {target}", file=out)
+    print(
+        f"{report.campaign_slug}: {report.summary()}{' (dry run: nothing written)' if args.dry_run else ''}", file=out
+    )
+    good = report.ready + report.imported + report.duplicates
+    return 0 if good else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "templates":  # needs no settings and no database
@@ -155,6 +212,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
         elif args.command == "retention":
             _retention(args, engine)
+        elif args.command == "import":
+            return _import(args, engine)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, public
+from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, paper, public
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
@@ -23,9 +23,16 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
+            (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
         ],
     ),
-    "coordinator": ("Coordinate", [(organize.render_overview, "Overview", "overview", ":material/dashboard:")]),
+    "coordinator": (
+        "Coordinate",
+        [
+            (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
+            (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
+        ],
+    ),
     "admin": (
         "Admin",
         [
