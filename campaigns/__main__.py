@@ -3,6 +3,12 @@
 init                     create or upgrade the database
 demo [--signatures N]    load the demo campaigns (idempotent)
 templates check FILE...  check letter templates with the save-time rules (no database needed)
+outreach retry           send failed letter emails again (safe to run on a schedule)
+export --campaign SLUG --format csv|xlsx|json [--output FILE] [filters]
+                         export signers (audited as "cli"); filters: --region CODE (repeat), --from DATE,
+                         --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any,
+                         --include-non-consenting REASON (delivery only; recorded), --bom (CSV for Excel).
+                         Written to a temporary file in the same folder and renamed when complete.
 """
 
 from __future__ import annotations
@@ -11,6 +17,9 @@ import argparse
 import getpass
 import logging
 import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -55,7 +64,52 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check = templates.add_parser("check", help="check template files: FILE:LINE: reason, or FILE: ok")
     check.add_argument("files", nargs="+", metavar="FILE")
+    _export_parser(commands)
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a date: use YYYY-MM-DD") from None
+
+
+def _export_parser(commands: Any) -> None:
+    export = commands.add_parser("export", help="export signers to CSV, XLSX or JSON (audited)")
+    export.add_argument("--campaign", action="append", required=True, help="campaign slug (repeat for several)")
+    export.add_argument("--format", choices=("csv", "xlsx", "json"), required=True)
+    export.add_argument("--output", type=Path, help="file or folder (default: the standard name, here)")
+    export.add_argument("--region", action="append", default=[], help="region code (repeat for several)")
+    export.add_argument("--from", dest="signed_from", type=_day, help="first day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--to", dest="signed_to", type=_day, help="last day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--status", choices=("counted", "pending", "any"), default="counted")
+    export.add_argument(
+        "--include-non-consenting",
+        metavar="REASON",
+        help="also export people who did not agree to be contacted, for a delivery only: say which (audited)",
+    )
+    export.add_argument("--bom", action="store_true", help="CSV: start with a byte-order mark (for Excel)")
+
+
+def _export(args: argparse.Namespace, engine: Engine) -> None:
+    import time
+
+    from campaigns.export import ExportFilter
+    from campaigns.export_formats import export_to_file
+
+    export_filter = ExportFilter(
+        campaigns=tuple(args.campaign),
+        regions=tuple(args.region),
+        signed_from=args.signed_from,
+        signed_to=args.signed_to,
+        status=args.status,
+        include_non_consenting=args.include_non_consenting is not None,
+        reason=args.include_non_consenting or "",
+    )
+    started = time.perf_counter()
+    path, rows = export_to_file(engine, export_filter, fmt=args.format, output=args.output, actor=CLI, bom=args.bom)
+    print(f"Exported {rows:,} signers to {path} in {time.perf_counter() - started:.2f} s.")
 
 
 def _read_password() -> str:
@@ -115,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
 
             done = retry_failed(engine=engine)
             print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
+        elif args.command == "export":
+            _export(args, engine)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

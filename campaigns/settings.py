@@ -49,6 +49,8 @@ class Settings:
     session_hours: int = 12
     # Largest CSV or GeoJSON/TopoJSON file an organizer may upload, in megabytes.
     max_upload_mb: int = 5
+    # How long a signer-export download link made on the Export page stays valid, in minutes.
+    export_link_minutes: int = 15
     # Outgoing mail. Empty host and outbox: email delivery of letters is hidden.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -69,6 +71,9 @@ ENV_NAMES: dict[str, str] = {
 }
 
 
+_AT_LEAST_ONE = {"count_shards", "db_pool_size", "session_hours", "max_upload_mb", "export_link_minutes"}
+
+
 def _coerce(name: str, raw: str, default: object) -> object:
     if isinstance(default, bool):
         if raw.strip().lower() in {"1", "true", "yes", "on"}:
@@ -81,7 +86,7 @@ def _coerce(name: str, raw: str, default: object) -> object:
             value = int(raw.strip())
         except ValueError:
             raise SettingsError(f"{ENV_NAMES[name]} must be a whole number, not “{raw}”.") from None
-        if value < 0 or (name in {"count_shards", "db_pool_size", "session_hours", "max_upload_mb"} and value < 1):
+        if value < 0 or (name in _AT_LEAST_ONE and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
     return raw.strip()

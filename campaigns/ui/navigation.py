@@ -8,6 +8,7 @@ import streamlit as st
 
 from campaigns.audit import Actor
 from campaigns.ui import account, admin, dashboard, organize, organize_parts, public
+from campaigns.ui import export as export_page
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
@@ -24,7 +25,13 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
         ],
     ),
-    "coordinator": ("Coordinate", [(organize.render_overview, "Overview", "overview", ":material/dashboard:")]),
+    "coordinator": (
+        "Coordinate",
+        [
+            (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
+            (export_page.render, "Export signers", "export", ":material/download:"),
+        ],
+    ),
     "admin": (
         "Admin",
         [
