@@ -267,6 +267,9 @@ def export_to_file(
                     os.fsync(handle.fileno())
             _record(engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
             os.replace(temp, target)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise RallyError(f"Could not write {target} ({exc.strerror or exc}). No file was left behind.") from exc
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
