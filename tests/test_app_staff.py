@@ -26,6 +26,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "overview": ("campaigns.ui.organize", "render_overview", "coordinator", "admin"),
     "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
+    "export": ("campaigns.ui.export", "render", "coordinator", "admin"),
 }
 
 
