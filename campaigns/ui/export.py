@@ -52,7 +52,9 @@ def render() -> None:
         )
         reason = st.text_input("What is the delivery? (written to the audit log)", max_chars=export.REASON_MAX)
     fmt = st.radio("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, horizontal=True)
-    bom = st.checkbox("Start the CSV with a byte-order mark (Excel on Windows then reads accents right)", value=False)
+    bom = fmt == "csv" and st.checkbox(
+        "Start the CSV with a byte-order mark (Excel on Windows then reads accents right)", value=False
+    )
     export_filter = export.ExportFilter(
         campaigns=tuple(chosen),
         regions=tuple(regions),
@@ -77,7 +79,7 @@ def render() -> None:
     except RallyError as exc:
         st.error(exc.user_message)
         return
-    wanted = (export_filter, fmt, bom and fmt == "csv")
+    wanted = (export_filter, fmt, bool(bom))
     if st.button("Prepare download", type="primary", disabled=count == 0):
         _prepare(actor.user_id or 0, *wanted)
     ready = st.session_state.get("export_ready")
