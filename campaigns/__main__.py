@@ -24,12 +24,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from campaigns.audit import CLI
-from campaigns.auth import ROLES, count_users, create_user, list_users
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.migrate import upgrade
+from campaigns.models import Role
 from campaigns.settings import get_settings
 
+ROLES = tuple(r.value for r in Role)  # campaigns.auth is imported only by the commands that need it (its
+# password hasher costs half a second at import, which every export from cron would pay)
 FIRST_ADMIN_HINT = (
     "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
     "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer"
@@ -122,6 +124,8 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns.auth import create_user, list_users
+
     if args.users_command == "list":
         with read_session(engine) as session:
             for user in list_users(session):
@@ -153,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         where = engine.url.render_as_string(hide_password=True)
         if args.command == "init":
             print(f"Database ready at {where} (schema revision {revision}).")
+            from campaigns.auth import count_users
+
             with read_session(engine) as session:
                 if count_users(session) == 0:
                     print(FIRST_ADMIN_HINT)

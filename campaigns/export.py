@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
@@ -236,6 +236,7 @@ def _where(checked: CheckedFilter) -> list[Any]:
 
 
 def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
+    """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final."""
     s = Signature
     return (
         select(
@@ -245,7 +246,7 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
             s.region_code,
             s.postal_code,
             s.comment,
-            s.contact_consent,
+            type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String),  # type: ignore[attr-defined]
             s.consent_hash,
             _iso(dialect, s.consent_at),
             s.source,
@@ -267,11 +268,13 @@ def count_statement(checked: CheckedFilter) -> Any:
 
 
 def split_name(full_name: str) -> tuple[str, str]:
-    """First word, then the rest: "José García Márquez" -> ("José", "García Márquez"); one word -> (it, "")."""
-    parts = full_name.split(None, 1)
-    if not parts:
-        return "", ""
-    return parts[0], parts[1] if len(parts) > 1 else ""
+    """First word, then the rest: "José García Márquez" -> ("José", "García Márquez"); one word -> (it, "").
+
+    Names are stored trimmed, with the spaces the signer typed; this is a convenience for mail merges,
+    ``full_name`` is what they wrote.
+    """
+    first, _, last = full_name.partition(" ")
+    return first, last
 
 
 def _shaper(checked: CheckedFilter) -> Any:
@@ -279,32 +282,34 @@ def _shaper(checked: CheckedFilter) -> Any:
     names = {c.id: c.region_names for c in checked.campaigns}
 
     def shape(row: Any) -> tuple[Any, ...]:
-        cid, full, email, region, postal, comment, consent, chash, cat, src, us, um, uc, ref, signed, st, sent = row
-        first, last = split_name(full)
-        return (
-            slugs[cid],
-            first,
-            last,
-            full,
-            email,
-            region,
-            names[cid].get(region, ""),
-            postal,
-            comment,
-            "yes" if consent else "no",
-            chash,
-            cat,
-            src,
-            us,
-            um,
-            uc,
-            ref,
-            signed,
-            st,
-            int(sent or 0),
-        )
+        cid, full, email, region = row[0], row[1], row[2], row[3]
+        first, _, last = full.partition(" ")
+        return (slugs[cid], first, last, full, email, region, names[cid].get(region, ""), *row[4:])
 
     return shape
+
+
+def _driver_cursor(conn: Connection, statement: Any) -> Any:
+    """Run ``statement`` on the connection's own DBAPI cursor (server-side on PostgreSQL), inside its transaction.
+
+    Rows come back as plain tuples: building SQLAlchemy rows cost more than everything else per row
+    (the same reason as ``db.HotStatement``). Values are bound through each column type's processor.
+    """
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values: dict[str, Any] = {}
+    for name, value in compiled.construct_params().items():
+        bind = compiled.binds.get(name)
+        if bind is None:  # an item of an expanded IN (...): name_1, name_2...
+            bind = compiled.binds[name.rsplit("_", 1)[0]]
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        values[name] = processor(value) if processor is not None else value
+    params = tuple(values[n] for n in compiled.positiontup or ()) if compiled.positional else values
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor(name="rally_export") if dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
+    cursor.execute(compiled.string, params)
+    return cursor
 
 
 # --- running an export ---------------------------------------------------------------------------
@@ -323,14 +328,13 @@ class Snapshot:
     def batches(self) -> Iterator[list[tuple[Any, ...]]]:
         """Lists of rows in ``COLUMNS`` order, read from the database cursor a batch at a time."""
         conn = self.connection
-        statement = rows_statement(self.checked, conn.dialect.name)
         shape = _shaper(self.checked)
-        result = conn.execution_options(yield_per=self.batch_rows).execute(statement)
+        cursor = _driver_cursor(conn, rows_statement(self.checked, conn.dialect.name))
         try:
-            for partition in result.partitions(self.batch_rows):
-                yield [shape(row) for row in partition]
+            while batch := cursor.fetchmany(self.batch_rows):
+                yield [shape(row) for row in batch]
         finally:
-            result.close()
+            cursor.close()
 
 
 @contextmanager

@@ -338,3 +338,17 @@ def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):
     assert len(rows) == snapshot.count == before
     assert len({r["email"] for r in rows}) == before
     assert count_matching(engine, LIBS) == before + len(signed)
+
+
+@pytest.mark.parametrize(
+    ("full", "first", "last"),
+    [
+        ("José García Márquez", "José", "García Márquez"),
+        ("山田太郎", "山田太郎", ""),
+        ("Ada Lovelace", "Ada", "Lovelace"),
+    ],
+)
+def test_names_split_at_the_first_space(full, first, last):
+    from campaigns.export import split_name
+
+    assert split_name(full) == (first, last)
