@@ -47,6 +47,7 @@ from campaigns.models import Campaign
 from campaigns.regions import get_scheme
 
 NAME = "export"
+DB_NAME = "rally_bench_export"
 BATCH = 50_000
 ROOT = Path(__file__).resolve().parent.parent
 CSV_FACTOR, CSV_SECONDS, PEAK_MB = 3.0, 10.0, 250.0
@@ -234,7 +235,9 @@ def run(opts: Options) -> None:
     print(f"\n== {NAME}: {total:,} signers to CSV and XLSX, beside the raw dumps ==", flush=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="rally-bench-export-") as folder:
-        rows, skipped = for_each_database(opts, lambda db: bench_database(db, total, Path(folder)))
+        # its own scratch database: a million rows take minutes, and another benchmark's rally_bench
+        # being dropped and re-created meanwhile would cut the connection
+        rows, skipped = for_each_database(opts, lambda db: bench_database(db, total, Path(folder)), DB_NAME)
     print_table(
         "Signer export (separate processes; seconds wall-clock, peak RSS of that process)",
         ["db", "run", "rows", "seconds", "in-process s", "vs raw", "peak MB", "targets"],

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from campaigns.audit import Actor
 from campaigns.errors import RallyError
@@ -42,6 +44,7 @@ MEDIA_TYPES = {
     "json": "application/json",
 }
 FILE_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 
@@ -244,6 +247,24 @@ def export_to_file(
         raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
     now = now or utcnow()
     options = {} if batch_rows is None else {"batch_rows": batch_rows}
+    try:
+        return _write_export(engine, export_filter, fmt, output, actor, bom, now, max_rows, options)
+    except DBAPIError as exc:  # e.g. the connection lost half-way (the temporary file is gone already)
+        log.exception("export failed while reading the database")
+        raise RallyError("The database stopped answering during the export. No file was left behind.") from exc
+
+
+def _write_export(
+    engine: Engine,
+    export_filter: ExportFilter,
+    fmt: str,
+    output: Path | None,
+    actor: Actor,
+    bom: bool,
+    now: datetime,
+    max_rows: int,
+    options: dict[str, int],
+) -> tuple[Path, int]:
     with open_snapshot(engine, export_filter, **options) as snapshot:
         check_format(fmt, snapshot.count, max_rows=max_rows)
         name = file_name(snapshot.checked.filter.campaigns, fmt, now.date())
