@@ -86,7 +86,7 @@ def render() -> None:
     if ready and ready["wanted"] == wanted:
         st.link_button(f"Download {ready['name']}", ready["url"], type="primary", icon=":material/download:")
         st.caption(
-            f"{ready['count']:,} people when counted. The link works for you only, for "
+            f"{_people(ready['count'])} when counted. The link works for you only, for "
             f"{get_settings().export_link_minutes} minutes; the file is read from the database as it downloads, "
             "so large lists start at once and never wait in memory."
         )
@@ -102,13 +102,17 @@ def _prepare(user_id: int, export_filter: export.ExportFilter, fmt: str, bom: bo
     with st.status("Preparing the export…", expanded=True) as status:
         bar = st.progress(0.0, text="Checking the filters")
         count = export.count_matching(common.engine(), export_filter)
-        bar.progress(0.6, text=f"Counted {count:,} people in one consistent snapshot")
+        bar.progress(0.6, text=f"Counted {_people(count)} in one consistent snapshot")
         token = export_links.make_token(user_id=user_id, export_filter=export_filter, fmt=fmt, bom=bom)
         bar.progress(1.0, text="Signed a download link for you")
-        status.update(label=f"Ready: {count:,} people", state="complete", expanded=False)
+        status.update(label=f"Ready: {_people(count)}", state="complete", expanded=False)
     st.session_state["export_ready"] = {
         "wanted": (export_filter, fmt, bom),
         "url": export_links.download_url(token),
         "name": export.file_name(export_filter.campaigns, fmt),
         "count": count,
     }
+
+
+def _people(count: int) -> str:
+    return f"{count:,} {'person' if count == 1 else 'people'}"
