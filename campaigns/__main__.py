@@ -15,6 +15,12 @@ import --campaign SLUG FILE [--dry-run] [--report PATH|-]
                          --dry-run checks and reports without writing. Exit status 1 when no row could be
                          imported (the file was refused, or every row has an error); 0 otherwise, also when
                          every good row was already there.
+outreach retry           send failed letter emails again (safe to run on a schedule)
+export --campaign SLUG --format csv|xlsx|json [--output FILE] [filters]
+                         export signers (audited as "cli"); filters: --region CODE (repeat), --from DATE,
+                         --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any,
+                         --include-non-consenting REASON (delivery only; recorded), --bom (CSV for Excel).
+                         Written to a temporary file in the same folder and renamed when complete.
 """
 
 from __future__ import annotations
@@ -23,16 +29,21 @@ import argparse
 import getpass
 import logging
 import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from campaigns.audit import CLI
-from campaigns.auth import ROLES, count_users, create_user, list_users
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.migrate import upgrade
+from campaigns.models import Role
 from campaigns.settings import get_settings
 
+ROLES = tuple(r.value for r in Role)  # campaigns.auth is imported only by the commands that need it (its
+# password hasher costs half a second at import, which every export from cron would pay)
 FIRST_ADMIN_HINT = (
     "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
     "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer"
@@ -87,7 +98,52 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", metavar="FILE", help="CSV with the columns name,email,region,signed_date,consent")
     imp.add_argument("--dry-run", action="store_true", help="check every row and write the report; import nothing")
     imp.add_argument("--report", metavar="PATH", help='where the per-row report goes ("-": standard output)')
+    _export_parser(commands)
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a date: use YYYY-MM-DD") from None
+
+
+def _export_parser(commands: Any) -> None:
+    export = commands.add_parser("export", help="export signers to CSV, XLSX or JSON (audited)")
+    export.add_argument("--campaign", action="append", required=True, help="campaign slug (repeat for several)")
+    export.add_argument("--format", choices=("csv", "xlsx", "json"), required=True)
+    export.add_argument("--output", type=Path, help="file or folder (default: the standard name, here)")
+    export.add_argument("--region", action="append", default=[], help="region code (repeat for several)")
+    export.add_argument("--from", dest="signed_from", type=_day, help="first day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--to", dest="signed_to", type=_day, help="last day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--status", choices=("counted", "pending", "any"), default="counted")
+    export.add_argument(
+        "--include-non-consenting",
+        metavar="REASON",
+        help="also export people who did not agree to be contacted, for a delivery only: say which (audited)",
+    )
+    export.add_argument("--bom", action="store_true", help="CSV: start with a byte-order mark (for Excel)")
+
+
+def _export(args: argparse.Namespace, engine: Engine) -> None:
+    import time
+
+    from campaigns.export import ExportFilter
+    from campaigns.export_formats import export_to_file
+
+    export_filter = ExportFilter(
+        campaigns=tuple(args.campaign),
+        regions=tuple(args.region),
+        signed_from=args.signed_from,
+        signed_to=args.signed_to,
+        status=args.status,
+        include_non_consenting=args.include_non_consenting is not None,
+        reason=args.include_non_consenting or "",
+    )
+    started = time.perf_counter()
+    path, rows = export_to_file(engine, export_filter, fmt=args.format, output=args.output, actor=CLI, bom=args.bom)
+    print(f"Exported {rows:,} signers to {path} in {time.perf_counter() - started:.2f} s.")
 
 
 def _read_password() -> str:
@@ -100,6 +156,8 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns.auth import create_user, list_users
+
     if args.users_command == "list":
         with read_session(engine) as session:
             for user in list_users(session):
@@ -194,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         where = engine.url.render_as_string(hide_password=True)
         if args.command == "init":
             print(f"Database ready at {where} (schema revision {revision}).")
+            from campaigns.auth import count_users
+
             with read_session(engine) as session:
                 if count_users(session) == 0:
                     print(FIRST_ADMIN_HINT)
@@ -214,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             _retention(args, engine)
         elif args.command == "import":
             return _import(args, engine)
+        elif args.command == "export":
+            _export(args, engine)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

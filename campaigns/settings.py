@@ -49,6 +49,8 @@ class Settings:
     session_hours: int = 12
     # Largest CSV or GeoJSON/TopoJSON file an organizer may upload, in megabytes.
     max_upload_mb: int = 5
+    # How long a signer-export download link made on the Export page stays valid, in minutes.
+    export_link_minutes: int = 15
     # Outgoing mail. Empty host and outbox: email delivery of letters is hidden.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -75,6 +77,14 @@ ENV_NAMES: dict[str, str] = {
 
 
 _EMPTY_IS_ZERO = {"retention_days"}  # an empty value means "off", not a mistake
+_AT_LEAST_ONE = {
+    "count_shards",
+    "db_pool_size",
+    "session_hours",
+    "max_upload_mb",
+    "export_link_minutes",
+    "my_data_link_minutes",
+}
 
 
 def _coerce(name: str, raw: str, default: object) -> object:
@@ -91,10 +101,7 @@ def _coerce(name: str, raw: str, default: object) -> object:
             value = int(raw.strip())
         except ValueError:
             raise SettingsError(f"{ENV_NAMES[name]} must be a whole number, not “{raw}”.") from None
-        if value < 0 or (
-            name in {"count_shards", "db_pool_size", "session_hours", "max_upload_mb", "my_data_link_minutes"}
-            and value < 1
-        ):
+        if value < 0 or (name in _AT_LEAST_ONE and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
     return raw.strip()

@@ -27,6 +27,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
     "paper": ("campaigns.ui.paper", "render", "coordinator", "admin"),
+    "export": ("campaigns.ui.export", "render", "coordinator", "admin"),
 }
 
 

@@ -8,6 +8,7 @@ import streamlit as st
 
 from campaigns.audit import Actor
 from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, paper, public
+from campaigns.ui import export as export_page
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
@@ -30,6 +31,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
         "Coordinate",
         [
             (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
+            (export_page.render, "Export signers", "export", ":material/download:"),
             (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
         ],
     ),
