@@ -8,7 +8,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +154,50 @@ def raw_sqlite_connect(path: Path) -> Any:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+# --------------------------------------------------------------------------- bulk loads
+
+BULK_BATCH = 50_000
+
+
+def bulk_load_signatures(
+    db: Database,
+    columns: Sequence[str],
+    start: int,
+    stop: int,
+    rows: Callable[[int, int], Iterable[Sequence[Any]]],
+) -> None:
+    """Signature rows ``rows(lo, hi)`` for ``start``..``stop``, in big batches through the bare driver.
+
+    ``executemany`` on SQLite (one transaction a batch); ``COPY`` on PostgreSQL, then ``VACUUM ANALYZE``
+    (what autovacuum does after a big load). Each row holds a value for each of ``columns``.
+    """
+    names = ", ".join(columns)
+    batches = ((lo, min(stop, lo + BULK_BATCH)) for lo in range(start, stop, BULK_BATCH))
+    if db.kind == "sqlite":
+        assert db.sqlite_path is not None
+        conn = raw_sqlite_connect(db.sqlite_path)
+        sql = f"INSERT INTO signature ({names}) VALUES ({', '.join('?' * len(columns))})"
+        try:
+            for lo, hi in batches:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(sql, rows(lo, hi))
+                conn.execute("COMMIT")
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(db.raw_conninfo) as conn:
+        with conn.cursor() as cur:
+            for lo, hi in batches:
+                with cur.copy(f"COPY signature ({names}) FROM STDIN") as copy:
+                    for row in rows(lo, hi):
+                        copy.write_row(row)
+            conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE signature")
 
 
 # --------------------------------------------------------------------------- signers

@@ -39,10 +39,10 @@ from bench.common import (
     UTM_SOURCES,
     Database,
     Options,
+    bulk_load_signatures,
     for_each_database,
     make_published_campaign,
     print_table,
-    raw_sqlite_connect,
 )
 from campaigns.db import read_session
 from campaigns.export import ExportFilter, check_filter, rows_statement
@@ -51,13 +51,12 @@ from campaigns.regions import get_scheme
 
 NAME = "export"
 DB_NAME = "rally_bench_export"
-BATCH = 50_000
 ROOT = Path(__file__).resolve().parent.parent
 CSV_FACTOR, CSV_SECONDS, PEAK_MB = 3.0, 10.0, 250.0
 COLUMNS = (
     "campaign_id, full_name, email, email_canonical, region_code, postal_code, comment, contact_consent, "
     "consent_hash, consent_at, utm_source, utm_medium, utm_campaign, referrer, status, created_at, source"
-)
+).split(", ")
 COMMENTS = ("Libraries matter.", "My branch taught me to read, and I want the same for my kids.", "=1+1 tricky")
 
 
@@ -97,32 +96,7 @@ def _rows(campaign_id: int, consent_hash: str, lo: int, hi: int, kind: str, rng:
 
 def load(db: Database, campaign_id: int, consent_hash: str, total: int) -> None:
     rng = random.Random(3)
-    if db.kind == "sqlite":
-        assert db.sqlite_path is not None
-        conn = raw_sqlite_connect(db.sqlite_path)
-        marks = ", ".join("?" * len(COLUMNS.split(",")))
-        try:
-            for lo in range(0, total, BATCH):
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(
-                    f"INSERT INTO signature ({COLUMNS}) VALUES ({marks})",
-                    _rows(campaign_id, consent_hash, lo, min(total, lo + BATCH), db.kind, rng),
-                )
-                conn.execute("COMMIT")
-        finally:
-            conn.close()
-        return
-    import psycopg
-
-    with psycopg.connect(db.raw_conninfo) as conn:
-        with conn.cursor() as cur:
-            for lo in range(0, total, BATCH):
-                with cur.copy(f"COPY signature ({COLUMNS}) FROM STDIN") as copy:
-                    for row in _rows(campaign_id, consent_hash, lo, min(total, lo + BATCH), db.kind, rng):
-                        copy.write_row(row)
-            conn.commit()
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE signature")
+    bulk_load_signatures(db, COLUMNS, 0, total, lambda lo, hi: _rows(campaign_id, consent_hash, lo, hi, db.kind, rng))
 
 
 LAUNCHER = """

@@ -27,13 +27,13 @@ from bench.common import (
     Database,
     Options,
     SignerFactory,
+    bulk_load_signatures,
     fmt_ms,
     for_each_database,
     make_published_campaign,
     median,
     percentile,
     print_table,
-    raw_sqlite_connect,
 )
 from campaigns.db import read_session, run_write
 from campaigns.settings import get_settings
@@ -45,9 +45,17 @@ CALLS = 200
 WARMUP = 10
 NAIVE_BUDGET_S = 6.0
 REAL_SIGNS = 200  # real sign-ons on top of each bulk load, so several shards hold counts
-BATCH = 50_000
 NAIVE_SQL = "SELECT region_code, COUNT(*) FROM signature WHERE campaign_id = :c GROUP BY region_code"
-COLUMNS = ("campaign_id", "full_name", "email", "email_canonical", "region_code", "status", "created_at")
+COLUMNS = (
+    "campaign_id",
+    "full_name",
+    "email",
+    "email_canonical",
+    "region_code",
+    "status",
+    "created_at",
+    "contact_consent",
+)
 
 
 def _rows(campaign_id: int, start: int, stop: int, regions: list[str], kind: str) -> list[tuple[Any, ...]]:
@@ -62,6 +70,7 @@ def _rows(campaign_id: int, start: int, stop: int, regions: list[str], kind: str
             regions[n % len(regions)],
             "counted",
             stamp,
+            False,
         )
         for n in range(start, stop)
     ]
@@ -69,29 +78,7 @@ def _rows(campaign_id: int, start: int, stop: int, regions: list[str], kind: str
 
 def bulk_load(db: Database, campaign_id: int, start: int, stop: int, regions: list[str]) -> None:
     """Synthetic signature rows ``start``..``stop`` for the campaign, in big batches, bare driver."""
-    if db.kind == "sqlite":
-        assert db.sqlite_path is not None
-        conn = raw_sqlite_connect(db.sqlite_path)
-        sql = f"INSERT INTO signature ({', '.join(COLUMNS)}, contact_consent) VALUES (?, ?, ?, ?, ?, ?, ?, 0)"
-        try:
-            for lo in range(start, stop, BATCH):
-                conn.execute("BEGIN IMMEDIATE")
-                conn.executemany(sql, _rows(campaign_id, lo, min(stop, lo + BATCH), regions, db.kind))
-                conn.execute("COMMIT")
-        finally:
-            conn.close()
-        return
-    import psycopg
-
-    with psycopg.connect(db.raw_conninfo) as conn:
-        with conn.cursor() as cur:
-            for lo in range(start, stop, BATCH):
-                with cur.copy(f"COPY signature ({', '.join(COLUMNS)}, contact_consent) FROM STDIN") as copy:
-                    for row in _rows(campaign_id, lo, min(stop, lo + BATCH), regions, db.kind):
-                        copy.write_row((*row, False))
-            conn.commit()
-        conn.autocommit = True
-        conn.execute("VACUUM ANALYZE signature")  # what autovacuum does after a big load
+    bulk_load_signatures(db, COLUMNS, start, stop, lambda lo, hi: _rows(campaign_id, lo, hi, regions, db.kind))
 
 
 def spread_over_shards(db: Database, campaign_id: int) -> None:
