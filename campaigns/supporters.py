@@ -516,6 +516,19 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     return True
 
 
+def _record(session: Session, action: str, signature: Signature, now: datetime, **detail: Any) -> None:
+    """The audit entry for a supporter's own action on one of their signatures."""
+    audit.record(
+        session,
+        actor=SUPPORTER,
+        action=action,
+        campaign_id=signature.campaign_id,
+        at=now,
+        signature_id=signature.id,
+        **detail,
+    )
+
+
 def withdraw_signature(
     *, session: Session, email_canonical: str, signature_id: int, now: datetime | None = None
 ) -> bool:
@@ -524,14 +537,7 @@ def withdraw_signature(
     signature = _own_signature(session, email_canonical, signature_id)
     done = _withdraw(session, signature, now)
     if done:
-        audit.record(
-            session,
-            actor=SUPPORTER,
-            action="supporter.withdraw",
-            campaign_id=signature.campaign_id,
-            at=now,
-            signature_id=signature.id,
-        )
+        _record(session, "supporter.withdraw", signature, now)
     return done
 
 
@@ -550,15 +556,7 @@ def set_consent(
     signature.consent_at = now if consent else None
     session.add(signature)
     session.flush()
-    audit.record(
-        session,
-        actor=SUPPORTER,
-        action="supporter.consent",
-        campaign_id=signature.campaign_id,
-        at=now,
-        signature_id=signature.id,
-        consent=consent,
-    )
+    _record(session, "supporter.consent", signature, now, consent=consent)
 
 
 def _placeholder(dialect_name: str) -> Any:

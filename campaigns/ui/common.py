@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,6 +19,7 @@ from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
 from campaigns.migrate import upgrade
+from campaigns.models import Campaign
 from campaigns.regions import RegionScheme
 from campaigns.settings import get_settings
 
@@ -183,6 +185,18 @@ def require(*roles: str) -> Actor:
         st.stop()
     assert actor is not None
     return actor
+
+
+def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty: str) -> dict[str, str]:
+    """A staff page's campaign picker: slug → "Title (status)", in the order ``list_campaigns(session)`` gives.
+
+    With no campaign at all, says ``empty`` and returns no choices (the page then has nothing to show).
+    """
+    with read_session(engine()) as session:
+        campaigns = list_campaigns(session)
+    if not campaigns:
+        st.info(empty)
+    return {c.slug: f"{c.title} ({c.status})" for c in campaigns}
 
 
 def staff_login_link() -> None:

@@ -27,13 +27,10 @@ def render() -> None:
         "A list of signers for a delivery, a follow-up or your CRM. Withdrawn and erased signatures are never "
         "included. Every export is written to the audit log."
     )
-    with read_session(common.engine()) as session:
-        campaigns = lifecycle.list_campaigns_for_staff(session)
-    if not campaigns:
-        st.info("No campaigns yet.")
+    labels = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    if not labels:
         return
-    labels = {c.slug: f"{c.title} ({c.status})" for c in campaigns}
-    chosen = st.multiselect("Campaigns", list(labels), default=[campaigns[0].slug], format_func=labels.get)
+    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
     with read_session(common.engine()) as session:
         names = export.region_choices(session, chosen)
     regions = st.multiselect(

@@ -59,12 +59,11 @@ def render() -> None:
     actor = common.require("coordinator", "organizer")
     st.title("Paper signatures")
     _explain()
-    with read_session(common.engine()) as session:
-        campaigns = paper.importable_campaigns(session)
-    if not campaigns:
-        st.info("No published or closed campaign yet: paper signatures go into one of those.")
+    labels = common.campaign_choices(
+        paper.importable_campaigns, "No published or closed campaign yet: paper signatures go into one of those."
+    )
+    if not labels:
         return
-    labels = {c.slug: f"{c.title} ({c.status})" for c in campaigns}
     slug = st.selectbox("Campaign", list(labels), format_func=labels.get, key="paper-campaign")
     upload = st.file_uploader("Signatures CSV", type=["csv", "txt"], key="paper-file")
     if upload is None:
