@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +16,7 @@ from sqlalchemy.engine import Engine, make_url
 from campaigns import settings as settings_module
 from campaigns.db import make_engine, normalize_url
 from campaigns.migrate import upgrade
-from campaigns.settings import Settings, load_settings
+from campaigns.settings import ENV_NAMES, Settings, load_settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG_REASON = "TEST_DATABASE_URL is not set: PostgreSQL variants skipped (CI always sets it)"
@@ -46,6 +48,45 @@ def default_settings(tmp_path: Path) -> Iterator[Settings]:
     settings_module._current = load_settings(environ={}, env_file=tmp_path / "no.env")
     yield settings_module._current
     settings_module._current = previous
+
+
+# --- the app's pages under Streamlit's AppTest -----------------------------------------------------
+
+ENTRY_SCRIPT = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+def point_app_at(engine: Engine, base: Settings, **changes: object) -> Settings:
+    """Settings for pages run in this process: ``base`` on the test database, plus ``changes``.
+
+    Public reads are cached per database URL for a few seconds, by design: an earlier test's are forgotten.
+    """
+    from campaigns.ui import common
+
+    url = engine.url.render_as_string(hide_password=False)
+    settings_module._current = replace(base, database_url=url, **changes)  # type: ignore[arg-type]
+    common.forget_public_reads()
+    return settings_module._current
+
+
+def run_with_query(at: Any, **query: str) -> Any:
+    """Run an AppTest as if opened at ``?key=value&...``."""
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def open_app(**query: str) -> Any:
+    """The real entry script (``streamlit_app.py``) under AppTest, opened at ``?key=value&...``."""
+    from streamlit.testing.v1 import AppTest
+
+    return run_with_query(AppTest.from_file(ENTRY_SCRIPT, default_timeout=30), **query)
+
+
+@pytest.fixture
+def app(engine: Engine, default_settings: Settings) -> Any:
+    """``open_app``, pointed at the test database."""
+    point_app_at(engine, default_settings)
+    return open_app
 
 
 def run_id() -> str:
@@ -265,6 +306,15 @@ def browser_page(browser: object, request: pytest.FixtureRequest, tmp_path: Path
         context.close()
 
 
+def log_in(page: Any, base_url: str, email: str, password: str) -> None:
+    """Log in through the app's form (``/auth/login``) and wait for the home page it leads to."""
+    page.goto(f"{base_url}/auth/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{base_url}/")
+
+
 # --- a real SMTP server (aiosmtpd) -------------------------------------------------------------------
 
 
@@ -290,3 +340,13 @@ def smtp_server() -> Iterator[tuple[object, CollectMail]]:
         yield controller, handler
     finally:
         controller.stop()
+
+
+def smtp_settings(controller: Any, mail_from: str) -> dict[str, Any]:
+    """Settings that send mail, from ``mail_from``, to the test SMTP server of ``controller`` (plain SMTP)."""
+    return {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_security": "none", "mail_from": mail_from}
+
+
+def smtp_environment(controller: Any, mail_from: str) -> dict[str, str]:
+    """``smtp_settings`` as the environment of an app started with ``running_app``."""
+    return {ENV_NAMES[name]: str(value) for name, value in smtp_settings(controller, mail_from).items()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -13,95 +14,46 @@ from tests.factories import make_campaign
 START = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 FIXED_NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
-# (full_name, email, region, postal, comment, consent, utm_source, utm_medium, utm_campaign, referrer, status, extra)
+
+def person(full_name: str, email: str, region_code: str = "US-CA", **fields: Any) -> dict[str, Any]:
+    """One signer's own fields (a Signature's keywords): counted, consenting, nothing optional unless given."""
+    defaults = {"contact_consent": True, "status": "counted"}
+    return {"full_name": full_name, "email": email, "region_code": region_code, **defaults, **fields}
+
+
 PEOPLE = [
-    (
+    person(
         'Zoë "Q" O\'Brien, Jr',
         "zoe@example.org",
-        "US-CA",
-        "94110",
-        "Line one\nLine two, with a comma",
-        True,
-        "newsletter",
-        "email",
-        "spring",
-        "https://news.example/a?b=1&c=2",
-        "counted",
-        {},
+        postal_code="94110",
+        comment="Line one\nLine two, with a comma",
+        utm_source="newsletter",
+        utm_medium="email",
+        utm_campaign="spring",
+        referrer="https://news.example/a?b=1&c=2",
     ),
-    ("José García Márquez", "jose@example.org", "US-NY", None, None, True, None, None, None, None, "counted", {}),
-    (
+    person("José García Márquez", "jose@example.org", "US-NY"),
+    person(
         '=HYPERLINK("http://evil.example","click")',
         "h@example.org",
         "US-TX",
-        None,
-        "=1+1",
-        True,
-        "+44 20 7946 0958",
-        "-5",
-        "@SUM(A1)",
-        None,
-        "counted",
-        {},
+        comment="=1+1",
+        utm_source="+44 20 7946 0958",
+        utm_medium="-5",
+        utm_campaign="@SUM(A1)",
     ),
-    (
-        "\tTabbed Name",
-        "t@example.org",
-        "US-CA",
-        None,
-        "\rcarriage return first",
-        True,
-        None,
-        None,
-        None,
-        None,
-        "counted",
-        {},
-    ),
-    (
+    person("\tTabbed Name", "t@example.org", comment="\rcarriage return first"),
+    person(
         "山田太郎",
         "yamada@example.jp",
         "US-WA",
-        None,
-        '<r><t>x</t></r></is></c><c r="Z9"><f>1+1</f></c>',
-        True,
-        None,
-        None,
-        None,
-        None,
-        "counted",
-        {"source": "paper"},
+        comment='<r><t>x</t></r></is></c><c r="Z9"><f>1+1</f></c>',
+        source="paper",
     ),
-    ("Pending Person", "pending@example.org", "US-CA", None, None, True, None, None, None, None, "pending", {}),
-    (
-        "Quiet Person",
-        "quiet@example.org",
-        "US-CA",
-        None,
-        "Do not contact me",
-        False,
-        None,
-        None,
-        None,
-        None,
-        "counted",
-        {},
-    ),
-    (
-        "Withdrawn Person",
-        "withdrawn@example.org",
-        "US-CA",
-        None,
-        None,
-        True,
-        None,
-        None,
-        None,
-        None,
-        "withdrawn",
-        {"withdrawn_at": START},
-    ),
-    ("", "erased-1@invalid", "US-CA", None, None, True, None, None, None, None, "counted", {"erased_at": START}),
+    person("Pending Person", "pending@example.org", status="pending"),
+    person("Quiet Person", "quiet@example.org", comment="Do not contact me", contact_consent=False),
+    person("Withdrawn Person", "withdrawn@example.org", status="withdrawn", withdrawn_at=START),
+    person("", "erased-1@invalid", erased_at=START),
 ]
 EXPORTED_BY_DEFAULT = 5  # the counted, consenting, not withdrawn or erased people
 
@@ -113,28 +65,17 @@ def load_people(engine: Engine, slug: str = "fund-libraries") -> int:
 
     def work(session):  # type: ignore[no-untyped-def]
         ids = []
-        for n, person in enumerate(PEOPLE):
-            name, email, region, postal, comment, consent, us, um, uc, ref, status, extra = person
+        for n, fields in enumerate(PEOPLE):
             at = START + timedelta(hours=n)
+            consent = fields["contact_consent"]
             row = Signature(
                 campaign_id=campaign.id,
-                full_name=name,
-                email=email,
-                email_canonical=email.lower(),
-                region_code=region,
-                postal_code=postal,
-                comment=comment,
-                comment_status="pending" if comment else None,
-                contact_consent=consent,
+                email_canonical=fields["email"].lower(),
+                comment_status="pending" if fields.get("comment") else None,
                 consent_hash=campaign.consent_hash if consent else None,
                 consent_at=at if consent else None,
-                utm_source=us,
-                utm_medium=um,
-                utm_campaign=uc,
-                referrer=ref,
-                status=status,
                 created_at=at,
-                **extra,
+                **fields,
             )
             session.add(row)
             session.flush()

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from campaigns.catalog import CampaignCreate, create_campaign
 from campaigns.db import run_write
 from campaigns.lifecycle import close_campaign, publish_campaign
-from campaigns.models import Campaign, utcnow
+from campaigns.models import Campaign, User, utcnow
 from campaigns.signing import SignerInput
 
 _seq = itertools.count(1)
@@ -68,6 +68,19 @@ def past(days: int = 1) -> datetime:
 
 def future(days: int = 30) -> datetime:
     return utcnow() + timedelta(days=days)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(engine: Engine, *, email: str, roles: list[str], password: str = PASSWORD) -> User:
+    """A staff account with these roles, created as the command line would."""
+    from campaigns import auth
+    from campaigns.audit import CLI
+
+    return run_write(
+        engine, lambda s: auth.create_user(session=s, email=email, password=password, roles=roles, actor=CLI)
+    )
 
 
 LETTER = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campaign.title }}.\n\n{{ signer.full_name }}"

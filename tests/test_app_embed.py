@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns import settings as settings_module
 from campaigns.db import run_write
 from campaigns.signing import sign
 from campaigns.ui import common
+from tests.conftest import point_app_at, run_with_query
 from tests.factories import make_campaign, signer
 
 pytestmark = pytest.mark.apptest
@@ -26,16 +24,10 @@ def _embed_script() -> None:
 @pytest.fixture
 def widget(engine, default_settings):
     """The embed page alone (as /embed serves it), pointed at the test database."""
-    settings_module._current = replace(
-        default_settings, database_url=engine.url.render_as_string(hide_password=False), public_url=PUBLIC_URL
-    )
-    common.forget_public_reads()
+    point_app_at(engine, default_settings, public_url=PUBLIC_URL)
 
     def open_widget(**query: str) -> AppTest:
-        at = AppTest.from_function(_embed_script, default_timeout=30)
-        for key, value in query.items():
-            at.query_params[key] = value
-        return at.run()
+        return run_with_query(AppTest.from_function(_embed_script, default_timeout=30), **query)
 
     return open_widget
 
@@ -112,22 +104,6 @@ def test_embed_page_is_reachable_by_everyone_and_listed_in_no_menu():
 
 
 # --- the public campaign page: its count refreshes itself, the form stays outside -----------------
-
-
-@pytest.fixture
-def app(engine, default_settings):
-    from tests.test_app_pages import APP
-
-    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()
-
-    def open_app(**query: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        for key, value in query.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return open_app
 
 
 def test_public_page_count_says_when_it_was_updated_and_follows_new_signatures(app, engine):

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from campaigns import settings as settings_module
-from campaigns.ui import common
+from tests.conftest import open_app, point_app_at, smtp_settings
 from tests.factories import make_letter_campaign
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 pytestmark = pytest.mark.apptest
 TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campaign.title }}.\n\n{{ signer.full_name }}"
 
@@ -22,15 +17,7 @@ TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campa
 @pytest.fixture
 def signed(engine, default_settings, smtp_server):
     controller, handler = smtp_server
-    settings_module._current = replace(
-        default_settings,
-        database_url=engine.url.render_as_string(hide_password=False),
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
-        mail_from="letters@rally.example.org",
-    )
-    common.forget_public_reads()
+    point_app_at(engine, default_settings, **smtp_settings(controller, "letters@rally.example.org"))
     make_letter_campaign(
         engine,
         slug="letters",
@@ -38,9 +25,7 @@ def signed(engine, default_settings, smtp_server):
         template=TEMPLATE,
         target={"region_code": "US-CA", "name": "Gavin Ortiz", "email": "gavin@ca.example.gov"},
     )
-    at = AppTest.from_file(APP, default_timeout=30)
-    at.query_params["campaign"] = "letters"
-    at.run()
+    at = open_app(campaign="letters")
     next(w for w in at.text_input if w.label == "Your name").set_value("Rosa Parks")
     next(w for w in at.text_input if w.label == "Email").set_value("rosa@example.org")
     at.selectbox[0].set_value("US-CA")

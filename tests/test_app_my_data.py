@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from campaigns import settings as settings_module
 from campaigns.db import read_session, run_write
 from campaigns.models import Signature
 from campaigns.signing import sign
 from campaigns.stats import campaign_total
-from campaigns.ui import common
+from tests.conftest import point_app_at, smtp_settings
 from tests.factories import make_campaign, signer
 from tests.test_supporters import PUBLIC, token_in
 
@@ -23,16 +20,9 @@ pytestmark = pytest.mark.apptest
 @pytest.fixture
 def site(engine, default_settings, smtp_server):
     controller, handler = smtp_server
-    settings_module._current = replace(
-        default_settings,
-        database_url=engine.url.render_as_string(hide_password=False),
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
-        mail_from="Rally <data@rally.example.org>",
-        public_url=PUBLIC,
+    point_app_at(
+        engine, default_settings, public_url=PUBLIC, **smtp_settings(controller, "Rally <data@rally.example.org>")
     )
-    common.forget_public_reads()
     campaign = make_campaign(engine, slug="libraries", title="Fund the libraries")
     run_write(
         engine,

@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from campaigns import settings as settings_module
 from campaigns.db import read_session
 from campaigns.signing import has_signed
 from campaigns.stats import campaign_total
-from campaigns.ui import common
 from tests.factories import make_campaign
 
-APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 pytestmark = pytest.mark.apptest
-
-
-@pytest.fixture
-def app(engine, default_settings):
-    """An AppTest of the real entry script, pointed at the test database."""
-    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()  # public reads are cached per database URL for a few seconds, by design
-
-    def open_app(**query: str) -> AppTest:
-        at = AppTest.from_file(APP, default_timeout=30)
-        for key, value in query.items():
-            at.query_params[key] = value
-        return at.run()
-
-    return open_app
 
 
 def by_label(widgets, label):

@@ -11,7 +11,8 @@ from campaigns.db import read_session
 from campaigns.models import AuditEntry, Signature
 from tests import test_app_staff
 from tests.test_app_staff import refused
-from tests.test_paper import HEADER, assert_counts_match_signatures, campaign_at
+from tests.test_paper import HEADER, campaign_at
+from tests.test_supporters import assert_counts_match_signatures
 
 staff_app = test_app_staff.staff_app  # the logged-in AppTest fixture
 

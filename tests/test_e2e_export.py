@@ -11,14 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from campaigns import auth
-from campaigns.audit import CLI
-from campaigns.db import run_write
-from tests.conftest import E2E, browser_page
+from tests.conftest import E2E, browser_page, log_in
 from tests.export_data import EXPORTED_BY_DEFAULT, load_people
+from tests.factories import PASSWORD, make_user
 
 pytestmark = E2E
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
@@ -32,19 +29,10 @@ def desk(browser, request, tmp_path: Path):
 def test_coordinator_logs_in_and_downloads_a_consenting_signer_list(live_server, desk, tmp_path):
     engine = live_server.engine()
     load_people(engine, slug="e2e-libraries")
-    run_write(
-        engine,
-        lambda s: auth.create_user(
-            session=s, email="cora@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
-        ),
-    )
+    make_user(engine, email="cora@example.org", roles=["coordinator"])
     engine.dispose()
     page = desk
-    page.goto(f"{live_server.url}/auth/login")
-    page.get_by_label("Email").fill("cora@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "cora@example.org", PASSWORD)
 
     page.goto(f"{live_server.url}/export")
     page.get_by_role("heading", name="Export signers").wait_for()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.conftest import E2E, browser_page, running_app
+from tests.conftest import E2E, browser_page, running_app, smtp_environment
 from tests.factories import make_letter_campaign
 
 pytestmark = E2E
@@ -17,12 +17,7 @@ TEMPLATE = "Dear {{ target.title }} {{ target.name }},\n\nI back {{ campaign.tit
 
 def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, smtp_server, tmp_path: Path):
     controller, handler = smtp_server
-    smtp_env = {
-        "RALLY_SMTP_HOST": "127.0.0.1",
-        "RALLY_SMTP_PORT": str(controller.port),
-        "RALLY_SMTP_SECURITY": "none",
-        "RALLY_MAIL_FROM": "Rally Letters <letters@rally.example.org>",
-    }
+    smtp_env = smtp_environment(controller, "Rally Letters <letters@rally.example.org>")
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, smtp_env) as server:
         engine = server.engine()
         make_letter_campaign(

@@ -15,7 +15,7 @@ from campaigns.db import read_session, run_write
 from campaigns.models import Signature
 from campaigns.signing import sign
 from campaigns.stats import campaign_total
-from tests.conftest import E2E, browser_page, running_app
+from tests.conftest import E2E, browser_page, running_app, smtp_environment
 from tests.factories import make_campaign, signer
 
 pytestmark = E2E
@@ -25,12 +25,7 @@ def test_supporter_gets_an_emailed_link_opens_it_and_withdraws_on_a_phone(
     browser, request, smtp_server, tmp_path: Path
 ):
     controller, handler = smtp_server
-    smtp_env = {
-        "RALLY_SMTP_HOST": "127.0.0.1",
-        "RALLY_SMTP_PORT": str(controller.port),
-        "RALLY_SMTP_SECURITY": "none",
-        "RALLY_MAIL_FROM": "Rally <data@rally.example.org>",
-    }
+    smtp_env = smtp_environment(controller, "Rally <data@rally.example.org>")
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, smtp_env) as server:
         engine = server.engine()
         campaign = make_campaign(engine, slug="river", title="Save the river")

@@ -8,15 +8,12 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from campaigns import auth
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
+from campaigns.db import read_session
 from campaigns.models import Campaign, Target
-from tests.conftest import E2E, browser_page
+from tests.conftest import E2E, browser_page, log_in
+from tests.factories import PASSWORD, make_user
 
 pytestmark = E2E
-
-PASSWORD = "correct horse battery staple"
 TARGETS_CSV = (
     "region_code,name,title,email,postal_address\n"
     "US-CA,Gavin Ortiz,State Librarian,librarian@ca.example.gov,900 N St Sacramento\n"
@@ -33,18 +30,9 @@ def desk(browser, request, tmp_path: Path):
 
 def test_organizer_goes_from_log_in_to_a_published_campaign_with_targets(live_server, desk, tmp_path):
     engine = live_server.engine()
-    run_write(
-        engine,
-        lambda s: auth.create_user(
-            session=s, email="rosa@example.org", password=PASSWORD, roles=["organizer"], actor=CLI
-        ),
-    )
+    make_user(engine, email="rosa@example.org", roles=["organizer"])
     page = desk
-    page.goto(f"{live_server.url}/auth/login")
-    page.get_by_label("Email").fill("rosa@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{live_server.url}/")
+    log_in(page, live_server.url, "rosa@example.org", PASSWORD)
 
     page.goto(f"{live_server.url}/editor")
     page.get_by_role("heading", name="Campaign editor").wait_for()

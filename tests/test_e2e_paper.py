@@ -7,15 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from campaigns import auth
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
+from campaigns.db import read_session
 from campaigns.models import Signature
-from tests.conftest import E2E, browser_page
+from tests.conftest import E2E, browser_page, log_in
+from tests.factories import PASSWORD, make_user
 from tests.test_paper import HEADER, campaign_at
 
 pytestmark = E2E
-PASSWORD = "correct horse battery staple"
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "demo" / "paper-signatures-example.csv"
 
 
@@ -26,17 +24,11 @@ def test_coordinator_checks_imports_and_downloads_the_report(live_server, browse
     title = f"Paper drive {width}"
     campaign = campaign_at(engine, slug, title=title)
     email = f"coord{width}@example.org"
-    run_write(
-        engine, lambda s: auth.create_user(session=s, email=email, password=PASSWORD, roles=["coordinator"], actor=CLI)
-    )
+    make_user(engine, email=email, roles=["coordinator"])
     upload = tmp_path / "paper.csv"
     upload.write_bytes(SAMPLE.read_bytes() + (HEADER.split(",")[0] + ",,CA,2026-03-14,no\n").encode())
     with browser_page(browser, request, tmp_path, viewport={"width": width, "height": 900}) as page:
-        page.goto(f"{live_server.url}/auth/login")
-        page.get_by_label("Email").fill(email)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{live_server.url}/")
+        log_in(page, live_server.url, email, PASSWORD)
         page.goto(f"{live_server.url}/paper")
         page.get_by_role("heading", name="Paper signatures").wait_for()
         page.get_by_test_id("stSelectbox").click()

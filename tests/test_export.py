@@ -123,7 +123,7 @@ def test_xlsx_writes_text_as_text_never_formulas(engine, tmp_path):
         cell = by_value[dangerous.replace("\r", "_x000D_")]
         assert cell.data_type == "s" and cell.quotePrefix
     assert by_value['Zoë "Q" O\'Brien, Jr'].data_type == "s" and not by_value['Zoë "Q" O\'Brien, Jr'].quotePrefix
-    injected = PEOPLE[4][4]  # sheet XML in a comment: escaped, read back unchanged
+    injected = PEOPLE[4]["comment"]  # sheet XML in a comment: escaped, read back unchanged
     assert injected in by_value and by_value[injected].data_type == "s"
     letters = table[1][COLUMNS.index("letters_sent")]
     assert letters.value == 2 and letters.data_type == "n"
@@ -231,6 +231,20 @@ def test_export_to_a_folder_uses_the_standard_name_and_audits_it(engine, tmp_pat
     assert [json.loads(e.detail)["file"] for e in audit_entries(engine)] == [path.name]
 
 
+def export_csv_cli(url: str, target: Path, **run_options) -> subprocess.CompletedProcess[str]:
+    """``python -m campaigns export`` of fund-libraries to ``target`` as CSV, run as a person would."""
+    command = [sys.executable, "-m", "campaigns", "export", "--campaign", "fund-libraries", "--format", "csv"]
+    return subprocess.run(
+        [*command, "--output", str(target)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **run_options,
+    )
+
+
 def test_a_failure_while_writing_leaves_no_file_and_no_audit_entry(engine, tmp_path):
     """The CLI run by a person, with a file-size limit that makes the disk refuse the write half-way."""
     load_people(engine)
@@ -253,48 +267,11 @@ def test_a_failure_while_writing_leaves_no_file_and_no_audit_entry(engine, tmp_p
         resource.setrlimit(resource.RLIMIT_FSIZE, (16_000, 16_000))
 
     target = tmp_path / "out.csv"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "campaigns",
-            "export",
-            "--campaign",
-            "fund-libraries",
-            "--format",
-            "csv",
-            "--output",
-            str(target),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=limit_file_size,
-    )
+    run = export_csv_cli(url, target, preexec_fn=limit_file_size)
     assert run.returncode == 1 and "Traceback" not in run.stderr
     assert run.stderr.startswith(f"error: Could not write {target}") and "No file was left behind" in run.stderr
     assert list(tmp_path.iterdir()) == [] and audit_entries(engine) == []
-    ok = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "campaigns",
-            "export",
-            "--campaign",
-            "fund-libraries",
-            "--format",
-            "csv",
-            "--output",
-            str(target),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ok = export_csv_cli(url, target)
     assert ok.returncode == 0 and f"Exported 305 signers to {target}" in ok.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     assert [e.actor for e in audit_entries(engine)] == ["cli"]

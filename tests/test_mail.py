@@ -10,7 +10,7 @@ import pytest
 
 from campaigns.mail import MailError, OutgoingMail, mail_mode, send
 from campaigns.settings import override_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, smtp_settings
 
 
 def letter(**overrides) -> OutgoingMail:
@@ -33,12 +33,7 @@ def received(handler) -> email.message.EmailMessage:
 
 def test_a_letter_arrives_from_the_app_with_the_signer_as_reply_to(smtp_server):
     controller, handler = smtp_server
-    with override_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
-        mail_from="Rally Letters <letters@rally.example.org>",
-    ):
+    with override_settings(**smtp_settings(controller, "Rally Letters <letters@rally.example.org>")):
         assert mail_mode() == "smtp"
         message_id = send(letter())
     message = received(handler)
@@ -60,9 +55,7 @@ def test_a_letter_arrives_from_the_app_with_the_signer_as_reply_to(smtp_server):
 )
 def test_cr_lf_in_names_or_subject_cannot_add_headers(smtp_server, field, value):
     controller, handler = smtp_server
-    with override_settings(
-        smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", mail_from="letters@rally.example.org"
-    ):
+    with override_settings(**smtp_settings(controller, "letters@rally.example.org")):
         send(letter(**{field: value}))
     message = received(handler)
     assert message["Bcc"] is None and message["X-Injected"] is None
@@ -72,12 +65,7 @@ def test_cr_lf_in_names_or_subject_cannot_add_headers(smtp_server, field, value)
 def test_a_bad_recipient_address_is_refused_before_sending(smtp_server):
     controller, handler = smtp_server
     with (
-        override_settings(
-            smtp_host="127.0.0.1",
-            smtp_port=controller.port,
-            smtp_security="none",
-            mail_from="letters@rally.example.org",
-        ),
+        override_settings(**smtp_settings(controller, "letters@rally.example.org")),
         pytest.raises(MailError, match="recipient"),
     ):
         send(letter(to_address="mayor@\r\nevil"))

@@ -16,7 +16,7 @@ from campaigns.lifecycle import set_letter
 from campaigns.models import Outreach, Signature
 from campaigns.settings import override_settings
 from campaigns.signing import sign
-from tests.conftest import free_port
+from tests.conftest import free_port, smtp_settings
 from tests.factories import make_campaign, signer
 
 SUBJECT = "Please keep {{ campaign.title }} alive"
@@ -71,9 +71,7 @@ def setup(engine):
 
 
 def smtp(controller):
-    return override_settings(
-        smtp_host="127.0.0.1", smtp_port=controller.port, smtp_security="none", mail_from="letters@rally.example.org"
-    )
+    return override_settings(**smtp_settings(controller, "letters@rally.example.org"))
 
 
 def test_each_of_the_signers_targets_gets_a_personal_letter(setup):

@@ -9,16 +9,17 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
-from campaigns import paper, stats
+from campaigns import paper
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
-from campaigns.models import AuditEntry, Campaign, HourlyCount, RegionCount, Signature
+from campaigns.models import AuditEntry, Campaign, Signature
 from campaigns.settings import override_settings
 from campaigns.signing import sign
 from tests.factories import make_campaign, signer
+from tests.test_supporters import assert_counts_match_signatures
 
 CREATED = datetime(2026, 1, 10, 15, 0, tzinfo=UTC)
 NOW = datetime(2026, 6, 15, 9, 30, tzinfo=UTC)
@@ -57,47 +58,6 @@ def signatures(engine, campaign_id: int) -> list[Signature]:
     with read_session(engine) as session:
         stmt = select(Signature).where(Signature.campaign_id == campaign_id).order_by(Signature.id)
         return list(session.execute(stmt).scalars())
-
-
-def assert_counts_match_signatures(engine, campaign_id: int) -> int:
-    """The region, hourly and region-day aggregate rows equal a brute-force count of counted signatures."""
-    rows = [s for s in signatures(engine, campaign_id) if s.status == "counted"]
-    by_region: dict[str, int] = {}
-    by_hour: dict[datetime, int] = {}
-    for s in rows:
-        by_region[s.region_code] = by_region.get(s.region_code, 0) + 1
-        by_hour[stats.hour_of(s.created_at)] = by_hour.get(stats.hour_of(s.created_at), 0) + 1
-    with read_session(engine) as session:
-        regions = dict(
-            session.execute(
-                select(RegionCount.region_code, func.sum(RegionCount.count))
-                .where(RegionCount.campaign_id == campaign_id)
-                .group_by(RegionCount.region_code)
-            ).all()
-        )
-        hours = {
-            stats.hour_of(hour): n
-            for hour, n in session.execute(
-                select(HourlyCount.hour, func.sum(HourlyCount.count))
-                .where(HourlyCount.campaign_id == campaign_id)
-                .group_by(HourlyCount.hour)
-            ).all()
-        }
-        total = stats.campaign_total(session, campaign_id)
-        days = {
-            (code, day.to_pydatetime()): n
-            for code in by_region
-            for day, n in stats.region_daily_counts(session, campaign_id, code).itertuples(index=False)
-        }
-    by_day: dict[tuple[str, datetime], int] = {}
-    for s in rows:
-        key = (s.region_code, stats.day_of(s.created_at))
-        by_day[key] = by_day.get(key, 0) + 1
-    assert {k: int(v) for k, v in regions.items()} == by_region
-    assert {k: int(v) for k, v in hours.items()} == by_hour
-    assert days == by_day
-    assert total == len(rows)
-    return total
 
 
 # --- regions ---------------------------------------------------------------------------------------

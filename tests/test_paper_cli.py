@@ -10,7 +10,8 @@ from sqlalchemy import select
 from campaigns.db import read_session
 from campaigns.models import Signature
 from tests.test_cli import cli
-from tests.test_paper import HEADER, assert_counts_match_signatures, campaign_at
+from tests.test_paper import HEADER, campaign_at
+from tests.test_supporters import assert_counts_match_signatures
 
 ROWS = "Ada,ada@example.org,ca,2026-03-01,yes\nBob,bob@example.org,Texas,2026-03-02,no\nBad,,CA,2026-03-01,no\n"
 

@@ -37,6 +37,7 @@ from campaigns.settings import override_settings
 from campaigns.signing import sign
 from campaigns.stats import campaign_total, day_of, hour_of, hourly_counts, region_daily_counts
 from campaigns.supporters import LinkRefused, TooManyLinks
+from tests.conftest import smtp_settings
 from tests.factories import make_campaign, make_letter_campaign, signer
 
 PUBLIC = "https://rally.example.org"
@@ -47,13 +48,7 @@ LINK = re.compile(re.escape(PUBLIC) + r"/my-data\?token=([A-Za-z0-9_-]+)")
 def mailbox(smtp_server):
     """Mail goes to a real SMTP server (aiosmtpd); yields its list of envelopes."""
     controller, handler = smtp_server
-    with override_settings(
-        smtp_host="127.0.0.1",
-        smtp_port=controller.port,
-        smtp_security="none",
-        mail_from="Rally <data@rally.example.org>",
-        public_url=PUBLIC,
-    ):
+    with override_settings(**smtp_settings(controller, "Rally <data@rally.example.org>"), public_url=PUBLIC):
         yield handler.envelopes
 
 
