@@ -16,7 +16,7 @@ The file formats live in ``campaigns.export_formats``; signed download links in 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -204,11 +204,15 @@ def _iso(dialect: str, column: Any) -> Any:
 
 
 def _letters_sent() -> Any:
+    """Deliveries sent for the person's letters. Driven from their letters (``letter.signature_id``, then
+    ``outreach.letter_id``, both indexed): a ``WHERE status = 'sent'`` would let SQLite pick the status
+    index and walk every sent delivery for each person."""
+    sent = case((Outreach.status == OutreachStatus.sent.value, 1))
     return (
-        select(func.count())
-        .select_from(Outreach)
-        .join(Letter, Letter.id == Outreach.letter_id)  # type: ignore[arg-type]
-        .where(Letter.signature_id == Signature.id, Outreach.status == OutreachStatus.sent.value)
+        select(func.count(sent))
+        .select_from(Letter)
+        .join(Outreach, Outreach.letter_id == Letter.id)  # type: ignore[arg-type]
+        .where(Letter.signature_id == Signature.id)
         .scalar_subquery()
     )
 
@@ -235,8 +239,15 @@ def _where(checked: CheckedFilter) -> list[Any]:
     return conditions
 
 
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")  # OWASP "CSV injection": a cell starting so may run as a formula
+
+
 def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
-    """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final."""
+    """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final.
+
+    Ordered by signing time within each campaign, as the ``(campaign_id, created_at)`` index keeps the
+    rows: they stream from the cursor and are never sorted first.
+    """
     s = Signature
     return (
         select(
@@ -259,8 +270,45 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
             _letters_sent(),
         )
         .where(*_where(checked))
-        .order_by(s.id)  # type: ignore[arg-type]
+        .order_by(s.campaign_id, s.created_at, s.id)  # type: ignore[arg-type]
     )
+
+
+def _shaper(checked: CheckedFilter, csv_safe: bool) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+    """Turns a batch of database rows into ``COLUMNS`` rows: the campaign's link name, the name split at
+    its first space, the region's name. ``csv_safe`` applies the CSV formula rule to every text value;
+    only the columns people type can start with a trigger, so a row is rewritten only when one does.
+    """
+    slugs = {c.id: c.slug for c in checked.campaigns}
+    names = {c.id: c.region_names for c in checked.campaigns}
+    triggers = FORMULA_TRIGGERS
+
+    def shape(batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        out = []
+        append = out.append
+        for cid, full, email, region, postal, comment, consent, version, at, source, u1, u2, u3, ref, *end in batch:
+            first, _, last = full.partition(" ")
+            region_name = names[cid].get(region, "")
+            row = (slugs[cid], first, last, full, email, region, region_name, postal, comment, consent, version, at)
+            row += (source, u1, u2, u3, ref, *end)
+            if csv_safe and (
+                first[:1] in triggers
+                or last[:1] in triggers
+                or email[:1] in triggers
+                or region[:1] in triggers
+                or region_name[:1] in triggers  # an uploaded scheme's region name
+                or (postal and postal[0] in triggers)
+                or (comment and comment[0] in triggers)
+                or (u1 and u1[0] in triggers)
+                or (u2 and u2[0] in triggers)
+                or (u3 and u3[0] in triggers)
+                or (ref and ref[0] in triggers)
+            ):
+                row = tuple("'" + v if v.__class__ is str and v[:1] in triggers else v for v in row)
+            append(row)
+        return out
+
+    return shape
 
 
 def count_statement(checked: CheckedFilter) -> Any:
@@ -275,18 +323,6 @@ def split_name(full_name: str) -> tuple[str, str]:
     """
     first, _, last = full_name.partition(" ")
     return first, last
-
-
-def _shaper(checked: CheckedFilter) -> Any:
-    slugs = {c.id: c.slug for c in checked.campaigns}
-    names = {c.id: c.region_names for c in checked.campaigns}
-
-    def shape(row: Any) -> tuple[Any, ...]:
-        cid, full, email, region = row[0], row[1], row[2], row[3]
-        first, _, last = full.partition(" ")
-        return (slugs[cid], first, last, full, email, region, names[cid].get(region, ""), *row[4:])
-
-    return shape
 
 
 def _driver_cursor(conn: Connection, statement: Any) -> Any:
@@ -325,14 +361,16 @@ class Snapshot:
     taken_at: datetime
     batch_rows: int = BATCH_ROWS
 
-    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
-        """Lists of rows in ``COLUMNS`` order, read from the database cursor a batch at a time."""
+    def batches(self, *, csv_safe: bool = False) -> Iterator[list[tuple[Any, ...]]]:
+        """Lists of rows in ``COLUMNS`` order, read from the database cursor a batch at a time.
+
+        ``csv_safe``: with the CSV formula rule applied to every text value."""
         conn = self.connection
-        shape = _shaper(self.checked)
+        shape = _shaper(self.checked, csv_safe)
         cursor = _driver_cursor(conn, rows_statement(self.checked, conn.dialect.name))
         try:
             while batch := cursor.fetchmany(self.batch_rows):
-                yield [shape(row) for row in batch]
+                yield shape(batch)
         finally:
             cursor.close()
 

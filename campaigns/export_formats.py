@@ -29,13 +29,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
+from campaigns import export
 from campaigns.audit import Actor
 from campaigns.errors import RallyError
 from campaigns.export import COLUMNS, FORMATS, ExportFilter, ExportRefused, Snapshot, file_name, open_snapshot
 from campaigns.export import record_export as _record
 from campaigns.models import utcnow
 
-FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+FORMULA_TRIGGERS = export.FORMULA_TRIGGERS
 XLSX_MAX_ROWS = 1_048_576  # an Excel sheet's rows, the header row included
 BOM = "\ufeff"
 MEDIA_TYPES = {
@@ -50,7 +51,8 @@ Row = tuple[Any, ...]
 
 
 def neutralize(value: Any) -> Any:
-    """The CSV rule: a text value starting with a formula trigger gets a leading single quote."""
+    """The CSV rule in Python (the export applies it in SQL: ``export._csv_safe``): a text value starting
+    with a formula trigger gets a leading single quote."""
     if value.__class__ is str and value[:1] in FORMULA_TRIGGERS:
         return "'" + value
     return value
@@ -60,18 +62,19 @@ def neutralize(value: Any) -> Any:
 
 
 def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[bytes]:
-    """UTF-8 CSV (RFC 4180: comma, double quotes, CRLF rows), one chunk per batch; the header comes first."""
+    """UTF-8 CSV (RFC 4180: comma, double quotes, CRLF rows), one chunk per batch; the header comes first.
+
+    ``batches`` hold rows with the formula rule already applied (``Snapshot.batches(csv_safe=True)``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     if bom:
         buffer.write(BOM)
     writer.writerow(COLUMNS)
     yield buffer.getvalue().encode("utf-8")
-    triggers = FORMULA_TRIGGERS
     for batch in batches:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows([("'" + v if v.__class__ is str and v[:1] in triggers else v) for v in row] for row in batch)
+        writer.writerows(batch)
         yield buffer.getvalue().encode("utf-8")
 
 
@@ -210,7 +213,7 @@ def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLS
 def chunks(snapshot: Snapshot, fmt: str, *, bom: bool = False, now: datetime | None = None) -> Iterator[bytes]:
     """The file's bytes, read from the snapshot's cursor a batch at a time."""
     if fmt == "csv":
-        return csv_chunks(snapshot.batches(), bom=bom)
+        return csv_chunks(snapshot.batches(csv_safe=True), bom=bom)
     if fmt == "json":
         filters = snapshot.checked.filter.as_dict()
         return json_chunks(snapshot.batches(), count=snapshot.count, filters=filters, now=now or snapshot.taken_at)
