@@ -8,6 +8,7 @@ served stale regions. Shipped schemes (``regions.get_scheme``) never touch the d
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import unicodedata
@@ -25,7 +26,7 @@ from campaigns.audit import Actor
 from campaigns.errors import InvalidInput, UnknownRegionScheme
 from campaigns.models import CustomRegion, CustomRegionScheme, utcnow
 from campaigns.regions import Region, RegionScheme, SchemeInfo, get_scheme, list_schemes
-from campaigns.shapes import Shapes, check_shapes, drawn_codes
+from campaigns.shapes import Shapes, check_shapes, drawn_codes, for_vega
 from campaigns.uploads import (
     RowError,
     UploadRowsError,
@@ -253,6 +254,21 @@ def custom_shapes(session: Session, scheme_id: str) -> str | None:
     if row is None:
         raise UnknownRegionScheme(str(scheme_id))
     return row[0]
+
+
+def custom_map_shapes(session: Session, scheme_id: str) -> bytes | None:
+    """An uploaded scheme's shapes as the dashboard's map reads them (see ``shapes.for_vega``); None without."""
+    key = _key(scheme_id)
+    if not key.startswith(CUSTOM_PREFIX):
+        return None
+    head = session.execute(
+        select(CustomRegionScheme.shape_kind, CustomRegionScheme.shape_object, CustomRegionScheme.shapes).where(
+            CustomRegionScheme.id == key
+        )
+    ).first()
+    if head is None or not head.shape_kind or not head.shapes:
+        return None
+    return json.dumps(for_vega(head.shape_kind, head.shape_object, head.shapes), separators=(",", ":")).encode()
 
 
 def resolve_scheme(session: Session, scheme_id: str) -> RegionScheme:

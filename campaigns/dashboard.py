@@ -274,3 +274,27 @@ def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) 
     frame = counts.rename_axis("time").reset_index()
     frame["cumulative"] = frame["count"].cumsum()
     return frame
+
+
+def campaign_choices(session: Session) -> list[tuple[str, str]]:
+    """Staff: (slug, title) of every campaign that is not archived, open ones first."""
+    order = {CampaignStatus.published.value: 0, CampaignStatus.closed.value: 1, CampaignStatus.draft.value: 2}
+    campaigns = session.execute(
+        select(Campaign.slug, Campaign.title, Campaign.status).where(Campaign.status != CampaignStatus.archived.value)
+    ).all()
+    ranked = sorted(campaigns, key=lambda c: (order.get(c.status, 3), c.title.casefold()))
+    return [(c.slug, c.title if c.status != CampaignStatus.draft.value else f"{c.title} (draft)") for c in ranked]
+
+
+def region_trend(session: Session, *, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
+    """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
+    campaign = catalog.get_campaign_by_slug(session, slug)
+    if campaign is None or campaign.id is None:
+        raise CampaignNotFound(slug)
+    days = stats.region_daily_counts(session, campaign.id, region_code)
+    if days.empty:
+        return days
+    until = pd.Timestamp(stats.day_of(now or utcnow()))
+    index = pd.date_range(days["day"].iloc[0], max(until, days["day"].iloc[-1]), freq="D")
+    filled = days.set_index("day")["count"].reindex(index, fill_value=0)
+    return filled.rename_axis("day").reset_index()

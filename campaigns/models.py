@@ -324,6 +324,7 @@ class Outreach(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("letter_id", "target_id", "channel", name="uq_outreach_letter_target_channel"),
         Index("ix_outreach_status", "status", "channel"),
+        Index("ix_outreach_target_status", "target_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     letter_id: int = Field(foreign_key="letter.id", ondelete="CASCADE")

@@ -329,3 +329,32 @@ def list_schemes() -> list[SchemeInfo]:
 
 def shape_path(info: SchemeInfo) -> Path | None:
     return DATA_DIR / "shapes" / info.shapes if info.shapes else None
+
+
+@cache
+def hex_layout(scheme_id: str) -> dict[str, tuple[float, float]]:
+    """Where each region's hexagon sits on a shipped HexJSON map: code -> (x, y), y growing upwards.
+
+    HexJSON (odd-r / even-r / odd-q / even-q layouts) puts hexes on a grid of columns ``q`` and rows
+    ``r``; this turns them into centre points for pointy-top hexagons one unit wide. Empty for
+    schemes without a hex map.
+    """
+    import json
+    import math
+
+    info = _SHIPPED.get(scheme_id)
+    path = shape_path(info) if info and info.shape_kind == "hexjson" else None
+    if path is None or not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    layout = str(data.get("layout", "odd-r"))
+    centres: dict[str, tuple[float, float]] = {}
+    for code, hexagon in data.get("hexes", {}).items():
+        q, r = int(hexagon["q"]), int(hexagon["r"])
+        if layout.endswith("-r"):  # rows are offset: odd (or even) rows shift half a hexagon right
+            shift = 0.5 if (r % 2 == 1) == (layout == "odd-r") else 0.0
+            centres[code] = (q + shift, r * math.sqrt(3) / 2)
+        else:  # columns are offset
+            shift = 0.5 if (q % 2 == 1) == (layout == "odd-q") else 0.0
+            centres[code] = (q * math.sqrt(3) / 2, r + shift)
+    return centres

@@ -206,3 +206,51 @@ def drawn_codes(kind: str | None, object_name: str | None, text: str | None) -> 
     doc = json.loads(text)
     items = doc["features"] if kind == "geojson" else _geometries(doc["objects"].get(object_name))
     return frozenset(code for item in items if isinstance(item, dict) and (code := _shape_code(item)))
+
+
+def _ring_area(ring: list[Any]) -> float:
+    """Twice the signed planar area of a ring of [lon, lat] positions (positive: counter-clockwise)."""
+    return sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring))
+
+
+def _rewound(polygon: list[Any]) -> list[Any]:
+    """d3-geo (and so Vega) wants the opposite of RFC 7946: outer rings clockwise, holes counter-clockwise.
+
+    An outer ring in RFC 7946 order would be read as the whole globe minus the region, which
+    fills the entire chart; so every ring is turned the way d3 expects.
+    """
+    rings = []
+    for index, ring in enumerate(polygon):
+        clockwise = _ring_area(ring) < 0
+        want_clockwise = index == 0
+        rings.append(ring if clockwise == want_clockwise else list(reversed(ring)))
+    return rings
+
+
+def for_vega(kind: str, object_name: str | None, text: str) -> dict[str, Any]:
+    """A stored (already checked) shapes file as the dashboard's map reads it.
+
+    GeoJSON: a FeatureCollection whose features carry the region code as ``id`` and rings wound
+    for d3-geo. TopoJSON: the topology with each region geometry's ``id`` set to its code (arcs as
+    uploaded: TopoJSON tools write them the way d3 expects).
+    """
+    doc = json.loads(text)
+    if kind == "geojson":
+        features = []
+        for feature in doc["features"]:
+            code = _shape_code(feature) if isinstance(feature, dict) else None
+            geometry = feature.get("geometry") if code else None
+            if not isinstance(geometry, dict):
+                continue
+            kind_ = geometry.get("type")
+            polygons = _polygons(kind_, geometry.get("coordinates"))
+            if isinstance(polygons, str):
+                continue
+            rewound = [_rewound(p) for p in polygons]
+            coordinates = rewound[0] if kind_ == "Polygon" else rewound
+            features.append({"type": "Feature", "id": code, "geometry": {"type": kind_, "coordinates": coordinates}})
+        return {"type": "FeatureCollection", "features": features}
+    for geometry in _geometries(doc["objects"].get(object_name)):
+        if isinstance(geometry, dict) and (code := _shape_code(geometry)):
+            geometry["id"] = code
+    return doc

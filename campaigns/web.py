@@ -132,11 +132,28 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
 SHAPES_CACHE_SECONDS = 86_400
 
 
+CUSTOM_SHAPES_CACHE_SECONDS = 300
+_custom_shapes_cache = _TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
+
+
 def shapes(request: Request) -> Response:
-    """A shipped scheme's shapes file, for maps drawn in the browser (cached a day: it never changes)."""
+    """A scheme's shapes, for maps drawn in the browser: shipped files cached a day (they never change),
+    uploaded ones normalized for Vega and cached a few minutes."""
+    from campaigns.custom_regions import CUSTOM_PREFIX, custom_map_shapes
     from campaigns.regions import SchemeInfo, list_schemes, shape_path
 
-    wanted = request.path_params["scheme"]
+    wanted = request.path_params["scheme"].lower()
+    if wanted.startswith(CUSTOM_PREFIX):
+
+        def read() -> bytes:
+            with read_session(get_engine()) as session:
+                return custom_map_shapes(session, wanted) or b""
+
+        body = _custom_shapes_cache.get(wanted, read)
+        if body:
+            cache = f"public, max-age={CUSTOM_SHAPES_CACHE_SECONDS}"
+            return Response(body, media_type="application/json", headers={"Cache-Control": cache})
+        return JSONResponse({"error": "not_found", "message": "No shapes for that region scheme."}, status_code=404)
     info: SchemeInfo | None = next((i for i in list_schemes() if i.id == wanted and i.shapes), None)
     path = shape_path(info) if info else None
     if path is None or not path.is_file():

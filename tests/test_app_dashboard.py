@@ -74,3 +74,80 @@ def test_region_table_adds_up_and_computes_per_capita(engine):
     wyoming = table.set_index("code").loc["US-WY"]
     assert wyoming["count"] == 1 and wyoming["per_100k"] == round(100_000 / wyoming["population"], 2)
     assert table.iloc[0]["code"] == "US-CA" and table.iloc[0]["rank"] == 1
+
+
+def test_picking_a_region_shows_its_count_rate_and_rank(engine, dashboard_app):
+    campaign = make_campaign(engine, slug="dash-pick")
+    for region in ("US-CA", "US-CA", "US-WY"):
+        run_write(
+            engine, lambda s, r=region: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code=r))
+        )
+    at = dashboard_app(campaign.slug)
+    picker = next(s for s in at.selectbox if s.label == "Region details")
+    picker.set_value("US-WY").run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Signatures"] == "1" and values["Rank"] == "2 of 52"  # the region's own metrics come last
+    assert values["Per 100,000"] != "n/a"
+    at.toggle[0].set_value(True).run()  # per capita: Wyoming (tiny population) now ranks first
+    assert not at.exception
+
+
+def test_letters_sent_per_target_are_listed(engine, dashboard_app):
+    from campaigns import outreach
+    from tests.factories import make_letter_campaign
+
+    campaign = make_letter_campaign(
+        engine,
+        slug="dash-letters",
+        title="Letters",
+        target={"region_code": "US-CA", "name": "Alex Padilla", "email": "senator@example.org"},
+    )
+    result = run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer()))
+    suggested = run_write(engine, lambda s: outreach.suggest_letters(s, result.signature_id))
+    letter = run_write(
+        engine,
+        lambda s: outreach.save_letter(
+            session=s, signature_id=result.signature_id, target_id=suggested[0].target_id, subject="Hi", body="Please."
+        ),
+    )
+    run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="pdf"))
+    run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="text"))
+    at = dashboard_app(campaign.slug)
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "Sent" in df.value.columns)
+    assert table.to_dict("records") == [{"Target": "Alex Padilla", "Title": "Senator", "Region": "US-CA", "Sent": 1}]
+
+
+def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashboard_app, monkeypatch):
+    from campaigns import auth
+    from campaigns.audit import CLI
+
+    make_campaign(engine, slug="dash-staff-open", goal=10)
+    make_campaign(engine, slug="dash-staff-draft", status="draft", title="Secret plan")
+    run_write(engine, lambda s: sign(session=s, campaign_slug="dash-staff-open", signer=signer()))
+    password = "correct horse battery staple"
+    run_write(
+        engine,
+        lambda s: auth.create_user(
+            session=s, email="coord@example.org", password=password, roles=["coordinator"], actor=CLI
+        ),
+    )
+    cookie = auth.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
+    monkeypatch.setattr(common, "session_cookie", lambda: cookie)
+    at = dashboard_app("nothing-chosen")
+    assert not at.exception
+    picker = at.selectbox[0]
+    assert picker.value == "__all__" and "Secret plan (draft)" in picker.options
+    assert at.metric[0].value == "1" and at.metric[1].value == "10"
+    assert any("Campaign" in df.value.columns or "title" in df.value.columns for df in at.dataframe)
+    picker.set_value("dash-staff-draft").run()
+    assert not at.exception and at.metric[0].value == "0"
+
+
+def test_the_public_cannot_open_a_draft_on_the_dashboard(engine, dashboard_app):
+    make_campaign(engine, slug="dash-public-open")
+    make_campaign(engine, slug="dash-public-draft", status="draft", title="Secret plan")
+    at = dashboard_app("dash-public-draft")
+    assert not at.exception
+    assert "Secret plan" not in at.selectbox[0].options and at.selectbox[0].value == "dash-public-open"

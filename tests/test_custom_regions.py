@@ -260,3 +260,23 @@ def test_unknown_custom_scheme_is_refused_for_campaigns_and_lookups(engine):
 
 def test_shipped_schemes_resolve_without_a_database():
     assert resolve_scheme(None, "US-States").info.id == "us-states"  # type: ignore[arg-type]
+
+
+def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(engine):
+    """RFC 7946 outer rings run counter-clockwise; d3-geo reads that as 'the globe minus the region' and
+    fills the whole chart. The map gets every outer ring clockwise and every hole counter-clockwise."""
+    from campaigns.custom_regions import custom_map_shapes
+    from campaigns.shapes import _ring_area
+
+    outer_ccw = [[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]  # RFC 7946: counter-clockwise
+    hole_cw = [[0.5, 0.5], [0.5, 1.5], [1.5, 1.5], [1.5, 0.5], [0.5, 0.5]]  # RFC 7946: clockwise
+    donut = {"type": "Polygon", "coordinates": [outer_ccw, hole_cw]}
+    already = {"type": "MultiPolygon", "coordinates": [[list(reversed(outer_ccw))]]}  # d3 order already
+    scheme_id = create(engine, shapes=geojson(feature("north", donut), feature("south", already, as_id=True))).id
+    with read_session(engine) as session:
+        served = json.loads(custom_map_shapes(session, scheme_id))
+    by_id = {f["id"]: f["geometry"] for f in served["features"]}
+    assert set(by_id) == {"NORTH", "SOUTH"}
+    north_outer, north_hole = by_id["NORTH"]["coordinates"]
+    assert _ring_area(north_outer) < 0 < _ring_area(north_hole)  # outer clockwise, hole counter-clockwise
+    assert _ring_area(by_id["SOUTH"]["coordinates"][0][0]) < 0  # left as it was

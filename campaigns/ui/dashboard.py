@@ -1,103 +1,220 @@
-"""The live dashboard: a campaign's signatures by region, refreshing itself as they arrive."""
+"""The live dashboard: a campaign's signatures by region and over time, refreshing itself as they arrive.
+
+Every viewer reads through ``st.cache_data`` with a short TTL, so however many people watch, one
+process reads the aggregate rows once per campaign and interval. The live part is one
+``st.fragment(run_every=...)``: only it reruns on the timer, never the selectors above it.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
+from zoneinfo import ZoneInfo
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
-from campaigns import catalog, dashboard
-from campaigns.db import read_session
+from campaigns import dashboard
+from campaigns.audit import Actor
+from campaigns.db import read_session, snapshot_session
+from campaigns.errors import CampaignNotFound
+from campaigns.regions import hex_layout
 from campaigns.settings import get_settings
-from campaigns.ui import common
+from campaigns.ui import common, dashboard_charts
 
 REFRESH_SECONDS = 5
-PROJECTIONS = {"us-states": "albersUsa", "world-countries": "equalEarth"}
+ALL = "__all__"  # the all-campaigns view (staff only)
+STAFF_ROLES = ("organizer", "coordinator", "admin")
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
-def _regions(url: str, slug: str) -> tuple[catalog.CampaignPage, pd.DataFrame, datetime]:
-    """One database read per campaign and interval, however many people watch."""
+def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> dashboard.DashboardData:
+    """One database read per campaign (and view) and interval, however many people watch."""
+    with snapshot_session(common.engine()) as session:
+        if slug == ALL:
+            return dashboard.read_all_campaigns(session, scheme_id=scheme or "us-states")
+        return dashboard.read_dashboard(session, slug=slug, staff=staff)
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
+def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
     with read_session(common.engine()) as session:
-        page = catalog.get_campaign_page(session=session, slug=slug)
-        campaign = catalog.get_campaign_by_slug(session, slug)
-        assert campaign is not None and campaign.id is not None
-        table = dashboard.region_table(session, campaign.id, campaign.region_scheme)
-    return page, table, datetime.now().astimezone()
+        return dashboard.campaign_choices(session), dashboard.schemes_in_use(session)
+
+
+@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
+def _trend(url: str, slug: str, code: str) -> pd.DataFrame:
+    with read_session(common.engine()) as session:
+        return dashboard.region_trend(session, slug=slug, region_code=code)
+
+
+def _staff(actor: Actor | None) -> bool:
+    return actor is not None and any(actor.has(role) for role in STAFF_ROLES)
 
 
 def render() -> None:
-    campaigns = common.public_campaigns()
     st.title("Live dashboard")
-    if not campaigns:
+    url = get_settings().effective_database_url
+    staff = _staff(common.current_actor())
+    if staff:
+        choices, schemes = _staff_choices(url)
+        options = [ALL, *[slug for slug, _ in choices]]
+        titles = {ALL: "All campaigns", **dict(choices)}
+    else:
+        campaigns = common.public_campaigns()
+        options, schemes = [c.slug for c in campaigns], []
+        titles = {c.slug: c.title for c in campaigns}
+    if not options:
         st.info("There are no campaigns to show yet.")
         return
-    slugs = [c.slug for c in campaigns]
-    titles = {c.slug: c.title for c in campaigns}
     wanted = st.query_params.get("campaign")
-    slug = st.selectbox("Campaign", slugs, index=slugs.index(wanted) if wanted in slugs else 0, format_func=titles.get)
-    per_capita = st.toggle(
-        "Signatures per 100,000 residents", value=False, help="Where the region's population is known."
+    slug = st.selectbox(
+        "Campaign", options, index=options.index(wanted) if wanted in options else 0, format_func=titles.get
     )
+    if slug != ALL:
+        st.query_params["campaign"] = slug  # the address can be shared as it is
+    scheme = None
+    if slug == ALL and schemes:
+        scheme = st.selectbox(
+            "Map campaigns on",
+            schemes,
+            format_func=lambda s: common.region_scheme(s).info.name,
+            help="Campaigns on other region schemes still count in the totals.",
+        )
+    left, right = st.columns([3, 2])
+    per_capita = left.toggle(
+        "Signatures per 100,000 residents", value=False, help="Only for regions whose population is known."
+    )
+    daily = right.segmented_control("Over time", ["Hourly", "Daily"], default="Daily") != "Hourly"
     with common.friendly_errors():
-        _live(slug, per_capita)
+        _live(slug, staff, scheme, per_capita, daily)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def _live(slug: str, per_capita: bool) -> None:
-    page, table, read_at = _regions(get_settings().effective_database_url, slug)
-    total = int(table["count"].sum())
-    left, right = st.columns(2)
-    left.metric("Signatures", f"{total:,}")
-    right.metric("Goal", f"{page.goal:,}", f"{min(100.0, 100 * total / page.goal):.0f}% reached" if page.goal else None)
-    common.progress(total, page.goal)
-    st.caption(f"Updated at {read_at:%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
+def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: bool) -> None:
+    data = _dashboard(get_settings().effective_database_url, slug, staff, scheme)
+    _headline(data)
     metric = "per_100k" if per_capita else "count"
     label = "Signatures per 100,000" if per_capita else "Signatures"
-    info = common.region_scheme(page.region_scheme).info
-    if info.shape_kind == "topojson" and info.shape_object:
-        st.altair_chart(_map(table, page.region_scheme, info.shape_object, metric, label), use_container_width=True)
-    _ranking(table, metric, label)
+    if per_capita and data.regions["per_100k"].isna().all():
+        st.caption("Population is not known for this scheme's regions: showing signatures instead.")
+        metric, label = "count", "Signatures"
+    picked = _map(data, metric, label)
+    _region_detail(data, slug, picked)
+    dashboard_charts.ranking(data.regions, metric, label)
+    _over_time(data, daily)
+    _letters(data)
+    if slug == ALL:
+        _campaigns_table(data)
 
 
-def _map(table: pd.DataFrame, scheme_id: str, shape_object: str, metric: str, label: str) -> alt.Chart:
-    shapes = alt.topo_feature(f"/api/shapes/{scheme_id}.json", shape_object)  # cached by the browser
-    values = table.dropna(subset=["shape_id"])[["shape_id", "name", "count", "per_100k"]].fillna({"per_100k": 0})
-    return (
-        alt.Chart(shapes)
-        .mark_geoshape(stroke="white", strokeWidth=0.4)
-        .transform_lookup(lookup="id", from_=alt.LookupData(values, "shape_id", ["name", "count", "per_100k"]))
-        .encode(
-            color=alt.Color(
-                f"{metric}:Q", title=label, scale=alt.Scale(scheme="oranges"), legend=alt.Legend(orient="bottom")
-            ),
-            tooltip=[
-                alt.Tooltip("name:N", title="Region"),
-                alt.Tooltip("count:Q", title="Signatures", format=","),
-                alt.Tooltip("per_100k:Q", title="Per 100,000", format=".1f"),
-            ],
-        )
-        .project(PROJECTIONS.get(scheme_id, "equalEarth"))
-        .properties(height=380)
+def _local(moment: datetime) -> tuple[datetime, str]:
+    """A UTC moment in the viewer's time zone (from their browser), or UTC when it isn't known."""
+    zone: tzinfo | None = None
+    name = st.context.timezone
+    if name:
+        try:
+            zone = ZoneInfo(name)
+        except (KeyError, ValueError):
+            zone = None
+    local = moment.astimezone(zone) if zone else moment
+    return local, "" if zone else " UTC"
+
+
+def _headline(data: dashboard.DashboardData) -> None:
+    first, second, third = st.columns(3)
+    first.metric("Signatures", f"{data.total:,}")
+    reached = f"{100 * data.total / data.goal:.0f}% reached" if data.goal else None
+    second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
+    third.metric("Last 24 hours", f"{data.last_24h:,}")
+    common.progress(data.total, data.goal)
+    read_at, zone = _local(data.read_at)
+    st.caption(f"Updated at {read_at:%H:%M:%S}{zone} · refreshes every {REFRESH_SECONDS} seconds")
+    passed = [m for m in data.milestones if m.reached_at is not None]
+    if passed:
+        parts = []
+        for m in passed:
+            when, zone = _local(m.reached_at)  # type: ignore[arg-type]
+            parts.append(f"{m.percent}% ({m.signatures:,}) on {when:%-d %b, %H:00}{zone}")
+        st.caption("Milestones reached: " + " · ".join(parts))
+
+
+def _map(data: dashboard.DashboardData, metric: str, label: str) -> str | None:
+    """Draw the scheme's map (shapes or hexagons), or nothing; returns the region code clicked, if any."""
+    info = common.region_scheme(data.region_scheme).info
+    if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
+        chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
+    elif info.shape_kind == "hexjson":
+        chart = dashboard_charts.hexmap(data.regions, hex_layout(info.id), metric, label)
+    else:
+        return None  # no shapes: the ranked bars below are the picture
+    fill = info.shape_kind != "hexjson"  # a hex map keeps its own size: its cells are sized in pixels
+    event = st.altair_chart(chart, use_container_width=fill, on_select="rerun", key="map")
+    if info.attribution:
+        st.caption(info.attribution)
+    points = (event or {}).get("selection", {}).get("region", []) if event else []
+    return points[0].get("code") if points else None
+
+
+def _region_detail(data: dashboard.DashboardData, slug: str, picked: str | None) -> None:
+    """Pick a region (or click it on the map): its count, rate per capita, rank and daily trend."""
+    regions = data.regions
+    codes = list(regions.sort_values("name")["code"])
+    names = dict(zip(regions["code"], regions["name"], strict=True))
+    if picked in names and picked != st.session_state.get("map_pick"):  # a new click on the map wins
+        st.session_state["region"] = picked
+    st.session_state["map_pick"] = picked
+    code = st.selectbox(
+        "Region details",
+        [None, *codes],
+        format_func=lambda c: "Pick a region, or click it on the map" if c is None else names[c],
+        key="region",
     )
-
-
-def _ranking(table: pd.DataFrame, metric: str, label: str) -> None:
-    ranked = table[table["count"] > 0].sort_values(metric, ascending=False).head(15)
-    if ranked.empty:
-        st.info("No signatures yet: the first ones will appear here within seconds.")
+    if code is None:
         return
-    st.subheader("Top regions", anchor=False)
-    chart = (
-        alt.Chart(ranked)
-        .mark_bar(color="#C2410C")
-        .encode(
-            x=alt.X(f"{metric}:Q", title=label),
-            y=alt.Y("name:N", sort="-x", title=None),
-            tooltip=["name:N", alt.Tooltip("count:Q", format=","), alt.Tooltip("per_100k:Q", format=".1f")],
-        )
-        .properties(height=28 * len(ranked) + 20)
+    row = regions.set_index("code").loc[code]
+    first, second, third = st.columns(3)
+    first.metric("Signatures", f"{int(row['count']):,}")
+    second.metric("Per 100,000", "n/a" if pd.isna(row["per_100k"]) else f"{row['per_100k']:.1f}")
+    third.metric("Rank", f"{int(row['rank'])} of {len(regions)}")
+    if slug != ALL:
+        try:
+            trend = _trend(get_settings().effective_database_url, slug, code)
+        except CampaignNotFound:
+            return
+        if not trend.empty:
+            st.altair_chart(dashboard_charts.trend(trend, str(names[code])), use_container_width=True)
+
+
+def _over_time(data: dashboard.DashboardData, daily: bool) -> None:
+    st.subheader("Signatures over time", anchor=False)
+    frame = dashboard.series(data.hourly, daily=daily, until=data.read_at)
+    if frame.empty:
+        st.caption("The first signatures will draw this chart.")
+        return
+    st.altair_chart(dashboard_charts.over_time(frame, data.goal, daily), use_container_width=True)
+
+
+def _letters(data: dashboard.DashboardData) -> None:
+    if data.letters.empty:
+        return
+    st.subheader("Letters sent per target", anchor=False)
+    table = data.letters.rename(columns={"target": "Target", "title": "Title", "region": "Region", "sent": "Sent"})
+    st.dataframe(table, hide_index=True, use_container_width=True)
+
+
+def _campaigns_table(data: dashboard.DashboardData) -> None:
+    st.subheader("Campaigns", anchor=False)
+    table = data.campaigns.assign(progress=lambda f: (f["total"] / f["goal"].where(f["goal"] > 0)).clip(upper=1))
+    st.dataframe(
+        table.drop(columns=["slug"]),
+        hide_index=True,
+        use_container_width=True,
+        column_config={
+            "title": "Campaign",
+            "status": "Status",
+            "total": st.column_config.NumberColumn("Signatures", format="localized"),
+            "goal": st.column_config.NumberColumn("Goal", format="localized"),
+            "progress": st.column_config.ProgressColumn("Progress", min_value=0, max_value=1, format="percent"),
+        },
     )
-    st.altair_chart(chart, use_container_width=True)

@@ -48,6 +48,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_signature_email_canonical", ["email_canonical"], unique=False)
+    with op.batch_alter_table("outreach", schema=None) as batch_op:  # letters sent per target, on the dashboard
+        batch_op.create_index("ix_outreach_target_status", ["target_id", "status"], unique=False)
     op.create_table(
         "supporter_token",
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -90,6 +92,8 @@ def downgrade() -> None:
         batch_op.drop_index("ix_supporter_token_expires")
         batch_op.drop_index("ix_supporter_token_email")
     op.drop_table("supporter_token")
+    with op.batch_alter_table("outreach", schema=None) as batch_op:
+        batch_op.drop_index("ix_outreach_target_status")
     with op.batch_alter_table("signature", schema=None) as batch_op:
         batch_op.drop_index("ix_signature_email_canonical")
         batch_op.drop_column("erased_at")

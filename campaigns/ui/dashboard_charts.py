@@ -1,0 +1,177 @@
+"""The dashboard's charts, built with Altair from aggregate frames (Vega draws them in the browser).
+
+Nothing here reads the database or the network: shapes come from ``/api/shapes/<scheme>.json``,
+served by the app itself with a day-long cache, so a refresh never re-sends them and the maps
+work with no internet at all.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+PROJECTIONS = {"us-states": "albersUsa", "world-countries": "equalEarth"}
+COLOR = "#C2410C"
+HEXAGON = "M0,-1L0.866,-0.5L0.866,0.5L0,1L-0.866,0.5L-0.866,-0.5Z"  # pointy-top, one unit from centre to tip
+REGION_PICK = alt.selection_point(name="region", fields=["code"], on="click", clear="dblclick")
+
+
+def _color(metric: str, label: str) -> alt.Color:
+    return alt.Color(
+        f"{metric}:Q",
+        title=label,
+        scale=alt.Scale(scheme="oranges", domainMin=0),
+        legend=alt.Legend(orient="bottom", gradientLength=220),
+    )
+
+
+def _tooltip() -> list[alt.Tooltip]:
+    return [
+        alt.Tooltip("name:N", title="Region"),
+        alt.Tooltip("count:Q", title="Signatures", format=","),
+        alt.Tooltip("per_100k:Q", title="Per 100,000", format=".1f"),
+        alt.Tooltip("rank:Q", title="Rank"),
+    ]
+
+
+def choropleth(
+    regions: pd.DataFrame, scheme_id: str, shape_kind: str, shape_object: str | None, metric: str, label: str
+) -> alt.Chart:
+    """Regions filled by signatures (or per capita), from the shipped TopoJSON.
+
+    The shipped TopoJSON is what Vega expects (its rings are wound the way d3-geo wants); uploaded
+    GeoJSON in RFC 7946 winding would fill the whole chart, so the app serves it rewound.
+    """
+    url = f"/api/shapes/{scheme_id}.json"  # served by the app, cached by the browser: never re-sent per refresh
+    if shape_kind == "geojson":  # an uploaded GeoJSON, served rewound for d3-geo with codes as feature ids
+        shapes = alt.Data(url=url, format=alt.DataFormat(type="json", property="features"))
+    else:
+        shapes = alt.topo_feature(url, shape_object or "")
+    values = regions.dropna(subset=["shape_id"])[["shape_id", "code", "name", "count", "per_100k", "rank"]]
+    return (
+        alt.Chart(shapes)
+        .mark_geoshape(stroke="white", strokeWidth=0.4)
+        .transform_lookup(
+            lookup="id",
+            from_=alt.LookupData(values, "shape_id", ["code", "name", "count", "per_100k", "rank"]),
+            default="0",
+        )
+        .encode(
+            color=_color(metric, label),
+            opacity=alt.condition(REGION_PICK, alt.value(1.0), alt.value(0.45)),
+            tooltip=_tooltip(),
+        )
+        .add_params(REGION_PICK)
+        .project(PROJECTIONS.get(scheme_id, "equalEarth"))
+        .properties(height=380)
+    )
+
+
+def hexmap(regions: pd.DataFrame, centres: dict[str, tuple[float, float]], metric: str, label: str) -> alt.Chart:
+    """One equal hexagon per region (the UK constituencies' hex map), placed from the HexJSON grid."""
+    placed = regions[regions["code"].isin(centres.keys())].copy()
+    placed["x"] = [centres[c][0] for c in placed["code"]]
+    placed["y"] = [centres[c][1] for c in placed["code"]]
+    xs, ys = placed["x"], placed["y"]
+    width = 340  # fits a phone; x and y share one scale, so the height follows from the grid's shape
+    span_x = (xs.max() - xs.min() + 1.2) if len(placed) else 1.0
+    span_y = (ys.max() - ys.min() + 1.2) if len(placed) else 1.0
+    height = int(width * span_y / span_x)
+    cell = width / span_x  # pixels from one hexagon's centre to the next
+    # Vega scales a custom symbol path so that its [-1, 1] box spans sqrt(size) pixels; a pointy-top
+    # hexagon is 2 * 0.866 units wide, so it spans one cell when sqrt(size) = cell / 0.866.
+    size = (cell / 0.866) ** 2 * 0.92  # a hairline gap between neighbours
+    axis = alt.Axis(labels=False, ticks=False, domain=False, grid=False, title=None)
+    return (
+        alt.Chart(placed)
+        .mark_point(shape=HEXAGON, filled=True, size=max(size, 4), strokeWidth=0)
+        .encode(
+            x=alt.X("x:Q", axis=axis, scale=alt.Scale(domain=[xs.min() - 0.6, xs.max() + 0.6], nice=False, zero=False)),
+            y=alt.Y("y:Q", axis=axis, scale=alt.Scale(domain=[ys.min() - 0.6, ys.max() + 0.6], nice=False, zero=False)),
+            color=_color(metric, label),
+            opacity=alt.condition(REGION_PICK, alt.value(1.0), alt.value(0.45)),
+            tooltip=_tooltip(),
+        )
+        .add_params(REGION_PICK)
+        .properties(width=width, height=height)
+        .configure_view(strokeWidth=0)
+    )
+
+
+def ranking(regions: pd.DataFrame, metric: str, label: str) -> None:
+    """The top regions as bars, and every region with signatures in a ranked table."""
+    ranked = regions[regions["count"] > 0].sort_values([metric, "name"], ascending=[False, True])
+    if ranked.empty:
+        st.info("No signatures yet: the first ones will appear here within seconds.")
+        return
+    top = ranked.head(15)
+    st.subheader("Top regions", anchor=False)
+    chart = (
+        alt.Chart(top)
+        .mark_bar(color=COLOR)
+        .encode(
+            x=alt.X(f"{metric}:Q", title=label),
+            y=alt.Y("name:N", sort="-x", title=None),
+            tooltip=_tooltip(),
+        )
+        .properties(height=26 * len(top) + 30)
+    )
+    st.altair_chart(chart, use_container_width=True)
+    with st.expander(f"All {len(ranked):,} regions with signatures"):
+        table = ranked[["rank", "name", "count", "per_100k"]].rename(
+            columns={"rank": "Rank", "name": "Region", "count": "Signatures", "per_100k": "Per 100,000"}
+        )
+        st.dataframe(table, hide_index=True, use_container_width=True)
+
+
+def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
+    """Bars per hour or day, the running total as a line on its own axis, and the goal as a rule."""
+    unit = "Day" if daily else "Hour"
+    # a time unit makes each bar as wide as its day or hour (plain temporal bars are hairlines)
+    field = "utcyearmonthdate(time)" if daily else "utcyearmonthdatehours(time)"
+    time_axis = alt.X(f"{field}:T", title=None, axis=alt.Axis(format="%-d %b" if daily else "%-d %b %H:00"))
+    bars = (
+        alt.Chart(frame)
+        .mark_bar(color="#FDBA74")
+        .encode(
+            x=time_axis,
+            y=alt.Y("count:Q", title=f"Per {unit.lower()}"),
+            tooltip=[alt.Tooltip("time:T", title=unit, format="%-d %b %Y %H:00"), alt.Tooltip("count:Q", format=",")],
+        )
+    )
+    cumulative = (
+        alt.Chart(frame)
+        .mark_line(color=COLOR, strokeWidth=2.5)
+        .encode(
+            x=time_axis,
+            y=alt.Y(
+                "cumulative:Q", title="Total", scale=alt.Scale(domainMax=max(goal, int(frame["cumulative"].max())))
+            ),
+            tooltip=[alt.Tooltip("time:T", title=unit), alt.Tooltip("cumulative:Q", title="Total", format=",")],
+        )
+    )
+    layers = [cumulative]
+    if goal > 0:
+        rule = pd.DataFrame({"goal": [goal], "label": [f"Goal: {goal:,}"]})
+        layers.append(alt.Chart(rule).mark_rule(color="#1F2937", strokeDash=[6, 4]).encode(y="goal:Q"))
+        layers.append(
+            alt.Chart(rule)
+            .mark_text(align="left", dx=4, dy=-6, color="#1F2937")
+            .encode(y="goal:Q", text="label:N", x=alt.value(0))
+        )
+    right = alt.layer(*layers)
+    return alt.layer(bars, right).resolve_scale(y="independent").properties(height=260)
+
+
+def trend(days: pd.DataFrame, name: str) -> alt.Chart:
+    return (
+        alt.Chart(days)
+        .mark_area(color="#FDBA74", line={"color": COLOR})
+        .encode(
+            x=alt.X("day:T", title=None, axis=alt.Axis(format="%-d %b")),
+            y=alt.Y("count:Q", title=f"{name}: per day"),
+            tooltip=[alt.Tooltip("day:T", title="Day", format="%-d %b %Y"), alt.Tooltip("count:Q", format=",")],
+        )
+        .properties(height=140)
+    )
