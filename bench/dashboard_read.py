@@ -15,18 +15,22 @@ Then we time ``dashboard.read_dashboard`` inside ``db.snapshot_session``, a fres
 the page opens it (the campaign, totals, every region with population and rate, the hourly series,
 the last 24 hours, milestones, letters per target), p50/p95 of 200 calls after 10 warm-up calls,
 beside the naive baseline in the same snapshot: ``GROUP BY region_code`` and ``GROUP BY <hour>``
-scans of the signatures table (stopped after ~6 s; a scan longer than that runs once). Target: at most 10 ms at
-10 million signatures.
+scans of the signatures table (repeated for up to 10 s; one scan that would run longer is cut off at
+10 s and shown as "> 10,000"). "read CPU" is the reading thread's CPU time: on a shared machine, the
+part of the wall time that is the read's own work (SQLite works in that thread; PostgreSQL in its
+server process). Target: at most 10 ms (p95) at 10 million signatures.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from bench.common import (
     Database,
@@ -54,7 +58,7 @@ CALLS = 200
 QUICK_CALLS = 20  # --quick: a smoke check of the code path, not figures
 QUICK_NAIVE_BUDGET_S = 0.5
 WARMUP = 10
-NAIVE_BUDGET_S = 6.0
+NAIVE_BUDGET_S = 10.0  # per size; a single scan longer than this is cut off there
 REAL_SIGNS = 100
 BATCH = 500_000
 PERIOD_S = 60 * 86_400  # created_at spread over the last 60 days
@@ -150,19 +154,46 @@ def spread_over_shards(db: Database, campaign_id: int) -> None:
     run_write(db.engine, work)
 
 
-def time_calls(fn: Callable[[], Any], calls: int, warmup: int, budget_s: float | None = None) -> list[float]:
-    """Up to ``calls`` timed calls after ``warmup`` untimed ones; with a budget, stop once it is spent
-    (a scan that takes longer than the budget is timed once, without a warm-up)."""
+def time_calls(fn: Callable[[], Any], calls: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds (this thread's: SQLite works in it, PostgreSQL does not) of ``calls`` calls."""
+    for _ in range(warmup):
+        fn()
+    wall, cpu = [], []
+    for _ in range(calls):
+        t0, c0 = time.perf_counter(), time.thread_time()
+        fn()
+        cpu.append(time.thread_time() - c0)
+        wall.append(time.perf_counter() - t0)
+    return wall, cpu
+
+
+def time_naive(engine: Any, statements: list[Any], calls: int, budget_s: float) -> tuple[list[float], bool]:
+    """The naive scans, in one snapshot per call, until ``budget_s`` is spent. A call that would run
+    past the budget is cut off there (SQLite's interrupt, PostgreSQL's statement_timeout): returns the
+    samples and whether the last one was cut off (then it is a lower bound)."""
     samples: list[float] = []
     started = time.perf_counter()
-    for i in range(warmup + calls):
+    while len(samples) < calls and (not samples or time.perf_counter() - started < budget_s):
         t0 = time.perf_counter()
-        fn()
-        if i >= warmup or (budget_s is not None and time.perf_counter() - t0 > budget_s / 4):
-            samples.append(time.perf_counter() - t0)
-        if budget_s is not None and time.perf_counter() - started > budget_s and samples:
-            break
-    return samples
+        with snapshot_session(engine) as session:
+            conn = session.connection()
+            timer = None
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget_s * 1000)}")
+            else:
+                timer = threading.Timer(budget_s, conn.connection.dbapi_connection.interrupt)  # type: ignore[union-attr]
+                timer.start()
+            try:
+                for statement in statements:
+                    session.execute(statement).all()
+            except OperationalError:  # interrupted / canceled by the statement timeout
+                samples.append(time.perf_counter() - t0)
+                return samples, True
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        samples.append(time.perf_counter() - t0)
+    return samples, False
 
 
 def _table_rows(db: Database, table: str, campaign_id: int) -> int:
@@ -201,28 +232,21 @@ def bench_database(
             with snapshot_session(engine) as session:
                 return dashboard.read_dashboard(session, slug=slug)
 
-        def naive() -> tuple[list[Any], list[Any]]:
-            with snapshot_session(engine) as session:
-                return session.execute(naive_regions).all(), session.execute(naive_hours).all()
-
         expected = loaded + signed
         data = read()
-        by_region, by_hour = naive()
-        if not (
-            data.total
-            == int(data.regions["count"].sum())
-            == int(data.hourly["count"].sum())
-            == sum(n for _, n in by_region)
-            == sum(n for _, n in by_hour)
-            == expected
-        ):
+        with snapshot_session(engine) as session:
+            stored = session.execute(select(func.count()).select_from(Signature).where(*counted)).scalar_one()
+        sums = (int(data.regions["count"].sum()), int(data.hourly["count"].sum()), stored, expected)
+        if any(n != data.total for n in sums):
             raise AssertionError(f"dashboard and signatures disagree at {expected:,} signatures")
         hourly_rows = _table_rows(db, "hourly_count", campaign_id)
         calls = QUICK_CALLS if quick else CALLS
-        t_read = time_calls(read, calls, WARMUP)
-        t_naive = time_calls(naive, calls, 1, QUICK_NAIVE_BUDGET_S if quick else NAIVE_BUDGET_S)
+        t_read, cpu_read = time_calls(read, calls, WARMUP)
+        budget = QUICK_NAIVE_BUDGET_S if quick else NAIVE_BUDGET_S
+        t_naive, cut = time_naive(engine, [naive_regions, naive_hours], calls, budget)
         p50, p95 = median(t_read) * 1000, percentile(t_read, 0.95) * 1000
         verdict = ("PASS" if p95 <= TARGET_MS else "MISS") if expected >= TARGET_AT else ""
+        more = "> " if cut else ""
         rows.append(
             [
                 db.kind,
@@ -233,17 +257,19 @@ def bench_database(
                 f"{rebuild_s:.1f}",
                 fmt_ms(p50 / 1000),
                 fmt_ms(p95 / 1000),
-                fmt_ms(median(t_naive)),
-                fmt_ms(percentile(t_naive, 0.95)),
+                fmt_ms(median(cpu_read)),
+                more + fmt_ms(median(t_naive)),
+                more + fmt_ms(percentile(t_naive, 0.95)),
                 len(t_naive),
-                f"{median(t_naive) / median(t_read):,.1f}×",
+                f"{more}{median(t_naive) / median(t_read):,.1f}×",
                 f"≤ {TARGET_MS:.0f} ms {verdict}" if verdict else "",
             ]
         )
         print(
             f"  [{db.kind}] {expected:>10,} signatures: +{added:,} rows loaded in {load_s:.1f} s "
             f"({added / load_s:,.0f}/s), rebuild_counts {rebuild_s:.1f} s; read_dashboard p50 {p50:.2f} ms "
-            f"p95 {p95:.2f} ms; naive scans {median(t_naive) * 1000:,.1f} ms{f'  -> {verdict}' if verdict else ''}",
+            f"p95 {p95:.2f} ms (CPU p50 {median(cpu_read) * 1000:.2f} ms); naive scans {more}"
+            f"{median(t_naive) * 1000:,.1f} ms{f'  -> {verdict}' if verdict else ''}",
             flush=True,
         )
     return rows
@@ -272,6 +298,7 @@ def run(opts: Options) -> None:
             "rebuild s",
             "read p50",
             "read p95",
+            "read CPU p50",
             "naive p50",
             "naive p95",
             "naive calls",
