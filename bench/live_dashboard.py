@@ -13,7 +13,7 @@ own websocket protocol through ``bench/st_driver.py`` (a browserless client; loo
    the same config, Rally's ``TCP_NODELAY`` fix), and Streamlit's ``GET /_stcore/health`` round trip.
 2. **Live viewers per process**: sessions with the 1,000,000-signature campaign's dashboard open
    (``/dashboard?campaign=<slug>``), each refreshing on the fragment's own 5-second timer as a browser
-   tab does, stepped up 50, 100, 200, 300, 400, 500 until the 95th-percentile refresh reaches 1 second
+   tab does, stepped up 10, 25, 50, 100, 200, 300, 400, 500 until the 95th-percentile refresh reaches 1 second
    (or a tick is dropped, or a session fails). Two sign-ons a second land meanwhile, so every refresh
    interval brings new numbers (and new chart data to send). Baseline: the trivial fragment page with
    300 viewers. Target: at least 300 viewers with p95 < 1 s.
@@ -246,7 +246,7 @@ def _print_step(label: str) -> Any:
 def run(opts: Options) -> None:
     quick = opts.quick
     sizes = [1_000, 10_000] if quick else [10_000, 1_000_000]
-    steps = [5] if quick else [50, 100, 200, 300, 400, 500]
+    steps = [5] if quick else [10, 25, 50, 100, 200, 300, 400, 500]
     baseline_viewers = 5 if quick else TARGET_VIEWERS
     window_s, warmup_s = (4.0, 1.0) if quick else (20.0, 6.0)
     rounds, per_round = (2, 5) if quick else (5, 40)
