@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or None,
-        help="server to create a scratch `rally_bench` database on (default: $BENCH_DATABASE_URL, "
+        help="server to create a scratch `rally_bench_<pid>` database on (default: $BENCH_DATABASE_URL, "
         "then $TEST_DATABASE_URL); PostgreSQL parts are skipped without one",
     )
     args = parser.parse_args(argv)

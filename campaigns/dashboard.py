@@ -86,11 +86,17 @@ def region_table(session: Session, campaign_id: int | list[int], scheme_id: str)
     doesn't know (a scheme changed, or a region removed) are kept, named by their code, so the
     rows always add up to the total. Several campaign ids (on one scheme) are summed.
     """
+    ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
+    return _region_table(session, list(stats.region_count_maps(session, ids).values()), scheme_id)
+
+
+def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
+    """``region_table`` from counts already read (one map of region code -> count per campaign)."""
     scheme = _scheme_table(resolve_scheme(session, scheme_id))
     counts = np.zeros(len(scheme.position), dtype=np.int64)
     unknown: dict[str, int] = {}
-    for cid in campaign_id if isinstance(campaign_id, list) else [campaign_id]:
-        for code, n in stats.region_count_map(session, cid).items():
+    for counted in maps:
+        for code, n in counted.items():
             row = scheme.position.get(code)
             if row is None:
                 unknown[code] = unknown.get(code, 0) + n
@@ -222,9 +228,10 @@ def _read(
     now: datetime,
 ) -> DashboardData:
     ids = [c.id for c in campaigns if c.id is not None]
-    totals = stats.campaign_totals(session, ids)
-    on_scheme = [c.id for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
-    regions = region_table(session, on_scheme, scheme_id)
+    maps = stats.region_count_maps(session, ids)  # one statement: the totals and the map agree
+    totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
+    on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
+    regions = _region_table(session, on_scheme, scheme_id)
     hourly = _hourly(session, ids)
     status = catalog.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
     table = pd.DataFrame(
