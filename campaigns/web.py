@@ -39,6 +39,11 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 REFERRER_COOKIE = "rally_ref"
+# The embeddable widget (campaigns/ui/embed.py) is the one page other sites may frame. Streamlit serves the same
+# index.html for every path, so the decision is made on the request path, exactly: any other path keeps 'self'
+# ("/Embed" is no page of ours, and Streamlit answers it with the default page, which must never be framed).
+EMBED_PATH = "/embed"
+FRAME_ANYWHERE = "frame-ancestors *"
 
 
 def health(request: Request) -> JSONResponse:
@@ -214,6 +219,10 @@ class StripIdentityHeadersMiddleware:
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response, and remembers where a visitor came from.
 
+    Every response may be framed by Rally's own pages only, except the embed widget's HTML page
+    (``GET /embed``), which any site may frame. What that page loads afterwards (scripts, styles,
+    the websocket) are not documents, so ``frame-ancestors`` does not apply to them.
+
     The referring page is only visible on the first page load (the websocket that runs
     the script does not carry it), so an outside ``Referer`` on a page request is kept
     in a short-lived cookie that the sign form reads.
@@ -227,12 +236,15 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         referrer = _outside_referrer(scope)
+        embed = scope.get("path") == EMBED_PATH and scope.get("method") in ("GET", "HEAD")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
+                if embed and headers.get("content-type", "").startswith("text/html"):
+                    headers["Content-Security-Policy"] = FRAME_ANYWHERE
                 if referrer and headers.get("content-type", "").startswith("text/html"):
                     secure = "; Secure" if scope.get("scheme") == "https" else ""
                     headers.append(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -150,3 +152,59 @@ def test_region_shapes_are_served_for_maps_and_cached_by_the_browser(live_server
     assert "max-age=86400" in response.headers["cache-control"]
     assert httpx.get(f"{live_server.url}/api/shapes/subdivisions-de.json").status_code == 404  # no shapes shipped
     assert httpx.get(f"{live_server.url}/api/shapes/..%2Fsecret.json").status_code in (400, 404)  # never a file
+
+
+# --- framing: other sites may frame the embed widget, and nothing else ------------------------------
+
+
+def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
+    embed = httpx.get(f"{live_server.url}/embed?campaign=anything&embed=true")
+    assert embed.status_code == 200 and embed.headers["content-type"].startswith("text/html")
+    assert embed.headers["content-security-policy"] == "frame-ancestors *"
+    assert "x-frame-options" not in embed.headers
+    assert embed.headers["x-content-type-options"] == "nosniff"  # the other headers stay
+    assert httpx.head(f"{live_server.url}/embed").headers["content-security-policy"] == "frame-ancestors *"
+    for path in (
+        "/",
+        "/?campaign=anything&embed=true",  # the campaign page (with its sign form), even in embed mode
+        "/dashboard?campaign=anything&embed=true",
+        "/embed/",  # a redirect to /embed (Streamlit's), itself no page
+        "/Embed?campaign=anything",  # not the widget's exact path: Streamlit opens the default page there
+        "/embedded",
+        "/campaigns/embed",
+        "/api/campaigns",
+        "/api/health",
+    ):
+        response = httpx.get(f"{live_server.url}{path}")
+        assert response.headers["content-security-policy"] == "frame-ancestors 'self'", path
+
+
+# --- the campaign API's cache ---------------------------------------------------------------------
+
+
+def test_campaign_api_cache_headers_match_its_server_cache_for_answers_and_404s(live_server):
+    from campaigns.web import API_CACHE_SECONDS
+
+    engine = live_server.engine()
+    make_campaign(engine, slug="api-cached", goal=10)
+    expected = f"public, max-age={API_CACHE_SECONDS}"
+    first = httpx.get(f"{live_server.url}/api/campaigns/api-cached")
+    assert first.headers["cache-control"] == expected and first.json()["total"] == 0
+    assert httpx.get(f"{live_server.url}/api/campaigns/api-nothing-here").headers["cache-control"] == expected
+    run_write(engine, lambda s: sign(session=s, campaign_slug="api-cached", signer=signer(region_code="US-NY")))
+    # the server keeps its answer no longer than it tells browsers and proxies to: the new count arrives
+    deadline = time.monotonic() + 3 * API_CACHE_SECONDS + 10
+    while (body := httpx.get(f"{live_server.url}/api/campaigns/api-cached").json())["total"] != 1:
+        assert time.monotonic() < deadline, body
+        time.sleep(0.5)
+    assert body["regions"] == [{"code": "US-NY", "name": "New York", "count": 1}]
+    engine.dispose()
+
+
+def test_campaign_api_for_a_closed_campaign_without_signatures(live_server):
+    engine = live_server.engine()
+    make_campaign(engine, slug="api-quiet", status="closed", goal=5, title="Quiet one")
+    body = httpx.get(f"{live_server.url}/api/campaigns/api-quiet").json()
+    assert set(body) == {"slug", "title", "status", "goal", "total", "updated", "regions"}
+    assert (body["status"], body["total"], body["regions"]) == ("closed", 0, [])
+    engine.dispose()

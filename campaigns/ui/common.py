@@ -6,8 +6,9 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -55,13 +56,29 @@ def public_campaigns() -> list[catalog.CampaignSummary]:
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _campaign_page(url: str, slug: str) -> catalog.CampaignPage:
+def _campaign_page(url: str, slug: str) -> tuple[catalog.CampaignPage, datetime]:
     with read_session(engine()) as session:
-        return catalog.get_campaign_page(session=session, slug=slug)
+        return catalog.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
 
 
 def campaign_page(slug: str) -> catalog.CampaignPage:
+    return _campaign_page(get_settings().effective_database_url, slug)[0]
+
+
+def campaign_page_read_at(slug: str) -> tuple[catalog.CampaignPage, datetime]:
+    """The cached public page and when it was read from the database (UTC): for "updated at" notes."""
     return _campaign_page(get_settings().effective_database_url, slug)
+
+
+def local_time(moment: datetime) -> datetime:
+    """``moment`` in the viewer's time zone (as their browser reports it), else the server's."""
+    name = st.context.timezone
+    if name:
+        try:
+            return moment.astimezone(ZoneInfo(name))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return moment.astimezone()
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)

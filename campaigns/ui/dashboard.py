@@ -7,9 +7,6 @@ process reads the aggregate rows once per campaign and interval. The live part i
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
-from zoneinfo import ZoneInfo
-
 import pandas as pd
 import streamlit as st
 
@@ -108,19 +105,6 @@ def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: b
         _campaigns_table(data)
 
 
-def _local(moment: datetime) -> tuple[datetime, str]:
-    """A UTC moment in the viewer's time zone (from their browser), or UTC when it isn't known."""
-    zone: tzinfo | None = None
-    name = st.context.timezone
-    if name:
-        try:
-            zone = ZoneInfo(name)
-        except (KeyError, ValueError):
-            zone = None
-    local = moment.astimezone(zone) if zone else moment
-    return local, "" if zone else " UTC"
-
-
 def _headline(data: dashboard.DashboardData) -> None:
     first, second, third = st.columns(3)
     first.metric("Signatures", f"{data.total:,}")
@@ -128,14 +112,13 @@ def _headline(data: dashboard.DashboardData) -> None:
     second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
     third.metric("Last 24 hours", f"{data.last_24h:,}")
     common.progress(data.total, data.goal)
-    read_at, zone = _local(data.read_at)
-    st.caption(f"Updated at {read_at:%H:%M:%S}{zone} · refreshes every {REFRESH_SECONDS} seconds")
+    st.caption(f"Updated at {common.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
     passed = [m for m in data.milestones if m.reached_at is not None]
     if passed:
-        parts = []
-        for m in passed:
-            when, zone = _local(m.reached_at)  # type: ignore[arg-type]
-            parts.append(f"{m.percent}% ({m.signatures:,}) on {when:%-d %b, %H:00}{zone}")
+        parts = [
+            f"{m.percent}% ({m.signatures:,}) on {common.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
+            for m in passed
+        ]
         st.caption("Milestones reached: " + " · ".join(parts))
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, organize, organize_parts, public
+from campaigns.ui import account, admin, dashboard, embed, organize, organize_parts, public
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
@@ -34,6 +34,9 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
     ),
 }
 ACCOUNT: list[PageSpec] = [(account.render, "Account", "account", ":material/person:")]
+# Reachable by URL for everyone, listed in no menu. The embed widget must resolve for every visitor, logged in or
+# not: an unknown path falls back to the default page, and web.py lets other sites frame "/embed" (only).
+HIDDEN: list[PageSpec] = [(embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:")]
 
 
 def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:
@@ -53,10 +56,13 @@ def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:
 
 
 def build(actor: Actor | None) -> dict[str, list[st.Page]]:
-    return {
+    sections = {
         section: [
             st.Page(render, title=title, url_path=path, icon=icon, default=(path == "campaigns"))
             for render, title, path, icon in specs
         ]
         for section, specs in page_specs(actor).items()
     }
+    hidden = [st.Page(fn, title=t, url_path=path, icon=icon, visibility="hidden") for fn, t, path, icon in HIDDEN]
+    sections[""] += hidden
+    return sections

@@ -6,6 +6,8 @@ link, and the page the visitor came from, are stored with the signature.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import streamlit as st
 
 from campaigns.catalog import CampaignPage
@@ -16,6 +18,7 @@ from campaigns.signing import SignerInput, SignResult, sign
 from campaigns.ui import common, letter_step
 
 FIELDS = ("full_name", "email", "region", "postal_code", "comment")
+REFRESH_SECONDS = 10
 
 
 def render() -> None:
@@ -65,15 +68,10 @@ def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, 
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(common.plain(page.title))
     st.markdown(f"**{common.plain(page.purpose)}**")
-    total = max(page.total, done.total) if done else page.total
-    common.progress(total, page.goal)
-    st.caption(
-        common.deadline_text(page.deadline, page.is_open)
-        + ("" if preview else f" · [See signatures by region](/dashboard?campaign={page.slug})")
-    )
-    reached = milestone_reached(total, page.goal)
-    if reached:
-        st.success(MILESTONE_TEXT[reached], icon=":material/celebration:")
+    if preview:
+        render_count(page)
+    else:
+        _live_count(page.slug, done.total if done else 0)
     if done is not None:
         render_thank_you(page, done)
     elif page.is_open or preview:
@@ -90,6 +88,30 @@ def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, 
             with st.container(border=True):
                 st.text(comment.comment)
                 st.caption(f"{common.plain(comment.region_name)} · {comment.created_on:%d %b %Y}")
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def _live_count(slug: str, own_total: int) -> None:
+    """The count, progress and milestone, re-read every few seconds through the shared cache (never the form)."""
+    with common.friendly_errors():
+        page, read_at = common.campaign_page_read_at(slug)
+        render_count(page, own_total=own_total, read_at=read_at)
+
+
+def render_count(page: CampaignPage, *, own_total: int = 0, read_at: datetime | None = None) -> None:
+    """``own_total``: the count this visitor saw right after signing (the cached page may not include them yet)."""
+    total = max(page.total, own_total)
+    common.progress(total, page.goal)
+    details = [common.deadline_text(page.deadline, page.is_open)]
+    if read_at is not None:
+        details += [
+            f"Updated at {common.local_time(read_at):%H:%M:%S}",
+            f"[See signatures by region](/dashboard?campaign={page.slug})",
+        ]
+    st.caption(" · ".join(details))
+    reached = milestone_reached(total, page.goal)
+    if reached:
+        st.success(MILESTONE_TEXT[reached], icon=":material/celebration:")
 
 
 MILESTONE_TEXT = {
