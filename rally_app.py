@@ -9,10 +9,11 @@ from starlette.middleware import Middleware
 
 from campaigns.web import ROUTES, SecurityHeadersMiddleware, StripIdentityHeadersMiddleware, lifespan
 from campaigns.web_auth import ROUTES as AUTH_ROUTES
+from campaigns.web_export import ROUTES as EXPORT_ROUTES
 
 app = st.App(
     "streamlit_app.py",
-    routes=[*ROUTES, *AUTH_ROUTES],
+    routes=[*ROUTES, *AUTH_ROUTES, *EXPORT_ROUTES],
     # the first runs first: identity headers are gone before anything else reads the request
     middleware=[Middleware(StripIdentityHeadersMiddleware), Middleware(SecurityHeadersMiddleware)],
     lifespan=lifespan,

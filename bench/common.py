@@ -70,15 +70,15 @@ def sqlite_database() -> Iterator[Database]:
 
 
 @contextmanager
-def postgres_database(admin_url: str) -> Iterator[Database]:
-    """Create ``rally_bench_<pid>`` on the server of ``admin_url``, migrate it, drop it at the end."""
+def postgres_database(admin_url: str, name: str = BENCH_DB_NAME) -> Iterator[Database]:
+    """Create ``name`` (``rally_bench_<pid>``) on the server of ``admin_url``, migrate it, drop it at the end."""
     admin_url = normalize_url(admin_url)
-    url = make_url(admin_url).set(database=BENCH_DB_NAME).render_as_string(hide_password=False)
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{BENCH_DB_NAME}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
         engine = make_engine(url)
         try:
             upgrade(engine)
@@ -86,18 +86,18 @@ def postgres_database(admin_url: str) -> Iterator[Database]:
         finally:
             engine.dispose()
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DB_NAME}" WITH (FORCE)'))
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
 
 
-def database_kinds(opts: Options) -> list[tuple[str, Callable[[], Any] | None, str]]:
+def database_kinds(opts: Options, name: str = BENCH_DB_NAME) -> list[tuple[str, Callable[[], Any] | None, str]]:
     """(kind, context-manager factory or None, reason when skipped)."""
     kinds: list[tuple[str, Callable[[], Any] | None, str]] = [("sqlite", sqlite_database, "")]
     if opts.postgres_url:
         url = opts.postgres_url
         problem = _postgres_problem(url)
-        kinds.append(("postgresql", None if problem else (lambda: postgres_database(url)), problem))
+        kinds.append(("postgresql", None if problem else (lambda: postgres_database(url, name)), problem))
     else:
         kinds.append(
             ("postgresql", None, "no PostgreSQL URL (--postgres-url, BENCH_DATABASE_URL or TEST_DATABASE_URL)")
@@ -335,11 +335,13 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
     print(flush=True)
 
 
-def for_each_database(opts: Any, run: Callable[[Any], list[list[Any]]]) -> tuple[list[list[Any]], list[str]]:
+def for_each_database(
+    opts: Any, run: Callable[[Any], list[list[Any]]], name: str = BENCH_DB_NAME
+) -> tuple[list[list[Any]], list[str]]:
     """Run ``run(db)`` on every database kind available; returns its rows and why others were skipped."""
     rows: list[list[Any]] = []
     skipped: list[str] = []
-    for kind, make_db, reason in database_kinds(opts):
+    for kind, make_db, reason in database_kinds(opts, name):
         if make_db is None:
             skipped.append(f"  {kind}: skipped ({reason})")
             continue

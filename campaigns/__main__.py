@@ -3,6 +3,24 @@
 init                     create or upgrade the database
 demo [--signatures N]    load the demo campaigns (idempotent)
 templates check FILE...  check letter templates with the save-time rules (no database needed)
+retention --dry-run      report which closed campaigns' signers would be anonymized (RALLY_RETENTION_DAYS)
+retention --apply        anonymize them, in batches; idempotent, safe to run from cron
+          [--days N]     override RALLY_RETENTION_DAYS for this run (0: retention off)
+import --campaign SLUG FILE [--dry-run] [--report PATH|-]
+                         import paper/offline signatures from a CSV (name,email,region,signed_date,consent):
+                         good rows are imported and counted (source "import"), duplicates of earlier
+                         signatures are counted once, bad rows are skipped; safe to run again on the same
+                         file. Prints a summary; writes a per-row report (line,outcome,message) to PATH,
+                         by default FILE's name with "-report.csv" next to it, or "-" for standard output.
+                         --dry-run checks and reports without writing. Exit status 1 when no row could be
+                         imported (the file was refused, or every row has an error); 0 otherwise, also when
+                         every good row was already there.
+outreach retry           send failed letter emails again (safe to run on a schedule)
+export --campaign SLUG --format csv|xlsx|json [--output FILE] [filters]
+                         export signers (audited as "cli"); filters: --region CODE (repeat), --from DATE,
+                         --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any,
+                         --include-non-consenting REASON (delivery only; recorded), --bom (CSV for Excel).
+                         Written to a temporary file in the same folder and renamed when complete.
 """
 
 from __future__ import annotations
@@ -11,16 +29,21 @@ import argparse
 import getpass
 import logging
 import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from campaigns.audit import CLI
-from campaigns.auth import ROLES, count_users, create_user, list_users
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.migrate import upgrade
+from campaigns.models import Role
 from campaigns.settings import get_settings
 
+ROLES = tuple(r.value for r in Role)  # campaigns.auth is imported only by the commands that need it (its
+# password hasher costs half a second at import, which every export from cron would pay)
 FIRST_ADMIN_HINT = (
     "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
     "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer"
@@ -31,6 +54,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 0 or value > 10_000_000:
         raise argparse.ArgumentTypeError("choose a number from 0 to 10,000,000")
+    return value
+
+
+def _batch(text: str) -> int:
+    value = _positive(text)
+    if value < 1 or value > 100_000:
+        raise argparse.ArgumentTypeError("choose a batch size from 1 to 100,000")
     return value
 
 
@@ -50,12 +80,70 @@ def build_parser() -> argparse.ArgumentParser:
         dest="outreach_command", required=True
     )
     mail.add_parser("retry", help="send failed letter emails again (safe to run on a schedule)")
+    retention = commands.add_parser(
+        "retention", help="anonymize signers of campaigns closed longer than RALLY_RETENTION_DAYS"
+    )
+    mode = retention.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dry-run", action="store_true", help="report what would be anonymized; change nothing")
+    mode.add_argument("--apply", action="store_true", help="anonymize now (idempotent)")
+    retention.add_argument("--days", type=_positive, default=None, help="override RALLY_RETENTION_DAYS for this run")
+    retention.add_argument("--batch", type=_batch, default=1000, help="signatures per transaction (default 1000)")
     templates = commands.add_parser("templates", help="letter templates").add_subparsers(
         dest="templates_command", required=True
     )
     check = templates.add_parser("check", help="check template files: FILE:LINE: reason, or FILE: ok")
     check.add_argument("files", nargs="+", metavar="FILE")
+    imp = commands.add_parser("import", help="import paper/offline signatures from a CSV file into a campaign")
+    imp.add_argument("--campaign", required=True, metavar="SLUG", help="the campaign's link name")
+    imp.add_argument("file", metavar="FILE", help="CSV with the columns name,email,region,signed_date,consent")
+    imp.add_argument("--dry-run", action="store_true", help="check every row and write the report; import nothing")
+    imp.add_argument("--report", metavar="PATH", help='where the per-row report goes ("-": standard output)')
+    _export_parser(commands)
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a date: use YYYY-MM-DD") from None
+
+
+def _export_parser(commands: Any) -> None:
+    export = commands.add_parser("export", help="export signers to CSV, XLSX or JSON (audited)")
+    export.add_argument("--campaign", action="append", required=True, help="campaign slug (repeat for several)")
+    export.add_argument("--format", choices=("csv", "xlsx", "json"), required=True)
+    export.add_argument("--output", type=Path, help="file or folder (default: the standard name, here)")
+    export.add_argument("--region", action="append", default=[], help="region code (repeat for several)")
+    export.add_argument("--from", dest="signed_from", type=_day, help="first day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--to", dest="signed_to", type=_day, help="last day signed (UTC), YYYY-MM-DD")
+    export.add_argument("--status", choices=("counted", "pending", "any"), default="counted")
+    export.add_argument(
+        "--include-non-consenting",
+        metavar="REASON",
+        help="also export people who did not agree to be contacted, for a delivery only: say which (audited)",
+    )
+    export.add_argument("--bom", action="store_true", help="CSV: start with a byte-order mark (for Excel)")
+
+
+def _export(args: argparse.Namespace, engine: Engine) -> None:
+    import time
+
+    from campaigns.export import ExportFilter
+    from campaigns.export_formats import export_to_file
+
+    export_filter = ExportFilter(
+        campaigns=tuple(args.campaign),
+        regions=tuple(args.region),
+        signed_from=args.signed_from,
+        signed_to=args.signed_to,
+        status=args.status,
+        include_non_consenting=args.include_non_consenting is not None,
+        reason=args.include_non_consenting or "",
+    )
+    started = time.perf_counter()
+    path, rows = export_to_file(engine, export_filter, fmt=args.format, output=args.output, actor=CLI, bom=args.bom)
+    print(f"Exported {rows:,} signers to {path} in {time.perf_counter() - started:.2f} s.")
 
 
 def _read_password() -> str:
@@ -68,6 +156,8 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns.auth import create_user, list_users
+
     if args.users_command == "list":
         with read_session(engine) as session:
             for user in list_users(session):
@@ -82,6 +172,69 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
         ),
     )
     print(f"Added {args.email.strip().lower()} ({', '.join(sorted(set(args.role)))}). They can log in at /auth/login.")
+
+
+def _retention(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns.retention import run_retention
+
+    report = run_retention(engine=engine, apply=args.apply, days=args.days, batch=args.batch)
+    if report.cutoff is None:
+        print("Retention is off (RALLY_RETENTION_DAYS is 0 or empty): personal data is kept until supporters erase it.")
+    else:
+        print(
+            f"Retention: {report.days} days after a campaign closes (campaigns closed before {report.cutoff:%Y-%m-%d})."
+        )
+        verb = "anonymized" if report.applied else "to anonymize"
+        for due in report.campaigns:
+            print(f"  {due.slug}  closed {due.closed_at:%Y-%m-%d}  {due.signatures:,} signers {verb}")
+        print(f"{report.signatures:,} signers in {len(report.campaigns)} campaigns {verb}.")
+    links = "deleted" if report.applied else "to delete"
+    print(f'{report.spent_links:,} spent "My data" links {links}.')
+    if not report.applied:
+        print("Dry run: nothing was changed. Run with --apply to do it.")
+
+
+def _import(args: argparse.Namespace, engine: Engine) -> int:
+    from pathlib import Path
+
+    from campaigns import paper
+    from campaigns.models import SignatureSource
+
+    source = Path(args.file)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise RallyError(f"Cannot read {source}: {exc.strerror}.") from None
+    if args.dry_run:
+        with read_session(engine) as session:
+            report = paper.preview_import(
+                session=session, campaign_slug=args.campaign, data=data, file_name=source.name
+            )
+    else:
+        report = paper.import_signatures(
+            engine=engine,
+            campaign_slug=args.campaign,
+            data=data,
+            actor=CLI,
+            file_name=source.name,
+            source=SignatureSource.import_.value,
+        )
+    out = sys.stderr if args.report == "-" else sys.stdout
+    if args.report == "-":
+        sys.stdout.buffer.write(report.report_csv())
+        sys.stdout.flush()
+    else:
+        target = Path(args.report) if args.report else source.with_name(f"{source.stem}-report.csv")
+        try:
+            target.write_bytes(report.report_csv())
+        except OSError as exc:
+            raise RallyError(f"Cannot write the report to {target}: {exc.strerror}.") from None
+        print(f"Report: {target}", file=out)
+    print(
+        f"{report.campaign_slug}: {report.summary()}{' (dry run: nothing written)' if args.dry_run else ''}", file=out
+    )
+    good = report.ready + report.imported + report.duplicates
+    return 0 if good else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         where = engine.url.render_as_string(hide_password=True)
         if args.command == "init":
             print(f"Database ready at {where} (schema revision {revision}).")
+            from campaigns.auth import count_users
+
             with read_session(engine) as session:
                 if count_users(session) == 0:
                     print(FIRST_ADMIN_HINT)
@@ -115,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
 
             done = retry_failed(engine=engine)
             print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
+        elif args.command == "retention":
+            _retention(args, engine)
+        elif args.command == "import":
+            return _import(args, engine)
+        elif args.command == "export":
+            _export(args, engine)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             print(f"error: {field}: {message}", file=sys.stderr)

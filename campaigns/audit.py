@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import select
 from sqlmodel import Session
 
 from campaigns.models import AuditEntry, Campaign, Role, utcnow
+
+if TYPE_CHECKING:  # pandas only for the admin page's table: the CLI (exports among it) starts without it
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ def list_entries(
     session: Session, *, limit: int = 200, action: str | None = None, campaign_id: int | None = None
 ) -> pd.DataFrame:
     """Newest first: when, who, what, campaign slug, detail."""
+    import pandas as pd
+
     stmt = (
         select(AuditEntry.at, AuditEntry.actor, AuditEntry.action, Campaign.slug, AuditEntry.detail)
         .join(Campaign, Campaign.id == AuditEntry.campaign_id, isouter=True)

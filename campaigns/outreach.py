@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
@@ -30,6 +31,7 @@ from campaigns.models import (
     OutreachStatus,
     RegionCount,
     Signature,
+    SignatureStatus,
     Target,
     utcnow,
 )
@@ -299,6 +301,15 @@ class Bundle:
     letters: Iterator[LetterDoc]
 
 
+def _bundled(target_id: int) -> tuple[Any, ...]:
+    """The letters a target's bundle prints: from signatures that still count and whose signer was not erased."""
+    return (
+        Letter.target_id == target_id,
+        Signature.status == SignatureStatus.counted.value,
+        Signature.erased_at.is_(None),  # type: ignore[union-attr]
+    )
+
+
 def bundle_letters(engine: Engine, target_id: int) -> Bundle:
     """What a printable bundle for one target holds; the letters are read in pages, never all at once."""
     with read_session(engine) as session:
@@ -306,7 +317,12 @@ def bundle_letters(engine: Engine, target_id: int) -> Bundle:
         campaign = session.get(Campaign, target.campaign_id) if target else None
         if target is None or campaign is None:
             raise NotFound("That target no longer exists.")
-        count = session.execute(select(func.count()).where(Letter.target_id == target_id)).scalar_one()
+        count = session.execute(
+            select(func.count())
+            .select_from(Letter)
+            .join(Signature, Signature.id == Letter.signature_id)
+            .where(*_bundled(target_id))
+        ).scalar_one()
         scheme = resolve_scheme(session, campaign.region_scheme)
         counts = select(func.coalesce(func.sum(RegionCount.count), 0)).where(RegionCount.campaign_id == campaign.id)
         if target.region_code:
@@ -320,7 +336,7 @@ def bundle_letters(engine: Engine, target_id: int) -> Bundle:
                 rows = session.execute(
                     select(Letter.id, Letter.subject, Letter.body, Signature.full_name, Signature.region_code)
                     .join(Signature, Signature.id == Letter.signature_id)
-                    .where(Letter.target_id == target_id, Letter.id > last_id)
+                    .where(*_bundled(target_id), Letter.id > last_id)
                     .order_by(Letter.id)
                     .limit(page)
                 ).all()

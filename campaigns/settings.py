@@ -49,6 +49,8 @@ class Settings:
     session_hours: int = 12
     # Largest CSV or GeoJSON/TopoJSON file an organizer may upload, in megabytes.
     max_upload_mb: int = 5
+    # How long a signer-export download link made on the Export page stays valid, in minutes.
+    export_link_minutes: int = 15
     # Outgoing mail. Empty host and outbox: email delivery of letters is hidden.
     smtp_host: str = ""
     smtp_port: int = 587
@@ -57,6 +59,11 @@ class Settings:
     smtp_security: str = "starttls"  # starttls | ssl | none
     mail_from: str = ""  # e.g. "Rally <letters@example.org>"
     mail_outbox: str = ""  # development: write .eml files to this folder instead of sending
+    # How long a "My data" link emailed to a supporter works (minutes); each link works once.
+    my_data_link_minutes: int = 60
+    # Days after a campaign closes before its signers' personal data is anonymized by
+    # `python -m campaigns retention --apply`. 0 (or empty): keep until the supporter erases it.
+    retention_days: int = 365
 
     @property
     def effective_database_url(self) -> str:
@@ -69,6 +76,17 @@ ENV_NAMES: dict[str, str] = {
 }
 
 
+_EMPTY_IS_ZERO = {"retention_days"}  # an empty value means "off", not a mistake
+_AT_LEAST_ONE = {
+    "count_shards",
+    "db_pool_size",
+    "session_hours",
+    "max_upload_mb",
+    "export_link_minutes",
+    "my_data_link_minutes",
+}
+
+
 def _coerce(name: str, raw: str, default: object) -> object:
     if isinstance(default, bool):
         if raw.strip().lower() in {"1", "true", "yes", "on"}:
@@ -77,11 +95,13 @@ def _coerce(name: str, raw: str, default: object) -> object:
             return False
         raise SettingsError(f"{ENV_NAMES[name]} must be true or false, not “{raw}”.")
     if isinstance(default, int):
+        if name in _EMPTY_IS_ZERO and not raw.strip():
+            return 0
         try:
             value = int(raw.strip())
         except ValueError:
             raise SettingsError(f"{ENV_NAMES[name]} must be a whole number, not “{raw}”.") from None
-        if value < 0 or (name in {"count_shards", "db_pool_size", "session_hours", "max_upload_mb"} and value < 1):
+        if value < 0 or (name in _AT_LEAST_ONE and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
     return raw.strip()

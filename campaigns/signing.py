@@ -17,7 +17,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
@@ -29,6 +29,7 @@ from campaigns.models import (
     CampaignStatus,
     CommentStatus,
     Signature,
+    SignatureSource,
     SignatureStatus,
     utcnow,
 )
@@ -232,6 +233,8 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         "created_at": now,
     }
     inserted = statements.insert_signature.execute(session, row).fetchone()
+    if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
+        inserted = _replace_withdrawn(session, row)
     created = inserted is not None
     signature_id = inserted[0] if inserted else _existing_id(session, campaign.id, row["email_canonical"])
     if created:
@@ -246,6 +249,24 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         created=created,
         signature_id=signature_id,
     )
+
+
+def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | None:
+    """A supporter who withdrew and signs again: their row takes the new signature's values and counts again."""
+    key = ("campaign_id", "email_canonical")
+    replaced = session.execute(
+        update(_SIGNATURE)
+        .where(
+            _SIGNATURE.c.campaign_id == row["campaign_id"],
+            _SIGNATURE.c.email_canonical == row["email_canonical"],
+            _SIGNATURE.c.status == SignatureStatus.withdrawn.value,
+        )
+        .values(
+            **{k: v for k, v in row.items() if k not in key}, withdrawn_at=None, source=SignatureSource.online.value
+        )
+        .returning(_SIGNATURE.c.id)
+    ).first()
+    return (replaced[0],) if replaced else None
 
 
 def _existing_id(session: Session, campaign_id: int, canonical: str) -> int | None:

@@ -233,6 +233,47 @@ def recent_count(session: Session, campaign_id: int, hours: int = 24, now: datet
     return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
 
 
+def add_counts(
+    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
+) -> None:
+    """``bump_counts`` for many new counted signatures at once (a bulk import): ``signed`` holds each one's
+    (region code, signed at). One multi-row upsert per aggregate table, in the caller's transaction; keys
+    are sorted, so two imports at once take the rows in the same order (no deadlock)."""
+    from collections import Counter
+
+    rows = list(signed)
+    if not rows:
+        return
+    dialect = session.connection().dialect.name
+    shards = 1 if dialect == "sqlite" else get_settings().count_shards
+
+    def shard() -> int:
+        return random.randrange(shards)
+
+    regions = Counter(code for code, _ in rows)
+    hours = Counter(hour_of(at) for _, at in rows)
+    days = Counter((code, day_of(at)) for code, at in rows)
+    updated = now or utcnow()
+    session.execute(
+        _upsert_adding(dialect, _COUNTS, ["campaign_id", "region_code", "shard"], ("updated_at",)),
+        [
+            {"campaign_id": campaign_id, "region_code": c, "shard": shard(), "count": n, "updated_at": updated}
+            for c, n in sorted(regions.items())
+        ],
+    )
+    session.execute(
+        _upsert_adding(dialect, _HOURLY, ["campaign_id", "hour", "shard"]),
+        [{"campaign_id": campaign_id, "hour": h, "shard": shard(), "count": n} for h, n in sorted(hours.items())],
+    )
+    session.execute(
+        _upsert_adding(dialect, _REGION_DAY, ["campaign_id", "region_code", "day", "shard"]),
+        [
+            {"campaign_id": campaign_id, "region_code": c, "day": d, "shard": shard(), "count": n}
+            for (c, d), n in sorted(days.items())
+        ],
+    )
+
+
 _REGION_DAYS = (
     select(RegionDayCount.day, func.sum(RegionDayCount.count).label("n"))
     .where(RegionDayCount.campaign_id == bindparam("campaign_id"), RegionDayCount.region_code == bindparam("region"))

@@ -171,15 +171,36 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _header(cells: list[str], raw_line: str, required: list[str], optional: Sequence[str], what: str) -> list[str]:
+def header_key(cell: str) -> str:
+    """A header cell as ``aliases`` keys are written: lower case, "_" and "-" as spaces, spaces collapsed."""
+    return " ".join(cell.strip().lower().replace("_", " ").replace("-", " ").split())
+
+
+def _header(
+    cells: list[str],
+    raw_line: str,
+    required: list[str],
+    optional: Sequence[str],
+    what: str,
+    aliases: Mapping[str, str] | None = None,
+) -> list[str]:
     names = [c.strip().lower() for c in cells]
+    if aliases:
+        names = [aliases.get(header_key(n), n) for n in names]
     while names and not names[-1]:  # spreadsheets often add empty columns at the end
         names.pop()
     expected = ",".join([*required, *optional])
     found = f'found "{shown(raw_line.strip())}"'
     missing = [c for c in required if c not in names]
+    if missing and len(names) == 1 and len(required) > 1:
+        raise InvalidInput(
+            {
+                "file": f"The {what} has a single column ({found}): its columns must be separated by commas, "
+                f"semicolons or tabs. Expected the columns {expected}."
+            }
+        )
     if missing:
-        raise InvalidInput({"file": f"Expected the columns {expected}; {found}."})
+        raise InvalidInput({"file": f"Expected the columns {expected}; {found}. Missing: {', '.join(missing)}."})
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         listed = ", ".join(f'"{shown(n)}"' for n in duplicates)
@@ -214,10 +235,18 @@ def _row(line: int, cells: list[str], names: list[str]) -> CsvRow:
     return row
 
 
-def read_csv(data: bytes, *, required: list[str], optional: Sequence[str] = (), what: str = "file") -> list[CsvRow]:
+def read_csv(
+    data: bytes,
+    *,
+    required: list[str],
+    optional: Sequence[str] = (),
+    what: str = "file",
+    aliases: Mapping[str, str] | None = None,
+) -> list[CsvRow]:
     """The data rows of an uploaded CSV whose header must name every ``required`` column (any order,
     any case) and may name ``optional`` ones: nothing else. Comma, semicolon or tab separated,
-    told apart by the header line. Rows with no values at all are skipped."""
+    told apart by the header line. Rows with no values at all are skipped. ``aliases`` maps other
+    spellings of a column (written as ``header_key`` writes them, e.g. "e mail") to its name."""
     check_size(data, what=what)
     text = decode_text(data, what=what)
     if not text.strip():
@@ -227,7 +256,7 @@ def read_csv(data: bytes, *, required: list[str], optional: Sequence[str] = (), 
     try:
         records = _records(reader)
         _, header_cells = next(records, (1, []))
-        names = _header(header_cells, header_line, required, optional, what)
+        names = _header(header_cells, header_line, required, optional, what, aliases)
         rows = [_row(line, cells, names) for line, cells in records]
     except csv.Error as exc:
         raise InvalidInput({"file": f"We can't read the {what} as CSV (line {reader.line_num}): {exc}."}) from None

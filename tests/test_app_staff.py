@@ -26,6 +26,8 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "overview": ("campaigns.ui.organize", "render_overview", "coordinator", "admin"),
     "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
+    "paper": ("campaigns.ui.paper", "render", "coordinator", "admin"),
+    "export": ("campaigns.ui.export", "render", "coordinator", "admin"),
 }
 
 
@@ -88,8 +90,9 @@ def test_navigation_offers_each_person_only_their_pages():
     def paths(actor):
         return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
 
-    assert paths(None) == {"campaigns", "dashboard"}
-    assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == {"campaigns", "dashboard", "account"} | {
+    assert paths(None) == {"campaigns", "dashboard", "my-data"}
+    public = {"campaigns", "dashboard", "my-data", "account"}
+    assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == public | {
         spec[2] for spec in navigation.ROLE_PAGES.get("coordinator", ("", []))[1]
     }
     assert {"people", "audit"} <= paths(Actor(1, "a@example.org", frozenset({"admin"})))

@@ -216,3 +216,30 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
     )
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 2 and "Gavin Ortiz" in reader.pages[0].extract_text() and seen[-1] == 1
+
+
+def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, setup):
+    from campaigns import supporters
+
+    campaign, _, _, letters = setup
+    run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(email="w@example.org")))
+    run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(email="e@example.org")))
+    target_id = letters["Dana Reyes"].target_id
+    with read_session(engine) as session:
+        ids = dict(session.execute(select(Signature.email, Signature.id)).all())
+    for email in ("w@example.org", "e@example.org"):
+        run_write(
+            engine,
+            lambda s, email=email: outreach.save_letter(
+                session=s, signature_id=ids[email], target_id=target_id, subject="Hi", body=f"From {email}"
+            ),
+        )
+    assert outreach.bundle_letters(engine, target_id).letter_count == 3
+    withdrawn = ids["w@example.org"]
+    run_write(
+        engine,
+        lambda s: supporters.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=withdrawn),
+    )
+    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="e@example.org"))
+    bundle = outreach.bundle_letters(engine, target_id)
+    assert bundle.letter_count == 1 and [d.signer_name for d in bundle.letters] == ["Zoë Ångström"]

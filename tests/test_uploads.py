@@ -49,7 +49,10 @@ def test_comma_semicolon_and_tab_delimiters_are_detected_from_the_header(delimit
 
 def test_wrong_header_names_what_was_expected_and_what_was_found():
     message = refusal(b"region;naam\nX;Y\n", required=COLUMNS[:2], optional=COLUMNS[2:])
-    assert message == 'Expected the columns region_code,name,title,email,postal_address; found "region;naam".'
+    assert message == (
+        'Expected the columns region_code,name,title,email,postal_address; found "region;naam". '
+        "Missing: region_code, name."
+    )
 
 
 def test_header_is_matched_case_insensitively_in_any_order():

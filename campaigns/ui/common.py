@@ -187,3 +187,8 @@ def require(*roles: str) -> Actor:
 
 def staff_login_link() -> None:
     st.caption("[Staff log-in](/auth/login)")
+
+
+def public_footer() -> None:
+    """The public pages' footer: supporters' own data, and the staff log-in."""
+    st.caption("[Your data](/my-data) · [Staff log-in](/auth/login)")

@@ -7,13 +7,15 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, embed, organize, organize_parts, public
+from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, paper, public
+from campaigns.ui import export as export_page
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
 
 PUBLIC: list[PageSpec] = [
     (public.render, "Campaigns", "campaigns", ":material/campaign:"),
     (dashboard.render, "Live dashboard", "dashboard", ":material/monitoring:"),
+    (my_data.render, "Your data", "my-data", ":material/shield_person:"),
 ]
 ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
     "organizer": (
@@ -22,9 +24,17 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
+            (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
         ],
     ),
-    "coordinator": ("Coordinate", [(organize.render_overview, "Overview", "overview", ":material/dashboard:")]),
+    "coordinator": (
+        "Coordinate",
+        [
+            (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
+            (export_page.render, "Export signers", "export", ":material/download:"),
+            (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
+        ],
+    ),
     "admin": (
         "Admin",
         [

@@ -36,7 +36,7 @@ def render_list() -> None:
     campaigns = common.public_campaigns()
     if not campaigns:
         st.info("There are no campaigns to sign yet. Check back soon.")
-        common.staff_login_link()
+        common.public_footer()
         return
     for summary in campaigns:
         with st.container(border=True):
@@ -49,7 +49,7 @@ def render_list() -> None:
             if st.button(label, key=f"open-{summary.slug}", type="primary" if is_open else "secondary"):
                 st.query_params.from_dict({"campaign": summary.slug})
                 st.rerun()
-    common.staff_login_link()
+    common.public_footer()
 
 
 def _back_to_list() -> None:
@@ -217,6 +217,7 @@ def render_thank_you(page: CampaignPage, done: SignResult) -> None:
         st.code(link, language=None, wrap_lines=True)
         st.caption("Copy the link above and send it to people who care about this too.")
     letter_step.render(page.title, done)
+    st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
     if st.button("Sign as someone else", type="tertiary"):
         del st.session_state[f"signed:{page.slug}"]
         st.rerun()

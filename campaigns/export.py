@@ -1,0 +1,392 @@
+"""Signer exports for coordinators: which people, which columns, read from one consistent snapshot.
+
+An export is a filter (``ExportFilter``) run inside one read transaction: REPEATABLE READ on
+PostgreSQL, a plain read transaction on SQLite (in WAL mode a reader sees the database as it was
+when its first read ran). The number of rows is counted in that transaction before any row is
+sent, and the rows then come from the same transaction in batches (a server-side cursor on
+PostgreSQL, SQLite's step-by-step cursor), so signatures arriving meanwhile are neither half in
+the file nor able to break it, and the list is never held in memory whole.
+
+Who is exported: signatures of the chosen campaigns with the chosen status (counted by default),
+never withdrawn or erased ones, and by default only people who agreed to be contacted; a
+coordinator may include the others only for a delivery, with a reason that goes into the audit log.
+
+The file formats live in ``campaigns.export_formats``; signed download links in ``campaigns.export_links``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from campaigns.audit import Actor, record
+from campaigns.custom_regions import resolve_scheme
+from campaigns.db import run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.models import Campaign, Letter, Outreach, OutreachStatus, Signature, SignatureStatus, utcnow
+
+BATCH_ROWS = 5_000
+FORMATS = ("csv", "xlsx", "json")
+STATUSES = {  # the status filter -> signature statuses it exports (withdrawn: never)
+    "counted": (SignatureStatus.counted.value,),
+    "pending": (SignatureStatus.pending.value,),
+    "any": (SignatureStatus.counted.value, SignatureStatus.pending.value),
+}
+REASON_MIN = 10
+REASON_MAX = 500
+MAX_CAMPAIGNS = 50
+MAX_REGIONS = 1_000
+
+# The documented column set, in file order (README: "Coordinators").
+COLUMNS = (
+    "campaign",
+    "first_name",
+    "last_name",
+    "full_name",
+    "email",
+    "region_code",
+    "region_name",
+    "postal_code",
+    "comment",
+    "contact_consent",
+    "consent_version",
+    "consent_at",
+    "source",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "referrer",
+    "signed_at",
+    "status",
+    "letters_sent",
+)
+
+
+class ExportRefused(RallyError):
+    """The export cannot be made as asked (too many rows for the format, nothing chosen...)."""
+
+
+@dataclass(frozen=True)
+class ExportFilter:
+    """Which signatures to export. Dates are whole UTC days, both ends included."""
+
+    campaigns: tuple[str, ...]
+    regions: tuple[str, ...] = ()
+    signed_from: date | None = None
+    signed_to: date | None = None
+    status: str = "counted"
+    include_non_consenting: bool = False
+    reason: str = ""  # why non-consenting people are included (required then; recorded in the audit log)
+
+    def as_dict(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["campaigns"] = list(self.campaigns)
+        values["regions"] = list(self.regions)
+        values["signed_from"] = self.signed_from.isoformat() if self.signed_from else None
+        values["signed_to"] = self.signed_to.isoformat() if self.signed_to else None
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ExportFilter:
+        def day(value: Any) -> date | None:
+            return date.fromisoformat(value) if value else None
+
+        return cls(
+            campaigns=tuple(values.get("campaigns") or ()),
+            regions=tuple(values.get("regions") or ()),
+            signed_from=day(values.get("signed_from")),
+            signed_to=day(values.get("signed_to")),
+            status=str(values.get("status") or "counted"),
+            include_non_consenting=bool(values.get("include_non_consenting")),
+            reason=str(values.get("reason") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class ExportCampaign:
+    id: int
+    slug: str
+    title: str
+    region_names: dict[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CheckedFilter:
+    """A filter whose campaigns exist and whose regions, dates, status and reason make sense."""
+
+    filter: ExportFilter
+    campaigns: tuple[ExportCampaign, ...]
+
+    @property
+    def by_id(self) -> dict[int, ExportCampaign]:
+        return {c.id: c for c in self.campaigns}
+
+
+def check_filter(session: Session, export_filter: ExportFilter) -> CheckedFilter:
+    """Validate every field at once; InvalidInput names each problem."""
+    f = export_filter
+    errors: dict[str, str] = {}
+    slugs = list(dict.fromkeys(s.strip().lower() for s in f.campaigns if s.strip()))
+    found: list[Campaign] = []
+    if not slugs:
+        errors["campaigns"] = "Choose at least one campaign."
+    elif len(slugs) > MAX_CAMPAIGNS:
+        errors["campaigns"] = f"Choose at most {MAX_CAMPAIGNS} campaigns per export."
+    else:
+        rows = session.execute(select(Campaign).where(Campaign.slug.in_(slugs))).scalars().all()  # type: ignore[attr-defined]
+        by_slug = {c.slug: c for c in rows}
+        missing = [s for s in slugs if s not in by_slug]
+        if missing:
+            errors["campaigns"] = f"There is no campaign called {', '.join(missing)}."
+        found = [by_slug[s] for s in slugs if s in by_slug]
+    campaigns = tuple(
+        ExportCampaign(c.id or 0, c.slug, c.title, _region_names(session, c.region_scheme)) for c in found
+    )
+    regions = tuple(dict.fromkeys(r.strip().upper() for r in f.regions if r.strip()))
+    if len(regions) > MAX_REGIONS:
+        errors["regions"] = f"Choose at most {MAX_REGIONS:,} regions."
+    elif regions and campaigns:
+        known = set().union(*(c.region_names for c in campaigns))
+        unknown = [r for r in regions if r not in known]
+        if unknown:
+            errors["regions"] = f"Unknown region code {', '.join(unknown[:5])} for the chosen campaigns."
+    if f.signed_from and f.signed_to and f.signed_from > f.signed_to:
+        errors["signed_to"] = "The end date is before the start date."
+    if f.status not in STATUSES:
+        errors["status"] = f"Status must be one of {', '.join(STATUSES)}."
+    reason = " ".join(f.reason.split())
+    if f.include_non_consenting and len(reason) < REASON_MIN:
+        errors["reason"] = (
+            "People who did not agree to be contacted can only be exported for a delivery: "
+            f"say what it is for (at least {REASON_MIN} characters), it is written to the audit log."
+        )
+    elif len(reason) > REASON_MAX:
+        errors["reason"] = f"Keep the reason under {REASON_MAX} characters."
+    if errors:
+        raise InvalidInput(errors)
+    cleaned = ExportFilter(
+        campaigns=tuple(c.slug for c in campaigns),
+        regions=regions,
+        signed_from=f.signed_from,
+        signed_to=f.signed_to,
+        status=f.status,
+        include_non_consenting=f.include_non_consenting,
+        reason=reason if f.include_non_consenting else "",
+    )
+    return CheckedFilter(cleaned, campaigns)
+
+
+def _region_names(session: Session, scheme_id: str) -> dict[str, str]:
+    try:
+        scheme = resolve_scheme(session, scheme_id)
+    except RallyError:
+        return {}
+    return {r.code: r.name for r in scheme.regions}
+
+
+# --- the query -----------------------------------------------------------------------------------
+
+
+def _iso(dialect: str, column: Any) -> Any:
+    """A UTC timestamp as ISO 8601 text (``2026-11-30T12:34:56Z``), formatted by the database itself."""
+    if dialect == "postgresql":
+        expr = func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+    else:
+        expr = func.strftime("%Y-%m-%dT%H:%M:%SZ", type_coerce(column, String))
+    return type_coerce(expr, String)
+
+
+def _letters_sent() -> Any:
+    return (
+        select(func.count())
+        .select_from(Outreach)
+        .join(Letter, Letter.id == Outreach.letter_id)  # type: ignore[arg-type]
+        .where(Letter.signature_id == Signature.id, Outreach.status == OutreachStatus.sent.value)
+        .scalar_subquery()
+    )
+
+
+def _where(checked: CheckedFilter) -> list[Any]:
+    f = checked.filter
+    s = Signature
+    conditions = [
+        s.campaign_id.in_([c.id for c in checked.campaigns]),  # type: ignore[attr-defined]
+        s.status.in_(STATUSES[f.status]),  # type: ignore[attr-defined]
+        s.erased_at.is_(None),  # type: ignore[union-attr]
+        s.withdrawn_at.is_(None),  # type: ignore[union-attr]
+    ]
+    if not f.include_non_consenting:
+        conditions.append(s.contact_consent.is_(True))  # type: ignore[attr-defined]
+    if f.regions:
+        conditions.append(s.region_code.in_(f.regions))  # type: ignore[attr-defined]
+    if f.signed_from:
+        start = datetime(f.signed_from.year, f.signed_from.month, f.signed_from.day, tzinfo=UTC)
+        conditions.append(s.created_at >= start)  # type: ignore[operator]
+    if f.signed_to:
+        end = datetime(f.signed_to.year, f.signed_to.month, f.signed_to.day, tzinfo=UTC) + timedelta(days=1)
+        conditions.append(s.created_at < end)  # type: ignore[operator]
+    return conditions
+
+
+def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
+    """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final."""
+    s = Signature
+    return (
+        select(
+            s.campaign_id,
+            s.full_name,
+            s.email,
+            s.region_code,
+            s.postal_code,
+            s.comment,
+            type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String),  # type: ignore[attr-defined]
+            s.consent_hash,
+            _iso(dialect, s.consent_at),
+            s.source,
+            s.utm_source,
+            s.utm_medium,
+            s.utm_campaign,
+            s.referrer,
+            _iso(dialect, s.created_at),
+            s.status,
+            _letters_sent(),
+        )
+        .where(*_where(checked))
+        .order_by(s.id)  # type: ignore[arg-type]
+    )
+
+
+def count_statement(checked: CheckedFilter) -> Any:
+    return select(func.count()).select_from(Signature).where(*_where(checked))
+
+
+def split_name(full_name: str) -> tuple[str, str]:
+    """First word, then the rest: "José García Márquez" -> ("José", "García Márquez"); one word -> (it, "").
+
+    Names are stored trimmed, with the spaces the signer typed; this is a convenience for mail merges,
+    ``full_name`` is what they wrote.
+    """
+    first, _, last = full_name.partition(" ")
+    return first, last
+
+
+def _shaper(checked: CheckedFilter) -> Any:
+    slugs = {c.id: c.slug for c in checked.campaigns}
+    names = {c.id: c.region_names for c in checked.campaigns}
+
+    def shape(row: Any) -> tuple[Any, ...]:
+        cid, full, email, region = row[0], row[1], row[2], row[3]
+        first, _, last = full.partition(" ")
+        return (slugs[cid], first, last, full, email, region, names[cid].get(region, ""), *row[4:])
+
+    return shape
+
+
+def _driver_cursor(conn: Connection, statement: Any) -> Any:
+    """Run ``statement`` on the connection's own DBAPI cursor (server-side on PostgreSQL), inside its transaction.
+
+    Rows come back as plain tuples: building SQLAlchemy rows cost more than everything else per row
+    (the same reason as ``db.HotStatement``). Values are bound through each column type's processor.
+    """
+    dialect = conn.dialect
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    values: dict[str, Any] = {}
+    for name, value in compiled.construct_params().items():
+        bind = compiled.binds.get(name)
+        if bind is None:  # an item of an expanded IN (...): name_1, name_2...
+            bind = compiled.binds[name.rsplit("_", 1)[0]]
+        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        values[name] = processor(value) if processor is not None else value
+    params = tuple(values[n] for n in compiled.positiontup or ()) if compiled.positional else values
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    cursor = raw.cursor(name="rally_export") if dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
+    cursor.execute(compiled.string, params)
+    return cursor
+
+
+# --- running an export ---------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """An open, consistent view of the rows of one export: ``count`` rows, then ``batches()`` yields them."""
+
+    checked: CheckedFilter
+    count: int
+    connection: Connection = field(repr=False)
+    taken_at: datetime
+    batch_rows: int = BATCH_ROWS
+
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """Lists of rows in ``COLUMNS`` order, read from the database cursor a batch at a time."""
+        conn = self.connection
+        shape = _shaper(self.checked)
+        cursor = _driver_cursor(conn, rows_statement(self.checked, conn.dialect.name))
+        try:
+            while batch := cursor.fetchmany(self.batch_rows):
+                yield [shape(row) for row in batch]
+        finally:
+            cursor.close()
+
+
+@contextmanager
+def open_snapshot(engine: Engine, export_filter: ExportFilter, *, batch_rows: int = BATCH_ROWS) -> Iterator[Snapshot]:
+    """Check the filter and count its rows inside one read transaction that stays open for the rows."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin():
+            checked = check_filter(Session(bind=conn), export_filter)
+            count = int(conn.execute(count_statement(checked)).scalar_one())
+            yield Snapshot(checked=checked, count=count, connection=conn, taken_at=utcnow(), batch_rows=batch_rows)
+
+
+def count_matching(engine: Engine, export_filter: ExportFilter) -> int:
+    """How many people an export with this filter would have now (the page shows it before download)."""
+    with open_snapshot(engine, export_filter) as snapshot:
+        return snapshot.count
+
+
+def file_name(slugs: tuple[str, ...] | list[str], fmt: str, today: date | None = None) -> str:
+    """``rally-<slug>-signers-2026-11-30.csv``; several campaigns: their slugs joined (three at most)."""
+    today = today or utcnow().date()
+    shown = "-".join(slugs[:3]) + (f"-and-{len(slugs) - 3}-more" if len(slugs) > 3 else "")
+    return f"rally-{shown}-signers-{today.isoformat()}.{fmt}"
+
+
+def record_export(
+    engine: Engine, *, actor: Actor, snapshot: Snapshot, fmt: str, name: str, via: str, bom: bool = False
+) -> None:
+    """One audit entry per export and campaign list: who, when, filters, rows, format, consent choice and reason."""
+    checked = snapshot.checked
+    detail = {
+        "filters": checked.filter.as_dict(),
+        "rows": snapshot.count,
+        "format": fmt,
+        "bom": bom,
+        "file": name,
+        "via": via,
+        "include_non_consenting": checked.filter.include_non_consenting,
+        "reason": checked.filter.reason,
+    }
+    campaign_id = checked.campaigns[0].id if len(checked.campaigns) == 1 else None
+    run_write(engine, lambda s: record(s, actor=actor, action="export.signers", campaign_id=campaign_id, **detail))
+
+
+def region_choices(session: Session, slugs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Region code -> name over the chosen campaigns' schemes (for the Export page's region picker)."""
+    if not slugs:
+        return {}
+    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(list(slugs)))).scalars()  # type: ignore[attr-defined]
+    choices: dict[str, str] = {}
+    for scheme_id in sorted(set(schemes)):
+        choices.update(_region_names(session, scheme_id))
+    return dict(sorted(choices.items(), key=lambda item: item[1].casefold()))

@@ -1,0 +1,297 @@
+"""Export file formats: CSV, XLSX (constant memory) and JSON (OSDI signatures), written a batch at a time.
+
+Spreadsheet formula injection (OWASP "CSV injection"): a text cell starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return could run as a formula when a spreadsheet opens or edits
+it. The exporter never changes anything else; it does exactly this:
+
+* CSV: such a cell gets a single quote in front (``=1+1`` -> ``'=1+1``, ``+44 20 7946`` ->
+  ``'+44 20 7946``, ``-5`` -> ``'-5``). Spreadsheets show the quote; the rest is unchanged.
+* XLSX: every text value is written as a text cell, never a formula; such a cell also gets
+  Excel's "quote prefix" style (what typing a leading ``'`` does), so the value stays exactly as
+  typed and visible, and stays text even if someone edits the cell. The only number column
+  (``letters_sent``) is written as a number.
+* JSON is not a spreadsheet format: values are exported exactly as stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from campaigns.audit import Actor
+from campaigns.errors import RallyError
+from campaigns.export import COLUMNS, FORMATS, ExportFilter, ExportRefused, Snapshot, file_name, open_snapshot
+from campaigns.export import record_export as _record
+from campaigns.models import utcnow
+
+FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+XLSX_MAX_ROWS = 1_048_576  # an Excel sheet's rows, the header row included
+BOM = "\ufeff"
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+}
+FILE_CHUNK = 1 << 20
+log = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+
+
+def neutralize(value: Any) -> Any:
+    """The CSV rule: a text value starting with a formula trigger gets a leading single quote."""
+    if value.__class__ is str and value[:1] in FORMULA_TRIGGERS:
+        return "'" + value
+    return value
+
+
+# --- CSV -----------------------------------------------------------------------------------------
+
+
+def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[bytes]:
+    """UTF-8 CSV (RFC 4180: comma, double quotes, CRLF rows), one chunk per batch; the header comes first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    if bom:
+        buffer.write(BOM)
+    writer.writerow(COLUMNS)
+    yield buffer.getvalue().encode("utf-8")
+    triggers = FORMULA_TRIGGERS
+    for batch in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows([("'" + v if v.__class__ is str and v[:1] in triggers else v) for v in row] for row in batch)
+        yield buffer.getvalue().encode("utf-8")
+
+
+# --- JSON (OSDI) ---------------------------------------------------------------------------------
+
+
+def osdi_signature(row: Row) -> dict[str, Any]:
+    """One row as an OSDI signature with its person embedded (README: "JSON export")."""
+    (campaign, first, last, full, email, region, region_name, postal, comment, consent, version, consent_at) = row[:12]
+    (source, utm_source, utm_medium, utm_campaign, referrer, signed_at, status, letters_sent) = row[12:]
+    consenting = consent == "yes"
+    return {
+        "created_date": signed_at,
+        "comments": comment,
+        "referrer_data": {"source": utm_source, "website": referrer},
+        "person": {
+            "given_name": first,
+            "family_name": last,
+            "email_addresses": [
+                {"address": email, "primary": True, "status": "subscribed" if consenting else "unsubscribed"}
+            ],
+            "postal_addresses": [{"primary": True, "region": region, "postal_code": postal}],
+            "custom_fields": {"full_name": full, "region_name": region_name},
+        },
+        "custom_fields": {
+            "campaign": campaign,
+            "status": status,
+            "source": source,
+            "contact_consent": consenting,
+            "consent_version": version,
+            "consent_at": consent_at,
+            "utm_source": utm_source,
+            "utm_medium": utm_medium,
+            "utm_campaign": utm_campaign,
+            "letters_sent": letters_sent,
+        },
+    }
+
+
+def json_chunks(batches: Iterable[list[Row]], *, count: int, filters: dict[str, Any], now: datetime) -> Iterator[bytes]:
+    """A JSON document: export facts, then ``_embedded["osdi:signatures"]``, one signature per line."""
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+    head = (
+        "{\n"
+        f'"origin_system": "Rally",\n"generated_at": {dump(now.strftime("%Y-%m-%dT%H:%M:%SZ"))},\n'
+        f'"total_records": {count},\n"filters": {dump(filters)},\n'
+        '"_embedded": {"osdi:signatures": [\n'
+    )
+    yield head.encode("utf-8")
+    first = True
+    for batch in batches:
+        if not batch:
+            continue
+        text = ",\n".join(dump(osdi_signature(row)) for row in batch)
+        yield (text if first else ",\n" + text).encode("utf-8")
+        first = False
+    yield b"\n]}}\n"
+
+
+# --- XLSX ----------------------------------------------------------------------------------------
+
+
+def check_xlsx_rows(count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
+    if count + 1 > max_rows:
+        raise ExportRefused(
+            f"This export has {count:,} people, and an Excel sheet holds at most {max_rows:,} rows "
+            f"(the header row included, so {max_rows - 1:,} people). Choose CSV or JSON, or narrow the "
+            "filters (a date range, some regions) and export in parts."
+        )
+
+
+def write_xlsx(path: Path, batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
+    """One sheet, written row by row in xlsxwriter's constant-memory mode; text is never a formula."""
+    import xlsxwriter
+
+    check_xlsx_rows(count, max_rows)
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,  # each row goes to disk as soon as the next starts
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+            "tmpdir": str(path.parent),
+        },
+    )
+    try:
+        sheet = workbook.add_worksheet("Signers")
+        header = workbook.add_format({"bold": True})
+        quoted = workbook.add_format({"quote_prefix": True})
+        sheet.freeze_panes(1, 0)
+        for col, name in enumerate(COLUMNS):
+            sheet.write_string(0, col, name, header)
+        put, put_number, put_rich = sheet.write_string, sheet.write_number, sheet.write_rich_string
+        triggers = FORMULA_TRIGGERS
+        r = 0
+        for batch in batches:
+            for row in batch:
+                r += 1
+                if r >= max_rows:  # the snapshot's count says this cannot happen; never write a broken sheet
+                    check_xlsx_rows(r, max_rows)
+                for c, value in enumerate(row):
+                    if value is None or value == "":
+                        continue
+                    if value.__class__ is int:
+                        put_number(r, c, value)
+                    elif value[:1] in triggers:
+                        put(r, c, value, quoted)
+                    elif value.startswith("<r>") and value.endswith("</r>"):
+                        # xlsxwriter copies such text into the sheet's XML as is (its own rich-text
+                        # marker); as three plain fragments it is escaped and reads back unchanged.
+                        put_rich(r, c, value[:1], value[1:2], value[2:])
+                    else:
+                        put(r, c, value)
+    finally:
+        workbook.close()
+
+
+def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> Iterator[bytes]:
+    """Build the workbook in a temporary file (a zip is finished only at its end), then send it and delete it."""
+    check_xlsx_rows(count, max_rows)
+    with tempfile.TemporaryDirectory(prefix="rally-export-") as folder:
+        path = Path(folder) / "export.xlsx"
+        write_xlsx(path, batches, count=count, max_rows=max_rows)
+        with open(path, "rb") as handle:
+            while chunk := handle.read(FILE_CHUNK):
+                yield chunk
+
+
+# --- one export, start to finish -----------------------------------------------------------------
+
+
+def chunks(snapshot: Snapshot, fmt: str, *, bom: bool = False, now: datetime | None = None) -> Iterator[bytes]:
+    """The file's bytes, read from the snapshot's cursor a batch at a time."""
+    if fmt == "csv":
+        return csv_chunks(snapshot.batches(), bom=bom)
+    if fmt == "json":
+        filters = snapshot.checked.filter.as_dict()
+        return json_chunks(snapshot.batches(), count=snapshot.count, filters=filters, now=now or snapshot.taken_at)
+    if fmt == "xlsx":
+        return xlsx_chunks(snapshot.batches(), count=snapshot.count)
+    raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
+
+
+def check_format(fmt: str, count: int, *, max_rows: int = XLSX_MAX_ROWS) -> None:
+    if fmt not in FORMATS:
+        raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
+    if fmt == "xlsx":
+        check_xlsx_rows(count, max_rows)
+
+
+def export_to_file(
+    engine: Engine,
+    export_filter: ExportFilter,
+    *,
+    fmt: str,
+    output: Path | None,
+    actor: Actor,
+    bom: bool = False,
+    now: datetime | None = None,
+    max_rows: int = XLSX_MAX_ROWS,
+    batch_rows: int | None = None,
+) -> tuple[Path, int]:
+    """Write the export to ``output`` (default: its standard name in the current folder); returns (path, rows).
+
+    The file is written under a temporary name in the same folder and renamed into place only when
+    complete, so a failure never leaves a partial file. The audit entry is written before the rename.
+    """
+    if fmt not in FORMATS:
+        raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
+    now = now or utcnow()
+    options = {} if batch_rows is None else {"batch_rows": batch_rows}
+    try:
+        return _write_export(engine, export_filter, fmt, output, actor, bom, now, max_rows, options)
+    except DBAPIError as exc:  # e.g. the connection lost half-way (the temporary file is gone already)
+        log.exception("export failed while reading the database")
+        raise RallyError("The database stopped answering during the export. No file was left behind.") from exc
+
+
+def _write_export(
+    engine: Engine,
+    export_filter: ExportFilter,
+    fmt: str,
+    output: Path | None,
+    actor: Actor,
+    bom: bool,
+    now: datetime,
+    max_rows: int,
+    options: dict[str, int],
+) -> tuple[Path, int]:
+    with open_snapshot(engine, export_filter, **options) as snapshot:
+        check_format(fmt, snapshot.count, max_rows=max_rows)
+        name = file_name(snapshot.checked.filter.campaigns, fmt, now.date())
+        target = (output or Path(name)).expanduser()
+        if target.is_dir():
+            target = target / name
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise RallyError(f"The folder {folder} does not exist.")
+        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        temp = Path(temp_name)
+        try:
+            if fmt == "xlsx":
+                os.close(fd)
+                write_xlsx(temp, snapshot.batches(), count=snapshot.count, max_rows=max_rows)
+            else:
+                with os.fdopen(fd, "wb") as handle:
+                    for chunk in chunks(snapshot, fmt, bom=bom, now=now):
+                        handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            _record(engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
+            os.replace(temp, target)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise RallyError(f"Could not write {target} ({exc.strerror or exc}). No file was left behind.") from exc
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        return target, snapshot.count

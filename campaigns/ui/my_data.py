@@ -1,0 +1,259 @@
+"""My data: a supporter asks for a one-time link by email, opens it, and manages what Rally holds about them.
+
+``/my-data?token=...`` (the emailed link) is claimed once; the token leaves the address bar at once and
+the page remembers the verified address for ``supporters.SESSION_MINUTES`` in this browser tab only.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import streamlit as st
+
+from campaigns import supporters
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.models import utcnow
+from campaigns.settings import get_settings
+from campaigns.ui import common
+
+STATE = "my_data"  # {"email": canonical address, "until": datetime}
+NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
+
+
+def render() -> None:
+    st.title("Your data")
+    with common.friendly_errors():
+        token = st.query_params.get("token")
+        if token:
+            _open_link(token)
+        email = _verified_email()
+        if email is None:
+            _render_request()
+        else:
+            _render_data(email)
+
+
+def _open_link(token: str) -> None:
+    del st.query_params["token"]  # out of the address bar (and history) before anything else
+    try:
+        email = run_write(common.engine(), lambda session: supporters.claim_link(session=session, token=token))
+    except supporters.LinkRefused as exc:
+        st.error(exc.user_message, icon=":material/link_off:")
+        return
+    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    st.session_state[STATE] = {"email": email, "until": until}
+
+
+def _verified_email() -> str | None:
+    state = st.session_state.get(STATE)
+    if not state:
+        return None
+    if state["until"] <= utcnow():
+        del st.session_state[STATE]
+        st.session_state[NOTICE] = (
+            f"For your safety this page forgets your address after {supporters.SESSION_MINUTES} minutes. "
+            "Ask for a new link below."
+        )
+        return None
+    return str(state["email"])
+
+
+def _forget(notice: str | None = None) -> None:
+    st.session_state.pop(STATE, None)
+    if notice:
+        st.session_state[NOTICE] = notice
+    st.rerun()
+
+
+# --- asking for a link ----------------------------------------------------------------------------
+
+
+def _render_request() -> None:
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.info(notice)
+    st.markdown(
+        "See the campaigns you signed and the letters sent in your name. You can withdraw a signature, "
+        "choose whether organizers may contact you, download everything we hold about you, or erase it."
+    )
+    with st.form("my-data-request", border=True):
+        email = st.text_input("Your email", max_chars=254, autocomplete="email")
+        slot = st.empty()
+        submitted = st.form_submit_button("Email me a link", type="primary", use_container_width=True)
+    st.caption(
+        "We email a link to the address you type; it works once, for "
+        f"{get_settings().my_data_link_minutes} minutes. Nobody else learns whether an address signed anything."
+    )
+    st.caption("[All campaigns](/) · [Staff log-in](/auth/login)")
+    if not submitted:
+        return
+    try:
+        supporters.send_link(engine=common.engine(), email=email)
+    except InvalidInput as exc:
+        slot.error(next(iter(exc.errors.values())))
+        return
+    except RallyError as exc:
+        slot.error(exc.user_message)
+        return
+    slot.success(
+        f"We sent a link to {common.plain(email.strip())}. Open it within "
+        f"{get_settings().my_data_link_minutes} minutes (if you don't see it, look in your spam folder).",
+        icon=":material/mark_email_read:",
+    )
+
+
+# --- the supporter's own data ------------------------------------------------------------------------
+
+
+def _day(moment: datetime | None) -> str:
+    return f"{moment:%-d %b %Y}" if moment else ""
+
+
+def _render_data(email: str) -> None:
+    with read_session(common.engine()) as session:
+        data = supporters.my_data(session, email_canonical=email)
+    minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
+    st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
+    if st.button("Done: forget me on this device", type="tertiary", icon=":material/logout:"):
+        _forget("Done. To come back, ask for a new link.")
+    if st.session_state.get("my_data_saved"):
+        st.success(st.session_state.pop("my_data_saved"), icon=":material/check_circle:")
+    st.subheader("Campaigns you signed", anchor=False)
+    if not data.signatures:
+        st.info("We hold no signatures under this address.")
+    for signature in data.signatures:
+        with st.container(border=True):
+            _one_signature(email, signature)
+    if data.letters:
+        st.subheader("Letters sent in your name", anchor=False)
+        for letter in data.letters:
+            with st.container(border=True):
+                _one_letter(letter)
+    st.subheader("Download", anchor=False)
+    st.download_button(
+        "Download all my data (JSON)",
+        lambda: _export(email),
+        "my-data.json",
+        mime="application/json",
+        icon=":material/download:",
+    )
+    _render_erase(email, bool(data.signatures))
+
+
+def _export(email: str) -> str:
+    with read_session(common.engine()) as session:
+        return supporters.export_my_data_json(session, email_canonical=email)
+
+
+COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}
+STATUS_TEXT = {"counted": "Counted", "withdrawn": "Withdrawn", "pending": "Not counted yet"}
+
+
+def _one_signature(email: str, signature: supporters.SignatureView) -> None:
+    sid = signature.signature_id
+    st.markdown(f"**{common.plain(signature.campaign_title)}**")
+    st.caption(
+        f"{STATUS_TEXT.get(signature.status, signature.status)} · signed {_day(signature.signed_at)} · "
+        f"{common.plain(signature.region_name)}"
+    )
+    st.text(f"Name: {signature.full_name}\nEmail: {signature.email}")
+    if signature.comment:
+        shown = COMMENT_TEXT.get(signature.comment_status or "", "")
+        st.text(f"Your comment{shown}: {signature.comment}")
+    consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
+    if consent != signature.contact_consent:
+        run_write(
+            common.engine(),
+            lambda s: supporters.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
+        )
+        st.session_state["my_data_saved"] = (
+            "Saved: the organizers may contact you about this campaign."
+            if consent
+            else "Saved: the organizers will not contact you about this campaign."
+        )
+        st.rerun()
+    if signature.status == "withdrawn":
+        again = (
+            f" You can [sign again](/?campaign={signature.campaign_slug}) while it is open."
+            if signature.campaign_open
+            else ""
+        )
+        st.caption(f"You withdrew this signature on {_day(signature.withdrawn_at)}.{again}")
+        return
+    if signature.status != "counted":
+        return
+    confirm_key = f"confirm-withdraw-{sid}"
+    if not st.session_state.get(confirm_key):
+        if st.button("Withdraw my signature", key=f"withdraw-{sid}"):
+            st.session_state[confirm_key] = True
+            st.rerun()
+        return
+    st.warning("Your signature will no longer count for this campaign, and the total goes down by one.")
+    yes, no = st.columns(2)
+    if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
+        run_write(
+            common.engine(),
+            lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
+        )
+        del st.session_state[confirm_key]
+        common.forget_public_reads()
+        st.session_state["my_data_saved"] = f"Your signature on “{signature.campaign_title}” was withdrawn."
+        st.rerun()
+    if no.button("Keep it", key=f"withdraw-no-{sid}", use_container_width=True):
+        del st.session_state[confirm_key]
+        st.rerun()
+
+
+DELIVERY_TEXT = {
+    ("email", "sent"): "sent by email",
+    ("email", "failed"): "email not delivered yet (we retry)",
+    ("email", "pending"): "email on its way",
+    ("pdf", "sent"): "downloaded as PDF",
+    ("text", "sent"): "downloaded as text",
+    ("mailto", "sent"): "opened in your mail app",
+}
+
+
+def _one_letter(letter: supporters.LetterView) -> None:
+    to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
+    st.markdown(f"**To {common.plain(to)}** · {common.plain(letter.campaign_title)}")
+    how = [
+        DELIVERY_TEXT.get((d.channel, d.status), f"{d.channel}: {d.status}")
+        + (f" on {_day(d.sent_at)}" if d.sent_at else "")
+        for d in letter.deliveries
+    ]
+    st.caption(f"Written {_day(letter.created_at)}" + (f" · {', '.join(how)}" if how else ""))
+    with st.expander(letter.subject or "(no subject)"):
+        st.text(letter.body)
+
+
+def _render_erase(email: str, has_signatures: bool) -> None:
+    st.subheader("Erase my data", anchor=False)
+    st.markdown(
+        "Erasing removes your name, email, postal code, comments, contact consent and the text of your "
+        "letters from every campaign, and forgets this address. It can't be undone."
+    )
+    if has_signatures:
+        st.markdown(
+            "**Your signatures stay counted, anonymously** (only the region and the time remain), so campaign "
+            "totals don't change. To take them out of the totals as well, choose *Withdraw and erase*."
+        )
+    sure = st.checkbox("I understand that erasing can't be undone", key="erase-sure")
+    keep, withdraw = st.columns(2)
+    erase_label = "Erase my data" if not has_signatures else "Erase (signatures stay counted)"
+    if keep.button(erase_label, disabled=not sure, use_container_width=True, key="erase"):
+        _erase(email, withdraw=False)
+    if has_signatures and withdraw.button(
+        "Withdraw and erase", disabled=not sure, type="primary", use_container_width=True, key="erase-withdraw"
+    ):
+        _erase(email, withdraw=True)
+
+
+def _erase(email: str, *, withdraw: bool) -> None:
+    done = run_write(
+        common.engine(), lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw)
+    )
+    common.forget_public_reads()
+    counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""
+    _forget(f"Your data has been erased.{counted} Nothing links this address to any campaign any more.")
