@@ -9,12 +9,14 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import api_json, export, letters, pdf_bundle, read_counts, sign_write
+from bench import api_json, dashboard_read, export, letters, live_dashboard, pdf_bundle, read_counts, sign_write
 from bench.common import Options
 
 BENCHMARKS = {sign_write.NAME: sign_write.run, read_counts.NAME: read_counts.run, letters.NAME: letters.run}
 BENCHMARKS[pdf_bundle.NAME] = pdf_bundle.run
 BENCHMARKS[api_json.NAME] = api_json.run
+BENCHMARKS[dashboard_read.NAME] = dashboard_read.run
+BENCHMARKS[live_dashboard.NAME] = live_dashboard.run
 BENCHMARKS[export.NAME] = export.run
 
 
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or None,
-        help="server to create a scratch `rally_bench` database on (default: $BENCH_DATABASE_URL, "
+        help="server to create a scratch `rally_bench_<pid>` database on (default: $BENCH_DATABASE_URL, "
         "then $TEST_DATABASE_URL); PostgreSQL parts are skipped without one",
     )
     args = parser.parse_args(argv)

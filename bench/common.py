@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import statistics
 import tempfile
@@ -26,7 +27,8 @@ from campaigns.regions import get_scheme
 from campaigns.settings import get_settings
 from campaigns.signing import SignerInput
 
-BENCH_DB_NAME = "rally_bench"
+# One scratch database per run: concurrent runs on one server (CI jobs, the smoke test) never drop each other's.
+BENCH_DB_NAME = f"rally_bench_{os.getpid()}"
 SCHEME_ID = "us-states"
 
 
@@ -69,7 +71,7 @@ def sqlite_database() -> Iterator[Database]:
 
 @contextmanager
 def postgres_database(admin_url: str, name: str = BENCH_DB_NAME) -> Iterator[Database]:
-    """Create ``name`` (``rally_bench``) on the server of ``admin_url``, migrate it, drop it at the end."""
+    """Create ``name`` (``rally_bench_<pid>``) on the server of ``admin_url``, migrate it, drop it at the end."""
     admin_url = normalize_url(admin_url)
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from campaigns import catalog, stats
@@ -20,6 +22,7 @@ from campaigns.custom_regions import resolve_scheme
 from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, CampaignStatus, Outreach, OutreachStatus, Target, utcnow
 from campaigns.overview import MILESTONES
+from campaigns.regions import RegionScheme
 
 REGION_COLUMNS = ["code", "name", "count", "population", "shape_id", "per_100k", "rank"]
 
@@ -54,6 +57,28 @@ class DashboardData:
         return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
 
 
+@dataclass(frozen=True)
+class _SchemeTable:
+    """What never changes for a scheme: its regions in a frame, and arrays to place counts against them."""
+
+    frame: pd.DataFrame  # code, name, population, shape_id in the scheme's order
+    position: dict[str, int]  # region code -> row
+    population: np.ndarray  # float, NaN where unknown or zero
+    by_name: np.ndarray  # each row's place in name order (ties keep the scheme's order)
+
+
+@lru_cache(maxsize=64)
+def _scheme_table(scheme: RegionScheme) -> _SchemeTable:
+    """Per scheme object: schemes are immutable and cached by their loaders, so the same object comes back."""
+    rows = [(r.code, r.name, r.population, r.shape_id) for r in scheme.regions]
+    frame = pd.DataFrame(rows, columns=["code", "name", "population", "shape_id"])
+    population = frame["population"].to_numpy(dtype="float64", na_value=np.nan, copy=True)
+    population[~(population > 0)] = np.nan
+    by_name = np.empty(len(rows), dtype=np.int64)
+    by_name[np.argsort(frame["name"].to_numpy(dtype=object), kind="stable")] = np.arange(len(rows))
+    return _SchemeTable(frame, {code: i for i, (code, *_) in enumerate(rows)}, population, by_name)
+
+
 def region_table(session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
     """Every region of the scheme with its count, population, signatures per 100,000 and shape id.
 
@@ -61,16 +86,55 @@ def region_table(session: Session, campaign_id: int | list[int], scheme_id: str)
     doesn't know (a scheme changed, or a region removed) are kept, named by their code, so the
     rows always add up to the total. Several campaign ids (on one scheme) are summed.
     """
-    scheme = resolve_scheme(session, scheme_id)
-    counts: dict[str, int] = {}
-    for cid in campaign_id if isinstance(campaign_id, list) else [campaign_id]:
-        for code, n in stats.region_counts(session, cid, scheme_id)[["code", "count"]].itertuples(index=False):
-            counts[code] = counts.get(code, 0) + int(n)
-    rows = [(r.code, r.name, int(counts.pop(r.code, 0)), r.population, r.shape_id) for r in scheme.regions]
-    rows += [(code, code, int(n), None, None) for code, n in counts.items()]
+    ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
+    return _region_table(session, list(stats.region_count_maps(session, ids).values()), scheme_id)
+
+
+def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
+    """``region_table`` from counts already read (one map of region code -> count per campaign)."""
+    scheme = _scheme_table(resolve_scheme(session, scheme_id))
+    counts = np.zeros(len(scheme.position), dtype=np.int64)
+    unknown: dict[str, int] = {}
+    for counted in maps:
+        for code, n in counted.items():
+            row = scheme.position.get(code)
+            if row is None:
+                unknown[code] = unknown.get(code, 0) + n
+            else:
+                counts[row] += n
+    if unknown:
+        return _region_table_with_unknown_codes(scheme, counts, unknown)
+    # The page refreshes this table every few seconds for every campaign watched: computed on arrays
+    # against the scheme's cached frame (sorting and ranking in pandas cost several times more).
+    per_100k = np.round(counts * 100_000 / scheme.population, 2)
+    ascending = np.sort(counts)
+    rank = len(counts) - np.searchsorted(ascending, counts, side="right") + 1  # "min" rank, largest first
+    order = np.lexsort((scheme.by_name, -counts))  # count descending, then name
+    base = scheme.frame
+    return pd.DataFrame(
+        {
+            "code": base["code"].array.take(order),
+            "name": base["name"].array.take(order),
+            "count": counts[order],
+            "population": base["population"].array.take(order),
+            "shape_id": base["shape_id"].array.take(order),
+            "per_100k": per_100k[order],
+            "rank": rank[order],
+        }
+    )
+
+
+def _region_table_with_unknown_codes(scheme: _SchemeTable, counts: np.ndarray, unknown: dict[str, int]) -> pd.DataFrame:
+    """The rare case (a code the scheme no longer has): built row by row, the codes named by themselves."""
+    known = scheme.frame[["code", "name", "population", "shape_id"]].astype(object).where(scheme.frame.notna(), None)
+    rows = [
+        (code, name, int(n), pop, shape)
+        for (code, name, pop, shape), n in zip(known.itertuples(index=False), counts, strict=True)
+    ]
+    rows += [(code, code, int(n), None, None) for code, n in unknown.items()]
     frame = pd.DataFrame(rows, columns=["code", "name", "count", "population", "shape_id"])
     per = frame["count"] * 100_000 / frame["population"].where(frame["population"] > 0)
-    frame["per_100k"] = per.round(2)
+    frame["per_100k"] = per.astype("float64").round(2)  # float even when no population is known
     frame["rank"] = frame["count"].rank(method="min", ascending=False).astype(int)
     return frame.sort_values(["count", "name"], ascending=[False, True], ignore_index=True)
 
@@ -79,34 +143,42 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
     """Each milestone (percent of the goal) with the hour the running count first reached it."""
     if goal <= 0:
         return []
-    running = hourly["count"].cumsum() if len(hourly) else pd.Series(dtype="int64")
+    running = hourly["count"].to_numpy().cumsum()
+    hours = hourly["hour"]
     result = []
     for percent in MILESTONES:
         needed = -(-percent * goal // 100)  # ceiling: 25% of 10 is 3 signatures
-        crossed = running[running >= needed]
-        when = hourly["hour"][crossed.index[0]].to_pydatetime() if len(crossed) else None
+        crossed = (running >= needed).nonzero()[0]
+        when = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None
         result.append(Milestone(percent, needed, when))
     return result
 
 
+_SENT = (
+    select(Outreach.target_id, func.count(func.distinct(Outreach.letter_id)).label("sent"))
+    .join(Target, Target.id == Outreach.target_id)
+    .where(
+        Target.campaign_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+        Outreach.status == OutreachStatus.sent.value,
+    )
+    .group_by(Outreach.target_id)
+    .subquery()
+)
+_LETTERS = (
+    select(Target.name, Target.title, Target.region_code, func.coalesce(_SENT.c.sent, 0))
+    .outerjoin(_SENT, _SENT.c.target_id == Target.id)
+    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .order_by(func.coalesce(_SENT.c.sent, 0).desc(), Target.name)
+)
+LETTER_COLUMNS = ["target", "title", "region", "sent"]
+
+
 def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
     """Letters delivered (sent through any channel) per target of these campaigns, most first."""
-    if not campaign_ids:
-        return pd.DataFrame(columns=["target", "title", "region", "sent"])
-    sent = (
-        select(Outreach.target_id, func.count(func.distinct(Outreach.letter_id)).label("sent"))
-        .join(Target, Target.id == Outreach.target_id)
-        .where(Target.campaign_id.in_(campaign_ids), Outreach.status == OutreachStatus.sent.value)  # type: ignore[attr-defined]
-        .group_by(Outreach.target_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Target.name, Target.title, Target.region_code, func.coalesce(sent.c.sent, 0))
-        .outerjoin(sent, sent.c.target_id == Target.id)
-        .where(Target.campaign_id.in_(campaign_ids))  # type: ignore[attr-defined]
-        .order_by(func.coalesce(sent.c.sent, 0).desc(), Target.name)
-    ).all()
-    frame = pd.DataFrame(rows, columns=["target", "title", "region", "sent"])
+    rows = session.execute(_LETTERS, {"ids": campaign_ids}).all() if campaign_ids else []
+    if not rows:
+        return pd.DataFrame(columns=LETTER_COLUMNS)
+    frame = pd.DataFrame(rows, columns=LETTER_COLUMNS)
     frame["region"] = frame["region"].fillna("Everyone")
     return frame
 
@@ -156,9 +228,10 @@ def _read(
     now: datetime,
 ) -> DashboardData:
     ids = [c.id for c in campaigns if c.id is not None]
-    totals = stats.campaign_totals(session, ids)
-    on_scheme = [c.id for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
-    regions = region_table(session, on_scheme, scheme_id)
+    maps = stats.region_count_maps(session, ids)  # one statement: the totals and the map agree
+    totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
+    on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
+    regions = _region_table(session, on_scheme, scheme_id)
     hourly = _hourly(session, ids)
     status = catalog.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
     table = pd.DataFrame(
@@ -173,13 +246,11 @@ def _read(
         goal=goal,
         status=status,
         total=total,
-        last_24h=sum(stats.recent_count(session, cid, hours=24, now=now) for cid in ids),
+        last_24h=int(hourly["count"][hourly["hour"] >= stats.recent_since(now, 24)].sum()),  # as stats.recent_count
         regions=regions,
         hourly=hourly,
         milestones=milestones(hourly, goal),
-        letters=letters_per_target(session, ids)
-        if ids
-        else pd.DataFrame(columns=["target", "title", "region", "sent"]),
+        letters=letters_per_target(session, ids),
         campaigns=table,
         read_at=now,
     )
@@ -189,7 +260,9 @@ def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
     frames = [stats.hourly_counts(session, cid) for cid in ids]
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({"hour": pd.Series(dtype="datetime64[ns, UTC]"), "count": pd.Series(dtype="int64")})
+        return pd.DataFrame({"hour": pd.Series(dtype="datetime64[us, UTC]"), "count": pd.Series(dtype="int64")})
+    if len(frames) == 1:
+        return frames[0]  # one campaign: already one row per hour, in order
     merged = pd.concat(frames).groupby("hour", as_index=False)["count"].sum()
     return merged.sort_values("hour", ignore_index=True)
 

@@ -22,6 +22,8 @@ def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     out = run.stdout
     assert "Sign-on write path" in out and "Reading counts" in out and "Signer export" in out
+    assert "Dashboard read" in out  # dashboard_read
+    assert "One live-fragment rerun" in out and "Live viewers per app process" in out  # live_dashboard
     assert "| sqlite " in out and "All done" in out
     if os.environ.get("TEST_DATABASE_URL"):
         assert "| postgresql " in out
