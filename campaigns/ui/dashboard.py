@@ -3,10 +3,18 @@
 Every viewer reads through ``st.cache_data`` with a short TTL, so however many people watch, one
 process reads the aggregate rows once per campaign and interval. The live part is one
 ``st.fragment(run_every=...)``: only it reruns on the timer, never the selectors above it.
+
+The charts are built once per campaign, view and interval too (``_view``, shared by every viewer as
+plain Vega-Lite specs): building and validating an Altair chart costs far more than drawing it, and
+doing it for each viewer on each refresh was 90% of a refresh.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +27,7 @@ from campaigns.settings import get_settings
 from campaigns.ui import common, dashboard_charts
 
 REFRESH_SECONDS = 5
+HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
 ALL = "__all__"  # the all-campaigns view (staff only)
 STAFF_ROLES = ("organizer", "coordinator", "admin")
 
@@ -39,10 +48,60 @@ def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
         return dashboard.campaign_choices(session), dashboard.schemes_in_use(session)
 
 
-@st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
-def _trend(url: str, slug: str, code: str) -> pd.DataFrame:
+@st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
+def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
+    """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
     with read_session(common.engine()) as session:
-        return dashboard.region_trend(session, slug=slug, region_code=code)
+        days = dashboard.region_trend(session, slug=slug, region_code=code)
+    return None if days.empty else dashboard_charts.trend(days, name).to_dict()
+
+
+@dataclass(frozen=True)
+class _View:
+    """One campaign's figures and charts for one choice of toggles: built once per interval, read by every
+    viewer (never changed after it is built)."""
+
+    data: dashboard.DashboardData
+    metric: str
+    label: str
+    note: str | None
+    map: dict[str, Any] | None
+    map_fills_width: bool
+    ranking: dict[str, Any] | None
+    ranked: pd.DataFrame
+    over_time: dict[str, Any] | None
+
+
+@st.cache_resource(ttl=REFRESH_SECONDS, max_entries=200, show_spinner=False)
+def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: bool) -> _View:
+    data = _dashboard(url, slug, staff, scheme)
+    metric, label, note = ("per_100k", "Signatures per 100,000", None) if per_capita else ("count", "Signatures", None)
+    if per_capita and data.regions["per_100k"].isna().all():
+        metric, label = "count", "Signatures"
+        note = "Population is not known for this scheme's regions: showing signatures instead."
+    info = common.region_scheme(data.region_scheme).info
+    chart: alt.TopLevelMixin | None = None
+    if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
+        chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
+    elif info.shape_kind == "hexjson":
+        chart = dashboard_charts.hexmap(data.regions, hex_layout(info.id), metric, label)
+    ranked = data.regions[data.regions["count"] > 0].sort_values([metric, "name"], ascending=[False, True])
+    frame = dashboard.series(data.hourly, daily=daily, until=data.read_at)
+    if not daily:
+        frame = frame.tail(HOURLY_WINDOW)
+    return _View(
+        data=data,
+        metric=metric,
+        label=label,
+        note=note,
+        map=chart.to_dict() if chart is not None else None,
+        map_fills_width=info.shape_kind != "hexjson",  # a hex map keeps its own size: cells are sized in pixels
+        ranking=dashboard_charts.ranking(ranked.head(15), metric, label).to_dict() if len(ranked) else None,
+        ranked=ranked[["rank", "name", "count", "per_100k"]].rename(
+            columns={"rank": "Rank", "name": "Region", "count": "Signatures", "per_100k": "Per 100,000"}
+        ),
+        over_time=dashboard_charts.over_time(frame, data.goal, daily).to_dict() if len(frame) else None,
+    )
 
 
 def _staff(actor: Actor | None) -> bool:
@@ -89,17 +148,21 @@ def render() -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: bool) -> None:
-    data = _dashboard(get_settings().effective_database_url, slug, staff, scheme)
+    view = _view(get_settings().effective_database_url, slug, staff, scheme, per_capita, daily)
+    data = view.data
     _headline(data)
-    metric = "per_100k" if per_capita else "count"
-    label = "Signatures per 100,000" if per_capita else "Signatures"
-    if per_capita and data.regions["per_100k"].isna().all():
-        st.caption("Population is not known for this scheme's regions: showing signatures instead.")
-        metric, label = "count", "Signatures"
-    picked = _map(data, metric, label)
+    if view.note:
+        st.caption(view.note)
+    picked = _map(view)
     _region_detail(data, slug, picked)
-    dashboard_charts.ranking(data.regions, metric, label)
-    _over_time(data, daily)
+    _ranking(view)
+    st.subheader("Signatures over time", anchor=False)
+    if view.over_time is None:
+        st.caption("The first signatures will draw this chart.")
+    else:
+        st.vega_lite_chart(view.over_time, width="stretch")
+        if not daily:
+            st.caption("Hourly: the last 7 days. Daily: the whole campaign.")
     _letters(data)
     if slug == ALL:
         _campaigns_table(data)
@@ -122,21 +185,28 @@ def _headline(data: dashboard.DashboardData) -> None:
         st.caption("Milestones reached: " + " · ".join(parts))
 
 
-def _map(data: dashboard.DashboardData, metric: str, label: str) -> str | None:
+def _map(view: _View) -> str | None:
     """Draw the scheme's map (shapes or hexagons), or nothing; returns the region code clicked, if any."""
-    info = common.region_scheme(data.region_scheme).info
-    if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
-        chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
-    elif info.shape_kind == "hexjson":
-        chart = dashboard_charts.hexmap(data.regions, hex_layout(info.id), metric, label)
-    else:
+    if view.map is None:
         return None  # no shapes: the ranked bars below are the picture
-    fill = info.shape_kind != "hexjson"  # a hex map keeps its own size: its cells are sized in pixels
-    event = st.altair_chart(chart, use_container_width=fill, on_select="rerun", key="map")
-    if info.attribution:
-        st.caption(info.attribution)
+    width = "stretch" if view.map_fills_width else "content"
+    event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
+    attribution = common.region_scheme(view.data.region_scheme).info.attribution
+    if attribution:
+        st.caption(attribution)
     points = (event or {}).get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
+
+
+def _ranking(view: _View) -> None:
+    """The top regions as bars, and every region with signatures in a ranked table."""
+    if view.ranking is None:
+        st.info("No signatures yet: the first ones will appear here within seconds.")
+        return
+    st.subheader("Top regions", anchor=False)
+    st.vega_lite_chart(view.ranking, width="stretch")
+    with st.expander(f"All {len(view.ranked):,} regions with signatures"):
+        st.dataframe(view.ranked, hide_index=True, width="stretch")
 
 
 def _region_detail(data: dashboard.DashboardData, slug: str, picked: str | None) -> None:
@@ -162,20 +232,11 @@ def _region_detail(data: dashboard.DashboardData, slug: str, picked: str | None)
     third.metric("Rank", f"{int(row['rank'])} of {len(regions)}")
     if slug != ALL:
         try:
-            trend = _trend(get_settings().effective_database_url, slug, code)
+            trend = _trend(get_settings().effective_database_url, slug, code, str(names[code]))
         except CampaignNotFound:
             return
-        if not trend.empty:
-            st.altair_chart(dashboard_charts.trend(trend, str(names[code])), use_container_width=True)
-
-
-def _over_time(data: dashboard.DashboardData, daily: bool) -> None:
-    st.subheader("Signatures over time", anchor=False)
-    frame = dashboard.series(data.hourly, daily=daily, until=data.read_at)
-    if frame.empty:
-        st.caption("The first signatures will draw this chart.")
-        return
-    st.altair_chart(dashboard_charts.over_time(frame, data.goal, daily), use_container_width=True)
+        if trend is not None:
+            st.vega_lite_chart(trend, width="stretch")
 
 
 def _letters(data: dashboard.DashboardData) -> None:
@@ -183,7 +244,7 @@ def _letters(data: dashboard.DashboardData) -> None:
         return
     st.subheader("Letters sent per target", anchor=False)
     table = data.letters.rename(columns={"target": "Target", "title": "Title", "region": "Region", "sent": "Sent"})
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    st.dataframe(table, hide_index=True, width="stretch")
 
 
 def _campaigns_table(data: dashboard.DashboardData) -> None:
@@ -192,7 +253,7 @@ def _campaigns_table(data: dashboard.DashboardData) -> None:
     st.dataframe(
         table.drop(columns=["slug"]),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         column_config={
             "title": "Campaign",
             "status": "Status",

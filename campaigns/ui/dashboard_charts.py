@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
-import streamlit as st
 
 PROJECTIONS = {"us-states": "albersUsa", "world-countries": "equalEarth"}
 COLOR = "#C2410C"
@@ -99,15 +98,9 @@ def hexmap(regions: pd.DataFrame, centres: dict[str, tuple[float, float]], metri
     )
 
 
-def ranking(regions: pd.DataFrame, metric: str, label: str) -> None:
-    """The top regions as bars, and every region with signatures in a ranked table."""
-    ranked = regions[regions["count"] > 0].sort_values([metric, "name"], ascending=[False, True])
-    if ranked.empty:
-        st.info("No signatures yet: the first ones will appear here within seconds.")
-        return
-    top = ranked.head(15)
-    st.subheader("Top regions", anchor=False)
-    chart = (
+def ranking(top: pd.DataFrame, metric: str, label: str) -> alt.Chart:
+    """The top regions as horizontal bars."""
+    return (
         alt.Chart(top)
         .mark_bar(color=COLOR)
         .encode(
@@ -117,12 +110,6 @@ def ranking(regions: pd.DataFrame, metric: str, label: str) -> None:
         )
         .properties(height=26 * len(top) + 30)
     )
-    st.altair_chart(chart, use_container_width=True)
-    with st.expander(f"All {len(ranked):,} regions with signatures"):
-        table = ranked[["rank", "name", "count", "per_100k"]].rename(
-            columns={"rank": "Rank", "name": "Region", "count": "Signatures", "per_100k": "Per 100,000"}
-        )
-        st.dataframe(table, hide_index=True, use_container_width=True)
 
 
 def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
