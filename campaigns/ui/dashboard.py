@@ -16,6 +16,7 @@ from typing import Any
 
 import altair as alt
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 from campaigns import dashboard
@@ -53,7 +54,29 @@ def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
     with read_session(common.engine()) as session:
         days = dashboard.region_trend(session, slug=slug, region_code=code)
-    return None if days.empty else dashboard_charts.trend(days, name).to_dict()
+    return None if days.empty else _spec(dashboard_charts.trend(days, name))
+
+
+def _arrow(table: pa.Table) -> bytes:
+    """Arrow IPC stream bytes: what Streamlit sends a chart's or table's data as."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
+    """A chart's Vega-Lite spec with its datasets already in Arrow form, so drawing it for a viewer
+    converts nothing (Streamlit passes datasets given as bytes through as they are)."""
+    spec = chart.to_dict()
+    datasets = spec.get("datasets") or {}
+    spec["datasets"] = {
+        name: _arrow(pa.Table.from_pylist(rows)) if isinstance(rows, list) and rows else rows
+        for name, rows in datasets.items()
+    }
+    if not spec["datasets"]:
+        del spec["datasets"]
+    return spec
 
 
 @dataclass(frozen=True)
@@ -68,7 +91,8 @@ class _View:
     map: dict[str, Any] | None
     map_fills_width: bool
     ranking: dict[str, Any] | None
-    ranked: pd.DataFrame
+    ranked: pa.Table  # every region with signatures, ranked (an Arrow table: sent without conversion)
+    ranked_rows: int
     over_time: dict[str, Any] | None
 
 
@@ -94,13 +118,17 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
         metric=metric,
         label=label,
         note=note,
-        map=chart.to_dict() if chart is not None else None,
+        map=_spec(chart) if chart is not None else None,
         map_fills_width=info.shape_kind != "hexjson",  # a hex map keeps its own size: cells are sized in pixels
-        ranking=dashboard_charts.ranking(ranked.head(15), metric, label).to_dict() if len(ranked) else None,
-        ranked=ranked[["rank", "name", "count", "per_100k"]].rename(
-            columns={"rank": "Rank", "name": "Region", "count": "Signatures", "per_100k": "Per 100,000"}
+        ranking=_spec(dashboard_charts.ranking(ranked.head(15), metric, label)) if len(ranked) else None,
+        ranked=pa.Table.from_pandas(
+            ranked[["rank", "name", "count", "per_100k"]].rename(
+                columns={"rank": "Rank", "name": "Region", "count": "Signatures", "per_100k": "Per 100,000"}
+            ),
+            preserve_index=False,
         ),
-        over_time=dashboard_charts.over_time(frame, data.goal, daily).to_dict() if len(frame) else None,
+        ranked_rows=len(ranked),
+        over_time=_spec(dashboard_charts.over_time(frame, data.goal, daily)) if len(frame) else None,
     )
 
 
@@ -205,7 +233,7 @@ def _ranking(view: _View) -> None:
         return
     st.subheader("Top regions", anchor=False)
     st.vega_lite_chart(view.ranking, width="stretch")
-    with st.expander(f"All {len(view.ranked):,} regions with signatures"):
+    with st.expander(f"All {view.ranked_rows:,} regions with signatures"):
         st.dataframe(view.ranked, hide_index=True, width="stretch")
 
 
