@@ -329,3 +329,38 @@ def test_names_split_at_the_first_space(full, first, last):
     from campaigns.export import split_name
 
     assert split_name(full) == (first, last)
+
+
+def test_a_download_stopped_half_way_releases_the_snapshot_and_its_reader(engine):
+    """A browser that goes away mid-download closes the generator: the read-ahead thread (PostgreSQL)
+    stops, the cursor closes, and the connection goes back to the pool."""
+    from tests.export_data import load_people
+
+    load_people(engine)
+    before = threading.active_count()
+    with open_snapshot(engine, ExportFilter(campaigns=("fund-libraries",)), batch_rows=1) as snapshot:
+        batches = snapshot.batches(csv_safe=True)
+        first = next(batches)
+        assert len(first) == 1 and len(first[0]) == len(COLUMNS)
+        batches.close()
+    assert threading.active_count() == before
+    assert engine.pool.checkedout() == 0
+
+
+def test_read_ahead_hands_a_database_error_to_the_reader_of_the_rows():
+    from campaigns.export import _read_ahead
+
+    calls = iter([[1], RuntimeError("connection lost")])
+    closed = []
+
+    def fetch():
+        item = next(calls)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    rows = _read_ahead(fetch, lambda: closed.append(True))
+    assert next(rows) == [1]
+    with pytest.raises(RuntimeError, match="connection lost"):
+        next(rows)
+    assert closed == [True]
