@@ -125,3 +125,39 @@ def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engin
         "US-CA": 2,
         "US-NY": 1,
     }
+
+
+def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(engine):
+    """PostgreSQL spreads each hour over count shards; once the hour is past they are folded into one
+    row, while people keep signing in other threads. SQLite has one row per hour already."""
+    from campaigns.models import HourlyCount
+
+    campaign = make_campaign(engine, slug="dash-fold", goal=500)
+    now = datetime.now(UTC)
+    earlier = [now - timedelta(hours=h, minutes=m) for h in range(1, 6) for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)]
+
+    def sign_at(moment):
+        run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=moment))
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(sign_at, earlier))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # folding while the current hour keeps signing
+        signing = [pool.submit(sign_at, None) for _ in range(20)]
+        folded = run_write(engine, lambda s: stats.fold_past_hours(s, now=now))
+        for future in signing:
+            future.result()
+        run_write(engine, lambda s: stats.fold_past_hours(s, now=now))  # again: nothing left to fold
+    regions, hours, _ = _brute_force(engine, campaign.id)
+    with snapshot_session(engine) as session:
+        data = dashboard.read_dashboard(session, slug=campaign.slug)
+        rows = session.execute(
+            select(HourlyCount.hour, func.count())
+            .where(HourlyCount.campaign_id == campaign.id)
+            .group_by(HourlyCount.hour)
+        ).all()
+    assert {h.to_pydatetime(): n for h, n in data.hourly.itertuples(index=False)} == hours
+    assert data.total == sum(regions.values()) == 70
+    past = {hour: n for hour, n in rows if hour < stats.hour_of(now)}
+    assert len(past) == 5 and set(past.values()) == {1}
+    if engine.dialect.name == "sqlite":
+        assert folded == 0
