@@ -11,27 +11,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import Options, print_table
+from bench.common import Options, print_table, streamlit_server
 
 NAME = "api_json"
 TARGET_RATE = 2_000
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wrk(url: str, seconds: int) -> tuple[float, str]:
@@ -58,42 +49,21 @@ def run(opts: Options) -> None:
         check=True,
         capture_output=True,
     )
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "rally_app.py", "--server.port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the app did not start within 60 s")
-            time.sleep(0.3)
-        httpx.get(f"{base}/api/campaigns/save-our-libraries")  # warm the cache
-        rows = []
-        for label, path in (
-            ("/_stcore/health (baseline)", "/_stcore/health"),
-            ("/api/campaigns/<slug>", "/api/campaigns/save-our-libraries"),
-        ):
-            rate, p99 = _wrk(base + path, seconds)
-            verdict = "PASS" if rate >= TARGET_RATE else "MISS"
-            rows.append([label, f"{rate:,.0f}", p99, f">= {TARGET_RATE:,}/s {verdict}" if "slug" in label else ""])
+        with streamlit_server(ROOT, "rally_app.py", env, "/api/health") as (base, _):
+            httpx.get(f"{base}/api/campaigns/save-our-libraries")  # warm the cache
+            rows = []
+            for label, path in (
+                ("/_stcore/health (baseline)", "/_stcore/health"),
+                ("/api/campaigns/<slug>", "/api/campaigns/save-our-libraries"),
+            ):
+                rate, p99 = _wrk(base + path, seconds)
+                verdict = "PASS" if rate >= TARGET_RATE else "MISS"
+                rows.append([label, f"{rate:,.0f}", p99, f">= {TARGET_RATE:,}/s {verdict}" if "slug" in label else ""])
         print_table(
             f"JSON API (wrk -t2 -c32, {seconds} s each; wrk shares the machine's cores)",
             ["route", "requests/s", "p99 latency", "target"],
             rows,
         )
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(15)
         shutil.rmtree(folder, ignore_errors=True)

@@ -24,22 +24,25 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench import st_driver
-from bench.common import Database, Options, SignerFactory, fmt_ms, make_published_campaign, percentile, print_table
+from bench.common import (
+    Database,
+    Options,
+    SignerFactory,
+    fmt_ms,
+    make_published_campaign,
+    percentile,
+    print_table,
+    streamlit_server,
+)
 from bench.dashboard_read import bulk_fill, region_slots
 from campaigns.db import make_engine, run_write
 from campaigns.migrate import upgrade
@@ -85,46 +88,6 @@ async def lifespan(app):
 
 app = st.App("trivial_page.py", lifespan=lifespan)
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def streamlit_server(cwd: Path, script: str, env: dict[str, str], ready_path: str) -> Iterator[tuple[str, int]]:
-    """``python -m streamlit run <script>`` on a free loopback port; yields (base URL, server PID)."""
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}{ready_path}", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{script} did not start (exit code {server.poll()})")
-            time.sleep(0.3)
-        yield base, server.pid
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(5)
 
 
 def _prepare(folder: Path, sizes: list[int]) -> tuple[str, list[tuple[int, str, int]]]:
