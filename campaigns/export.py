@@ -244,6 +244,14 @@ def _where(checked: CheckedFilter) -> list[Any]:
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")  # OWASP "CSV injection": a cell starting so may run as a formula
 
 
+def csv_safe_cell(value: Any) -> Any:
+    """The CSV rule: a text value starting with a formula trigger gets a leading single quote; nothing else
+    changes (other text, empty text, numbers and empty cells stay as they are)."""
+    if value.__class__ is str and value[:1] in FORMULA_TRIGGERS:
+        return "'" + value
+    return value
+
+
 def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
     """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final.
 
@@ -306,7 +314,7 @@ def _shaper(checked: CheckedFilter, csv_safe: bool) -> Callable[[list[tuple[Any,
                 or (u3 and u3[0] in triggers)
                 or (ref and ref[0] in triggers)
             ):
-                row = tuple("'" + v if v.__class__ is str and v[:1] in triggers else v for v in row)
+                row = tuple(csv_safe_cell(v) for v in row)
             append(row)
         return out
 

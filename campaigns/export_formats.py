@@ -50,14 +50,6 @@ log = logging.getLogger(__name__)
 Row = tuple[Any, ...]
 
 
-def neutralize(value: Any) -> Any:
-    """The CSV rule in Python (the export applies it in SQL: ``export._csv_safe``): a text value starting
-    with a formula trigger gets a leading single quote."""
-    if value.__class__ is str and value[:1] in FORMULA_TRIGGERS:
-        return "'" + value
-    return value
-
-
 # --- CSV -----------------------------------------------------------------------------------------
 
 
