@@ -134,7 +134,8 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
 
     campaign = make_campaign(engine, slug="dash-fold", goal=500)
     now = datetime.now(UTC)
-    earlier = [now - timedelta(hours=h, minutes=m) for h in range(1, 6) for m in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)]
+    this_hour = stats.hour_of(now)  # ten signatures in each of the five hours before this one
+    earlier = [this_hour - timedelta(hours=h) + timedelta(minutes=m) for h in range(1, 6) for m in range(10)]
 
     def sign_at(moment):
         run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=moment))
