@@ -6,6 +6,7 @@ their cost does not grow with the number of signatures.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal_column, select, text
+from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -24,6 +25,8 @@ from campaigns.db import HotStatement
 from campaigns.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
 from campaigns.regions import RegionScheme
 from campaigns.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
@@ -294,6 +297,60 @@ def add_counts(
             {"campaign_id": campaign_id, "region_code": c, "day": d, "shard": shard(), "count": n}
             for (c, d), n in sorted(days.items())
         ],
+    )
+
+
+def _take_one(session: Session, table: Any, where: list[Any], now: datetime) -> bool:
+    """Subtract 1 from one shard with a count above zero (readers sum the shards, so any shard will do)."""
+    for _ in range(get_settings().count_shards + 1):
+        shard = session.execute(
+            select(table.c.shard)
+            .where(*where, table.c.count > 0)
+            .order_by(table.c.count.desc())
+            .limit(1)
+            .with_for_update()
+        ).scalar_one_or_none()
+        if shard is None:
+            break
+        values: dict[str, Any] = {"count": table.c.count - 1}
+        if "updated_at" in table.c:
+            values["updated_at"] = now
+        if session.execute(
+            update(table).where(*where, table.c.shard == shard, table.c.count > 0).values(**values)
+        ).rowcount:
+            return True
+    log.warning("no count left to take a withdrawn signature from (%s, %s): counts need a rebuild", table.name, where)
+    return False
+
+
+def remove_counts(
+    session: Session, *, campaign_id: int, region_code: str, signed_at: datetime, now: datetime | None = None
+) -> None:
+    """Take one counted signature (withdrawn) out of every aggregate ``bump_counts`` added it to, in the
+    caller's transaction: its region, its hour and its region's day. Each comes off a shard that still has
+    a count, so no row goes below zero."""
+    now = now or utcnow()
+    _take_one(
+        session,
+        _COUNTS,
+        [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == region_code],
+        now,
+    )
+    _take_one(
+        session,
+        _HOURLY,
+        [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour_of(signed_at)],
+        now,
+    )
+    _take_one(
+        session,
+        _REGION_DAY,
+        [
+            _REGION_DAY.c.campaign_id == campaign_id,
+            _REGION_DAY.c.region_code == region_code,
+            _REGION_DAY.c.day == day_of(signed_at),
+        ],
+        now,
     )
 
 

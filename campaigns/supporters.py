@@ -49,11 +49,8 @@ from campaigns.mail import MailError, OutgoingMail, mail_mode, send
 from campaigns.models import (
     Campaign,
     ConsentWording,
-    HourlyCount,
     Letter,
     Outreach,
-    RegionCount,
-    RegionDayCount,
     Signature,
     SignatureStatus,
     SupporterToken,
@@ -61,7 +58,7 @@ from campaigns.models import (
     utcnow,
 )
 from campaigns.settings import Settings, get_settings
-from campaigns.stats import day_of, hour_of
+from campaigns.stats import remove_counts
 from campaigns.validation import clean_email
 
 log = logging.getLogger(__name__)
@@ -77,9 +74,6 @@ _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
 _SIGNATURES = Signature.__table__  # type: ignore[attr-defined]
 _LETTERS = Letter.__table__  # type: ignore[attr-defined]
 _OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
-_REGION_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
-_HOURLY_COUNTS = HourlyCount.__table__  # type: ignore[attr-defined]
-_REGION_DAYS = RegionDayCount.__table__  # type: ignore[attr-defined]
 
 
 class LinkRefused(RallyError):
@@ -456,55 +450,6 @@ def _own_signature(session: Session, email_canonical: str, signature_id: int) ->
     return signature
 
 
-def _take_one(session: Session, table: Any, where: list[Any], now: datetime) -> bool:
-    """Subtract 1 from one shard with a count above zero (readers sum the shards, so any shard will do)."""
-    for _ in range(get_settings().count_shards + 1):
-        shard = session.execute(
-            select(table.c.shard)
-            .where(*where, table.c.count > 0)
-            .order_by(table.c.count.desc())
-            .limit(1)
-            .with_for_update()
-        ).scalar_one_or_none()
-        if shard is None:
-            break
-        values: dict[str, Any] = {"count": table.c.count - 1}
-        if "updated_at" in table.c:
-            values["updated_at"] = now
-        if session.execute(
-            update(table).where(*where, table.c.shard == shard, table.c.count > 0).values(**values)
-        ).rowcount:
-            return True
-    log.warning("no count left to take a withdrawn signature from (%s, %s): counts need a rebuild", table.name, where)
-    return False
-
-
-def _uncount(session: Session, signature: Signature, now: datetime) -> None:
-    campaign_id = signature.campaign_id
-    _take_one(
-        session,
-        _REGION_COUNTS,
-        [_REGION_COUNTS.c.campaign_id == campaign_id, _REGION_COUNTS.c.region_code == signature.region_code],
-        now,
-    )
-    _take_one(
-        session,
-        _HOURLY_COUNTS,
-        [_HOURLY_COUNTS.c.campaign_id == campaign_id, _HOURLY_COUNTS.c.hour == hour_of(signature.created_at)],
-        now,
-    )
-    _take_one(
-        session,
-        _REGION_DAYS,
-        [
-            _REGION_DAYS.c.campaign_id == campaign_id,
-            _REGION_DAYS.c.region_code == signature.region_code,
-            _REGION_DAYS.c.day == day_of(signature.created_at),
-        ],
-        now,
-    )
-
-
 def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     if signature.status != SignatureStatus.counted.value:
         return False  # already withdrawn (a second click, another tab): nothing more to take away
@@ -512,7 +457,13 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     signature.withdrawn_at = now
     session.add(signature)
     session.flush()
-    _uncount(session, signature, now)
+    remove_counts(
+        session,
+        campaign_id=signature.campaign_id,
+        region_code=signature.region_code,
+        signed_at=signature.created_at,
+        now=now,
+    )
     return True
 
 
