@@ -91,6 +91,9 @@ class _View:
     note: str | None
     map: dict[str, Any] | None
     map_fills_width: bool
+    attribution: str
+    region_codes: tuple[str, ...]  # by name, for the region picker
+    region_names: dict[str, str]
     ranking: dict[str, Any] | None
     ranked: pa.Table  # every region with signatures, ranked (an Arrow table: sent without conversion)
     ranked_rows: int
@@ -121,6 +124,9 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
         note=note,
         map=_spec(chart) if chart is not None else None,
         map_fills_width=info.shape_kind != "hexjson",  # a hex map keeps its own size: cells are sized in pixels
+        attribution=info.attribution,
+        region_codes=tuple(data.regions.sort_values("name")["code"]),
+        region_names=dict(zip(data.regions["code"], data.regions["name"], strict=True)),
         ranking=_spec(dashboard_charts.ranking(ranked.head(15), metric, label)) if len(ranked) else None,
         ranked=pa.Table.from_pandas(
             ranked[["rank", "name", "count", "per_100k"]].rename(
@@ -183,7 +189,7 @@ def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: b
     if view.note:
         st.caption(view.note)
     picked = _map(view)
-    _region_detail(data, slug, picked)
+    _region_detail(view, slug, picked)
     _ranking(view)
     st.subheader("Signatures over time", anchor=False)
     if view.over_time is None:
@@ -220,9 +226,8 @@ def _map(view: _View) -> str | None:
         return None  # no shapes: the ranked bars below are the picture
     width = "stretch" if view.map_fills_width else "content"
     event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
-    attribution = common.region_scheme(view.data.region_scheme).info.attribution
-    if attribution:
-        st.caption(attribution)
+    if view.attribution:
+        st.caption(view.attribution)
     points = (event or {}).get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
 
@@ -238,11 +243,9 @@ def _ranking(view: _View) -> None:
         st.dataframe(view.ranked, hide_index=True, width="stretch")
 
 
-def _region_detail(data: dashboard.DashboardData, slug: str, picked: str | None) -> None:
+def _region_detail(view: _View, slug: str, picked: str | None) -> None:
     """Pick a region (or click it on the map): its count, rate per capita, rank and daily trend."""
-    regions = data.regions
-    codes = list(regions.sort_values("name")["code"])
-    names = dict(zip(regions["code"], regions["name"], strict=True))
+    regions, codes, names = view.data.regions, view.region_codes, view.region_names
     if picked in names and picked != st.session_state.get("map_pick"):  # a new click on the map wins
         st.session_state["region"] = picked
     st.session_state["map_pick"] = picked
