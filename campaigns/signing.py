@@ -64,7 +64,8 @@ class SignResult:
     total: int
     # Internal only (tests, logs): whether this call stored a new signature.
     created: bool
-    # Server-side only, for the letter step: the signature (the earlier one, for a repeat sign-on).
+    # Server-side only, for the letter step and the receipt: the signature this sign-on created. None for a
+    # repeat sign-on: whoever typed an address that signed before has not proved they own it.
     signature_id: int | None = None
 
 
@@ -236,7 +237,9 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
     if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
         inserted = _replace_withdrawn(session, row)
     created = inserted is not None
-    signature_id = inserted[0] if inserted else _existing_id(session, campaign.id, row["email_canonical"])
+    # Privacy: only the sign-on that created the signature gets a handle on it. A repeat (this mailbox signed
+    # before, and this visitor has not proved they own it) gets nothing that could show or act on that record.
+    signature_id = inserted[0] if inserted else None
     if created:
         bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
     total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
@@ -267,11 +270,6 @@ def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | No
         .returning(_SIGNATURE.c.id)
     ).first()
     return (replaced[0],) if replaced else None
-
-
-def _existing_id(session: Session, campaign_id: int, canonical: str) -> int | None:
-    stmt = select(Signature.id).where(Signature.campaign_id == campaign_id, Signature.email_canonical == canonical)
-    return session.execute(stmt).scalar_one_or_none()
 
 
 def has_signed(session: Session, campaign_id: int, email: str) -> bool:

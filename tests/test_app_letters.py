@@ -62,3 +62,28 @@ def test_an_empty_letter_gets_a_clear_message_and_nothing_is_sent(signed):
     at = next(b for b in at.button if b.label.startswith("Send it to Gavin Ortiz")).click().run()
     assert any("The letter is empty" in e.value for e in at.error)
     assert handler.envelopes == []
+
+
+def test_a_repeat_sign_on_never_sees_or_sends_the_earlier_signers_letter(signed, engine):
+    """Privacy regression: signing again with someone's address shows nothing stored about their signature."""
+    first, handler = signed
+    assert any(w.label == "Your letter" for w in first.text_area)  # the real signer got their letter
+    at = open_app(campaign="letters")  # another browser, another person
+    next(w for w in at.text_input if w.label == "Your name").set_value("Mallory Mask")
+    next(w for w in at.text_input if w.label == "Email").set_value("Rosa@Example.org")
+    at.selectbox[0].set_value("US-NY")
+    at = next(b for b in at.button if b.label == "Sign the campaign").click().run()
+    assert not at.exception
+    shown = " ".join(
+        [m.value for m in at.markdown]
+        + [m.value for m in at.success]
+        + [m.value for m in at.caption]
+        + [w.value for w in at.text_area]
+        + [w.value or "" for w in at.text_input]
+        + [b.label for b in at.button]
+    )
+    assert "Mallory Mask" in shown and "New York" in shown  # what this visitor typed
+    assert "Rosa" not in shown and "California" not in shown and "Gavin" not in shown
+    assert not [w for w in at.text_area if w.label == "Your letter"]
+    assert not [b for b in at.button if b.label.startswith("Send it to")]
+    assert handler.envelopes == []

@@ -76,6 +76,23 @@ def test_duplicate_answer_does_not_reveal_the_earlier_signature(engine):
     assert again.full_name == "Second Person"
 
 
+def test_a_repeat_sign_on_gets_no_handle_on_the_earlier_signature(engine):
+    """Privacy: a visitor who has not proved they own the mailbox can never reach the stored signature."""
+    campaign = make_campaign(engine)
+    first = do_sign(
+        engine,
+        campaign.slug,
+        signer(email="x@example.org", full_name="First Person", postal_code="94110", comment="My private reason"),
+    )
+    again = do_sign(
+        engine, campaign.slug, signer(email="X@example.org", full_name="Second Person", region_code="US-NY")
+    )
+    assert first.created and first.signature_id is not None
+    assert not again.created
+    assert again.signature_id is None  # nothing for a letter step, a receipt or a page to act on
+    assert (again.full_name, again.region_code, again.region_name) == ("Second Person", "US-NY", "New York")
+
+
 def test_plus_tags_are_distinct_mailboxes_outside_gmail(engine):
     campaign = make_campaign(engine)
     do_sign(engine, campaign.slug, signer(email="sam+a@fastmail.com"))

@@ -22,8 +22,8 @@ MAILTO_MAX = 1800  # longer links are cut by some mail apps
 
 
 def render(campaign_title: str, done: SignResult) -> None:
-    if done.signature_id is None:
-        return
+    if not done.created or done.signature_id is None:
+        return  # a repeat sign-on: nothing stored about that signature is shown or acted on
     with read_session(common.engine()) as session:
         suggestions = outreach.suggest_letters(session, done.signature_id)
     if not suggestions:
