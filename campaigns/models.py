@@ -12,7 +12,19 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -59,7 +71,9 @@ class Role(enum.StrEnum):
 
 class SignatureStatus(enum.StrEnum):
     counted = "counted"
-    pending = "pending"  # awaiting a confirmation (later issue); not in any count
+    pending = "pending"  # awaiting the signer's email confirmation; not in any count
+    flagged = "flagged"  # over a rate limit or on a blocklist: held for review, not counted (the signer isn't told)
+    invalidated = "invalidated"  # judged not genuine by staff in review; not counted
     withdrawn = "withdrawn"  # the supporter took their signature back; not in any count
 
 
@@ -94,6 +108,8 @@ class Campaign(SQLModel, table=True):
     # The letter signers send to their targets: Jinja2 source checked by campaigns.letters (None: no letter).
     letter_subject: str | None = Field(default=None, sa_column=Column(String(300), nullable=True))
     letter_template: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Count a signature only once its signer followed the link in the confirmation email (double opt-in).
+    require_confirmation: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -114,6 +130,10 @@ class Signature(SQLModel, table=True):
         UniqueConstraint("campaign_id", "email_canonical", name="uq_signature_campaign_email"),
         Index("ix_signature_campaign_created", "campaign_id", "created_at"),
         Index("ix_signature_email_canonical", "email_canonical"),  # a supporter's own data, across campaigns
+        Index("ix_signature_campaign_address", "campaign_id", "client_address", "created_at"),  # rate limits
+        Index("ix_signature_campaign_status", "campaign_id", "status"),  # review, pending expiry
+        Index("ix_signature_receipt_hash", "receipt_hash", unique=True),
+        Index("ix_signature_confirm_hash", "confirm_hash", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", ondelete="CASCADE")
@@ -142,6 +162,20 @@ class Signature(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     # Personal data removed (on the supporter's request or by retention); the row stays, anonymous, in the counts.
     erased_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # SHA-256 of the receipt token shown to the browser that created this signature ("your data" for it alone).
+    receipt_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Where the sign-on came from (campaigns.client_address) and the email's domain: flood control and review.
+    client_address: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    email_domain: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    flag_reason: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    # Email confirmation: the current link's SHA-256 (single use), when it was sent and expires, how many
+    # times it was sent (rate limit), the one reminder, and when the signer confirmed.
+    confirm_hash: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    confirm_sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    confirm_expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    confirm_sends: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    reminded_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    confirmed_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
 class RegionCount(SQLModel, table=True):
@@ -335,3 +369,67 @@ class Outreach(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class OutboxStatus(enum.StrEnum):
+    queued = "queued"  # waiting for a worker (also between retries)
+    sending = "sending"  # claimed by a worker under a lease
+    sent = "sent"
+    failed = "failed"  # gave up after the retries, or refused for good: the SMTP answer is kept
+    uncertain = "uncertain"  # a worker's lease ran out mid-send: maybe delivered; only a person may resend it
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One email Rally sends, whatever it is: drained by a worker, sent once and only once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_signature", "signature_id"),
+        Index("ix_outbox_recipient", "recipient_canonical"),
+        Index("ix_outbox_campaign_status", "campaign_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(32), nullable=False))  # confirmation, letter, my-data-link, ...
+    status: str = Field(default=OutboxStatus.queued.value, sa_column=Column(String(16), nullable=False))
+    to_address: str = Field(sa_column=Column(String(320), nullable=False))
+    # The supporter this message is addressed to (canonical), so erasing them erases their mail too.
+    recipient_canonical: str | None = Field(default=None, sa_column=Column(String(320), nullable=True))
+    subject: str = Field(sa_column=Column(String(300), nullable=False))
+    message: str = Field(sa_column=Column(Text, nullable=False))  # the whole RFC 5322 message, built when queued
+    dedupe_key: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
+    signature_id: int | None = Field(default=None, foreign_key="signature.id", ondelete="CASCADE")
+    outreach_id: int | None = Field(default=None, foreign_key="outreach.id", ondelete="CASCADE")
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    lease_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    claimed_by: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    last_error: str | None = Field(default=None, sa_column=Column(String(500), nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    sent_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class SignRuleKind(enum.StrEnum):
+    email = "email"  # a glob over the whole address or its domain: "*@mailinator.com", "spam*@example.org"
+    address = "address"  # a client address range in CIDR notation: "203.0.113.0/24"
+
+
+class SignRuleAction(enum.StrEnum):
+    block = "block"  # signatures matching are flagged (held, not counted; the signer is not told)
+    allow = "allow"  # known shared addresses (an office, a university NAT): no per-address rate limit
+
+
+class SignRule(SQLModel, table=True):
+    """A blocklist or allowlist entry, edited by organizers and admins."""
+
+    __tablename__ = "sign_rule"
+    __table_args__ = (UniqueConstraint("kind", "action", "pattern", name="uq_sign_rule"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    action: str = Field(sa_column=Column(String(16), nullable=False))
+    pattern: str = Field(sa_column=Column(String(200), nullable=False))
+    note: str = Field(default="", sa_column=Column(String(200), nullable=False))
+    created_by: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -21,6 +21,8 @@ from campaigns.settings import ENV_NAMES, Settings, load_settings
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG_REASON = "TEST_DATABASE_URL is not set: PostgreSQL variants skipped (CI always sets it)"
 TABLES = (
+    "outbox",
+    "sign_rule",
     "outreach",
     "letter",
     "signature",
