@@ -15,7 +15,11 @@ import --campaign SLUG FILE [--dry-run] [--report PATH|-]
                          --dry-run checks and reports without writing. Exit status 1 when no row could be
                          imported (the file was refused, or every row has an error); 0 otherwise, also when
                          every good row was already there.
-outreach retry           send failed letter emails again (safe to run on a schedule)
+worker [--once]          send the mail outbox (and run the periodic upkeep) until stopped; --once: send
+                         what is due now and exit. Needed when RALLY_OUTBOX_WORKER=off; safe beside the
+                         app's own workers (no message is ever taken by two)
+outbox status            messages per status, sent in the last hour, the rate limit
+outbox resend --id N     send a failed or uncertain message again (audited as "cli")
 export --campaign SLUG --format csv|xlsx|json [--output FILE] [filters]
                          export signers (audited as "cli"); filters: --region CODE (repeat), --from DATE,
                          --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any,
@@ -76,10 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     add.add_argument("--name", default="", help="display name")
     users.add_parser("list", help="list staff accounts")
-    mail = commands.add_parser("outreach", help="letter deliveries").add_subparsers(
-        dest="outreach_command", required=True
-    )
-    mail.add_parser("retry", help="send failed letter emails again (safe to run on a schedule)")
+    worker = commands.add_parser("worker", help="send the mail outbox and run the periodic upkeep until stopped")
+    worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
+    box = commands.add_parser("outbox", help="the mail outbox").add_subparsers(dest="outbox_command", required=True)
+    box.add_parser("status", help="messages per status, sent in the last hour, the rate limit")
+    resend = box.add_parser("resend", help="send a failed or uncertain message again (audited)")
+    resend.add_argument("--id", type=_positive, required=True, dest="message_id")
     retention = commands.add_parser(
         "retention", help="anonymize signers of campaigns closed longer than RALLY_RETENTION_DAYS"
     )
@@ -237,6 +243,39 @@ def _import(args: argparse.Namespace, engine: Engine) -> int:
     return 0 if good else 1
 
 
+def _worker(args: argparse.Namespace, engine: Engine) -> None:
+    import signal
+
+    from campaigns import maintenance, outbox
+
+    if args.once:
+        maintenance.run_all(engine)
+        done = outbox.drain(engine)
+        print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
+        return
+    worker = outbox.Worker(engine, maintenance=maintenance.TASKS)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
+    print("Mail worker running (Ctrl+C to stop).", flush=True)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        pass
+
+
+def _outbox(args: argparse.Namespace, engine: Engine) -> None:
+    from campaigns import outbox
+
+    if args.outbox_command == "status":
+        with read_session(engine) as session:
+            summary = outbox.summary(session=session)
+        counts = ", ".join(f"{status} {n:,}" for status, n in summary.counts.items())
+        print(f"Mail: {summary.mode or 'off'}. {counts}. Sent in the last hour: {summary.sent_last_hour:,}.")
+        print(f"Rate limit: {summary.per_minute:,} per minute.")
+    else:
+        run_write(engine, lambda s: outbox.resend(session=s, message_id=args.message_id, actor=CLI))
+        print(f"Message {args.message_id} queued again.")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "templates":  # needs no settings and no database
@@ -265,11 +304,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{slug}: {total:,} signatures  ->  {settings.public_url}/?campaign={slug}")
         elif args.command == "users":
             _users(args, engine)
-        elif args.command == "outreach":
-            from campaigns.outreach import retry_failed
-
-            done = retry_failed(engine=engine)
-            print(f"Retried {len(done)} failed deliveries: {sum(d.status == 'sent' for d in done)} sent now.")
+        elif args.command == "worker":
+            _worker(args, engine)
+        elif args.command == "outbox":
+            _outbox(args, engine)
         elif args.command == "retention":
             _retention(args, engine)
         elif args.command == "import":

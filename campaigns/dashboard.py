@@ -9,9 +9,6 @@ Every number comes from one database snapshot, so the total, the regions and the
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -19,13 +16,11 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns import catalog, stats
 from campaigns.custom_regions import resolve_scheme
-from campaigns.db import is_sqlite, run_write
-from campaigns.errors import CampaignNotFound, RallyError
+from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, CampaignStatus, Outreach, OutreachStatus, Target, utcnow
 from campaigns.overview import MILESTONES
 from campaigns.regions import RegionScheme
@@ -313,25 +308,3 @@ def region_trend(session: Session, *, slug: str, region_code: str, now: datetime
     index = pd.date_range(days["day"].iloc[0], max(until, days["day"].iloc[-1]), freq="D")
     filled = days.set_index("day")["count"].reindex(index, fill_value=0)
     return filled.rename_axis("day").reset_index()
-
-
-FOLD_EVERY_SECONDS = 300
-_fold_lock = threading.Lock()
-_folded_at = -math.inf
-
-
-def fold_past_hours_now_and_then(engine: Engine) -> None:
-    """Fold past hours' count shards (``stats.fold_past_hours``), at most every 5 minutes per process.
-
-    The dashboard calls it before its cached read, so a process that serves the dashboard keeps the
-    hourly rows it reads at one per past hour. A failure is logged and never stops the dashboard."""
-    global _folded_at
-    now = time.monotonic()
-    with _fold_lock:
-        if now - _folded_at < FOLD_EVERY_SECONDS or is_sqlite(engine):
-            return
-        _folded_at = now
-    try:
-        run_write(engine, lambda session: stats.fold_past_hours(session))
-    except RallyError:
-        log.warning("could not fold past hours' count shards", exc_info=True)

@@ -347,9 +347,10 @@ class OutreachChannel(enum.StrEnum):
 
 
 class OutreachStatus(enum.StrEnum):
-    pending = "pending"
+    pending = "pending"  # queued in the outbox (or waiting for its signature to count)
     sent = "sent"
-    failed = "failed"  # retried later; visible to organizers
+    failed = "failed"  # the outbox gave up; visible to organizers with the server's answer
+    uncertain = "uncertain"  # the sender stopped mid-send: maybe delivered; an organizer may resend it
 
 
 class Outreach(SQLModel, table=True):
@@ -372,6 +373,7 @@ class Outreach(SQLModel, table=True):
 
 
 class OutboxStatus(enum.StrEnum):
+    held = "held"  # a letter from a signature that does not count yet (flagged): queued once it does
     queued = "queued"  # waiting for a worker (also between retries)
     sending = "sending"  # claimed by a worker under a lease
     sent = "sent"

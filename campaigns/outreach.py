@@ -2,8 +2,8 @@
 
 An outreach row is claimed (unique per letter, target and channel) before anything is sent,
 so the same letter never reaches the same target twice, whatever is clicked or retried.
-Email is sent outside any database transaction; a failed send is marked, shown to
-organizers, and retried by ``retry_failed`` (``python -m campaigns outreach retry``).
+An email is queued in the outbox (``campaigns.outbox``) in the same transaction as its claim;
+the outbox worker sends it once, retries failures, and mirrors what happened onto the outreach row.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from campaigns import outbox
 from campaigns.custom_regions import resolve_scheme
-from campaigns.db import dialect_insert, read_session, run_write
+from campaigns.db import dialect_insert, read_session
 from campaigns.errors import InvalidInput, NotFound
 from campaigns.letters import CampaignView, LetterContext, SignerView, TargetView, render_source
-from campaigns.mail import MailError, OutgoingMail, one_line, send
+from campaigns.mail import OutgoingMail, one_line
 from campaigns.models import (
     Campaign,
     Letter,
@@ -42,7 +43,6 @@ from campaigns.validation import find_bad_characters
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
-MAX_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -111,15 +111,10 @@ def _claim(session: Session, letter_id: int, target_id: int, channel: str) -> in
     return row[0] if row else None
 
 
-def _mail_for(session: Session, outreach_id: int) -> tuple[OutgoingMail, Target]:
-    outreach = session.get(Outreach, outreach_id)
-    assert outreach is not None
-    letter = session.get(Letter, outreach.letter_id)
-    target = session.get(Target, outreach.target_id) if outreach.target_id else None
-    if letter is None or target is None or not target.email:
-        raise NotFound("The letter or its target is gone.")
+def _letter_mail(session: Session, letter: Letter, target: Target) -> tuple[OutgoingMail, Signature]:
     signature = session.get(Signature, letter.signature_id)
-    assert signature is not None
+    if signature is None or not target.email:
+        raise NotFound("The letter or its target is gone.")
     mail = OutgoingMail(
         to_address=target.email,
         to_name=" ".join(p for p in (target.title, target.name) if p),
@@ -128,44 +123,38 @@ def _mail_for(session: Session, outreach_id: int) -> tuple[OutgoingMail, Target]
         subject=letter.subject,
         body=letter.body,
     )
-    return mail, target
+    return mail, signature
 
 
-def _attempt(engine: Engine, outreach_id: int) -> Delivery:
-    with read_session(engine) as session:
-        mail, target = _mail_for(session, outreach_id)
-    try:
-        send(mail)
-    except MailError as exc:
-        status, error, sent_at = OutreachStatus.failed.value, exc.user_message[:500], None
-    else:
-        status, error, sent_at = OutreachStatus.sent.value, None, utcnow()
+def deliver_by_email(*, session: Session, letter_id: int) -> Delivery:
+    """Queue the letter to its target in the outbox, once; asking again queues nothing and gives the same answer.
 
-    def mark(session: Session) -> None:
-        outreach = session.get(Outreach, outreach_id)
-        assert outreach is not None
-        outreach.status, outreach.last_error, outreach.sent_at = status, error, sent_at
-        outreach.attempts += 1
-        session.add(outreach)
-
-    run_write(engine, mark)
-    return Delivery(target.id or 0, target.name, OutreachChannel.email.value, status, error)
-
-
-def deliver_by_email(*, engine: Engine, letter_id: int) -> Delivery:
-    """Send the letter to its target by email, once; asking again sends nothing and gives the same answer."""
-
-    def claim(session: Session) -> tuple[Target, int | None]:
-        letter = session.get(Letter, letter_id)
-        target = session.get(Target, letter.target_id) if letter and letter.target_id else None
-        if target is None or not target.email:
-            raise InvalidInput({"channel": "This target has no email address: download the letter instead."})
-        return target, _claim(session, letter_id, target.id or 0, OutreachChannel.email.value)
-
-    target, outreach_id = run_write(engine, claim)
+    A letter from a signature that does not count (yet) is held, and goes out once it counts.
+    """
+    letter = session.get(Letter, letter_id)
+    target = session.get(Target, letter.target_id) if letter and letter.target_id else None
+    if letter is None or target is None or not target.email:
+        raise InvalidInput({"channel": "This target has no email address: download the letter instead."})
+    outreach_id = _claim(session, letter_id, target.id or 0, OutreachChannel.email.value)
     if outreach_id is None:  # already delivered or on its way: nothing is sent twice
-        return Delivery(target.id or 0, target.name, OutreachChannel.email.value, OutreachStatus.sent.value)
-    return _attempt(engine, outreach_id)
+        status = session.execute(
+            select(Outreach.status).where(
+                Outreach.letter_id == letter_id, Outreach.channel == OutreachChannel.email.value
+            )
+        ).scalar_one()
+        return Delivery(target.id or 0, target.name, OutreachChannel.email.value, status)
+    mail, signature = _letter_mail(session, letter, target)
+    outbox.enqueue(
+        session=session,
+        kind="letter",
+        mail=mail,
+        campaign_id=signature.campaign_id,
+        signature_id=signature.id,
+        outreach_id=outreach_id,
+        dedupe_key=f"outreach:{outreach_id}",
+        held=signature.status != SignatureStatus.counted.value,
+    )
+    return Delivery(target.id or 0, target.name, OutreachChannel.email.value, OutreachStatus.pending.value)
 
 
 def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
@@ -181,23 +170,6 @@ def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
         assert outreach is not None
         outreach.status, outreach.sent_at, outreach.attempts = OutreachStatus.sent.value, utcnow(), 1
         session.add(outreach)
-
-
-def retry_failed(*, engine: Engine, max_attempts: int = MAX_ATTEMPTS) -> list[Delivery]:
-    """Try failed email deliveries again (each at most ``max_attempts`` times in all)."""
-    with read_session(engine) as session:
-        ids = (
-            session.execute(
-                select(Outreach.id).where(
-                    Outreach.channel == OutreachChannel.email.value,
-                    Outreach.status == OutreachStatus.failed.value,
-                    Outreach.attempts < max_attempts,
-                )
-            )
-            .scalars()
-            .all()
-        )
-    return [_attempt(engine, outreach_id) for outreach_id in ids]
 
 
 @dataclass(frozen=True)

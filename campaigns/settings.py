@@ -58,7 +58,15 @@ class Settings:
     smtp_password: str = ""
     smtp_security: str = "starttls"  # starttls | ssl | none
     mail_from: str = ""  # e.g. "Rally <letters@example.org>"
-    mail_outbox: str = ""  # development: write .eml files to this folder instead of sending
+    # Development (when RALLY_SMTP_HOST is empty): write each message as an .eml file to this folder.
+    # Empty as well: Rally sends no mail at all.
+    mail_outbox: str = "var/outbox"
+    # At most this many messages are handed to the mail server per minute (all workers together).
+    mail_per_minute: int = 600
+    # How often a message is tried before it is shown as failed (a 5xx answer fails at once).
+    mail_max_attempts: int = 8
+    # "app": the mail worker runs inside each app process; "off": run `python -m campaigns worker` apart.
+    outbox_worker: str = "app"
     # How long a "My data" link emailed to a supporter works (minutes); each link works once.
     my_data_link_minutes: int = 60
     # Days after a campaign closes before its signers' personal data is anonymized by
@@ -84,7 +92,12 @@ _AT_LEAST_ONE = {
     "max_upload_mb",
     "export_link_minutes",
     "my_data_link_minutes",
+    "mail_per_minute",
+    "mail_max_attempts",
 }
+
+
+_CHOICES = {"outbox_worker": ("app", "off")}
 
 
 def _coerce(name: str, raw: str, default: object) -> object:
@@ -104,7 +117,10 @@ def _coerce(name: str, raw: str, default: object) -> object:
         if value < 0 or (name in _AT_LEAST_ONE and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
-    return raw.strip()
+    value = raw.strip()
+    if name in _CHOICES and value not in _CHOICES[name]:
+        raise SettingsError(f"{ENV_NAMES[name]} must be one of {', '.join(_CHOICES[name])}, not “{raw}”.")
+    return value
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:

@@ -39,13 +39,13 @@ from sqlalchemy import Text, cast, delete, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigns import audit
+from campaigns import audit, outbox
 from campaigns.audit import Actor
 from campaigns.catalog import consent_text
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import run_write
 from campaigns.errors import NotFound, RallyError
-from campaigns.mail import MailError, OutgoingMail, mail_mode, send
+from campaigns.mail import MailError, OutgoingMail, mail_mode
 from campaigns.models import (
     Campaign,
     ConsentWording,
@@ -163,22 +163,30 @@ def _link_mail(address: str, token: str, settings: Settings) -> OutgoingMail:
 
 
 def send_link(*, engine: Engine, email: str, now: datetime | None = None) -> None:
-    """Email a one-time link to ``email``. The same for every valid address, whether it signed anything or not."""
+    """Email a one-time link to ``email``. The same for every valid address, whether it signed anything or not.
+
+    The link's row and its email are written in one transaction: the outbox sends it once, shortly.
+    """
     settings = get_settings()
     if mail_mode(settings) is None:
         raise MailError(
             "This Rally cannot send email yet, so links to your data can't be sent. "
             "Please write to the organizers instead."
         )
-    address, _ = clean_email(email)
-    token = run_write(engine, lambda session: issue_link(session=session, email=address, now=now, settings=settings))
-    try:
-        send(_link_mail(address, token, settings), settings)
-    except RallyError as exc:
-        log.warning("could not send a my-data link: %s", exc)
-        digest = hash_token(token)
-        run_write(engine, lambda session: session.execute(delete(_TOKENS).where(_TOKENS.c.token_hash == digest)))
-        raise MailError("We couldn't send the email just now. Please try again in a few minutes.") from exc
+    address, canonical = clean_email(email)
+
+    def work(session: Session) -> None:
+        token = issue_link(session=session, email=address, now=now, settings=settings)
+        outbox.enqueue(
+            session=session,
+            kind="my-data-link",
+            mail=_link_mail(address, token, settings),
+            recipient_canonical=canonical,
+            now=now,
+            settings=settings,
+        )
+
+    run_write(engine, work)
 
 
 def claim_link(*, session: Session, token: str, now: datetime | None = None) -> str:
@@ -555,6 +563,9 @@ def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now:
     )
     letters = select(_LETTERS.c.id).where(_LETTERS.c.signature_id.in_(ids)).scalar_subquery()
     session.execute(update(_OUTREACH).where(_OUTREACH.c.letter_id.in_(letters)).values(last_error=None))
+    outbox.forget_signatures(
+        session=session, signature_ids=ids
+    )  # their letters' and confirmations' messages, sent or not
     session.execute(
         update(_LETTERS).where(_LETTERS.c.signature_id.in_(ids)).values(subject="", body="", updated_at=now)
     )
@@ -580,5 +591,8 @@ def erase_my_data(
     withdrawn = sum(_withdraw(session, sig, now) for sig in signatures) if withdraw else 0
     erased = anonymize_signatures(session, [sig.id or 0 for sig in signatures], now=now)
     session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical))
+    outbox.forget_signatures(
+        session=session, signature_ids=[], recipient_canonical=email_canonical
+    )  # e.g. their "your data" links
     audit.record(session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn)
     return Erasure(signatures=erased, withdrawn=withdrawn)

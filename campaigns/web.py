@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,10 +25,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from campaigns import catalog, stats
+from campaigns import catalog, maintenance, outbox, stats
 from campaigns.db import get_engine, ping, read_session
 from campaigns.errors import RallyError
+from campaigns.mail import mail_mode, outbox_folder
 from campaigns.migrate import upgrade
+from campaigns.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 API_CACHE_SECONDS = 5
@@ -271,13 +274,38 @@ def _outside_referrer(scope: Scope) -> str | None:
 
 @asynccontextmanager
 async def lifespan(app: Any) -> AsyncIterator[None]:
-    """Create or upgrade the schema before serving; a broken database is reported, not fatal."""
+    """Create or upgrade the schema before serving (a broken database is reported, not fatal), say where mail
+    goes, and run the outbox worker in this process unless ``RALLY_OUTBOX_WORKER=off``."""
     log.debug("TCP_NODELAY set on %d listening socket(s)", enable_tcp_nodelay())
     try:
         await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
     except RallyError as exc:
         log.error("database not ready: %s", exc.user_message)
-    yield
+    print(mail_notice(), file=sys.stderr, flush=True)
+    worker = None
+    if get_settings().outbox_worker == "app":
+        worker = outbox.Worker(get_engine(), maintenance=maintenance.TASKS)
+        worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            await anyio.to_thread.run_sync(worker.stop)
+
+
+def mail_notice(settings: Settings | None = None) -> str:
+    """One line at start-up: where Rally's mail goes."""
+    settings = settings or get_settings()
+    mode = mail_mode(settings)
+    if mode == "smtp":
+        return f"Mail: sending through {settings.smtp_host}:{settings.smtp_port}."
+    if mode == "outbox":
+        return (
+            f"Mail: no SMTP server configured (RALLY_SMTP_HOST), so every message is written to "
+            f"{outbox_folder(settings)} as an .eml file (development). Supporters cannot receive "
+            "confirmations or links until mail is configured."
+        )
+    return "Mail: off (RALLY_SMTP_HOST and RALLY_MAIL_OUTBOX are empty): Rally sends no email."
 
 
 def enable_tcp_nodelay() -> int:

@@ -344,6 +344,33 @@ def smtp_server() -> Iterator[tuple[object, CollectMail]]:
         controller.stop()
 
 
+class Mailbox:
+    """What the test SMTP server received once the outbox has sent everything due: drained on every look."""
+
+    def __init__(self, engine: Engine, handler: CollectMail) -> None:
+        self.engine = engine
+        self.handler = handler
+
+    @property
+    def envelopes(self) -> list[Any]:
+        from campaigns import outbox
+
+        outbox.drain(self.engine)
+        return self.handler.envelopes
+
+    def __getitem__(self, index: int) -> Any:
+        return self.envelopes[index]
+
+    def __len__(self) -> int:
+        return len(self.envelopes)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self.envelopes))
+
+    def __eq__(self, other: object) -> bool:
+        return self.envelopes == other
+
+
 def smtp_settings(controller: Any, mail_from: str) -> dict[str, Any]:
     """Settings that send mail, from ``mail_from``, to the test SMTP server of ``controller`` (plain SMTP)."""
     return {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_security": "none", "mail_from": mail_from}

@@ -10,7 +10,7 @@ from campaigns.db import read_session, run_write
 from campaigns.models import Signature
 from campaigns.signing import sign
 from campaigns.stats import campaign_total
-from tests.conftest import point_app_at, smtp_settings
+from tests.conftest import Mailbox, point_app_at, smtp_settings
 from tests.factories import make_campaign, signer
 from tests.test_supporters import PUBLIC, token_in
 
@@ -33,7 +33,7 @@ def site(engine, default_settings, smtp_server):
         ),
     )
     run_write(engine, lambda s: sign(session=s, campaign_slug="libraries", signer=signer()))
-    return engine, campaign, handler.envelopes
+    return engine, campaign, Mailbox(engine, handler)
 
 
 PAGE = "import campaigns.ui.my_data as page\npage.render()\n"

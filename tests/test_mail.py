@@ -1,4 +1,5 @@
-"""Mail against a real SMTP server (aiosmtpd) started by the tests, and the outbox folder."""
+"""Building messages and handing them over: a real SMTP server (aiosmtpd) started by the tests, and the
+development outbox folder. (What sends them, once, is the outbox worker: tests/test_outbox.py.)"""
 
 from __future__ import annotations
 
@@ -8,9 +9,20 @@ from email.parser import BytesParser
 
 import pytest
 
-from campaigns.mail import MailError, OutgoingMail, mail_mode, send
+from campaigns.mail import MailError, MailRefused, OutgoingMail, build_message, mail_mode, open_transport
 from campaigns.settings import override_settings
 from tests.conftest import free_port, smtp_settings
+
+
+def send(mail: OutgoingMail) -> str:
+    """Build and hand over one message as the outbox worker does; returns its Message-ID."""
+    transport = open_transport()
+    message = build_message(mail)
+    try:
+        transport.send(message)
+    finally:
+        transport.close()
+    return str(message["Message-ID"])
 
 
 def letter(**overrides) -> OutgoingMail:
@@ -77,9 +89,10 @@ def test_an_unreachable_server_is_a_clear_mail_error():
         override_settings(
             smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from="letters@rally.example.org"
         ),
-        pytest.raises(MailError, match="refused or failed"),
+        pytest.raises(MailRefused, match="could not be reached") as refused,
     ):
         send(letter())
+    assert not refused.value.permanent  # the outbox tries again later
 
 
 def test_outbox_mode_writes_whole_eml_files(tmp_path):
@@ -98,3 +111,26 @@ def test_without_settings_email_is_not_offered():
         assert mail_mode() is None
         with pytest.raises(MailError, match="not configured"):
             send(letter())
+
+
+def test_by_default_mail_goes_to_the_development_outbox_folder_until_smtp_is_set(default_settings):
+    assert default_settings.mail_outbox == "var/outbox" and mail_mode() == "outbox"
+    with override_settings(smtp_host="mail.example.org"):
+        assert mail_mode() == "smtp"  # a configured server always wins
+
+
+def test_the_development_outbox_needs_no_sender_configured(tmp_path):
+    with override_settings(mail_outbox=str(tmp_path), mail_from=""):
+        message = build_message(letter())
+    assert message["From"].addresses[0].domain == "localhost"
+
+
+def test_a_stored_message_is_plain_ascii_and_reads_back_the_same(tmp_path):
+    from campaigns.mail import parse_stored
+
+    with override_settings(mail_outbox=str(tmp_path), mail_from="Zoë <letters@rally.example.org>"):
+        stored = build_message(letter()).as_string()
+    assert stored.isascii()
+    again = parse_stored(stored)
+    assert again["Reply-To"] == "Zoë Ångström <zoe@example.org>"
+    assert "山田 and Ольга agree" in again.get_content()

@@ -8,7 +8,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
-from campaigns import outreach, targets
+from campaigns import outbox, outreach, targets
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
@@ -105,13 +105,20 @@ def test_bad_letters_are_refused_per_field(engine, setup, subject, body, field):
     assert field in info.value.errors
 
 
+def deliver(engine, letter_id):
+    return run_write(engine, lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
+
+
 def test_a_letter_reaches_its_target_once_however_often_it_is_sent(engine, setup, smtp_server):
     controller, handler = smtp_server
     _, _, _, letters = setup
     with smtp(controller):
-        first = outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
-        again = outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
-    assert first.status == again.status == "sent"
+        first = deliver(engine, letters["Gavin Ortiz"].id)
+        again = deliver(engine, letters["Gavin Ortiz"].id)  # a double click: nothing more is queued
+        assert first.status == again.status == "pending"
+        assert outbox.drain(engine).sent == 1
+        assert deliver(engine, letters["Gavin Ortiz"].id).status == "sent"
+        assert outbox.drain(engine).sent == 0
     [envelope] = handler.envelopes
     message = BytesParser(policy=policy.default).parsebytes(envelope.content)
     assert envelope.rcpt_tos == ["gavin@ca.example.gov"]
@@ -125,7 +132,7 @@ def test_a_letter_reaches_its_target_once_however_often_it_is_sent(engine, setup
 def test_a_target_without_email_is_refused_for_email(engine, setup):
     _, _, _, letters = setup
     with pytest.raises(InvalidInput, match="no email address"):
-        outreach.deliver_by_email(engine=engine, letter_id=letters["Post Only"].id)
+        deliver(engine, letters["Post Only"].id)
 
 
 def test_text_is_frozen_once_sent(engine, setup, smtp_server):
@@ -133,7 +140,8 @@ def test_text_is_frozen_once_sent(engine, setup, smtp_server):
     _, signature_id, suggested, letters = setup
     gavin = next(s for s in suggested if s.target_name == "Gavin Ortiz")
     with smtp(controller):
-        outreach.deliver_by_email(engine=engine, letter_id=letters["Gavin Ortiz"].id)
+        deliver(engine, letters["Gavin Ortiz"].id)
+        outbox.drain(engine)
     kept = run_write(
         engine,
         lambda s: outreach.save_letter(
@@ -143,23 +151,29 @@ def test_text_is_frozen_once_sent(engine, setup, smtp_server):
     assert kept.body == letters["Gavin Ortiz"].body
 
 
-def test_failed_sends_are_visible_and_retried(engine, setup, smtp_server):
+def test_failed_sends_are_visible_with_the_servers_answer_and_resent_by_a_person(engine, setup, smtp_server):
     controller, handler = smtp_server
     campaign, _, _, letters = setup
     with override_settings(
-        smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from="letters@rally.example.org"
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),
+        smtp_security="none",
+        mail_from="letters@rally.example.org",
+        mail_max_attempts=1,
     ):
-        failed = outreach.deliver_by_email(engine=engine, letter_id=letters["Dana Reyes"].id)
-    assert failed.status == "failed" and "refused or failed" in failed.error
+        assert deliver(engine, letters["Dana Reyes"].id).status == "pending"
+        assert outbox.run_once(engine).failed == 1
     with read_session(engine) as session:
         [(name, attempts, error, _)] = outreach.failed_deliveries(session, campaign.id)
-    assert (name, attempts) == ("Dana Reyes", 1) and error
+        [problem] = outbox.problems(session=session, campaign_id=campaign.id)
+    assert (name, attempts) == ("Dana Reyes", 1) and "could not be reached" in error
     with smtp(controller):
-        assert [d.status for d in outreach.retry_failed(engine=engine)] == ["sent"]
+        run_write(engine, lambda s: outbox.resend(session=s, message_id=problem.id, actor=CLI))
+        assert outbox.drain(engine).sent == 1
     assert len(handler.envelopes) == 1
     with read_session(engine) as session:
         row = session.execute(select(Outreach)).scalar_one()
-        assert (row.status, row.attempts, row.last_error) == ("sent", 2, None)
+        assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
 
 
 def test_own_deliveries_are_recorded_once_per_channel_and_tallied(engine, setup):

@@ -27,6 +27,7 @@ from campaigns.models import (
     AuditEntry,
     Campaign,
     HourlyCount,
+    OutboxMessage,
     Outreach,
     RegionCount,
     Signature,
@@ -37,7 +38,7 @@ from campaigns.settings import override_settings
 from campaigns.signing import sign
 from campaigns.stats import campaign_total, day_of, hour_of, hourly_counts, region_daily_counts
 from campaigns.supporters import LinkRefused, TooManyLinks
-from tests.conftest import smtp_settings
+from tests.conftest import Mailbox, smtp_settings
 from tests.factories import make_campaign, make_letter_campaign, signer
 
 PUBLIC = "https://rally.example.org"
@@ -45,11 +46,11 @@ LINK = re.compile(re.escape(PUBLIC) + r"/my-data\?token=([A-Za-z0-9_-]+)")
 
 
 @pytest.fixture
-def mailbox(smtp_server):
-    """Mail goes to a real SMTP server (aiosmtpd); yields its list of envelopes."""
+def mailbox(engine, smtp_server):
+    """Mail goes through the outbox to a real SMTP server (aiosmtpd); yields what it received."""
     controller, handler = smtp_server
     with override_settings(**smtp_settings(controller, "Rally <data@rally.example.org>"), public_url=PUBLIC):
-        yield handler.envelopes
+        yield Mailbox(engine, handler)
 
 
 def token_in(envelope) -> str:
@@ -169,16 +170,22 @@ def test_a_bad_address_gets_a_clear_message_and_no_mail(engine, mailbox):
     assert mailbox == []
 
 
-def test_a_mail_server_failure_is_a_clear_message_and_leaves_no_link(engine, smtp_server):
+def test_a_mail_server_that_is_down_gets_the_link_later_through_the_outbox(engine, smtp_server):
+    from campaigns import outbox
     from tests.conftest import free_port
 
-    with (
-        override_settings(smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from="a@b.org"),
-        pytest.raises(supporters.MailError, match="couldn't send the email"),
-    ):
-        supporters.send_link(engine=engine, email="ada@example.org")
+    controller, handler = smtp_server
+    down = {"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_security": "none", "mail_from": "a@b.org"}
+    with override_settings(**down, public_url=PUBLIC):
+        supporters.send_link(engine=engine, email="ada@example.org")  # the supporter is told it is on its way
+        assert outbox.run_once(engine).retried == 1
     with read_session(engine) as session:
-        assert session.execute(select(func.count()).select_from(SupporterToken)).scalar_one() == 0
+        [problem] = session.execute(select(OutboxMessage)).scalars().all()
+    assert problem.status == "queued" and "could not be reached" in problem.last_error
+    do(engine, lambda s: s.execute(update(OutboxMessage).values(next_attempt_at=utcnow())))
+    with override_settings(**smtp_settings(controller, "a@b.org"), public_url=PUBLIC):
+        assert outbox.drain(engine).sent == 1  # the server is back: the same link arrives, once
+    claim(engine, token_in(handler.envelopes[0]))
 
 
 def test_two_simultaneous_claims_of_one_link_let_exactly_one_in(engine, mailbox):
@@ -356,7 +363,8 @@ def _person_with_everything(engine, mailbox):
             body=f"Dear Senator,\n\nPlease act.\n\n{NAME}",
         ),
     )
-    outreach.deliver_by_email(engine=engine, letter_id=letter.id)
+    do(engine, lambda s: outreach.deliver_by_email(session=s, letter_id=letter.id))
+    assert len(mailbox) == 1  # the letter went out (the outbox sent it)
     do(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="pdf"))
     # a delivery error that named the signer (as a mail server's refusal might)
     do(engine, lambda s: s.execute(update(Outreach).values(last_error=f"550 rejected reply-to {EMAIL.lower()}")))

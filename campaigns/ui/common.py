@@ -18,6 +18,7 @@ from campaigns import auth, catalog, custom_regions, moderation
 from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
+from campaigns.mail import mail_mode, outbox_folder
 from campaigns.migrate import upgrade
 from campaigns.models import Campaign
 from campaigns.regions import RegionScheme
@@ -184,7 +185,25 @@ def require(*roles: str) -> Actor:
         st.link_button("Log in", "/auth/login")
         st.stop()
     assert actor is not None
+    mail_banner()
     return actor
+
+
+def mail_banner() -> None:
+    """Staff pages: say plainly when supporters cannot receive email (confirmations, receipts, links)."""
+    mode = mail_mode()
+    if mode == "smtp":
+        return
+    where = (
+        f"Messages are written to the development outbox folder ({outbox_folder()}), not sent."
+        if mode == "outbox"
+        else "Rally sends no email at all."
+    )
+    st.warning(
+        f"**Mail is not set up.** {where} Supporters cannot receive confirmations or links until an SMTP "
+        "server is configured (RALLY_SMTP_HOST and RALLY_MAIL_FROM; see the README's Mail section).",
+        icon=":material/unsubscribe:",
+    )
 
 
 def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty: str) -> dict[str, str]:

@@ -36,7 +36,6 @@ STAFF_ROLES = ("organizer", "coordinator", "admin")
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> dashboard.DashboardData:
     """One database read per campaign (and view) and interval, however many people watch."""
-    dashboard.fold_past_hours_now_and_then(common.engine())
     with snapshot_session(common.engine()) as session:
         if slug == ALL:
             return dashboard.read_all_campaigns(session, scheme_id=scheme or "us-states")

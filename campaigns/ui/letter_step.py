@@ -70,19 +70,23 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
                 common.engine(), lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel)
             )
 
-    if mail_mode() and letter.target_email and not st.session_state.get(sent_key):
+    mode = mail_mode()
+    if mode and letter.target_email and not st.session_state.get(sent_key):
         if st.button(f"Send it to {letter.target_name} by email", type="primary", key=f"{key}-email"):
             letter_id = save()
             if letter_id is not None:
                 try:
-                    result = outreach.deliver_by_email(engine=common.engine(), letter_id=letter_id)
+                    run_write(common.engine(), lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
                 except RallyError as exc:
                     st.error(exc.user_message)
                 else:
-                    if result.status == "sent":
-                        st.session_state[sent_key] = f"Sent to {letter.target_name}. Thank you for speaking up."
-                        st.rerun()
-                    st.warning("We couldn't send it just now; we'll try again shortly. You can also download it.")
+                    st.session_state[sent_key] = (
+                        f"Your letter to {letter.target_name} is on its way by email. Thank you for speaking up."
+                        if mode == "smtp"
+                        else f"Your letter to {letter.target_name} was written to this Rally's development "
+                        "outbox folder (mail is not set up yet, so it does not leave this machine)."
+                    )
+                    st.rerun()
     document = pdf.LetterDoc(
         campaign_title=campaign_title,
         signer_name=done.full_name,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, embed, my_data, organize, organize_parts, paper, public
+from campaigns.ui import account, admin, dashboard, embed, mail, my_data, organize, organize_parts, paper, public
 from campaigns.ui import export as export_page
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
@@ -25,6 +25,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
             (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
+            (mail.render, "Mail", "mail", ":material/outgoing_mail:"),
         ],
     ),
     "coordinator": (
@@ -40,6 +41,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
         [
             (admin.render_people, "People", "people", ":material/group:"),
             (admin.render_audit, "Audit log", "audit", ":material/history:"),
+            (mail.render, "Mail", "mail", ":material/outgoing_mail:"),
         ],
     ),
 }
