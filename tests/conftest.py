@@ -371,6 +371,17 @@ class Mailbox:
         return self.envelopes == other
 
 
+def wait_for_mail(handler: CollectMail, count: int, seconds: float = 30) -> list[Any]:
+    """The envelopes, once the test SMTP server has received ``count`` (a running app's worker sends them)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while len(handler.envelopes) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(handler.envelopes) >= count, f"{len(handler.envelopes)} of {count} messages arrived in {seconds} s"
+    return handler.envelopes
+
+
 def smtp_settings(controller: Any, mail_from: str) -> dict[str, Any]:
     """Settings that send mail, from ``mail_from``, to the test SMTP server of ``controller`` (plain SMTP)."""
     return {"smtp_host": "127.0.0.1", "smtp_port": controller.port, "smtp_security": "none", "mail_from": mail_from}
