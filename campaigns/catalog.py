@@ -14,6 +14,7 @@ from campaigns import audit
 from campaigns.audit import Actor
 from campaigns.custom_regions import resolve_scheme
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.mail import mail_mode
 from campaigns.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.stats import campaign_total, campaign_totals
 from campaigns.validation import find_bad_characters
@@ -39,6 +40,13 @@ class CampaignCreate(SQLModel):
     deadline: datetime | None = None
     region_scheme: str
     consent_text: str = DEFAULT_CONSENT_TEXT
+    # Count a signature once its signer confirms their email. None: on when an SMTP server is configured
+    # (the development outbox does not turn it on, so a fresh `make run` counts a signature at once).
+    require_confirmation: bool | None = None
+
+
+def default_require_confirmation() -> bool:
+    return mail_mode() == "smtp"
 
 
 @dataclass(frozen=True)
@@ -115,8 +123,10 @@ def create_campaign(
     if errors:
         raise InvalidInput(errors)
     digest = store_consent_wording(session, campaign_create.consent_text.strip())
+    confirm = campaign_create.require_confirmation
     campaign = Campaign(
-        **campaign_create.model_dump(exclude={"consent_text"}),
+        **campaign_create.model_dump(exclude={"consent_text", "require_confirmation"}),
+        require_confirmation=default_require_confirmation() if confirm is None else confirm,
         consent_hash=digest,
         created_at=now,
         updated_at=now,

@@ -165,10 +165,12 @@ class CampaignUpdate(SQLModel):
     deadline: datetime | None = None
     region_scheme: str | None = None
     consent_text: str | None = None
+    require_confirmation: bool | None = None
 
 
 _STRIPPED = ("title", "purpose", "consent_text")  # stored without surrounding blanks, as on create
-_AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme")  # short: old and new values go in the log
+# short: old and new values go in the log
+_AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "require_confirmation")
 
 
 def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
@@ -181,6 +183,7 @@ def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
         deadline=campaign.deadline,
         region_scheme=campaign.region_scheme,
         consent_text=consent_text(session, campaign),
+        require_confirmation=campaign.require_confirmation,
     )
 
 

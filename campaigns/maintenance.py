@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
 
-from campaigns import stats
+from campaigns import confirmation, stats
 from campaigns.db import is_sqlite, run_write
 from campaigns.errors import RallyError
 
@@ -38,7 +38,7 @@ def fold_past_hours(engine: Engine) -> None:
     run_write(engine, lambda session: stats.fold_past_hours(session))
 
 
-TASKS: list[Callable[[Engine], None]] = [fold_past_hours]
+TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.upkeep]
 
 
 def run_all(engine: Engine) -> None:

@@ -69,6 +69,16 @@ class Settings:
     outbox_worker: str = "app"
     # How long a "My data" link emailed to a supporter works (minutes); each link works once.
     my_data_link_minutes: int = 60
+    # Email confirmation: how long a confirmation link works (days), and after how many hours an
+    # unconfirmed signer gets one reminder (0: no reminder).
+    confirm_link_days: int = 7
+    confirm_reminder_hours: int = 48
+    # Flood control: sign-ons from one client address to one campaign beyond these are held for review
+    # (stored as flagged, not counted; the signer is not told). 0: no limit.
+    sign_limit_per_minute: int = 5
+    sign_limit_per_hour: int = 20
+    # A campaign taking more than this many signatures in one minute holds the rest for review. 0: off.
+    sign_burst_per_minute: int = 0
     # Days after a campaign closes before its signers' personal data is anonymized by
     # `python -m campaigns retention --apply`. 0 (or empty): keep until the supporter erases it.
     retention_days: int = 365
@@ -94,6 +104,7 @@ _AT_LEAST_ONE = {
     "my_data_link_minutes",
     "mail_per_minute",
     "mail_max_attempts",
+    "confirm_link_days",
 }
 
 

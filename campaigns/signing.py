@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
+from campaigns import confirmation, flood
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import HotStatement
 from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput, RallyError
@@ -35,6 +36,7 @@ from campaigns.models import (
 )
 from campaigns.regions import RegionScheme, get_scheme
 from campaigns.stats import TOTAL_STATEMENT, bump_counts
+from campaigns.tokens import hash_token, new_token
 from campaigns.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 
 
@@ -55,7 +57,8 @@ class SignerInput(SQLModel):
 
 @dataclass(frozen=True)
 class SignResult:
-    """The same for a new and a repeated signature: nothing here tells them apart to the public."""
+    """What the thank-you shows: built only from what this visitor typed, the same for a new and a repeated
+    signature (nothing on the screen tells them apart)."""
 
     campaign_slug: str
     full_name: str
@@ -67,6 +70,11 @@ class SignResult:
     # Server-side only, for the letter step and the receipt: the signature this sign-on created. None for a
     # repeat sign-on: whoever typed an address that signed before has not proved they own it.
     signature_id: int | None = None
+    # The receipt link's token ("your data" for this signature alone), for the browser that created it; never
+    # for a repeat sign-on. Only its SHA-256 is stored.
+    receipt_token: str | None = None
+    # The campaign counts a signature once its signer follows the link emailed to them (new or repeat alike).
+    confirm_by_email: bool = False
 
 
 def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | None = None) -> dict[str, Any]:
@@ -142,10 +150,12 @@ _SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
 _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.id,
     _CAMPAIGN.c.slug,
+    _CAMPAIGN.c.title,
     _CAMPAIGN.c.status,
     _CAMPAIGN.c.deadline,
     _CAMPAIGN.c.region_scheme,
     _CAMPAIGN.c.consent_hash,
+    _CAMPAIGN.c.require_confirmation,
 ).where(_CAMPAIGN.c.slug == bindparam("slug"))
 _CAMPAIGN_LOOKUP = HotStatement(_CAMPAIGN_BY_SLUG, ("slug",))
 
@@ -168,6 +178,14 @@ _SIGNATURE_KEYS = (
     "referrer",
     "status",
     "created_at",
+    "receipt_hash",
+    "client_address",
+    "email_domain",
+    "flag_reason",
+    "confirm_hash",
+    "confirm_sent_at",
+    "confirm_expires_at",
+    "confirm_sends",
 )
 
 
@@ -195,10 +213,12 @@ def _statements(dialect_name: str) -> _Statements:
 class _OpenCampaign:
     id: int
     slug: str
+    title: str
     status: str
     deadline: datetime | None
     region_scheme: str
     consent_hash: str
+    require_confirmation: bool
 
     accepts_signatures = Campaign.accepts_signatures
 
@@ -214,8 +234,20 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     return campaign
 
 
-def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: datetime | None = None) -> SignResult:
-    """Sign a published campaign. Run inside a write transaction (``db.run_write``)."""
+def sign(
+    *,
+    session: Session,
+    campaign_slug: str,
+    signer: SignerInput,
+    client_address: str | None = None,
+    now: datetime | None = None,
+) -> SignResult:
+    """Sign a published campaign. Run inside a write transaction (``db.run_write``).
+
+    ``client_address``: where the sign-on came from (``campaigns.client_address``), for flood control.
+    A new signature counts at once, or is pending until its signer confirms (campaigns asking for it; the
+    confirmation email is queued in this transaction), or is flagged for review (``campaigns.flood``).
+    """
     now = now or utcnow()
     checked = _check_fields(signer)  # before the first statement: SQLite takes its write lock there
     if session.autoflush:
@@ -225,23 +257,46 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
     campaign = _open_campaign(session, campaign_slug, now)
     values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
     region_name = values.pop("region_name")
+    address = (client_address or "")[:64] or None
+    reason = flood.flag_reason(
+        session, campaign_id=campaign.id, email_canonical=values["email_canonical"], client_address=address, now=now
+    )
+    status = (
+        SignatureStatus.flagged
+        if reason
+        else SignatureStatus.pending
+        if campaign.require_confirmation
+        else SignatureStatus.counted
+    )
+    receipt = new_token()
+    confirm = new_token() if campaign.require_confirmation else None
     row = {
         **values,
         "campaign_id": campaign.id,
         "consent_hash": campaign.consent_hash if values["contact_consent"] else None,
         "consent_at": now if values["contact_consent"] else None,
-        "status": SignatureStatus.counted.value,
+        "status": status.value,
         "created_at": now,
+        "receipt_hash": hash_token(receipt),
+        "client_address": address,
+        "email_domain": values["email_canonical"].rpartition("@")[2][:255],
+        "flag_reason": reason,
+        **confirmation.fresh_link(confirm, now),
     }
     inserted = statements.insert_signature.execute(session, row).fetchone()
     if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
         inserted = _replace_withdrawn(session, row)
     created = inserted is not None
-    # Privacy: only the sign-on that created the signature gets a handle on it. A repeat (this mailbox signed
-    # before, and this visitor has not proved they own it) gets nothing that could show or act on that record.
     signature_id = inserted[0] if inserted else None
     if created:
-        bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
+        if status == SignatureStatus.counted:
+            bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
+        if confirm is not None:
+            confirmation.queue_link(
+                session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
+            )
+    elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
+        confirmation.answer_repeat(session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
     total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(
         campaign_slug=campaign.slug,
@@ -251,6 +306,8 @@ def sign(*, session: Session, campaign_slug: str, signer: SignerInput, now: date
         total=int(total),
         created=created,
         signature_id=signature_id,
+        receipt_token=receipt if created else None,
+        confirm_by_email=campaign.require_confirmation,
     )
 
 
@@ -265,7 +322,11 @@ def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | No
             _SIGNATURE.c.status == SignatureStatus.withdrawn.value,
         )
         .values(
-            **{k: v for k, v in row.items() if k not in key}, withdrawn_at=None, source=SignatureSource.online.value
+            **{k: v for k, v in row.items() if k not in key},
+            withdrawn_at=None,
+            confirmed_at=None,
+            reminded_at=None,
+            source=SignatureSource.online.value,
         )
         .returning(_SIGNATURE.c.id)
     ).first()

@@ -59,6 +59,7 @@ from campaigns.models import (
 )
 from campaigns.settings import Settings, get_settings
 from campaigns.stats import remove_counts
+from campaigns.tokens import hash_token
 from campaigns.validation import clean_email
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,6 @@ class TooManyLinks(RallyError):
 
 
 # --- the link -----------------------------------------------------------------------------------
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.strip().encode("utf-8")).hexdigest()
 
 
 def _lock_address(session: Session, canonical: str) -> None:
@@ -132,6 +129,12 @@ def issue_link(*, session: Session, email: str, now: datetime | None = None, set
         )
     )
     return token
+
+
+def receipt_url(token: str, settings: Settings | None = None) -> str:
+    """The receipt link shown to the browser that created a signature: "your data" for that signature alone."""
+    settings = settings or get_settings()
+    return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?receipt={token}"
 
 
 def link_url(token: str, settings: Settings | None = None) -> str:
@@ -219,6 +222,30 @@ def claim_link(*, session: Session, token: str, now: datetime | None = None) -> 
     )
 
 
+@dataclass(frozen=True)
+class ReceiptOwner:
+    """What a receipt proves: this one signature (and its address, to find it), nothing else of the mailbox."""
+
+    email_canonical: str
+    signature_id: int
+
+
+def open_receipt(*, session: Session, token: str) -> ReceiptOwner:
+    """The signature a receipt link belongs to; ``LinkRefused`` for an unknown one (or one whose signature was
+    erased). A receipt is a bookmark: it works as long as its signature exists with its personal data."""
+    row = session.execute(
+        select(_SIGNATURES.c.id, _SIGNATURES.c.email_canonical).where(
+            _SIGNATURES.c.receipt_hash == hash_token(token or ""), _SIGNATURES.c.erased_at.is_(None)
+        )
+    ).first()
+    if row is None:
+        raise LinkRefused(
+            "This receipt link doesn't work: the signature it belonged to was erased, or the link was cut short "
+            "when copied. To see what Rally holds under your email, ask for a link below."
+        )
+    return ReceiptOwner(email_canonical=str(row.email_canonical), signature_id=int(row.id))
+
+
 # --- what a supporter sees ----------------------------------------------------------------------
 
 
@@ -278,13 +305,16 @@ def _region_name(session: Session, scheme_id: str, code: str) -> str:
     return scheme.get(code).name if scheme.has(code) else code
 
 
-def _signatures(session: Session, canonical: str) -> list[tuple[Signature, Campaign]]:
-    rows = session.execute(
+def _signatures(session: Session, canonical: str, only: int | None = None) -> list[tuple[Signature, Campaign]]:
+    stmt = (
         select(Signature, Campaign)
         .join(Campaign, Campaign.id == Signature.campaign_id)
         .where(Signature.email_canonical == canonical)
         .order_by(Signature.created_at.desc(), Signature.id.desc())  # type: ignore[attr-defined, union-attr]
-    ).all()
+    )
+    if only is not None:  # a receipt: that signature alone
+        stmt = stmt.where(Signature.id == only)
+    rows = session.execute(stmt).all()
     return [(row[0], row[1]) for row in rows]
 
 
@@ -293,10 +323,12 @@ def _wording(session: Session, digest: str | None) -> str | None:
     return wording.text if wording else None
 
 
-def my_data(session: Session, *, email_canonical: str) -> SupporterData:
-    """Every signature under this (canonical) address, across campaigns, and every letter sent in their name."""
+def my_data(session: Session, *, email_canonical: str, only: int | None = None) -> SupporterData:
+    """Every signature under this (canonical) address, across campaigns, and every letter sent in their name.
+
+    ``only``: one signature's id (what a receipt proves), and its letters."""
     signatures = []
-    for sig, campaign in _signatures(session, email_canonical):
+    for sig, campaign in _signatures(session, email_canonical, only):
         agreed = _wording(session, sig.consent_hash) if sig.contact_consent else None
         signatures.append(
             SignatureView(
@@ -383,10 +415,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_my_data(session: Session, *, email_canonical: str, now: datetime | None = None) -> dict[str, Any]:
-    """Everything held about this address, as plain JSON-ready values (what the download gives)."""
+def export_my_data(
+    session: Session, *, email_canonical: str, only: int | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Everything held about this address, as plain JSON-ready values (what the download gives); ``only``:
+    one signature (a receipt), without the address's access links."""
     now = now or utcnow()
-    pairs = _signatures(session, email_canonical)
+    pairs = _signatures(session, email_canonical, only)
     letters: dict[int, list[dict[str, Any]]] = {}
     for letter in _letters(session, [sig.id or 0 for sig, _ in pairs]):
         letter["created_at"], letter["updated_at"] = _iso(letter["created_at"]), _iso(letter["updated_at"])
@@ -423,11 +458,15 @@ def export_my_data(session: Session, *, email_canonical: str, now: datetime | No
                 "letters": letters.get(sig.id or 0, []),
             }
         )
-    links = session.execute(
-        select(_TOKENS.c.purpose, _TOKENS.c.created_at, _TOKENS.c.expires_at, _TOKENS.c.used_at)
-        .where(_TOKENS.c.email_canonical == email_canonical)
-        .order_by(_TOKENS.c.created_at)
-    ).all()
+    links = (
+        session.execute(
+            select(_TOKENS.c.purpose, _TOKENS.c.created_at, _TOKENS.c.expires_at, _TOKENS.c.used_at)
+            .where(_TOKENS.c.email_canonical == email_canonical)
+            .order_by(_TOKENS.c.created_at)
+        ).all()
+        if only is None
+        else []
+    )
     return {
         "generated_at": now.isoformat(),
         "email_canonical": email_canonical,
@@ -439,8 +478,9 @@ def export_my_data(session: Session, *, email_canonical: str, now: datetime | No
     }
 
 
-def export_my_data_json(session: Session, *, email_canonical: str) -> str:
-    return json.dumps(export_my_data(session, email_canonical=email_canonical), ensure_ascii=False, indent=2)
+def export_my_data_json(session: Session, *, email_canonical: str, only: int | None = None) -> str:
+    data = export_my_data(session, email_canonical=email_canonical, only=only)
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 # --- changes ------------------------------------------------------------------------------------
@@ -458,13 +498,21 @@ def _own_signature(session: Session, email_canonical: str, signature_id: int) ->
     return signature
 
 
+_WITHDRAWABLE = (SignatureStatus.counted.value, SignatureStatus.pending.value, SignatureStatus.flagged.value)
+
+
 def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
-    if signature.status != SignatureStatus.counted.value:
-        return False  # already withdrawn (a second click, another tab): nothing more to take away
+    """Withdraw one signature; True if it changed (counted ones leave the counts, held letters are dropped)."""
+    if signature.status not in _WITHDRAWABLE:
+        return False  # already withdrawn (a second click, another tab), or invalidated: nothing more to take away
+    counted = signature.status == SignatureStatus.counted.value
     signature.status = SignatureStatus.withdrawn.value
     signature.withdrawn_at = now
     session.add(signature)
     session.flush()
+    outbox.drop_held(session=session, signature_id=signature.id or 0)
+    if not counted:
+        return True
     remove_counts(
         session,
         campaign_id=signature.campaign_id,
@@ -558,6 +606,10 @@ def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now:
             utm_medium=None,
             utm_campaign=None,
             referrer=None,
+            receipt_hash=None,
+            client_address=None,
+            email_domain=None,
+            confirm_hash=None,
             erased_at=now,
         )
     )
@@ -579,20 +631,26 @@ class Erasure:
 
 
 def erase_my_data(
-    *, session: Session, email_canonical: str, withdraw: bool = False, now: datetime | None = None
+    *,
+    session: Session,
+    email_canonical: str,
+    withdraw: bool = False,
+    only: int | None = None,
+    now: datetime | None = None,
 ) -> Erasure:
-    """Erase everything held about this address (see the module's docstring); ``withdraw`` uncounts first."""
+    """Erase everything held about this address (see the module's docstring); ``withdraw`` uncounts first.
+
+    ``only``: one signature (what a receipt proves): that signature, its letters and its mail are erased;
+    the address's other signatures and links are not touched."""
     now = now or utcnow()
-    signatures = (
-        session.execute(select(Signature).where(Signature.email_canonical == email_canonical).with_for_update())
-        .scalars()
-        .all()
-    )
+    stmt = select(Signature).where(Signature.email_canonical == email_canonical)
+    if only is not None:
+        stmt = stmt.where(Signature.id == only)
+    signatures = session.execute(stmt.with_for_update()).scalars().all()
     withdrawn = sum(_withdraw(session, sig, now) for sig in signatures) if withdraw else 0
     erased = anonymize_signatures(session, [sig.id or 0 for sig in signatures], now=now)
-    session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical))
-    outbox.forget_signatures(
-        session=session, signature_ids=[], recipient_canonical=email_canonical
-    )  # e.g. their "your data" links
+    if only is None:  # the mailbox's own links and mail (e.g. "your data" links) go with the whole address
+        session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical))
+        outbox.forget_signatures(session=session, signature_ids=[], recipient_canonical=email_canonical)
     audit.record(session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn)
     return Erasure(signatures=erased, withdrawn=withdrawn)

@@ -25,6 +25,7 @@ def make_campaign(
     goal: int = 100,
     deadline: datetime | None = None,
     title: str = "Fund the libraries",
+    require_confirmation: bool = False,
 ) -> Campaign:
     slug = slug or f"campaign-{next(_seq)}"
 
@@ -39,6 +40,7 @@ def make_campaign(
                 goal=goal,
                 deadline=deadline,
                 region_scheme=region_scheme,
+                require_confirmation=require_confirmation,
             ),
         )
         if status in ("published", "closed"):

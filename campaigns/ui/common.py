@@ -165,6 +165,13 @@ def session_cookie() -> str | None:
     return value if isinstance(value, str) else None
 
 
+def client_address() -> str | None:
+    """Where this visitor's connection comes from (``campaigns.client_address``); None for loopback (the
+    developer's own browser, or a proxy that is not configured as trusted) and under AppTest."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
 def current_actor() -> Actor | None:
     """The logged-in person, checked against the database on every run (logout and deactivation apply at once)."""
     cookie = session_cookie()

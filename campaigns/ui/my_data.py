@@ -17,7 +17,7 @@ from campaigns.models import utcnow
 from campaigns.settings import get_settings
 from campaigns.ui import common
 
-STATE = "my_data"  # {"email": canonical address, "until": datetime}
+STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
 NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
 
 
@@ -27,11 +27,14 @@ def render() -> None:
         token = st.query_params.get("token")
         if token:
             _open_link(token)
+        receipt = st.query_params.get("receipt")
+        if receipt:
+            _open_receipt(receipt)
         email = _verified_email()
         if email is None:
             _render_request()
         else:
-            _render_data(email)
+            _render_data(email, st.session_state[STATE].get("only"))
 
 
 def _open_link(token: str) -> None:
@@ -42,7 +45,20 @@ def _open_link(token: str) -> None:
         st.error(exc.user_message, icon=":material/link_off:")
         return
     until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
-    st.session_state[STATE] = {"email": email, "until": until}
+    st.session_state[STATE] = {"email": email, "until": until, "only": None}
+
+
+def _open_receipt(token: str) -> None:
+    """A receipt (shown on the thank-you): this one signature, for as long as the page remembers it."""
+    del st.query_params["receipt"]
+    try:
+        with read_session(common.engine()) as session:
+            owner = supporters.open_receipt(session=session, token=token)
+    except supporters.LinkRefused as exc:
+        st.error(exc.user_message, icon=":material/link_off:")
+        return
+    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    st.session_state[STATE] = {"email": owner.email_canonical, "until": until, "only": owner.signature_id}
 
 
 def _verified_email() -> str | None:
@@ -110,18 +126,24 @@ def _day(moment: datetime | None) -> str:
     return f"{moment:%-d %b %Y}" if moment else ""
 
 
-def _render_data(email: str) -> None:
+def _render_data(email: str, only: int | None = None) -> None:
     with read_session(common.engine()) as session:
-        data = supporters.my_data(session, email_canonical=email)
+        data = supporters.my_data(session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
-    st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
+    if only is None:
+        st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
+    else:
+        st.caption(
+            f"One signature, opened with its receipt. This page forgets it in {minutes} minutes. To see every "
+            "campaign signed with your email, press Done, then ask for a link."
+        )
     if st.button("Done: forget me on this device", type="tertiary", icon=":material/logout:"):
         _forget("Done. To come back, ask for a new link.")
     if st.session_state.get("my_data_saved"):
         st.success(st.session_state.pop("my_data_saved"), icon=":material/check_circle:")
-    st.subheader("Campaigns you signed", anchor=False)
+    st.subheader("Campaigns you signed" if only is None else "Your signature", anchor=False)
     if not data.signatures:
-        st.info("We hold no signatures under this address.")
+        st.info("We hold no signatures under this address." if only is None else "This signature is gone.")
     for signature in data.signatures:
         with st.container(border=True):
             _one_signature(email, signature)
@@ -132,22 +154,28 @@ def _render_data(email: str) -> None:
                 _one_letter(letter)
     st.subheader("Download", anchor=False)
     st.download_button(
-        "Download all my data (JSON)",
-        lambda: _export(email),
+        "Download all my data (JSON)" if only is None else "Download this signature's data (JSON)",
+        lambda: _export(email, only),
         "my-data.json",
         mime="application/json",
         icon=":material/download:",
     )
-    _render_erase(email, bool(data.signatures))
+    _render_erase(email, bool(data.signatures), only)
 
 
-def _export(email: str) -> str:
+def _export(email: str, only: int | None) -> str:
     with read_session(common.engine()) as session:
-        return supporters.export_my_data_json(session, email_canonical=email)
+        return supporters.export_my_data_json(session, email_canonical=email, only=only)
 
 
 COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}
-STATUS_TEXT = {"counted": "Counted", "withdrawn": "Withdrawn", "pending": "Not counted yet"}
+STATUS_TEXT = {
+    "counted": "Signed",
+    "withdrawn": "Withdrawn",
+    "pending": "Not counted yet: confirm it with the link we emailed you",
+    "flagged": "Signed",  # held for review: the same words as counted (the signer is never told; campaigns.flood)
+    "invalidated": "Not counted",
+}
 
 
 def _one_signature(email: str, signature: supporters.SignatureView) -> None:
@@ -181,7 +209,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
         )
         st.caption(f"You withdrew this signature on {_day(signature.withdrawn_at)}.{again}")
         return
-    if signature.status != "counted":
+    if signature.status not in ("counted", "pending", "flagged"):
         return
     confirm_key = f"confirm-withdraw-{sid}"
     if not st.session_state.get(confirm_key):
@@ -228,12 +256,18 @@ def _one_letter(letter: supporters.LetterView) -> None:
         st.text(letter.body)
 
 
-def _render_erase(email: str, has_signatures: bool) -> None:
+def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> None:
     st.subheader("Erase my data", anchor=False)
-    st.markdown(
-        "Erasing removes your name, email, postal code, comments, contact consent and the text of your "
-        "letters from every campaign, and forgets this address. It can't be undone."
-    )
+    if only is None:
+        st.markdown(
+            "Erasing removes your name, email, postal code, comments, contact consent and the text of your "
+            "letters from every campaign, and forgets this address. It can't be undone."
+        )
+    else:
+        st.markdown(
+            "Erasing removes this signature's name, email, postal code, comment, contact consent and the text "
+            "of its letters. It can't be undone, and this receipt stops working."
+        )
     if has_signatures:
         st.markdown(
             "**Your signatures stay counted, anonymously** (only the region and the time remain), so campaign "
@@ -243,16 +277,17 @@ def _render_erase(email: str, has_signatures: bool) -> None:
     keep, withdraw = st.columns(2)
     erase_label = "Erase my data" if not has_signatures else "Erase (signatures stay counted)"
     if keep.button(erase_label, disabled=not sure, use_container_width=True, key="erase"):
-        _erase(email, withdraw=False)
+        _erase(email, withdraw=False, only=only)
     if has_signatures and withdraw.button(
         "Withdraw and erase", disabled=not sure, type="primary", use_container_width=True, key="erase-withdraw"
     ):
-        _erase(email, withdraw=True)
+        _erase(email, withdraw=True, only=only)
 
 
-def _erase(email: str, *, withdraw: bool) -> None:
+def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
     done = run_write(
-        common.engine(), lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw)
+        common.engine(),
+        lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
     common.forget_public_reads()
     counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""

@@ -7,7 +7,19 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.audit import Actor
-from campaigns.ui import account, admin, dashboard, embed, mail, my_data, organize, organize_parts, paper, public
+from campaigns.ui import (
+    account,
+    admin,
+    confirm,
+    dashboard,
+    embed,
+    mail,
+    my_data,
+    organize,
+    organize_parts,
+    paper,
+    public,
+)
 from campaigns.ui import export as export_page
 
 PageSpec = tuple[Callable[[], None], str, str, str]  # render, title, url path, icon
@@ -48,7 +60,10 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
 ACCOUNT: list[PageSpec] = [(account.render, "Account", "account", ":material/person:")]
 # Reachable by URL for everyone, listed in no menu. The embed widget must resolve for every visitor, logged in or
 # not: an unknown path falls back to the default page, and web.py lets other sites frame "/embed" (only).
-HIDDEN: list[PageSpec] = [(embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:")]
+HIDDEN: list[PageSpec] = [
+    (embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:"),
+    (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),
+]
 
 
 def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:

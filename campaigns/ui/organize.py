@@ -13,6 +13,7 @@ from campaigns import catalog, custom_regions, lifecycle, overview
 from campaigns.audit import Actor
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
+from campaigns.mail import mail_mode
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.ui import common, organize_parts, public
 
@@ -162,6 +163,18 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     consent_text = st.text_area(
         "Consent wording next to the (unticked) contact box", value=consent, max_chars=1000, key=f"{key}-consent"
     )
+    confirm = st.checkbox(
+        "Count signatures once the signer confirms their email",
+        value=campaign.require_confirmation if campaign else catalog.default_require_confirmation(),
+        key=f"{key}-confirm",
+        help="Each signer gets an email with a link; only confirmed signatures count, are shown on the dashboard, "
+        "are exported and have their letters delivered. Needs a mail server (RALLY_SMTP_HOST).",
+    )
+    if confirm and mail_mode() != "smtp":
+        st.warning(
+            "Mail is not set up, so signers will not receive their confirmation emails and their signatures "
+            "will not count. Configure an SMTP server first (see the README), or leave this off."
+        )
     values: dict[str, Any] = {
         "slug": slug.strip(),
         "title": title,
@@ -171,6 +184,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
         "deadline": deadline,
         "region_scheme": region_scheme,
         "consent_text": consent_text,
+        "require_confirmation": confirm,
     }
     if st.button("Create draft" if campaign is None else "Save changes", type="primary", key=f"{key}-save"):
         if campaign is None:

@@ -14,7 +14,9 @@ from campaigns.catalog import CampaignPage
 from campaigns.db import run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.overview import milestone_reached
+from campaigns.settings import get_settings
 from campaigns.signing import SignerInput, SignResult, sign
+from campaigns.supporters import receipt_url
 from campaigns.ui import common, letter_step
 
 FIELDS = ("full_name", "email", "region", "postal_code", "comment")
@@ -188,8 +190,10 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
         **_source(),
     )
     try:
+        address = common.client_address()
         result = run_write(
-            common.engine(), lambda session: sign(session=session, campaign_slug=page.slug, signer=signer)
+            common.engine(),
+            lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
         )
     except InvalidInput as exc:
         for field, message in exc.errors.items():
@@ -205,18 +209,42 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
     st.rerun()
 
 
-def render_thank_you(page: CampaignPage, done: SignResult) -> None:
+def render_thank_you(page: CampaignPage, done: SignResult, *, confirmed: bool = False) -> None:
+    """The thank-you: built only from what this visitor typed (``done``), the same for a new and a repeated
+    signature. ``confirmed``: shown after the signer followed their confirmation link."""
     with st.container(border=True):
-        st.success(f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:")
-        st.markdown(
-            f"You're one of **{done.total:,}** people who have signed so far. "
-            f"Your signature counts for {common.plain(done.region_name)}."
-        )
+        if done.confirm_by_email and not confirmed:
+            st.success(
+                f"Thank you, {common.plain(done.full_name)}. One last step: check your inbox.",
+                icon=":material/mark_email_unread:",
+            )
+            st.markdown(
+                "We emailed you a link to confirm your signature: **it counts once you open it** "
+                f"(within {get_settings().confirm_link_days} days). If it isn't there in a few minutes, "
+                "look in your spam folder."
+            )
+        else:
+            st.success(
+                f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
+            )
+            st.markdown(
+                f"You're one of **{max(done.total, 1):,}** people who have signed so far. "
+                f"Your signature counts for {common.plain(done.region_name)}."
+            )
         st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends.")
         link = common.share_link(page.slug, utm_source="share", utm_medium="supporter")
         st.code(link, language=None, wrap_lines=True)
         st.caption("Copy the link above and send it to people who care about this too.")
-    letter_step.render(page.title, done)
+    if done.receipt_token:
+        with st.container(border=True):
+            st.markdown(
+                "**Your receipt.** Keep this link (bookmark it): it lets you see, withdraw or erase "
+                "this signature later, without email."
+            )
+            st.code(receipt_url(done.receipt_token), language=None, wrap_lines=True)
+            st.caption("Anyone with this link can change this signature: keep it to yourself.")
+    if not done.confirm_by_email or confirmed:
+        letter_step.render(page.title, done)
     st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
     if st.button("Sign as someone else", type="tertiary"):
         del st.session_state[f"signed:{page.slug}"]
