@@ -1,16 +1,23 @@
 """Reading files organizers upload: size limit, encoding, CSV header and rows; row error reports.
 
 ``read_csv`` refuses a whole file (``InvalidInput({"file": ...})``) only when it cannot be read as
-the expected table: too large, empty, not text, wrong header. Problems in single rows (wrong number
-of cells, NUL bytes, text-direction controls) are returned on the row (``CsvRow.problem``) so the
-caller can report every row at once, with its own checks, as ``RowError``s in an ``UploadRowsError``.
+the expected table: too large, empty, not text, wrong header, over one of the bounds below. Problems
+in single rows (wrong number of cells, NUL bytes, text-direction controls) are returned on the row
+(``CsvRow.problem``) so the caller can report every row at once, with its own checks, as
+``RowError``s in an ``UploadRowsError``.
+
+The bounds every upload is held to live here, whatever ``max_upload_mb`` is set to, so that reading
+a file costs time and memory in proportion to its size, capped: a CSV line is refused before it is
+split into cells, a header before any work per column, and rows as soon as there are too many.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +25,11 @@ from typing import Any
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.settings import get_settings
 from campaigns.validation import BIDI_CONTROLS, find_bad_characters
+
+# --- bounds on every upload (README: "Limits on uploaded files") ---------------------------------
+MAX_LINE_CHARS = 10_000  # characters on one line of a CSV (a legitimate row has well under 2,000)
+MAX_COLUMNS = 100  # cells in a CSV header, counted before any work per column (files have 3 to 5)
+MAX_ROWS = 100_000  # data rows in one CSV (blank lines not counted)
 
 _BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t")
@@ -184,14 +196,22 @@ def _header(
     what: str,
     aliases: Mapping[str, str] | None = None,
 ) -> list[str]:
+    expected = ",".join([*required, *optional])
+    if len(cells) > MAX_COLUMNS:  # before any work per column
+        raise InvalidInput(
+            {
+                "file": f"The {what}'s header has {len(cells):,} columns; at most {MAX_COLUMNS} are allowed. "
+                f"Expected the columns {expected}."
+            }
+        )
     names = [c.strip().lower() for c in cells]
     if aliases:
         names = [aliases.get(header_key(n), n) for n in names]
     while names and not names[-1]:  # spreadsheets often add empty columns at the end
         names.pop()
-    expected = ",".join([*required, *optional])
     found = f'found "{shown(raw_line.strip())}"'
-    missing = [c for c in required if c not in names]
+    present = set(names)
+    missing = [c for c in required if c not in present]
     if missing and len(names) == 1 and len(required) > 1:
         raise InvalidInput(
             {
@@ -201,7 +221,7 @@ def _header(
         )
     if missing:
         raise InvalidInput({"file": f"Expected the columns {expected}; {found}. Missing: {', '.join(missing)}."})
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    duplicates = sorted(n for n, count in Counter(names).items() if count > 1)
     if duplicates:
         listed = ", ".join(f'"{shown(n)}"' for n in duplicates)
         message = f"The {what}'s header names {listed} more than once. Expected the columns {expected}."
@@ -251,18 +271,67 @@ def read_csv(
     text = decode_text(data, what=what)
     if not text.strip():
         raise InvalidInput({"file": f"The {what} is empty."})
-    header_line = text.lstrip("\r\n").splitlines()[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header_line), strict=False)
+    header_line = _first_line(text, what)
+    reader = csv.reader(_lines(text, what), delimiter=_delimiter(header_line), strict=False)
     try:
         records = _records(reader)
         _, header_cells = next(records, (1, []))
         names = _header(header_cells, header_line, required, optional, what, aliases)
-        rows = [_row(line, cells, names) for line, cells in records]
+        rows: list[CsvRow] = []
+        for line, cells in records:
+            if len(rows) == MAX_ROWS:
+                raise InvalidInput(
+                    {
+                        "file": f"The {what} has more than {MAX_ROWS:,} rows; at most {MAX_ROWS:,} are allowed "
+                        f"in one file (line {line:,} is row {MAX_ROWS + 1:,})."
+                    }
+                )
+            rows.append(_row(line, cells, names))
     except csv.Error as exc:
         raise InvalidInput({"file": f"We can't read the {what} as CSV (line {reader.line_num}): {exc}."}) from None
     if not rows:
         raise InvalidInput({"file": f"The {what} has a header but no rows below it."})
     return rows
+
+
+def _line_breaks(text: str) -> int:
+    """How many lines ``text`` ends (CR LF, LF or CR each end one, as ``csv`` counts them)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _too_long(what: str, number: int, length: int) -> InvalidInput:
+    return InvalidInput(
+        {
+            "file": f"Line {number:,} of the {what} has {length:,} characters; at most {MAX_LINE_CHARS:,} are "
+            "allowed on one line. Check that it is the right file, saved as CSV."
+        }
+    )
+
+
+_FIRST_LINE = re.compile(rf"[\r\n]*([^\r\n]{{0,{MAX_LINE_CHARS + 1}}})")
+_LINE_END = re.compile(r"[\r\n]")
+
+
+def _first_line(text: str, what: str) -> str:
+    """The first non-empty line (the header), looking at no more than ``MAX_LINE_CHARS`` of it."""
+    match = _FIRST_LINE.match(text)
+    if match is None:  # never: the pattern matches any text
+        return ""
+    line = match.group(1)
+    if len(line) > MAX_LINE_CHARS:
+        end = _LINE_END.search(text, match.start(1))
+        length = (end.start() if end else len(text)) - match.start(1)
+        raise _too_long(what, _line_breaks(text[: match.start(1)]) + 1, length)
+    return line
+
+
+def _lines(text: str, what: str) -> Iterator[str]:
+    """The lines of ``text`` with their line ends, for ``csv.reader``; a line over ``MAX_LINE_CHARS`` is refused
+    before it is split into cells."""
+    for number, line in enumerate(io.StringIO(text, newline=""), 1):
+        if len(line) > MAX_LINE_CHARS and len(content := line.rstrip("\r\n")) > MAX_LINE_CHARS:
+            raise _too_long(what, number, len(content))
+        yield line
 
 
 def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:

@@ -240,6 +240,20 @@ def test_bad_region_rows_are_all_reported_and_nothing_is_stored(engine):
         assert list_custom_schemes(session) == []
 
 
+def test_a_regions_file_over_the_upload_bounds_is_refused_naming_the_limit(engine):
+    too_many = b"code,name\n" + b"".join(b"R%d,Region %d\n" % (n, n) for n in range(100_001))
+    with pytest.raises(InvalidInput) as info:
+        create(engine, regions=too_many, shapes=None)
+    assert info.value.errors == {
+        "file": "The regions file has more than 100,000 rows; at most 100,000 are allowed in one file "
+        "(line 100,002 is row 100,001)."
+    }
+    with pytest.raises(InvalidInput, match="The regions file's header has 101 columns; at most 100 are allowed"):
+        create(engine, regions=b"code,name" + b",x" * 99 + b"\nA,B\n", shapes=None)
+    with read_session(engine) as session:
+        assert list_custom_schemes(session) == []
+
+
 def test_scheme_name_is_required(engine):
     with pytest.raises(InvalidInput) as info:
         create(engine, name="  ", region_label="")

@@ -6,7 +6,7 @@ import pytest
 
 from campaigns.errors import InvalidInput
 from campaigns.settings import override_settings
-from campaigns.uploads import RowError, UploadRowsError, read_csv, report_csv
+from campaigns.uploads import MAX_COLUMNS, MAX_LINE_CHARS, MAX_ROWS, RowError, UploadRowsError, read_csv, report_csv
 
 COLUMNS = ["region_code", "name", "title", "email", "postal_address"]
 
@@ -80,6 +80,42 @@ def test_file_over_the_size_limit_is_refused_stating_the_limit():
     with override_settings(max_upload_mb=1):
         message = refusal(b"name\n" + b"x" * int(1.1 * 1024 * 1024))
     assert message == "The file is 1.1 MB; the limit is 1 MB."
+
+
+def test_a_header_of_more_columns_than_the_limit_is_refused_before_any_work_per_column():
+    assert (MAX_COLUMNS, MAX_LINE_CHARS) == (100, 10_000)  # as README's "Limits on uploaded files" says
+    many = b"name,email" + b",x" * 4_990  # 4,992 columns on a line of 9,990 characters
+    assert refusal(many + b"\nAda,a@example.org\n") == (
+        "The file's header has 4,992 columns; at most 100 are allowed. Expected the columns name,email."
+    )
+    assert refusal(b"name,email" + b",x" * 99 + b"\nAda\n").startswith("The file's header has 101 columns;")
+    [row] = read(b"name,email" + b"," * 98 + b"\nAda,a@example.org\n")  # 100 columns, empty ones at the end
+    assert row.values == {"name": "Ada", "email": "a@example.org"}
+
+
+def test_a_line_longer_than_the_limit_is_refused_before_it_is_split_into_cells():
+    # a header of 40,000 columns (it took 40 s when each column was counted against every other)
+    header = ",".join(f"c{n}" for n in range(40_000)).encode()
+    assert refusal(header + b"\nAda\n") == (
+        f"Line 1 of the file has {len(header):,} characters; at most 10,000 are allowed on one line. "
+        "Check that it is the right file, saved as CSV."
+    )
+    assert refusal(b"\r\n\r\n" + b"a," * 1_000_000).startswith("Line 3 of the file has 2,000,000 characters;")
+    long_row = b"Ada," + b"x" * MAX_LINE_CHARS
+    assert refusal(b"name,email\r\n" + long_row + b"\r\nBob,b@example.org\r\n").startswith(
+        "Line 2 of the file has 10,004 characters;"
+    )
+    [row] = read(b"name,email\n" + long_row[:MAX_LINE_CHARS] + b"\n")  # exactly at the limit: fine
+    assert len(row.values["email"]) == MAX_LINE_CHARS - 4
+
+
+def test_more_rows_than_the_limit_are_refused_blank_lines_not_counted():
+    assert MAX_ROWS == 100_000
+    rows = read(b"name\n\n" + b"a\n" * MAX_ROWS + b"\n\n")
+    assert (len(rows), rows[-1].line) == (MAX_ROWS, MAX_ROWS + 2)
+    assert refusal(b"name\n\n" + b"a\n" * (MAX_ROWS + 1)) == (
+        "The file has more than 100,000 rows; at most 100,000 are allowed in one file (line 100,003 is row 100,001)."
+    )
 
 
 def test_rows_with_the_wrong_number_of_cells_are_row_problems_not_a_refusal():
