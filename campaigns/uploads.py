@@ -160,14 +160,28 @@ def check_size(data: bytes, *, what: str = "file", field: str = "file") -> None:
         raise InvalidInput({field: f"The {what} is {size}; the limit is {limit_mb} MB."})
 
 
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as the "surrogateescape" handler keeps it
+_UTF8_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
 def decode_text(data: bytes, *, what: str = "file") -> str:
-    """UTF-8 (with or without a BOM), else Windows-1252, as spreadsheets save "CSV" on Windows."""
-    if data.startswith(_BOM):
+    """UTF-8 (with or without a BOM), else Windows-1252, as spreadsheets save "CSV" on Windows.
+
+    A file is read in one encoding, never a mix. One that has both UTF-8 characters (or a UTF-8 BOM)
+    and bytes that are not UTF-8, such as a name pasted from another file, is refused naming the first
+    line that is not UTF-8: read as Windows-1252 its UTF-8 names would be garbled ("José" as "JosÃ©"),
+    and no rule can tell what a stray byte was meant to be, so neither that line nor the file is guessed.
+    """
+    marked_utf8 = data.startswith(_BOM)
+    if marked_utf8:
         data = data[len(_BOM) :]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    text = data.decode("utf-8", "surrogateescape")  # linear; bytes that are not UTF-8 kept as U+DC80-U+DCFF
+    not_utf8 = _NOT_UTF8.search(text)
+    if not_utf8 is None:
+        return text
+    utf8 = _UTF8_NON_ASCII.search(text)
+    if marked_utf8 or utf8 is not None:
+        raise InvalidInput({"file": _mixed_encodings(text, not_utf8.start(), utf8.start() if utf8 else None, what)})
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -175,6 +189,30 @@ def decode_text(data: bytes, *, what: str = "file") -> str:
     if text is None or any(find_bad_characters(ch, allow_newlines=True) for ch in set(text)):
         raise InvalidInput({"file": f"We can't read the {what} as text. {_SAVE_AS_UTF8}"})
     return text
+
+
+def _line_at(text: str, position: int) -> tuple[int, str]:
+    """The number of the line ``position`` is on, and up to 60 characters of that line around it ("…" where cut)."""
+    start = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position)) + 1
+    end = _LINE_END.search(text, position)
+    line_end = end.start() if end else len(text)
+    cut_start, cut_end = max(start, position - 30), min(line_end, position + 30)
+    excerpt = ("…" if cut_start > start else "") + text[cut_start:cut_end] + ("…" if cut_end < line_end else "")
+    return _line_breaks(text[:start]) + 1, _NOT_UTF8.sub("\ufffd", excerpt)
+
+
+def _mixed_encodings(text: str, not_utf8: int, utf8: int | None, what: str) -> str:
+    number, excerpt = _line_at(text, not_utf8)
+    if utf8 is None:
+        rest = "though the file is marked as UTF-8"
+    else:
+        utf8_number, utf8_excerpt = _line_at(text, utf8)
+        rest = f'though other lines are (line {utf8_number:,}: "{shown(utf8_excerpt, 62)}")'
+    return (
+        f'Line {number:,} of the {what} is not UTF-8 text ("{shown(excerpt, 62)}"), {rest}: read either way, '
+        f'some names would be garbled, so nothing was read. Retype the characters shown as "\ufffd" on line '
+        f"{number:,} and upload the file again."
+    )
 
 
 def _delimiter(header_line: str) -> str:

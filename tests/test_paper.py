@@ -300,6 +300,15 @@ def test_a_file_in_utf16_is_refused_asking_for_csv_utf8(engine):
     assert '"CSV UTF-8"' in file_refusal(engine, (HEADER + "Zoë,z@example.org,CA,2026-03-01,no\n").encode("utf-16"))
 
 
+def test_a_utf8_file_with_one_stray_latin1_byte_is_refused_at_that_line_not_garbled(engine):
+    utf8 = (HEADER + "José Müller,jose@example.org,CA,2026-03-01,no\n" * 3).encode()
+    stray = b"Ren\xe9e Dupont,renee@example.org,NY,2026-03-02,no\n"  # pasted from a Latin-1 file
+    message = file_refusal(engine, utf8 + stray + b"Bob,bob@example.org,TX,2026-03-02,no\n")
+    assert message.startswith('Line 5 of the file is not UTF-8 text ("Ren\ufffde Dupont,renee@example.org,NY…"), ')
+    assert 'though other lines are (line 2: "José Müller,jose@example.org' in message
+    assert message.endswith('Retype the characters shown as "\ufffd" on line 5 and upload the file again.')
+
+
 def test_missing_columns_are_named(engine):
     message = file_refusal(engine, b"name,region,signed_date,consent\nA,CA,2026-03-01,no\n")
     assert message.endswith("Missing: email.")

@@ -185,3 +185,11 @@ def test_a_file_over_the_upload_bounds_is_refused_naming_the_limit_and_nothing_c
     with pytest.raises(InvalidInput, match="Line 3 of the file has 10,011 characters; at most 10,000"):
         do_import(engine, campaign.id, HEADER + "US-CA,Someone,,,\nUS-NY," + "x" * 10_005 + "\n")
     assert stored(engine, campaign.id) == [("US-CA", "Kept", None)]
+
+
+def test_a_file_mixing_utf8_and_windows_1252_is_refused_naming_the_line(engine):
+    campaign = make_campaign(engine)
+    data = (HEADER + "US-NY,Zoë Müller,,,\n").encode() + b"US-CA,Ren\xe9e,,,\n"
+    with pytest.raises(InvalidInput, match=r"^Line 3 of the file is not UTF-8 text"):
+        run_write(engine, lambda s: import_targets(session=s, campaign_id=campaign.id, data=data, actor=ORGANIZER))
+    assert stored(engine, campaign.id) == []

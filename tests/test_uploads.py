@@ -33,6 +33,26 @@ def test_latin1_from_excel_is_read_as_windows_1252_not_garbled():
     assert row.values["name"] == "Zoë Müller – “quoted”"
 
 
+def test_a_stray_latin1_byte_in_an_ascii_file_is_read_as_windows_1252():
+    [row] = read(b"name,email\nJos\xe9,jose@example.org\n")
+    assert row.values["name"] == "José"
+
+
+def test_a_utf8_file_with_a_stray_latin1_byte_is_refused_naming_its_line_never_garbled():
+    data = "name,email\r\n\r\nJosé,jose@example.org\r\n".encode() + b"Zo\xeb,zoe@example.org\r\n"
+    assert refusal(data) == (
+        'Line 4 of the file is not UTF-8 text ("Zo\ufffd,zoe@example.org"), though other lines are '
+        '(line 3: "José,jose@example.org"): read either way, some names would be garbled, so nothing was read. '
+        'Retype the characters shown as "\ufffd" on line 4 and upload the file again.'
+    )
+    bom_then_latin1 = b"\xef\xbb\xbfname,email\nAda,a@example.org\nJos\xe9,j@example.org\n"
+    assert refusal(bom_then_latin1).startswith(
+        'Line 3 of the file is not UTF-8 text ("Jos\ufffd,j@example.org"), though the file is marked as UTF-8:'
+    )
+    far = b"name,email\n" + "Zoë".encode() + b" " * 200 + b"M\xfcller" + b" " * 200 + b",z@example.org\n"
+    assert '("…' + " " * 29 + "M\ufffdller" in refusal(far)  # the line is quoted around the byte
+
+
 def test_binary_or_utf16_data_is_refused_asking_for_csv_utf8():
     message = refusal("name,email\nZoë,z@example.org\n".encode("utf-16"))
     assert '"CSV UTF-8"' in message
