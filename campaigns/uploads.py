@@ -1,4 +1,4 @@
-"""Reading files organizers upload: size limit, encoding, CSV header and rows; row error reports.
+"""Reading files organizers upload: size limit, encoding, CSV header and rows, JSON; row error reports.
 
 ``read_csv`` refuses a whole file (``InvalidInput({"file": ...})``) only when it cannot be read as
 the expected table: too large, empty, not text, wrong header, over one of the bounds below. Problems
@@ -8,7 +8,9 @@ in single rows (wrong number of cells, NUL bytes, text-direction controls) are r
 
 The bounds every upload is held to live here, whatever ``max_upload_mb`` is set to, so that reading
 a file costs time and memory in proportion to its size, capped: a CSV line is refused before it is
-split into cells, a header before any work per column, and rows as soon as there are too many.
+split into cells, a header before any work per column, and rows as soon as there are too many;
+``read_json`` counts a JSON file's objects, lists and nesting before parsing it and checks each
+number while parsing (``shapes`` holds shapes files to the points and shapes a map may draw).
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from campaigns import uploads
 from campaigns.errors import InvalidInput
 from campaigns.settings import override_settings
 from campaigns.uploads import MAX_COLUMNS, MAX_LINE_CHARS, MAX_ROWS, RowError, UploadRowsError, read_csv, report_csv
@@ -184,3 +187,13 @@ def test_upload_rows_error_says_how_many_problems_and_the_first():
     error = UploadRowsError([RowError(7, "", "", "b"), RowError(3, "email", "x", "Bad email.")])
     assert [e.line for e in error.errors] == [3, 7]
     assert error.user_message.startswith("The file has 2 problems, so nothing was saved. First, on line 3, email: Bad")
+
+
+def test_readme_states_the_limits_uploads_are_held_to():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme.split("### Limits on uploaded files")[1].split("\n## ")[0]
+    for name in ("MAX_LINE_CHARS", "MAX_COLUMNS", "MAX_ROWS", "MAX_SHAPES", "MAX_POINTS"):
+        assert f"| {getattr(uploads, name):,} |" in section, name
+    assert f"| {uploads.MAX_JSON_DEPTH} levels |" in section
+    assert f"| {uploads.MAX_JSON_OBJECTS:,} / {uploads.MAX_JSON_LISTS:,} |" in section
+    assert f"| {uploads.MAX_NUMBER_CHARS} characters, finite |" in section
