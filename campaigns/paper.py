@@ -1,8 +1,9 @@
 """Paper and offline signatures: a CSV of signers, checked row by row, then counted like any signature.
 
 The file has the columns ``name, email, region, signed_date, consent`` (any order, any case; other
-spellings in ``HEADER_SPELLINGS``), read by ``uploads.read_csv`` (size limit, UTF-8 with or without a
-BOM or Windows-1252, comma, semicolon or tab). Each row ends as one of:
+spellings in ``HEADER_SPELLINGS``), read by ``uploads.read_csv`` (size, line, column and row limits;
+UTF-8 with or without a BOM or Windows-1252, never a mix of the two; comma, semicolon or tab). Each row
+ends as one of:
 
 - ``imported``: a new, counted signature (``ready`` in a dry run: it would be imported);
 - ``duplicate``: the same person (canonical email, as for online signing) signed the campaign already,

@@ -1,19 +1,26 @@
 """Checking uploaded region shapes: GeoJSON FeatureCollections and TopoJSON Topologies.
 
 Every feature must name a region code the scheme knows and carry polygon geometry made of
-finite numbers (TopoJSON: arcs that exist); the first problems found are reported plainly.
+numbers (TopoJSON: arcs that exist); the first problems found are reported plainly. What a map
+may cost is bounded (``uploads.read_json`` and the ``uploads.MAX_*`` bounds): at most
+``MAX_SHAPES`` shapes and ``MAX_POINTS`` points drawn, a TopoJSON arc counted each time a shape
+uses it (as a browser draws it), so that no upload can freeze the browsers of a dashboard's viewers.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from campaigns.errors import InvalidInput
-from campaigns.uploads import check_size, shown
+from campaigns.uploads import MAX_POINTS, MAX_SHAPES, read_json, shown
+
+_SIMPLIFY = (
+    f"A map may have at most {MAX_SHAPES:,} shapes and draw at most {MAX_POINTS:,} points: simplify the shapes "
+    "(for example with mapshaper's -simplify) and export them again."
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +33,8 @@ class Shapes:
 
 def _shape_code(item: Any) -> str | None:
     """A feature's region code: ``properties.code``, else its ``id``; upper-case, as codes are stored."""
+    if not isinstance(item, dict):
+        return None
     properties = item.get("properties")
     raw = properties.get("code") if isinstance(properties, dict) else None
     raw = item.get("id") if raw is None or raw == "" else raw
@@ -44,9 +53,7 @@ def _positions_problem(positions: Any) -> str | None:
     for position in positions:
         if not isinstance(position, list) or len(position) < 2 or not all(_is_number(v) for v in position):
             return "has coordinates that are not pairs of numbers"
-        if not all(math.isfinite(v) for v in position):
-            return "has coordinates that are not finite numbers (NaN or Infinity)"
-    return None
+    return None  # numbers are finite and of a sane length: read_json checked them
 
 
 def _polygons(kind: Any, value: Any) -> list[Any] | str:
@@ -60,27 +67,38 @@ def _polygons(kind: Any, value: Any) -> list[Any] | str:
     return polygons
 
 
-def _geojson_problem(feature: Any) -> str | None:
+def _geojson_problem(feature: Any) -> tuple[str | None, int]:
+    """What is wrong with a feature's geometry, or None and how many points it has."""
     geometry = feature.get("geometry")
     geometry = geometry if isinstance(geometry, dict) else {}
     polygons = _polygons(geometry.get("type"), geometry.get("coordinates"))
     if isinstance(polygons, str):
-        return polygons
-    return next((p for ring in itertools.chain(*polygons) if (p := _positions_problem(ring))), None)
+        return polygons, 0
+    points = 0
+    for ring in itertools.chain(*polygons):
+        problem = _positions_problem(ring)
+        if problem:
+            return problem, 0
+        points += len(ring)
+    return None, points
 
 
-def _topojson_problem(geometry: Any, arc_count: int) -> str | None:
+def _topojson_problem(geometry: Any, arc_points: list[int]) -> tuple[str | None, int]:
+    """What is wrong with a geometry's arcs, or None and how many points drawing it takes (``arc_points``:
+    the points of each arc of the file; an arc is drawn each time a ring refers to it)."""
     if geometry.get("type") in ("Polygon", "MultiPolygon") and "arcs" not in geometry:
-        return "has no arcs"
+        return "has no arcs", 0
     polygons = _polygons(geometry.get("type"), geometry.get("arcs"))
     if isinstance(polygons, str):
-        return polygons
+        return polygons, 0
+    arc_count, points = len(arc_points), 0
     for ring in itertools.chain(*polygons):
         if not isinstance(ring, list) or not ring:
-            return "has an empty ring"
+            return "has an empty ring", 0
         if not all(isinstance(i, int) and not isinstance(i, bool) and -arc_count <= i < arc_count for i in ring):
-            return f"refers to arcs that don't exist (the file has {arc_count})"
-    return None
+            return f"refers to arcs that don't exist (the file has {arc_count})", 0
+        points += sum(arc_points[i if i >= 0 else ~i] for i in ring)  # -1 (~0) is arc 0 reversed
+    return None, points
 
 
 class _Findings:
@@ -121,23 +139,42 @@ class _Findings:
         return frozenset(self.found)
 
 
+def _check_count(shapes: int, what: str) -> None:
+    if shapes > MAX_SHAPES:
+        raise InvalidInput(
+            {"shapes": f"The {what} has {shapes:,} shapes; at most {MAX_SHAPES:,} are allowed. {_SIMPLIFY}"}
+        )
+
+
+def _check_points(points: int, said: str) -> None:
+    """Refuse more than ``MAX_POINTS`` points; ``said`` says what has them, with ``{points}`` for the count."""
+    if points > MAX_POINTS:
+        raise InvalidInput({"shapes": said.format(points=f"{points:,}") + " " + _SIMPLIFY})
+
+
 def _check_geojson(doc: dict[str, Any], codes: frozenset[str]) -> frozenset[str]:
     features = doc.get("features")
     if not isinstance(features, list) or not features:
         raise InvalidInput({"shapes": "The GeoJSON FeatureCollection has no features."})
+    _check_count(len(features), "GeoJSON FeatureCollection")
     findings = _Findings(codes)
+    points = 0
     for number, feature in enumerate(features, 1):
         feature = feature if isinstance(feature, dict) else {}
-        findings.add(number, feature, _geojson_problem(feature))
+        problem, feature_points = _geojson_problem(feature)
+        findings.add(number, feature, problem)
+        points += feature_points
+    _check_points(points, "The GeoJSON's shapes have {points} points.")
     return findings.check()
 
 
 def _geometries(topology_object: Any) -> list[Any]:
+    """The geometries of a TopoJSON object, as they are (not all of them need be objects)."""
     if not isinstance(topology_object, dict):
         return []
     if topology_object.get("type") == "GeometryCollection":
         items = topology_object.get("geometries")
-        return [g if isinstance(g, dict) else {} for g in items] if isinstance(items, list) else []
+        return items if isinstance(items, list) else []
     return [topology_object]
 
 
@@ -156,6 +193,8 @@ def _check_topojson(doc: dict[str, Any], codes: frozenset[str]) -> tuple[str, fr
         problem = _positions_problem(arc)
         if problem:
             raise InvalidInput({"shapes": f"The TopoJSON's arc {number} {problem}."})
+    arc_points = [len(arc) for arc in arcs]
+    _check_points(sum(arc_points), "The TopoJSON's arcs have {points} points.")
     transform = doc.get("transform", {})
     for key in ("scale", "translate"):
         if not isinstance(transform, dict) or _positions_problem([transform.get(key, [0, 0])]):
@@ -164,30 +203,21 @@ def _check_topojson(doc: dict[str, Any], codes: frozenset[str]) -> tuple[str, fr
     geometries = _geometries(objects[name])
     if not geometries:
         raise InvalidInput({"shapes": f'The TopoJSON object "{shown(name, 40)}" has no geometries.'})
+    _check_count(len(geometries), f'TopoJSON object "{shown(name, 40)}"')
     findings = _Findings(codes)
+    points = 0
     for number, geometry in enumerate(geometries, 1):
-        findings.add(number, geometry, _topojson_problem(geometry, len(arcs)))
+        geometry = geometry if isinstance(geometry, dict) else {}
+        problem, geometry_points = _topojson_problem(geometry, arc_points)
+        findings.add(number, geometry, problem)
+        points += geometry_points
+    _check_points(points, "The TopoJSON's shapes draw {points} points (an arc counts each time a shape uses it).")
     return name, findings.check()
-
-
-def _parse_json(data: bytes) -> tuple[str, Any]:
-    check_size(data, what="shapes file", field="shapes")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput({"shapes": "The shapes file is not UTF-8 text: export it again as GeoJSON."}) from None
-    try:
-        return text, json.loads(text)
-    except json.JSONDecodeError as exc:
-        message = f"The shapes file is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
-        raise InvalidInput({"shapes": message}) from None
-    except RecursionError:
-        raise InvalidInput({"shapes": "The shapes file is nested too deeply to be GeoJSON or TopoJSON."}) from None
 
 
 def check_shapes(data: bytes, codes: frozenset[str]) -> Shapes:
     """Check an uploaded GeoJSON FeatureCollection or TopoJSON Topology against the scheme's region codes."""
-    text, doc = _parse_json(data)
+    text, doc = read_json(data, what="shapes file", field="shapes", hint=_SIMPLIFY)
     kind = doc.get("type") if isinstance(doc, dict) else None
     if kind == "FeatureCollection":
         return Shapes("geojson", None, text, _check_geojson(doc, codes))

@@ -74,6 +74,21 @@ def test_a_file_that_cannot_be_read_gets_one_clear_message_and_no_import_button(
     assert not [b for b in at.button if b.label.startswith("Import")]
 
 
+def test_a_file_mixing_encodings_is_refused_on_the_page_naming_the_line(staff_app, engine):
+    as_person, open_page = staff_app
+    campaign_at(engine, "paper-mixed")
+    as_person(("coordinator",))
+    at = open_page("paper")
+    data = FILE + b"Ren\xe9e,renee@example.org,NY,2026-03-02,no\n"
+    at.file_uploader[0].set_value(("paper.csv", data.replace(b"Ada,", "Adà,".encode()), "text/csv"))
+    at.run()
+    button(at, "Check the file").click()
+    at.run()
+    assert not at.exception
+    assert next(e.value for e in at.error).startswith('Line 6 of the file is not UTF-8 text ("Ren\ufffde,')
+    assert not [b for b in at.button if b.label.startswith("Import")]
+
+
 def test_without_an_open_or_closed_campaign_the_page_says_so(staff_app, engine):
     as_person, open_page = staff_app
     as_person(("coordinator",))

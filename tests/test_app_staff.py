@@ -163,3 +163,23 @@ def test_editor_shows_each_field_problem(staff_app):
     at = next(b for b in at.button if b.label == "Create draft").click().run()
     messages = " ".join(e.value for e in at.error)
     assert "Title:" in messages and "Purpose:" in messages and "Link name:" in messages
+
+
+def test_region_schemes_page_shows_an_unreadable_shapes_file_as_one_clear_message(staff_app, engine):
+    from campaigns.custom_regions import list_custom_schemes
+
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    at = open_page("regions")
+    at.text_input[0].set_value("Wards")
+    at.file_uploader[0].set_value(("wards.csv", b"code,name\nN,North\n", "text/csv"))
+    huge = b'{"type": "FeatureCollection", "features": [{"type": "Feature", "id": "N", "geometry": '
+    huge += b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, ' + b"9" * 5_000 + b"], [0, 0]]]}}]}"
+    at.file_uploader[1].set_value(("wards.geojson", huge, "application/geo+json"))
+    at = next(b for b in at.button if b.label == "Create scheme").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == [
+        'The shapes file has a number of 5,000 characters ("99999999999999999999…"); at most 40 are allowed.'
+    ]
+    with read_session(engine) as session:
+        assert list_custom_schemes(session) == []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 
 import pytest
 from sqlalchemy import select
 
+from campaigns import shapes, uploads
 from campaigns.audit import Actor
 from campaigns.catalog import CampaignCreate, create_campaign
 from campaigns.custom_regions import (
@@ -21,6 +23,7 @@ from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, UnknownRegionScheme
 from campaigns.models import AuditEntry
 from campaigns.settings import override_settings
+from campaigns.shapes import check_shapes
 from campaigns.signing import sign
 from campaigns.stats import region_counts
 from campaigns.uploads import UploadRowsError
@@ -161,17 +164,15 @@ def test_features_without_a_code_are_refused(engine):
     [
         ({"type": "Polygon", "coordinates": [[["0", "0"], [1, 0], [1, 1], [0, 0]]]}, "not pairs of numbers"),
         ({"type": "Polygon", "coordinates": "0 0, 1 1"}, "has no rings"),
-        ({"type": "Polygon", "coordinates": [[[0, "NaN-placeholder"], [1, 0], [1, 1], [0, 0]]]}, "finite"),
         ({"type": "Point", "coordinates": [0, 0]}, 'is a "Point": only Polygon and MultiPolygon'),
         (None, "has no geometry"),
     ],
-    ids=["string-coordinates", "string-instead-of-rings", "nan", "point", "null"],
+    ids=["string-coordinates", "string-instead-of-rings", "point", "null"],
 )
 def test_broken_geometry_is_refused(engine, geometry, problem):
     broken = feature("SOUTH")
     broken["geometry"] = geometry
-    data = geojson(feature("NORTH"), broken).replace(b'"NaN-placeholder"', b"NaN")
-    message = shapes_refusal(engine, data)
+    message = shapes_refusal(engine, geojson(feature("NORTH"), broken))
     assert 'Some shapes can\'t be drawn: shape 2 ("SOUTH") ' in message and problem in message
 
 
@@ -214,6 +215,127 @@ def test_shapes_over_the_size_limit_are_refused(engine):
     assert message == "The shapes file is 1.1 MB; the limit is 1 MB."
 
 
+SIMPLIFY = (
+    "A map may have at most 20,000 shapes and draw at most 500,000 points: simplify the shapes "
+    "(for example with mapshaper's -simplify) and export them again."
+)
+
+
+@pytest.mark.parametrize(
+    ("number", "where", "message"),
+    [
+        (b"1" * 5_000, "coordinate", 'a number of 5,000 characters ("11111111111111111111…"); at most 40 are allowed.'),
+        (b"1" * 400, "coordinate", 'a number of 400 characters ("11111111111111111111…"); at most 40 are allowed.'),
+        (
+            b"-1" + b"0" * 39,
+            "coordinate",
+            'a number of 41 characters ("-1000000000000000000…"); at most 40 are allowed.',
+        ),
+        (b"1e999", "coordinate", 'a number too large to use ("1e999"): numbers must be finite.'),
+        (b"NaN", "coordinate", 'has "NaN", which JSON does not allow: numbers must be finite.'),
+        (b"-Infinity", "property", 'has "-Infinity", which JSON does not allow: numbers must be finite.'),
+        (b"1e999", "property", 'a number too large to use ("1e999"): numbers must be finite.'),
+    ],
+    ids=["5000-digits", "400-digits", "41-chars", "overflow", "nan", "infinity-property", "overflow-property"],
+)
+def test_numbers_too_long_or_not_finite_are_refused_plainly_anywhere_in_the_file(engine, number, where, message):
+    """Python's json module raised ValueError (over 4,300 digits) or reading the number as a float raised
+    OverflowError; NaN, Infinity and 1e999 (read as infinity) are not JSON a browser can read."""
+    south = feature("SOUTH", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, "HERE"]]]})
+    south["properties"]["area"] = "HERE" if where == "property" else 1
+    south["geometry"]["coordinates"][0][3][1] = "HERE" if where == "coordinate" else 0
+    data = geojson(feature("NORTH"), south).replace(b'"HERE"', number)
+    assert shapes_refusal(engine, data) == "The shapes file " + (
+        message if message.startswith("has") else "has " + message
+    )
+
+
+def test_numbers_up_to_40_characters_are_read():
+    long = "-1.2345678901234567890123456789012345e-10"[:40]
+    data = geojson(feature("NORTH", {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}))
+    assert check_shapes(data.replace(b"[1, 1]", f"[{long}, 1{'0' * 39}]".encode()), frozenset({"NORTH"})).codes == {
+        "NORTH"
+    }
+
+
+def test_json_nested_deeper_than_20_levels_is_refused_before_it_is_parsed(engine):
+    deep = feature("NORTH")
+    deep["properties"]["nested"] = json.loads("[" * 16 + "]" * 16)  # 4 levels above it: 20 in all
+    assert check_shapes(geojson(deep), frozenset({"NORTH"})).codes == {"NORTH"}
+    deep["properties"]["nested"] = json.loads("[" * 17 + "]" * 17)
+    assert shapes_refusal(engine, geojson(deep)) == (
+        "The shapes file nests lists and objects more than 20 deep, the most allowed."
+    )
+    assert shapes_refusal(engine, b"[" * 100_000 + b"]" * 100_000) == (
+        "The shapes file nests lists and objects more than 20 deep, the most allowed."
+    )
+
+
+def test_more_than_20000_shapes_are_refused_before_any_is_checked(engine):
+    many = b'{"type": "FeatureCollection", "features": [' + b", ".join([b"{}"] * 20_001) + b"]}"
+    assert shapes_refusal(engine, many) == (
+        f"The GeoJSON FeatureCollection has 20,001 shapes; at most 20,000 are allowed. {SIMPLIFY}"
+    )
+    topology = json.loads(TOPOJSON)
+    topology["objects"]["wards"]["geometries"] += [0] * 19_999  # not even objects: refused by count first
+    assert shapes_refusal(engine, json.dumps(topology).encode()) == (
+        f'The TopoJSON object "wards" has 20,001 shapes; at most 20,000 are allowed. {SIMPLIFY}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("empty", "message"),
+    [
+        (b"{}", "The shapes file has more than 100,000 objects {…}, the most one file may have."),
+        (b"[]", "The shapes file has more than 1,000,000 lists […], the most one file may have."),
+    ],
+    ids=["objects", "lists"],
+)
+def test_a_file_of_many_empty_objects_or_lists_is_refused_before_it_is_parsed_in_bounded_memory(
+    empty, message, monkeypatch
+):
+    """5 MB of empty features took 600 MB to parse before being refused. Now the text is counted first:
+    the memory the check takes is a small multiple of the file's size, not of the objects it would make."""
+    if empty == b"[]":  # the same code counts lists: at a tenth of the bound, so the test stays quick
+        monkeypatch.setattr(uploads, "MAX_JSON_LISTS", 100_000)
+        message = message.replace("1,000,000", "100,000")
+    data = b'{"type": "FeatureCollection", "features": [' + b",".join([empty] * 150_000) + b"]}"
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as info:
+            check_shapes(data, frozenset({"NORTH"}))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.value.errors == {"shapes": f"{message} {SIMPLIFY}"}
+    assert peak < 2 * len(data)  # parsing would take over 20 times the file's size in objects
+
+
+def test_a_topojson_arc_drawn_many_times_counts_every_time_it_is_used(engine):
+    """One 20,000-point arc used 100,000 times passed every check and froze every viewer's browser."""
+    arc = [[0, 0]] + [[1, 0], [0, 1], [-1, 0]] * 333  # 1,000 points
+    topology = {
+        "type": "Topology",
+        "arcs": [arc, [[0, 0], [0, 0]]],  # the short last arc: ~0 must count arc 0, not arc -1
+        "objects": {"wards": {"type": "GeometryCollection", "geometries": [{"type": "Polygon", "id": "NORTH"}]}},
+    }
+    ring = topology["objects"]["wards"]["geometries"][0]
+    ring["arcs"] = [[0, ~0] * 250]  # 500 uses of a 1,000-point arc: 500,000 points, the most a map may draw
+    assert check_shapes(json.dumps(topology).encode(), frozenset({"NORTH"})).codes == {"NORTH"}
+    ring["arcs"] = [[0, ~0] * 250, [1]]
+    assert shapes_refusal(engine, json.dumps(topology).encode()) == (
+        "The TopoJSON's shapes draw 500,002 points (an arc counts each time a shape uses it). " + SIMPLIFY
+    )
+
+
+def test_shapes_with_more_points_than_a_map_may_draw_are_refused(engine, monkeypatch):
+    monkeypatch.setattr(shapes, "MAX_POINTS", 9)  # GEOJSON has 10 points, TOPOJSON's arcs 5 and draws 10
+    assert shapes_refusal(engine, GEOJSON).startswith("The GeoJSON's shapes have 10 points. A map may have")
+    assert shapes_refusal(engine, TOPOJSON).startswith("The TopoJSON's shapes draw 10 points (an arc counts")
+    monkeypatch.setattr(shapes, "MAX_POINTS", 4)
+    assert shapes_refusal(engine, TOPOJSON).startswith("The TopoJSON's arcs have 5 points. A map may have")
+
+
 def test_bad_region_rows_are_all_reported_and_nothing_is_stored(engine):
     regions = (
         b"code,name,population\n"
@@ -236,6 +358,20 @@ def test_bad_region_rows_are_all_reported_and_nothing_is_stored(engine):
         "7,code,DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD,The code has 33 characters; at most 32 are allowed.\r\n"
         '7,population,1.5,"The population must be a whole number of 0 or more, digits only."\r\n'
     )
+    with read_session(engine) as session:
+        assert list_custom_schemes(session) == []
+
+
+def test_a_regions_file_over_the_upload_bounds_is_refused_naming_the_limit(engine):
+    too_many = b"code,name\n" + b"".join(b"R%d,Region %d\n" % (n, n) for n in range(100_001))
+    with pytest.raises(InvalidInput) as info:
+        create(engine, regions=too_many, shapes=None)
+    assert info.value.errors == {
+        "file": "The regions file has more than 100,000 rows; at most 100,000 are allowed in one file "
+        "(line 100,002 is row 100,001)."
+    }
+    with pytest.raises(InvalidInput, match="The regions file's header has 101 columns; at most 100 are allowed"):
+        create(engine, regions=b"code,name" + b",x" * 99 + b"\nA,B\n", shapes=None)
     with read_session(engine) as session:
         assert list_custom_schemes(session) == []
 

@@ -272,6 +272,22 @@ def test_a_file_over_the_size_limit_is_refused_with_both_sizes(engine):
     assert message == "The file is 1.3 MB; the limit is 1 MB."
 
 
+_ROW = "A,a@example.org,CA,2026-03-01,no\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (HEADER + _ROW * 100_001, "The file has more than 100,000 rows;"),
+        (HEADER.strip() + "," * 200 + "\n" + _ROW, "The file's header has 205 columns; at most 100 are allowed."),
+        (HEADER + "A" * 10_001 + _ROW[1:], "Line 2 of the file has 10,032 characters; at most 10,000"),
+    ],
+    ids=["rows", "columns", "line"],
+)
+def test_a_file_over_the_row_column_or_line_bounds_is_refused_naming_the_limit(engine, text, message):
+    assert file_refusal(engine, text.encode()).startswith(message)
+
+
 def test_a_file_with_another_delimiter_is_refused_as_a_single_column(engine):
     message = file_refusal(engine, b"name|email|region|signed_date|consent\nA|a@example.org|CA|2026-03-01|no\n")
     assert message == (
@@ -282,6 +298,15 @@ def test_a_file_with_another_delimiter_is_refused_as_a_single_column(engine):
 
 def test_a_file_in_utf16_is_refused_asking_for_csv_utf8(engine):
     assert '"CSV UTF-8"' in file_refusal(engine, (HEADER + "Zoë,z@example.org,CA,2026-03-01,no\n").encode("utf-16"))
+
+
+def test_a_utf8_file_with_one_stray_latin1_byte_is_refused_at_that_line_not_garbled(engine):
+    utf8 = (HEADER + "José Müller,jose@example.org,CA,2026-03-01,no\n" * 3).encode()
+    stray = b"Ren\xe9e Dupont,renee@example.org,NY,2026-03-02,no\n"  # pasted from a Latin-1 file
+    message = file_refusal(engine, utf8 + stray + b"Bob,bob@example.org,TX,2026-03-02,no\n")
+    assert message.startswith('Line 5 of the file is not UTF-8 text ("Ren\ufffde Dupont,renee@example.org,NY…"), ')
+    assert 'though other lines are (line 2: "José Müller,jose@example.org' in message
+    assert message.endswith('Retype the characters shown as "\ufffd" on line 5 and upload the file again.')
 
 
 def test_missing_columns_are_named(engine):

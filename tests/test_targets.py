@@ -173,3 +173,23 @@ def test_header_without_the_optional_value_columns_is_refused(engine):
         do_import(engine, campaign.id, "region_code,name\nUS-CA,Someone\n")
     with read_session(engine) as session:
         assert session.execute(select(Target)).first() is None
+
+
+def test_a_file_over_the_upload_bounds_is_refused_naming_the_limit_and_nothing_changes(engine):
+    campaign = make_campaign(engine)
+    do_import(engine, campaign.id, HEADER + "US-CA,Kept,,,\n")
+    wide = HEADER.strip() + ",x" * 200 + "\nUS-CA,Someone,,,\n"
+    with pytest.raises(InvalidInput) as info:
+        do_import(engine, campaign.id, wide)
+    assert info.value.errors["file"].startswith("The file's header has 205 columns; at most 100 are allowed.")
+    with pytest.raises(InvalidInput, match="Line 3 of the file has 10,011 characters; at most 10,000"):
+        do_import(engine, campaign.id, HEADER + "US-CA,Someone,,,\nUS-NY," + "x" * 10_005 + "\n")
+    assert stored(engine, campaign.id) == [("US-CA", "Kept", None)]
+
+
+def test_a_file_mixing_utf8_and_windows_1252_is_refused_naming_the_line(engine):
+    campaign = make_campaign(engine)
+    data = (HEADER + "US-NY,Zoë Müller,,,\n").encode() + b"US-CA,Ren\xe9e,,,\n"
+    with pytest.raises(InvalidInput, match=r"^Line 3 of the file is not UTF-8 text"):
+        run_write(engine, lambda s: import_targets(session=s, campaign_id=campaign.id, data=data, actor=ORGANIZER))
+    assert stored(engine, campaign.id) == []
