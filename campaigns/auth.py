@@ -5,7 +5,9 @@ session row; the browser gets a random token in an HttpOnly cookie, signed with 
 app's secret key, and the database keeps only the token's SHA-256. Logging out,
 expiry or deactivating the person ends the session everywhere. Failed log-ins are
 limited per account and per client address; the answer and its timing are the same
-whether or not the email has an account.
+whether or not the email has an account. An attempt is counted (as a failure) before
+its password is checked, one at a time per account and per address, so the limits hold
+however many attempts arrive at once; the slow argon2 check itself runs outside any lock.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -194,30 +196,60 @@ def _recent_failures(session: Session, column: object, value: str, since: dateti
     return int(session.execute(stmt).scalar_one())
 
 
-def authenticate(
-    *, session: Session, email: str, password: str, client_address: str, now: datetime | None = None
-) -> User:
-    """The active user with these credentials; LoginFailed or LoginThrottled otherwise (same wording for all)."""
-    now = now or utcnow()
-    email = (email or "").strip().lower()[:320]
-    client_address = (client_address or "unknown")[:64]
+def _lock(session: Session, *names: str) -> None:
+    """PostgreSQL: take a transaction-level advisory lock per name, in this order (callers always pass
+    the account before the address, so two attempts never wait on each other in a circle). SQLite needs
+    none: ``run_write`` holds its only write lock from ``BEGIN IMMEDIATE`` on."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in names:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A log-in attempt counted as a failure until its password proves right."""
+
+    attempt_id: int
+    user_id: int | None
+    password_hash: str | None
+
+
+def _claim_attempt(*, session: Session, email: str, client_address: str, now: datetime) -> _Claim:
+    """Count this attempt before its password is checked: under a lock per account and per address, the
+    recent failures are counted and, below both limits, a failed attempt is inserted (the verification
+    later marks it succeeded). However many arrive at once, no more passwords are checked than the limits
+    allow, and the costly verification runs after this transaction, outside the lock."""
+    _lock(session, f"login-account:{email}", f"login-address:{client_address}")
     since = now - FAILED_LOGIN_WINDOW
     if (
         _recent_failures(session, LoginAttempt.email, email, since) >= MAX_FAILURES_PER_ACCOUNT
         or _recent_failures(session, LoginAttempt.client_address, client_address, since) >= MAX_FAILURES_PER_ADDRESS
     ):
         raise LoginThrottled()
+    attempt = LoginAttempt(email=email, client_address=client_address, succeeded=False, created_at=now)
+    session.add(attempt)
     user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    # verify even for unknown emails, so the answer takes as long either way
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX])
-    ok = ok and user is not None and user.is_active
-    session.add(LoginAttempt(email=email, client_address=client_address, succeeded=ok, created_at=now))
     session.flush()
-    if not ok or user is None:
-        raise LoginFailed()
+    assert attempt.id is not None
+    if user is None or not user.is_active:
+        return _Claim(attempt.id, None, None)
+    return _Claim(attempt.id, user.id, user.password_hash)
+
+
+def _finish_log_in(
+    *, session: Session, claim: _Claim, password: str, client_address: str, user_agent: str
+) -> str | None:
+    """The password was right: mark the attempt succeeded and open a session; None when the account was
+    deactivated or given another password in the meantime."""
+    user = session.get(User, claim.user_id)
+    if user is None or not user.is_active or user.password_hash != claim.password_hash:
+        return None
+    session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    return user
+    return start_session(session=session, user=user, client_address=client_address, user_agent=user_agent)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -334,21 +366,30 @@ def purge_expired(*, session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)
 
 
-def log_in(*, engine: Engine, email: str, password: str, client_address: str, user_agent: str = "") -> str:
+def log_in(
+    *, engine: Engine, email: str, password: str, client_address: str, user_agent: str = "", now: datetime | None = None
+) -> str:
     """Check the credentials and open a session; returns the signed cookie value.
 
-    The attempt is committed whether it succeeds or not (rate limiting counts failures),
-    then LoginFailed or LoginThrottled is raised for a refused one.
+    LoginThrottled when the account or the address is at its limit of failures (nothing is checked),
+    LoginFailed for a wrong password, an unknown email or a deactivated account (same wording, and the
+    same time taken: an unknown email is verified against a dummy hash).
     """
-
-    def attempt(session: Session) -> str | None:
-        try:
-            user = authenticate(session=session, email=email, password=password, client_address=client_address)
-        except LoginFailed:
-            return None  # the failed attempt is already added: let the transaction commit it
-        return start_session(session=session, user=user, client_address=client_address, user_agent=user_agent)
-
-    cookie = run_write(engine, attempt)
+    now = now or utcnow()
+    email = (email or "").strip().lower()[:320]
+    client_address = (client_address or "unknown")[:64]
+    claim = run_write(
+        engine, lambda session: _claim_attempt(session=session, email=email, client_address=client_address, now=now)
+    )
+    ok = _verify(claim.password_hash or _DUMMY_HASH, password[:PASSWORD_MAX])
+    if not ok or claim.user_id is None:
+        raise LoginFailed()
+    cookie = run_write(
+        engine,
+        lambda session: _finish_log_in(
+            session=session, claim=claim, password=password, client_address=client_address, user_agent=user_agent
+        ),
+    )
     if cookie is None:
         raise LoginFailed()
     return cookie
