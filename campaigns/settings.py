@@ -64,6 +64,9 @@ class Settings:
     # Days after a campaign closes before its signers' personal data is anonymized by
     # `python -m campaigns retention --apply`. 0 (or empty): keep until the supporter erases it.
     retention_days: int = 365
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated networks, e.g. "10.0.0.0/8, ::1").
+    # Empty: none; the client's address is the connection's (see campaigns/client_address.py).
+    trusted_proxies: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -104,6 +107,13 @@ def _coerce(name: str, raw: str, default: object) -> object:
         if value < 0 or (name in _AT_LEAST_ONE and value < 1):
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
+    if name == "trusted_proxies":
+        from campaigns.client_address import parse_trusted_proxies
+
+        try:
+            parse_trusted_proxies(raw.strip())
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_NAMES[name]}: {exc}.") from None
     return raw.strip()
 
 

@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from campaigns import auth
+from campaigns.client_address import client_address
 from campaigns.db import get_engine, run_write
 from campaigns.errors import RallyError
 from campaigns.settings import get_settings
@@ -91,7 +92,8 @@ def same_origin(request: Request) -> bool:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(request.client.host if request.client else None, forwarded)
 
 
 def login_page(request: Request) -> HTMLResponse:

@@ -6,10 +6,12 @@ import asyncio
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 
 from campaigns import auth
 from campaigns.audit import CLI
-from campaigns.db import run_write
+from campaigns.db import read_session, run_write
+from campaigns.models import LoginAttempt
 from campaigns.web import StripIdentityHeadersMiddleware
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -127,3 +129,39 @@ def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
     assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
     forged = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie + "x"})
     assert 'type="password"' in forged.text and "logged in as" not in forged.text
+
+
+@pytest.fixture
+def no_attempts(staff):
+    """A test starting with no log-in attempts, whose own are removed afterwards (the module shares limits)."""
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+    yield staff
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+
+
+def attempt_addresses(engine):
+    with read_session(engine) as session:
+        return session.execute(select(LoginAttempt.client_address).order_by(LoginAttempt.id)).scalars().all()
+
+
+@pytest.mark.parametrize(("host", "peer"), [("127.0.0.1", "127.0.0.1"), ("[::1]", "::1")])
+def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_counted_address(live_server, no_attempts, host, peer):
+    # `make run` listens on "::": over IPv4 uvicorn sees ::ffff:127.0.0.1, over IPv6 ::1, which it trusts by default
+    engine = no_attempts
+    base = live_server.url.replace("127.0.0.1", host)
+    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+        response = httpx.post(
+            f"{base}/auth/login",
+            data={"email": f"guess{i}@example.org", "password": "wrong password here", "next": "/"},
+            headers={"Origin": base, "X-Forwarded-For": f"198.51.100.{i + 1}"},
+            follow_redirects=False,
+        )
+        assert "m=failed" in response.headers["location"]
+    assert set(attempt_addresses(engine)) == {peer}  # the TCP peer, not what the header claims
+    spoofed = httpx.post(
+        f"{base}/auth/login",
+        data={"email": "org@example.org", "password": PASSWORD, "next": "/"},
+        headers={"Origin": base, "X-Forwarded-For": "192.0.2.99", "X-Real-IP": "192.0.2.99"},
+        follow_redirects=False,
+    )
+    assert "m=throttled" in spoofed.headers["location"] and "set-cookie" not in spoofed.headers
