@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
@@ -73,11 +75,36 @@ class UserInfo:
 # --- passwords and accounts ----------------------------------------------------------------------
 
 
-def check_password(password: str) -> str:
+COMMON_PASSWORDS = PROJECT_ROOT / "data" / "passwords" / "common-passwords.txt"
+PASSWORD_RULE = f"at least {PASSWORD_MIN} characters, not a common password"  # stated beside every password form
+_AROUND_NOT_DIGITS = string.punctuation + string.whitespace
+_AROUND = string.digits + _AROUND_NOT_DIGITS
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    return frozenset(line.strip().lower() for line in COMMON_PASSWORDS.read_text("utf-8").splitlines() if line.strip())
+
+
+def is_common_password(password: str) -> bool:
+    """On the shipped list of common passwords (data/passwords), ignoring case and digits or punctuation
+    around it: "Password2024!" is "password" to whoever guesses."""
+    lowered = password.lower()
+    common = _common_passwords()
+    cores = {lowered.strip(), lowered.strip(_AROUND), lowered.strip(_AROUND_NOT_DIGITS)}  # "123456!!!!!!" too
+    return any(core in common for core in cores if core)
+
+
+def check_password(password: str, field: str = "password") -> str:
+    """The one rule for every staff password, wherever it is chosen (forms, links, command line)."""
     if len(password) < PASSWORD_MIN:
-        raise InvalidInput({"password": f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
+        raise InvalidInput({field: f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
     if len(password) > PASSWORD_MAX:
-        raise InvalidInput({"password": f"Use at most {PASSWORD_MAX} characters."})
+        raise InvalidInput({field: f"Use at most {PASSWORD_MAX} characters."})
+    if is_common_password(password):
+        raise InvalidInput(
+            {field: "That is one of the most common passwords, among the first anyone would try. Choose another."}
+        )
     return password
 
 
@@ -162,13 +189,38 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     record(session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
 
 
-def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
-    user = _user(session, user_id)
-    user.password_hash = _hasher.hash(check_password(password))
-    user.updated_at = utcnow()
-    session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[arg-type]
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password that passes ``check_password`` (slow on purpose: hash outside a lock)."""
+    return _hasher.hash(check_password(password))
+
+
+def store_password(
+    session: Session, user: User, password_hash: str, *, keep_session: str | None = None, now: datetime | None = None
+) -> int:
+    """Give ``user`` this password hash and end their log-ins, all but the one whose token hash is
+    ``keep_session``; returns how many ended. Callers audit the change."""
+    user.password_hash = password_hash
+    user.updated_at = now or utcnow()
+    ended = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    if keep_session is not None:
+        ended = ended.where(AuthSession.token_hash != keep_session)  # type: ignore[arg-type]
+    result = session.execute(ended)
     session.flush()
+    return int(result.rowcount or 0)
+
+
+def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
+    """Set someone's password (the command line): every log-in of theirs ends."""
+    user = _user(session, user_id)
+    store_password(session, user, hash_password(password))
     record(session, actor=actor, action="user.password", target=user.email)
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"There is no account for {(email or '').strip()[:320]}: `users list` shows them all.")
+    return user
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -393,3 +445,52 @@ def log_in(
     if cookie is None:
         raise LoginFailed()
     return cookie
+
+
+class WrongCurrentPassword(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__({"current_password": "That is not your current password. Nothing was changed."})
+
+
+def change_own_password(
+    *,
+    engine: Engine,
+    actor: Actor,
+    cookie_value: str | None,
+    current_password: str,
+    new_password: str,
+    client_address: str,
+    now: datetime | None = None,
+) -> int:
+    """A logged-in person changes their own password; returns how many of their other log-ins ended.
+
+    The current password is checked like a log-in (the attempt counts toward the same limits, so a
+    session left open can't be used to guess it), then the new one is stored and every other session
+    of theirs ends; the one this cookie belongs to stays. WrongCurrentPassword, LoginThrottled or
+    InvalidInput (the new password) otherwise, with nothing changed.
+    """
+    now = now or utcnow()
+    token = verified_token(cookie_value, secret_key())
+    if token is None or actor.user_id is None:
+        raise RallyError("Your log-in has ended. Log in again, then change your password.")
+    new_hash = hash_password(new_password)
+    client_address = (client_address or "unknown")[:64]
+    claim = run_write(
+        engine,
+        lambda session: _claim_attempt(session=session, email=actor.email, client_address=client_address, now=now),
+    )
+    if claim.user_id != actor.user_id or not _verify(
+        claim.password_hash or _DUMMY_HASH, current_password[:PASSWORD_MAX]
+    ):
+        raise WrongCurrentPassword()
+
+    def change(session: Session) -> int:
+        user = session.get(User, actor.user_id)
+        if user is None or not user.is_active or user.password_hash != claim.password_hash:
+            raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
+        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+        ended = store_password(session, user, new_hash, keep_session=_token_hash(token), now=now)
+        record(session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
+        return ended
+
+    return run_write(engine, change)
