@@ -1,6 +1,11 @@
 """Command line: ``python -m campaigns <command>``.
 
 init                     create or upgrade the database
+users add --email E --role R [--role R...] [--name N]
+                         add a staff account (password from standard input or a prompt)
+users set-password --email E
+                         set someone's password (from standard input or a prompt); their log-ins end
+users list               list staff accounts
 demo [--signatures N]    load the demo campaigns (idempotent)
 templates check FILE...  check letter templates with the save-time rules (no database needed)
 retention --dry-run      report which closed campaigns' signers would be anonymized (RALLY_RETENTION_DAYS)
@@ -76,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     add.add_argument("--name", default="", help="display name")
     users.add_parser("list", help="list staff accounts")
+    reset = users.add_parser(
+        "set-password", help="set someone's password (from standard input or a prompt); their log-ins end"
+    )
+    reset.add_argument("--email", required=True)
     mail = commands.add_parser("outreach", help="letter deliveries").add_subparsers(
         dest="outreach_command", required=True
     )
@@ -147,8 +156,10 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _read_password() -> str:
+    from campaigns.auth import PASSWORD_RULE
+
     if sys.stdin.isatty():
-        first = getpass.getpass("Password (at least 12 characters): ")
+        first = getpass.getpass(f"Password ({PASSWORD_RULE}): ")
         if getpass.getpass("Same password again: ") != first:
             raise RallyError("The two passwords differ; nothing was saved.")
         return first
@@ -156,7 +167,7 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.auth import create_user, list_users
+    from campaigns.auth import create_user, list_users, set_password, user_by_email
 
     if args.users_command == "list":
         with read_session(engine) as session:
@@ -165,6 +176,15 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
                 print(f"{user.email}  {', '.join(user.roles)}{state}")
         return
     password = _read_password()
+    if args.users_command == "set-password":
+        run_write(
+            engine,
+            lambda s: set_password(
+                session=s, user_id=user_by_email(s, args.email).id or 0, password=password, actor=CLI
+            ),
+        )
+        print(f"New password set for {args.email.strip().lower()}; their log-ins have ended.")
+        return
     run_write(
         engine,
         lambda s: create_user(
