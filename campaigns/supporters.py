@@ -579,6 +579,6 @@ def erase_my_data(
     )
     withdrawn = sum(_withdraw(session, sig, now) for sig in signatures) if withdraw else 0
     erased = anonymize_signatures(session, [sig.id or 0 for sig in signatures], now=now)
-    session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical))
+    session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical, _TOKENS.c.purpose == PURPOSE))
     audit.record(session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn)
     return Erasure(signatures=erased, withdrawn=withdrawn)

@@ -244,3 +244,12 @@ def test_a_link_that_could_not_be_emailed_does_not_exist(engine, people, default
         reset(engine, admin, ada)
     with read_session(engine) as session:
         assert not session.execute(select(password_links._TOKENS.c.token_hash)).all()
+
+
+def test_a_supporter_erasing_their_data_leaves_a_staff_link_of_the_same_address_alone(engine, people):
+    from campaigns.supporters import erase_my_data
+
+    admin, ada = people
+    url = reset(engine, admin, ada).url
+    run_write(engine, lambda s: erase_my_data(session=s, email_canonical="ada@example.org"))
+    assert use(engine, url) == "ada@example.org"
