@@ -1,6 +1,11 @@
 """Command line: ``python -m campaigns <command>``.
 
 init                     create or upgrade the database
+users add --email E --role R [--role R...] [--name N]
+                         add a staff account (password from standard input or a prompt)
+users set-password --email E
+                         set someone's password (from standard input or a prompt); their log-ins end
+users list               list staff accounts
 demo [--signatures N]    load the demo campaigns (idempotent)
 templates check FILE...  check letter templates with the save-time rules (no database needed)
 retention --dry-run      report which closed campaigns' signers would be anonymized (RALLY_RETENTION_DAYS)
@@ -80,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
     add.add_argument("--name", default="", help="display name")
     users.add_parser("list", help="list staff accounts")
+    reset = users.add_parser(
+        "set-password", help="set someone's password (from standard input or a prompt); their log-ins end"
+    )
+    reset.add_argument("--email", required=True)
     worker = commands.add_parser("worker", help="send the mail outbox and run the periodic upkeep until stopped")
     worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
     box = commands.add_parser("outbox", help="the mail outbox").add_subparsers(dest="outbox_command", required=True)
@@ -153,8 +162,10 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _read_password() -> str:
+    from campaigns.auth import PASSWORD_RULE
+
     if sys.stdin.isatty():
-        first = getpass.getpass("Password (at least 12 characters): ")
+        first = getpass.getpass(f"Password ({PASSWORD_RULE}): ")
         if getpass.getpass("Same password again: ") != first:
             raise RallyError("The two passwords differ; nothing was saved.")
         return first
@@ -162,7 +173,7 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.auth import create_user, list_users
+    from campaigns.auth import create_user, list_users, set_password, user_by_email
 
     if args.users_command == "list":
         with read_session(engine) as session:
@@ -171,6 +182,15 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
                 print(f"{user.email}  {', '.join(user.roles)}{state}")
         return
     password = _read_password()
+    if args.users_command == "set-password":
+        run_write(
+            engine,
+            lambda s: set_password(
+                session=s, user_id=user_by_email(s, args.email).id or 0, password=password, actor=CLI
+            ),
+        )
+        print(f"New password set for {args.email.strip().lower()}; their log-ins have ended.")
+        return
     run_write(
         engine,
         lambda s: create_user(

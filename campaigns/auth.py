@@ -5,7 +5,9 @@ session row; the browser gets a random token in an HttpOnly cookie, signed with 
 app's secret key, and the database keeps only the token's SHA-256. Logging out,
 expiry or deactivating the person ends the session everywhere. Failed log-ins are
 limited per account and per client address; the answer and its timing are the same
-whether or not the email has an account.
+whether or not the email has an account. An attempt is counted (as a failure) before
+its password is checked, one at a time per account and per address, so the limits hold
+however many attempts arrive at once; the slow argon2 check itself runs outside any lock.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import hashlib
 import hmac
 import os
 import secrets
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -71,11 +75,36 @@ class UserInfo:
 # --- passwords and accounts ----------------------------------------------------------------------
 
 
-def check_password(password: str) -> str:
+COMMON_PASSWORDS = PROJECT_ROOT / "data" / "passwords" / "common-passwords.txt"
+PASSWORD_RULE = f"at least {PASSWORD_MIN} characters, not a common password"  # stated beside every password form
+_AROUND_NOT_DIGITS = string.punctuation + string.whitespace
+_AROUND = string.digits + _AROUND_NOT_DIGITS
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    return frozenset(line.strip().lower() for line in COMMON_PASSWORDS.read_text("utf-8").splitlines() if line.strip())
+
+
+def is_common_password(password: str) -> bool:
+    """On the shipped list of common passwords (data/passwords), ignoring case and digits or punctuation
+    around it: "Password2024!" is "password" to whoever guesses."""
+    lowered = password.lower()
+    common = _common_passwords()
+    cores = {lowered.strip(), lowered.strip(_AROUND), lowered.strip(_AROUND_NOT_DIGITS)}  # "123456!!!!!!" too
+    return any(core in common for core in cores if core)
+
+
+def check_password(password: str, field: str = "password") -> str:
+    """The one rule for every staff password, wherever it is chosen (forms, links, command line)."""
     if len(password) < PASSWORD_MIN:
-        raise InvalidInput({"password": f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
+        raise InvalidInput({field: f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
     if len(password) > PASSWORD_MAX:
-        raise InvalidInput({"password": f"Use at most {PASSWORD_MAX} characters."})
+        raise InvalidInput({field: f"Use at most {PASSWORD_MAX} characters."})
+    if is_common_password(password):
+        raise InvalidInput(
+            {field: "That is one of the most common passwords, among the first anyone would try. Choose another."}
+        )
     return password
 
 
@@ -160,13 +189,38 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     record(session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
 
 
-def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
-    user = _user(session, user_id)
-    user.password_hash = _hasher.hash(check_password(password))
-    user.updated_at = utcnow()
-    session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[arg-type]
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password that passes ``check_password`` (slow on purpose: hash outside a lock)."""
+    return _hasher.hash(check_password(password))
+
+
+def store_password(
+    session: Session, user: User, password_hash: str, *, keep_session: str | None = None, now: datetime | None = None
+) -> int:
+    """Give ``user`` this password hash and end their log-ins, all but the one whose token hash is
+    ``keep_session``; returns how many ended. Callers audit the change."""
+    user.password_hash = password_hash
+    user.updated_at = now or utcnow()
+    ended = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    if keep_session is not None:
+        ended = ended.where(AuthSession.token_hash != keep_session)  # type: ignore[arg-type]
+    result = session.execute(ended)
     session.flush()
+    return int(result.rowcount or 0)
+
+
+def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
+    """Set someone's password (the command line): every log-in of theirs ends."""
+    user = _user(session, user_id)
+    store_password(session, user, hash_password(password))
     record(session, actor=actor, action="user.password", target=user.email)
+
+
+def user_by_email(session: Session, email: str) -> User:
+    user = session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"There is no account for {(email or '').strip()[:320]}: `users list` shows them all.")
+    return user
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -194,30 +248,60 @@ def _recent_failures(session: Session, column: object, value: str, since: dateti
     return int(session.execute(stmt).scalar_one())
 
 
-def authenticate(
-    *, session: Session, email: str, password: str, client_address: str, now: datetime | None = None
-) -> User:
-    """The active user with these credentials; LoginFailed or LoginThrottled otherwise (same wording for all)."""
-    now = now or utcnow()
-    email = (email or "").strip().lower()[:320]
-    client_address = (client_address or "unknown")[:64]
+def _lock(session: Session, *names: str) -> None:
+    """PostgreSQL: take a transaction-level advisory lock per name, in this order (callers always pass
+    the account before the address, so two attempts never wait on each other in a circle). SQLite needs
+    none: ``run_write`` holds its only write lock from ``BEGIN IMMEDIATE`` on."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for name in names:
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """A log-in attempt counted as a failure until its password proves right."""
+
+    attempt_id: int
+    user_id: int | None
+    password_hash: str | None
+
+
+def _claim_attempt(*, session: Session, email: str, client_address: str, now: datetime) -> _Claim:
+    """Count this attempt before its password is checked: under a lock per account and per address, the
+    recent failures are counted and, below both limits, a failed attempt is inserted (the verification
+    later marks it succeeded). However many arrive at once, no more passwords are checked than the limits
+    allow, and the costly verification runs after this transaction, outside the lock."""
+    _lock(session, f"login-account:{email}", f"login-address:{client_address}")
     since = now - FAILED_LOGIN_WINDOW
     if (
         _recent_failures(session, LoginAttempt.email, email, since) >= MAX_FAILURES_PER_ACCOUNT
         or _recent_failures(session, LoginAttempt.client_address, client_address, since) >= MAX_FAILURES_PER_ADDRESS
     ):
         raise LoginThrottled()
+    attempt = LoginAttempt(email=email, client_address=client_address, succeeded=False, created_at=now)
+    session.add(attempt)
     user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    # verify even for unknown emails, so the answer takes as long either way
-    ok = _verify(user.password_hash if user else _DUMMY_HASH, password[:PASSWORD_MAX])
-    ok = ok and user is not None and user.is_active
-    session.add(LoginAttempt(email=email, client_address=client_address, succeeded=ok, created_at=now))
     session.flush()
-    if not ok or user is None:
-        raise LoginFailed()
+    assert attempt.id is not None
+    if user is None or not user.is_active:
+        return _Claim(attempt.id, None, None)
+    return _Claim(attempt.id, user.id, user.password_hash)
+
+
+def _finish_log_in(
+    *, session: Session, claim: _Claim, password: str, client_address: str, user_agent: str
+) -> str | None:
+    """The password was right: mark the attempt succeeded and open a session; None when the account was
+    deactivated or given another password in the meantime."""
+    user = session.get(User, claim.user_id)
+    if user is None or not user.is_active or user.password_hash != claim.password_hash:
+        return None
+    session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    return user
+    return start_session(session=session, user=user, client_address=client_address, user_agent=user_agent)
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -334,21 +418,79 @@ def purge_expired(*, session: Session, now: datetime | None = None) -> int:
     return int(result.rowcount or 0)
 
 
-def log_in(*, engine: Engine, email: str, password: str, client_address: str, user_agent: str = "") -> str:
+def log_in(
+    *, engine: Engine, email: str, password: str, client_address: str, user_agent: str = "", now: datetime | None = None
+) -> str:
     """Check the credentials and open a session; returns the signed cookie value.
 
-    The attempt is committed whether it succeeds or not (rate limiting counts failures),
-    then LoginFailed or LoginThrottled is raised for a refused one.
+    LoginThrottled when the account or the address is at its limit of failures (nothing is checked),
+    LoginFailed for a wrong password, an unknown email or a deactivated account (same wording, and the
+    same time taken: an unknown email is verified against a dummy hash).
     """
-
-    def attempt(session: Session) -> str | None:
-        try:
-            user = authenticate(session=session, email=email, password=password, client_address=client_address)
-        except LoginFailed:
-            return None  # the failed attempt is already added: let the transaction commit it
-        return start_session(session=session, user=user, client_address=client_address, user_agent=user_agent)
-
-    cookie = run_write(engine, attempt)
+    now = now or utcnow()
+    email = (email or "").strip().lower()[:320]
+    client_address = (client_address or "unknown")[:64]
+    claim = run_write(
+        engine, lambda session: _claim_attempt(session=session, email=email, client_address=client_address, now=now)
+    )
+    ok = _verify(claim.password_hash or _DUMMY_HASH, password[:PASSWORD_MAX])
+    if not ok or claim.user_id is None:
+        raise LoginFailed()
+    cookie = run_write(
+        engine,
+        lambda session: _finish_log_in(
+            session=session, claim=claim, password=password, client_address=client_address, user_agent=user_agent
+        ),
+    )
     if cookie is None:
         raise LoginFailed()
     return cookie
+
+
+class WrongCurrentPassword(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__({"current_password": "That is not your current password. Nothing was changed."})
+
+
+def change_own_password(
+    *,
+    engine: Engine,
+    actor: Actor,
+    cookie_value: str | None,
+    current_password: str,
+    new_password: str,
+    client_address: str,
+    now: datetime | None = None,
+) -> int:
+    """A logged-in person changes their own password; returns how many of their other log-ins ended.
+
+    The current password is checked like a log-in (the attempt counts toward the same limits, so a
+    session left open can't be used to guess it), then the new one is stored and every other session
+    of theirs ends; the one this cookie belongs to stays. WrongCurrentPassword, LoginThrottled or
+    InvalidInput (the new password) otherwise, with nothing changed.
+    """
+    now = now or utcnow()
+    token = verified_token(cookie_value, secret_key())
+    if token is None or actor.user_id is None:
+        raise RallyError("Your log-in has ended. Log in again, then change your password.")
+    new_hash = hash_password(new_password)
+    client_address = (client_address or "unknown")[:64]
+    claim = run_write(
+        engine,
+        lambda session: _claim_attempt(session=session, email=actor.email, client_address=client_address, now=now),
+    )
+    if claim.user_id != actor.user_id or not _verify(
+        claim.password_hash or _DUMMY_HASH, current_password[:PASSWORD_MAX]
+    ):
+        raise WrongCurrentPassword()
+
+    def change(session: Session) -> int:
+        user = session.get(User, actor.user_id)
+        if user is None or not user.is_active or user.password_hash != claim.password_hash:
+            raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
+        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+        ended = store_password(session, user, new_hash, keep_session=_token_hash(token), now=now)
+        record(session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
+        return ended
+
+    return run_write(engine, change)

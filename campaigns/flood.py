@@ -16,6 +16,7 @@ always far above the mean).
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -104,7 +105,7 @@ def flag_reason(
     blocked = rules.blocked(email_canonical, client_address)
     if blocked:
         return blocked
-    if client_address and client_address != "unknown" and not rules.allowed(client_address):
+    if _limited(client_address) and not rules.allowed(client_address):
         per_hour, per_minute = settings.sign_limit_per_hour, settings.sign_limit_per_minute
         if per_hour or per_minute:
             window = timedelta(hours=1) if per_hour else timedelta(minutes=1)
@@ -124,6 +125,18 @@ def flag_reason(
         if _recent_on_campaign().execute(session, params).fetchone()[0] >= burst:
             return "rate:campaign"
     return None
+
+
+def _limited(address: str | None) -> bool:
+    """Per-address limits apply to real client addresses: not "unknown", and not loopback (this machine: a
+    developer's own browser, or a proxy on it that is not in RALLY_TRUSTED_PROXIES, behind which every visitor
+    would share one address and be held together)."""
+    if not address or address == "unknown":
+        return False
+    try:
+        return not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _as_stored(session: Session, moment: datetime) -> object:

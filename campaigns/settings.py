@@ -82,6 +82,9 @@ class Settings:
     # Days after a campaign closes before its signers' personal data is anonymized by
     # `python -m campaigns retention --apply`. 0 (or empty): keep until the supporter erases it.
     retention_days: int = 365
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated networks, e.g. "10.0.0.0/8, ::1").
+    # Empty: none; the client's address is the connection's (see campaigns/client_address.py).
+    trusted_proxies: str = ""
 
     @property
     def effective_database_url(self) -> str:
@@ -129,6 +132,13 @@ def _coerce(name: str, raw: str, default: object) -> object:
             raise SettingsError(f"{ENV_NAMES[name]} is too small: “{raw}”.")
         return value
     value = raw.strip()
+    if name == "trusted_proxies":
+        from campaigns.client_address import parse_trusted_proxies
+
+        try:
+            parse_trusted_proxies(value)
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_NAMES[name]}: {exc}.") from None
     if name in _CHOICES and value not in _CHOICES[name]:
         raise SettingsError(f"{ENV_NAMES[name]} must be one of {', '.join(_CHOICES[name])}, not “{raw}”.")
     return value

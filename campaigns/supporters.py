@@ -649,8 +649,10 @@ def erase_my_data(
     signatures = session.execute(stmt.with_for_update()).scalars().all()
     withdrawn = sum(_withdraw(session, sig, now) for sig in signatures) if withdraw else 0
     erased = anonymize_signatures(session, [sig.id or 0 for sig in signatures], now=now)
-    if only is None:  # the mailbox's own links and mail (e.g. "your data" links) go with the whole address
-        session.execute(delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical))
+    if only is None:  # the mailbox's own "your data" links and mail go with the whole address (not staff links)
+        session.execute(
+            delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical, _TOKENS.c.purpose == PURPOSE)
+        )
         outbox.forget_signatures(session=session, signature_ids=[], recipient_canonical=email_canonical)
     audit.record(session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn)
     return Erasure(signatures=erased, withdrawn=withdrawn)

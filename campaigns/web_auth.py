@@ -16,8 +16,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from campaigns import auth
-from campaigns.db import get_engine, run_write
+from campaigns import auth, password_links
+from campaigns.client_address import client_address
+from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
 from campaigns.settings import get_settings
 
@@ -26,7 +27,9 @@ MESSAGES = {
     "throttled": auth.LoginThrottled().user_message,
     "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
     "out": "You are logged out.",
+    "password-set": "Your new password is set, and you were logged out everywhere. Log in with it now.",
 }
+OK_MESSAGES = {"out", "password-set"}
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -56,13 +59,32 @@ LOGIN_FORM = """<form method="post" action="/auth/login">
 LOGOUT_FORM = """<form method="post" action="/auth/logout"><button type="submit">Log out</button></form>"""
 
 
-def _page(title: str, body: str, message_key: str | None = None, status_code: int = 200) -> HTMLResponse:
+LINK_FORM = """<form method="post" action="/auth/set-password">
+<input type="hidden" name="token" value="{token}">
+<p>Choose a new password for <strong>{email}</strong>: {rule}. Saving it logs you out everywhere.</p>
+<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="{minimum}" required>
+<label for="confirm">New password again</label>
+<input id="confirm" name="confirm" type="password" autocomplete="new-password" minlength="{minimum}" required>
+<button type="submit">Set password</button></form>"""
+
+
+def _page(
+    title: str,
+    body: str,
+    message_key: str | None = None,
+    status_code: int = 200,
+    *,
+    message_text: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     message = ""
-    if message_key in MESSAGES:
-        css = "msg ok" if message_key == "out" else "msg"
-        message = f'<p class="{css}" role="alert">{html.escape(MESSAGES[message_key])}</p>'
+    if message_key in MESSAGES or message_text:
+        css = "msg ok" if message_key in OK_MESSAGES else "msg"
+        text = message_text or MESSAGES[message_key or ""]
+        message = f'<p class="{css}" role="alert">{html.escape(text)}</p>'
     page = PAGE.format(title=html.escape(f"{title} · {get_settings().org_name}"), message=message, body=body)
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
 def safe_next(value: str | None) -> str:
@@ -91,7 +113,8 @@ def same_origin(request: Request) -> bool:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
+    return client_address(request.client.host if request.client else None, forwarded)
 
 
 def login_page(request: Request) -> HTMLResponse:
@@ -154,9 +177,66 @@ async def logout(request: Request) -> Response:
     return response
 
 
+# --- set-password links (campaigns/password_links.py) ---------------------------------------------
+
+_NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # the token is in this page's address: never pass it on
+
+
+def _set_password_form(token: str, email: str) -> str:
+    return LINK_FORM.format(
+        token=html.escape(token, quote=True),
+        email=html.escape(email),
+        rule=html.escape(auth.PASSWORD_RULE),
+        minimum=auth.PASSWORD_MIN,
+    )
+
+
+def set_password_page(request: Request) -> HTMLResponse:
+    """Only shows the form: the link is used by the POST (a mail scanner opening it spends nothing)."""
+    token = request.query_params.get("token", "")[:200]
+    try:
+        with read_session(get_engine()) as session:
+            email = password_links.check_link(session=session, token=token)
+    except password_links.LinkRefused as exc:
+        return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+    return _page("Set your password", _set_password_form(token, email), headers=_NO_REFERRER)
+
+
+async def set_password(request: Request) -> Response:
+    form = await request.form()
+    token = str(form.get("token") or "")[:200]
+    password, confirm = str(form.get("password") or ""), str(form.get("confirm") or "")
+
+    def again(message: str, status_code: int) -> HTMLResponse:
+        try:
+            with read_session(get_engine()) as session:
+                email = password_links.check_link(session=session, token=token)
+        except password_links.LinkRefused as exc:
+            return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+        body = _set_password_form(token, email)
+        return _page("Set your password", body, message_text=message, status_code=status_code, headers=_NO_REFERRER)
+
+    if not same_origin(request):
+        return await to_thread.run_sync(lambda: again(MESSAGES["origin"], 403))
+    if password != confirm:
+        return await to_thread.run_sync(lambda: again("The two passwords differ. Type the same one twice.", 400))
+    try:
+        await to_thread.run_sync(lambda: password_links.use_link(engine=get_engine(), token=token, password=password))
+    except password_links.LinkRefused as exc:
+        return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+    except RallyError as exc:  # the new password isn't good enough: the link still works
+        problem = exc.user_message
+        return await to_thread.run_sync(lambda: again(problem, 400))
+    response = RedirectResponse("/auth/login?m=password-set", status_code=303)
+    response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    return response
+
+
 ROUTES = [
     Route("/auth/login", login_page, methods=["GET"]),
     Route("/auth/login", login, methods=["POST"]),
     Route("/auth/logout", logout_page, methods=["GET"]),
     Route("/auth/logout", logout, methods=["POST"]),
+    Route(password_links.PATH, set_password_page, methods=["GET"]),
+    Route(password_links.PATH, set_password, methods=["POST"]),
 ]

@@ -191,9 +191,15 @@ class LiveServer:
         return make_engine(self.database_url)
 
 
+UVICORN = [str(REPO / ".venv" / "bin" / "uvicorn"), "rally_app:app", "--host", "127.0.0.1", "--port", "{port}"]
+
+
 @contextmanager
-def running_app(database_url: str, folder: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
-    """`make run` (the README's command) on a free port; the whole process group is stopped afterwards."""
+def running_app(
+    database_url: str, folder: Path, extra_env: dict[str, str] | None = None, command: list[str] | None = None
+) -> Iterator[LiveServer]:
+    """`make run` (the README's command), or ``command`` ("{port}" filled in, e.g. ``UVICORN``), on a free
+    port; the whole process group is stopped afterwards."""
     import signal
     import subprocess
     import time
@@ -206,7 +212,7 @@ def running_app(database_url: str, folder: Path, extra_env: dict[str, str] | Non
     log_path = folder / f"server-{port}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            ["make", "--no-print-directory", "run", f"PORT={port}"],
+            [a.format(port=port) for a in command or ["make", "--no-print-directory", "run", "PORT={port}"]],
             cwd=REPO,
             env=env,
             stdout=log,

@@ -23,6 +23,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "people": ("campaigns.ui.admin", "render_people", "admin", "organizer"),
     "audit": ("campaigns.ui.admin", "render_audit", "admin", "coordinator"),
     "account": ("campaigns.ui.account", "render", "organizer", None),
+    "password": ("campaigns.ui.account", "render_password", "coordinator", None),
     "overview": ("campaigns.ui.organize", "render_overview", "coordinator", "admin"),
     "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
@@ -91,7 +92,7 @@ def test_navigation_offers_each_person_only_their_pages():
         return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
 
     assert paths(None) == {"campaigns", "dashboard", "my-data"}
-    public = {"campaigns", "dashboard", "my-data", "account"}
+    public = {"campaigns", "dashboard", "my-data", "account", "password"}
     assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == public | {
         spec[2] for spec in navigation.ROLE_PAGES.get("coordinator", ("", []))[1]
     }
@@ -183,3 +184,75 @@ def test_region_schemes_page_shows_an_unreadable_shapes_file_as_one_clear_messag
     ]
     with read_session(engine) as session:
         assert list_custom_schemes(session) == []
+
+
+def change_password_form(at: AppTest, current: str, new: str, again: str | None = None) -> AppTest:
+    fields = {w.label.split(" (")[0]: w for w in at.text_input}
+    fields["Current password"].set_value(current)
+    fields["New password"].set_value(new)
+    fields["New password again"].set_value(new if again is None else again)
+    return next(b for b in at.button if b.label == "Change password").click().run()
+
+
+def test_password_page_states_the_rule_and_changes_the_password(staff_app, engine):
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    other = auth.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="test")
+    at = open_page("password")
+    assert any(f"at least {auth.PASSWORD_MIN} characters" in w.label for w in at.text_input)
+    at = change_password_form(at, PASSWORD, "a brand new staff passphrase")
+    assert not at.exception and any("password is changed" in s.value for s in at.success)
+    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=common.session_cookie())) is not None
+    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=other)) is None
+    auth.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "again", "message"),
+    [
+        ("not my password at all", "a brand new staff passphrase", None, "not your current password"),
+        (PASSWORD, "a brand new staff passphrase", "something else entirely", "differ"),
+        (PASSWORD, "qwerty123456", None, "most common passwords"),
+    ],
+)
+def test_password_page_refusals_change_nothing(staff_app, engine, current, new, again, message):
+    as_person, open_page = staff_app
+    as_person(("coordinator",))
+    at = change_password_form(open_page("password"), current, new, again)
+    assert not at.exception and any(message in e.value for e in at.error)
+    auth.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="t")  # still works
+
+
+def reset_button(staff_app, engine):
+    """As an admin, choose another person on the People page and press Reset password."""
+    from tests.factories import make_user
+
+    as_person, open_page = staff_app
+    make_user(engine, email="ada@example.org", roles=["organizer"])
+    as_person(("admin",))
+    at = open_page("people")
+    at.selectbox[0].set_value("ada@example.org").run()
+    assert any(f"at least {auth.PASSWORD_MIN} characters" in c.value for c in at.caption)
+    return next(b for b in at.button if b.label == "Reset password").click().run()
+
+
+def test_admin_reset_without_mail_shows_the_link_once(staff_app, engine):
+    from campaigns import password_links
+
+    at = reset_button(staff_app, engine)
+    assert not at.exception and any("shown only now" in w.value for w in at.warning)
+    (link,) = [c.value for c in at.code]
+    assert link.startswith(f"{settings_module.get_settings().public_url}/auth/set-password?token=")
+    password_links.use_link(engine=engine, token=link.split("token=")[1], password="a brand new staff passphrase")
+    assert not at.run().code  # the next run shows it no more
+
+
+def test_admin_reset_with_mail_emails_the_link(staff_app, engine, smtp_server):
+    from tests.conftest import Mailbox, smtp_settings
+
+    controller, handler = smtp_server
+    settings_module._current = replace(settings_module._current, **smtp_settings(controller, "staff@example.org"))
+    at = reset_button(staff_app, engine)
+    assert not at.exception and any("emailed to ada@example.org" in s.value for s in at.success) and not at.code
+    (envelope,) = Mailbox(engine, handler)
+    assert envelope.rcpt_tos == ["ada@example.org"] and b"/auth/set-password?token=" in envelope.content

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -176,3 +178,88 @@ def test_account_changes_and_log_ins_are_audited(engine):
     assert ("admin@example.org", "user.roles") in entries
     assert ("ada@example.org", "user.login") in entries and ("ada@example.org", "user.logout") in entries
     assert ("cli", "user.create") in entries
+
+
+def _burst(engine, attempts, *, client=lambda i: f"10.0.1.{i}"):
+    """Every (email, password) of ``attempts`` sent at once from its own thread and address."""
+    barrier = threading.Barrier(len(attempts))
+
+    def one(i):
+        email, password = attempts[i]
+        barrier.wait()
+        try:
+            return "ok", log_in(engine, email=email, password=password, client=client(i))
+        except auth.LoginThrottled:
+            return "throttled", None
+        except auth.LoginFailed:
+            return "failed", None
+
+    with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
+        return list(pool.map(one, range(len(attempts))))
+
+
+@pytest.fixture
+def verifications(monkeypatch):
+    """How many argon2 verifications of a wrong password ran (counted across threads)."""
+    count = {"n": 0}
+    lock = threading.Lock()
+    real = auth._verify
+
+    def counting(password_hash, password):
+        if password != PASSWORD:
+            with lock:
+                count["n"] += 1
+        return real(password_hash, password)
+
+    monkeypatch.setattr(auth, "_verify", counting)
+    return count
+
+
+def _no_success_past_the_limit(engine):
+    """In the order attempts were claimed, every successful log-in came while the account was under its limit."""
+    with read_session(engine) as session:
+        rows = session.execute(select(LoginAttempt.succeeded).order_by(LoginAttempt.id)).scalars().all()
+    failures = 0
+    for succeeded in rows:
+        if succeeded:
+            assert failures < auth.MAX_FAILURES_PER_ACCOUNT
+        else:
+            failures += 1
+    return rows
+
+
+def test_parallel_guesses_at_one_account_check_at_most_the_limit(engine, verifications):
+    add_user(engine)
+    attempts = [("ada@example.org", f"wrong password {i:02d}") for i in range(39)]
+    attempts.insert(20, ("ada@example.org", PASSWORD))
+    results = _burst(engine, attempts)
+    outcomes = [outcome for outcome, _ in results]
+    assert verifications["n"] <= auth.MAX_FAILURES_PER_ACCOUNT
+    assert outcomes.count("throttled") >= len(attempts) - auth.MAX_FAILURES_PER_ACCOUNT - 1
+    rows = _no_success_past_the_limit(engine)
+    assert rows.count(False) == verifications["n"]  # each verified guess was claimed (and counted) first
+    if "ok" in outcomes:
+        assert outcomes.count("ok") == 1 and who(engine, results[outcomes.index("ok")][1]) is not None
+
+
+def test_once_throttled_no_parallel_log_in_gets_in(engine, verifications):
+    add_user(engine)
+    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT - 1):
+        with pytest.raises(auth.LoginFailed):
+            log_in(engine, password="wrong password here")
+    verifications["n"] = 0
+    attempts = [("ada@example.org", "wrong password here")] * 20 + [("ada@example.org", PASSWORD)] * 20
+    outcomes = [outcome for outcome, _ in _burst(engine, attempts)]
+    assert verifications["n"] <= 1  # at most the one guess left under the limit
+    assert outcomes.count("failed") == verifications["n"]
+    rows = _no_success_past_the_limit(engine)
+    if rows.count(False) >= auth.MAX_FAILURES_PER_ACCOUNT:
+        with pytest.raises(auth.LoginThrottled):  # at the limit now: even the right password waits
+            log_in(engine)
+
+
+def test_parallel_guesses_from_one_address_check_at_most_its_limit(engine, verifications):
+    attempts = [(f"guess{i}@example.org", "wrong password here") for i in range(40)]
+    outcomes = [outcome for outcome, _ in _burst(engine, attempts, client=lambda i: "203.0.113.7")]
+    assert verifications["n"] <= auth.MAX_FAILURES_PER_ADDRESS
+    assert outcomes.count("throttled") >= len(attempts) - auth.MAX_FAILURES_PER_ADDRESS

@@ -45,3 +45,36 @@ def test_unusable_database_gives_one_clear_line_and_exit_1(tmp_path):
 def test_bad_arguments_are_refused_with_usage():
     run = cli("demo", "--signatures", "-5", database_url="sqlite:///unused.db")
     assert run.returncode == 2 and "choose a number" in run.stderr
+
+
+def cli_with_input(*args: str, database_url: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "campaigns", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_users_set_password_reads_stdin_and_ends_that_persons_log_ins(engine):
+    from campaigns import auth
+    from campaigns.db import run_write
+    from tests.factories import PASSWORD, make_user
+
+    url = engine.url.render_as_string(hide_password=False)
+    make_user(engine, email="ada@example.org", roles=["organizer"])
+    cookie = auth.log_in(engine=engine, email="ada@example.org", password=PASSWORD, client_address="t")
+    reset = ("users", "set-password", "--email")
+    weak = cli_with_input(*reset, "ada@example.org", database_url=url, stdin="qwerty123456\n")
+    assert weak.returncode == 1 and "most common passwords" in weak.stderr
+    unknown = cli_with_input(*reset, "x@example.org", database_url=url, stdin="a" * 20)
+    assert unknown.returncode == 1 and "no account for x@example.org" in unknown.stderr
+    done = cli_with_input(*reset, "ADA@example.org", database_url=url, stdin="a brand new staff passphrase\n")
+    assert done.returncode == 0, done.stderr
+    assert "log-ins have ended" in done.stdout
+    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) is None
+    auth.log_in(engine=engine, email="ada@example.org", password="a brand new staff passphrase", client_address="t")

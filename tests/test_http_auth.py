@@ -6,10 +6,12 @@ import asyncio
 
 import httpx
 import pytest
+from sqlalchemy import delete, select
 
 from campaigns import auth
 from campaigns.audit import CLI
-from campaigns.db import run_write
+from campaigns.db import read_session, run_write
+from campaigns.models import LoginAttempt
 from campaigns.web import StripIdentityHeadersMiddleware
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -127,3 +129,137 @@ def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
     assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
     forged = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie + "x"})
     assert 'type="password"' in forged.text and "logged in as" not in forged.text
+
+
+@pytest.fixture
+def no_attempts(staff):
+    """A test starting with no log-in attempts, whose own are removed afterwards (the module shares limits)."""
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+    yield staff
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+
+
+def attempt_addresses(engine):
+    with read_session(engine) as session:
+        return session.execute(select(LoginAttempt.client_address).order_by(LoginAttempt.id)).scalars().all()
+
+
+@pytest.mark.parametrize(("host", "peer"), [("127.0.0.1", "127.0.0.1"), ("[::1]", "::1")])
+def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_counted_address(live_server, no_attempts, host, peer):
+    # `make run` listens on "::": over IPv4 uvicorn sees ::ffff:127.0.0.1, over IPv6 ::1, which it trusts by default
+    engine = no_attempts
+    base = live_server.url.replace("127.0.0.1", host)
+    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+        response = httpx.post(
+            f"{base}/auth/login",
+            data={"email": f"guess{i}@example.org", "password": "wrong password here", "next": "/"},
+            headers={"Origin": base, "X-Forwarded-For": f"198.51.100.{i + 1}"},
+            follow_redirects=False,
+        )
+        assert "m=failed" in response.headers["location"]
+    assert set(attempt_addresses(engine)) == {peer}  # the TCP peer, not what the header claims
+    spoofed = httpx.post(
+        f"{base}/auth/login",
+        data={"email": "org@example.org", "password": PASSWORD, "next": "/"},
+        headers={"Origin": base, "X-Forwarded-For": "192.0.2.99", "X-Real-IP": "192.0.2.99"},
+        follow_redirects=False,
+    )
+    assert "m=throttled" in spoofed.headers["location"] and "set-cookie" not in spoofed.headers
+
+
+# --- set-password links ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reset_link(live_server, no_attempts):
+    """A fresh set-password link for a person of their own (made by an admin, mail off: shown once)."""
+    from campaigns import password_links
+    from campaigns.audit import Actor
+    from tests.factories import make_user
+
+    engine = no_attempts
+    with read_session(engine) as session:
+        number = auth.count_users(session)
+    person = make_user(engine, email=f"reset{number}@example.org", roles=["coordinator"])
+    admin = Actor(None, "cli", frozenset({"admin"}))
+    token = password_links.reset_password(engine=engine, user_id=person.id, actor=admin).url.split("token=")[1]
+    return engine, person.email, token
+
+
+NEW = "a brand new staff passphrase"
+
+
+def post_new_password(server, token, password=NEW, confirm=None, origin="self"):
+    headers = {"Origin": server.url} if origin == "self" else ({"Origin": origin} if origin else {})
+    return httpx.post(
+        f"{server.url}/auth/set-password",
+        data={"token": token, "password": password, "confirm": password if confirm is None else confirm},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def can_log_in(server, email, password):
+    response = post_login(server, email=email, password=password)
+    return auth.COOKIE_NAME in response.cookies
+
+
+def test_opening_a_set_password_link_shows_a_form_and_spends_nothing(live_server, reset_link):
+    _, email, token = reset_link
+    for _ in range(3):  # a mail scanner, a preview, the person
+        page = httpx.get(f"{live_server.url}/auth/set-password", params={"token": token})
+        assert page.status_code == 200 and 'action="/auth/set-password"' in page.text
+        assert email in page.text and f"at least {auth.PASSWORD_MIN} characters" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    response = post_new_password(live_server, token)
+    assert response.status_code == 303 and response.headers["location"] == "/auth/login?m=password-set"
+    assert can_log_in(live_server, email, NEW) and not can_log_in(live_server, email, PASSWORD)
+
+
+def test_a_used_link_is_refused_with_a_clear_message(live_server, reset_link):
+    _, email, token = reset_link
+    assert post_new_password(live_server, token).status_code == 303
+    again = post_new_password(live_server, token, password="yet another good passphrase")
+    assert again.status_code == 400 and "already been used" in again.text
+    page = httpx.get(f"{live_server.url}/auth/set-password", params={"token": token})
+    assert page.status_code == 400 and "already been used" in page.text and 'type="password"' not in page.text
+    assert can_log_in(live_server, email, NEW)
+
+
+def test_a_tampered_link_changes_nothing(live_server, reset_link):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert response.status_code == 400 and "isn&#x27;t valid" in response.text
+    assert can_log_in(live_server, email, PASSWORD)
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", None])
+def test_set_password_from_another_origin_is_refused(live_server, reset_link, origin):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token, origin=origin)
+    assert response.status_code == 403 and "must be sent from this site" in response.text
+    assert can_log_in(live_server, email, PASSWORD)
+    assert post_new_password(live_server, token).status_code == 303  # the link was not spent
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "message"),
+    [
+        (NEW, "something else entirely", "two passwords differ"),
+        ("short", None, f"at least {auth.PASSWORD_MIN} characters"),
+        ("qwerty123456", None, "most common passwords"),
+    ],
+)
+def test_a_refused_new_password_keeps_the_form_and_the_link(live_server, reset_link, password, confirm, message):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token, password=password, confirm=confirm)
+    assert response.status_code == 400 and message in response.text and 'name="token"' in response.text
+    assert post_new_password(live_server, token).status_code == 303
+    assert can_log_in(live_server, email, NEW)
+
+
+def test_using_a_link_ends_every_log_in_of_that_person(live_server, reset_link):
+    engine, email, token = reset_link
+    cookie = post_login(live_server, email=email).cookies[auth.COOKIE_NAME]
+    assert post_new_password(live_server, token).status_code == 303
+    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) is None

@@ -1,4 +1,4 @@
-"""Who is logged in, and logging out."""
+"""Who is logged in, logging out, and changing one's own password."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import streamlit as st
 
 from campaigns import auth
 from campaigns.db import run_write
+from campaigns.errors import InvalidInput, RallyError
 from campaigns.ui import common
 
 
@@ -20,3 +21,40 @@ def render() -> None:
         run_write(common.engine(), lambda session: auth.end_session(session=session, cookie_value=cookie))
         st.session_state["just_logged_out"] = True  # the next run has no Account page: say it there
         st.rerun()
+
+
+def render_password() -> None:
+    actor = common.require("admin", "organizer", "coordinator")
+    st.title("Your password")
+    st.markdown(f"Changing the password of **{common.plain(actor.email)}**.")
+    st.caption(
+        f"A new password needs {auth.PASSWORD_RULE} (a few unrelated words make a good one). "
+        "Saving it logs you out everywhere else; this browser stays logged in."
+    )
+    with st.form("change-password", clear_on_submit=True):
+        current = st.text_input("Current password", type="password", autocomplete="current-password")
+        new = st.text_input(f"New password ({auth.PASSWORD_RULE})", type="password", autocomplete="new-password")
+        again = st.text_input("New password again", type="password", autocomplete="new-password")
+        if not st.form_submit_button("Change password", type="primary"):
+            return
+    if new != again:
+        st.error("The two new passwords differ. Type the same one twice; nothing was changed.")
+        return
+    try:
+        ended = auth.change_own_password(
+            engine=common.engine(),
+            actor=actor,
+            cookie_value=common.session_cookie(),
+            current_password=current,
+            new_password=new,
+            client_address=common.client_address(),
+        )
+    except InvalidInput as exc:
+        for message in exc.errors.values():
+            st.error(message)
+        return
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    others = f" {ended} other log-in{'s' if ended != 1 else ''} ended." if ended else ""
+    st.success(f"Your password is changed.{others}")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from campaigns import audit, auth
+from campaigns import audit, auth, password_links
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
+from campaigns.mail import mail_mode
 from campaigns.ui import common
 
 
@@ -38,9 +39,7 @@ def render_people() -> None:
             email = st.text_input("Email")
             name = st.text_input("Name (optional)")
             roles = st.multiselect("Roles", auth.ROLES, default=["organizer"])
-            password = st.text_input(
-                f"First password (at least {auth.PASSWORD_MIN} characters; tell them privately)", type="password"
-            )
+            password = st.text_input(f"First password ({auth.PASSWORD_RULE}; tell them privately)", type="password")
             if st.form_submit_button("Add person", type="primary"):
                 try:
                     run_write(
@@ -68,6 +67,36 @@ def render_people() -> None:
     if right.button(label, key=f"active-{chosen.id}"):
         done = "Deactivated: their log-ins have ended." if chosen.is_active else "Reactivated."
         _act(lambda s: auth.set_active(session=s, user_id=chosen.id, active=not chosen.is_active, actor=actor), done)
+    _reset_password(actor, chosen)
+
+
+def _reset_password(actor: audit.Actor, chosen: auth.UserInfo) -> None:
+    st.subheader("Reset their password", anchor=False)
+    if chosen.id == actor.user_id:
+        st.caption("To change your own password, use Account → Password.")
+        return
+    by_mail = mail_mode() is not None
+    st.caption(
+        f"Makes a link with which {chosen.email} chooses a new password ({auth.PASSWORD_RULE}). It works once, "
+        f"within {password_links.LINK_HOURS} hours, and using it logs them out everywhere; until then their "
+        "current password keeps working. "
+        + ("The link is emailed to them." if by_mail else "Email is not set up here, so the link is shown to you once.")
+    )
+    if not st.button("Reset password", key=f"reset-{chosen.id}"):
+        return
+    try:
+        issued = password_links.reset_password(engine=common.engine(), user_id=chosen.id, actor=actor)
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    if issued.emailed:
+        st.success(f"A set-password link was emailed to {issued.email}.")
+        return
+    st.warning(
+        f"Give this link to {issued.email} privately (not by a public channel). It is shown only now, "
+        "and asking again makes a new one that replaces it."
+    )
+    st.code(issued.url, language=None)
 
 
 def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]

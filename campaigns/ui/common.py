@@ -15,6 +15,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from campaigns import auth, catalog, custom_regions, moderation
+from campaigns import client_address as address_rule
 from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
 from campaigns.errors import RallyError
@@ -165,11 +166,15 @@ def session_cookie() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def client_address() -> str | None:
-    """Where this visitor's connection comes from (``campaigns.client_address``); None for loopback (the
-    developer's own browser, or a proxy that is not configured as trusted) and under AppTest."""
-    address = st.context.ip_address
-    return address if isinstance(address, str) else None
+def client_address() -> str:
+    """This visitor's address by Rally's one rule (campaigns/client_address.py), from the websocket's peer and
+    its X-Forwarded-For. Streamlit reports a loopback peer (a proxy on this machine) as None: it is taken as
+    127.0.0.1 when there is a connection at all (its headers), "unknown" otherwise."""
+    headers = st.context.headers
+    reported = st.context.ip_address
+    peer = reported if isinstance(reported, str) else ("127.0.0.1" if headers else None)
+    forwarded = [value for value in headers.get_all("X-Forwarded-For") if isinstance(value, str)] if headers else []
+    return address_rule.client_address(peer, ", ".join(forwarded) or None)
 
 
 def current_actor() -> Actor | None:

@@ -18,6 +18,7 @@ KIND_TEXT = {
     "confirmation-reminder": "Confirmation reminder",
     "already-signed": "“You have already signed”",
     "my-data-link": "“Your data” link",
+    "set-password": "Staff set-password link",
 }
 STATUS_HELP = {
     "failed": "The mail server refused it, or could not be reached after every retry. Its answer is below.",

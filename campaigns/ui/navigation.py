@@ -57,7 +57,10 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
         ],
     ),
 }
-ACCOUNT: list[PageSpec] = [(account.render, "Account", "account", ":material/person:")]
+ACCOUNT: list[PageSpec] = [
+    (account.render, "Account", "account", ":material/person:"),
+    (account.render_password, "Password", "password", ":material/password:"),
+]
 # Reachable by URL for everyone, listed in no menu. The embed widget must resolve for every visitor, logged in or
 # not: an unknown path falls back to the default page, and web.py lets other sites frame "/embed" (only).
 HIDDEN: list[PageSpec] = [
