@@ -121,7 +121,6 @@ def queue_link(
     row: dict[str, Any],
     token: str,
     now: datetime,
-    sends: int = 1,
     reminder: bool = False,
 ) -> None:
     """Queue the confirmation email for a signature, in the caller's transaction."""
@@ -132,7 +131,7 @@ def queue_link(
         recipient_canonical=row["email_canonical"],
         campaign_id=campaign.id,
         signature_id=signature_id,
-        dedupe_key=f"{'remind' if reminder else 'confirm'}:{signature_id}:{sends}",
+        dedupe_key=f"confirm:{signature_id}:{hash_token(token)[:32]}",  # one email per link
         now=now,
     )
 
@@ -165,7 +164,7 @@ def answer_repeat(session: Session, *, campaign: Any, email_canonical: str, now:
         session.execute(
             update(_S).where(_S.c.id == row.id).values(**{**fresh_link(token, now), "confirm_sends": sends})
         )
-        queue_link(session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now, sends=sends)
+        queue_link(session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now)
         return
     outbox.enqueue(
         session=session,

@@ -5,8 +5,10 @@ thank-you) when its email or client address is on a blocklist (``campaigns.sign_
 client address already signed this campaign ``RALLY_SIGN_LIMIT_PER_MINUTE`` times in the last minute or
 ``RALLY_SIGN_LIMIT_PER_HOUR`` times in the last hour (flagged ones included, so a flood stays flagged),
 or when the whole campaign took ``RALLY_SIGN_BURST_PER_MINUTE`` signatures in the last minute (off by
-default: a real national day looks like that too). Allowlisted addresses (an office, a university's NAT)
-have no per-address limit. Each check reads a bounded number of index rows, whatever the flood's size.
+default: a real national day looks like that too; under concurrent sign-ons it may let a few more through).
+Allowlisted addresses (an office, a university's NAT) have no per-address limit. Each check reads a bounded
+number of index rows, whatever the flood's size; on PostgreSQL sign-ons from one address to one campaign
+take turns (an advisory lock until commit), so the per-address limits hold under any concurrency.
 
 **Trending**: an address, an email domain or a postal code that signed far above the campaign's rate
 in the last hour is reported to organizers (:func:`trending`): at least :data:`TREND_MIN` signatures and
@@ -16,12 +18,13 @@ always far above the mean).
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import BigInteger, bindparam, func, select
 from sqlmodel import Session
 
 from campaigns.db import HotStatement
@@ -108,6 +111,7 @@ def flag_reason(
     if _limited(client_address) and not rules.allowed(client_address):
         per_hour, per_minute = settings.sign_limit_per_hour, settings.sign_limit_per_minute
         if per_hour or per_minute:
+            _lock_address(session, campaign_id, client_address)
             window = timedelta(hours=1) if per_hour else timedelta(minutes=1)
             n = max(per_hour, per_minute)
             params = {"campaign_id": campaign_id, "client_address": client_address, "since": now - window, "n": n}
@@ -125,6 +129,19 @@ def flag_reason(
         if _recent_on_campaign().execute(session, params).fetchone()[0] >= burst:
             return "rate:campaign"
     return None
+
+
+@cache
+def _address_lock() -> HotStatement:
+    return HotStatement(select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger))), ("key",))
+
+
+def _lock_address(session: Session, campaign_id: int, address: str) -> None:
+    """PostgreSQL: sign-ons from one address to one campaign take turns until commit, so the limit holds under
+    any concurrency (other addresses never wait). SQLite has one writer at a time already."""
+    if session.connection().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"rally-sign:{campaign_id}:{address}".encode()).digest()
+        _address_lock().execute(session, {"key": int.from_bytes(digest[:8], "big", signed=True)}).fetchall()
 
 
 def _limited(address: str | None) -> bool:
