@@ -216,7 +216,7 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Con
         bump_counts(
             session, campaign_id=claimed.campaign_id, region_code=claimed.region_code, signed_at=claimed.created_at
         )
-        outbox.release_held(session=session, signature_id=claimed.id, now=now)
+        outbox.release_held(session=session, signature_ids=[claimed.id], now=now)
     slug = session.execute(select(_C.c.slug).where(_C.c.id == claimed.campaign_id)).scalar_one()
     return Confirmed(
         signature_id=int(claimed.id),

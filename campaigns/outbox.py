@@ -113,21 +113,26 @@ def enqueue(
     return int(row[0]) if row else None
 
 
-def release_held(*, session: Session, signature_id: int, now: datetime | None = None) -> int:
-    """A signature now counts: its held messages (letters) are queued. Returns how many."""
+def release_held(*, session: Session, signature_ids: list[int], now: datetime | None = None) -> int:
+    """These signatures now count: their held messages (letters) are queued. Returns how many."""
+    if not signature_ids:
+        return 0
     result = session.execute(
         update(_T)
-        .where(_T.c.signature_id == signature_id, _T.c.status == OutboxStatus.held.value)
+        .where(_T.c.signature_id.in_(signature_ids), _T.c.status == OutboxStatus.held.value)
         .values(status=OutboxStatus.queued.value, next_attempt_at=now or utcnow())
     )
     return int(result.rowcount or 0)
 
 
-def drop_held(*, session: Session, signature_id: int) -> int:
-    """A signature will never count (invalidated, withdrawn): its held messages are dropped unsent."""
+def drop_held(*, session: Session, signature_ids: list[int]) -> int:
+    """These signatures will never count (invalidated, withdrawn): their held messages are dropped unsent, and the
+    deliveries they stood for with them (the letters stay, as their signers wrote them)."""
+    if not signature_ids:
+        return 0
     rows = session.execute(
         select(_T.c.id, _T.c.outreach_id).where(
-            _T.c.signature_id == signature_id, _T.c.status == OutboxStatus.held.value
+            _T.c.signature_id.in_(signature_ids), _T.c.status == OutboxStatus.held.value
         )
     ).all()
     outreach_ids = [o for _, o in rows if o is not None]

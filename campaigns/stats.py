@@ -300,27 +300,49 @@ def add_counts(
     )
 
 
-def _take_one(session: Session, table: Any, where: list[Any], now: datetime) -> bool:
-    """Subtract 1 from one shard with a count above zero (readers sum the shards, so any shard will do)."""
-    for _ in range(get_settings().count_shards + 1):
-        shard = session.execute(
-            select(table.c.shard)
+def _take(session: Session, table: Any, where: list[Any], n: int, now: datetime) -> int:
+    """Subtract ``n`` from a key's shards, from those with a count above zero (readers sum the shards, so any
+    shard will do; none goes below zero). Returns how many were taken (less than ``n`` only if counts drifted)."""
+    left = n
+    for _ in range(get_settings().count_shards + 2):
+        if left <= 0:
+            break
+        row = session.execute(
+            select(table.c.shard, table.c.count)
             .where(*where, table.c.count > 0)
             .order_by(table.c.count.desc())
             .limit(1)
             .with_for_update()
-        ).scalar_one_or_none()
-        if shard is None:
+        ).first()
+        if row is None:
             break
-        values: dict[str, Any] = {"count": table.c.count - 1}
+        step = min(left, int(row.count))
+        values: dict[str, Any] = {"count": table.c.count - step}
         if "updated_at" in table.c:
             values["updated_at"] = now
         if session.execute(
-            update(table).where(*where, table.c.shard == shard, table.c.count > 0).values(**values)
+            update(table).where(*where, table.c.shard == row.shard, table.c.count >= step).values(**values)
         ).rowcount:
-            return True
-    log.warning("no count left to take a withdrawn signature from (%s, %s): counts need a rebuild", table.name, where)
-    return False
+            left -= step
+    if left:
+        log.warning("%d count(s) missing to take off (%s, %s): counts need a rebuild", left, table.name, where)
+    return n - left
+
+
+def _keys(campaign_id: int, region_code: str, signed_at: datetime) -> list[tuple[Any, list[Any]]]:
+    """The aggregate rows one counted signature adds to: its region, its hour, its region's day."""
+    return [
+        (_COUNTS, [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == region_code]),
+        (_HOURLY, [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour_of(signed_at)]),
+        (
+            _REGION_DAY,
+            [
+                _REGION_DAY.c.campaign_id == campaign_id,
+                _REGION_DAY.c.region_code == region_code,
+                _REGION_DAY.c.day == day_of(signed_at),
+            ],
+        ),
+    ]
 
 
 def remove_counts(
@@ -330,28 +352,34 @@ def remove_counts(
     caller's transaction: its region, its hour and its region's day. Each comes off a shard that still has
     a count, so no row goes below zero."""
     now = now or utcnow()
-    _take_one(
-        session,
-        _COUNTS,
-        [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == region_code],
-        now,
-    )
-    _take_one(
-        session,
-        _HOURLY,
-        [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour_of(signed_at)],
-        now,
-    )
-    _take_one(
-        session,
-        _REGION_DAY,
-        [
+    for table, where in _keys(campaign_id, region_code, signed_at):
+        _take(session, table, where, 1, now)
+
+
+def subtract_counts(
+    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
+) -> None:
+    """``remove_counts`` for many signatures at once (a bulk invalidation): ``signed`` holds each one's
+    (region code, signed at). One subtraction per region, hour and region-day, keys in sorted order (so two
+    of these at once take the rows in the same order)."""
+    from collections import Counter
+
+    now = now or utcnow()
+    rows = list(signed)
+    regions = Counter(code for code, _ in rows)
+    hours = Counter(hour_of(at) for _, at in rows)
+    days = Counter((code, day_of(at)) for code, at in rows)
+    for code, n in sorted(regions.items()):
+        _take(session, _COUNTS, [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == code], n, now)
+    for hour, n in sorted(hours.items()):
+        _take(session, _HOURLY, [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour], n, now)
+    for (code, day), n in sorted(days.items()):
+        where = [
             _REGION_DAY.c.campaign_id == campaign_id,
-            _REGION_DAY.c.region_code == region_code,
-            _REGION_DAY.c.day == day_of(signed_at),
-        ],
-        now,
-    )
+            _REGION_DAY.c.region_code == code,
+            _REGION_DAY.c.day == day,
+        ]
+        _take(session, _REGION_DAY, where, n, now)
 
 
 _REGION_DAYS = (

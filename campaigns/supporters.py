@@ -510,7 +510,7 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     signature.withdrawn_at = now
     session.add(signature)
     session.flush()
-    outbox.drop_held(session=session, signature_id=signature.id or 0)
+    outbox.drop_held(session=session, signature_ids=[signature.id or 0])
     if not counted:
         return True
     remove_counts(

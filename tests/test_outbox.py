@@ -290,8 +290,8 @@ def test_a_held_message_waits_for_its_signature_and_a_dropped_one_never_goes(eng
         ],
     )
     assert outbox.drain(engine).sent == 0
-    assert run_write(engine, lambda s: outbox.release_held(session=s, signature_id=one.signature_id)) == 1
-    assert run_write(engine, lambda s: outbox.drop_held(session=s, signature_id=two.signature_id)) == 1
+    assert run_write(engine, lambda s: outbox.release_held(session=s, signature_ids=[one.signature_id])) == 1
+    assert run_write(engine, lambda s: outbox.drop_held(session=s, signature_ids=[two.signature_id])) == 1
     assert outbox.drain(engine).sent == 1
     assert subjects(handler) == {"Message 1": 1}
 
