@@ -47,7 +47,10 @@ TABLES = (
 def default_settings(tmp_path: Path) -> Iterator[Settings]:
     """Each test starts from the documented defaults, untouched by a developer's .env."""
     previous = settings_module._current
-    settings_module._current = load_settings(environ={}, env_file=tmp_path / "no.env")
+    # the documented defaults, except that a development outbox folder is this test's own (never the repo's var/)
+    settings_module._current = replace(
+        load_settings(environ={}, env_file=tmp_path / "no.env"), mail_outbox=str(tmp_path / "outbox")
+    )
     yield settings_module._current
     settings_module._current = previous
 

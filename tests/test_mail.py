@@ -113,8 +113,13 @@ def test_without_settings_email_is_not_offered():
             send(letter())
 
 
-def test_by_default_mail_goes_to_the_development_outbox_folder_until_smtp_is_set(default_settings):
-    assert default_settings.mail_outbox == "var/outbox" and mail_mode() == "outbox"
+def test_by_default_mail_goes_to_the_development_outbox_folder_until_smtp_is_set(tmp_path):
+    from campaigns.mail import outbox_folder
+    from campaigns.settings import PROJECT_ROOT, load_settings
+
+    documented = load_settings(environ={}, env_file=tmp_path / "no.env")
+    assert documented.mail_outbox == "var/outbox" and outbox_folder(documented) == PROJECT_ROOT / "var" / "outbox"
+    assert mail_mode(documented) == "outbox"
     with override_settings(smtp_host="mail.example.org"):
         assert mail_mode() == "smtp"  # a configured server always wins
 

@@ -477,3 +477,72 @@ def test_withdraw_and_erase_takes_every_signature_out_of_the_counts(engine, mail
 def campaign_total_of(engine, campaign_id):
     with read_session(engine) as session:
         return campaign_total(session, campaign_id)
+
+
+# --- receipts -----------------------------------------------------------------------------------------
+
+
+def test_a_receipt_opens_that_signature_alone_without_mail(engine):
+    make_campaign(engine, slug="libraries")
+    make_campaign(engine, slug="river")
+    first = sign_up(engine, "libraries", email="ada@example.org", comment="Books!")
+    sign_up(engine, "river", email="ada@example.org")
+    assert first.receipt_token and len(first.receipt_token) >= 32
+    with read_session(engine) as session:
+        stored = session.execute(select(Signature.receipt_hash).where(Signature.id == first.signature_id)).scalar_one()
+        owner = supporters.open_receipt(session=session, token=first.receipt_token)
+        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+    assert stored == hashlib.sha256(first.receipt_token.encode()).hexdigest()
+    assert [s.campaign_slug for s in data.signatures] == ["libraries"]  # not the other campaign
+    assert [s["campaign"]["slug"] for s in exported["signatures"]] == ["libraries"]
+    assert exported["access_links"] == []
+
+
+def test_a_repeat_sign_on_gets_no_receipt(engine):
+    make_campaign(engine, slug="libraries")
+    sign_up(engine, "libraries", email="ada@example.org")
+    again = sign_up(engine, "libraries", email="Ada@Example.org")
+    assert again.receipt_token is None and again.signature_id is None
+
+
+def test_erasing_through_a_receipt_erases_that_signature_only_and_the_receipt_stops_working(engine):
+    make_campaign(engine, slug="libraries")
+    make_campaign(engine, slug="river")
+    first = sign_up(engine, "libraries", email="ada@example.org", full_name="Ada Lovelace")
+    sign_up(engine, "river", email="ada@example.org", full_name="Ada Lovelace")
+    with read_session(engine) as session:
+        owner = supporters.open_receipt(session=session, token=first.receipt_token)
+    done = do(
+        engine,
+        lambda s: supporters.erase_my_data(
+            session=s, email_canonical=owner.email_canonical, only=owner.signature_id, withdraw=True
+        ),
+    )
+    assert (done.signatures, done.withdrawn) == (1, 1)
+    with read_session(engine) as session:
+        left = session.execute(select(Signature.email).order_by(Signature.id)).scalars().all()
+        with pytest.raises(LinkRefused, match="erased"):
+            supporters.open_receipt(session=session, token=first.receipt_token)
+    assert left[0].startswith("erased:") and left[1] == "ada@example.org"
+
+
+@pytest.mark.parametrize("token", ["", "x", "\x00", "a" * 5000])
+def test_a_bad_receipt_is_refused_clearly(engine, token):
+    with read_session(engine) as session, pytest.raises(LinkRefused, match="doesn't work"):
+        supporters.open_receipt(session=session, token=token)
+
+
+def test_withdrawing_through_a_receipt_works_on_a_pending_signature(engine):
+    make_campaign(engine, slug="confirming", require_confirmation=True)
+    result = sign_up(engine, "confirming", email="ada@example.org")
+    with read_session(engine) as session:
+        owner = supporters.open_receipt(session=session, token=result.receipt_token)
+    assert do(
+        engine,
+        lambda s: supporters.withdraw_signature(
+            session=s, email_canonical=owner.email_canonical, signature_id=owner.signature_id
+        ),
+    )
+    with read_session(engine) as session:
+        assert session.execute(select(Signature.status)).scalar_one() == "withdrawn"
