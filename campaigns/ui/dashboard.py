@@ -25,7 +25,7 @@ from campaigns.db import read_session, snapshot_session
 from campaigns.errors import CampaignNotFound
 from campaigns.regions import hex_layout
 from campaigns.settings import get_settings
-from campaigns.ui import common, dashboard_charts
+from campaigns.ui import common, dashboard_charts, review
 
 REFRESH_SECONDS = 5
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
@@ -163,6 +163,9 @@ def render() -> None:
     )
     if slug != ALL:
         st.query_params["campaign"] = slug  # the address can be shared as it is
+        if staff:  # trending addresses and domains are for staff eyes only
+            with common.friendly_errors():
+                review.render_trends_for(slug)
     scheme = None
     if slug == ALL and schemes:
         scheme = st.selectbox(

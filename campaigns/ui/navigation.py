@@ -19,6 +19,7 @@ from campaigns.ui import (
     organize_parts,
     paper,
     public,
+    review,
 )
 from campaigns.ui import export as export_page
 
@@ -37,6 +38,8 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
             (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
+            (review.render_review, "Review signatures", "review", ":material/fact_check:"),
+            (review.render_rules, "Sign rules", "rules", ":material/rule:"),
             (mail.render, "Mail", "mail", ":material/outgoing_mail:"),
         ],
     ),
@@ -53,6 +56,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
         [
             (admin.render_people, "People", "people", ":material/group:"),
             (admin.render_audit, "Audit log", "audit", ":material/history:"),
+            (review.render_rules, "Sign rules", "rules", ":material/rule:"),
             (mail.render, "Mail", "mail", ":material/outgoing_mail:"),
         ],
     ),

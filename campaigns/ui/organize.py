@@ -15,7 +15,7 @@ from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.mail import mail_mode
 from campaigns.models import Campaign, CampaignStatus
-from campaigns.ui import common, organize_parts, public
+from campaigns.ui import common, organize_parts, public, review
 
 NEW = "new"
 FIELD_LABELS = {
@@ -39,6 +39,7 @@ def render_overview() -> None:
     if not rows:
         st.info("No campaigns yet." + (" Create the first one in the editor." if actor.has("organizer") else ""))
         return
+    review.render_trends_of([(r.campaign_id, r.title) for r in rows if r.status == "published"])
     frame = pd.DataFrame(
         [
             {

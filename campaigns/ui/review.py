@@ -1,0 +1,215 @@
+"""Organizers' trust pages: review a campaign's signatures in bulk (with its trending alerts), and the sign rules
+(blocklists and allowlists). Pages only orchestrate: the rules live in campaigns.review, flood and sign_rules."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import streamlit as st
+
+from campaigns import catalog, flood, lifecycle, review, sign_rules
+from campaigns.db import read_session, run_write
+from campaigns.errors import InvalidInput, RallyError
+from campaigns.models import utcnow
+from campaigns.ui import common
+
+STATUS_LABELS = {
+    "flagged": "Held for review (flagged)",
+    "counted": "Counted",
+    "pending": "Waiting for email confirmation",
+    "invalidated": "Invalidated",
+}
+REASON_TEXT = {
+    "rate:minute": "over the per-minute limit of its address",
+    "rate:hour": "over the per-hour limit of its address",
+    "rate:campaign": "over the campaign's burst limit",
+    "blocklist:email": "email on the blocklist",
+    "blocklist:address": "address on the blocklist",
+}
+
+
+def render_trends(campaign_id: int, *, title: str | None = None, where: str = "below") -> None:
+    """Trending alerts for one campaign (staff pages only: they name addresses)."""
+    with read_session(common.engine()) as session:
+        trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
+    on = f" on “{common.plain(title)}”" if title else ""
+    for trend in trends:
+        st.warning(
+            f"**{flood.TREND_KINDS[trend.kind]} {common.plain(trend.value)}** signed {trend.count:,} times{on} in "
+            f"the last hour ({trend.share:.0%} of its signatures): far above everyone else. Review them {where}.",
+            icon=":material/trending_up:",
+        )
+
+
+def render_trends_for(slug: str) -> None:
+    """The staff dashboard's alerts for one campaign."""
+    with read_session(common.engine()) as session:
+        campaign = catalog.get_campaign_by_slug(session, slug)
+    if campaign is not None:
+        render_trends(campaign.id or 0, where="on [Review signatures](/review)")
+
+
+def render_trends_of(campaigns: list[tuple[int, str]]) -> None:
+    """The overview's alerts: every listed (campaign id, title) signing far above its rate somewhere."""
+    for campaign_id, title in campaigns:
+        render_trends(campaign_id, title=title, where="on [Review signatures](/review)")
+
+
+def render_review() -> None:
+    actor = common.require("organizer")
+    st.title("Review signatures")
+    choices = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    if not choices:
+        return
+    slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
+    campaign = next(c for c in _campaigns() if c.slug == slug)
+    render_trends(campaign.id or 0)
+    st.caption(
+        "Signatures over a rate limit or on a blocklist are held for review: stored, not counted, not exported, "
+        "and their signers see the usual thank-you. Find a group, look at it, then count it or invalidate it."
+    )
+    with st.container(border=True):
+        statuses = st.multiselect(
+            "Which signatures", list(STATUS_LABELS), default=["flagged"], format_func=STATUS_LABELS.get
+        )
+        left, right = st.columns(2)
+        address = left.text_input("Client address or range", placeholder="203.0.113.9 or 203.0.113.0/24")
+        domain = right.text_input("Email domain", placeholder="example.org")
+        postal = left.text_input("Postal code")
+        hours = right.selectbox(
+            "Signed in", [0, 1, 6, 24, 24 * 7], format_func=lambda h: "any time" if not h else f"the last {h} h"
+        )
+    chosen = review.ReviewFilter(
+        campaign_id=campaign.id or 0,
+        statuses=tuple(statuses),
+        client_address=address or None,
+        email_domain=domain or None,
+        postal_code=postal or None,
+        since=utcnow() - timedelta(hours=hours) if hours else None,
+    )
+    try:
+        with read_session(common.engine()) as session:
+            page = review.find(session=session, review=chosen)
+    except InvalidInput as exc:
+        for message in exc.errors.values():
+            st.error(message)
+        return
+    counts = ", ".join(f"{STATUS_LABELS[s].lower()} {n:,}" for s, n in sorted(page.by_status.items()))
+    st.subheader(f"{page.total:,} signature{'s' if page.total != 1 else ''} match", anchor=False)
+    if not page.total:
+        st.info("Nothing matches. Widen the filter.")
+        return
+    st.caption(counts + (f". The newest {len(page.rows):,} are shown." if len(page.rows) < page.total else "."))
+    st.dataframe(_table(page.rows), hide_index=True, use_container_width=True)
+    sure = st.checkbox(f"I have looked at these {page.total:,} signatures", key="review-sure")
+    count, invalidate = st.columns(2)
+    if count.button("Count them", disabled=not sure, use_container_width=True, key="review-validate"):
+        _apply(chosen, "validate", actor)
+    if invalidate.button(
+        "Invalidate them", disabled=not sure, type="primary", use_container_width=True, key="review-invalidate"
+    ):
+        _apply(chosen, "invalidate", actor)
+    done = st.session_state.pop("review-done", None)
+    if done:
+        st.success(done, icon=":material/fact_check:")
+
+
+def _campaigns() -> list:  # type: ignore[type-arg]
+    with read_session(common.engine()) as session:
+        return lifecycle.list_campaigns_for_staff(session)
+
+
+def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "signed": common.local_time(r.created_at).strftime("%d %b %H:%M:%S"),
+                "name": r.full_name,
+                "email": r.email,
+                "address": r.client_address or "",
+                "postal code": r.postal_code or "",
+                "region": r.region_code,
+                "status": STATUS_LABELS.get(r.status, r.status),
+                "why held": REASON_TEXT.get(r.flag_reason or "", r.flag_reason or "") if r.status == "flagged" else "",
+            }
+            for r in rows
+        ]
+    )
+
+
+def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ignore[no-untyped-def]
+    try:
+        outcome = run_write(
+            common.engine(), lambda s: review.apply(session=s, review=chosen, action=action, actor=actor)
+        )
+    except RallyError as exc:
+        st.error(exc.user_message)
+        return
+    common.forget_public_reads()
+    if action == "validate":
+        message = f"{outcome.now_counted:,} now count."
+        if outcome.now_pending:
+            message += f" {outcome.now_pending:,} count once their signers confirm their email."
+    else:
+        message = f"{outcome.invalidated:,} invalidated; {outcome.no_longer_counted:,} of them counted until now."
+    st.session_state["review-done"] = message + " Recorded in the audit log."
+    st.session_state["review-sure"] = False
+    st.rerun()
+
+
+# --- sign rules ----------------------------------------------------------------------------------------
+
+KIND_LABELS = {"email": "Email pattern", "address": "Client address or range"}
+ACTION_LABELS = {"block": "Block (hold for review)", "allow": "Allow (no per-address limit)"}
+
+
+def render_rules() -> None:
+    actor = common.require("organizer", "admin")
+    st.title("Sign rules")
+    st.markdown(
+        "**Block** an email pattern (`*@mailinator.com`, `bot?*@example.org`) or an address range "
+        "(`203.0.113.0/24`): matching signatures are held for review, and their signers see the usual thank-you. "
+        "**Allow** a shared address (your office, a university's network) so that many people signing from it "
+        "are not held by the per-address limit."
+    )
+    with read_session(common.engine()) as session:
+        rules = sign_rules.list_rules(session=session)
+    with st.form("new-rule", border=True):
+        left, right = st.columns(2)
+        kind = left.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get)
+        action = right.selectbox("Rule", list(ACTION_LABELS), format_func=ACTION_LABELS.get)
+        pattern = st.text_input("Pattern", max_chars=sign_rules.PATTERN_MAX)
+        note = st.text_input("Note (why; optional)", max_chars=200)
+        slot = st.empty()
+        if st.form_submit_button("Add rule", type="primary"):
+            try:
+                added = run_write(
+                    common.engine(),
+                    lambda s: sign_rules.add_rule(
+                        session=s, kind=kind, action=action, pattern=pattern, note=note, actor=actor
+                    ),
+                )
+            except InvalidInput as exc:
+                slot.error(next(iter(exc.errors.values())))
+            else:
+                st.toast("Added." if added else "That rule exists already.")
+                st.rerun()
+    if not rules:
+        st.info("No rules yet.")
+        return
+    for rule in rules:
+        with st.container(border=True):
+            left, right = st.columns([4, 1])
+            left.markdown(
+                f"**{ACTION_LABELS[rule.action].split(' (')[0]}** {KIND_LABELS[rule.kind].lower()} "
+                f"`{common.plain(rule.pattern)}`"
+            )
+            if rule.note:
+                left.caption(common.plain(rule.note))
+            if right.button("Remove", key=f"remove-rule-{rule.id}"):
+                with common.friendly_errors():
+                    run_write(
+                        common.engine(), lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor)
+                    )
+                    st.rerun()
