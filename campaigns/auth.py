@@ -31,7 +31,7 @@ from campaigns.db import run_write
 from campaigns.errors import InvalidInput, NotFound, RallyError
 from campaigns.models import AuthSession, LoginAttempt, Role, User, UserRole, utcnow
 from campaigns.settings import PROJECT_ROOT, Settings, get_settings
-from campaigns.validation import clean_email, clean_name
+from campaigns.validation import LONE_SURROGATE, clean_email, clean_name, find_bad_characters, has_lone_surrogate
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
@@ -76,6 +76,8 @@ def check_password(password: str) -> str:
         raise InvalidInput({"password": f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
     if len(password) > PASSWORD_MAX:
         raise InvalidInput({"password": f"Use at most {PASSWORD_MAX} characters."})
+    if has_lone_surrogate(password):
+        raise InvalidInput({"password": f"The password contains {LONE_SURROGATE}; please type it again."})
     return password
 
 
@@ -200,6 +202,8 @@ def authenticate(
     """The active user with these credentials; LoginFailed or LoginThrottled otherwise (same wording for all)."""
     now = now or utcnow()
     email = (email or "").strip().lower()[:320]
+    if find_bad_characters(email, allow_newlines=False):
+        email = ""  # no account has such an address, and the database may refuse to store it in the attempt
     client_address = (client_address or "unknown")[:64]
     since = now - FAILED_LOGIN_WINDOW
     if (
@@ -221,6 +225,8 @@ def authenticate(
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    if has_lone_surrogate(password):  # never a stored password (check_password refuses it), and not encodable
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

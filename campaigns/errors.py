@@ -33,9 +33,13 @@ class NotFound(RallyError):
 
 
 class CampaignNotFound(NotFound):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"We couldn't find a campaign at “{slug}”. Check the link, or browse all campaigns.")
+    """``shown=False`` for text from a link that cannot be a slug at all: the message does not repeat it."""
+
+    def __init__(self, slug: str, *, shown: bool = True) -> None:
+        where = f"a campaign at “{slug}”" if shown else "a campaign at that address"
+        super().__init__(f"We couldn't find {where}. Check the link, or browse all campaigns.")
         self.slug = slug
+        self.shown = shown
 
 
 class CampaignClosed(RallyError):

@@ -71,6 +71,17 @@ def test_outside_referrer_is_remembered_in_a_short_httponly_cookie(live_server):
     assert "set-cookie" not in same_site.headers
 
 
+@pytest.mark.parametrize("slug", ["api-open%00", "%00", "a%00b", "API-Open", "a%20b", "%F0%9F%8C%8D", "x" * 200])
+def test_campaign_api_answers_not_found_for_text_that_cannot_be_a_slug(live_server, slug):
+    before = len(live_server.log_path.read_text())
+    response = httpx.get(f"{live_server.url}/api/campaigns/{slug}")
+    if "%00" in slug:  # Streamlit's path guard refuses a NUL in any path before routing
+        assert response.status_code in (400, 404)
+    else:
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert "Traceback" not in live_server.log_path.read_text()[before:]
+
+
 def test_health_route_accepts_only_get(live_server):
     assert httpx.post(f"{live_server.url}/api/health").status_code == 405
 

@@ -256,6 +256,13 @@ def test_region_scheme_is_frozen_once_anyone_signed(engine, organizer):
         ({"title": "   "}, "title", "write a title"),
         ({"region_scheme": "no-such-scheme"}, "region_scheme", "no-such-scheme"),
         ({"consent_text": " "}, "consent_text", "consent wording"),
+        ({"title": "\u3164\u2800"}, "title", "write a title"),
+        ({"title": "Fund\x00 it"}, "title", "NUL"),
+        ({"purpose": "Keep \ud800 open"}, "purpose", "broken character"),
+        ({"body": "## Why\n\x00"}, "body", "NUL"),
+        ({"body": "Libraries \udcc3 matter"}, "body", "broken character"),
+        ({"consent_text": "Yes\x00"}, "consent_text", "NUL"),
+        ({"consent_text": "\u115f\u1160"}, "consent_text", "consent wording"),
     ],
 )
 def test_update_is_validated_like_create(engine, organizer, changes, field, phrase):
