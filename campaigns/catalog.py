@@ -16,7 +16,7 @@ from campaigns.custom_regions import resolve_scheme
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.stats import campaign_total, campaign_totals
-from campaigns.validation import find_bad_characters, has_visible_text
+from campaigns.validation import external_image_error, find_bad_characters, has_visible_text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 80
@@ -108,6 +108,8 @@ def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str
         errors["body"] = f"The text contains {bad}; please retype that part."
     elif len(data.body) > BODY_MAX:
         errors["body"] = f"Please shorten the text to at most {BODY_MAX:,} characters."
+    elif image := external_image_error(data.body, "text"):
+        errors["body"] = image
     if data.goal < 1:
         errors["goal"] = "The goal must be at least one signature."
     if data.deadline is not None and (data.deadline.tzinfo is None or data.deadline <= now):
@@ -117,6 +119,8 @@ def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str
         errors["consent_text"] = f"The consent wording contains {bad}; please retype it."
     elif not has_visible_text(data.consent_text) or len(data.consent_text) > CONSENT_MAX:
         errors["consent_text"] = f"Write the consent wording supporters agree to (at most {CONSENT_MAX} characters)."
+    elif image := external_image_error(data.consent_text, "consent wording"):
+        errors["consent_text"] = image
     try:
         resolve_scheme(session, data.region_scheme)
     except RallyError as exc:

@@ -7,6 +7,8 @@ one name) and otherwise kept exactly as typed.
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
@@ -157,3 +159,65 @@ def clean_short(raw: str | None, *, limit: int) -> str | None:
     value = "".join(ch for ch in unicodedata.normalize("NFC", str(raw)) if ch.isprintable() and ch not in BIDI_CONTROLS)
     value = value.strip()[:limit]
     return value or None
+
+
+# --- organizer markdown: images from other sites ------------------------------------------------------------
+
+IMAGE_URL_SHOWN = 80
+# ![alt](url "title"), the alt text may hold balanced brackets; the address may be in <angle brackets>.
+_INLINE_IMAGE = re.compile(r"!\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\]\(\s*(<[^>\n]*>|[^\s)]+)")
+# ![alt][label], ![label][] and ![label], each resolved through a definition "[label]: url" anywhere in the text.
+_REFERENCE_IMAGE = re.compile(r"!\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*)\](?!\()(?:\[([^\[\]\n]*)\])?")
+_DEFINITION = re.compile(r"^ {0,3}\[([^\]\n]+)\]:[ \t]*\n?[ \t]*(<[^>\n]*>|\S+)", re.MULTILINE)
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*:")
+
+
+def _label(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def _destination(raw: str) -> str:
+    """What a browser would fetch for a markdown link destination: brackets, entities, escapes and
+    the tabs and newlines that URL parsing drops all taken out."""
+    url = raw[1:-1] if raw.startswith("<") and raw.endswith(">") else raw
+    url = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", html.unescape(url))
+    return "".join(ch for ch in url if ch not in "\t\n\r").strip()
+
+
+def is_external_url(url: str) -> bool:
+    """True for an address another site serves: any scheme but ``data:``, or a host (``//host``; ``/\\host``)."""
+    folded = url.strip().lower().replace("\\", "/")
+    if folded.startswith("//"):
+        return True
+    return bool(_SCHEME.match(folded)) and not folded.startswith("data:")
+
+
+def find_external_images(markdown: str) -> list[str]:
+    """The addresses of images in ``markdown`` that every reader's browser would fetch from another site."""
+    definitions: dict[str, str] = {}
+    for label, raw in _DEFINITION.findall(markdown):
+        definitions.setdefault(_label(label), _destination(raw))
+    urls = [_destination(raw) for _, raw in _INLINE_IMAGE.findall(markdown)]
+    for alt, label in _REFERENCE_IMAGE.findall(markdown):
+        url = definitions.get(_label(label or alt))
+        if url is not None:
+            urls.append(url)
+    return list(dict.fromkeys(url for url in urls if is_external_url(url)))
+
+
+def external_image_error(markdown: str, what: str) -> str | None:
+    """A message naming the first image in ``what`` that would be fetched from another site; None when there is none.
+
+    Such an image leaks every reader's address (and that they read this campaign) to that site; Rally's pages
+    also refuse to load it (Content-Security-Policy ``img-src 'self' data:``), so it would only show as broken.
+    """
+    found = find_external_images(markdown)
+    if not found:
+        return None
+    url = found[0] if len(found[0]) <= IMAGE_URL_SHOWN else found[0][:IMAGE_URL_SHOWN] + "…"
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return (
+        f"The {what} shows an image from another site, “{url}”{more}: every visitor's browser would fetch it and "
+        "tell that site who reads this campaign, so Rally won't show it. Remove the image, link to it instead "
+        "([text](address), without the !), or use an image on this site (an address starting with /)."
+    )
