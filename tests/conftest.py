@@ -149,6 +149,38 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+# --- a real small or read-only filesystem ---------------------------------------------------------
+
+
+@contextmanager
+def mounted_tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder`` (a disk that really fills up); skips where it can't be mounted.
+
+    ``read_only()`` on the result remounts it read-only (a data folder that became read-only: root's
+    permission bits would not stop root, a read-only filesystem does).
+    """
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (these tests run as root in CI)")
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip() or mount.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+def remount_read_only(folder: Path) -> None:
+    import subprocess
+
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True, capture_output=True)
+
+
 # --- a running app, started with the README's command -------------------------------------------
 
 REPO = Path(__file__).resolve().parent.parent
