@@ -6,18 +6,23 @@ database work never stalls the event loop that serves every websocket session.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
+import streamlit
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -32,10 +37,39 @@ from campaigns.migrate import upgrade
 log = logging.getLogger(__name__)
 API_CACHE_SECONDS = 5
 
+
+def _inline_script_hashes() -> str:
+    """CSP hashes of the inline scripts in the page Streamlit serves (its index.html sets one flag inline)."""
+    index = Path(streamlit.__file__).parent / "static" / "index.html"
+    scripts = re.findall(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", index.read_text("utf-8"), re.DOTALL)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+
+
+# What a Streamlit 1.67 page needs, and nothing from any other site. Every directive is 'self' (this origin),
+# so nothing a page shows (organizer markdown included) makes a visitor's browser contact a third party.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        # Streamlit's bundles and its one inline script. Vega runs its CSP-safe expression interpreter, so no
+        # 'unsafe-eval'; long.js (in Streamlit's protobuf bundle) compiles a tiny WebAssembly module, which only
+        # 'wasm-unsafe-eval' allows (it falls back to JavaScript, but every page would report the refusal).
+        f"script-src 'self' {_inline_script_hashes()} 'wasm-unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",  # Emotion (Streamlit's CSS-in-JS) writes <style> elements at run time
+        "img-src 'self' data:",  # images in campaign text from this site only; icons and charts' exports as data:
+        "font-src 'self' data:",
+        "connect-src 'self'",  # the websocket (/_stcore/stream), host config, /api/shapes for the maps
+        "worker-src 'self' blob:",
+        "media-src 'self'",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Content-Security-Policy": f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self'",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 REFERRER_COOKIE = "rally_ref"
@@ -43,7 +77,7 @@ REFERRER_COOKIE = "rally_ref"
 # index.html for every path, so the decision is made on the request path, exactly: any other path keeps 'self'
 # ("/Embed" is no page of ours, and Streamlit answers it with the default page, which must never be framed).
 EMBED_PATH = "/embed"
-FRAME_ANYWHERE = "frame-ancestors *"
+FRAME_ANYWHERE = f"{CONTENT_SECURITY_POLICY}; frame-ancestors *"
 
 
 def health(request: Request) -> JSONResponse:

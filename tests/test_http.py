@@ -9,6 +9,7 @@ import pytest
 
 from campaigns.db import run_write
 from campaigns.signing import sign
+from campaigns.web import CONTENT_SECURITY_POLICY
 from tests.conftest import (
     NO_PG_REASON,
     TEST_DATABASE_URL,
@@ -171,10 +172,10 @@ def test_region_shapes_are_served_for_maps_and_cached_by_the_browser(live_server
 def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
     embed = httpx.get(f"{live_server.url}/embed?campaign=anything&embed=true")
     assert embed.status_code == 200 and embed.headers["content-type"].startswith("text/html")
-    assert embed.headers["content-security-policy"] == "frame-ancestors *"
+    assert embed.headers["content-security-policy"] == f"{CONTENT_SECURITY_POLICY}; frame-ancestors *"
     assert "x-frame-options" not in embed.headers
     assert embed.headers["x-content-type-options"] == "nosniff"  # the other headers stay
-    assert httpx.head(f"{live_server.url}/embed").headers["content-security-policy"] == "frame-ancestors *"
+    assert httpx.head(f"{live_server.url}/embed").headers["content-security-policy"].endswith("; frame-ancestors *")
     for path in (
         "/",
         "/?campaign=anything&embed=true",  # the campaign page (with its sign form), even in embed mode
@@ -187,7 +188,7 @@ def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
         "/api/health",
     ):
         response = httpx.get(f"{live_server.url}{path}")
-        assert response.headers["content-security-policy"] == "frame-ancestors 'self'", path
+        assert response.headers["content-security-policy"] == f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self'", path
 
 
 # --- the campaign API's cache ---------------------------------------------------------------------
