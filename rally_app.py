@@ -7,7 +7,13 @@ server: `uvicorn rally_app:app`.
 import streamlit as st
 from starlette.middleware import Middleware
 
-from campaigns.web import ROUTES, SecurityHeadersMiddleware, StripIdentityHeadersMiddleware, lifespan
+from campaigns.web import (
+    ROUTES,
+    SecurityHeadersMiddleware,
+    StripIdentityHeadersMiddleware,
+    WebsocketOriginMiddleware,
+    lifespan,
+)
 from campaigns.web_auth import ROUTES as AUTH_ROUTES
 from campaigns.web_export import ROUTES as EXPORT_ROUTES
 
@@ -15,6 +21,10 @@ app = st.App(
     "streamlit_app.py",
     routes=[*ROUTES, *AUTH_ROUTES, *EXPORT_ROUTES],
     # the first runs first: identity headers are gone before anything else reads the request
-    middleware=[Middleware(StripIdentityHeadersMiddleware), Middleware(SecurityHeadersMiddleware)],
+    middleware=[
+        Middleware(StripIdentityHeadersMiddleware),
+        Middleware(WebsocketOriginMiddleware),  # before Streamlit's looser check (any port on localhost)
+        Middleware(SecurityHeadersMiddleware),
+    ],
     lifespan=lifespan,
 )

@@ -33,6 +33,7 @@ from campaigns import catalog, stats
 from campaigns.db import get_engine, ping, read_session
 from campaigns.errors import RallyError
 from campaigns.migrate import upgrade
+from campaigns.web_auth import is_own_origin
 
 log = logging.getLogger(__name__)
 API_CACHE_SECONDS = 5
@@ -247,6 +248,32 @@ class StripIdentityHeadersMiddleware:
             ]
             if len(kept) != len(headers):
                 scope = {**scope, "headers": kept}
+        await self.app(scope, receive, send)
+
+
+class WebsocketOriginMiddleware:
+    """Refuses (HTTP 403) a websocket whose browser says it was opened by a page of another origin.
+
+    Streamlit's own check accepts any page on localhost, 127.0.0.1 or this machine's addresses, whatever
+    its port, so another local web page could open a session (with the staff cookie) while Rally is used
+    at localhost. Only Rally's own origins pass (``web_auth.is_own_origin``); clients that send no
+    ``Origin`` (not browsers) are left to Streamlit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            headers = {k.lower(): v for k, v in scope.get("headers", [])}
+            origin = headers.get(b"origin")
+            if origin is not None:
+                text = origin.decode("latin-1")
+                scheme = "https" if scope.get("scheme") == "wss" else "http"
+                if not is_own_origin(text, scheme=scheme, host=headers.get(b"host", b"").decode("latin-1")):
+                    log.warning("refused a websocket opened by another site's page (Origin: %s)", text[:200])
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+                    return
         await self.app(scope, receive, send)
 
 

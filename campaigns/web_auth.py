@@ -73,12 +73,17 @@ def safe_next(value: str | None) -> str:
     return value if not parts.scheme and not parts.netloc else "/"
 
 
-def _own_origins(request: Request) -> set[str]:
+def is_own_origin(origin: str | None, *, scheme: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` is Rally's own: the configured public URL's origin, or the address the
+    request itself was sent to (``scheme`` http or https, and its ``Host``). The one rule for the log-in form
+    and for Streamlit's websocket (``web.WebsocketOriginMiddleware``)."""
+    if not origin or not host:
+        return False
     public = urlsplit(get_settings().public_url)
-    origins = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    own = {f"{scheme}://{host}"}
     if public.scheme and public.netloc:
-        origins.add(f"{public.scheme}://{public.netloc}")
-    return origins
+        own.add(f"{public.scheme}://{public.netloc}")
+    return origin in own
 
 
 def same_origin(request: Request) -> bool:
@@ -87,7 +92,7 @@ def same_origin(request: Request) -> bool:
     if origin is None:
         referer = urlsplit(request.headers.get("referer", ""))
         origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else None
-    return origin is not None and origin in _own_origins(request)
+    return is_own_origin(origin, scheme=request.url.scheme, host=request.headers.get("host", ""))
 
 
 def _client(request: Request) -> str:

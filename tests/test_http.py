@@ -220,3 +220,41 @@ def test_campaign_api_for_a_closed_campaign_without_signatures(live_server):
     assert set(body) == {"slug", "title", "status", "goal", "total", "updated", "regions"}
     assert (body["status"], body["total"], body["regions"]) == ("closed", 0, [])
     engine.dispose()
+
+
+# --- Streamlit's websocket: opened by Rally's own pages only -----------------------------------------
+
+
+def _open_session(base_url: str, origin: str | None):
+    """Streamlit's websocket, opened the way a browser page at ``origin`` would open it."""
+    from websockets.sync.client import connect
+
+    url = base_url.replace("http://", "ws://") + "/_stcore/stream"
+    return connect(url, origin=origin, subprotocols=["streamlit"], open_timeout=10)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost:9999", "http://127.0.0.1:1", "https://evil.example", "null", "http://localhost"],
+)
+def test_a_websocket_opened_by_another_sites_page_is_refused(live_server, origin):
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        _open_session(live_server.url, origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_a_websocket_from_rallys_own_pages_is_accepted(live_server):
+    from urllib.parse import urlsplit
+
+    localhost = f"http://localhost:{urlsplit(live_server.url).port}"
+    for address in (
+        live_server.url,  # the configured RALLY_PUBLIC_URL, and the address the browser used
+        localhost,  # the same app opened at another address: its own Host
+    ):
+        with _open_session(address, address) as ws:
+            assert ws.subprotocol == "streamlit"
+            ws.ping().wait(10)
+    with pytest.raises(Exception, match="HTTP 403"):  # but a page at localhost may not open it at 127.0.0.1
+        _open_session(live_server.url, localhost)
