@@ -31,7 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaigns import catalog, stats
 from campaigns.db import get_engine, ping, read_session
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.migrate import upgrade
 from campaigns.web_auth import is_own_origin
 
@@ -82,14 +82,29 @@ FRAME_ANYWHERE = f"{CONTENT_SECURITY_POLICY}; frame-ancestors *"
 
 
 def health(request: Request) -> JSONResponse:
-    if ping(get_engine()):
+    try:
+        ok = ping(get_engine())
+    except StorageError as exc:  # e.g. a read-only data folder
+        log.error("database unavailable: %s", exc.detail)
+        ok = False
+    if ok:
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
     return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
 
 
+def _unavailable(exc: StorageError) -> JSONResponse:
+    """The JSON API's answer when the database can't be reached: 503 and the apology; the detail goes to the log."""
+    log.error("database unavailable: %s", exc.detail)
+    body = {"error": "unavailable", "message": exc.user_message}
+    return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "30"})
+
+
 def list_campaigns(request: Request) -> JSONResponse:
-    with read_session(get_engine()) as session:
-        summaries = catalog.list_public_campaigns(session=session)
+    try:
+        with read_session(get_engine()) as session:
+            summaries = catalog.list_public_campaigns(session=session)
+    except StorageError as exc:
+        return _unavailable(exc)
     body = [{"slug": s.slug, "title": s.title, "total": s.total, "goal": s.goal, "status": s.status} for s in summaries]
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
 
@@ -137,7 +152,10 @@ async def campaign_detail(request: Request) -> Response:
     slug = request.path_params["slug"]
     encoded = _campaign_cache.peek(slug)
     if encoded is None:
-        encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+        try:
+            encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+        except StorageError as exc:
+            return _unavailable(exc)
     if encoded == b"":
         return JSONResponse(_NOT_FOUND, status_code=404, headers=_JSON_HEADERS)
     return Response(encoded, media_type="application/json", headers=_JSON_HEADERS)
@@ -189,7 +207,10 @@ def shapes(request: Request) -> Response:
             with read_session(get_engine()) as session:
                 return custom_map_shapes(session, wanted) or b""
 
-        body = _custom_shapes_cache.get(wanted, read)
+        try:
+            body = _custom_shapes_cache.get(wanted, read)
+        except StorageError as exc:
+            return _unavailable(exc)
         if body:
             cache = f"public, max-age={CUSTOM_SHAPES_CACHE_SECONDS}"
             return Response(body, media_type="application/json", headers={"Cache-Control": cache})
@@ -337,7 +358,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     try:
         await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
     except RallyError as exc:
-        log.error("database not ready: %s", exc.user_message)
+        log.error("database not ready: %s", exc.detail)
     yield
 
 

@@ -9,6 +9,7 @@ Blocking work runs in Starlette's thread pool (these are plain functions).
 from __future__ import annotations
 
 import html
+import logging
 from urllib.parse import quote, urlsplit
 
 from anyio import to_thread
@@ -18,13 +19,16 @@ from starlette.routing import Route
 
 from campaigns import auth
 from campaigns.db import get_engine, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.settings import get_settings
 
+log = logging.getLogger(__name__)
 MESSAGES = {
     "failed": auth.LoginFailed().user_message,
     "throttled": auth.LoginThrottled().user_message,
     "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
+    "unavailable": "Rally can't reach its database right now, so nobody can log in. This is not about your "
+    "password: please try again in a few minutes.",
     "out": "You are logged out.",
 }
 
@@ -65,6 +69,12 @@ def _page(title: str, body: str, message_key: str | None = None, status_code: in
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
+def _unavailable(exc: StorageError, title: str, body: str) -> HTMLResponse:
+    """The page when the database can't be reached: 503 and a message for staff; the detail goes to the log."""
+    log.error("database unavailable: %s", exc.detail)
+    return _page(title, body, "unavailable", 503)
+
+
 def safe_next(value: str | None) -> str:
     """Only same-site paths: never another host (no open redirect)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -102,7 +112,10 @@ def _client(request: Request) -> str:
 def login_page(request: Request) -> HTMLResponse:
     key = request.query_params.get("m")
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    actor = run_write(get_engine(), lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    try:
+        actor = run_write(get_engine(), lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    except StorageError as exc:
+        return _unavailable(exc, "Log in", LOGIN_FORM.format(next="/"))
     if actor is not None:
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
         return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
@@ -128,6 +141,8 @@ async def login(request: Request) -> Response:
         )
     except auth.LoginThrottled:
         return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
+    except StorageError as exc:  # not a wrong password: say so
+        return _unavailable(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
     except RallyError:
         return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
     response = RedirectResponse(target, status_code=303)
@@ -151,9 +166,14 @@ async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _page("Log out", LOGOUT_FORM, "origin", 403)
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    await to_thread.run_sync(
-        lambda: run_write(get_engine(), lambda s: auth.end_session(session=s, cookie_value=cookie))
-    )
+    try:
+        await to_thread.run_sync(
+            lambda: run_write(get_engine(), lambda s: auth.end_session(session=s, cookie_value=cookie))
+        )
+    except StorageError as exc:  # the session stays in the database; this browser forgets it at least
+        response: Response = _unavailable(exc, "Log out", LOGOUT_FORM)
+        response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+        return response
     response = RedirectResponse("/auth/login?m=out", status_code=303)
     response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from campaigns import auth
 from campaigns.db import get_engine, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.export import file_name, open_snapshot, record_export
 from campaigns.export_formats import MEDIA_TYPES, check_format, disk_problem, download_chunks
 from campaigns.export_links import DOWNLOAD_PATH, read_token
@@ -43,9 +43,13 @@ def _refuse(status: int, message: str, *, login: bool = False) -> HTMLResponse:
 
 
 def download(request: Request) -> Response:
-    engine = get_engine()
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    try:
+        engine = get_engine()
+        actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    except StorageError as exc:  # its apology here, the detail in the log
+        log.error("database unavailable: %s", exc.detail)
+        return _refuse(503, exc.user_message)
     if actor is None:
         return _refuse(401, "Log in as a coordinator to download signer exports.", login=True)
     if not actor.has(Role.coordinator):

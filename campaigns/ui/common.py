@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from campaigns import auth, catalog, custom_regions, moderation
 from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.migrate import upgrade
 from campaigns.models import Campaign
 from campaigns.regions import RegionScheme
@@ -132,6 +132,9 @@ def friendly_errors() -> Iterator[None]:
     """Known errors become their message; anything else is logged and shown as a short apology."""
     try:
         yield
+    except StorageError as exc:  # an operator must act: the detail goes to the log, the visitor gets the apology
+        log.error("database unavailable: %s", exc.detail)
+        st.error(exc.user_message)
     except RallyError as exc:
         st.error(exc.user_message)
     except Exception:
