@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -22,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-import streamlit
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -41,7 +41,9 @@ API_CACHE_SECONDS = 5
 
 def _inline_script_hashes() -> str:
     """CSP hashes of the inline scripts in the page Streamlit serves (its index.html sets one flag inline)."""
-    index = Path(streamlit.__file__).parent / "static" / "index.html"
+    spec = importlib.util.find_spec("streamlit")  # where it is installed, without importing it here
+    assert spec is not None and spec.origin is not None
+    index = Path(spec.origin).parent / "static" / "index.html"
     scripts = re.findall(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", index.read_text("utf-8"), re.DOTALL)
     return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
 
