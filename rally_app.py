@@ -8,7 +8,13 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from campaigns.client_address import keep_tcp_peer
-from campaigns.web import ROUTES, SecurityHeadersMiddleware, StripIdentityHeadersMiddleware, lifespan
+from campaigns.web import (
+    ROUTES,
+    SecurityHeadersMiddleware,
+    StripIdentityHeadersMiddleware,
+    WebsocketOriginMiddleware,
+    lifespan,
+)
 from campaigns.web_auth import ROUTES as AUTH_ROUTES
 from campaigns.web_export import ROUTES as EXPORT_ROUTES
 
@@ -18,6 +24,10 @@ app = st.App(
     "streamlit_app.py",
     routes=[*ROUTES, *AUTH_ROUTES, *EXPORT_ROUTES],
     # the first runs first: identity headers are gone before anything else reads the request
-    middleware=[Middleware(StripIdentityHeadersMiddleware), Middleware(SecurityHeadersMiddleware)],
+    middleware=[
+        Middleware(StripIdentityHeadersMiddleware),
+        Middleware(WebsocketOriginMiddleware),  # before Streamlit's looser check (any port on localhost)
+        Middleware(SecurityHeadersMiddleware),
+    ],
     lifespan=lifespan,
 )

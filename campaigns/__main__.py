@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {field}: {message}", file=sys.stderr)
         return 1
     except RallyError as exc:
-        print(f"error: {exc.user_message}", file=sys.stderr)
+        print(f"error: {exc.detail}", file=sys.stderr)  # the operator's version (a StorageError names the folder)
         return 1
     return 0
 

@@ -35,7 +35,7 @@ from campaigns.db import run_write
 from campaigns.errors import InvalidInput, NotFound, RallyError
 from campaigns.models import AuthSession, LoginAttempt, Role, User, UserRole, utcnow
 from campaigns.settings import PROJECT_ROOT, Settings, get_settings
-from campaigns.validation import clean_email, clean_name
+from campaigns.validation import LONE_SURROGATE, clean_email, clean_name, find_bad_characters, has_lone_surrogate
 
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
@@ -101,6 +101,8 @@ def check_password(password: str, field: str = "password") -> str:
         raise InvalidInput({field: f"Use at least {PASSWORD_MIN} characters (a few words make a good one)."})
     if len(password) > PASSWORD_MAX:
         raise InvalidInput({field: f"Use at most {PASSWORD_MAX} characters."})
+    if has_lone_surrogate(password):
+        raise InvalidInput({field: f"The password contains {LONE_SURROGATE}; please type it again."})
     if is_common_password(password):
         raise InvalidInput(
             {field: "That is one of the most common passwords, among the first anyone would try. Choose another."}
@@ -305,6 +307,8 @@ def _finish_log_in(
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    if has_lone_surrogate(password):  # never a stored password (check_password refuses it), and not encodable
+        return False
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -429,6 +433,8 @@ def log_in(
     """
     now = now or utcnow()
     email = (email or "").strip().lower()[:320]
+    if find_bad_characters(email, allow_newlines=False):
+        email = ""  # no account has such an address, and the database may refuse to store it in the attempt
     client_address = (client_address or "unknown")[:64]
     claim = run_write(
         engine, lambda session: _claim_attempt(session=session, email=email, client_address=client_address, now=now)

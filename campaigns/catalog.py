@@ -17,7 +17,7 @@ from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.mail import mail_mode
 from campaigns.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.stats import campaign_total, campaign_totals
-from campaigns.validation import find_bad_characters
+from campaigns.validation import external_image_error, find_bad_characters, has_visible_text
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 80
@@ -83,27 +83,52 @@ def consent_text(session: Session, campaign: Campaign) -> str:
     return wording.text if wording else DEFAULT_CONSENT_TEXT
 
 
+def is_possible_slug(value: object) -> bool:
+    """Whether ``value`` could be a campaign's link name at all.
+
+    Anything else (a NUL byte, a space, a broken character, a thousand characters) names no campaign: lookups
+    answer "not found" without asking the database, which may refuse to compare such text at all.
+    """
+    return isinstance(value, str) and len(value) <= SLUG_MAX and SLUG_RE.fullmatch(value) is not None
+
+
+def campaign_not_found(slug: str) -> CampaignNotFound:
+    """The "not found" answer for a slug from a link: the message repeats it only when it could be a slug."""
+    return CampaignNotFound(slug, shown=is_possible_slug(slug))
+
+
 def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not SLUG_RE.match(data.slug) or len(data.slug) > SLUG_MAX:
+    if not is_possible_slug(data.slug):
         errors["slug"] = (
             f"Use lower-case letters, digits and single hyphens for the link name (at most {SLUG_MAX} characters)."
         )
     for name, value, limit in (("title", data.title, TITLE_MAX), ("purpose", data.purpose, PURPOSE_MAX)):
-        if not value.strip():
+        bad = find_bad_characters(value, allow_newlines=name != "title")
+        if bad:
+            errors[name] = f"The {name} contains {bad}; please retype it."
+        elif not has_visible_text(value):
             errors[name] = f"Please write a {name}."
         elif len(value) > limit:
             errors[name] = f"Please shorten the {name} to at most {limit} characters."
-        elif find_bad_characters(value, allow_newlines=name != "title"):
-            errors[name] = f"The {name} contains control characters; please retype it."
-    if len(data.body) > BODY_MAX:
+    bad = find_bad_characters(data.body, allow_newlines=True)
+    if bad:
+        errors["body"] = f"The text contains {bad}; please retype that part."
+    elif len(data.body) > BODY_MAX:
         errors["body"] = f"Please shorten the text to at most {BODY_MAX:,} characters."
+    elif image := external_image_error(data.body, "text"):
+        errors["body"] = image
     if data.goal < 1:
         errors["goal"] = "The goal must be at least one signature."
     if data.deadline is not None and (data.deadline.tzinfo is None or data.deadline <= now):
         errors["deadline"] = "The deadline must be in the future."
-    if not data.consent_text.strip() or len(data.consent_text) > CONSENT_MAX:
+    bad = find_bad_characters(data.consent_text, allow_newlines=True)
+    if bad:
+        errors["consent_text"] = f"The consent wording contains {bad}; please retype it."
+    elif not has_visible_text(data.consent_text) or len(data.consent_text) > CONSENT_MAX:
         errors["consent_text"] = f"Write the consent wording supporters agree to (at most {CONSENT_MAX} characters)."
+    elif image := external_image_error(data.consent_text, "consent wording"):
+        errors["consent_text"] = image
     try:
         resolve_scheme(session, data.region_scheme)
     except RallyError as exc:
@@ -141,14 +166,17 @@ def create_campaign(
 
 
 def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
+    """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
+    if not is_possible_slug(slug):
+        return None
     return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
 
 
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
     """A published or closed campaign; drafts, archived and unknown slugs look the same: not found."""
-    campaign = get_campaign_by_slug(session, slug) if slug else None
+    campaign = get_campaign_by_slug(session, slug)
     if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):
-        raise CampaignNotFound(slug)
+        raise campaign_not_found(slug)
     return campaign
 
 

@@ -20,7 +20,6 @@ from sqlmodel import Session
 
 from campaigns import catalog, stats
 from campaigns.custom_regions import resolve_scheme
-from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, CampaignStatus, Outreach, OutreachStatus, Target, utcnow
 from campaigns.overview import MILESTONES
 from campaigns.regions import RegionScheme
@@ -191,9 +190,9 @@ def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: dat
     now = now or utcnow()
     campaign = catalog.get_campaign_by_slug(session, slug)
     if campaign is None or campaign.id is None or campaign.status == CampaignStatus.archived:
-        raise CampaignNotFound(slug)
+        raise catalog.campaign_not_found(slug)
     if not staff and campaign.status == CampaignStatus.draft:
-        raise CampaignNotFound(slug)
+        raise catalog.campaign_not_found(slug)
     return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
 
 
@@ -300,7 +299,7 @@ def region_trend(session: Session, *, slug: str, region_code: str, now: datetime
     """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
     campaign = catalog.get_campaign_by_slug(session, slug)
     if campaign is None or campaign.id is None:
-        raise CampaignNotFound(slug)
+        raise catalog.campaign_not_found(slug)
     days = stats.region_daily_counts(session, campaign.id, region_code)
     if days.empty:
         return days

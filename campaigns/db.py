@@ -61,6 +61,11 @@ def _check_sqlite_path(path: Path) -> None:
             f"Cannot create the folder {path.parent} for the database ({exc.strerror}). "
             "Create it, fix its permissions, or point DATABASE_URL somewhere else."
         ) from exc
+    if _read_only_filesystem(path.parent):
+        raise StorageError(
+            f"The database folder {path.parent} is on a read-only filesystem. SQLite needs to write the database "
+            "and its journal there: mount it read-write, or point DATABASE_URL somewhere else."
+        )
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise StorageError(
             f"The database folder {path.parent} is not writable by this user. "
@@ -68,6 +73,13 @@ def _check_sqlite_path(path: Path) -> None:
         )
     if path.exists() and (path.is_dir() or not os.access(path, os.R_OK | os.W_OK)):
         raise StorageError(f"The database file {path} cannot be read and written by this user.")
+
+
+def _read_only_filesystem(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs (Windows): os.access below still answers
+        return False
 
 
 def make_engine(url: str, settings: Settings | None = None) -> Engine:
@@ -226,8 +238,11 @@ def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | No
                 raise
             if not _is_transient(orig):
                 if isinstance(orig, (sqlite3.OperationalError, psycopg.OperationalError)):
+                    log.error("database write failed: %s", orig)
                     raise StorageError(
-                        "The database could not be written. Nothing was saved; the organizers have been told."
+                        f"The database could not be written: {orig}",
+                        user_message="The database could not be written. Nothing was saved; the organizers have "
+                        "been told.",
                     ) from exc
                 raise
             log.warning("database busy (attempt %d of %d): %s", attempt + 1, attempts, orig)

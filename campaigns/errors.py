@@ -15,6 +15,8 @@ class RallyError(Exception):
         super().__init__(user_message)
         self.user_message = user_message
         self.field = field
+        # What an operator reads (the log, the command line); only StorageError says more than user_message.
+        self.detail = user_message
 
 
 class InvalidInput(RallyError):
@@ -33,9 +35,13 @@ class NotFound(RallyError):
 
 
 class CampaignNotFound(NotFound):
-    def __init__(self, slug: str) -> None:
-        super().__init__(f"We couldn't find a campaign at “{slug}”. Check the link, or browse all campaigns.")
+    """``shown=False`` for text from a link that cannot be a slug at all: the message does not repeat it."""
+
+    def __init__(self, slug: str, *, shown: bool = True) -> None:
+        where = f"a campaign at “{slug}”" if shown else "a campaign at that address"
+        super().__init__(f"We couldn't find {where}. Check the link, or browse all campaigns.")
         self.slug = slug
+        self.shown = shown
 
 
 class CampaignClosed(RallyError):
@@ -49,7 +55,24 @@ class UnknownRegionScheme(NotFound):
 
 
 class StorageError(RallyError):
-    """The database cannot be opened or written: an operator has to act."""
+    """The database cannot be opened or written: an operator has to act.
+
+    ``detail`` says what to fix (the folder, the database URL, the server's answer): it goes to the log and
+    the command line. ``user_message``, what pages show to whoever was using Rally, is a short apology that
+    names no path or address.
+    """
+
+    APOLOGY = (
+        "Sorry, Rally can't reach its database right now, so nothing could be saved or shown. "
+        "Please try again in a few minutes."
+    )
+
+    def __init__(self, detail: str, *, user_message: str | None = None) -> None:
+        super().__init__(user_message or self.APOLOGY)
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 class StorageBusy(RallyError):

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from campaigns.audit import Actor, record
+from campaigns.catalog import is_possible_slug
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import run_write
 from campaigns.errors import InvalidInput, RallyError
@@ -142,7 +143,8 @@ def check_filter(session: Session, export_filter: ExportFilter) -> CheckedFilter
     elif len(slugs) > MAX_CAMPAIGNS:
         errors["campaigns"] = f"Choose at most {MAX_CAMPAIGNS} campaigns per export."
     else:
-        rows = session.execute(select(Campaign).where(Campaign.slug.in_(slugs))).scalars().all()  # type: ignore[attr-defined]
+        possible = [s for s in slugs if is_possible_slug(s)]
+        rows = session.execute(select(Campaign).where(Campaign.slug.in_(possible))).scalars().all()  # type: ignore[attr-defined]
         by_slug = {c.slug: c for c in rows}
         missing = [s for s in slugs if s not in by_slug]
         if missing:
@@ -478,7 +480,8 @@ def region_choices(session: Session, slugs: list[str] | tuple[str, ...]) -> dict
     """Region code -> name over the chosen campaigns' schemes (for the Export page's region picker)."""
     if not slugs:
         return {}
-    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(list(slugs)))).scalars()  # type: ignore[attr-defined]
+    possible = [s for s in slugs if is_possible_slug(s)]
+    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(possible))).scalars()  # type: ignore[attr-defined]
     choices: dict[str, str] = {}
     for scheme_id in sorted(set(schemes)):
         choices.update(_region_names(session, scheme_id))

@@ -16,12 +16,14 @@ it. The exporter never changes anything else; it does exactly this:
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, closing, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -142,61 +144,104 @@ def check_xlsx_rows(count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
 
 
 def write_xlsx(path: Path, batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
-    """One sheet, written row by row in xlsxwriter's constant-memory mode; text is never a formula."""
+    """One sheet, written row by row in xlsxwriter's constant-memory mode; text is never a formula.
+
+    xlsxwriter's own temporary files (the rows, each XML part) go in a folder of their own next to
+    ``path``, removed whatever happens. A disk that refuses a write (full, read-only) raises the
+    ``OSError`` it is, as CSV and JSON do (xlsxwriter would wrap it in its ``FileCreateError``).
+    """
     import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
 
     check_xlsx_rows(count, max_rows)
-    workbook = xlsxwriter.Workbook(
-        str(path),
-        {
-            "constant_memory": True,  # each row goes to disk as soon as the next starts
-            "strings_to_formulas": False,
-            "strings_to_numbers": False,
-            "strings_to_urls": False,
-            "tmpdir": str(path.parent),
-        },
-    )
-    try:
-        sheet = workbook.add_worksheet("Signers")
-        header = workbook.add_format({"bold": True})
-        quoted = workbook.add_format({"quote_prefix": True})
-        sheet.freeze_panes(1, 0)
-        for col, name in enumerate(COLUMNS):
-            sheet.write_string(0, col, name, header)
-        put, put_number, put_rich = sheet.write_string, sheet.write_number, sheet.write_rich_string
-        triggers = FORMULA_TRIGGERS
-        r = 0
-        for batch in batches:
-            for row in batch:
-                r += 1
-                if r >= max_rows:  # the snapshot's count says this cannot happen; never write a broken sheet
-                    check_xlsx_rows(r, max_rows)
-                for c, value in enumerate(row):
-                    if value is None or value == "":
-                        continue
-                    if value.__class__ is int:
-                        put_number(r, c, value)
-                    elif value[:1] in triggers:
-                        put(r, c, value, quoted)
-                    elif value.startswith("<r>") and value.endswith("</r>"):
-                        # xlsxwriter copies such text into the sheet's XML as is (its own rich-text
-                        # marker); as three plain fragments it is escaped and reads back unchanged.
-                        put_rich(r, c, value[:1], value[1:2], value[2:])
-                    else:
-                        put(r, c, value)
-    finally:
-        workbook.close()
+    with tempfile.TemporaryDirectory(prefix=".rally-xlsx-", dir=path.parent) as scratch:
+        workbook = xlsxwriter.Workbook(
+            str(path),
+            {
+                "constant_memory": True,  # each row goes to disk as soon as the next starts
+                "strings_to_formulas": False,
+                "strings_to_numbers": False,
+                "strings_to_urls": False,
+                "tmpdir": scratch,
+            },
+        )
+        rows = iter(batches)
+        try:
+            _write_sheet(workbook, rows, max_rows)
+        except BaseException:
+            _abandon(workbook)  # no half-built zip: the caller removes ``path``, the folder goes with the block
+            raise
+        finally:
+            if hasattr(rows, "close"):  # a cursor's batches: let go of the cursor now, while its connection is open
+                rows.close()
+        try:
+            workbook.close()
+        except FileCreateError as exc:
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from exc
 
 
-def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> Iterator[bytes]:
-    """Build the workbook in a temporary file (a zip is finished only at its end), then send it and delete it."""
+def _abandon(workbook: Any) -> None:
+    """Close the files a workbook that will never be finished holds open (its rows' temporary file)."""
+    for sheet in workbook.worksheets():
+        handle = getattr(sheet, "row_data_fh", None)
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError:
+                pass  # a full disk refuses the buffered rest too: the file is deleted anyway
+
+
+def _write_sheet(workbook: Any, batches: Iterable[list[Row]], max_rows: int) -> None:
+    sheet = workbook.add_worksheet("Signers")
+    header = workbook.add_format({"bold": True})
+    quoted = workbook.add_format({"quote_prefix": True})
+    sheet.freeze_panes(1, 0)
+    for col, name in enumerate(COLUMNS):
+        sheet.write_string(0, col, name, header)
+    put, put_number, put_rich = sheet.write_string, sheet.write_number, sheet.write_rich_string
+    triggers = FORMULA_TRIGGERS
+    r = 0
+    for batch in batches:
+        for row in batch:
+            r += 1
+            if r >= max_rows:  # the snapshot's count says this cannot happen; never write a broken sheet
+                check_xlsx_rows(r, max_rows)
+            for c, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                if value.__class__ is int:
+                    put_number(r, c, value)
+                elif value[:1] in triggers:
+                    put(r, c, value, quoted)
+                elif value.startswith("<r>") and value.endswith("</r>"):
+                    # xlsxwriter copies such text into the sheet's XML as is (its own rich-text
+                    # marker); as three plain fragments it is escaped and reads back unchanged.
+                    put_rich(r, c, value[:1], value[1:2], value[2:])
+                else:
+                    put(r, c, value)
+
+
+@contextmanager
+def built_xlsx(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> Iterator[Path]:
+    """The finished workbook, in a temporary folder (a zip is finished only at its end) removed when the block ends."""
     check_xlsx_rows(count, max_rows)
     with tempfile.TemporaryDirectory(prefix="rally-export-") as folder:
         path = Path(folder) / "export.xlsx"
         write_xlsx(path, batches, count=count, max_rows=max_rows)
-        with open(path, "rb") as handle:
-            while chunk := handle.read(FILE_CHUNK):
-                yield chunk
+        yield path
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while chunk := handle.read(FILE_CHUNK):
+            yield chunk
+
+
+def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> Iterator[bytes]:
+    """Build the workbook in a temporary folder, then send it and delete it."""
+    with built_xlsx(batches, count=count, max_rows=max_rows) as path:
+        yield from file_chunks(path)
 
 
 # --- one export, start to finish -----------------------------------------------------------------
@@ -212,6 +257,29 @@ def chunks(snapshot: Snapshot, fmt: str, *, bom: bool = False, now: datetime | N
     if fmt == "xlsx":
         return xlsx_chunks(snapshot.batches(), count=snapshot.count)
     raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
+
+
+def download_chunks(snapshot: Snapshot, fmt: str, *, bom: bool, cleanup: ExitStack) -> Iterator[bytes]:
+    """``chunks`` for a download, which must fail before its first byte if it fails at all: an XLSX workbook is
+    built now (so a full disk is an answer, not a cut-off download), in a temporary folder that ``cleanup``
+    removes; CSV and JSON need no disk and stream as they are read."""
+    if fmt == "xlsx":
+        path = cleanup.enter_context(built_xlsx(snapshot.batches(), count=snapshot.count))
+        return file_chunks(path)
+    return chunks(snapshot, fmt, bom=bom)
+
+
+def disk_problem(exc: OSError) -> str:
+    """What the disk said, in words: "the disk is full", "the folder is read-only"..."""
+    words = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EFBIG: "the file is larger than this system allows",
+        errno.EROFS: "the folder is read-only",
+        errno.EACCES: "the folder is not writable by this user",
+        errno.EPERM: "the folder is not writable by this user",
+    }
+    return words.get(exc.errno or 0, exc.strerror or str(exc))
 
 
 def check_format(fmt: str, count: int, *, max_rows: int = XLSX_MAX_ROWS) -> None:
@@ -276,8 +344,8 @@ def _write_export(
                 os.close(fd)
                 write_xlsx(temp, snapshot.batches(), count=snapshot.count, max_rows=max_rows)
             else:
-                with os.fdopen(fd, "wb") as handle:
-                    for chunk in chunks(snapshot, fmt, bom=bom, now=now):
+                with os.fdopen(fd, "wb") as handle, closing(chunks(snapshot, fmt, bom=bom, now=now)) as body:
+                    for chunk in body:
                         handle.write(chunk)
                     handle.flush()
                     os.fsync(handle.fileno())
@@ -285,7 +353,7 @@ def _write_export(
             os.replace(temp, target)
         except OSError as exc:
             temp.unlink(missing_ok=True)
-            raise RallyError(f"Could not write {target} ({exc.strerror or exc}). No file was left behind.") from exc
+            raise RallyError(f"Could not write {target}: {disk_problem(exc)}. No file was left behind.") from exc
         except BaseException:
             temp.unlink(missing_ok=True)
             raise

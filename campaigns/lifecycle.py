@@ -26,6 +26,7 @@ from campaigns.catalog import (
 from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.letters import TemplateRejected, check_template
 from campaigns.models import Campaign, CampaignStatus, Signature, utcnow
+from campaigns.validation import find_bad_characters
 
 
 class InvalidTransition(RallyError):
@@ -270,6 +271,10 @@ def set_letter(*, session: Session, campaign_id: int, subject: str, template: st
     for name, source in (("letter_subject", subject), ("letter_template", template)):
         if not source.strip():
             errors[name] = "Write the letter's subject." if name == "letter_subject" else "Write the letter."
+            continue
+        bad = find_bad_characters(source, allow_newlines=name == "letter_template")
+        if bad:
+            errors[name] = f"The {name.replace('_', ' ')} contains {bad}; please retype that part."
             continue
         try:
             check_template(source)

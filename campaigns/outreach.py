@@ -63,6 +63,8 @@ def save_letter(
     errors = {}
     if not subject:
         errors["subject"] = "Please give the letter a subject."
+    elif find_bad_characters(subject, allow_newlines=False):
+        errors["subject"] = "The subject contains characters we can't send; please retype it."
     if not body:
         errors["body"] = "The letter is empty. Write a few words in your own voice."
     elif len(body) > BODY_MAX:

@@ -55,9 +55,10 @@ from sqlmodel import Session
 
 from campaigns import audit
 from campaigns.audit import Actor
+from campaigns.catalog import campaign_not_found, get_campaign_by_slug
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import read_session, run_write
-from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.errors import InvalidInput, RallyError
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -182,9 +183,9 @@ def importable_campaigns(session: Session) -> list[Campaign]:
 
 
 def _campaign(session: Session, slug: str) -> _Campaign:
-    campaign = session.execute(select(Campaign).where(Campaign.slug == slug.strip())).scalar_one_or_none()
+    campaign = get_campaign_by_slug(session, slug.strip())
     if campaign is None:
-        raise CampaignNotFound(slug)
+        raise campaign_not_found(slug.strip())
     if campaign.status not in IMPORTABLE:
         raise RallyError(
             f"“{campaign.slug}” is {campaign.status}: paper signatures go into published or closed campaigns only.",

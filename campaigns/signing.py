@@ -22,9 +22,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from campaigns import confirmation, flood
+from campaigns.catalog import campaign_not_found, is_possible_slug
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import HotStatement
-from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput, RallyError
+from campaigns.errors import CampaignClosed, InvalidInput, RallyError
 from campaigns.models import (
     Campaign,
     CampaignStatus,
@@ -225,10 +226,10 @@ class _OpenCampaign:
 
 def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
-    row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if slug else None
+    row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if is_possible_slug(slug) else None
     campaign = _OpenCampaign(*row) if row is not None else None
     if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):  # look the same
-        raise CampaignNotFound(slug)
+        raise campaign_not_found(slug)
     if not campaign.accepts_signatures(now):
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")
     return campaign

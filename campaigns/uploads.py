@@ -29,7 +29,7 @@ from typing import Any
 
 from campaigns.errors import InvalidInput, RallyError
 from campaigns.settings import get_settings
-from campaigns.validation import BIDI_CONTROLS, find_bad_characters
+from campaigns.validation import BIDI_CONTROLS, find_bad_characters, has_visible_text
 
 # --- bounds on every upload (README: "Limits on uploaded files") ---------------------------------
 MAX_LINE_CHARS = 10_000  # characters on one line of a CSV (a legitimate row has well under 2,000)
@@ -113,7 +113,7 @@ def clean_cell(value: str, column: str, limit: int, *, required: bool = False, n
     """A text value, NFC-normalized and stripped; InvalidInput({column: ...}) when missing, too long or odd."""
     value = unicodedata.normalize("NFC", value.strip())
     label = column.replace("_", " ")
-    if required and not value:
+    if required and not has_visible_text(value):
         raise InvalidInput({column: f"The {label} is missing."})
     if len(value) > limit:
         raise InvalidInput({column: f"The {label} has {len(value)} characters; at most {limit} are allowed."})

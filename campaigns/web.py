@@ -6,15 +6,20 @@ database work never stalls the event loop that serves every websocket session.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import importlib.util
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,18 +32,50 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from campaigns import catalog, maintenance, outbox, stats
 from campaigns.db import get_engine, ping, read_session
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.mail import mail_mode, outbox_folder
 from campaigns.migrate import upgrade
 from campaigns.settings import Settings, get_settings
+from campaigns.web_auth import is_own_origin
 
 log = logging.getLogger(__name__)
 API_CACHE_SECONDS = 5
 
+
+def _inline_script_hashes() -> str:
+    """CSP hashes of the inline scripts in the page Streamlit serves (its index.html sets one flag inline)."""
+    spec = importlib.util.find_spec("streamlit")  # where it is installed, without importing it here
+    assert spec is not None and spec.origin is not None
+    index = Path(spec.origin).parent / "static" / "index.html"
+    scripts = re.findall(r"<script\b(?![^>]*\bsrc=)[^>]*>(.*?)</script>", index.read_text("utf-8"), re.DOTALL)
+    return " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts)
+
+
+# What a Streamlit 1.67 page needs, and nothing from any other site. Every directive is 'self' (this origin),
+# so nothing a page shows (organizer markdown included) makes a visitor's browser contact a third party.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        # Streamlit's bundles and its one inline script. Vega runs its CSP-safe expression interpreter, so no
+        # 'unsafe-eval'; long.js (in Streamlit's protobuf bundle) compiles a tiny WebAssembly module, which only
+        # 'wasm-unsafe-eval' allows (it falls back to JavaScript, but every page would report the refusal).
+        f"script-src 'self' {_inline_script_hashes()} 'wasm-unsafe-eval'",
+        "style-src 'self' 'unsafe-inline'",  # Emotion (Streamlit's CSS-in-JS) writes <style> elements at run time
+        "img-src 'self' data:",  # images in campaign text from this site only; icons and charts' exports as data:
+        "font-src 'self' data:",
+        "connect-src 'self'",  # the websocket (/_stcore/stream), host config, /api/shapes for the maps
+        "worker-src 'self' blob:",
+        "media-src 'self'",
+        "frame-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+    )
+)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Content-Security-Policy": "frame-ancestors 'self'",
+    "Content-Security-Policy": f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self'",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 REFERRER_COOKIE = "rally_ref"
@@ -46,18 +83,33 @@ REFERRER_COOKIE = "rally_ref"
 # index.html for every path, so the decision is made on the request path, exactly: any other path keeps 'self'
 # ("/Embed" is no page of ours, and Streamlit answers it with the default page, which must never be framed).
 EMBED_PATH = "/embed"
-FRAME_ANYWHERE = "frame-ancestors *"
+FRAME_ANYWHERE = f"{CONTENT_SECURITY_POLICY}; frame-ancestors *"
 
 
 def health(request: Request) -> JSONResponse:
-    if ping(get_engine()):
+    try:
+        ok = ping(get_engine())
+    except StorageError as exc:  # e.g. a read-only data folder
+        log.error("database unavailable: %s", exc.detail)
+        ok = False
+    if ok:
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
     return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
 
 
+def _unavailable(exc: StorageError) -> JSONResponse:
+    """The JSON API's answer when the database can't be reached: 503 and the apology; the detail goes to the log."""
+    log.error("database unavailable: %s", exc.detail)
+    body = {"error": "unavailable", "message": exc.user_message}
+    return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "30"})
+
+
 def list_campaigns(request: Request) -> JSONResponse:
-    with read_session(get_engine()) as session:
-        summaries = catalog.list_public_campaigns(session=session)
+    try:
+        with read_session(get_engine()) as session:
+            summaries = catalog.list_public_campaigns(session=session)
+    except StorageError as exc:
+        return _unavailable(exc)
     body = [{"slug": s.slug, "title": s.title, "total": s.total, "goal": s.goal, "status": s.status} for s in summaries]
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
 
@@ -105,7 +157,10 @@ async def campaign_detail(request: Request) -> Response:
     slug = request.path_params["slug"]
     encoded = _campaign_cache.peek(slug)
     if encoded is None:
-        encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+        try:
+            encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+        except StorageError as exc:
+            return _unavailable(exc)
     if encoded == b"":
         return JSONResponse(_NOT_FOUND, status_code=404, headers=_JSON_HEADERS)
     return Response(encoded, media_type="application/json", headers=_JSON_HEADERS)
@@ -157,7 +212,10 @@ def shapes(request: Request) -> Response:
             with read_session(get_engine()) as session:
                 return custom_map_shapes(session, wanted) or b""
 
-        body = _custom_shapes_cache.get(wanted, read)
+        try:
+            body = _custom_shapes_cache.get(wanted, read)
+        except StorageError as exc:
+            return _unavailable(exc)
         if body:
             cache = f"public, max-age={CUSTOM_SHAPES_CACHE_SECONDS}"
             return Response(body, media_type="application/json", headers={"Cache-Control": cache})
@@ -216,6 +274,32 @@ class StripIdentityHeadersMiddleware:
             ]
             if len(kept) != len(headers):
                 scope = {**scope, "headers": kept}
+        await self.app(scope, receive, send)
+
+
+class WebsocketOriginMiddleware:
+    """Refuses (HTTP 403) a websocket whose browser says it was opened by a page of another origin.
+
+    Streamlit's own check accepts any page on localhost, 127.0.0.1 or this machine's addresses, whatever
+    its port, so another local web page could open a session (with the staff cookie) while Rally is used
+    at localhost. Only Rally's own origins pass (``web_auth.is_own_origin``); clients that send no
+    ``Origin`` (not browsers) are left to Streamlit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            headers = {k.lower(): v for k, v in scope.get("headers", [])}
+            origin = headers.get(b"origin")
+            if origin is not None:
+                text = origin.decode("latin-1")
+                scheme = "https" if scope.get("scheme") == "wss" else "http"
+                if not is_own_origin(text, scheme=scheme, host=headers.get(b"host", b"").decode("latin-1")):
+                    log.warning("refused a websocket opened by another site's page (Origin: %s)", text[:200])
+                    await send({"type": "websocket.close", "code": 1008})  # before accept: HTTP 403
+                    return
         await self.app(scope, receive, send)
 
 
@@ -280,12 +364,16 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     try:
         await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
     except RallyError as exc:
-        log.error("database not ready: %s", exc.user_message)
+        log.error("database not ready: %s", getattr(exc, "detail", exc.user_message))
     print(mail_notice(), file=sys.stderr, flush=True)
     worker = None
     if get_settings().outbox_worker == "app":
-        worker = outbox.Worker(get_engine(), maintenance=maintenance.TASKS)
-        worker.start()
+        try:
+            worker = outbox.Worker(get_engine(), maintenance=maintenance.TASKS)
+        except RallyError as exc:
+            log.error("mail worker not started: %s", getattr(exc, "detail", exc.user_message))
+        else:
+            worker.start()
     try:
         yield
     finally:

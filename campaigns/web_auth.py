@@ -9,6 +9,7 @@ Blocking work runs in Starlette's thread pool (these are plain functions).
 from __future__ import annotations
 
 import html
+import logging
 from urllib.parse import quote, urlsplit
 
 from anyio import to_thread
@@ -19,13 +20,16 @@ from starlette.routing import Route
 from campaigns import auth, password_links
 from campaigns.client_address import client_address
 from campaigns.db import get_engine, read_session, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.settings import get_settings
 
+log = logging.getLogger(__name__)
 MESSAGES = {
     "failed": auth.LoginFailed().user_message,
     "throttled": auth.LoginThrottled().user_message,
     "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
+    "unavailable": "Rally can't reach its database right now, so nobody can log in. This is not about your "
+    "password: please try again in a few minutes.",
     "out": "You are logged out.",
     "password-set": "Your new password is set, and you were logged out everywhere. Log in with it now.",
 }
@@ -87,6 +91,12 @@ def _page(
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
+def _unavailable(exc: StorageError, title: str, body: str) -> HTMLResponse:
+    """The page when the database can't be reached: 503 and a message for staff; the detail goes to the log."""
+    log.error("database unavailable: %s", exc.detail)
+    return _page(title, body, "unavailable", 503)
+
+
 def safe_next(value: str | None) -> str:
     """Only same-site paths: never another host (no open redirect)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
@@ -95,12 +105,17 @@ def safe_next(value: str | None) -> str:
     return value if not parts.scheme and not parts.netloc else "/"
 
 
-def _own_origins(request: Request) -> set[str]:
+def is_own_origin(origin: str | None, *, scheme: str, host: str) -> bool:
+    """Whether a browser's ``Origin`` is Rally's own: the configured public URL's origin, or the address the
+    request itself was sent to (``scheme`` http or https, and its ``Host``). The one rule for the log-in form
+    and for Streamlit's websocket (``web.WebsocketOriginMiddleware``)."""
+    if not origin or not host:
+        return False
     public = urlsplit(get_settings().public_url)
-    origins = {f"{request.url.scheme}://{request.headers.get('host', '')}"}
+    own = {f"{scheme}://{host}"}
     if public.scheme and public.netloc:
-        origins.add(f"{public.scheme}://{public.netloc}")
-    return origins
+        own.add(f"{public.scheme}://{public.netloc}")
+    return origin in own
 
 
 def same_origin(request: Request) -> bool:
@@ -109,7 +124,7 @@ def same_origin(request: Request) -> bool:
     if origin is None:
         referer = urlsplit(request.headers.get("referer", ""))
         origin = f"{referer.scheme}://{referer.netloc}" if referer.scheme and referer.netloc else None
-    return origin is not None and origin in _own_origins(request)
+    return is_own_origin(origin, scheme=request.url.scheme, host=request.headers.get("host", ""))
 
 
 def _client(request: Request) -> str:
@@ -120,7 +135,10 @@ def _client(request: Request) -> str:
 def login_page(request: Request) -> HTMLResponse:
     key = request.query_params.get("m")
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    actor = run_write(get_engine(), lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    try:
+        actor = run_write(get_engine(), lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    except StorageError as exc:
+        return _unavailable(exc, "Log in", LOGIN_FORM.format(next="/"))
     if actor is not None:
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
         return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
@@ -146,6 +164,8 @@ async def login(request: Request) -> Response:
         )
     except auth.LoginThrottled:
         return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
+    except StorageError as exc:  # not a wrong password: say so
+        return _unavailable(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
     except RallyError:
         return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
     response = RedirectResponse(target, status_code=303)
@@ -169,9 +189,14 @@ async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _page("Log out", LOGOUT_FORM, "origin", 403)
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    await to_thread.run_sync(
-        lambda: run_write(get_engine(), lambda s: auth.end_session(session=s, cookie_value=cookie))
-    )
+    try:
+        await to_thread.run_sync(
+            lambda: run_write(get_engine(), lambda s: auth.end_session(session=s, cookie_value=cookie))
+        )
+    except StorageError as exc:  # the session stays in the database; this browser forgets it at least
+        response: Response = _unavailable(exc, "Log out", LOGOUT_FORM)
+        response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+        return response
     response = RedirectResponse("/auth/login?m=out", status_code=303)
     response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response

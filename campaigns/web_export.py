@@ -8,8 +8,10 @@ sent a batch at a time; the audit entry is written before the first byte leaves.
 
 from __future__ import annotations
 
+import errno
 import html
 import logging
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -19,9 +21,9 @@ from starlette.routing import Route
 
 from campaigns import auth
 from campaigns.db import get_engine, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.export import file_name, open_snapshot, record_export
-from campaigns.export_formats import MEDIA_TYPES, check_format, chunks
+from campaigns.export_formats import MEDIA_TYPES, check_format, disk_problem, download_chunks
 from campaigns.export_links import DOWNLOAD_PATH, read_token
 from campaigns.models import Role
 
@@ -41,9 +43,13 @@ def _refuse(status: int, message: str, *, login: bool = False) -> HTMLResponse:
 
 
 def download(request: Request) -> Response:
-    engine = get_engine()
     cookie = request.cookies.get(auth.COOKIE_NAME)
-    actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    try:
+        engine = get_engine()
+        actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) if cookie else None
+    except StorageError as exc:  # its apology here, the detail in the log
+        log.error("database unavailable: %s", exc.detail)
+        return _refuse(503, exc.user_message)
     if actor is None:
         return _refuse(401, "Log in as a coordinator to download signer exports.", login=True)
     if not actor.has(Role.coordinator):
@@ -59,11 +65,22 @@ def download(request: Request) -> Response:
         snapshot = stack.enter_context(open_snapshot(engine, grant.filter))
         check_format(grant.fmt, snapshot.count)
         name = file_name(snapshot.checked.filter.campaigns, grant.fmt, snapshot.taken_at.date())
+        body = download_chunks(snapshot, grant.fmt, bom=grant.bom, cleanup=stack)  # XLSX: built now
         record_export(engine, actor=actor, snapshot=snapshot, fmt=grant.fmt, name=name, via="web", bom=grant.bom)
-        body = chunks(snapshot, grant.fmt, bom=grant.bom)
     except RallyError as exc:
         stack.close()
         return _refuse(422, exc.user_message)
+    except OSError as exc:  # the server's disk refused the XLSX workbook's temporary files
+        stack.close()
+        log.error("could not build an XLSX export in %s: %s (%s)", tempfile.gettempdir(), disk_problem(exc), exc)
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        problem = "has no room to build" if full else "can't write"
+        return _refuse(
+            507 if full else 503,
+            f"The server {problem} the Excel file right now. Nothing was downloaded. "
+            "Download CSV or JSON instead (they need no room on the server), or ask whoever runs Rally "
+            "to free some disk space, then try again.",
+        )
     except BaseException:
         stack.close()
         raise

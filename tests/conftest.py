@@ -154,6 +154,53 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+# --- a real small or read-only filesystem ---------------------------------------------------------
+
+
+@contextmanager
+def mounted_tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted at ``folder`` (a disk that really fills up); skips where it can't be mounted.
+
+    ``read_only()`` on the result remounts it read-only (a data folder that became read-only: root's
+    permission bits would not stop root, a read-only filesystem does).
+    """
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (these tests run as root in CI)")
+    folder.mkdir(parents=True, exist_ok=True)
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mount.stderr.strip() or mount.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)
+
+
+@contextmanager
+def read_only_view(source: Path, view: Path) -> Iterator[Path]:
+    """``source`` seen read-only at ``view`` (a read-only bind mount): what a data folder on a read-only volume
+    looks like, even to root, whom permission bits would not stop. Skips where it can't be mounted."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root (these tests run as root in CI)")
+    view.mkdir(parents=True, exist_ok=True)
+    bind = subprocess.run(["mount", "--bind", str(source), str(view)], capture_output=True, text=True)
+    if bind.returncode != 0:
+        pytest.skip(f"cannot bind-mount a folder here: {bind.stderr.strip() or bind.returncode}")
+    try:
+        ro = subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], capture_output=True, text=True)
+        if ro.returncode != 0:
+            pytest.skip(f"cannot make a bind mount read-only here: {ro.stderr.strip() or ro.returncode}")
+        yield view
+    finally:
+        subprocess.run(["umount", "--lazy", str(view)], check=False)
+
+
 # --- a running app, started with the README's command -------------------------------------------
 
 REPO = Path(__file__).resolve().parent.parent
@@ -199,10 +246,19 @@ UVICORN = [str(REPO / ".venv" / "bin" / "uvicorn"), "rally_app:app", "--host", "
 
 @contextmanager
 def running_app(
-    database_url: str, folder: Path, extra_env: dict[str, str] | None = None, command: list[str] | None = None
+    database_url: str,
+    folder: Path,
+    extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+    *,
+    make: bool = True,
 ) -> Iterator[LiveServer]:
     """`make run` (the README's command), or ``command`` ("{port}" filled in, e.g. ``UVICORN``), on a free
-    port; the whole process group is stopped afterwards."""
+    port; the whole process group is stopped afterwards.
+
+    ``make=False``: `streamlit run rally_app.py` (the README's command without make, which does not stop at a
+    database that `python -m campaigns init` refuses), ready once /api/health answers at all, even 503.
+    """
     import signal
     import subprocess
     import time
@@ -214,8 +270,14 @@ def running_app(
     env = {**os.environ, "DATABASE_URL": database_url, "RALLY_PUBLIC_URL": url, **(extra_env or {})}
     log_path = folder / f"server-{port}.log"
     with open(log_path, "wb") as log:
+        if command:
+            argv = [a.format(port=port) for a in command]
+        elif make:
+            argv = ["make", "--no-print-directory", "run", f"PORT={port}"]
+        else:
+            argv = [str(REPO / ".venv" / "bin" / "streamlit"), "run", "rally_app.py", "--server.port", str(port)]
         proc = subprocess.Popen(
-            [a.format(port=port) for a in command or ["make", "--no-print-directory", "run", "PORT={port}"]],
+            argv,
             cwd=REPO,
             env=env,
             stdout=log,
@@ -228,7 +290,7 @@ def running_app(
             if proc.poll() is not None:
                 raise RuntimeError(f"`make run` exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                if httpx.get(f"{url}/api/health", timeout=2).status_code in ((200,) if make else (200, 503)):
                     break
             except httpx.HTTPError:
                 pass

@@ -80,6 +80,16 @@ def test_widget_says_plainly_when_there_is_no_published_campaign(widget, engine,
     assert "Unannounced plan" not in texts(at) and not at.get("progress") and not at.get("link_button")
 
 
+@pytest.mark.parametrize("slug", ["rivers\x00", "\x00x"])
+def test_widget_for_a_link_name_that_cannot_be_one_says_so_without_an_error(widget, engine, slug, caplog):
+    make_campaign(engine, slug="rivers")
+    at = widget(campaign=slug)
+    assert not at.exception and not at.error
+    (warning,) = at.warning
+    assert warning.value.startswith("There is no published campaign at that address.")
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_widget_without_a_campaign_explains_the_address(widget):
     at = widget()
     assert not at.exception

@@ -101,3 +101,13 @@ def test_draft_and_unknown_campaigns_are_not_found(app, engine, slug):
     at = app(campaign=slug)
     assert not at.exception
     assert "couldn't find a campaign" in at.error[0].value
+
+
+@pytest.mark.parametrize("slug", ["secret-draft\x00", "\x00", "[x](https://evil.example)"])
+def test_a_link_that_cannot_name_a_campaign_is_not_found_and_not_repeated(app, engine, slug, caplog):
+    make_campaign(engine, slug="secret-draft")
+    at = app(campaign=slug)
+    assert not at.exception
+    [error] = at.error
+    assert error.value == "We couldn't find a campaign at that address. Check the link, or browse all campaigns."
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # no traceback logged per request

@@ -45,6 +45,8 @@ def test_password_is_hashed_with_argon2id_never_stored_plain(engine):
         ({"email": "not-an-email"}, "email"),
         ({"roles": ("wizard",)}, "roles"),
         ({"roles": ()}, "roles"),
+        ({"password": "a long enough \ud800 password"}, "password"),  # can't be encoded: refused, never a crash
+        ({"email": "ada\x00@example.org"}, "email"),
     ],
 )
 def test_bad_account_details_are_refused_per_field(engine, overrides, field):
@@ -81,6 +83,17 @@ def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
         "empty": "",
     }[tamper]
     assert who(engine, bad) is None
+
+
+@pytest.mark.parametrize(
+    ("email", "password"), [("ada@example.org\x00", PASSWORD), ("\x00", "x"), ("ada@example.org", "pass \udcff word")]
+)
+def test_log_in_with_text_no_account_can_have_just_fails(engine, email, password):
+    """A NUL byte is refused by PostgreSQL, a lone surrogate by the hasher: the answer is the usual one."""
+    add_user(engine)
+    with pytest.raises(auth.LoginFailed):
+        log_in(engine, email=email, password=password)
+    assert log_in(engine)  # and the account is not locked by it
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(engine):

@@ -108,6 +108,16 @@ def test_drafts_are_not_on_the_public_dashboard_but_staff_see_them(engine):
         assert dashboard.read_dashboard(session, slug="dash-draft", staff=True).total == 0
 
 
+@pytest.mark.parametrize("slug", ["dash-open\x00", "\x00", "dash open", "dash-\ud800"])
+def test_a_slug_that_cannot_be_one_is_not_found_on_the_dashboard(engine, slug):
+    make_campaign(engine, slug="dash-open")
+    with read_session(engine) as session:
+        with pytest.raises(CampaignNotFound, match="at that address"):
+            dashboard.read_dashboard(session, slug=slug, staff=True)
+        with pytest.raises(CampaignNotFound):
+            dashboard.region_trend(session, slug=slug, region_code="US-CA")
+
+
 def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engine):
     one = make_campaign(engine, slug="dash-all-1", goal=10)
     two = make_campaign(engine, slug="dash-all-2", goal=30)

@@ -53,7 +53,7 @@ def _open_as_nobody(path: str, conn) -> None:  # child process
         make_engine(f"sqlite:///{path}")
         conn.send("opened")
     except StorageError as exc:
-        conn.send(exc.user_message)
+        conn.send(exc.detail)
 
 
 def test_unwritable_folder_gives_a_clear_error():

@@ -20,11 +20,12 @@ from sqlalchemy import select
 
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput
+from campaigns.errors import InvalidInput, RallyError
 from campaigns.export import COLUMNS, ExportFilter, ExportRefused, count_matching, file_name, open_snapshot
 from campaigns.export_formats import chunks, export_to_file
 from campaigns.models import AuditEntry
 from campaigns.signing import sign
+from tests.conftest import mounted_tmpfs
 from tests.export_data import EXPORTED_BY_DEFAULT, FIXED_NOW, PEOPLE, load_people
 from tests.factories import signer
 
@@ -199,6 +200,7 @@ def test_region_date_and_status_filters(engine):
     [
         (ExportFilter(campaigns=()), "campaigns"),
         (ExportFilter(campaigns=("no-such-campaign",)), "campaigns"),
+        (ExportFilter(campaigns=("fund-libraries\x00",)), "campaigns"),  # PostgreSQL can't compare NUL: not found
         (ExportFilter(campaigns=("fund-libraries",), regions=("XX-NOPE",)), "regions"),
         (
             ExportFilter(campaigns=("fund-libraries",), signed_from=date(2026, 2, 2), signed_to=date(2026, 1, 1)),
@@ -233,9 +235,9 @@ def test_export_to_a_folder_uses_the_standard_name_and_audits_it(engine, tmp_pat
     assert [json.loads(e.detail)["file"] for e in audit_entries(engine)] == [path.name]
 
 
-def export_csv_cli(url: str, target: Path, **run_options) -> subprocess.CompletedProcess[str]:
+def export_csv_cli(url: str, target: Path, fmt: str = "csv", **run_options) -> subprocess.CompletedProcess[str]:
     """``python -m campaigns export`` of fund-libraries to ``target`` as CSV, run as a person would."""
-    command = [sys.executable, "-m", "campaigns", "export", "--campaign", "fund-libraries", "--format", "csv"]
+    command = [sys.executable, "-m", "campaigns", "export", "--campaign", "fund-libraries", "--format", fmt]
     return subprocess.run(
         [*command, "--output", str(target)],
         cwd=ROOT,
@@ -277,6 +279,29 @@ def test_a_failure_while_writing_leaves_no_file_and_no_audit_entry(engine, tmp_p
     assert ok.returncode == 0 and f"Exported 305 signers to {target}" in ok.stdout
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
     assert [e.actor for e in audit_entries(engine)] == ["cli"]
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv", "json"])
+def test_an_export_to_a_full_disk_says_so_and_leaves_nothing_behind(engine, tmp_path, fmt):
+    """The CLI, writing into a real 64 kB filesystem that fills up (xlsxwriter's temporary files included)."""
+    load_people(engine)
+    for _ in range(300):  # a few hundred kB as XLSX rows, CSV or JSON: far past 64 kB
+        run_write(
+            engine,
+            lambda s: sign(
+                session=s, campaign_slug="fund-libraries", signer=signer(contact_consent=True, comment="x" * 150)
+            ),
+        )
+    with mounted_tmpfs(tmp_path / "small", "64k") as small:
+        run = export_csv_cli(engine.url.render_as_string(hide_password=False), small, fmt)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        assert run.stderr.startswith(f"error: Could not write {small / 'rally-fund-libraries-signers-'}")
+        assert "the disk is full. No file was left behind." in run.stderr
+        assert list(small.iterdir()) == [] and audit_entries(engine) == []
+        if fmt == "xlsx":  # the same in-process: a domain error, and xlsxwriter's temporary files are gone
+            with pytest.raises(RallyError, match="the disk is full") as refused:
+                export_to_file(engine, LIBS, fmt="xlsx", output=small, actor=CLI)
+            assert not isinstance(refused.value, InvalidInput) and list(small.iterdir()) == []
 
 
 def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):

@@ -9,6 +9,7 @@ import pytest
 
 from campaigns.db import run_write
 from campaigns.signing import sign
+from campaigns.web import CONTENT_SECURITY_POLICY
 from tests.conftest import (
     NO_PG_REASON,
     TEST_DATABASE_URL,
@@ -69,6 +70,17 @@ def test_outside_referrer_is_remembered_in_a_short_httponly_cookie(live_server):
     assert "secret" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     same_site = httpx.get(f"{live_server.url}/", headers={"Referer": f"{live_server.url}/other"})
     assert "set-cookie" not in same_site.headers
+
+
+@pytest.mark.parametrize("slug", ["api-open%00", "%00", "a%00b", "API-Open", "a%20b", "%F0%9F%8C%8D", "x" * 200])
+def test_campaign_api_answers_not_found_for_text_that_cannot_be_a_slug(live_server, slug):
+    before = len(live_server.log_path.read_text())
+    response = httpx.get(f"{live_server.url}/api/campaigns/{slug}")
+    if "%00" in slug:  # Streamlit's path guard refuses a NUL in any path before routing
+        assert response.status_code in (400, 404)
+    else:
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    assert "Traceback" not in live_server.log_path.read_text()[before:]
 
 
 def test_health_route_accepts_only_get(live_server):
@@ -160,10 +172,10 @@ def test_region_shapes_are_served_for_maps_and_cached_by_the_browser(live_server
 def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
     embed = httpx.get(f"{live_server.url}/embed?campaign=anything&embed=true")
     assert embed.status_code == 200 and embed.headers["content-type"].startswith("text/html")
-    assert embed.headers["content-security-policy"] == "frame-ancestors *"
+    assert embed.headers["content-security-policy"] == f"{CONTENT_SECURITY_POLICY}; frame-ancestors *"
     assert "x-frame-options" not in embed.headers
     assert embed.headers["x-content-type-options"] == "nosniff"  # the other headers stay
-    assert httpx.head(f"{live_server.url}/embed").headers["content-security-policy"] == "frame-ancestors *"
+    assert httpx.head(f"{live_server.url}/embed").headers["content-security-policy"].endswith("; frame-ancestors *")
     for path in (
         "/",
         "/?campaign=anything&embed=true",  # the campaign page (with its sign form), even in embed mode
@@ -176,7 +188,7 @@ def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
         "/api/health",
     ):
         response = httpx.get(f"{live_server.url}{path}")
-        assert response.headers["content-security-policy"] == "frame-ancestors 'self'", path
+        assert response.headers["content-security-policy"] == f"{CONTENT_SECURITY_POLICY}; frame-ancestors 'self'", path
 
 
 # --- the campaign API's cache ---------------------------------------------------------------------
@@ -208,3 +220,41 @@ def test_campaign_api_for_a_closed_campaign_without_signatures(live_server):
     assert set(body) == {"slug", "title", "status", "goal", "total", "updated", "regions"}
     assert (body["status"], body["total"], body["regions"]) == ("closed", 0, [])
     engine.dispose()
+
+
+# --- Streamlit's websocket: opened by Rally's own pages only -----------------------------------------
+
+
+def _open_session(base_url: str, origin: str | None):
+    """Streamlit's websocket, opened the way a browser page at ``origin`` would open it."""
+    from websockets.sync.client import connect
+
+    url = base_url.replace("http://", "ws://") + "/_stcore/stream"
+    return connect(url, origin=origin, subprotocols=["streamlit"], open_timeout=10)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost:9999", "http://127.0.0.1:1", "https://evil.example", "null", "http://localhost"],
+)
+def test_a_websocket_opened_by_another_sites_page_is_refused(live_server, origin):
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus) as refused:
+        _open_session(live_server.url, origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_a_websocket_from_rallys_own_pages_is_accepted(live_server):
+    from urllib.parse import urlsplit
+
+    localhost = f"http://localhost:{urlsplit(live_server.url).port}"
+    for address in (
+        live_server.url,  # the configured RALLY_PUBLIC_URL, and the address the browser used
+        localhost,  # the same app opened at another address: its own Host
+    ):
+        with _open_session(address, address) as ws:
+            assert ws.subprotocol == "streamlit"
+            ws.ping().wait(10)
+    with pytest.raises(Exception, match="HTTP 403"):  # but a page at localhost may not open it at 127.0.0.1
+        _open_session(live_server.url, localhost)

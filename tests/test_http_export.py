@@ -123,3 +123,35 @@ def test_json_and_xlsx_downloads(live_server, people):
     as_xlsx = get(live_server, make_token(user_id=user_id, export_filter=LIBS, fmt="xlsx", bom=True), cookie)
     assert as_xlsx.status_code == 200 and as_xlsx.content[:2] == b"PK"
     assert export_audits(live_server)[-2]["reason"] == "Delivery to the state senate"
+
+
+def test_an_xlsx_download_when_the_servers_disk_is_full_says_so_and_leaves_nothing_behind(tmp_path):
+    """The app's temporary folder (TMPDIR) on a real 64 kB filesystem: the workbook cannot be built there."""
+    from campaigns.signing import sign
+    from tests.conftest import mounted_tmpfs, running_app
+    from tests.factories import signer
+
+    with mounted_tmpfs(tmp_path / "tmp", "64k") as small:
+        with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, {"TMPDIR": str(small)}) as server:
+            engine = server.engine()
+            load_people(engine)
+            for _ in range(300):  # a few hundred kB of XLSX rows
+                person = signer(contact_consent=True, comment="x" * 150)
+                run_write(engine, lambda s, p=person: sign(session=s, campaign_slug="fund-libraries", signer=p))
+            user = run_write(
+                engine,
+                lambda s: auth.create_user(
+                    session=s, email="coord@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
+                ),
+            )
+            cookie = auth.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
+            engine.dispose()
+            before = len(export_audits(server))
+            response = get(server, make_token(user_id=user.id, export_filter=LIBS, fmt="xlsx"), cookie)
+            assert response.status_code == 507 and "no room to build the Excel file" in response.text
+            assert "Download CSV or JSON instead" in response.text and str(small) not in response.text
+            assert list(small.iterdir()) == [] and len(export_audits(server)) == before
+            log = server.log_path.read_text()
+            assert f"could not build an XLSX export in {small}: the disk is full" in log and "Traceback" not in log
+            csv_download = get(server, make_token(user_id=user.id, export_filter=LIBS, fmt="csv"), cookie)
+            assert csv_download.status_code == 200 and csv_download.text.count("\r\n") == 300 + EXPORTED_BY_DEFAULT + 1

@@ -256,6 +256,13 @@ def test_region_scheme_is_frozen_once_anyone_signed(engine, organizer):
         ({"title": "   "}, "title", "write a title"),
         ({"region_scheme": "no-such-scheme"}, "region_scheme", "no-such-scheme"),
         ({"consent_text": " "}, "consent_text", "consent wording"),
+        ({"title": "\u3164\u2800"}, "title", "write a title"),
+        ({"title": "Fund\x00 it"}, "title", "NUL"),
+        ({"purpose": "Keep \ud800 open"}, "purpose", "broken character"),
+        ({"body": "## Why\n\x00"}, "body", "NUL"),
+        ({"body": "Libraries \udcc3 matter"}, "body", "broken character"),
+        ({"consent_text": "Yes\x00"}, "consent_text", "NUL"),
+        ({"consent_text": "\u115f\u1160"}, "consent_text", "consent wording"),
     ],
 )
 def test_update_is_validated_like_create(engine, organizer, changes, field, phrase):
@@ -264,6 +271,57 @@ def test_update_is_validated_like_create(engine, organizer, changes, field, phra
         update(engine, campaign.id, organizer, **changes)
     assert phrase in info.value.errors[field]
     assert [e.action for e in audit_entries(engine, campaign.id)] == ["campaign.create", "campaign.publish"]
+
+
+EXTERNAL_IMAGES = [
+    ("![x](http://other.host/pixel.png)", "http://other.host/pixel.png"),
+    ('Read this ![tracking pixel](https://t.example/p.gif?u=1 "hi") now', "https://t.example/p.gif?u=1"),
+    ("![x](<//cdn.example/a b.png>)", "//cdn.example/a b.png"),
+    ("![x](/\\evil.example/p.png)", "/\\evil.example/p.png"),
+    ("![x](&#104;ttps://evil.example/p.png)", "https://evil.example/p.png"),
+    ("![logo][l]\n\n[l]: https://logos.example/l.svg", "https://logos.example/l.svg"),
+    ("![Logo]\n\n[logo]:\n   <http://a.example/l.png>", "http://a.example/l.png"),
+]
+
+
+@pytest.mark.parametrize(("text", "url"), EXTERNAL_IMAGES, ids=range(len(EXTERNAL_IMAGES)))
+@pytest.mark.parametrize("field", ["body", "consent_text"])
+def test_images_from_other_sites_are_refused_in_the_text_and_consent_naming_the_image(
+    engine, organizer, field, text, url
+):
+    with pytest.raises(InvalidInput) as on_create:
+        run_write(
+            engine,
+            lambda s: create_campaign(
+                session=s,
+                campaign_create=CampaignCreate(
+                    slug="pixel", title="T", purpose="P", goal=10, region_scheme="us-states", **{field: text}
+                ),
+                actor=organizer,
+            ),
+        )
+    campaign = make_campaign(engine)
+    with pytest.raises(InvalidInput) as on_update:
+        update(engine, campaign.id, organizer, **{field: text})
+    for refused in (on_create.value, on_update.value):
+        assert list(refused.errors) == [field]
+        assert f"“{url}”" in refused.errors[field] and "another site" in refused.errors[field]
+    assert load(engine, campaign.id).body == "## Why\nLibraries are where communities meet."
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "![map](/app/static/map.png) and [a link](https://news.example/story)",
+        "![dot](data:image/png;base64,iVBORw0KGgo=)",
+        "<img src='http://other.host/p.png'>",  # raw HTML is shown as text, never run
+        "[![badge](/app/static/b.svg)](https://ci.example)",
+    ],
+)
+def test_images_on_this_site_and_links_elsewhere_are_kept(engine, organizer, text):
+    campaign = make_campaign(engine)
+    update(engine, campaign.id, organizer, body=text)
+    assert load(engine, campaign.id).body == text
 
 
 def test_every_bad_field_is_reported_at_once(engine, organizer):

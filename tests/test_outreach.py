@@ -202,6 +202,25 @@ def test_hostile_or_broken_letters_are_refused_on_save(engine, bad):
     assert "Line 1" in info.value.errors["letter_template"]
 
 
+@pytest.mark.parametrize(
+    ("subject", "template", "field", "phrase"),
+    [
+        ("Hi\x00", "Dear {{ target.name }}", "letter_subject", "NUL"),
+        ("Hi", "Dear {{ target.name }},\n\x00", "letter_template", "NUL"),
+        ("Hi \ud83d", "Dear {{ target.name }}", "letter_subject", "broken character"),
+        ("Hi", "Dear \udcff {{ target.name }}", "letter_template", "broken character"),
+    ],
+)
+def test_letters_with_text_that_cannot_be_stored_are_refused_on_save(engine, subject, template, field, phrase):
+    campaign = make_campaign(engine)
+    with pytest.raises(InvalidInput) as info:
+        run_write(
+            engine,
+            lambda s: set_letter(session=s, campaign_id=campaign.id, subject=subject, template=template, actor=CLI),
+        )
+    assert phrase in info.value.errors[field]
+
+
 def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, setup):
     import io
 

@@ -252,6 +252,8 @@ def test_draft_and_archived_campaigns_take_no_paper_signatures(engine, status, f
         run_import(engine, campaign.slug, HEADER + "A,a@example.org,CA,2026-03-01,no\n")
     with pytest.raises(CampaignNotFound):
         run_import(engine, "no-such-campaign", HEADER + "A,a@example.org,CA,2026-03-01,no\n")
+    with pytest.raises(CampaignNotFound):  # PostgreSQL can't even compare a NUL byte: never asked
+        run_import(engine, f"{campaign.slug}\x00", HEADER + "A,a@example.org,CA,2026-03-01,no\n")
 
 
 # --- bad input -------------------------------------------------------------------------------------

@@ -115,6 +115,22 @@ BAD_INPUTS = [
     ({"full_name": "Bob\x07by"}, "full_name", "control characters"),
     ({"full_name": "Nul\x00Byte"}, "full_name", "NUL"),
     ({"full_name": "evil\u202egnp.exe"}, "full_name", "text-direction"),
+    # a lone surrogate (half of a UTF-16 pair) cannot be encoded at all: refused at its field, never a crash
+    ({"full_name": "\ud800"}, "full_name", "broken character"),
+    ({"full_name": "Ada \udcff Lovelace"}, "full_name", "broken character"),
+    ({"comment": "why \ud83d"}, "comment", "broken character"),
+    ({"comment": "\udfff"}, "comment", "broken character"),
+    ({"email": "ada\ud800@example.org"}, "email", "email address"),
+    # names with nothing visible: Braille blank, Hangul fillers, tag characters, separators, marks alone
+    ({"full_name": "\u2800\u2800"}, "full_name", "enter your name"),
+    ({"full_name": "\u3164"}, "full_name", "enter your name"),
+    ({"full_name": "\u115f\u1160"}, "full_name", "enter your name"),
+    ({"full_name": "\uffa0\uffa0"}, "full_name", "enter your name"),
+    ({"full_name": "\U000e0041\U000e0064\U000e0061\U000e007f"}, "full_name", "enter your name"),
+    ({"full_name": "\u180e\ufeff\u2060"}, "full_name", "enter your name"),
+    ({"full_name": "\ufe0f\ufe0e\U000e0100"}, "full_name", "enter your name"),
+    ({"full_name": "\u0301\u0308\u034f"}, "full_name", "enter your name"),
+    ({"full_name": "\u3000\u2800 \u3164"}, "full_name", "enter your name"),
     ({"email": ""}, "email", "enter your email"),
     ({"email": "not-an-email"}, "email", "isn't valid"),
     ({"email": "a@b"}, "email", "isn't valid"),
@@ -148,7 +164,10 @@ def test_every_bad_field_is_reported_at_once(engine):
     assert set(info.value.errors) == {"full_name", "email", "region"}
 
 
-@pytest.mark.parametrize("name", ["Zoë Ångström", "山田 太郎", "Ngozi 🌍✊🏾", "مريم", "Ольга"])
+NAMES = ["Zoë Ångström", "山田 太郎", "Ngozi 🌍✊🏾", "مريم", "Ольга", "मीरा", "زهرا\u200cی", "👩\u200d🔬", "❤\ufe0f"]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_names_in_any_script_are_stored_nfc_and_shown_as_typed(engine, name):
     campaign = make_campaign(engine)
     typed = unicodedata.normalize("NFD", name)
@@ -216,6 +235,24 @@ def test_draft_and_unknown_campaigns_are_not_found(engine):
             do_sign(engine, slug, signer())
     with read_session(engine) as session, pytest.raises(CampaignNotFound):
         get_public_campaign(session=session, slug=draft.slug)
+    assert signatures(engine) == []
+
+
+IMPOSSIBLE_SLUGS = ["a\x00b", "\x00", "libraries\x00", "ab\ud800", "Libraries", "li braries", "libraries\n", "x" * 81]
+
+
+@pytest.mark.parametrize("slug", IMPOSSIBLE_SLUGS, ids=range(len(IMPOSSIBLE_SLUGS)))
+def test_text_that_cannot_be_a_slug_is_not_found_without_asking_the_database(engine, slug):
+    """PostgreSQL refuses to compare text holding a NUL byte; such a link must still just be "not found"."""
+    make_campaign(engine, slug="libraries")
+    with pytest.raises(CampaignNotFound) as signing:
+        do_sign(engine, slug, signer())
+    with read_session(engine) as session, pytest.raises(CampaignNotFound) as reading:
+        get_public_campaign(session=session, slug=slug)
+    for refused in (signing.value, reading.value):
+        assert refused.user_message == (
+            "We couldn't find a campaign at that address. Check the link, or browse all campaigns."
+        )
     assert signatures(engine) == []
 
 

@@ -18,7 +18,7 @@ from campaigns import auth, catalog, custom_regions, moderation
 from campaigns import client_address as address_rule
 from campaigns.audit import Actor
 from campaigns.db import get_engine, read_session, run_write
-from campaigns.errors import RallyError
+from campaigns.errors import RallyError, StorageError
 from campaigns.mail import mail_mode, outbox_folder
 from campaigns.migrate import upgrade
 from campaigns.models import Campaign
@@ -134,6 +134,9 @@ def friendly_errors() -> Iterator[None]:
     """Known errors become their message; anything else is logged and shown as a short apology."""
     try:
         yield
+    except StorageError as exc:  # an operator must act: the detail goes to the log, the visitor gets the apology
+        log.error("database unavailable: %s", exc.detail)
+        st.error(exc.user_message)
     except RallyError as exc:
         st.error(exc.user_message)
     except Exception:

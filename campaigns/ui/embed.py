@@ -45,9 +45,10 @@ def _live(slug: str) -> None:
     """Re-read every few seconds through the shared cache: one database read per campaign and interval."""
     try:
         page, read_at = common.campaign_page_read_at(slug)
-    except CampaignNotFound:
+    except CampaignNotFound as exc:
+        where = f"“{common.plain(slug)}”" if exc.shown else "that address"
         st.warning(
-            f"There is no published campaign at “{common.plain(slug)}”. "
+            f"There is no published campaign at {where}. "
             "Check the link name in the embed code; drafts appear here once they are published.",
             icon=":material/search_off:",
         )
