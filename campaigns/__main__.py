@@ -27,7 +27,7 @@ outbox status            messages per status, sent in the last hour, the rate li
 outbox resend --id N     send a failed or uncertain message again (audited as "cli")
 export --campaign SLUG --format csv|xlsx|json [--output FILE] [filters]
                          export signers (audited as "cli"); filters: --region CODE (repeat), --from DATE,
-                         --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any,
+                         --to DATE (YYYY-MM-DD, UTC days, both included), --status counted|pending|any|flagged,
                          --include-non-consenting REASON (delivery only; recorded), --bom (CSV for Excel).
                          Written to a temporary file in the same folder and renamed when complete.
 """
@@ -132,7 +132,7 @@ def _export_parser(commands: Any) -> None:
     export.add_argument("--region", action="append", default=[], help="region code (repeat for several)")
     export.add_argument("--from", dest="signed_from", type=_day, help="first day signed (UTC), YYYY-MM-DD")
     export.add_argument("--to", dest="signed_to", type=_day, help="last day signed (UTC), YYYY-MM-DD")
-    export.add_argument("--status", choices=("counted", "pending", "any"), default="counted")
+    export.add_argument("--status", choices=("counted", "pending", "any", "flagged"), default="counted")
     export.add_argument(
         "--include-non-consenting",
         metavar="REASON",

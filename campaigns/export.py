@@ -41,6 +41,7 @@ STATUSES = {  # the status filter -> signature statuses it exports (withdrawn: n
     "counted": (SignatureStatus.counted.value,),
     "pending": (SignatureStatus.pending.value,),
     "any": (SignatureStatus.counted.value, SignatureStatus.pending.value),
+    "flagged": (SignatureStatus.flagged.value,),  # held for review (campaigns.flood): only when asked for
 }
 REASON_MIN = 10
 REASON_MAX = 500

@@ -11,7 +11,12 @@ from campaigns.export_formats import check_format
 from campaigns.settings import get_settings
 from campaigns.ui import common
 
-STATUS_LABELS = {"counted": "Counted", "pending": "Awaiting confirmation", "any": "Both"}
+STATUS_LABELS = {
+    "counted": "Counted",
+    "pending": "Awaiting confirmation",
+    "any": "Counted and awaiting",
+    "flagged": "Held for review",
+}
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel (XLSX)", "json": "JSON (OSDI)"}
 CONSENT_LABELS = {
     "consenting": "Only people who agreed to be contacted",
