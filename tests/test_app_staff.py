@@ -7,6 +7,7 @@ browser's way of sending the cookie is replaced, since AppTest has no browser.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -15,6 +16,7 @@ from campaigns import auth
 from campaigns import settings as settings_module
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
+from campaigns.models import utcnow
 from campaigns.ui import common, navigation
 
 pytestmark = pytest.mark.apptest
@@ -29,6 +31,9 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
     "paper": ("campaigns.ui.paper", "render", "coordinator", "admin"),
     "export": ("campaigns.ui.export", "render", "coordinator", "admin"),
+    "review": ("campaigns.ui.review", "render_review", "organizer", "coordinator"),
+    "rules": ("campaigns.ui.review", "render_rules", "admin", "coordinator"),
+    "mail": ("campaigns.ui.mail", "render", "organizer", "coordinator"),
 }
 
 
@@ -256,3 +261,89 @@ def test_admin_reset_with_mail_emails_the_link(staff_app, engine, smtp_server):
     assert not at.exception and any("emailed to ada@example.org" in s.value for s in at.success) and not at.code
     (envelope,) = Mailbox(engine, handler)
     assert envelope.rcpt_tos == ["ada@example.org"] and b"/auth/set-password?token=" in envelope.content
+
+
+# --- trust: review, sign rules, mail ------------------------------------------------------------------
+
+
+def _flood(engine):
+    from campaigns.signing import sign
+    from tests.factories import make_campaign, signer
+
+    campaign = make_campaign(engine, slug="flooded", title="Flooded")
+    for n in range(12):
+        run_write(
+            engine,
+            lambda s, n=n: sign(
+                session=s,
+                campaign_slug="flooded",
+                signer=signer(email=f"bot{n}@burner.example"),
+                client_address="203.0.113.9",
+            ),
+        )
+    return campaign
+
+
+def test_review_page_shows_the_trend_and_invalidates_a_flood_in_one_action(staff_app, engine):
+    from tests.test_supporters import assert_counts_match_signatures
+
+    campaign = _flood(engine)
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    at = open_page("review")
+    assert not at.exception
+    assert any("203\\.0\\.113\\.9" in w.value and "12 times" in w.value for w in at.warning)  # trending
+    assert any("7 signatures match" in h.value for h in at.subheader)  # the flagged ones, by default
+    at.multiselect[0].set_value(["flagged", "counted"])
+    at.text_input[0].set_value("203.0.113.0/24")
+    at = at.run()
+    assert any("12 signatures match" in h.value for h in at.subheader)
+    invalidate = next(b for b in at.button if b.label == "Invalidate them")
+    assert invalidate.disabled  # not before the reviewer says they looked
+    at.checkbox[0].check()
+    at = next(b for b in at.run().button if b.label == "Invalidate them").click().run()
+    assert not at.exception
+    assert any("12 invalidated; 5 of them counted until now" in s.value for s in at.success)
+    assert assert_counts_match_signatures(engine, campaign.id) == 0
+
+
+def test_rules_page_adds_a_rule_and_refuses_a_bad_one_with_its_message(staff_app, engine):
+    from campaigns import sign_rules
+
+    as_person, open_page = staff_app
+    as_person(("organizer",))
+    at = open_page("rules")
+    at.text_input[0].set_value("*@mailinator.com")
+    at = next(b for b in at.button if b.label == "Add rule").click().run()
+    assert not at.exception
+    with read_session(engine) as session:
+        assert [r.pattern for r in sign_rules.list_rules(session=session)] == ["*@mailinator.com"]
+    at.selectbox[0].set_value("address")
+    at.text_input[0].set_value("0.0.0.0/0")
+    at = next(b for b in at.button if b.label == "Add rule").click().run()
+    assert any("too wide" in e.value for e in at.error)
+    at = next(b for b in at.button if b.label == "Remove").click().run()
+    with read_session(engine) as session:
+        assert sign_rules.list_rules(session=session) == []
+
+
+def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(staff_app, engine, tmp_path):
+    from campaigns import outbox
+    from campaigns.mail import OutgoingMail
+
+    as_person, open_page = staff_app
+    mail = OutgoingMail("a@example.org", "A", "", "", "Hello", "Hi.")
+    run_write(engine, lambda s: outbox.enqueue(session=s, kind="my-data-link", mail=mail))
+    run_write(engine, lambda s: outbox.claim(session=s, worker="gone"))
+    later = utcnow() + timedelta(seconds=outbox.LEASE_SECONDS + 1)
+    run_write(engine, lambda s: outbox.recover_expired_leases(session=s, now=later))
+    as_person(("organizer",))
+    at = open_page("mail")
+    assert not at.exception
+    assert any("Mail is not set up" in w.value for w in at.warning)  # the development outbox banner
+    assert any("may have been delivered already" in c.value for c in at.caption)
+    resend = next(b for b in at.button if b.label == "Send again")
+    assert resend.disabled
+    at.checkbox[0].check()
+    at = next(b for b in at.run().button if b.label == "Send again").click().run()
+    assert not at.exception and outbox.drain(engine).sent == 1

@@ -59,6 +59,7 @@ def render_trends_of(campaigns: list[tuple[int, str]]) -> None:
 def render_review() -> None:
     actor = common.require("organizer")
     st.title("Review signatures")
+    _outcome()
     choices = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
     if not choices:
         return
@@ -104,15 +105,33 @@ def render_review() -> None:
     st.dataframe(_table(page.rows), hide_index=True, use_container_width=True)
     sure = st.checkbox(f"I have looked at these {page.total:,} signatures", key="review-sure")
     count, invalidate = st.columns(2)
-    if count.button("Count them", disabled=not sure, use_container_width=True, key="review-validate"):
-        _apply(chosen, "validate", actor)
-    if invalidate.button(
-        "Invalidate them", disabled=not sure, type="primary", use_container_width=True, key="review-invalidate"
-    ):
-        _apply(chosen, "invalidate", actor)
+    count.button(
+        "Count them",
+        disabled=not sure,
+        use_container_width=True,
+        key="review-validate",
+        on_click=_apply,
+        args=(chosen, "validate", actor),
+    )
+    invalidate.button(
+        "Invalidate them",
+        disabled=not sure,
+        type="primary",
+        use_container_width=True,
+        key="review-invalidate",
+        on_click=_apply,
+        args=(chosen, "invalidate", actor),
+    )
+
+
+def _outcome() -> None:
+    """What the last bulk action did (set by its button's callback, shown once)."""
     done = st.session_state.pop("review-done", None)
     if done:
         st.success(done, icon=":material/fact_check:")
+    failed = st.session_state.pop("review-failed", None)
+    if failed:
+        st.error(failed)
 
 
 def _campaigns() -> list:  # type: ignore[type-arg]
@@ -139,12 +158,13 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
 
 
 def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ignore[no-untyped-def]
+    """A button's callback: runs before the page, so the page then shows the new state."""
     try:
         outcome = run_write(
             common.engine(), lambda s: review.apply(session=s, review=chosen, action=action, actor=actor)
         )
     except RallyError as exc:
-        st.error(exc.user_message)
+        st.session_state["review-failed"] = exc.user_message
         return
     common.forget_public_reads()
     if action == "validate":
@@ -155,7 +175,6 @@ def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ig
         message = f"{outcome.invalidated:,} invalidated; {outcome.no_longer_counted:,} of them counted until now."
     st.session_state["review-done"] = message + " Recorded in the audit log."
     st.session_state["review-sure"] = False
-    st.rerun()
 
 
 # --- sign rules ----------------------------------------------------------------------------------------
