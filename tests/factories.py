@@ -89,14 +89,20 @@ LETTER = "Dear {{ target.title }} {{ target.name }},\n\nPlease act on {{ campaig
 
 
 def make_letter_campaign(
-    engine: Engine, *, slug: str, title: str, template: str = LETTER, target: dict[str, str]
+    engine: Engine,
+    *,
+    slug: str,
+    title: str,
+    template: str = LETTER,
+    target: dict[str, str],
+    require_confirmation: bool = False,
 ) -> Campaign:
     """A published campaign with a letter and one senator-style target (``region_code``, ``name``, ``email``)."""
     from campaigns import targets
     from campaigns.audit import CLI
     from campaigns.lifecycle import set_letter
 
-    campaign = make_campaign(engine, slug=slug, title=title)
+    campaign = make_campaign(engine, slug=slug, title=title, require_confirmation=require_confirmation)
     run_write(
         engine,
         lambda s: set_letter(
