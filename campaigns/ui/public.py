@@ -246,6 +246,6 @@ def render_thank_you(page: CampaignPage, done: SignResult, *, confirmed: bool = 
     if not done.confirm_by_email or confirmed:
         letter_step.render(page.title, done)
     st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
-    if st.button("Sign as someone else", type="tertiary"):
-        del st.session_state[f"signed:{page.slug}"]
+    if not confirmed and st.button("Sign as someone else", type="tertiary"):
+        st.session_state.pop(f"signed:{page.slug}", None)
         st.rerun()
