@@ -17,6 +17,7 @@ after its link expired.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -293,9 +294,14 @@ def send_reminders(engine: Engine, *, now: datetime | None = None) -> int:
             )
         return len(rows)
 
+    return _in_batches(engine, batch)
+
+
+def _in_batches(engine: Engine, work: Callable[[Session], int]) -> int:
+    """Run ``work`` (one batch of at most BATCH rows per transaction) until a batch comes back short."""
     total = 0
     while True:
-        done = run_write(engine, batch)
+        done = run_write(engine, work)
         total += done
         if done < BATCH:
             return total
@@ -315,12 +321,7 @@ def delete_expired(engine: Engine, *, now: datetime | None = None) -> int:
         ids = select(_S.c.id).where(_unconfirmed(), _S.c.confirm_expires_at < cutoff).limit(BATCH)
         return int(session.execute(delete(_S).where(_S.c.id.in_(ids.scalar_subquery()))).rowcount or 0)
 
-    total = 0
-    while True:
-        done = run_write(engine, work)
-        total += done
-        if done < BATCH:
-            return total
+    return _in_batches(engine, work)
 
 
 def upkeep(engine: Engine) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -30,7 +30,7 @@ from campaigns.errors import RallyError
 from campaigns.mail import OutgoingMail, mail_mode
 from campaigns.models import SupporterToken, User, utcnow
 from campaigns.settings import Settings, get_settings
-from campaigns.tokens import hash_token
+from campaigns.tokens import claim_once, hash_token
 
 log = logging.getLogger(__name__)
 
@@ -167,20 +167,10 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
 
     def work(session: Session) -> str:
         at = now or utcnow()
-        claimed = session.execute(
-            update(_TOKENS)
-            .where(
-                _TOKENS.c.token_hash == digest,
-                _TOKENS.c.purpose == PURPOSE,
-                _TOKENS.c.used_at.is_(None),
-                _TOKENS.c.expires_at > at,
-            )
-            .values(used_at=at)
-            .returning(_TOKENS.c.email_canonical)
-        ).first()
+        claimed = claim_once(session, token=token or "", purpose=PURPOSE, now=at)
         if claimed is None:
             raise _refusal(session, digest)
-        user = session.execute(select(User).where(User.email == claimed[0])).scalar_one_or_none()
+        user = session.execute(select(User).where(User.email == claimed)).scalar_one_or_none()
         if user is None or not user.is_active:
             raise LinkRefused("This account is no longer active, so its password can't be set. Ask an admin.")
         ended = auth.store_password(session, user, new_hash, now=at)

@@ -59,7 +59,7 @@ from campaigns.models import (
 )
 from campaigns.settings import Settings, get_settings
 from campaigns.stats import remove_counts
-from campaigns.tokens import hash_token
+from campaigns.tokens import claim_once, hash_token
 from campaigns.validation import clean_email
 
 log = logging.getLogger(__name__)
@@ -196,19 +196,9 @@ def claim_link(*, session: Session, token: str, now: datetime | None = None) -> 
     """Use a link once: returns the canonical email it was sent to, or raises ``LinkRefused`` saying why."""
     now = now or utcnow()
     digest = hash_token(token or "")
-    claimed = session.execute(
-        update(_TOKENS)
-        .where(
-            _TOKENS.c.token_hash == digest,
-            _TOKENS.c.purpose == PURPOSE,
-            _TOKENS.c.used_at.is_(None),
-            _TOKENS.c.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(_TOKENS.c.email_canonical)
-    ).first()
+    claimed = claim_once(session, token=token or "", purpose=PURPOSE, now=now)
     if claimed is not None:
-        return str(claimed[0])
+        return claimed
     row = session.execute(select(_TOKENS.c.used_at).where(_TOKENS.c.token_hash == digest)).first()
     if row is None:
         raise LinkRefused(

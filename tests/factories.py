@@ -113,3 +113,27 @@ def make_letter_campaign(
         engine, lambda s: targets.add_target(session=s, campaign_id=campaign.id, title="Senator", actor=CLI, **target)
     )
     return campaign
+
+
+def sign_from(engine: Engine, slug: str, *, address: str | None = None, now: datetime | None = None, **overrides):  # type: ignore[no-untyped-def]
+    """Sign ``slug`` as a new signer (``overrides`` as for ``signer``) from the client ``address``."""
+    from campaigns.signing import sign
+
+    who = signer(**overrides)
+    return run_write(engine, lambda s: sign(session=s, campaign_slug=slug, signer=who, client_address=address, now=now))
+
+
+def status_counts(engine: Engine, campaign_id: int) -> dict[str, int]:
+    """How many of a campaign's signatures are in each status."""
+    from sqlalchemy import func, select
+
+    from campaigns.db import read_session
+    from campaigns.models import Signature
+
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(Signature.status, func.count())
+            .where(Signature.campaign_id == campaign_id)
+            .group_by(Signature.status)
+        ).all()
+    return {status: int(n) for status, n in rows}

@@ -29,6 +29,17 @@ def _content(envelope) -> str:
     return BytesParser(policy=policy.default).parsebytes(envelope.content).get_content()
 
 
+def _river(engine, *, confirm: bool = False) -> None:
+    make_letter_campaign(
+        engine,
+        slug="river",
+        title="Save the river",
+        template=TEMPLATE,
+        target={"region_code": "US-NY", "name": "Lena Park", "email": "lena@ny.example.gov"},
+        require_confirmation=confirm,
+    )
+
+
 def _sign(page, url: str, name: str, email: str, zip_code: str) -> None:
     page.goto(url)
     page.get_by_role("textbox", name="Your name").fill(name)
@@ -45,14 +56,7 @@ def test_sign_confirm_from_the_email_see_the_count_rise_and_write_the_letter(
     env = smtp_environment(controller, "Rally <rally@rally.example.org>")
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, env) as server:
         engine = server.engine()
-        make_letter_campaign(
-            engine,
-            slug="river",
-            title="Save the river",
-            template=TEMPLATE,
-            target={"region_code": "US-NY", "name": "Lena Park", "email": "lena@ny.example.gov"},
-            require_confirmation=True,
-        )
+        _river(engine, confirm=True)
         with browser_page(browser, request, tmp_path, viewport=PHONE) as page:
             _sign(page, f"{server.url}/?campaign=river", "Wangari Maathai", "wangari@example.org", "10001")
             page.get_by_text("One last step: check your inbox").wait_for()
@@ -92,13 +96,7 @@ def test_a_repeat_sign_on_in_another_browser_sees_nothing_of_the_first_signature
     env = smtp_environment(controller, "Rally <rally@rally.example.org>")
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, env) as server:
         engine = server.engine()
-        make_letter_campaign(
-            engine,
-            slug="river",
-            title="Save the river",
-            template=TEMPLATE,
-            target={"region_code": "US-NY", "name": "Lena Park", "email": "lena@ny.example.gov"},
-        )
+        _river(engine)
         url = f"{server.url}/?campaign=river"
         with browser_page(browser, request, tmp_path, viewport=PHONE) as first:
             _sign(first, url, "Wangari Maathai", "wangari@example.org", "10001")

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from campaigns import flood, sign_rules
 from campaigns.audit import CLI
@@ -15,26 +15,8 @@ from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
 from campaigns.models import Signature, utcnow
 from campaigns.settings import override_settings
-from campaigns.signing import sign
 from campaigns.stats import campaign_total
-from tests.factories import make_campaign, signer
-
-
-def do_sign(engine, slug, *, address=None, now=None, **overrides):
-    return run_write(
-        engine,
-        lambda s: sign(session=s, campaign_slug=slug, signer=signer(**overrides), client_address=address, now=now),
-    )
-
-
-def statuses(engine, campaign_id) -> dict[str, int]:
-    with read_session(engine) as session:
-        rows = session.execute(
-            select(Signature.status, func.count())
-            .where(Signature.campaign_id == campaign_id)
-            .group_by(Signature.status)
-        ).all()
-    return {status: int(n) for status, n in rows}
+from tests.factories import make_campaign, sign_from, status_counts
 
 
 def total(engine, campaign_id) -> int:
@@ -50,9 +32,9 @@ def add_rule(engine, kind, action, pattern):
 
 def test_fifty_sign_ons_from_one_address_in_a_minute_are_flagged_beyond_the_limit(engine):
     campaign = make_campaign(engine)
-    answers = [do_sign(engine, campaign.slug, address="203.0.113.9") for _ in range(50)]
+    answers = [sign_from(engine, campaign.slug, address="203.0.113.9") for _ in range(50)]
     assert all(a.created for a in answers)  # every signer sees the normal thank-you
-    assert statuses(engine, campaign.id) == {"counted": 5, "flagged": 45}
+    assert status_counts(engine, campaign.id) == {"counted": 5, "flagged": 45}
     assert total(engine, campaign.id) == 5
     with read_session(engine) as session:
         reasons = set(session.execute(select(Signature.flag_reason).where(Signature.status == "flagged")).scalars())
@@ -63,49 +45,49 @@ def test_the_hourly_limit_holds_when_each_minute_stays_under_its_limit(engine):
     campaign = make_campaign(engine)
     start = utcnow() - timedelta(minutes=50)
     for n in range(24):  # two a minute for 12 minutes, under 5 a minute
-        do_sign(engine, campaign.slug, address="203.0.113.9", now=start + timedelta(seconds=30 * n))
-    assert statuses(engine, campaign.id) == {"counted": 20, "flagged": 4}
+        sign_from(engine, campaign.slug, address="203.0.113.9", now=start + timedelta(seconds=30 * n))
+    assert status_counts(engine, campaign.id) == {"counted": 20, "flagged": 4}
 
 
 def test_other_addresses_and_other_campaigns_are_not_affected(engine):
     one, two = make_campaign(engine), make_campaign(engine)
     for _ in range(7):
-        do_sign(engine, one.slug, address="203.0.113.9")
-    do_sign(engine, one.slug, address="203.0.113.10")
-    do_sign(engine, two.slug, address="203.0.113.9")
-    assert statuses(engine, one.id) == {"counted": 6, "flagged": 2}
-    assert statuses(engine, two.id) == {"counted": 1}
+        sign_from(engine, one.slug, address="203.0.113.9")
+    sign_from(engine, one.slug, address="203.0.113.10")
+    sign_from(engine, two.slug, address="203.0.113.9")
+    assert status_counts(engine, one.id) == {"counted": 6, "flagged": 2}
+    assert status_counts(engine, two.id) == {"counted": 1}
 
 
 def test_the_limit_holds_under_concurrent_sign_ons_from_one_address(engine):
     campaign = make_campaign(engine)
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: do_sign(engine, campaign.slug, address="2001:db8::1"), range(40)))
-    assert statuses(engine, campaign.id) == {"counted": 5, "flagged": 35}
+        list(pool.map(lambda _: sign_from(engine, campaign.slug, address="2001:db8::1"), range(40)))
+    assert status_counts(engine, campaign.id) == {"counted": 5, "flagged": 35}
 
 
 def test_unknown_and_loopback_addresses_have_no_per_address_limit(engine):
     campaign = make_campaign(engine)
     for address in [None, "unknown", "127.0.0.1", "::1"] * 3:
-        do_sign(engine, campaign.slug, address=address)
-    assert statuses(engine, campaign.id) == {"counted": 12}
+        sign_from(engine, campaign.slug, address=address)
+    assert status_counts(engine, campaign.id) == {"counted": 12}
 
 
 def test_limits_of_zero_turn_them_off_and_the_campaign_burst_holds_the_rest(engine):
     campaign = make_campaign(engine)
     with override_settings(sign_limit_per_minute=0, sign_limit_per_hour=0, sign_burst_per_minute=10):
         for n in range(14):
-            do_sign(engine, campaign.slug, address=f"198.51.100.{n}")
-    assert statuses(engine, campaign.id) == {"counted": 10, "flagged": 4}
+            sign_from(engine, campaign.slug, address=f"198.51.100.{n}")
+    assert status_counts(engine, campaign.id) == {"counted": 10, "flagged": 4}
 
 
 def test_an_allowlisted_shared_address_is_not_limited(engine):
     campaign = make_campaign(engine)
     add_rule(engine, "address", "allow", "192.0.2.0/28")
     for _ in range(12):
-        do_sign(engine, campaign.slug, address="192.0.2.5")
-    do_sign(engine, campaign.slug, address="192.0.2.200")  # outside the range: limited as usual
-    assert statuses(engine, campaign.id) == {"counted": 13}
+        sign_from(engine, campaign.slug, address="192.0.2.5")
+    sign_from(engine, campaign.slug, address="192.0.2.200")  # outside the range: limited as usual
+    assert status_counts(engine, campaign.id) == {"counted": 13}
 
 
 @pytest.mark.parametrize(
@@ -124,8 +106,8 @@ def test_an_allowlisted_shared_address_is_not_limited(engine):
 def test_blocklists_flag_matching_sign_ons(engine, kind, pattern, email, address, flagged):
     campaign = make_campaign(engine)
     add_rule(engine, kind, "block", pattern)
-    do_sign(engine, campaign.slug, email=email, address=address)
-    assert statuses(engine, campaign.id) == ({"flagged": 1} if flagged else {"counted": 1})
+    sign_from(engine, campaign.slug, email=email, address=address)
+    assert status_counts(engine, campaign.id) == ({"flagged": 1} if flagged else {"counted": 1})
 
 
 @pytest.mark.parametrize(
@@ -175,19 +157,19 @@ def test_the_same_rule_twice_is_stored_once_and_removing_it_applies_at_once(engi
     campaign = make_campaign(engine)
     first = add_rule(engine, "email", "block", "*@Spam.Example")
     assert add_rule(engine, "email", "block", "*@spam.example") is None
-    do_sign(engine, campaign.slug, email="a@spam.example")
+    sign_from(engine, campaign.slug, email="a@spam.example")
     run_write(engine, lambda s: sign_rules.remove_rule(session=s, rule_id=first, actor=CLI))
-    do_sign(engine, campaign.slug, email="b@spam.example")
-    assert statuses(engine, campaign.id) == {"flagged": 1, "counted": 1}
+    sign_from(engine, campaign.slug, email="b@spam.example")
+    assert status_counts(engine, campaign.id) == {"flagged": 1, "counted": 1}
 
 
 def test_an_address_signing_far_above_the_rate_is_trending(engine):
     campaign = make_campaign(engine)
     with override_settings(sign_limit_per_minute=0, sign_limit_per_hour=0):
         for n in range(30):
-            do_sign(engine, campaign.slug, address="203.0.113.9", email=f"x{n}@burner.example")
+            sign_from(engine, campaign.slug, address="203.0.113.9", email=f"x{n}@burner.example")
         for n in range(20):
-            do_sign(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@site{n}.example")
+            sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@site{n}.example")
     with read_session(engine) as session:
         trends = flood.trending(session, campaign_id=campaign.id, now=utcnow())
     found = {(t.kind, t.value): t.count for t in trends}
@@ -197,6 +179,6 @@ def test_an_address_signing_far_above_the_rate_is_trending(engine):
 def test_free_mail_providers_and_an_ordinary_spread_are_not_trending(engine):
     campaign = make_campaign(engine)
     for n in range(40):
-        do_sign(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@gmail.com")
+        sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@gmail.com")
     with read_session(engine) as session:
         assert flood.trending(session, campaign_id=campaign.id, now=utcnow()) == []

@@ -17,29 +17,11 @@ from campaigns import confirmation, outbox, outreach, review
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
-from campaigns.models import AuditEntry, OutboxMessage, Signature, utcnow
+from campaigns.models import AuditEntry, OutboxMessage, utcnow
 from campaigns.settings import override_settings
-from campaigns.signing import sign
 from tests.conftest import Mailbox, smtp_settings
-from tests.factories import make_campaign, make_letter_campaign, signer
+from tests.factories import make_campaign, make_letter_campaign, sign_from, status_counts
 from tests.test_supporters import assert_counts_match_signatures
-
-
-def do_sign(engine, slug, *, address=None, now=None, **overrides):
-    return run_write(
-        engine,
-        lambda s: sign(session=s, campaign_slug=slug, signer=signer(**overrides), client_address=address, now=now),
-    )
-
-
-def statuses(engine, campaign_id) -> dict[str, int]:
-    with read_session(engine) as session:
-        rows = session.execute(
-            select(Signature.status, func.count())
-            .where(Signature.campaign_id == campaign_id)
-            .group_by(Signature.status)
-        ).all()
-    return {status: int(n) for status, n in rows}
 
 
 def body(envelope) -> str:
@@ -63,10 +45,10 @@ def flood(engine):
     """A campaign with 30 sign-ons from one address (5 counted, 25 flagged) and 10 ordinary ones."""
     campaign = make_campaign(engine)
     for n in range(30):
-        do_sign(engine, campaign.slug, address="203.0.113.9", email=f"bot{n}@burner.example", region_code="US-TX")
+        sign_from(engine, campaign.slug, address="203.0.113.9", email=f"bot{n}@burner.example", region_code="US-TX")
     for n in range(10):
-        do_sign(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@example.org", postal_code="94110")
-    assert statuses(engine, campaign.id) == {"counted": 15, "flagged": 25}
+        sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@example.org", postal_code="94110")
+    assert status_counts(engine, campaign.id) == {"counted": 15, "flagged": 25}
     return campaign
 
 
@@ -78,7 +60,7 @@ def test_a_flood_is_found_by_address_and_invalidated_with_an_exact_recount(engin
         engine, "invalidate", campaign_id=flood.id, statuses=("counted", "flagged"), client_address="203.0.113.9"
     )
     assert (outcome.matched, outcome.invalidated, outcome.no_longer_counted) == (30, 30, 5)
-    assert statuses(engine, flood.id) == {"counted": 10, "invalidated": 30}
+    assert status_counts(engine, flood.id) == {"counted": 10, "invalidated": 30}
     assert assert_counts_match_signatures(engine, flood.id) == 10
     again = act(
         engine, "invalidate", campaign_id=flood.id, statuses=("counted", "flagged"), client_address="203.0.113.9"
@@ -89,7 +71,7 @@ def test_a_flood_is_found_by_address_and_invalidated_with_an_exact_recount(engin
 def test_validating_flagged_signatures_counts_them_exactly(engine, flood):
     outcome = act(engine, "validate", campaign_id=flood.id, statuses=("flagged",))
     assert (outcome.matched, outcome.now_counted, outcome.now_pending) == (25, 25, 0)
-    assert statuses(engine, flood.id) == {"counted": 40}
+    assert status_counts(engine, flood.id) == {"counted": 40}
     assert assert_counts_match_signatures(engine, flood.id) == 40
 
 
@@ -112,7 +94,7 @@ def test_the_time_window_limits_what_is_reached(engine):
     campaign = make_campaign(engine)
     with override_settings(sign_limit_per_minute=0, sign_limit_per_hour=0):
         for hours_ago in (5, 3, 1):
-            do_sign(engine, campaign.slug, now=utcnow() - timedelta(hours=hours_ago))
+            sign_from(engine, campaign.slug, now=utcnow() - timedelta(hours=hours_ago))
     now = utcnow()
     window = {"since": now - timedelta(hours=4), "until": now - timedelta(hours=2)}
     assert find(engine, campaign_id=campaign.id, statuses=("counted",), **window).total == 1
@@ -133,7 +115,7 @@ def test_bad_filters_are_refused_and_change_nothing(engine, flood, filters, fiel
     with pytest.raises(InvalidInput) as refused:
         act(engine, "invalidate", campaign_id=flood.id, **{"statuses": ("counted", "flagged"), **filters})
     assert field in refused.value.errors
-    assert statuses(engine, flood.id) == {"counted": 15, "flagged": 25}
+    assert status_counts(engine, flood.id) == {"counted": 15, "flagged": 25}
 
 
 def test_every_action_is_audited_with_its_filter_and_figures(engine, flood):
@@ -162,13 +144,13 @@ def test_on_a_confirming_campaign_validated_signatures_count_once_confirmed(engi
     with override_settings(**smtp_settings(controller, "r@example.org"), sign_limit_per_minute=1):
         campaign = make_campaign(engine, require_confirmation=True)
         for n in range(3):
-            do_sign(engine, campaign.slug, address="203.0.113.9", email=f"f{n}@example.org")
+            sign_from(engine, campaign.slug, address="203.0.113.9", email=f"f{n}@example.org")
         mailbox = Mailbox(engine, handler)
         tokens = [re.search(r"confirm\?token=([\w-]+)", body(e)).group(1) for e in mailbox]
         run_write(engine, lambda s: confirmation.confirm(session=s, token=tokens[1]))
         outcome = act(engine, "validate", campaign_id=campaign.id, statuses=("flagged",))
     assert (outcome.now_counted, outcome.now_pending) == (1, 1)  # f1 confirmed: counts; f2 waits for its signer
-    assert statuses(engine, campaign.id) == {"pending": 2, "counted": 1}
+    assert status_counts(engine, campaign.id) == {"pending": 2, "counted": 1}
     assert assert_counts_match_signatures(engine, campaign.id) == 1
 
 
@@ -181,7 +163,7 @@ def test_letters_of_a_flagged_signature_wait_and_go_out_once_validated_or_are_dr
             title="Write in",
             target={"region_code": "US-CA", "name": "Gavin Ortiz", "email": "g@ca.gov"},
         )
-        sigs = [do_sign(engine, campaign.slug, address="203.0.113.9", email=f"w{n}@example.org") for n in range(3)]
+        sigs = [sign_from(engine, campaign.slug, address="203.0.113.9", email=f"w{n}@example.org") for n in range(3)]
 
         def write(result):
             def work(s):
