@@ -4,17 +4,26 @@ An outreach row is claimed (unique per letter, target and channel) before anythi
 so the same letter never reaches the same target twice, whatever is clicked or retried.
 An email is queued in the outbox (``campaigns.outbox``) in the same transaction as its claim;
 the outbox worker sends it once, retries failures, and mirrors what happened onto the outreach row.
+
+**What each row means** (:func:`delivery_kind`, and :func:`is_sent` for queries: the one home of
+the rule). A letter is *sent* only when Rally emailed it and the mail server took it (channel
+``email``, status ``sent``). Everything else is something else, and is counted apart: an email
+*waiting* in the outbox, *failed* or *uncertain*; a letter the signer *downloaded* (PDF or text)
+or *opened* in their own mail app (``mailto``). Rally cannot know whether a download was posted
+or a mail-app draft was sent, so those never count as sent. (A self-made delivery is stored
+with status ``sent``, meaning "done"; only the channel says what was done.)
 """
 
 from __future__ import annotations
 
+import enum
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -43,6 +52,68 @@ from campaigns.validation import find_bad_characters
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
+
+
+class DeliveryKind(enum.StrEnum):
+    """What one outreach row says happened to a letter."""
+
+    sent = "sent"  # emailed by Rally, accepted by the mail server
+    waiting = "waiting"  # an email in the outbox, not sent yet (or held until the signature counts)
+    failed = "failed"  # Rally's email gave up; an organizer sees why and may resend it
+    uncertain = "uncertain"  # Rally's sender stopped mid-send: maybe delivered; an organizer may resend it
+    downloaded = "downloaded"  # the signer downloaded it (PDF or text): Rally does not know if it was sent
+    opened = "opened"  # the signer opened it in their own mail app: Rally does not know if it was sent
+
+
+DOWNLOAD_CHANNELS = (OutreachChannel.pdf.value, OutreachChannel.text.value)
+_EMAIL_KINDS = {
+    OutreachStatus.sent.value: DeliveryKind.sent,
+    OutreachStatus.pending.value: DeliveryKind.waiting,
+    OutreachStatus.failed.value: DeliveryKind.failed,
+    OutreachStatus.uncertain.value: DeliveryKind.uncertain,
+}
+
+
+def delivery_kind(channel: str, status: str) -> DeliveryKind:
+    """The meaning of one outreach row: sent only for an email Rally sent; a download or mail-app open otherwise."""
+    if channel == OutreachChannel.email.value:
+        return _EMAIL_KINDS.get(status, DeliveryKind.waiting)
+    if channel in DOWNLOAD_CHANNELS:
+        return DeliveryKind.downloaded
+    return DeliveryKind.opened
+
+
+def is_sent() -> ColumnElement[bool]:
+    """SQL: the outreach row is a letter *sent*: Rally emailed it and the server took it (``delivery_kind`` in SQL).
+
+    Tallies use these conditions inside ``CASE``, never as a ``WHERE``, so their queries stay driven by
+    the letter and target indexes rather than the status index."""
+    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == OutreachStatus.sent.value)
+
+
+def is_email_in(status: OutreachStatus) -> ColumnElement[bool]:
+    """SQL: a Rally email in this state (pending: waiting; failed; uncertain)."""
+    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == status.value)
+
+
+def is_downloaded() -> ColumnElement[bool]:
+    """SQL: the signer downloaded the letter (PDF or text)."""
+    return Outreach.channel.in_(DOWNLOAD_CHANNELS)  # type: ignore[attr-defined]
+
+
+def is_opened() -> ColumnElement[bool]:
+    """SQL: the signer opened the letter in their own mail app."""
+    return Outreach.channel == OutreachChannel.mailto.value  # type: ignore[return-value]
+
+
+def is_taken_by_signer() -> ColumnElement[bool]:
+    """SQL: downloaded or opened in the signer's mail app: the signer took it away, Rally sent nothing."""
+    return Outreach.channel != OutreachChannel.email.value  # type: ignore[return-value]
+
+
+def letters_where(condition: ColumnElement[bool]) -> Any:
+    """SQL aggregate: how many distinct letters have a row meeting ``condition`` (a PDF and a text of one letter: 1)."""
+    return func.count(func.distinct(case((condition, Outreach.letter_id))))
 
 
 @dataclass(frozen=True)
@@ -79,8 +150,8 @@ def save_letter(
     now = utcnow()
     if letter is None:
         letter = Letter(signature_id=signature_id, target_id=target_id, subject=subject, body=body, created_at=now)
-    elif _anything_sent(session, letter.id or 0):
-        return letter  # what was delivered stays what is stored
+    elif _gone_out(session, letter.id or 0):
+        return letter  # what was sent, downloaded or opened in a mail app stays what is stored
     letter.subject, letter.body, letter.updated_at = subject, body, now
     letter.edited = suggested is not None and body != suggested.strip()
     session.add(letter)
@@ -88,7 +159,10 @@ def save_letter(
     return letter
 
 
-def _anything_sent(session: Session, letter_id: int) -> bool:
+def _gone_out(session: Session, letter_id: int) -> bool:
+    """The letter left Rally in its stored words: sent by email, downloaded, or opened in a mail app.
+
+    (Not "sent": a download is a copy in the signer's hands, and it freezes the text all the same.)"""
     stmt = select(Outreach.id).where(Outreach.letter_id == letter_id, Outreach.status == OutreachStatus.sent.value)
     return session.execute(stmt).first() is not None
 
@@ -174,35 +248,47 @@ def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
 
 @dataclass(frozen=True)
 class TargetTally:
+    """One target's letters, each kind counted apart (letters, not rows: a PDF and a text of one letter are 1)."""
+
     target_id: int
     target_name: str
     region_code: str | None
-    sent: int
-    failed: int
+    sent: int  # sent by email by Rally (the only letters that certainly reached the target)
+    downloaded: int  # downloaded by the signer as PDF or text
+    opened: int  # opened in the signer's own mail app
+    failed: int  # Rally's email gave up
+    uncertain: int  # Rally's sender stopped mid-send: maybe delivered
+    waiting: int  # Rally's email waiting in the outbox
 
 
 def tally(session: Session, campaign_id: int) -> list[TargetTally]:
-    """Letters delivered per target (any channel), and failed emails, for the organizer's overview."""
-    sent = func.sum(case((Outreach.status == OutreachStatus.sent.value, 1), else_=0))
-    failed = func.sum(case((Outreach.status == OutreachStatus.failed.value, 1), else_=0))
+    """Per target: letters sent by Rally, downloaded, opened in a mail app, and emails failed, uncertain, waiting."""
+    counts = (
+        letters_where(is_sent()),
+        letters_where(is_downloaded()),
+        letters_where(is_opened()),
+        letters_where(is_email_in(OutreachStatus.failed)),
+        letters_where(is_email_in(OutreachStatus.uncertain)),
+        letters_where(is_email_in(OutreachStatus.pending)),
+    )
     rows = session.execute(
-        select(Target.id, Target.name, Target.region_code, func.coalesce(sent, 0), func.coalesce(failed, 0))
+        select(Target.id, Target.name, Target.region_code, *counts)
         .join(Outreach, Outreach.target_id == Target.id, isouter=True)
         .where(Target.campaign_id == campaign_id)
         .group_by(Target.id, Target.name, Target.region_code)
         .order_by(Target.region_code, Target.name)
     ).all()
-    return [TargetTally(i, n, r, int(s), int(f)) for i, n, r, s, f in rows]
+    return [TargetTally(i, n, r, *(int(c) for c in rest)) for i, n, r, *rest in rows]
 
 
 def failed_deliveries(session: Session, campaign_id: int) -> list[tuple[str, int, str | None, datetime]]:
-    """(target name, attempts, last error, first tried) for email deliveries still failing."""
+    """(target name, attempts, last error, first tried) for Rally's emails that failed (never a download)."""
     return [
         (name, attempts, error, created)
         for name, attempts, error, created in session.execute(
             select(Target.name, Outreach.attempts, Outreach.last_error, Outreach.created_at)
             .join(Target, Target.id == Outreach.target_id)
-            .where(Target.campaign_id == campaign_id, Outreach.status == OutreachStatus.failed.value)
+            .where(Target.campaign_id == campaign_id, is_email_in(OutreachStatus.failed))
             .order_by(Outreach.created_at)
         )
     ]

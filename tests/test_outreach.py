@@ -13,7 +13,7 @@ from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
 from campaigns.lifecycle import set_letter
-from campaigns.models import Outreach, Signature
+from campaigns.models import Outreach, Signature, Target
 from campaigns.settings import override_settings
 from campaigns.signing import sign
 from tests.conftest import free_port, smtp_settings
@@ -176,20 +176,73 @@ def test_failed_sends_are_visible_with_the_servers_answer_and_resent_by_a_person
         assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
 
 
-def test_own_deliveries_are_recorded_once_per_channel_and_tallied(engine, setup):
+def test_own_deliveries_are_recorded_once_per_channel_and_never_tallied_as_sent(engine, setup):
     campaign, _, _, letters = setup
     for _ in range(3):
         run_write(
             engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="pdf")
         )
     run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="text"))
+    for _ in range(2):
+        run_write(
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Dana Reyes"].id, channel="mailto")
+        )
     with read_session(engine) as session:
-        tallies = {t.target_name: (t.sent, t.failed) for t in outreach.tally(session, campaign.id)}
-    assert tallies["Post Only"] == (2, 0) and tallies["Gavin Ortiz"] == (0, 0)
+        rows = session.execute(select(Outreach.channel)).scalars().all()
+        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
+    assert sorted(rows) == ["mailto", "pdf", "text"]  # once per letter and channel
+    post, dana = tallies["Post Only"], tallies["Dana Reyes"]
+    assert (post.sent, post.downloaded, post.opened) == (0, 1, 0)  # a PDF and a text of one letter: 1 letter
+    assert (dana.sent, dana.downloaded, dana.opened) == (0, 0, 1)  # opened in the mail app is not sent
+    assert all(t.sent == t.failed == t.uncertain == t.waiting == 0 for t in tallies.values())
     with pytest.raises(InvalidInput):
         run_write(
             engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="fax")
         )
+    with pytest.raises(InvalidInput):  # an email is Rally's to send, never recorded by hand
+        run_write(
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="email")
+        )
+
+
+def test_only_an_email_rally_sent_counts_as_sent_in_every_state(engine, setup):
+    """Each outreach state lands in its own column; the SQL rule and ``delivery_kind`` agree on every one."""
+    campaign, _, _, letters = setup
+    states = {  # target: (channel, status) of its one row
+        "Gavin Ortiz": ("email", "sent"),
+        "Dana Reyes": ("email", "pending"),
+        "Not Mine": ("email", "failed"),
+        "Post Only": ("email", "uncertain"),
+    }
+    with read_session(engine) as session:
+        ids = dict(session.execute(select(Target.name, Target.id)).all())
+
+    def work(session):
+        for name, (channel, status) in states.items():
+            letter = letters.get(name) or outreach.save_letter(
+                session=session,
+                signature_id=letters["Gavin Ortiz"].signature_id,
+                target_id=ids[name],
+                subject="Hi",
+                body="Please.",
+            )
+            session.add(Outreach(letter_id=letter.id, target_id=ids[name], channel=channel, status=status))
+
+    run_write(engine, work)
+    with read_session(engine) as session:
+        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
+        [(failed_name, *_)] = outreach.failed_deliveries(session, campaign.id)
+    columns = ("sent", "downloaded", "opened", "failed", "uncertain", "waiting")
+    for name, (channel, status) in states.items():
+        kind = outreach.delivery_kind(channel, status).value
+        assert {c: getattr(tallies[name], c) for c in columns} == {c: int(c == kind) for c in columns}, name
+    assert [outreach.delivery_kind(c, "sent").value for c in ("email", "pdf", "text", "mailto")] == [
+        "sent",
+        "downloaded",
+        "downloaded",
+        "opened",
+    ]
+    assert failed_name == "Not Mine"
 
 
 @pytest.mark.parametrize("bad", ["{{ ''.__class__.__mro__ }}", "{% include 'x' %}", "{{ signer.email }}", "{{ oops"])
