@@ -5,31 +5,27 @@ so the same letter never reaches the same target twice, whatever is clicked or r
 An email is queued in the outbox (``campaigns.outbox``) in the same transaction as its claim;
 the outbox worker sends it once, retries failures, and mirrors what happened onto the outreach row.
 
-**What each row means** (:func:`delivery_kind`, and :func:`is_sent` for queries: the one home of
-the rule). A letter is *sent* only when Rally emailed it and the mail server took it (channel
-``email``, status ``sent``). Everything else is something else, and is counted apart: an email
-*waiting* in the outbox, *failed* or *uncertain*; a letter the signer *downloaded* (PDF or text)
-or *opened* in their own mail app (``mailto``). Rally cannot know whether a download was posted
-or a mail-app draft was sent, so those never count as sent. (A self-made delivery is stored
-with status ``sent``, meaning "done"; only the channel says what was done.)
+What each row means (sent by Rally, downloaded, opened in the signer's mail app, an email waiting,
+failed or uncertain) is ``campaigns.deliveries``: the one home of the rule that only an email Rally
+sent is a letter *sent*. The tallies here and everywhere else are built from it.
 """
 
 from __future__ import annotations
 
-import enum
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns import outbox
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import dialect_insert, read_session
+from campaigns.deliveries import is_downloaded, is_email_in, is_opened, is_sent, letters_where
 from campaigns.errors import InvalidInput, NotFound
 from campaigns.letters import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.mail import OutgoingMail, one_line
@@ -52,68 +48,6 @@ from campaigns.validation import find_bad_characters
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
-
-
-class DeliveryKind(enum.StrEnum):
-    """What one outreach row says happened to a letter."""
-
-    sent = "sent"  # emailed by Rally, accepted by the mail server
-    waiting = "waiting"  # an email in the outbox, not sent yet (or held until the signature counts)
-    failed = "failed"  # Rally's email gave up; an organizer sees why and may resend it
-    uncertain = "uncertain"  # Rally's sender stopped mid-send: maybe delivered; an organizer may resend it
-    downloaded = "downloaded"  # the signer downloaded it (PDF or text): Rally does not know if it was sent
-    opened = "opened"  # the signer opened it in their own mail app: Rally does not know if it was sent
-
-
-DOWNLOAD_CHANNELS = (OutreachChannel.pdf.value, OutreachChannel.text.value)
-_EMAIL_KINDS = {
-    OutreachStatus.sent.value: DeliveryKind.sent,
-    OutreachStatus.pending.value: DeliveryKind.waiting,
-    OutreachStatus.failed.value: DeliveryKind.failed,
-    OutreachStatus.uncertain.value: DeliveryKind.uncertain,
-}
-
-
-def delivery_kind(channel: str, status: str) -> DeliveryKind:
-    """The meaning of one outreach row: sent only for an email Rally sent; a download or mail-app open otherwise."""
-    if channel == OutreachChannel.email.value:
-        return _EMAIL_KINDS.get(status, DeliveryKind.waiting)
-    if channel in DOWNLOAD_CHANNELS:
-        return DeliveryKind.downloaded
-    return DeliveryKind.opened
-
-
-def is_sent() -> ColumnElement[bool]:
-    """SQL: the outreach row is a letter *sent*: Rally emailed it and the server took it (``delivery_kind`` in SQL).
-
-    Tallies use these conditions inside ``CASE``, never as a ``WHERE``, so their queries stay driven by
-    the letter and target indexes rather than the status index."""
-    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == OutreachStatus.sent.value)
-
-
-def is_email_in(status: OutreachStatus) -> ColumnElement[bool]:
-    """SQL: a Rally email in this state (pending: waiting; failed; uncertain)."""
-    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == status.value)
-
-
-def is_downloaded() -> ColumnElement[bool]:
-    """SQL: the signer downloaded the letter (PDF or text)."""
-    return Outreach.channel.in_(DOWNLOAD_CHANNELS)  # type: ignore[attr-defined]
-
-
-def is_opened() -> ColumnElement[bool]:
-    """SQL: the signer opened the letter in their own mail app."""
-    return Outreach.channel == OutreachChannel.mailto.value  # type: ignore[return-value]
-
-
-def is_taken_by_signer() -> ColumnElement[bool]:
-    """SQL: downloaded or opened in the signer's mail app: the signer took it away, Rally sent nothing."""
-    return Outreach.channel != OutreachChannel.email.value  # type: ignore[return-value]
-
-
-def letters_where(condition: ColumnElement[bool]) -> Any:
-    """SQL aggregate: how many distinct letters have a row meeting ``condition`` (a PDF and a text of one letter: 1)."""
-    return func.count(func.distinct(case((condition, Outreach.letter_id))))
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from campaigns import outbox, outreach, targets
+from campaigns import deliveries, outbox, outreach, targets
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
 from campaigns.lifecycle import set_letter
-from campaigns.models import Outreach, Signature, Target
+from campaigns.models import Letter, Outreach, OutreachChannel, OutreachStatus, Signature, Target
 from campaigns.settings import override_settings
 from campaigns.signing import sign
 from tests.conftest import free_port, smtp_settings
@@ -206,43 +206,52 @@ def test_own_deliveries_are_recorded_once_per_channel_and_never_tallied_as_sent(
 
 
 def test_only_an_email_rally_sent_counts_as_sent_in_every_state(engine, setup):
-    """Each outreach state lands in its own column; the SQL rule and ``delivery_kind`` agree on every one."""
-    campaign, _, _, letters = setup
-    states = {  # target: (channel, status) of its one row
-        "Gavin Ortiz": ("email", "sent"),
-        "Dana Reyes": ("email", "pending"),
-        "Not Mine": ("email", "failed"),
-        "Post Only": ("email", "uncertain"),
-    }
+    """Every channel in every status: the SQL rule, ``delivery_kind`` and the tally agree; only email+sent is sent."""
+    campaign, signature_id, _, _ = setup
+    statuses = [s.value for s in OutreachStatus]
     with read_session(engine) as session:
-        ids = dict(session.execute(select(Target.name, Target.id)).all())
+        ids = dict(session.execute(select(Target.name, Target.id).order_by(Target.id)).all())
+    names = dict(zip(list(ids)[: len(statuses)], statuses, strict=True))  # target: the status of all its rows
 
     def work(session):
-        for name, (channel, status) in states.items():
-            letter = letters.get(name) or outreach.save_letter(
-                session=session,
-                signature_id=letters["Gavin Ortiz"].signature_id,
-                target_id=ids[name],
-                subject="Hi",
-                body="Please.",
-            )
-            session.add(Outreach(letter_id=letter.id, target_id=ids[name], channel=channel, status=status))
+        session.execute(delete(Outreach))  # the setup's letters carry no delivery; start from none at all
+        for name, status in names.items():
+            letter = session.execute(
+                select(Letter).where(Letter.signature_id == signature_id, Letter.target_id == ids[name])
+            ).scalar_one_or_none() or Letter(signature_id=signature_id, target_id=ids[name], subject="S", body="B")
+            session.add(letter)
+            session.flush()
+            for channel in OutreachChannel:
+                session.add(Outreach(letter_id=letter.id, target_id=ids[name], channel=channel.value, status=status))
 
     run_write(engine, work)
+    kinds = [k.value for k in deliveries.DeliveryKind]
+    sql = {
+        "sent": deliveries.is_sent(),
+        "waiting": deliveries.is_email_in(OutreachStatus.pending),
+        "failed": deliveries.is_email_in(OutreachStatus.failed),
+        "uncertain": deliveries.is_email_in(OutreachStatus.uncertain),
+        "downloaded": deliveries.is_downloaded(),
+        "opened": deliveries.is_opened(),
+    }
+    assert set(sql) == set(kinds)
     with read_session(engine) as session:
+        rows = session.execute(
+            select(Outreach.channel, Outreach.status, deliveries.is_taken_by_signer(), *sql.values())
+        ).all()
         tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
-        [(failed_name, *_)] = outreach.failed_deliveries(session, campaign.id)
-    columns = ("sent", "downloaded", "opened", "failed", "uncertain", "waiting")
-    for name, (channel, status) in states.items():
-        kind = outreach.delivery_kind(channel, status).value
-        assert {c: getattr(tallies[name], c) for c in columns} == {c: int(c == kind) for c in columns}, name
-    assert [outreach.delivery_kind(c, "sent").value for c in ("email", "pdf", "text", "mailto")] == [
-        "sent",
-        "downloaded",
-        "downloaded",
-        "opened",
-    ]
-    assert failed_name == "Not Mine"
+        failed = outreach.failed_deliveries(session, campaign.id)
+    assert len(rows) == len(OutreachChannel) * len(OutreachStatus)
+    for channel, status, taken, *flags in rows:
+        kind = deliveries.delivery_kind(channel, status).value
+        assert [bool(f) for f in flags] == [k == kind for k in sql], (channel, status)
+        assert bool(taken) == (kind in ("downloaded", "opened")) == (channel != "email")
+        assert (kind == "sent") == (channel == "email" and status == "sent")
+    for name, status in names.items():
+        expected = {k: int(any(deliveries.delivery_kind(c.value, status) == k for c in OutreachChannel)) for k in kinds}
+        assert {k: getattr(tallies[name], k) for k in kinds} == expected, name  # one letter per target
+        assert (tallies[name].sent, tallies[name].downloaded) == (int(status == "sent"), 1)  # PDF + text: 1 letter
+    assert [name for name, *_ in failed] == [n for n, s in names.items() if s == "failed"]
 
 
 @pytest.mark.parametrize("bad", ["{{ ''.__class__.__mro__ }}", "{% include 'x' %}", "{{ signer.email }}", "{{ oops"])
