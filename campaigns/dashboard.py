@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from campaigns import catalog, outreach, stats
+from campaigns import catalog, deliveries, stats
 from campaigns.custom_regions import resolve_scheme
 from campaigns.errors import CampaignNotFound
 from campaigns.models import Campaign, CampaignStatus, Outreach, Target, utcnow
@@ -161,9 +161,9 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
 _PER_TARGET = (
     select(
         Outreach.target_id,
-        outreach.letters_where(outreach.is_sent()).label("sent"),
-        outreach.letters_where(outreach.is_downloaded()).label("downloaded"),
-        outreach.letters_where(outreach.is_opened()).label("opened"),
+        deliveries.letters_where(deliveries.is_sent()).label("sent"),
+        deliveries.letters_where(deliveries.is_downloaded()).label("downloaded"),
+        deliveries.letters_where(deliveries.is_opened()).label("opened"),
     )
     .join(Target, Target.id == Outreach.target_id)
     .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
