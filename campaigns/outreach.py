@@ -55,7 +55,7 @@ class Delivery:
     target_id: int
     target_name: str
     channel: str
-    status: str  # sent | failed | pending
+    status: str  # the email's outreach status: pending | sent | failed | uncertain
     error: str | None = None
 
 
@@ -166,7 +166,10 @@ def deliver_by_email(*, session: Session, letter_id: int) -> Delivery:
 
 
 def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
-    """A PDF, text or mailto delivery the signer made themselves: recorded once per letter and channel."""
+    """A download (PDF or text) or a mail-app open by the signer, recorded once per letter and channel.
+
+    Stored with status ``sent`` meaning only "done": by ``campaigns.deliveries`` it is *downloaded* or
+    *opened*, never a letter sent."""
     if channel not in {c.value for c in OutreachChannel} or channel == OutreachChannel.email.value:
         raise InvalidInput({"channel": f"Unknown delivery channel “{channel}”."})
     letter = session.get(Letter, letter_id)
