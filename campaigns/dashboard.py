@@ -2,7 +2,8 @@
 
 One campaign (``read_dashboard``) or every campaign a staff member may see (``read_all_campaigns``):
 totals and progress, signatures by region (with population and signatures per 100,000), signatures
-per hour, the last 24 hours, milestones with the hour each was reached, and letters sent per target.
+per hour, the last 24 hours, milestones with the hour each was reached, and letters per target
+(sent by Rally, and apart from them downloads and mail-app opens).
 Every number comes from one database snapshot, so the total, the regions and the hours always agree.
 """
 
@@ -18,9 +19,9 @@ import pandas as pd
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
-from campaigns import catalog, stats
+from campaigns import catalog, deliveries, stats
 from campaigns.custom_regions import resolve_scheme
-from campaigns.models import Campaign, CampaignStatus, Outreach, OutreachStatus, Target, utcnow
+from campaigns.models import Campaign, CampaignStatus, Outreach, Target, utcnow
 from campaigns.overview import MILESTONES
 from campaigns.regions import RegionScheme
 
@@ -50,7 +51,7 @@ class DashboardData:
     regions: pd.DataFrame  # REGION_COLUMNS, every region of the scheme, largest count first
     hourly: pd.DataFrame  # hour (UTC), count: hours with signatures only
     milestones: list[Milestone]
-    letters: pd.DataFrame  # target, title, region, sent
+    letters: pd.DataFrame  # LETTER_COLUMNS: target, title, region, sent (by Rally), downloaded, opened
     campaigns: pd.DataFrame  # slug, title, status, total, goal (the all-campaigns view; one row otherwise)
     read_at: datetime
 
@@ -156,27 +157,38 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
     return result
 
 
-_SENT = (
-    select(Outreach.target_id, func.count(func.distinct(Outreach.letter_id)).label("sent"))
-    .join(Target, Target.id == Outreach.target_id)
-    .where(
-        Target.campaign_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
-        Outreach.status == OutreachStatus.sent.value,
+_PER_TARGET = (
+    select(
+        Outreach.target_id,
+        deliveries.letters_where(deliveries.is_sent()).label("sent"),
+        deliveries.letters_where(deliveries.is_downloaded()).label("downloaded"),
+        deliveries.letters_where(deliveries.is_opened()).label("opened"),
     )
+    .join(Target, Target.id == Outreach.target_id)
+    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
     .group_by(Outreach.target_id)
     .subquery()
 )
 _LETTERS = (
-    select(Target.name, Target.title, Target.region_code, func.coalesce(_SENT.c.sent, 0))
-    .outerjoin(_SENT, _SENT.c.target_id == Target.id)
+    select(
+        Target.name,
+        Target.title,
+        Target.region_code,
+        func.coalesce(_PER_TARGET.c.sent, 0),
+        func.coalesce(_PER_TARGET.c.downloaded, 0),
+        func.coalesce(_PER_TARGET.c.opened, 0),
+    )
+    .outerjoin(_PER_TARGET, _PER_TARGET.c.target_id == Target.id)
     .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .order_by(func.coalesce(_SENT.c.sent, 0).desc(), Target.name)
+    .order_by(func.coalesce(_PER_TARGET.c.sent, 0).desc(), Target.name)
 )
-LETTER_COLUMNS = ["target", "title", "region", "sent"]
+LETTER_COLUMNS = ["target", "title", "region", "sent", "downloaded", "opened"]
 
 
 def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
-    """Letters delivered (sent through any channel) per target of these campaigns, most first."""
+    """Per target of these campaigns, most sent first: letters sent by Rally (email), and apart from them the
+    letters signers downloaded (PDF or text) or opened in their own mail app, which Rally cannot know were sent.
+    Each column counts letters, not deliveries (a letter downloaded as PDF and as text is one)."""
     rows = session.execute(_LETTERS, {"ids": campaign_ids}).all() if campaign_ids else []
     if not rows:
         return pd.DataFrame(columns=LETTER_COLUMNS)

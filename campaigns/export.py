@@ -28,12 +28,13 @@ from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from campaigns import deliveries
 from campaigns.audit import Actor, record
 from campaigns.catalog import is_possible_slug
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import run_write
 from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import Campaign, Letter, Outreach, OutreachStatus, Signature, SignatureStatus, utcnow
+from campaigns.models import Campaign, Letter, Outreach, Signature, SignatureStatus, utcnow
 
 BATCH_ROWS = 5_000
 FORMATS = ("csv", "xlsx", "json")
@@ -70,6 +71,7 @@ COLUMNS = (
     "signed_at",
     "status",
     "letters_sent",
+    "letters_downloaded_or_opened",
 )
 
 
@@ -209,17 +211,28 @@ def _iso(dialect: str, column: Any) -> Any:
 
 
 def _letters_sent() -> Any:
-    """Deliveries sent for the person's letters. Driven from their letters (``letter.signature_id``, then
-    ``outreach.letter_id``, both indexed): a ``WHERE status = 'sent'`` would let SQLite pick the status
-    index and walk every sent delivery for each person."""
-    sent = case((Outreach.status == OutreachStatus.sent.value, 1))
+    """Letters in the person's name that Rally emailed to their target and the mail server took
+    (``deliveries.is_sent``; one email row per letter, so rows are letters).
+
+    Both letter counts are driven from the person's letters (``letter.signature_id``, then
+    ``outreach.letter_id``, both indexed), with the channel and status tested on those rows only: a
+    ``WHERE status = 'sent'`` would let SQLite pick the status index and walk every sent delivery for
+    each person."""
     return (
-        select(func.count(sent))
+        select(func.count(case((deliveries.is_sent(), 1))))
         .select_from(Letter)
         .join(Outreach, Outreach.letter_id == Letter.id)  # type: ignore[arg-type]
         .where(Letter.signature_id == Signature.id)
         .scalar_subquery()
     )
+
+
+def _letters_downloaded_or_opened() -> Any:
+    """Letters the person downloaded (PDF or text) or opened in their own mail app, each once: never "sent".
+
+    ``EXISTS`` per letter rather than ``count(DISTINCT ...)``: no temporary B-tree per person on SQLite."""
+    taken = select(Outreach.id).where(Outreach.letter_id == Letter.id, deliveries.is_taken_by_signer()).exists()
+    return select(func.count()).select_from(Letter).where(Letter.signature_id == Signature.id, taken).scalar_subquery()
 
 
 def _where(checked: CheckedFilter) -> list[Any]:
@@ -281,6 +294,7 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
             _iso(dialect, s.created_at),
             s.status,
             _letters_sent(),
+            _letters_downloaded_or_opened(),
         )
         .where(*_where(checked))
         .order_by(s.campaign_id, s.created_at, s.id)  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ it. The exporter never changes anything else; it does exactly this:
   ``'+44 20 7946``, ``-5`` -> ``'-5``). Spreadsheets show the quote; the rest is unchanged.
 * XLSX: every text value is written as a text cell, never a formula; such a cell also gets
   Excel's "quote prefix" style (what typing a leading ``'`` does), so the value stays exactly as
-  typed and visible, and stays text even if someone edits the cell. The only number column
-  (``letters_sent``) is written as a number.
+  typed and visible, and stays text even if someone edits the cell. The only number columns
+  (``letters_sent``, ``letters_downloaded_or_opened``) are written as numbers.
 * JSON is not a spreadsheet format: values are exported exactly as stored.
 """
 
@@ -78,7 +78,7 @@ def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[b
 def osdi_signature(row: Row) -> dict[str, Any]:
     """One row as an OSDI signature with its person embedded (README: "JSON export")."""
     (campaign, first, last, full, email, region, region_name, postal, comment, consent, version, consent_at) = row[:12]
-    (source, utm_source, utm_medium, utm_campaign, referrer, signed_at, status, letters_sent) = row[12:]
+    (source, utm_source, utm_medium, utm_campaign, referrer, signed_at, status, letters_sent, taken) = row[12:]
     consenting = consent == "yes"
     return {
         "created_date": signed_at,
@@ -104,6 +104,7 @@ def osdi_signature(row: Row) -> dict[str, Any]:
             "utm_medium": utm_medium,
             "utm_campaign": utm_campaign,
             "letters_sent": letters_sent,
+            "letters_downloaded_or_opened": taken,
         },
     }
 

@@ -4,6 +4,10 @@ An outreach row is claimed (unique per letter, target and channel) before anythi
 so the same letter never reaches the same target twice, whatever is clicked or retried.
 An email is queued in the outbox (``campaigns.outbox``) in the same transaction as its claim;
 the outbox worker sends it once, retries failures, and mirrors what happened onto the outreach row.
+
+What each row means (sent by Rally, downloaded, opened in the signer's mail app, an email waiting,
+failed or uncertain) is ``campaigns.deliveries``: the one home of the rule that only an email Rally
+sent is a letter *sent*. The tallies here and everywhere else are built from it.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns import outbox
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import dialect_insert, read_session
+from campaigns.deliveries import is_downloaded, is_email_in, is_opened, is_sent, letters_where
 from campaigns.errors import InvalidInput, NotFound
 from campaigns.letters import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.mail import OutgoingMail, one_line
@@ -50,7 +55,7 @@ class Delivery:
     target_id: int
     target_name: str
     channel: str
-    status: str  # sent | failed | pending
+    status: str  # the email's outreach status: pending | sent | failed | uncertain
     error: str | None = None
 
 
@@ -81,8 +86,8 @@ def save_letter(
     now = utcnow()
     if letter is None:
         letter = Letter(signature_id=signature_id, target_id=target_id, subject=subject, body=body, created_at=now)
-    elif _anything_sent(session, letter.id or 0):
-        return letter  # what was delivered stays what is stored
+    elif _gone_out(session, letter.id or 0):
+        return letter  # what was sent, downloaded or opened in a mail app stays what is stored
     letter.subject, letter.body, letter.updated_at = subject, body, now
     letter.edited = suggested is not None and body != suggested.strip()
     session.add(letter)
@@ -90,7 +95,10 @@ def save_letter(
     return letter
 
 
-def _anything_sent(session: Session, letter_id: int) -> bool:
+def _gone_out(session: Session, letter_id: int) -> bool:
+    """The letter left Rally in its stored words: sent by email, downloaded, or opened in a mail app.
+
+    (Not "sent": a download is a copy in the signer's hands, and it freezes the text all the same.)"""
     stmt = select(Outreach.id).where(Outreach.letter_id == letter_id, Outreach.status == OutreachStatus.sent.value)
     return session.execute(stmt).first() is not None
 
@@ -160,7 +168,10 @@ def deliver_by_email(*, session: Session, letter_id: int) -> Delivery:
 
 
 def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
-    """A PDF, text or mailto delivery the signer made themselves: recorded once per letter and channel."""
+    """A download (PDF or text) or a mail-app open by the signer, recorded once per letter and channel.
+
+    Stored with status ``sent`` meaning only "done": by ``campaigns.deliveries`` it is *downloaded* or
+    *opened*, never a letter sent."""
     if channel not in {c.value for c in OutreachChannel} or channel == OutreachChannel.email.value:
         raise InvalidInput({"channel": f"Unknown delivery channel “{channel}”."})
     letter = session.get(Letter, letter_id)
@@ -176,35 +187,47 @@ def record_delivery(*, session: Session, letter_id: int, channel: str) -> None:
 
 @dataclass(frozen=True)
 class TargetTally:
+    """One target's letters, each kind counted apart (letters, not rows: a PDF and a text of one letter are 1)."""
+
     target_id: int
     target_name: str
     region_code: str | None
-    sent: int
-    failed: int
+    sent: int  # sent by email by Rally (the only letters that certainly reached the target)
+    downloaded: int  # downloaded by the signer as PDF or text
+    opened: int  # opened in the signer's own mail app
+    failed: int  # Rally's email gave up
+    uncertain: int  # Rally's sender stopped mid-send: maybe delivered
+    waiting: int  # Rally's email waiting in the outbox
 
 
 def tally(session: Session, campaign_id: int) -> list[TargetTally]:
-    """Letters delivered per target (any channel), and failed emails, for the organizer's overview."""
-    sent = func.sum(case((Outreach.status == OutreachStatus.sent.value, 1), else_=0))
-    failed = func.sum(case((Outreach.status == OutreachStatus.failed.value, 1), else_=0))
+    """Per target: letters sent by Rally, downloaded, opened in a mail app, and emails failed, uncertain, waiting."""
+    counts = (
+        letters_where(is_sent()),
+        letters_where(is_downloaded()),
+        letters_where(is_opened()),
+        letters_where(is_email_in(OutreachStatus.failed)),
+        letters_where(is_email_in(OutreachStatus.uncertain)),
+        letters_where(is_email_in(OutreachStatus.pending)),
+    )
     rows = session.execute(
-        select(Target.id, Target.name, Target.region_code, func.coalesce(sent, 0), func.coalesce(failed, 0))
+        select(Target.id, Target.name, Target.region_code, *counts)
         .join(Outreach, Outreach.target_id == Target.id, isouter=True)
         .where(Target.campaign_id == campaign_id)
         .group_by(Target.id, Target.name, Target.region_code)
         .order_by(Target.region_code, Target.name)
     ).all()
-    return [TargetTally(i, n, r, int(s), int(f)) for i, n, r, s, f in rows]
+    return [TargetTally(i, n, r, *(int(c) for c in rest)) for i, n, r, *rest in rows]
 
 
 def failed_deliveries(session: Session, campaign_id: int) -> list[tuple[str, int, str | None, datetime]]:
-    """(target name, attempts, last error, first tried) for email deliveries still failing."""
+    """(target name, attempts, last error, first tried) for Rally's emails that failed (never a download)."""
     return [
         (name, attempts, error, created)
         for name, attempts, error, created in session.execute(
             select(Target.name, Outreach.attempts, Outreach.last_error, Outreach.created_at)
             .join(Target, Target.id == Outreach.target_id)
-            .where(Target.campaign_id == campaign_id, Outreach.status == OutreachStatus.failed.value)
+            .where(Target.campaign_id == campaign_id, is_email_in(OutreachStatus.failed))
             .order_by(Outreach.created_at)
         )
     ]

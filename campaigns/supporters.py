@@ -44,6 +44,7 @@ from campaigns.audit import Actor
 from campaigns.catalog import consent_text
 from campaigns.custom_regions import resolve_scheme
 from campaigns.db import run_write
+from campaigns.deliveries import delivery_kind
 from campaigns.errors import NotFound, RallyError
 from campaigns.mail import MailError, OutgoingMail, mail_mode
 from campaigns.models import (
@@ -149,8 +150,8 @@ def _link_mail(address: str, token: str, settings: Settings) -> OutgoingMail:
     body = (
         "Hello,\n\n"
         f"Someone (we hope you) asked to see what {settings.org_name} holds about this email address.\n"
-        "Open this link to see the campaigns you signed and the letters sent in your name, withdraw a\n"
-        "signature, choose whether we may contact you, download your data, or erase it:\n\n"
+        "Open this link to see the campaigns you signed and your letters (and what happened to each),\n"
+        "withdraw a signature, choose whether we may contact you, download your data, or erase it:\n\n"
         f"{link_url(token, settings)}\n\n"
         f"The link works once, within {minutes} minutes. If you did not ask for it, ignore this email:\n"
         "nothing changes.\n"
@@ -243,7 +244,8 @@ def open_receipt(*, session: Session, token: str) -> ReceiptOwner:
 class DeliveryView:
     channel: str
     status: str
-    sent_at: datetime | None
+    sent_at: datetime | None  # when Rally's email was sent, or when the signer downloaded or opened it
+    what_happened: str  # deliveries.DeliveryKind: sent (by Rally), waiting, failed, uncertain, downloaded, opened
 
 
 @dataclass(frozen=True)
@@ -352,7 +354,9 @@ def my_data(session: Session, *, email_canonical: str, only: int | None = None) 
             subject=letter["subject"],
             body=letter["body"],
             created_at=letter["created_at"],
-            deliveries=tuple(DeliveryView(d["channel"], d["status"], d["sent_at"]) for d in letter["deliveries"]),
+            deliveries=tuple(
+                DeliveryView(d["channel"], d["status"], d["sent_at"], d["what_happened"]) for d in letter["deliveries"]
+            ),
         )
         for letter in _letters(session, list(titles))
     )
@@ -378,6 +382,7 @@ def _letters(session: Session, signature_ids: list[int]) -> list[dict[str, Any]]
                 {
                     "channel": outreach.channel,
                     "status": outreach.status,
+                    "what_happened": delivery_kind(outreach.channel, outreach.status).value,
                     "attempts": outreach.attempts,
                     "created_at": outreach.created_at,
                     "sent_at": outreach.sent_at,

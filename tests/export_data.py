@@ -59,7 +59,7 @@ EXPORTED_BY_DEFAULT = 5  # the counted, consenting, not withdrawn or erased peop
 
 
 def load_people(engine: Engine, slug: str = "fund-libraries") -> int:
-    """A campaign with PEOPLE (one hour apart from START), another campaign's signer, and sent letters; its id."""
+    """A campaign with PEOPLE (one hour apart from START), another campaign's signer, and letters; its id."""
     campaign = make_campaign(engine, slug=slug, title="Fund the libraries")
     other = make_campaign(engine, slug=f"{slug}-other", title="Another campaign")
 
@@ -99,11 +99,20 @@ def load_people(engine: Engine, slug: str = "fund-libraries") -> int:
             session.add(target)
             session.flush()
             targets.append(target)
-        for target, status in zip(targets, ("sent", "sent", "failed"), strict=True):
-            letter = Letter(signature_id=ids[0], target_id=target.id, subject="Libraries", body="Please.")
+        # Zoë: two letters sent by Rally, one failed; she also downloaded one of the sent ones and opened the
+        # failed one in her mail app. José only downloaded his. letters_sent counts Rally's emails alone.
+        deliveries = [
+            (ids[0], targets[0], [("email", "sent"), ("pdf", "sent")]),
+            (ids[0], targets[1], [("email", "sent")]),
+            (ids[0], targets[2], [("email", "failed"), ("mailto", "sent")]),
+            (ids[1], targets[0], [("pdf", "sent"), ("text", "sent")]),
+        ]
+        for signature_id, target, rows in deliveries:
+            letter = Letter(signature_id=signature_id, target_id=target.id, subject="Libraries", body="Please.")
             session.add(letter)
             session.flush()
-            session.add(Outreach(letter_id=letter.id, target_id=target.id, channel="email", status=status))
+            for channel, status in rows:
+                session.add(Outreach(letter_id=letter.id, target_id=target.id, channel=channel, status=status))
         return campaign.id
 
     return run_write(engine, work)

@@ -113,10 +113,21 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
     )
     run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="pdf"))
     run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="text"))
+    run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="mailto"))
     at = dashboard_app(campaign.slug)
     assert not at.exception
-    table = next(df.value for df in at.dataframe if "Sent" in df.value.columns)
-    assert table.to_dict("records") == [{"Target": "Alex Padilla", "Title": "Senator", "Region": "US-CA", "Sent": 1}]
+    table = next(df.value for df in at.dataframe if "Sent by Rally" in df.value.columns)
+    assert table.to_dict("records") == [  # downloaded (PDF and text: one letter) and opened, but not sent
+        {
+            "Target": "Alex Padilla",
+            "Title": "Senator",
+            "Region": "US-CA",
+            "Sent by Rally": 0,
+            "Downloaded by signers": 1,
+            "Opened in signers' mail app": 1,
+        }
+    ]
+    assert any("Rally can't know whether" in c.value for c in at.caption)
 
 
 def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashboard_app, monkeypatch):

@@ -87,3 +87,12 @@ def test_a_repeat_sign_on_never_sees_or_sends_the_earlier_signers_letter(signed,
     assert not [w for w in at.text_area if w.label == "Your letter"]
     assert not [b for b in at.button if b.label.startswith("Send it to")]
     assert handler == []
+
+
+def test_open_in_my_email_app_is_a_mailto_link_that_records_the_open(signed):
+    """AppTest cannot click a link button (tests/test_e2e_letters.py does, in Chromium): here, the link carries
+    the letter and asks for the rerun whose callback records the open."""
+    at, _ = signed
+    [link] = [b for b in at.link_button if b.value == "Open in my email app"]
+    assert link.proto.url.startswith("mailto:gavin@ca.example.gov?subject=About%20Fund%20the%20libraries&body=Dear")
+    assert not link.proto.ignore_rerun and link.key  # a widget: its click reruns the page and runs the callback

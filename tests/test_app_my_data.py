@@ -7,7 +7,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from campaigns.db import read_session, run_write
-from campaigns.models import Signature
+from campaigns.models import Signature, utcnow
 from campaigns.signing import sign
 from campaigns.stats import campaign_total
 from tests.conftest import Mailbox, point_app_at, smtp_settings
@@ -137,3 +137,50 @@ def test_the_page_is_public_and_linked_from_the_campaign_list(site):
     assert "my-data" in [path for _, _, path, _ in page_specs(None)[""]]
     at = AppTest.from_string("import campaigns.ui.public as page\npage.render()\n", default_timeout=30).run()
     assert any("[Your data](/my-data)" in c.value for c in at.caption)
+
+
+def test_each_letter_says_exactly_what_happened_to_it(site):
+    """Sent by Rally, waiting, failed, maybe sent, downloaded, opened in the mail app: the page's own words."""
+    from campaigns.models import Letter, Outreach, Target
+
+    engine, campaign, mailbox = site
+    with read_session(engine) as session:
+        rosa = session.execute(select(Signature.id).where(Signature.email == "rosa@example.org")).scalar_one()
+    letters = {  # target: its letter's rows
+        "Senator Sent": [("email", "sent"), ("pdf", "sent")],
+        "Senator Waiting": [("email", "pending")],
+        "Senator Failed": [("email", "failed"), ("mailto", "sent")],
+        "Senator Maybe": [("email", "uncertain"), ("text", "sent")],
+    }
+
+    def work(session):
+        for name, rows in letters.items():
+            target = Target(campaign_id=campaign.id, name=name, title="", region_code=None)
+            session.add(target)
+            session.flush()
+            letter = Letter(signature_id=rosa, target_id=target.id, subject=f"To {name}", body="Please.")
+            session.add(letter)
+            session.flush()
+            for channel, status in rows:
+                sent_at = utcnow() if status == "sent" else None
+                session.add(
+                    Outreach(letter_id=letter.id, target_id=target.id, channel=channel, status=status, sent_at=sent_at)
+                )
+
+    run_write(engine, work)
+    request_link("rosa@example.org")
+    at = open_link(token_in(mailbox[0]))
+    assert not at.exception
+    today = f"{utcnow():%-d %b %Y}"
+    assert [m.value for m in at.markdown if m.value.startswith("**To Senator")] == [
+        f"**To {name}** · Fund the libraries" for name in letters
+    ]
+    written = [c for c in at.caption if c.value.startswith("Written ")]  # one per letter, in the same order
+    assert [c.value.split(" · ", 1)[1] for c in written] == [
+        f"sent by email by Rally on {today}, downloaded as PDF on {today}",
+        "waiting to be sent by email by Rally (not sent yet)",
+        "not sent: Rally's email could not be delivered (the organizers can see why and send it again), "
+        f"opened in your mail app on {today}",
+        "maybe sent by email by Rally: the sending was interrupted (the organizers can check and send it again), "
+        f"downloaded as text on {today}",
+    ]

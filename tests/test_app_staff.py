@@ -347,3 +347,61 @@ def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(sta
     at.checkbox[0].check()
     at = next(b for b in at.run().button if b.label == "Send again").click().run()
     assert not at.exception and outbox.drain(engine).sent == 1
+
+
+def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_opens(staff_app, engine):
+    from campaigns import outreach
+    from campaigns.models import Outreach
+    from campaigns.signing import sign
+    from tests.factories import make_letter_campaign, signer
+
+    as_person, _ = staff_app
+    as_person(("organizer",))
+    campaign = make_letter_campaign(
+        engine, slug="tally-tab", title="Tallies", target={"region_code": "US-CA", "name": "Alex Padilla"}
+    )
+    letters = []
+    for _ in range(3):
+        done = run_write(engine, lambda s: sign(session=s, campaign_slug="tally-tab", signer=signer()))
+        [suggested] = run_write(engine, lambda s, d=done: outreach.suggest_letters(s, d.signature_id))
+        letters.append(
+            run_write(
+                engine,
+                lambda s, d=done, t=suggested.target_id: outreach.save_letter(
+                    session=s, signature_id=d.signature_id, target_id=t, subject="Hi", body="Please."
+                ),
+            )
+        )
+    rows = [
+        (0, "email", "sent"),
+        (0, "pdf", "sent"),
+        (1, "text", "sent"),
+        (1, "mailto", "sent"),
+        (2, "email", "failed"),
+    ]
+
+    def work(session):
+        for i, channel, status in rows:
+            session.add(
+                Outreach(letter_id=letters[i].id, target_id=letters[i].target_id, channel=channel, status=status)
+            )
+
+    run_write(engine, work)
+    at = AppTest.from_string("import campaigns.ui.organize as page\npage.render_editor()\n", default_timeout=30)
+    at.query_params["edit"] = campaign.slug
+    at.run()
+    assert not at.exception, at.exception
+    table = next(df.value for df in at.dataframe if "Sent by Rally (email)" in df.value.columns)
+    assert table.to_dict("records") == [
+        {
+            "Target": "Alex Padilla",
+            "Region": "US-CA",
+            "Sent by Rally (email)": 1,
+            "Downloaded (PDF or text)": 2,
+            "Opened in the signer's mail app": 1,
+            "Email waiting to be sent": 0,
+            "Email failed": 1,
+            "Email maybe sent (interrupted)": 0,
+        }
+    ]
+    assert any("1 of Rally's emails to targets could not be delivered" in w.value for w in at.warning)

@@ -172,3 +172,44 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
     assert len(past) == 5 and set(past.values()) == {1}
     if engine.dialect.name == "sqlite":
         assert folded == 0
+
+
+def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart(engine):
+    """Sent by Rally, downloaded, opened in a mail app: each letter once per column, never one for another."""
+    from campaigns.models import Letter, Outreach, Target
+
+    campaign = make_campaign(engine, slug="dash-letter-kinds")
+    people = [
+        run_write(engine, lambda s, n=n: sign(session=s, campaign_slug=campaign.slug, signer=signer())).signature_id
+        for n in range(4)
+    ]
+    deliveries = {  # target: one list of (channel, status) rows per signer's letter
+        "Senator A": [[("email", "sent"), ("pdf", "sent")], [("email", "sent")], [("email", "failed")]],
+        "Senator B": [[("pdf", "sent"), ("text", "sent")], [("mailto", "sent")], [("email", "pending")]],
+        "Senator C": [[("email", "uncertain")], [("text", "sent"), ("mailto", "sent")]],
+        "Senator D": [],
+    }
+
+    def work(session):
+        for name, letters in deliveries.items():
+            target = Target(campaign_id=campaign.id, name=name, title="Senator", region_code=None)
+            session.add(target)
+            session.flush()
+            for signature_id, rows in zip(people, letters, strict=False):
+                letter = Letter(signature_id=signature_id, target_id=target.id, subject="Hi", body="Please.")
+                session.add(letter)
+                session.flush()
+                for channel, status in rows:
+                    session.add(Outreach(letter_id=letter.id, target_id=target.id, channel=channel, status=status))
+
+    run_write(engine, work)
+    with read_session(engine) as session:
+        frame = dashboard.read_dashboard(session, slug=campaign.slug).letters
+    assert list(frame.columns) == dashboard.LETTER_COLUMNS
+    assert [tuple(r) for r in frame[["target", "sent", "downloaded", "opened"]].itertuples(index=False)] == [
+        ("Senator A", 2, 1, 0),  # most sent first; the failed email is not sent
+        ("Senator B", 0, 1, 1),  # a PDF and a text of one letter: one letter downloaded; pending is not sent
+        ("Senator C", 0, 1, 1),  # maybe-sent (uncertain) is not sent either
+        ("Senator D", 0, 0, 0),
+    ]
+    assert set(frame["region"]) == {"Everyone"}

@@ -106,6 +106,38 @@ def test_bom_is_only_there_when_asked_for(engine):
     assert export_bytes(engine).startswith(b"campaign,")
 
 
+def test_letters_sent_counts_only_rallys_emails_and_downloads_or_opens_have_their_own_column(engine):
+    """Zoë: 2 emails sent, 1 failed, 1 letter downloaded, 1 opened in her mail app. José only downloaded his."""
+    load_people(engine)
+    rows = {r["full_name"]: r for r in csv.DictReader(io.StringIO(export_bytes(engine).decode("utf-8")))}
+    assert COLUMNS[-2:] == ("letters_sent", "letters_downloaded_or_opened")
+    zoe, jose = rows['Zoë "Q" O\'Brien, Jr'], rows["José García Márquez"]
+    assert (zoe["letters_sent"], zoe["letters_downloaded_or_opened"]) == ("2", "2")
+    assert (jose["letters_sent"], jose["letters_downloaded_or_opened"]) == ("0", "1")  # PDF and text: one letter
+    assert all((r["letters_sent"], r["letters_downloaded_or_opened"]) == ("0", "0") for r in list(rows.values())[2:])
+
+
+def test_the_letter_counts_are_driven_by_the_persons_letters_never_the_status_index(sqlite_engine):
+    """The per-row subqueries search letter by signature_id and outreach by letter_id (the export benchmark's
+    speed depends on it); the status index would walk every delivery of every person."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects import sqlite
+
+    from campaigns.export import check_filter, rows_statement
+
+    load_people(sqlite_engine)
+    with read_session(sqlite_engine) as session:
+        statement = rows_statement(check_filter(session, LIBS), "sqlite")
+        sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        session.execute(text("ANALYZE"))
+        plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
+    letters = [step for step in plan if step.startswith("SEARCH letter")]
+    outreach = [step for step in plan if step.startswith("SEARCH outreach")]
+    assert len(letters) == 2 and all("(signature_id=?)" in step for step in letters), plan
+    assert len(outreach) == 2 and all("(letter_id=?)" in step for step in outreach), plan
+    assert not any("ix_outreach_status" in step or step.startswith("SCAN") for step in plan), plan
+
+
 # --- XLSX -------------------------------------------------------------------------------------------
 
 
@@ -130,6 +162,8 @@ def test_xlsx_writes_text_as_text_never_formulas(engine, tmp_path):
     assert injected in by_value and by_value[injected].data_type == "s"
     letters = table[1][COLUMNS.index("letters_sent")]
     assert letters.value == 2 and letters.data_type == "n"
+    taken = table[1][COLUMNS.index("letters_downloaded_or_opened")]
+    assert taken.value == 2 and taken.data_type == "n"
 
 
 def test_xlsx_past_the_sheet_limit_is_refused_before_anything_is_written(engine, tmp_path):

@@ -6,14 +6,14 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
-from campaigns import outbox, outreach, targets
+from campaigns import deliveries, outbox, outreach, targets
 from campaigns.audit import CLI
 from campaigns.db import read_session, run_write
 from campaigns.errors import InvalidInput
 from campaigns.lifecycle import set_letter
-from campaigns.models import Outreach, Signature
+from campaigns.models import Letter, Outreach, OutreachChannel, OutreachStatus, Signature, Target
 from campaigns.settings import override_settings
 from campaigns.signing import sign
 from tests.conftest import free_port, smtp_settings
@@ -176,20 +176,82 @@ def test_failed_sends_are_visible_with_the_servers_answer_and_resent_by_a_person
         assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
 
 
-def test_own_deliveries_are_recorded_once_per_channel_and_tallied(engine, setup):
+def test_own_deliveries_are_recorded_once_per_channel_and_never_tallied_as_sent(engine, setup):
     campaign, _, _, letters = setup
     for _ in range(3):
         run_write(
             engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="pdf")
         )
     run_write(engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="text"))
+    for _ in range(2):
+        run_write(
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Dana Reyes"].id, channel="mailto")
+        )
     with read_session(engine) as session:
-        tallies = {t.target_name: (t.sent, t.failed) for t in outreach.tally(session, campaign.id)}
-    assert tallies["Post Only"] == (2, 0) and tallies["Gavin Ortiz"] == (0, 0)
+        rows = session.execute(select(Outreach.channel)).scalars().all()
+        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
+    assert sorted(rows) == ["mailto", "pdf", "text"]  # once per letter and channel
+    post, dana = tallies["Post Only"], tallies["Dana Reyes"]
+    assert (post.sent, post.downloaded, post.opened) == (0, 1, 0)  # a PDF and a text of one letter: 1 letter
+    assert (dana.sent, dana.downloaded, dana.opened) == (0, 0, 1)  # opened in the mail app is not sent
+    assert all(t.sent == t.failed == t.uncertain == t.waiting == 0 for t in tallies.values())
     with pytest.raises(InvalidInput):
         run_write(
             engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="fax")
         )
+    with pytest.raises(InvalidInput):  # an email is Rally's to send, never recorded by hand
+        run_write(
+            engine, lambda s: outreach.record_delivery(session=s, letter_id=letters["Post Only"].id, channel="email")
+        )
+
+
+def test_only_an_email_rally_sent_counts_as_sent_in_every_state(engine, setup):
+    """Every channel in every status: the SQL rule, ``delivery_kind`` and the tally agree; only email+sent is sent."""
+    campaign, signature_id, _, _ = setup
+    statuses = [s.value for s in OutreachStatus]
+    with read_session(engine) as session:
+        ids = dict(session.execute(select(Target.name, Target.id).order_by(Target.id)).all())
+    names = dict(zip(list(ids)[: len(statuses)], statuses, strict=True))  # target: the status of all its rows
+
+    def work(session):
+        session.execute(delete(Outreach))  # the setup's letters carry no delivery; start from none at all
+        for name, status in names.items():
+            letter = session.execute(
+                select(Letter).where(Letter.signature_id == signature_id, Letter.target_id == ids[name])
+            ).scalar_one_or_none() or Letter(signature_id=signature_id, target_id=ids[name], subject="S", body="B")
+            session.add(letter)
+            session.flush()
+            for channel in OutreachChannel:
+                session.add(Outreach(letter_id=letter.id, target_id=ids[name], channel=channel.value, status=status))
+
+    run_write(engine, work)
+    kinds = [k.value for k in deliveries.DeliveryKind]
+    sql = {
+        "sent": deliveries.is_sent(),
+        "waiting": deliveries.is_email_in(OutreachStatus.pending),
+        "failed": deliveries.is_email_in(OutreachStatus.failed),
+        "uncertain": deliveries.is_email_in(OutreachStatus.uncertain),
+        "downloaded": deliveries.is_downloaded(),
+        "opened": deliveries.is_opened(),
+    }
+    assert set(sql) == set(kinds)
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(Outreach.channel, Outreach.status, deliveries.is_taken_by_signer(), *sql.values())
+        ).all()
+        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
+        failed = outreach.failed_deliveries(session, campaign.id)
+    assert len(rows) == len(OutreachChannel) * len(OutreachStatus)
+    for channel, status, taken, *flags in rows:
+        kind = deliveries.delivery_kind(channel, status).value
+        assert [bool(f) for f in flags] == [k == kind for k in sql], (channel, status)
+        assert bool(taken) == (kind in ("downloaded", "opened")) == (channel != "email")
+        assert (kind == "sent") == (channel == "email" and status == "sent")
+    for name, status in names.items():
+        expected = {k: int(any(deliveries.delivery_kind(c.value, status) == k for c in OutreachChannel)) for k in kinds}
+        assert {k: getattr(tallies[name], k) for k in kinds} == expected, name  # one letter per target
+        assert (tallies[name].sent, tallies[name].downloaded) == (int(status == "sent"), 1)  # PDF + text: 1 letter
+    assert [name for name, *_ in failed] == [n for n, s in names.items() if s == "failed"]
 
 
 @pytest.mark.parametrize("bad", ["{{ ''.__class__.__mro__ }}", "{% include 'x' %}", "{{ signer.email }}", "{{ oops"])

@@ -399,6 +399,8 @@ def test_the_json_download_holds_everything_about_them(engine, mailbox):
     assert sent["subject"] == f"From {NAME}" and sent["body"].endswith(NAME)
     assert sorted(d["channel"] for d in sent["deliveries"]) == ["email", "pdf"]
     assert all(d["status"] == "sent" for d in sent["deliveries"])
+    what = {d["channel"]: d["what_happened"] for d in sent["deliveries"]}
+    assert what == {"email": "sent", "pdf": "downloaded"}  # a download is never "sent", whatever its status says
     [link] = data["access_links"]
     assert link["used_at"] and link["expires_at"] and "token" not in json.dumps(link)
     assert "Someone Else" not in json.dumps(data) and consent_text

@@ -273,12 +273,26 @@ def _region_detail(view: _View, slug: str, picked: str | None) -> None:
             st.vega_lite_chart(trend, width="stretch")
 
 
+LETTER_LABELS = {
+    "target": "Target",
+    "title": "Title",
+    "region": "Region",
+    "sent": "Sent by Rally",
+    "downloaded": "Downloaded by signers",
+    "opened": "Opened in signers' mail app",
+}
+
+
 def _letters(data: dashboard.DashboardData) -> None:
     if data.letters.empty:
         return
     st.subheader("Letters sent per target", anchor=False)
-    table = data.letters.rename(columns={"target": "Target", "title": "Title", "region": "Region", "sent": "Sent"})
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(data.letters.rename(columns=LETTER_LABELS), hide_index=True, width="stretch")
+    st.caption(
+        "Sent by Rally: emailed to the target by Rally and accepted by the mail server. Signers may also "
+        "download their letter (PDF or text) or open it in their own mail app; those are counted apart, "
+        "because Rally can't know whether they were then posted or sent."
+    )
 
 
 def _campaigns_table(data: dashboard.DashboardData) -> None:

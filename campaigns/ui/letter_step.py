@@ -2,6 +2,14 @@
 
 The suggested text comes from the campaign's template; whatever the signer edits is what
 is saved and delivered (email through the app, PDF, plain text, or their own mail app).
+
+Only the email is *sent* by Rally. A download or a letter opened in the signer's own mail app is
+recorded as just that (``campaigns.deliveries``): Rally cannot see whether it was then sent.
+
+*Open in my email app* is a real ``mailto:`` link (``st.link_button``), so one tap on a phone hands
+the letter to the mail app as any link would; its ``on_click`` callback (Streamlit 1.67) saves the
+letter and records the open in the rerun that tap starts. A two-step button ("record, then show the
+link") would cost a second tap, and opening the link from script instead would be blocked as a pop-up.
 """
 
 from __future__ import annotations
@@ -119,4 +127,6 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
     )
     if letter.target_email:
         link = f"mailto:{letter.target_email}?subject={quote(subject)}&body={quote(body[:MAILTO_MAX])}"
-        right.link_button("Open in my email app", link)
+        right.link_button(  # one tap: the browser follows the link, and the rerun it asks for records the open
+            "Open in my email app", link, key=f"{key}-mailto", on_click=record, args=("mailto",)
+        )

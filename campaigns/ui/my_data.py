@@ -90,7 +90,7 @@ def _render_request() -> None:
     if notice:
         st.info(notice)
     st.markdown(
-        "See the campaigns you signed and the letters sent in your name. You can withdraw a signature, "
+        "See the campaigns you signed and your letters, with what happened to each. You can withdraw a signature, "
         "choose whether organizers may contact you, download everything we hold about you, or erase it."
     )
     with st.form("my-data-request", border=True):
@@ -148,7 +148,7 @@ def _render_data(email: str, only: int | None = None) -> None:
         with st.container(border=True):
             _one_signature(email, signature)
     if data.letters:
-        st.subheader("Letters sent in your name", anchor=False)
+        st.subheader("Your letters", anchor=False)
         for letter in data.letters:
             with st.container(border=True):
                 _one_letter(letter)
@@ -233,24 +233,31 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
         st.rerun()
 
 
-DELIVERY_TEXT = {
-    ("email", "sent"): "sent by email",
-    ("email", "failed"): "email not delivered yet (we retry)",
-    ("email", "pending"): "email on its way",
-    ("pdf", "sent"): "downloaded as PDF",
-    ("text", "sent"): "downloaded as text",
-    ("mailto", "sent"): "opened in your mail app",
+DELIVERY_TEXT = {  # (what happened, channel) -> what the page says; only "sent by email by Rally" is a sent letter
+    ("sent", "email"): "sent by email by Rally",
+    ("waiting", "email"): "waiting to be sent by email by Rally (not sent yet)",
+    ("failed", "email"): (
+        "not sent: Rally's email could not be delivered (the organizers can see why and send it again)"
+    ),
+    ("uncertain", "email"): (
+        "maybe sent by email by Rally: the sending was interrupted (the organizers can check and send it again)"
+    ),
+    ("downloaded", "pdf"): "downloaded as PDF",
+    ("downloaded", "text"): "downloaded as text",
+    ("opened", "mailto"): "opened in your mail app",
 }
+
+
+def delivery_text(delivery: supporters.DeliveryView) -> str:
+    """What happened to one delivery, in the page's words, with its day when there is one."""
+    text = DELIVERY_TEXT.get((delivery.what_happened, delivery.channel), f"{delivery.channel}: {delivery.status}")
+    return text + (f" on {_day(delivery.sent_at)}" if delivery.sent_at else "")
 
 
 def _one_letter(letter: supporters.LetterView) -> None:
     to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
     st.markdown(f"**To {common.plain(to)}** · {common.plain(letter.campaign_title)}")
-    how = [
-        DELIVERY_TEXT.get((d.channel, d.status), f"{d.channel}: {d.status}")
-        + (f" on {_day(d.sent_at)}" if d.sent_at else "")
-        for d in letter.deliveries
-    ]
+    how = [delivery_text(d) for d in letter.deliveries]
     st.caption(f"Written {_day(letter.created_at)}" + (f" · {', '.join(how)}" if how else ""))
     with st.expander(letter.subject or "(no subject)"):
         st.text(letter.body)

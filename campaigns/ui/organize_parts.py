@@ -282,23 +282,37 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         tallies = outreach.tally(session, cid)
         failed = outreach.failed_deliveries(session, cid)
     if tallies:
-        st.markdown("**Letters delivered per target**")
+        st.markdown("**Letters per target**")
         st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        "target": t.target_name,
-                        "region": t.region_code or "everyone",
-                        "delivered": t.sent,
-                        "failing": t.failed,
-                    }
-                    for t in tallies
-                ]
-            ),
+            pd.DataFrame([_tally_row(t) for t in tallies], columns=list(TALLY_COLUMNS.values())),
             hide_index=True,
             use_container_width=True,
         )
+        st.caption(
+            "Only *sent by Rally* letters certainly reached the target: Rally emailed them and the mail server "
+            "took them. Downloads and letters opened in a signer's mail app are counted apart: Rally can't know "
+            "whether the signer then posted or sent them."
+        )
     if failed:
         st.warning(
-            f"{len(failed)} emails could not be sent yet; they are retried by `python -m campaigns outreach retry`."
+            f"{len(failed)} of Rally's emails to targets could not be delivered (refused by the mail server, or it "
+            "could not be reached through every retry). The *Mail* page shows each answer and can send them again."
         )
+
+
+TALLY_COLUMNS = {  # TargetTally field -> the Letter tab's column
+    "target_name": "Target",
+    "region_code": "Region",
+    "sent": "Sent by Rally (email)",
+    "downloaded": "Downloaded (PDF or text)",
+    "opened": "Opened in the signer's mail app",
+    "waiting": "Email waiting to be sent",
+    "failed": "Email failed",
+    "uncertain": "Email maybe sent (interrupted)",
+}
+
+
+def _tally_row(tally: outreach.TargetTally) -> dict[str, object]:
+    row = {label: getattr(tally, field) for field, label in TALLY_COLUMNS.items()}
+    row["Region"] = tally.region_code or "everyone"
+    return row
