@@ -514,3 +514,87 @@ def streamlit_server(cwd: Path, script: str, env: dict[str, str], ready_path: st
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
+
+
+# --------------------------------------------------------------------------- a local SMTP server
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.M | re.I)
+
+
+class _Sink:
+    """aiosmtpd handler: the Message-ID of every message accepted (None for one without)."""
+
+    def __init__(self) -> None:
+        self.received: list[str | None] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        found = _MESSAGE_ID.search(envelope.content)
+        self.received.append(found.group(1).decode("ascii", "replace") if found else None)
+        return "250 OK"
+
+
+def _smtp_sink_main(port: int) -> None:
+    """The sink process: serve SMTP on ``port``; on stdin, "take" answers (a JSON line on stdout) with the
+    Message-IDs received since the last "take"; end of input stops it."""
+    import json
+
+    from aiosmtpd.controller import Controller
+
+    sink = _Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        for command in sys.stdin:
+            if command.strip() != "take":
+                break
+            taken, sink.received = sink.received, []
+            print(json.dumps(taken), flush=True)
+    finally:
+        controller.stop()
+
+
+class SmtpSink:
+    """A local aiosmtpd server in its own process (as a real mail server would be: it does not share the
+    sender's GIL), counting what it received."""
+
+    def __init__(self, port: int, process: subprocess.Popen[str]) -> None:
+        self.port = port
+        self._process = process
+
+    def take(self) -> list[str | None]:
+        """The Message-IDs received since the last call, in arrival order (a message sent twice is there twice)."""
+        import json
+
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write("take\n")
+        self._process.stdin.flush()
+        return list(json.loads(self._process.stdout.readline()))
+
+
+@contextmanager
+def smtp_sink() -> Iterator[SmtpSink]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from bench.common import _smtp_sink_main; _smtp_sink_main({port})"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the local SMTP server did not start (exit code {process.poll()})")
+        yield SmtpSink(port, process)
+    finally:
+        if process.stdin is not None:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
