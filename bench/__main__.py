@@ -9,7 +9,17 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from bench import api_json, dashboard_read, export, letters, live_dashboard, pdf_bundle, read_counts, sign_write
+from bench import (
+    api_json,
+    dashboard_read,
+    export,
+    letters,
+    live_dashboard,
+    outbox_drain,
+    pdf_bundle,
+    read_counts,
+    sign_write,
+)
 from bench.common import Options
 
 BENCHMARKS = {sign_write.NAME: sign_write.run, read_counts.NAME: read_counts.run, letters.NAME: letters.run}
@@ -18,6 +28,7 @@ BENCHMARKS[api_json.NAME] = api_json.run
 BENCHMARKS[dashboard_read.NAME] = dashboard_read.run
 BENCHMARKS[live_dashboard.NAME] = live_dashboard.run
 BENCHMARKS[export.NAME] = export.run
+BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
 
 
 def main(argv: list[str] | None = None) -> int:

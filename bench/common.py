@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 
 from campaigns.catalog import CampaignCreate, create_campaign
@@ -128,8 +129,10 @@ def _postgres_problem(url: str) -> str:
 _campaign_seq = itertools.count(1)
 
 
-def make_published_campaign(engine: Engine, prefix: str = "bench") -> tuple[int, str]:
-    """A published us-states campaign with no deadline: (id, slug)."""
+def make_published_campaign(
+    engine: Engine, prefix: str = "bench", *, require_confirmation: bool = False
+) -> tuple[int, str]:
+    """A published us-states campaign with no deadline: (id, slug). Counts at once unless ``require_confirmation``."""
     slug = f"{prefix}-{next(_campaign_seq)}"
 
     def work(session: Any) -> int:
@@ -142,6 +145,7 @@ def make_published_campaign(engine: Engine, prefix: str = "bench") -> tuple[int,
                 body="## Why\nLibraries are where communities meet.",
                 goal=1_000_000,
                 region_scheme=SCHEME_ID,
+                require_confirmation=require_confirmation,
             ),
         )
         publish_campaign(session=session, campaign_id=campaign.id)
@@ -161,6 +165,79 @@ def raw_sqlite_connect(path: Path) -> Any:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+# --------------------------------------------------------------------------- statements on the wire
+
+
+def statements_sent(db: Database, work: Callable[[Engine], Any]) -> list[str]:
+    """Every statement ``work(engine)`` sends to the database, as the driver hands it over.
+
+    Seen below SQLAlchemy, so statements run straight on the DBAPI cursor (``db.HotStatement``), the
+    driver-issued ``BEGIN IMMEDIATE`` and the pool's pre-ping count too: SQLite's ``set_trace_callback``,
+    libpq's protocol trace (``PQtrace``) for psycopg. ``work`` runs twice on a fresh engine for ``db``:
+    once to warm up (connection set up, caches filled), then traced. Values are shown as ``?``.
+    """
+    engine = make_engine(db.url)
+    connections: list[Any] = []
+    event.listen(engine, "connect", lambda dbapi_conn, _record: connections.append(dbapi_conn))
+    try:
+        work(engine)
+        if db.kind == "sqlite":
+            raw: list[str] = []
+            for conn in connections:
+                conn.set_trace_callback(raw.append)
+            try:
+                work(engine)
+            finally:
+                for conn in connections:
+                    conn.set_trace_callback(None)
+            return [_shape(sql) for sql in raw]
+        from psycopg import pq
+
+        with tempfile.TemporaryFile() as trace:
+            for conn in connections:
+                conn.pgconn.trace(trace.fileno())
+                conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                work(engine)
+            finally:
+                for conn in connections:
+                    conn.pgconn.untrace()
+            trace.seek(0)
+            return _libpq_statements(trace.read().decode("utf-8", "replace"))
+    finally:
+        engine.dispose()
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w.])-?\d+(?:\.\d+)?(?![\w.])")
+
+
+def _shape(sql: str) -> str:
+    """One line, literal values (SQLite's trace expands the bound ones) as ``?``."""
+    return " ".join(_LITERAL.sub("?", sql).split())
+
+
+_TRACE_RECORD = re.compile(r"\n(?=[FB]\t\d+\t)")
+_TRACE_QUERY = re.compile(r'^F\t\d+\tQuery\t "(?P<sql>.*)"$', re.S)
+_TRACE_PARSE = re.compile(r'^F\t\d+\tParse\t "(?P<name>[^"]*)" "(?P<sql>.*)" \d+[ N\d]*$', re.S)
+_TRACE_BIND = re.compile(r'^F\t\d+\tBind\t "[^"]*" "(?P<name>[^"]*)"')
+
+
+def _libpq_statements(trace: str) -> list[str]:
+    """The statements a libpq trace shows the client sending: simple queries, and each extended-protocol
+    execution (a Bind) as the statement it binds (parsed just before, or prepared earlier: ``[prepared]``)."""
+    out: list[str] = []
+    parsed: dict[str, str] = {}
+    for record in _TRACE_RECORD.split(trace.strip()):
+        if m := _TRACE_QUERY.match(record):
+            out.append(" ".join(m["sql"].split()))
+        elif m := _TRACE_PARSE.match(record):
+            parsed[m["name"]] = " ".join(m["sql"].split())
+        elif m := _TRACE_BIND.match(record):
+            sql = parsed.get(m["name"])
+            out.append(sql if sql is not None else f"[prepared statement {m['name']}]")
+    return out
 
 
 # --------------------------------------------------------------------------- bulk loads
@@ -437,3 +514,87 @@ def streamlit_server(cwd: Path, script: str, env: dict[str, str], ready_path: st
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(5)
+
+
+# --------------------------------------------------------------------------- a local SMTP server
+
+_MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*(\S+)", re.M | re.I)
+
+
+class _Sink:
+    """aiosmtpd handler: the Message-ID of every message accepted (None for one without)."""
+
+    def __init__(self) -> None:
+        self.received: list[str | None] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        found = _MESSAGE_ID.search(envelope.content)
+        self.received.append(found.group(1).decode("ascii", "replace") if found else None)
+        return "250 OK"
+
+
+def _smtp_sink_main(port: int) -> None:
+    """The sink process: serve SMTP on ``port``; on stdin, "take" answers (a JSON line on stdout) with the
+    Message-IDs received since the last "take"; end of input stops it."""
+    import json
+
+    from aiosmtpd.controller import Controller
+
+    sink = _Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        for command in sys.stdin:
+            if command.strip() != "take":
+                break
+            taken, sink.received = sink.received, []
+            print(json.dumps(taken), flush=True)
+    finally:
+        controller.stop()
+
+
+class SmtpSink:
+    """A local aiosmtpd server in its own process (as a real mail server would be: it does not share the
+    sender's GIL), counting what it received."""
+
+    def __init__(self, port: int, process: subprocess.Popen[str]) -> None:
+        self.port = port
+        self._process = process
+
+    def take(self) -> list[str | None]:
+        """The Message-IDs received since the last call, in arrival order (a message sent twice is there twice)."""
+        import json
+
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write("take\n")
+        self._process.stdin.flush()
+        return list(json.loads(self._process.stdout.readline()))
+
+
+@contextmanager
+def smtp_sink() -> Iterator[SmtpSink]:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"from bench.common import _smtp_sink_main; _smtp_sink_main({port})"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the local SMTP server did not start (exit code {process.poll()})")
+        yield SmtpSink(port, process)
+    finally:
+        if process.stdin is not None:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)

@@ -1,25 +1,35 @@
 """Sign-on write path: signatures per second through the service layer vs. the bare driver.
 
-For each database kind and thread count, three rates, measured interleaved in the same run:
+For each database kind and thread count, four rates, measured interleaved in the same run:
 
-* service        ``run_write(engine, lambda s: sign(...))`` - validation, ORM session, retries, all of it;
+* service        ``run_write(engine, lambda s: sign(...))`` - validation, ORM session, retries, all of it -
+                 with flood control and confirmation OFF (limits 0, no rules, no client address, a campaign
+                 that counts at once);
+* service ON     the same call with both ON: a ``require_confirmation`` campaign (the signature is stored
+                 pending and its confirmation email queued in the outbox, in the same transaction; SMTP is
+                 configured so ``enqueue`` works, nothing is sent), the default per-address limits, two
+                 blocklist rules loaded, and each signer from a random client address out of a large pool;
 * raw insert     one plain INSERT of one signature row per transaction, bare driver;
 * raw same-stmts the statements the service issues per sign (campaign lookup, INSERT ... ON CONFLICT
                  DO NOTHING RETURNING, counter upsert, total SUM), one transaction each, bare driver.
 
 Threads share one engine (one pool) for the service; each raw thread has its own connection.
-Each figure is the median of 3 repeats.
+Each figure is the median of 3 repeats. The statements a sign-on sends (OFF and ON) are listed as the
+driver sent them (``common.statements_sent``: below SQLAlchemy, so the DBAPI-cursor statements show).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bench.common import (
     Database,
@@ -33,16 +43,35 @@ from bench.common import (
     print_table,
     raw_sqlite_connect,
     run_threads,
+    statements_sent,
 )
+from campaigns.audit import CLI
 from campaigns.db import run_write
-from campaigns.settings import get_settings
+from campaigns.settings import get_settings, override_settings
+from campaigns.sign_rules import add_rule, remove_rule
 from campaigns.signing import sign
 
 NAME = "sign_write"
 THREADS = (1, 4, 16)
 REPEATS = 3
 SERVICE_SHARE_TARGET = 0.50  # service rate >= 50% of the raw-insert rate
-SQLITE_RATE_TARGET = 2000.0  # signatures/s on SQLite
+SQLITE_RATE_TARGET = 2000.0  # signatures/s on SQLite (the OFF path, and the ON path)
+
+# Flood control and confirmation OFF: no limits, no rules, no client address, a campaign that counts at once.
+FLAGS_OFF = {"sign_limit_per_minute": 0, "sign_limit_per_hour": 0, "sign_burst_per_minute": 0}
+# ON: the default limits, and an SMTP server configured so confirmation emails can be queued (none is sent).
+FLAGS_ON = {
+    "sign_limit_per_minute": 5,
+    "sign_limit_per_hour": 20,
+    "sign_burst_per_minute": 0,
+    "smtp_host": "127.0.0.1",
+    "smtp_port": 2525,
+    "smtp_security": "none",
+    "mail_from": "Rally <petitions@rally.example.org>",
+}
+RULES = (("email", "block", "*@mailinator.com"), ("address", "block", "203.0.113.0/24"))
+ADDRESS_POOL = 50_000  # distinct client addresses; a signer's is drawn at random, so few reach the limits
+BLOCKED_SHARE = 0.005  # of sign-ons from the blocked range (203.0.113.0/24): flagged by the rules
 
 SIGNATURE_COLUMNS = (
     "campaign_id, full_name, email, email_canonical, region_code, postal_code, comment, comment_status, "
@@ -103,17 +132,66 @@ def _signature_params(kind: str, campaign_id: int, g: GeneratedSigner, now: Any)
 
 
 def service_setup(db: Database, slug: str) -> Callable[[], tuple[Callable[[Any], Any], Callable[[], None]]]:
+    """Items: a GeneratedSigner (no client address), or a (GeneratedSigner, client address) pair."""
     engine = db.engine
 
     def setup() -> tuple[Callable[[Any], Any], Callable[[], None]]:
-        def do(g: GeneratedSigner) -> None:
-            result = run_write(engine, lambda s: sign(session=s, campaign_slug=slug, signer=g.signer))
+        def do(item: GeneratedSigner | tuple[GeneratedSigner, str]) -> None:
+            g, address = item if isinstance(item, tuple) else (item, None)
+            result = run_write(
+                engine, lambda s: sign(session=s, campaign_slug=slug, signer=g.signer, client_address=address)
+            )
             if not result.created:
                 raise AssertionError(f"signer {g.signer.email} was not stored")
 
         return do, lambda: None
 
     return setup
+
+
+class ClientAddresses:
+    """Client addresses as a busy campaign sees them: a large pool (about 1 in 10 IPv6) drawn at random,
+    and a few from the blocklisted range."""
+
+    def __init__(self, seed: int = 11) -> None:
+        self._rng = rng = random.Random(seed)
+        pool: list[str] = []
+        while len(pool) < ADDRESS_POOL:
+            if rng.random() < 0.1:
+                pool.append(str(ipaddress.IPv6Address((0x2A00 << 112) | rng.getrandbits(100))))
+                continue
+            address = ipaddress.IPv4Address(rng.randrange(1 << 24, 224 << 24))
+            if address.is_global:
+                pool.append(str(address))
+        self.pool = pool
+
+    def draw(self) -> str:
+        if self._rng.random() < BLOCKED_SHARE:
+            return f"203.0.113.{self._rng.randrange(1, 255)}"
+        return self._rng.choice(self.pool)
+
+    def pair(self, signers: list[GeneratedSigner]) -> list[tuple[GeneratedSigner, str]]:
+        return [(g, self.draw()) for g in signers]
+
+
+@contextmanager
+def flags_off() -> Iterator[None]:
+    with override_settings(**FLAGS_OFF):
+        yield
+
+
+@contextmanager
+def flags_on(engine: Engine) -> Iterator[None]:
+    """The ON settings, with the blocklist rules loaded (removed again afterwards: the OFF path has none)."""
+    with override_settings(**FLAGS_ON):
+        ids = run_write(
+            engine,
+            lambda s: [add_rule(session=s, kind=k, action=a, pattern=p, actor=CLI) for k, a, p in RULES],
+        )
+        try:
+            yield
+        finally:
+            run_write(engine, lambda s: [remove_rule(session=s, rule_id=i, actor=CLI) for i in ids if i is not None])
 
 
 def _raw_connect(db: Database) -> Any:
@@ -189,62 +267,100 @@ def raw_same_setup(
 # --------------------------------------------------------------------------- the benchmark
 
 
-def service_statements(db: Database, slug: str, g: GeneratedSigner) -> list[str]:
-    """The SQL the service sends for one sign (for the record, and to check the raw variant mirrors it)."""
-    seen: list[str] = []
+def service_statements(
+    db: Database, slug: str, factory: SignerFactory, addresses: ClientAddresses | None = None
+) -> list[str]:
+    """The SQL the service sends for one new sign-on, every statement as the driver sent it (for the record,
+    and to check the raw variant mirrors it). Blocklist rules are cached (read once per 10 s per process)."""
 
-    def listener(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(" ".join(statement.split()))
+    def work(engine: Engine) -> None:
+        g, address = factory.make(1)[0], addresses.pool[0] if addresses else None
+        result = run_write(
+            engine, lambda s: sign(session=s, campaign_slug=slug, signer=g.signer, client_address=address)
+        )
+        if not result.created:
+            raise AssertionError("the signer was not stored")
 
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        run_write(db.engine, lambda s: sign(session=s, campaign_slug=slug, signer=g.signer))
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return seen
+    return statements_sent(db, work)
+
+
+def _print_statements(kind: str, label: str, statements: list[str]) -> None:
+    print(f"  [{kind}] statements the service sends per sign, {label} ({len(statements)}):")
+    for s in statements:
+        note = "   (the pool's pre-ping)" if s == ";" else ""
+        print(f"    - {s[:150]}{'…' if len(s) > 150 else ''}{note}")
 
 
 def _count_rows(db: Database, campaign_id: int) -> int:
-    from sqlalchemy import text
-
     with db.engine.connect() as conn:
         return int(
             conn.execute(text("SELECT count(*) FROM signature WHERE campaign_id = :c"), {"c": campaign_id}).scalar_one()
         )
 
 
-def bench_database(db: Database, opts: Options, factory: SignerFactory) -> list[list[Any]]:
+def _on_outcome(db: Database, campaign_id: int) -> tuple[dict[str, int], int]:
+    """The ON campaign's signatures by status / flag reason, and its queued outbox messages."""
+    with db.engine.connect() as conn:
+        statuses = {
+            f"{status}{':' + reason if reason else ''}": int(n)
+            for status, reason, n in conn.execute(
+                text(
+                    "SELECT status, flag_reason, count(*) FROM signature WHERE campaign_id = :c "
+                    "GROUP BY status, flag_reason ORDER BY 3 DESC"
+                ),
+                {"c": campaign_id},
+            )
+        }
+        queued = conn.execute(
+            text("SELECT count(*) FROM outbox WHERE campaign_id = :c AND status = 'queued'"), {"c": campaign_id}
+        ).scalar_one()
+    return statuses, int(queued)
+
+
+def bench_database(db: Database, opts: Options, factory: SignerFactory) -> tuple[list[list[Any]], list[list[Any]]]:
     per_repeat = 200 if opts.quick else 1500
     warmup = 30 if opts.quick else 100
     service_cid, service_slug = make_published_campaign(db.engine, "svc")
+    on_cid, on_slug = make_published_campaign(db.engine, "svc-on", require_confirmation=True)
     insert_cid, insert_slug = make_published_campaign(db.engine, "raw-insert")
     same_cid, same_slug = make_published_campaign(db.engine, "raw-same")
+    addresses = ClientAddresses()
 
-    statements = service_statements(db, service_slug, factory.make(1)[0])
-    print(f"  [{db.kind}] statements the service sends per sign ({len(statements)}):")
-    for s in statements:
-        print(f"    - {s[:110]}{'…' if len(s) > 110 else ''}")
-
-    methods = {
-        "service": service_setup(db, service_slug),
-        "raw insert": raw_insert_setup(db, insert_cid, insert_slug),
-        "raw same-stmts": raw_same_setup(db, same_cid, same_slug),
+    with flags_off():
+        _print_statements(db.kind, "flood control and confirmation OFF", service_statements(db, service_slug, factory))
+    with flags_on(db.engine):
+        _print_statements(db.kind, "both ON", service_statements(db, on_slug, factory, addresses))
+    # (name, worker, context the run is timed in, whether its signers come from client addresses)
+    methods: dict[str, tuple[Any, Callable[[], Any], bool]] = {
+        "service": (service_setup(db, service_slug), flags_off, False),
+        "service ON": (service_setup(db, on_slug), lambda: flags_on(db.engine), True),
+        "raw insert": (raw_insert_setup(db, insert_cid, insert_slug), nullcontext, False),
+        "raw same-stmts": (raw_same_setup(db, same_cid, same_slug), nullcontext, False),
     }
-    expected = {"service": 1, "raw insert": 0, "raw same-stmts": 0}
-    rows = []
+    expected = {"service": 2, "service ON": 2, "raw insert": 0, "raw same-stmts": 0}  # 2: the statements lists
+
+    def timed(name: str, threads: int, n: int) -> float:
+        setup, context, with_addresses = methods[name]
+        signers: list[Any] = factory.make(n)
+        if with_addresses:
+            signers = addresses.pair(signers)
+        with context():
+            elapsed = run_threads(threads, signers, setup)
+        expected[name] += n
+        return elapsed
+
+    rows, on_rows = [], []
     for threads in THREADS:
-        for name, setup in methods.items():  # warm-up: pools filled, statements cached, pages hot
-            run_threads(threads, factory.make(warmup), setup)
-            expected[name] += warmup
+        for name in methods:  # warm-up: pools filled, statements cached, pages hot
+            timed(name, threads, warmup)
         rates: dict[str, list[float]] = {name: [] for name in methods}
         for _ in range(REPEATS):
-            for name, setup in methods.items():  # interleaved, so noise and table growth hit all alike
-                signers = factory.make(per_repeat)
-                elapsed = run_threads(threads, signers, setup)
-                rates[name].append(per_repeat / elapsed)
-                expected[name] += per_repeat
-        svc, ins, same = (median(rates[n]) for n in methods)
-        spread = f"{min(rates['service']):,.0f}–{max(rates['service']):,.0f}"
+            for name in methods:  # interleaved, so noise and table growth hit all alike
+                rates[name].append(per_repeat / timed(name, threads, per_repeat))
+        svc, on, ins, same = (median(rates[n]) for n in methods)
+
+        def spread(name: str, rates: dict[str, list[float]] = rates) -> str:
+            return f"{min(rates[name]):,.0f}–{max(rates[name]):,.0f}"
 
         def verdict(ok: bool) -> str:
             return "PASS" if ok else "MISS"
@@ -254,7 +370,7 @@ def bench_database(db: Database, opts: Options, factory: SignerFactory) -> list[
                 db.kind,
                 threads,
                 fmt_rate(svc),
-                spread,
+                spread("service"),
                 fmt_rate(ins),
                 fmt_rate(same),
                 f"{svc / ins:.0%}",
@@ -264,16 +380,38 @@ def bench_database(db: Database, opts: Options, factory: SignerFactory) -> list[
                 verdict(svc >= SQLITE_RATE_TARGET) if db.kind == "sqlite" else "n.a.",
             ]
         )
+        on_rows.append(
+            [
+                db.kind,
+                threads,
+                fmt_rate(svc),
+                spread("service"),
+                fmt_rate(on),
+                spread("service ON"),
+                f"{on / svc:.0%}",
+                verdict(on >= SQLITE_RATE_TARGET) if db.kind == "sqlite" else "n.a.",
+            ]
+        )
         print(
-            f"  [{db.kind}] {threads:>2} threads: service {svc:,.0f}/s, raw insert {ins:,.0f}/s, "
-            f"raw same-stmts {same:,.0f}/s",
+            f"  [{db.kind}] {threads:>2} threads: service OFF {svc:,.0f}/s, service ON {on:,.0f}/s ({on / svc:.0%}), "
+            f"raw insert {ins:,.0f}/s, raw same-stmts {same:,.0f}/s",
             flush=True,
         )
-    for name, cid in (("service", service_cid), ("raw insert", insert_cid), ("raw same-stmts", same_cid)):
+    campaigns = {"service": service_cid, "service ON": on_cid, "raw insert": insert_cid, "raw same-stmts": same_cid}
+    for name, cid in campaigns.items():
         found = _count_rows(db, cid)
         if found != expected[name]:
             raise AssertionError(f"{name}: expected {expected[name]} signatures, found {found}")
-    return rows
+    statuses, queued = _on_outcome(db, on_cid)
+    if queued != expected["service ON"]:
+        raise AssertionError(f"service ON: expected {expected['service ON']} confirmation emails, found {queued}")
+    print(
+        f"  [{db.kind}] service ON stored {expected['service ON']:,} signatures ("
+        + ", ".join(f"{k} {v:,}" for k, v in statuses.items())
+        + f") and queued {queued:,} confirmation emails",
+        flush=True,
+    )
+    return rows, on_rows
 
 
 def run(opts: Options) -> None:
@@ -286,7 +424,14 @@ def run(opts: Options) -> None:
     )
     factory = SignerFactory()
     started = time.perf_counter()
-    rows, skipped = for_each_database(opts, lambda db: bench_database(db, opts, factory))
+    on_rows: list[list[Any]] = []
+
+    def one(db: Database) -> list[list[Any]]:
+        rows, on = bench_database(db, opts, factory)
+        on_rows.extend(on)
+        return rows
+
+    rows, skipped = for_each_database(opts, one)
     print_table(
         f"Sign-on write path (signatures/s; targets: service ≥ {SERVICE_SHARE_TARGET:.0%} of raw insert, "
         f"≥ {SQLITE_RATE_TARGET:,.0f}/s on SQLite)",
@@ -322,4 +467,17 @@ def run(opts: Options) -> None:
                 f"  target ≥ {SQLITE_RATE_TARGET:,.0f} signatures/s on SQLite, every thread count: "
                 f"{'PASS' if ok else 'MISS'} ({min(sqlite_rates):,.0f}–{max(sqlite_rates):,.0f}/s)"
             )
+    print_table(
+        f"Sign-on with flood control and confirmation ON vs OFF (signatures/s, service layer; "
+        f"target: ON ≥ {SQLITE_RATE_TARGET:,.0f}/s on SQLite)",
+        ["db", "threads", "OFF/s", "OFF range", "ON/s", "ON range", "ON/OFF", "ON ≥2,000/s"],
+        on_rows,
+    )
+    sqlite_on = [float(r[4].replace(",", "")) for r in on_rows if r[0] == "sqlite"]
+    if sqlite_on:
+        ok = min(sqlite_on) >= SQLITE_RATE_TARGET
+        print(
+            f"  target ON ≥ {SQLITE_RATE_TARGET:,.0f} signatures/s on SQLite, every thread count: "
+            f"{'PASS' if ok else 'MISS'} ({min(sqlite_on):,.0f}–{max(sqlite_on):,.0f}/s)"
+        )
     print(f"  ({NAME} took {time.perf_counter() - started:.0f} s)")

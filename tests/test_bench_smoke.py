@@ -22,6 +22,9 @@ def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     out = run.stdout
     assert "Sign-on write path" in out and "Reading counts" in out and "Signer export" in out
+    assert "Sign-on with flood control and confirmation ON vs OFF" in out  # sign_write, both paths
+    assert "statements the service sends per sign, both ON" in out and "- INSERT INTO outbox" in out
+    assert "Outbox drain" in out and "exactly once" in out  # outbox_drain
     assert "Dashboard read" in out  # dashboard_read
     assert "One live-fragment rerun" in out and "Live viewers per app process" in out  # live_dashboard
     assert "| sqlite " in out and "All done" in out
