@@ -45,10 +45,10 @@ from campaigns.mail import (
     MailUncertain,
     OutgoingMail,
     Transport,
-    build_message,
     mail_mode,
+    one_line,
     open_transport,
-    parse_stored,
+    render_message,
 )
 from campaigns.models import OutboxMessage, OutboxStatus, Outreach, OutreachStatus, utcnow
 from campaigns.settings import Settings, get_settings
@@ -88,7 +88,7 @@ def enqueue(
     settings = settings or get_settings()
     if mail_mode(settings) is None:
         raise MailError("Email is not configured (set RALLY_SMTP_HOST, or RALLY_MAIL_OUTBOX for development).")
-    message = build_message(mail, settings)
+    message = render_message(mail, settings)
     now = now or utcnow()
     row = session.execute(
         dialect_insert(session, _T)
@@ -97,8 +97,8 @@ def enqueue(
             status=OutboxStatus.held.value if held else OutboxStatus.queued.value,
             to_address=mail.to_address,
             recipient_canonical=recipient_canonical,
-            subject=str(message["Subject"] or "")[:300],
-            message=message.as_string(),
+            subject=one_line(mail.subject),
+            message=message,
             dedupe_key=dedupe_key,
             campaign_id=campaign_id,
             signature_id=signature_id,
@@ -174,6 +174,7 @@ class _Claimed:
     message: str
     outreach_id: int | None
     attempts: int
+    to_address: str
 
 
 def worker_name() -> str:
@@ -251,9 +252,9 @@ def claim(
             lease_until=now + timedelta(seconds=LEASE_SECONDS),
             attempts=_T.c.attempts + 1,
         )
-        .returning(_T.c.id, _T.c.message, _T.c.outreach_id, _T.c.attempts)
+        .returning(_T.c.id, _T.c.message, _T.c.outreach_id, _T.c.attempts, _T.c.to_address)
     ).all()
-    return sorted((_Claimed(int(i), m, o, int(a)) for i, m, o, a in rows), key=lambda c: c.id)
+    return sorted((_Claimed(int(i), m, o, int(a), t) for i, m, o, a, t in rows), key=lambda c: c.id)
 
 
 # Built once: a drain marks every message in its own transaction, where building the statement cost more
@@ -370,7 +371,7 @@ def run_once(
     try:
         for claimed in batch:
             try:
-                transport.send(parse_stored(claimed.message))
+                transport.send(claimed.message, claimed.to_address)
             except MailError as exc:
                 status = _mark_failed(engine, claimed, worker, exc, settings)
                 log.warning("outbox message %d not sent (%s): %s", claimed.id, status, exc.user_message)

@@ -9,7 +9,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from campaigns.mail import MailError, MailRefused, OutgoingMail, build_message, mail_mode, open_transport
+from campaigns.mail import MailError, MailRefused, OutgoingMail, mail_mode, open_transport, parse_stored, render_message
 from campaigns.settings import override_settings
 from tests.conftest import free_port, smtp_settings
 
@@ -17,12 +17,12 @@ from tests.conftest import free_port, smtp_settings
 def send(mail: OutgoingMail) -> str:
     """Build and hand over one message as the outbox worker does; returns its Message-ID."""
     transport = open_transport()
-    message = build_message(mail)
+    raw = render_message(mail)
     try:
-        transport.send(message)
+        transport.send(raw, mail.to_address)
     finally:
         transport.close()
-    return str(message["Message-ID"])
+    return str(parse_stored(raw)["Message-ID"])
 
 
 def letter(**overrides) -> OutgoingMail:
@@ -126,16 +126,22 @@ def test_by_default_mail_goes_to_the_development_outbox_folder_until_smtp_is_set
 
 def test_the_development_outbox_needs_no_sender_configured(tmp_path):
     with override_settings(mail_outbox=str(tmp_path), mail_from=""):
-        message = build_message(letter())
+        message = parse_stored(render_message(letter()))
     assert message["From"].addresses[0].domain == "localhost"
 
 
 def test_a_stored_message_is_plain_ascii_and_reads_back_the_same(tmp_path):
-    from campaigns.mail import parse_stored
-
+    subject = "Ünïcödé " * 30 + "and a long ending"  # folded over several lines, encoded
     with override_settings(mail_outbox=str(tmp_path), mail_from="Zoë <letters@rally.example.org>"):
-        stored = build_message(letter()).as_string()
-    assert stored.isascii()
+        stored = render_message(letter(subject=subject, body="=, tabs\tand trailing spaces   \n.\n" + "x" * 200))
+    assert stored.isascii() and all(len(line) <= 998 for line in stored.splitlines())
     again = parse_stored(stored)
-    assert again["Reply-To"] == "Zoë Ångström <zoe@example.org>"
-    assert "山田 and Ольга agree" in again.get_content()
+    assert again["Reply-To"] == "Zoë Ångström <zoe@example.org>" and again["From"] == "Zoë <letters@rally.example.org>"
+    assert again["Subject"] == subject.strip()
+    assert again.get_content() == "=, tabs\tand trailing spaces   \n.\n" + "x" * 200 + "\n"
+
+
+def test_an_internationalized_address_is_built_by_the_email_package(tmp_path):
+    with override_settings(mail_outbox=str(tmp_path), mail_from="letters@rally.example.org"):
+        stored = render_message(letter(to_address="josé@example.org"))
+    assert parse_stored(stored)["To"].addresses[0].username == "josé"
