@@ -358,20 +358,30 @@ def my_data(session: Session, *, email_canonical: str, only: int | None = None) 
                 DeliveryView(d["channel"], d["status"], d["sent_at"], d["what_happened"]) for d in letter["deliveries"]
             ),
         )
-        for letter in _letters(session, list(titles))
+        for letter in _letters(session, list(titles), _receipt_since(signatures, only))
     )
     return SupporterData(email=email_canonical, signatures=tuple(signatures), letters=letters)
 
 
-def _letters(session: Session, signature_ids: list[int]) -> list[dict[str, Any]]:
+def _receipt_since(signatures: list[SignatureView], only: int | None) -> datetime | None:
+    """A receipt proves the sign-on that made it, not what an earlier sign-on of the same row wrote: someone
+    who signs again after a withdrawal gets the row back, not the letters of whoever withdrew it."""
+    return signatures[0].signed_at if only is not None and signatures else None
+
+
+def _letters(session: Session, signature_ids: list[int], since: datetime | None = None) -> list[dict[str, Any]]:
+    """The letters of these signatures; ``since``: only those written from then on (see ``_receipt_since``)."""
     if not signature_ids:
         return []
-    rows = session.execute(
+    stmt = (
         select(Letter, Target.name, Target.title)
         .join(Target, Target.id == Letter.target_id, isouter=True)
         .where(Letter.signature_id.in_(signature_ids))  # type: ignore[attr-defined]
         .order_by(Letter.created_at, Letter.id)  # type: ignore[arg-type]
-    ).all()
+    )
+    if since is not None:
+        stmt = stmt.where(Letter.created_at >= since)  # type: ignore[arg-type, operator]
+    rows = session.execute(stmt).all()
     ids = [row[0].id for row in rows]
     deliveries: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
@@ -418,7 +428,8 @@ def export_my_data(
     now = now or utcnow()
     pairs = _signatures(session, email_canonical, only)
     letters: dict[int, list[dict[str, Any]]] = {}
-    for letter in _letters(session, [sig.id or 0 for sig, _ in pairs]):
+    since = pairs[0][0].created_at if only is not None and pairs else None  # see _receipt_since
+    for letter in _letters(session, [sig.id or 0 for sig, _ in pairs], since):
         letter["created_at"], letter["updated_at"] = _iso(letter["created_at"]), _iso(letter["updated_at"])
         for delivery in letter["deliveries"]:
             delivery["created_at"], delivery["sent_at"] = _iso(delivery["created_at"]), _iso(delivery["sent_at"])

@@ -548,3 +548,38 @@ def test_withdrawing_through_a_receipt_works_on_a_pending_signature(engine):
     )
     with read_session(engine) as session:
         assert session.execute(select(Signature.status)).scalar_one() == "withdrawn"
+
+
+def test_a_receipt_after_re_signing_a_withdrawn_signature_shows_none_of_the_earlier_letters(engine):
+    letters = make_letter_campaign(
+        engine,
+        slug="write-in",
+        title="Save the river",
+        target={"region_code": "US-CA", "name": "G", "email": "g@x.gov"},
+    )
+    first = sign_up(engine, "write-in", email="ada@example.org", full_name="Ada Lovelace")
+    do(
+        engine,
+        lambda s: outreach.save_letter(
+            session=s,
+            signature_id=first.signature_id,
+            target_id=_target_id(engine, letters.id),
+            subject="Private",
+            body="Ada's own words",
+        ),
+    )
+    do(
+        engine,
+        lambda s: supporters.withdraw_signature(
+            session=s, email_canonical="ada@example.org", signature_id=first.signature_id
+        ),
+    )
+    again = sign_up(engine, "write-in", email="ADA@example.org", full_name="Somebody Else")
+    assert again.created and again.signature_id == first.signature_id  # the row is reused
+    with read_session(engine) as session:
+        owner = supporters.open_receipt(session=session, token=again.receipt_token)
+        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        mailbox_view = supporters.my_data(session, email_canonical="ada@example.org")
+    assert data.letters == () and exported["signatures"][0]["letters"] == []
+    assert [letter.body for letter in mailbox_view.letters] == ["Ada's own words"]  # the mailbox's owner still sees it
