@@ -23,6 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from typing import Any
 
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlmodel import Session
@@ -158,9 +159,13 @@ def _limited(address: str | None) -> bool:
 
 def _as_stored(session: Session, moment: datetime) -> object:
     """A moment as the driver returns stored timestamps (SQLite: naive UTC text; PostgreSQL: aware datetimes)."""
-    dialect = session.connection().dialect
-    processor = _S.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    processor = _time_processor(session.connection().dialect)
     return processor(moment) if processor is not None else moment
+
+
+@cache
+def _time_processor(dialect: Any) -> Any:
+    return _S.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns import audit
 from campaigns.audit import Actor
-from campaigns.db import dialect_insert, read_session, run_write
+from campaigns.db import HotStatement, read_session, run_write
 from campaigns.errors import NotFound, RallyError
 from campaigns.mail import (
     MailError,
@@ -90,27 +92,55 @@ def enqueue(
         raise MailError("Email is not configured (set RALLY_SMTP_HOST, or RALLY_MAIL_OUTBOX for development).")
     message = render_message(mail, settings)
     now = now or utcnow()
-    row = session.execute(
-        dialect_insert(session, _T)
-        .values(
-            kind=kind,
-            status=OutboxStatus.held.value if held else OutboxStatus.queued.value,
-            to_address=mail.to_address,
-            recipient_canonical=recipient_canonical,
-            subject=one_line(mail.subject),
-            message=message,
-            dedupe_key=dedupe_key,
-            campaign_id=campaign_id,
-            signature_id=signature_id,
-            outreach_id=outreach_id,
-            attempts=0,
-            next_attempt_at=min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
-            created_at=now,
+    row = (
+        _insert(session.connection().dialect.name)
+        .execute(
+            session,
+            {
+                "kind": kind,
+                "status": OutboxStatus.held.value if held else OutboxStatus.queued.value,
+                "to_address": mail.to_address,
+                "recipient_canonical": recipient_canonical,
+                "subject": one_line(mail.subject),
+                "message": message,
+                "dedupe_key": dedupe_key,
+                "campaign_id": campaign_id,
+                "signature_id": signature_id,
+                "outreach_id": outreach_id,
+                "attempts": 0,
+                "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
+                "created_at": now,
+            },
         )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(_T.c.id)
-    ).first()
+        .fetchone()
+    )
     return int(row[0]) if row else None
+
+
+_INSERT_KEYS = (
+    "kind",
+    "status",
+    "to_address",
+    "recipient_canonical",
+    "subject",
+    "message",
+    "dedupe_key",
+    "campaign_id",
+    "signature_id",
+    "outreach_id",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+@cache
+def _insert(dialect_name: str) -> HotStatement:
+    """Queueing is on the sign-on path (a confirmation email per signature): the statement is built once per
+    dialect and run on the driver's cursor, as the sign service's own statements are (``db.HotStatement``)."""
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(_T).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_T.c.id)
+    return HotStatement(statement, _INSERT_KEYS)
 
 
 def release_held(*, session: Session, signature_ids: list[int], now: datetime | None = None) -> int:

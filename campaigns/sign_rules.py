@@ -181,7 +181,7 @@ class RuleSet:
 
 
 EMPTY = RuleSet((), (), ())
-_cache: dict[str, tuple[float, RuleSet]] = {}
+_cache: dict[object, tuple[float, RuleSet]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -192,7 +192,7 @@ def forget_cached_rules() -> None:
 
 def load_rules(session: Session) -> RuleSet:
     """Every rule, compiled; read from the database at most once per CACHE_SECONDS per database and process."""
-    key = session.get_bind().engine.url.render_as_string(hide_password=True)
+    key = session.get_bind().engine.url  # hashable, and cheaper than rendering it on every sign-on
     hit = _cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
