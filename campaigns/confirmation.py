@@ -251,6 +251,7 @@ def _refusal(session: Session, digest: str, now: datetime) -> ConfirmRefused:
 
 
 def _unconfirmed() -> Any:
+    """Signatures still waiting for their signer (the partial index ``ix_signature_unconfirmed`` holds these)."""
     return and_(_S.c.confirmed_at.is_(None), _S.c.confirm_hash.is_not(None), _S.c.status.in_(_AWAITING))
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -131,7 +132,12 @@ class Signature(SQLModel, table=True):
         Index("ix_signature_campaign_created", "campaign_id", "created_at"),
         Index("ix_signature_email_canonical", "email_canonical"),  # a supporter's own data, across campaigns
         Index("ix_signature_campaign_address", "campaign_id", "client_address", "created_at"),  # rate limits
-        Index("ix_signature_campaign_status", "campaign_id", "status"),  # review, pending expiry
+        Index(  # signatures still waiting for their signer's confirmation: the upkeep reads these only
+            "ix_signature_unconfirmed",
+            "confirm_expires_at",
+            sqlite_where=text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
+            postgresql_where=text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
+        ),
         Index("ix_signature_receipt_hash", "receipt_hash", unique=True),
         Index("ix_signature_confirm_hash", "confirm_hash", unique=True),
     )

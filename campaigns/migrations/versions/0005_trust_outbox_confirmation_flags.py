@@ -41,7 +41,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_signature_receipt_hash", ["receipt_hash"], unique=True)
         batch_op.create_index("ix_signature_confirm_hash", ["confirm_hash"], unique=True)
         batch_op.create_index("ix_signature_campaign_address", ["campaign_id", "client_address", "created_at"])
-        batch_op.create_index("ix_signature_campaign_status", ["campaign_id", "status"])
+        # only signatures still waiting for their signer: the upkeep's reminders and expiry read this, not the table
+        batch_op.create_index(
+            "ix_signature_unconfirmed",
+            ["confirm_expires_at"],
+            sqlite_where=sa.text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
+            postgresql_where=sa.text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
+        )
     op.execute("UPDATE signature SET confirmed_at = created_at WHERE status = 'counted'")
     op.create_table(
         "outbox",
@@ -96,7 +102,7 @@ def downgrade() -> None:
     op.drop_index("ix_outbox_status_next", table_name="outbox")
     op.drop_table("outbox")
     with op.batch_alter_table("signature", schema=None) as batch_op:
-        batch_op.drop_index("ix_signature_campaign_status")
+        batch_op.drop_index("ix_signature_unconfirmed")
         batch_op.drop_index("ix_signature_campaign_address")
         batch_op.drop_index("ix_signature_confirm_hash")
         batch_op.drop_index("ix_signature_receipt_hash")
