@@ -182,3 +182,19 @@ def test_free_mail_providers_and_an_ordinary_spread_are_not_trending(engine):
         sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@gmail.com")
     with read_session(engine) as session:
         assert flood.trending(session, campaign_id=campaign.id, now=utcnow()) == []
+
+
+def test_the_client_address_and_email_domain_are_erased_with_the_person_and_at_retention(engine):
+    from campaigns import supporters
+
+    campaign = make_campaign(engine)
+    sign_from(engine, campaign.slug, address="203.0.113.9", email="ada@lovelace.example")
+    with read_session(engine) as session:
+        row = session.execute(select(Signature.client_address, Signature.email_domain)).one()
+    assert tuple(row) == ("203.0.113.9", "lovelace.example")
+    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="ada@lovelace.example"))
+    with read_session(engine) as session:
+        erased = session.execute(
+            select(Signature.client_address, Signature.email_domain, Signature.receipt_hash, Signature.confirm_hash)
+        ).one()
+    assert tuple(erased) == (None, None, None, None)  # retention erases through the same anonymize_signatures
