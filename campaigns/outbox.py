@@ -39,7 +39,7 @@ from sqlmodel import Session
 
 from campaigns import audit
 from campaigns.audit import Actor
-from campaigns.db import HotStatement, read_session, run_write
+from campaigns.db import HotStatement, run_write
 from campaigns.errors import NotFound, RallyError
 from campaigns.mail import (
     MailError,
@@ -568,8 +568,3 @@ def resend(*, session: Session, message_id: int, actor: Actor, now: datetime | N
         message_id=message_id,
         was=row.status,
     )
-
-
-def pending_count(engine: Engine) -> int:
-    with read_session(engine) as session:
-        return int(session.execute(select(func.count()).where(_T.c.status == OutboxStatus.queued.value)).scalar_one())

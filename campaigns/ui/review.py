@@ -64,7 +64,11 @@ def render_review() -> None:
     if not choices:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
-    campaign = next(c for c in _campaigns() if c.slug == slug)
+    with read_session(common.engine()) as session:
+        campaign = catalog.get_campaign_by_slug(session, slug)
+    if campaign is None:
+        st.info("That campaign is gone. Pick another.")
+        return
     render_trends(campaign.id or 0)
     st.caption(
         "Signatures over a rate limit or on a blocklist are held for review: stored, not counted, not exported, "
@@ -132,11 +136,6 @@ def _outcome() -> None:
     failed = st.session_state.pop("review-failed", None)
     if failed:
         st.error(failed)
-
-
-def _campaigns() -> list:  # type: ignore[type-arg]
-    with read_session(common.engine()) as session:
-        return lifecycle.list_campaigns_for_staff(session)
 
 
 def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
