@@ -7,16 +7,16 @@ server: `uvicorn rally_app:app`.
 import streamlit as st
 from starlette.middleware import Middleware
 
-from campaigns.client_address import keep_tcp_peer
-from campaigns.web import (
+from campaigns.core.client_address import keep_tcp_peer
+from campaigns.web.app import (
     ROUTES,
     SecurityHeadersMiddleware,
     StripIdentityHeadersMiddleware,
     WebsocketOriginMiddleware,
     lifespan,
 )
-from campaigns.web_auth import ROUTES as AUTH_ROUTES
-from campaigns.web_export import ROUTES as EXPORT_ROUTES
+from campaigns.web.auth import ROUTES as AUTH_ROUTES
+from campaigns.web.download import ROUTES as EXPORT_ROUTES
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
 

@@ -6,7 +6,7 @@ script inside the ASGI entry that adds Rally's HTTP routes (log-in among them).
 
 import streamlit as st
 
-from campaigns.settings import get_settings
+from campaigns.core.settings import get_settings
 from campaigns.ui import common, navigation
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")

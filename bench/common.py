@@ -24,14 +24,14 @@ import httpx
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 
-from campaigns.catalog import CampaignCreate, create_campaign
-from campaigns.db import make_engine, normalize_url, run_write
-from campaigns.errors import InvalidInput
-from campaigns.lifecycle import publish_campaign
-from campaigns.migrate import upgrade
-from campaigns.regions import get_scheme
-from campaigns.settings import get_settings
-from campaigns.signing import SignerInput
+from campaigns.catalog.lifecycle import publish_campaign
+from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.core.db import make_engine, normalize_url, run_write
+from campaigns.core.errors import InvalidInput
+from campaigns.core.migrate import upgrade
+from campaigns.core.settings import get_settings
+from campaigns.regions.schemes import get_scheme
+from campaigns.signatures.signing import SignerInput
 
 # One scratch database per run: concurrent runs on one server (CI jobs, the smoke test) never drop each other's.
 BENCH_DB_NAME = f"rally_bench_{os.getpid()}"

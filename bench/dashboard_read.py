@@ -44,12 +44,13 @@ from bench.common import (
     print_table,
     raw_sqlite_connect,
 )
-from campaigns import dashboard, stats
-from campaigns.db import run_write, snapshot_session
-from campaigns.models import Signature, SignatureStatus
-from campaigns.regions import get_scheme
-from campaigns.settings import get_settings
-from campaigns.signing import sign
+from campaigns.core.db import run_write, snapshot_session
+from campaigns.core.models import Signature, SignatureStatus
+from campaigns.core.settings import get_settings
+from campaigns.dashboard import live
+from campaigns.regions.schemes import get_scheme
+from campaigns.signatures import counts
+from campaigns.signatures.signing import sign
 
 NAME = "dashboard_read"
 TARGET_MS = 10.0
@@ -209,7 +210,7 @@ def bench_database(
     engine = db.engine
     campaign_id, slug = make_published_campaign(engine, "dash")
     counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-    hour = stats.time_bucket(engine.dialect.name, Signature.__table__.c.created_at, "hour")  # type: ignore[attr-defined]
+    hour = counts.time_bucket(engine.dialect.name, Signature.__table__.c.created_at, "hour")  # type: ignore[attr-defined]
     naive_regions = select(Signature.region_code, func.count()).where(*counted).group_by(Signature.region_code)
     naive_hours = select(hour, func.count()).where(*counted).group_by(hour)
     loaded = signed = 0
@@ -221,18 +222,18 @@ def bench_database(
         load_s = time.perf_counter() - t0
         added, loaded = target - loaded, target
         t0 = time.perf_counter()
-        run_write(engine, lambda s: stats.rebuild_counts(s, campaign_id))
+        run_write(engine, lambda s: counts.rebuild_counts(s, campaign_id))
         rebuild_s = time.perf_counter() - t0
         spread_over_shards(db, campaign_id)
         for g in factory.make(REAL_SIGNS):
             run_write(engine, lambda s, g=g: sign(session=s, campaign_slug=slug, signer=g.signer))
         signed += REAL_SIGNS
         # what a process serving the dashboard does every 5 minutes: past hours' shards folded into one row
-        run_write(engine, lambda s: stats.fold_past_hours(s))
+        run_write(engine, lambda s: counts.fold_past_hours(s))
 
-        def read() -> dashboard.DashboardData:
+        def read() -> live.DashboardData:
             with snapshot_session(engine) as session:
-                return dashboard.read_dashboard(session, slug=slug)
+                return live.read_dashboard(session, slug=slug)
 
         expected = loaded + signed
         data = read()

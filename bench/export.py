@@ -44,10 +44,10 @@ from bench.common import (
     make_published_campaign,
     print_table,
 )
-from campaigns.db import read_session
-from campaigns.export import ExportFilter, check_filter, rows_statement
-from campaigns.models import Campaign
-from campaigns.regions import get_scheme
+from campaigns.core.db import read_session
+from campaigns.core.models import Campaign
+from campaigns.export.snapshot import ExportFilter, check_filter, rows_statement
+from campaigns.regions.schemes import get_scheme
 
 NAME = "export"
 DB_NAME = "rally_bench_export"

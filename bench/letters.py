@@ -3,7 +3,7 @@
 One stock template (``legislator-bill``) is compiled once by each engine, then filled in for a
 rotating set of realistic supporters and decision-makers:
 
-* sandboxed  - ``campaigns.letters.render``: the locked-down sandbox, instrumented tree, render budget;
+* sandboxed  - ``campaigns.letters.templates.render``: the locked-down sandbox, instrumented tree, render budget;
 * plain      - the same body in a plain ``jinja2.Environment`` (same options, same variables): the baseline.
 
 Best of three rounds. Targets: at least 10,000 letters/s sandboxed, and at most 2x the plain time.
@@ -18,7 +18,7 @@ from collections.abc import Callable
 import jinja2
 
 from bench.common import COMMENTS, FIRST, LAST, Options, fmt_rate, print_table
-from campaigns.letters import (
+from campaigns.letters.templates import (
     CampaignView,
     LetterContext,
     SignerView,

@@ -44,10 +44,10 @@ from bench.common import (
     streamlit_server,
 )
 from bench.dashboard_read import bulk_fill, region_slots
-from campaigns.db import make_engine, run_write
-from campaigns.migrate import upgrade
-from campaigns.signing import sign
-from campaigns.stats import rebuild_counts
+from campaigns.core.db import make_engine, run_write
+from campaigns.core.migrate import upgrade
+from campaigns.signatures.counts import rebuild_counts
+from campaigns.signatures.signing import sign
 
 NAME = "live_dashboard"
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,7 +77,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from campaigns.web import enable_tcp_nodelay
+from campaigns.web.app import enable_tcp_nodelay
 
 
 @asynccontextmanager

@@ -1,7 +1,7 @@
 """Draining the mail outbox: messages per second through ``outbox.drain`` to a local SMTP server.
 
 For each database kind, N queued confirmation emails (``--quick``: 300, else 5,000) are drained with
-``campaigns.outbox.drain`` (claim a batch of 50 under a lease, hand each message to SMTP over one
+``campaigns.core.outbox.drain`` (claim a batch of 50 under a lease, hand each message to SMTP over one
 connection per batch, mark it sent right after) to an aiosmtpd server the benchmark starts in its own
 process. Baseline, in the same run, before and after the drain: the bare rate of sending the same
 prebuilt messages (the stored text, as bytes) over one ``smtplib`` connection to the same server, with no
@@ -29,10 +29,11 @@ from bench.common import (
     print_table,
     smtp_sink,
 )
-from campaigns import confirmation, outbox
-from campaigns.db import run_write
-from campaigns.mail import sender
-from campaigns.settings import override_settings
+from campaigns.core import outbox
+from campaigns.core.db import run_write
+from campaigns.core.mail import sender
+from campaigns.core.settings import override_settings
+from campaigns.signatures import confirmation
 
 NAME = "outbox_drain"
 RATE_TARGET = 200.0  # messages/s

@@ -1,4 +1,4 @@
-"""PDF bundle: one target's letters as one PDF (``campaigns.pdf.bundle_pdf``), against plain fpdf2.
+"""PDF bundle: one target's letters as one PDF (``campaigns.letters.pdf.bundle_pdf``), against plain fpdf2.
 
 Letters are realistic: about 250 words in 4 paragraphs built from a pool of sentences, signed by
 names in Latin (with accents), Cyrillic, Greek, Arabic, Hebrew, Chinese and Japanese (about a quarter
@@ -27,8 +27,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from bench.common import FIRST, LAST, SCHEME_ID, Options, fmt_ms, fmt_rate, median, print_table
-from campaigns.pdf import FONT_BOLD, FONT_CJK, FONT_REGULAR, LetterDoc, bundle_pdf, letter_pdf
-from campaigns.regions import get_scheme
+from campaigns.letters.pdf import FONT_BOLD, FONT_CJK, FONT_REGULAR, LetterDoc, bundle_pdf, letter_pdf
+from campaigns.regions.schemes import get_scheme
 
 NAME = "pdf_bundle"
 TARGET_LETTERS = 10_000

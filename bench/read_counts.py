@@ -35,10 +35,10 @@ from bench.common import (
     percentile,
     print_table,
 )
-from campaigns.db import read_session, run_write
-from campaigns.settings import get_settings
-from campaigns.signing import sign
-from campaigns.stats import campaign_total, rebuild_counts, region_counts
+from campaigns.core.db import read_session, run_write
+from campaigns.core.settings import get_settings
+from campaigns.signatures.counts import campaign_total, rebuild_counts, region_counts
+from campaigns.signatures.signing import sign
 
 NAME = "read_counts"
 CALLS = 200

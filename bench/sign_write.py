@@ -45,11 +45,11 @@ from bench.common import (
     run_threads,
     statements_sent,
 )
-from campaigns.audit import CLI
-from campaigns.db import run_write
-from campaigns.settings import get_settings, override_settings
-from campaigns.sign_rules import add_rule, remove_rule
-from campaigns.signing import sign
+from campaigns.core.audit import CLI
+from campaigns.core.db import run_write
+from campaigns.core.settings import get_settings, override_settings
+from campaigns.signatures.rules import add_rule, remove_rule
+from campaigns.signatures.signing import sign
 
 NAME = "sign_write"
 THREADS = (1, 4, 16)

@@ -44,14 +44,14 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from campaigns.audit import CLI
-from campaigns.db import get_engine, read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.migrate import upgrade
-from campaigns.models import Role
-from campaigns.settings import get_settings
+from campaigns.core.audit import CLI
+from campaigns.core.db import get_engine, read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.migrate import upgrade
+from campaigns.core.models import Role
+from campaigns.core.settings import get_settings
 
-ROLES = tuple(r.value for r in Role)  # campaigns.auth is imported only by the commands that need it (its
+ROLES = tuple(r.value for r in Role)  # campaigns.people.staff is imported only by the commands that need it (its
 # password hasher costs half a second at import, which every export from cron would pay)
 FIRST_ADMIN_HINT = (
     "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
@@ -144,8 +144,8 @@ def _export_parser(commands: Any) -> None:
 def _export(args: argparse.Namespace, engine: Engine) -> None:
     import time
 
-    from campaigns.export import ExportFilter
-    from campaigns.export_formats import export_to_file
+    from campaigns.export.formats import export_to_file
+    from campaigns.export.snapshot import ExportFilter
 
     export_filter = ExportFilter(
         campaigns=tuple(args.campaign),
@@ -162,7 +162,7 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _read_password() -> str:
-    from campaigns.auth import PASSWORD_RULE
+    from campaigns.people.staff import PASSWORD_RULE
 
     if sys.stdin.isatty():
         first = getpass.getpass(f"Password ({PASSWORD_RULE}): ")
@@ -173,7 +173,7 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.auth import create_user, list_users, set_password, user_by_email
+    from campaigns.people.staff import create_user, list_users, set_password, user_by_email
 
     if args.users_command == "list":
         with read_session(engine) as session:
@@ -201,7 +201,7 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _retention(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.retention import run_retention
+    from campaigns.people.retention import run_retention
 
     report = run_retention(engine=engine, apply=args.apply, days=args.days, batch=args.batch)
     if report.cutoff is None:
@@ -223,8 +223,8 @@ def _retention(args: argparse.Namespace, engine: Engine) -> None:
 def _import(args: argparse.Namespace, engine: Engine) -> int:
     from pathlib import Path
 
-    from campaigns import paper
-    from campaigns.models import SignatureSource
+    from campaigns.core.models import SignatureSource
+    from campaigns.signatures import paper
 
     source = Path(args.file)
     try:
@@ -266,14 +266,15 @@ def _import(args: argparse.Namespace, engine: Engine) -> int:
 def _worker(args: argparse.Namespace, engine: Engine) -> None:
     import signal
 
-    from campaigns import maintenance, outbox
+    from campaigns.core import outbox
+    from campaigns.signatures import upkeep
 
     if args.once:
-        maintenance.run_all(engine)
+        upkeep.run_all(engine)
         done = outbox.drain(engine)
         print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
         return
-    worker = outbox.Worker(engine, maintenance=maintenance.TASKS)
+    worker = outbox.Worker(engine, maintenance=upkeep.TASKS)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
     print("Mail worker running (Ctrl+C to stop).", flush=True)
     try:
@@ -283,7 +284,7 @@ def _worker(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _outbox(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns import outbox
+    from campaigns.core import outbox
 
     if args.outbox_command == "status":
         with read_session(engine) as session:
@@ -299,7 +300,7 @@ def _outbox(args: argparse.Namespace, engine: Engine) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "templates":  # needs no settings and no database
-        from campaigns.letters import check_files
+        from campaigns.letters.templates import check_files
 
         return check_files(args.files)
     settings = get_settings()
@@ -311,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         where = engine.url.render_as_string(hide_password=True)
         if args.command == "init":
             print(f"Database ready at {where} (schema revision {revision}).")
-            from campaigns.auth import count_users
+            from campaigns.people.staff import count_users
 
             with read_session(engine) as session:
                 if count_users(session) == 0:

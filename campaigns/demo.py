@@ -12,19 +12,19 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from campaigns.catalog import CampaignCreate, create_campaign, get_campaign_by_slug
-from campaigns.db import dialect_insert, run_write
-from campaigns.lifecycle import publish_campaign
-from campaigns.models import CommentStatus, Signature, SignatureStatus, utcnow
-from campaigns.regions import Region, get_scheme
-from campaigns.stats import rebuild_counts
-from campaigns.validation import canonical_email
+from campaigns.catalog.lifecycle import publish_campaign
+from campaigns.catalog.listing import CampaignCreate, create_campaign, get_campaign_by_slug
+from campaigns.core.db import dialect_insert, run_write
+from campaigns.core.models import CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.settings import PROJECT_ROOT
+from campaigns.core.validation import canonical_email
+from campaigns.regions.schemes import Region, get_scheme
+from campaigns.signatures.counts import rebuild_counts
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "data" / "demo"
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 BATCH = 5_000
 
 

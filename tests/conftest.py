@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine, make_url
 
-from campaigns import settings as settings_module
-from campaigns.db import make_engine, normalize_url
-from campaigns.migrate import upgrade
-from campaigns.settings import ENV_NAMES, Settings, load_settings
+from campaigns.core import settings as settings_module
+from campaigns.core.db import make_engine, normalize_url
+from campaigns.core.migrate import upgrade
+from campaigns.core.settings import ENV_NAMES, Settings, load_settings
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 NO_PG_REASON = "TEST_DATABASE_URL is not set: PostgreSQL variants skipped (CI always sets it)"
@@ -424,7 +424,7 @@ class Mailbox:
 
     @property
     def envelopes(self) -> list[Any]:
-        from campaigns import outbox
+        from campaigns.core import outbox
 
         outbox.drain(self.engine)
         return self.handler.envelopes

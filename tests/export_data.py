@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from campaigns.db import run_write
-from campaigns.models import Letter, Outreach, Signature, Target
+from campaigns.core.db import run_write
+from campaigns.core.models import Letter, Outreach, Signature, Target
 from tests.factories import make_campaign
 
 START = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)

@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from campaigns.catalog import CampaignCreate, create_campaign
-from campaigns.db import run_write
-from campaigns.lifecycle import close_campaign, publish_campaign
-from campaigns.models import Campaign, User, utcnow
-from campaigns.signing import SignerInput
+from campaigns.catalog.lifecycle import close_campaign, publish_campaign
+from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.core.db import run_write
+from campaigns.core.models import Campaign, User, utcnow
+from campaigns.signatures.signing import SignerInput
 
 _seq = itertools.count(1)
 
@@ -77,11 +77,11 @@ PASSWORD = "correct horse battery staple"
 
 def make_user(engine: Engine, *, email: str, roles: list[str], password: str = PASSWORD) -> User:
     """A staff account with these roles, created as the command line would."""
-    from campaigns import auth
-    from campaigns.audit import CLI
+    from campaigns.core.audit import CLI
+    from campaigns.people import staff
 
     return run_write(
-        engine, lambda s: auth.create_user(session=s, email=email, password=password, roles=roles, actor=CLI)
+        engine, lambda s: staff.create_user(session=s, email=email, password=password, roles=roles, actor=CLI)
     )
 
 
@@ -98,9 +98,9 @@ def make_letter_campaign(
     require_confirmation: bool = False,
 ) -> Campaign:
     """A published campaign with a letter and one senator-style target (``region_code``, ``name``, ``email``)."""
-    from campaigns import targets
-    from campaigns.audit import CLI
-    from campaigns.lifecycle import set_letter
+    from campaigns.catalog.lifecycle import set_letter
+    from campaigns.core.audit import CLI
+    from campaigns.letters import targets
 
     campaign = make_campaign(engine, slug=slug, title=title, require_confirmation=require_confirmation)
     run_write(
@@ -117,7 +117,7 @@ def make_letter_campaign(
 
 def sign_from(engine: Engine, slug: str, *, address: str | None = None, now: datetime | None = None, **overrides):  # type: ignore[no-untyped-def]
     """Sign ``slug`` as a new signer (``overrides`` as for ``signer``) from the client ``address``."""
-    from campaigns.signing import sign
+    from campaigns.signatures.signing import sign
 
     who = signer(**overrides)
     return run_write(engine, lambda s: sign(session=s, campaign_slug=slug, signer=who, client_address=address, now=now))
@@ -127,8 +127,8 @@ def status_counts(engine: Engine, campaign_id: int) -> dict[str, int]:
     """How many of a campaign's signatures are in each status."""
     from sqlalchemy import func, select
 
-    from campaigns.db import read_session
-    from campaigns.models import Signature
+    from campaigns.core.db import read_session
+    from campaigns.core.models import Signature
 
     with read_session(engine) as session:
         rows = session.execute(

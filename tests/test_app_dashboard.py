@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns import settings as settings_module
-from campaigns.db import read_session, run_write
-from campaigns.signing import sign
+from campaigns.core import settings as settings_module
+from campaigns.core.db import read_session, run_write
+from campaigns.signatures.signing import sign
 from campaigns.ui import common
 from tests.factories import make_campaign, signer
 
@@ -39,7 +39,7 @@ def dashboard_app(engine, default_settings):
 def test_dashboard_renders_every_scheme_with_totals_matching_the_signatures(engine, dashboard_app, scheme):
     from sqlalchemy import func, select
 
-    from campaigns.models import Signature
+    from campaigns.core.models import Signature
 
     campaign = make_campaign(engine, slug=f"dash-{scheme}", region_scheme=scheme)
     for region in SCHEMES[scheme]:
@@ -61,7 +61,7 @@ def test_dashboard_of_a_campaign_without_signatures_says_so(engine, dashboard_ap
 
 
 def test_region_table_adds_up_and_computes_per_capita(engine):
-    from campaigns.dashboard import region_table
+    from campaigns.dashboard.live import region_table
 
     campaign = make_campaign(engine, slug="dash-table")
     for region in ("US-CA", "US-CA", "US-WY"):
@@ -94,7 +94,7 @@ def test_picking_a_region_shows_its_count_rate_and_rank(engine, dashboard_app):
 
 
 def test_letters_sent_per_target_are_listed(engine, dashboard_app):
-    from campaigns import outreach
+    from campaigns.letters import outreach
     from tests.factories import make_letter_campaign
 
     campaign = make_letter_campaign(
@@ -131,8 +131,8 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
 
 
 def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashboard_app, monkeypatch):
-    from campaigns import auth
-    from campaigns.audit import CLI
+    from campaigns.core.audit import CLI
+    from campaigns.people import staff
 
     make_campaign(engine, slug="dash-staff-open", goal=10)
     make_campaign(engine, slug="dash-staff-draft", status="draft", title="Secret plan")
@@ -140,11 +140,11 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
     password = "correct horse battery staple"
     run_write(
         engine,
-        lambda s: auth.create_user(
+        lambda s: staff.create_user(
             session=s, email="coord@example.org", password=password, roles=["coordinator"], actor=CLI
         ),
     )
-    cookie = auth.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
+    cookie = staff.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
     monkeypatch.setattr(common, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns.db import run_write
-from campaigns.signing import sign
+from campaigns.core.db import run_write
+from campaigns.signatures.signing import sign
 from campaigns.ui import common
 from tests.conftest import point_app_at, run_with_query
 from tests.factories import make_campaign, signer
@@ -99,7 +99,7 @@ def test_widget_without_a_campaign_explains_the_address(widget):
 def _menu_script() -> None:
     import streamlit as st
 
-    from campaigns.audit import Actor
+    from campaigns.core.audit import Actor
     from campaigns.ui import navigation
 
     for actor in (None, Actor(1, "a@example.org", frozenset({"admin", "organizer", "coordinator"}))):

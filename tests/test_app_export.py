@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns import auth
-from campaigns import settings as settings_module
-from campaigns.audit import CLI
-from campaigns.db import run_write
-from campaigns.export_links import read_token
+from campaigns.core import settings as settings_module
+from campaigns.core.audit import CLI
+from campaigns.core.db import run_write
+from campaigns.export.links import read_token
+from campaigns.people import staff
 from campaigns.ui import common
 from tests.export_data import EXPORTED_BY_DEFAULT, load_people
 
@@ -26,11 +26,11 @@ def export_page(engine, default_settings, monkeypatch):
     load_people(engine)
     user = run_write(
         engine,
-        lambda s: auth.create_user(
+        lambda s: staff.create_user(
             session=s, email="coord@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
         ),
     )
-    cookie = auth.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
+    cookie = staff.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
     monkeypatch.setattr(common, "session_cookie", lambda: cookie)
     at = AppTest.from_string("import campaigns.ui.export as page\npage.render()\n", default_timeout=30).run()
     assert at.multiselect[0].value == ["fund-libraries-other"]  # the newest campaign is chosen at first

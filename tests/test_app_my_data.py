@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from campaigns.db import read_session, run_write
-from campaigns.models import Signature, utcnow
-from campaigns.signing import sign
-from campaigns.stats import campaign_total
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import Signature, utcnow
+from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.signing import sign
 from tests.conftest import Mailbox, point_app_at, smtp_settings
 from tests.factories import make_campaign, signer
 from tests.test_supporters import PUBLIC, token_in
@@ -141,7 +141,7 @@ def test_the_page_is_public_and_linked_from_the_campaign_list(site):
 
 def test_each_letter_says_exactly_what_happened_to_it(site):
     """Sent by Rally, waiting, failed, maybe sent, downloaded, opened in the mail app: the page's own words."""
-    from campaigns.models import Letter, Outreach, Target
+    from campaigns.core.models import Letter, Outreach, Target
 
     engine, campaign, mailbox = site
     with read_session(engine) as session:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from campaigns.db import read_session
-from campaigns.signing import has_signed
-from campaigns.stats import campaign_total
+from campaigns.core.db import read_session
+from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.signing import has_signed
 from tests.factories import make_campaign
 
 pytestmark = pytest.mark.apptest

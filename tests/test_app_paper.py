@@ -7,8 +7,8 @@ import json
 import pytest
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import AuditEntry, Signature
+from campaigns.core.db import read_session
+from campaigns.core.models import AuditEntry, Signature
 from tests import test_app_staff
 from tests.test_app_staff import refused
 from tests.test_paper import HEADER, campaign_at

@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns import auth
-from campaigns import settings as settings_module
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.models import utcnow
+from campaigns.core import settings as settings_module
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import utcnow
+from campaigns.people import staff
 from campaigns.ui import common, navigation
 
 pytestmark = pytest.mark.apptest
@@ -50,9 +50,9 @@ def staff_app(engine, default_settings, monkeypatch):
             return
         run_write(
             engine,
-            lambda s: auth.create_user(session=s, email=email, password=PASSWORD, roles=list(roles), actor=CLI),
+            lambda s: staff.create_user(session=s, email=email, password=PASSWORD, roles=list(roles), actor=CLI),
         )
-        cookies["value"] = auth.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
+        cookies["value"] = staff.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
 
     def open_page(name: str) -> AppTest:
         module, function, _, _ = STAFF_PAGES[name]
@@ -91,7 +91,7 @@ def test_staff_pages_serve_the_right_role(staff_app, page):
 
 
 def test_navigation_offers_each_person_only_their_pages():
-    from campaigns.audit import Actor
+    from campaigns.core.audit import Actor
 
     def paths(actor):
         return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
@@ -111,11 +111,11 @@ def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app,
     other = common.session_cookie()
     as_person(("admin",))
     with read_session(engine) as session:
-        me = next(u for u in auth.list_users(session) if u.email == "staff@example.org")
-        them = next(u for u in auth.list_users(session) if u.email == "other-admin@example.org")
+        me = next(u for u in staff.list_users(session) if u.email == "staff@example.org")
+        them = next(u for u in staff.list_users(session) if u.email == "other-admin@example.org")
     assert not refused(open_page("people"))
-    actor = run_write(engine, lambda s: auth.identify(session=s, cookie_value=other))
-    run_write(engine, lambda s: auth.set_active(session=s, user_id=me.id, active=False, actor=actor))
+    actor = run_write(engine, lambda s: staff.identify(session=s, cookie_value=other))
+    run_write(engine, lambda s: staff.set_active(session=s, user_id=me.id, active=False, actor=actor))
     assert refused(open_page("people"))
     assert them.is_active
 
@@ -135,7 +135,7 @@ def test_admin_adds_a_person_through_the_form(staff_app, engine):
     at = add_person(staff_app, "new.organizer@example.org", "a long enough first password")
     assert not at.exception
     with read_session(engine) as session:
-        emails = {u.email: u.roles for u in auth.list_users(session)}
+        emails = {u.email: u.roles for u in staff.list_users(session)}
     assert emails["new.organizer@example.org"] == ("organizer",)
 
 
@@ -143,11 +143,11 @@ def test_short_first_password_is_refused_in_the_form(staff_app, engine):
     at = add_person(staff_app, "x@example.org", "short")
     assert any("at least 12 characters" in e.value for e in at.error)
     with read_session(engine) as session:
-        assert "x@example.org" not in {u.email for u in auth.list_users(session)}
+        assert "x@example.org" not in {u.email for u in staff.list_users(session)}
 
 
 def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
-    from campaigns.catalog import get_campaign_by_slug
+    from campaigns.catalog.listing import get_campaign_by_slug
 
     as_person, open_page = staff_app
     as_person(("organizer",))
@@ -172,7 +172,7 @@ def test_editor_shows_each_field_problem(staff_app):
 
 
 def test_region_schemes_page_shows_an_unreadable_shapes_file_as_one_clear_message(staff_app, engine):
-    from campaigns.custom_regions import list_custom_schemes
+    from campaigns.regions.custom import list_custom_schemes
 
     as_person, open_page = staff_app
     as_person(("organizer",))
@@ -202,14 +202,14 @@ def change_password_form(at: AppTest, current: str, new: str, again: str | None 
 def test_password_page_states_the_rule_and_changes_the_password(staff_app, engine):
     as_person, open_page = staff_app
     as_person(("organizer",))
-    other = auth.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="test")
+    other = staff.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="test")
     at = open_page("password")
-    assert any(f"at least {auth.PASSWORD_MIN} characters" in w.label for w in at.text_input)
+    assert any(f"at least {staff.PASSWORD_MIN} characters" in w.label for w in at.text_input)
     at = change_password_form(at, PASSWORD, "a brand new staff passphrase")
     assert not at.exception and any("password is changed" in s.value for s in at.success)
-    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=common.session_cookie())) is not None
-    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=other)) is None
-    auth.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
+    assert run_write(engine, lambda s: staff.identify(session=s, cookie_value=common.session_cookie())) is not None
+    assert run_write(engine, lambda s: staff.identify(session=s, cookie_value=other)) is None
+    staff.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_password_page_refusals_change_nothing(staff_app, engine, current, new, 
     as_person(("coordinator",))
     at = change_password_form(open_page("password"), current, new, again)
     assert not at.exception and any(message in e.value for e in at.error)
-    auth.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="t")  # still works
+    staff.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="t")  # still works
 
 
 def reset_button(staff_app, engine):
@@ -237,12 +237,12 @@ def reset_button(staff_app, engine):
     as_person(("admin",))
     at = open_page("people")
     at.selectbox[0].set_value("ada@example.org").run()
-    assert any(f"at least {auth.PASSWORD_MIN} characters" in c.value for c in at.caption)
+    assert any(f"at least {staff.PASSWORD_MIN} characters" in c.value for c in at.caption)
     return next(b for b in at.button if b.label == "Reset password").click().run()
 
 
 def test_admin_reset_without_mail_shows_the_link_once(staff_app, engine):
-    from campaigns import password_links
+    from campaigns.people import password_links
 
     at = reset_button(staff_app, engine)
     assert not at.exception and any("shown only now" in w.value for w in at.warning)
@@ -267,7 +267,7 @@ def test_admin_reset_with_mail_emails_the_link(staff_app, engine, smtp_server):
 
 
 def _flood(engine):
-    from campaigns.signing import sign
+    from campaigns.signatures.signing import sign
     from tests.factories import make_campaign, signer
 
     campaign = make_campaign(engine, slug="flooded", title="Flooded")
@@ -308,7 +308,7 @@ def test_review_page_shows_the_trend_and_invalidates_a_flood_in_one_action(staff
 
 
 def test_rules_page_adds_a_rule_and_refuses_a_bad_one_with_its_message(staff_app, engine):
-    from campaigns import sign_rules
+    from campaigns.signatures import rules
 
     as_person, open_page = staff_app
     as_person(("organizer",))
@@ -317,19 +317,19 @@ def test_rules_page_adds_a_rule_and_refuses_a_bad_one_with_its_message(staff_app
     at = next(b for b in at.button if b.label == "Add rule").click().run()
     assert not at.exception
     with read_session(engine) as session:
-        assert [r.pattern for r in sign_rules.list_rules(session=session)] == ["*@mailinator.com"]
+        assert [r.pattern for r in rules.list_rules(session=session)] == ["*@mailinator.com"]
     at.selectbox[0].set_value("address")
     at.text_input[0].set_value("0.0.0.0/0")
     at = next(b for b in at.button if b.label == "Add rule").click().run()
     assert any("too wide" in e.value for e in at.error)
     at = next(b for b in at.button if b.label == "Remove").click().run()
     with read_session(engine) as session:
-        assert sign_rules.list_rules(session=session) == []
+        assert rules.list_rules(session=session) == []
 
 
 def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(staff_app, engine, tmp_path):
-    from campaigns import outbox
-    from campaigns.mail import OutgoingMail
+    from campaigns.core import outbox
+    from campaigns.core.mail import OutgoingMail
 
     as_person, open_page = staff_app
     mail = OutgoingMail("a@example.org", "A", "", "", "Hello", "Hi.")
@@ -350,9 +350,9 @@ def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(sta
 
 
 def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_opens(staff_app, engine):
-    from campaigns import outreach
-    from campaigns.models import Outreach
-    from campaigns.signing import sign
+    from campaigns.core.models import Outreach
+    from campaigns.letters import outreach
+    from campaigns.signatures.signing import sign
     from tests.factories import make_letter_campaign, signer
 
     as_person, _ = staff_app

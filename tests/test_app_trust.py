@@ -9,8 +9,8 @@ from email.parser import BytesParser
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns.db import read_session
-from campaigns.stats import campaign_total
+from campaigns.core.db import read_session
+from campaigns.signatures.counts import campaign_total
 from tests.conftest import Mailbox, open_app, point_app_at, smtp_settings
 from tests.factories import make_campaign, make_letter_campaign
 

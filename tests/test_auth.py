@@ -10,27 +10,27 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from campaigns import auth
-from campaigns.audit import CLI, Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import AuditEntry, AuthSession, LoginAttempt, utcnow
+from campaigns.core.audit import CLI, Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import AuditEntry, AuthSession, LoginAttempt, utcnow
+from campaigns.people import staff
 
 PASSWORD = "correct horse battery staple"
 
 
 def add_user(engine, email="ada@example.org", roles=("organizer",), password=PASSWORD):
     return run_write(
-        engine, lambda s: auth.create_user(session=s, email=email, password=password, roles=list(roles), actor=CLI)
+        engine, lambda s: staff.create_user(session=s, email=email, password=password, roles=list(roles), actor=CLI)
     )
 
 
 def log_in(engine, email="ada@example.org", password=PASSWORD, client="10.0.0.1"):
-    return auth.log_in(engine=engine, email=email, password=password, client_address=client)
+    return staff.log_in(engine=engine, email=email, password=password, client_address=client)
 
 
 def who(engine, cookie, now=None):
-    return run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie, now=now))
+    return run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie, now=now))
 
 
 def test_password_is_hashed_with_argon2id_never_stored_plain(engine):
@@ -78,7 +78,7 @@ def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
     token, _, mac = cookie.rpartition(".")
     bad = {
         "forged": f"{token}x.{mac}",
-        "resigned": auth.sign_token(token, b"another key"),
+        "resigned": staff.sign_token(token, b"another key"),
         "garbage": "a" * 500,
         "empty": "",
     }[tamper]
@@ -91,16 +91,16 @@ def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
 def test_log_in_with_text_no_account_can_have_just_fails(engine, email, password):
     """A NUL byte is refused by PostgreSQL, a lone surrogate by the hasher: the answer is the usual one."""
     add_user(engine)
-    with pytest.raises(auth.LoginFailed):
+    with pytest.raises(staff.LoginFailed):
         log_in(engine, email=email, password=password)
     assert log_in(engine)  # and the account is not locked by it
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(engine):
     add_user(engine)
-    with pytest.raises(auth.LoginFailed) as wrong:
+    with pytest.raises(staff.LoginFailed) as wrong:
         log_in(engine, password="wrong password here")
-    with pytest.raises(auth.LoginFailed) as unknown:
+    with pytest.raises(staff.LoginFailed) as unknown:
         log_in(engine, email="nobody@example.org")
     assert wrong.value.user_message == unknown.value.user_message
 
@@ -110,7 +110,7 @@ def test_unknown_email_takes_as_long_as_a_wrong_password(engine):
 
     def timed(email):
         started = time.perf_counter()
-        with pytest.raises(auth.LoginFailed):
+        with pytest.raises(staff.LoginFailed):
             log_in(engine, email=email, password="wrong password here", client=email)
         return time.perf_counter() - started
 
@@ -122,22 +122,22 @@ def test_unknown_email_takes_as_long_as_a_wrong_password(engine):
 
 def test_failed_log_ins_are_limited_per_account_then_even_the_right_password_waits(engine):
     add_user(engine)
-    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT):
-        with pytest.raises(auth.LoginFailed):
+    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT):
+        with pytest.raises(staff.LoginFailed):
             log_in(engine, password="wrong password here")
-    with pytest.raises(auth.LoginThrottled, match="wait 15 minutes"):
+    with pytest.raises(staff.LoginThrottled, match="wait 15 minutes"):
         log_in(engine)
     with read_session(engine) as session:
         failures = session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one()
-    assert failures == auth.MAX_FAILURES_PER_ACCOUNT
+    assert failures == staff.MAX_FAILURES_PER_ACCOUNT
 
 
 def test_failed_log_ins_are_limited_per_client_address_across_accounts(engine):
-    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
-        with pytest.raises(auth.LoginFailed):
+    for i in range(staff.MAX_FAILURES_PER_ADDRESS):
+        with pytest.raises(staff.LoginFailed):
             log_in(engine, email=f"guess{i}@example.org", password="wrong password here", client="203.0.113.9")
     add_user(engine)
-    with pytest.raises(auth.LoginThrottled):
+    with pytest.raises(staff.LoginThrottled):
         log_in(engine, client="203.0.113.9")
     assert who(engine, log_in(engine, client="198.51.100.1")) is not None  # another address is not blocked
 
@@ -145,7 +145,7 @@ def test_failed_log_ins_are_limited_per_client_address_across_accounts(engine):
 def test_logout_ends_the_session_everywhere(engine):
     add_user(engine)
     cookie = log_in(engine)
-    assert run_write(engine, lambda s: auth.end_session(session=s, cookie_value=cookie))
+    assert run_write(engine, lambda s: staff.end_session(session=s, cookie_value=cookie))
     assert who(engine, cookie) is None
 
 
@@ -154,11 +154,11 @@ def test_deactivation_ends_sessions_and_blocks_log_in(engine):
     user = add_user(engine)
     cookie = log_in(engine)
     actor = Actor(admin.id, admin.email, frozenset({"admin"}))
-    run_write(engine, lambda s: auth.set_active(session=s, user_id=user.id, active=False, actor=actor))
+    run_write(engine, lambda s: staff.set_active(session=s, user_id=user.id, active=False, actor=actor))
     assert who(engine, cookie) is None
-    with pytest.raises(auth.LoginFailed):
+    with pytest.raises(staff.LoginFailed):
         log_in(engine)
-    run_write(engine, lambda s: auth.set_active(session=s, user_id=user.id, active=True, actor=actor))
+    run_write(engine, lambda s: staff.set_active(session=s, user_id=user.id, active=True, actor=actor))
     assert who(engine, log_in(engine)) is not None
 
 
@@ -175,17 +175,17 @@ def test_admins_cannot_lock_themselves_out(engine):
     admin = add_user(engine, email="admin@example.org", roles=("admin",))
     actor = Actor(admin.id, admin.email, frozenset({"admin"}))
     with pytest.raises(InvalidInput, match="own admin role"):
-        run_write(engine, lambda s: auth.set_roles(session=s, user_id=admin.id, roles=["organizer"], actor=actor))
+        run_write(engine, lambda s: staff.set_roles(session=s, user_id=admin.id, roles=["organizer"], actor=actor))
     with pytest.raises(RallyError, match="deactivate yourself"):
-        run_write(engine, lambda s: auth.set_active(session=s, user_id=admin.id, active=False, actor=actor))
+        run_write(engine, lambda s: staff.set_active(session=s, user_id=admin.id, active=False, actor=actor))
 
 
 def test_account_changes_and_log_ins_are_audited(engine):
     admin = add_user(engine, email="admin@example.org", roles=("admin",))
     user = add_user(engine)
     actor = Actor(admin.id, admin.email, frozenset({"admin"}))
-    run_write(engine, lambda s: auth.set_roles(session=s, user_id=user.id, roles=["coordinator"], actor=actor))
-    run_write(engine, lambda s: auth.end_session(session=s, cookie_value=log_in(engine)))
+    run_write(engine, lambda s: staff.set_roles(session=s, user_id=user.id, roles=["coordinator"], actor=actor))
+    run_write(engine, lambda s: staff.end_session(session=s, cookie_value=log_in(engine)))
     with read_session(engine) as session:
         entries = session.execute(select(AuditEntry.actor, AuditEntry.action).order_by(AuditEntry.id)).all()
     assert ("admin@example.org", "user.roles") in entries
@@ -202,9 +202,9 @@ def _burst(engine, attempts, *, client=lambda i: f"10.0.1.{i}"):
         barrier.wait()
         try:
             return "ok", log_in(engine, email=email, password=password, client=client(i))
-        except auth.LoginThrottled:
+        except staff.LoginThrottled:
             return "throttled", None
-        except auth.LoginFailed:
+        except staff.LoginFailed:
             return "failed", None
 
     with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
@@ -216,7 +216,7 @@ def verifications(monkeypatch):
     """How many argon2 verifications of a wrong password ran (counted across threads)."""
     count = {"n": 0}
     lock = threading.Lock()
-    real = auth._verify
+    real = staff._verify
 
     def counting(password_hash, password):
         if password != PASSWORD:
@@ -224,7 +224,7 @@ def verifications(monkeypatch):
                 count["n"] += 1
         return real(password_hash, password)
 
-    monkeypatch.setattr(auth, "_verify", counting)
+    monkeypatch.setattr(staff, "_verify", counting)
     return count
 
 
@@ -235,7 +235,7 @@ def _no_success_past_the_limit(engine):
     failures = 0
     for succeeded in rows:
         if succeeded:
-            assert failures < auth.MAX_FAILURES_PER_ACCOUNT
+            assert failures < staff.MAX_FAILURES_PER_ACCOUNT
         else:
             failures += 1
     return rows
@@ -247,8 +247,8 @@ def test_parallel_guesses_at_one_account_check_at_most_the_limit(engine, verific
     attempts.insert(20, ("ada@example.org", PASSWORD))
     results = _burst(engine, attempts)
     outcomes = [outcome for outcome, _ in results]
-    assert verifications["n"] <= auth.MAX_FAILURES_PER_ACCOUNT
-    assert outcomes.count("throttled") >= len(attempts) - auth.MAX_FAILURES_PER_ACCOUNT - 1
+    assert verifications["n"] <= staff.MAX_FAILURES_PER_ACCOUNT
+    assert outcomes.count("throttled") >= len(attempts) - staff.MAX_FAILURES_PER_ACCOUNT - 1
     rows = _no_success_past_the_limit(engine)
     assert rows.count(False) == verifications["n"]  # each verified guess was claimed (and counted) first
     if "ok" in outcomes:
@@ -257,8 +257,8 @@ def test_parallel_guesses_at_one_account_check_at_most_the_limit(engine, verific
 
 def test_once_throttled_no_parallel_log_in_gets_in(engine, verifications):
     add_user(engine)
-    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT - 1):
-        with pytest.raises(auth.LoginFailed):
+    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT - 1):
+        with pytest.raises(staff.LoginFailed):
             log_in(engine, password="wrong password here")
     verifications["n"] = 0
     attempts = [("ada@example.org", "wrong password here")] * 20 + [("ada@example.org", PASSWORD)] * 20
@@ -266,13 +266,13 @@ def test_once_throttled_no_parallel_log_in_gets_in(engine, verifications):
     assert verifications["n"] <= 1  # at most the one guess left under the limit
     assert outcomes.count("failed") == verifications["n"]
     rows = _no_success_past_the_limit(engine)
-    if rows.count(False) >= auth.MAX_FAILURES_PER_ACCOUNT:
-        with pytest.raises(auth.LoginThrottled):  # at the limit now: even the right password waits
+    if rows.count(False) >= staff.MAX_FAILURES_PER_ACCOUNT:
+        with pytest.raises(staff.LoginThrottled):  # at the limit now: even the right password waits
             log_in(engine)
 
 
 def test_parallel_guesses_from_one_address_check_at_most_its_limit(engine, verifications):
     attempts = [(f"guess{i}@example.org", "wrong password here") for i in range(40)]
     outcomes = [outcome for outcome, _ in _burst(engine, attempts, client=lambda i: "203.0.113.7")]
-    assert verifications["n"] <= auth.MAX_FAILURES_PER_ADDRESS
-    assert outcomes.count("throttled") >= len(attempts) - auth.MAX_FAILURES_PER_ADDRESS
+    assert verifications["n"] <= staff.MAX_FAILURES_PER_ADDRESS
+    assert outcomes.count("throttled") >= len(attempts) - staff.MAX_FAILURES_PER_ADDRESS

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from campaigns.client_address import MAX_LENGTH, UNKNOWN, client_address
-from campaigns.settings import Settings, SettingsError, load_settings
+from campaigns.core.client_address import MAX_LENGTH, UNKNOWN, client_address
+from campaigns.core.settings import Settings, SettingsError, load_settings
 
 NO_PROXIES = Settings()
 PROXIES = replace(Settings(), trusted_proxies="10.0.0.0/8, 192.0.2.1, fd00::/8")

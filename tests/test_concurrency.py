@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from campaigns.db import make_engine, read_session, run_write
-from campaigns.models import RegionCount, Signature
-from campaigns.signing import sign
-from campaigns.stats import campaign_total
+from campaigns.core.db import make_engine, read_session, run_write
+from campaigns.core.models import RegionCount, Signature
+from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 REGIONS = ["US-CA", "US-NY", "US-TX", "US-WA", "US-VT"]

@@ -12,12 +12,13 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select, update
 
-from campaigns import confirmation, supporters
-from campaigns.db import read_session, run_write
-from campaigns.models import OutboxMessage, Signature, utcnow
-from campaigns.settings import override_settings
-from campaigns.signing import sign
-from campaigns.stats import campaign_total, hourly_counts, region_count_map
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import OutboxMessage, Signature, utcnow
+from campaigns.core.settings import override_settings
+from campaigns.people import supporters
+from campaigns.signatures import confirmation
+from campaigns.signatures.counts import campaign_total, hourly_counts, region_count_map
+from campaigns.signatures.signing import sign
 from tests.conftest import Mailbox, smtp_settings
 from tests.factories import make_campaign, signer
 
@@ -247,7 +248,7 @@ def test_a_campaign_without_confirmation_counts_at_once_and_sends_nothing(engine
 
 
 def test_confirmation_is_on_by_default_only_with_a_real_mail_server(engine, smtp_server):
-    from campaigns.catalog import default_require_confirmation
+    from campaigns.catalog.listing import default_require_confirmation
 
     controller, _ = smtp_server
     assert default_require_confirmation() is False  # the development outbox does not turn it on

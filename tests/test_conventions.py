@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.settings import ENV_NAMES, Settings, SettingsError, load_settings
+from campaigns.core.settings import ENV_NAMES, Settings, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PY_FILES = [p for p in ROOT.rglob("*.py") if ".venv" not in p.parts and "tests" not in p.parts]

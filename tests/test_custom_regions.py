@@ -8,10 +8,16 @@ import tracemalloc
 import pytest
 from sqlalchemy import select
 
-from campaigns import shapes, uploads
-from campaigns.audit import Actor
-from campaigns.catalog import CampaignCreate, create_campaign
-from campaigns.custom_regions import (
+from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.core import uploads
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, UnknownRegionScheme
+from campaigns.core.models import AuditEntry
+from campaigns.core.settings import override_settings
+from campaigns.core.uploads import UploadRowsError
+from campaigns.regions import shapes
+from campaigns.regions.custom import (
     all_schemes,
     create_custom_scheme,
     custom_shapes,
@@ -19,14 +25,9 @@ from campaigns.custom_regions import (
     load_custom_scheme,
     resolve_scheme,
 )
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, UnknownRegionScheme
-from campaigns.models import AuditEntry
-from campaigns.settings import override_settings
-from campaigns.shapes import check_shapes
-from campaigns.signing import sign
-from campaigns.stats import region_counts
-from campaigns.uploads import UploadRowsError
+from campaigns.regions.shapes import check_shapes
+from campaigns.signatures.counts import region_counts
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 ORGANIZER = Actor(user_id=None, email="organizer@example.org", roles=frozenset({"organizer"}))
@@ -401,8 +402,8 @@ def test_shipped_schemes_resolve_without_a_database():
 def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(engine):
     """RFC 7946 outer rings run counter-clockwise; d3-geo reads that as 'the globe minus the region' and
     fills the whole chart. The map gets every outer ring clockwise and every hole counter-clockwise."""
-    from campaigns.custom_regions import custom_map_shapes
-    from campaigns.shapes import _ring_area
+    from campaigns.regions.custom import custom_map_shapes
+    from campaigns.regions.shapes import _ring_area
 
     outer_ccw = [[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]  # RFC 7946: counter-clockwise
     hole_cw = [[0.5, 0.5], [0.5, 1.5], [1.5, 1.5], [1.5, 0.5], [0.5, 0.5]]  # RFC 7946: clockwise

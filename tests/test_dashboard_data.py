@@ -11,11 +11,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from campaigns import dashboard, stats
-from campaigns.db import read_session, run_write, snapshot_session
-from campaigns.errors import CampaignNotFound
-from campaigns.models import Signature, SignatureStatus
-from campaigns.signing import sign
+from campaigns.core.db import read_session, run_write, snapshot_session
+from campaigns.core.errors import CampaignNotFound
+from campaigns.core.models import Signature, SignatureStatus
+from campaigns.dashboard import live
+from campaigns.signatures import counts
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 REGIONS = ["US-CA", "US-NY", "US-TX", "US-WA", "US-VT", "US-WY"]
@@ -35,8 +36,8 @@ def _brute_force(engine, campaign_id: int) -> tuple[dict[str, int], dict[datetim
     days: dict[tuple, int] = {}
     for code, created in rows:
         regions[code] = regions.get(code, 0) + 1
-        hours[stats.hour_of(created)] = hours.get(stats.hour_of(created), 0) + 1
-        key = (code, stats.day_of(created))
+        hours[counts.hour_of(created)] = hours.get(counts.hour_of(created), 0) + 1
+        key = (code, counts.day_of(created))
         days[key] = days.get(key, 0) + 1
     return regions, hours, days
 
@@ -65,18 +66,18 @@ def test_aggregates_equal_a_brute_force_count_after_randomized_concurrent_signin
 
     regions, hours, days = _brute_force(engine, campaign.id)
     with snapshot_session(engine) as session:
-        data = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
-        trends = {code: stats.region_daily_counts(session, campaign.id, code) for code in REGIONS}
+        data = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
+        trends = {code: counts.region_daily_counts(session, campaign.id, code) for code in REGIONS}
     assert data.total == sum(regions.values()) == len({p.email.split("+")[0] for p, _ in attempts})
     assert {c: n for c, n in data.regions[["code", "count"]].itertuples(index=False) if n} == regions
     assert {h.to_pydatetime(): n for h, n in data.hourly.itertuples(index=False)} == hours
     assert {
         (code, d.to_pydatetime()): n for code, frame in trends.items() for d, n in frame.itertuples(index=False)
     } == days
-    assert data.last_24h == sum(n for h, n in hours.items() if h >= stats.hour_of(START + timedelta(days=4, hours=1)))
-    run_write(engine, lambda s: stats.rebuild_counts(s, campaign.id))  # a rebuild gives the same numbers
+    assert data.last_24h == sum(n for h, n in hours.items() if h >= counts.hour_of(START + timedelta(days=4, hours=1)))
+    run_write(engine, lambda s: counts.rebuild_counts(s, campaign.id))  # a rebuild gives the same numbers
     with snapshot_session(engine) as session:
-        again = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
+        again = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
     assert again.total == data.total and again.hourly.equals(data.hourly)
 
 
@@ -86,26 +87,26 @@ def test_milestones_carry_the_hour_the_running_count_crossed_them(engine):
         moment = START + timedelta(hours=i * 5, minutes=30)
         run_write(engine, lambda s, w=moment: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=w))
     with read_session(engine) as session:
-        data = dashboard.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=1))
+        data = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=1))
     reached = {m.percent: m.reached_at for m in data.milestones}
     assert reached == {25: START, 50: START + timedelta(hours=5), 75: START + timedelta(hours=10), 100: None}
 
 
 def test_series_fills_quiet_hours_and_days_with_zeros_and_runs_a_cumulative_total():
     hourly = pd.DataFrame({"hour": pd.to_datetime([START, START + timedelta(hours=3)], utc=True), "count": [2, 5]})
-    by_hour = dashboard.series(hourly, daily=False, until=START + timedelta(hours=4, minutes=10))
+    by_hour = live.series(hourly, daily=False, until=START + timedelta(hours=4, minutes=10))
     assert list(by_hour["count"]) == [2, 0, 0, 5, 0] and list(by_hour["cumulative"]) == [2, 2, 2, 7, 7]
-    by_day = dashboard.series(hourly, daily=True, until=START + timedelta(days=2))
+    by_day = live.series(hourly, daily=True, until=START + timedelta(days=2))
     assert list(by_day["count"]) == [7, 0, 0] and list(by_day["cumulative"]) == [7, 7, 7]
-    assert dashboard.series(hourly.iloc[0:0], daily=True).empty
+    assert live.series(hourly.iloc[0:0], daily=True).empty
 
 
 def test_drafts_are_not_on_the_public_dashboard_but_staff_see_them(engine):
     make_campaign(engine, slug="dash-draft", status="draft")
     with read_session(engine) as session:
         with pytest.raises(CampaignNotFound):
-            dashboard.read_dashboard(session, slug="dash-draft")
-        assert dashboard.read_dashboard(session, slug="dash-draft", staff=True).total == 0
+            live.read_dashboard(session, slug="dash-draft")
+        assert live.read_dashboard(session, slug="dash-draft", staff=True).total == 0
 
 
 @pytest.mark.parametrize("slug", ["dash-open\x00", "\x00", "dash open", "dash-\ud800"])
@@ -113,9 +114,9 @@ def test_a_slug_that_cannot_be_one_is_not_found_on_the_dashboard(engine, slug):
     make_campaign(engine, slug="dash-open")
     with read_session(engine) as session:
         with pytest.raises(CampaignNotFound, match="at that address"):
-            dashboard.read_dashboard(session, slug=slug, staff=True)
+            live.read_dashboard(session, slug=slug, staff=True)
         with pytest.raises(CampaignNotFound):
-            dashboard.region_trend(session, slug=slug, region_code="US-CA")
+            live.region_trend(session, slug=slug, region_code="US-CA")
 
 
 def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engine):
@@ -126,8 +127,8 @@ def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engin
     for slug, region in [(one.slug, "US-CA"), (two.slug, "US-CA"), (two.slug, "US-NY"), (world.slug, "FR")]:
         run_write(engine, lambda s, c=slug, r=region: sign(session=s, campaign_slug=c, signer=signer(region_code=r)))
     with read_session(engine) as session:
-        assert dashboard.schemes_in_use(session) == ["us-states", "world-countries"]
-        data = dashboard.read_all_campaigns(session, scheme_id="us-states")
+        assert live.schemes_in_use(session) == ["us-states", "world-countries"]
+        data = live.read_all_campaigns(session, scheme_id="us-states")
         stored = session.execute(select(func.count()).select_from(Signature)).scalar_one()
     assert data.total == stored == 4 and data.goal == 45
     assert set(data.campaigns["slug"]) == {one.slug, two.slug, world.slug}
@@ -140,11 +141,11 @@ def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engin
 def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(engine):
     """PostgreSQL spreads each hour over count shards; once the hour is past they are folded into one
     row, while people keep signing in other threads. SQLite has one row per hour already."""
-    from campaigns.models import HourlyCount
+    from campaigns.core.models import HourlyCount
 
     campaign = make_campaign(engine, slug="dash-fold", goal=500)
     now = datetime.now(UTC)
-    this_hour = stats.hour_of(now)  # ten signatures in each of the five hours before this one
+    this_hour = counts.hour_of(now)  # ten signatures in each of the five hours before this one
     earlier = [this_hour - timedelta(hours=h) + timedelta(minutes=m) for h in range(1, 6) for m in range(10)]
 
     def sign_at(moment):
@@ -154,13 +155,13 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
         list(pool.map(sign_at, earlier))
     with ThreadPoolExecutor(max_workers=4) as pool:  # folding while the current hour keeps signing
         signing = [pool.submit(sign_at, None) for _ in range(20)]
-        folded = run_write(engine, lambda s: stats.fold_past_hours(s, now=now))
+        folded = run_write(engine, lambda s: counts.fold_past_hours(s, now=now))
         for future in signing:
             future.result()
-        run_write(engine, lambda s: stats.fold_past_hours(s, now=now))  # again: nothing left to fold
+        run_write(engine, lambda s: counts.fold_past_hours(s, now=now))  # again: nothing left to fold
     regions, hours, _ = _brute_force(engine, campaign.id)
     with snapshot_session(engine) as session:
-        data = dashboard.read_dashboard(session, slug=campaign.slug)
+        data = live.read_dashboard(session, slug=campaign.slug)
         rows = session.execute(
             select(HourlyCount.hour, func.count())
             .where(HourlyCount.campaign_id == campaign.id)
@@ -168,7 +169,7 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
         ).all()
     assert {h.to_pydatetime(): n for h, n in data.hourly.itertuples(index=False)} == hours
     assert data.total == sum(regions.values()) == 70
-    past = {hour: n for hour, n in rows if hour < stats.hour_of(now)}
+    past = {hour: n for hour, n in rows if hour < counts.hour_of(now)}
     assert len(past) == 5 and set(past.values()) == {1}
     if engine.dialect.name == "sqlite":
         assert folded == 0
@@ -176,7 +177,7 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
 
 def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart(engine):
     """Sent by Rally, downloaded, opened in a mail app: each letter once per column, never one for another."""
-    from campaigns.models import Letter, Outreach, Target
+    from campaigns.core.models import Letter, Outreach, Target
 
     campaign = make_campaign(engine, slug="dash-letter-kinds")
     people = [
@@ -204,8 +205,8 @@ def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart
 
     run_write(engine, work)
     with read_session(engine) as session:
-        frame = dashboard.read_dashboard(session, slug=campaign.slug).letters
-    assert list(frame.columns) == dashboard.LETTER_COLUMNS
+        frame = live.read_dashboard(session, slug=campaign.slug).letters
+    assert list(frame.columns) == live.LETTER_COLUMNS
     assert [tuple(r) for r in frame[["target", "sent", "downloaded", "opened"]].itertuples(index=False)] == [
         ("Senator A", 2, 1, 0),  # most sent first; the failed email is not sent
         ("Senator B", 0, 1, 1),  # a PDF and a text of one letter: one letter downloaded; pending is not sent

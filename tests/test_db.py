@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, text
 
-from campaigns.db import get_engine, make_engine, normalize_url, ping, read_session, run_write
-from campaigns.errors import StorageBusy, StorageError
-from campaigns.migrate import current_revision, head_revision, upgrade
-from campaigns.models import Campaign
-from campaigns.settings import override_settings
-from campaigns.signing import sign
-from campaigns.stats import campaign_total
+from campaigns.core.db import get_engine, make_engine, normalize_url, ping, read_session, run_write
+from campaigns.core.errors import StorageBusy, StorageError
+from campaigns.core.migrate import current_revision, head_revision, upgrade
+from campaigns.core.models import Campaign
+from campaigns.core.settings import override_settings
+from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 
@@ -154,7 +154,7 @@ def test_sign_on_path_stores_times_exactly_as_the_orm_does(engine):
     """The hot path binds values itself: a timestamp with zero microseconds must round-trip the same."""
     from sqlalchemy import select
 
-    from campaigns.models import Signature
+    from campaigns.core.models import Signature
 
     campaign = make_campaign(engine)
     exact = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -203,7 +203,7 @@ def test_a_nested_write_in_one_thread_fails_instead_of_hanging(tmp_path):
 
 def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
     """Schema upgrades rebuild tables on SQLite: nothing that points at them may be lost."""
-    from campaigns.migrate import alembic_config
+    from campaigns.core.migrate import alembic_config
 
     with engine.connect() as conn, conn.begin():
         cfg = alembic_config()
@@ -243,7 +243,7 @@ def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
         assert conn.execute(text("SELECT count(*) FROM campaign")).scalar() == 1
         assert conn.execute(text("SELECT DISTINCT source FROM signature")).scalar() == "online"
 
-    from campaigns.stats import hourly_counts
+    from campaigns.signatures.counts import hourly_counts
 
     with read_session(engine) as session:  # 0004 back-filled the hourly rows from the signatures
         series = hourly_counts(session, 1)
@@ -260,7 +260,7 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(engine):
     from alembic.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import campaigns.models  # noqa: F401  (every table registered)
+    import campaigns.core.models  # noqa: F401  (every table registered)
 
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": False})

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from campaigns.db import read_session, run_write
-from campaigns.models import Signature
-from campaigns.signing import sign
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import Signature
+from campaigns.signatures.signing import sign
 from tests.conftest import E2E, browser_page
 from tests.factories import make_campaign, signer
 

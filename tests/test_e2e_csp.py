@@ -16,9 +16,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import update
 
-from campaigns.db import run_write
-from campaigns.models import Campaign
-from campaigns.signing import sign
+from campaigns.core.db import run_write
+from campaigns.core.models import Campaign
+from campaigns.signatures.signing import sign
 from tests.conftest import E2E, browser_page, log_in
 from tests.factories import PASSWORD, make_campaign, make_user, signer
 

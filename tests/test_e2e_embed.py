@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from campaigns.db import run_write
-from campaigns.signing import sign
+from campaigns.core.db import run_write
+from campaigns.signatures.signing import sign
 from tests.conftest import E2E, browser_page
 from tests.factories import make_campaign, signer
 

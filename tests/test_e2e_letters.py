@@ -67,9 +67,9 @@ def test_opening_the_letter_in_the_mail_app_is_recorded_once_and_never_counted_a
 ):
     from sqlalchemy import select
 
-    from campaigns import outreach
-    from campaigns.db import read_session
-    from campaigns.models import Outreach
+    from campaigns.core.db import read_session
+    from campaigns.core.models import Outreach
+    from campaigns.letters import outreach
 
     with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path) as server:
         engine = server.engine()

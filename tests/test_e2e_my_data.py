@@ -11,10 +11,10 @@ from pathlib import Path
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from campaigns.db import read_session, run_write
-from campaigns.models import Signature
-from campaigns.signing import sign
-from campaigns.stats import campaign_total
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import Signature
+from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.signing import sign
 from tests.conftest import E2E, browser_page, running_app, smtp_environment
 from tests.factories import make_campaign, signer
 

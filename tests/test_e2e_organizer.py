@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import Campaign, Target
+from campaigns.core.db import read_session
+from campaigns.core.models import Campaign, Target
 from tests.conftest import E2E, browser_page, log_in
 from tests.factories import PASSWORD, make_user
 

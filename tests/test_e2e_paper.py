@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import Signature
+from campaigns.core.db import read_session
+from campaigns.core.models import Signature
 from tests.conftest import E2E, browser_page, log_in
 from tests.factories import PASSWORD, make_user
 from tests.test_paper import HEADER, campaign_at

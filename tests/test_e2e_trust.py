@@ -15,8 +15,8 @@ import httpx
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import Signature
+from campaigns.core.db import read_session
+from campaigns.core.models import Signature
 from tests.conftest import E2E, browser_page, running_app, smtp_environment, wait_for_mail
 from tests.factories import make_letter_campaign
 

@@ -18,13 +18,13 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.export import COLUMNS, ExportFilter, ExportRefused, count_matching, file_name, open_snapshot
-from campaigns.export_formats import chunks, export_to_file
-from campaigns.models import AuditEntry
-from campaigns.signing import sign
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import AuditEntry
+from campaigns.export.formats import chunks, export_to_file
+from campaigns.export.snapshot import COLUMNS, ExportFilter, ExportRefused, count_matching, file_name, open_snapshot
+from campaigns.signatures.signing import sign
 from tests.conftest import mounted_tmpfs
 from tests.export_data import EXPORTED_BY_DEFAULT, FIXED_NOW, PEOPLE, load_people
 from tests.factories import signer
@@ -95,7 +95,7 @@ def test_csv_neutralizes_every_formula_trigger_and_nothing_else(engine):
     ],
 )
 def test_the_csv_rule_is_exactly_a_leading_quote_on_trigger_characters(value, expected):
-    from campaigns.export import csv_safe_cell
+    from campaigns.export.snapshot import csv_safe_cell
 
     assert csv_safe_cell(value) == expected
 
@@ -123,7 +123,7 @@ def test_the_letter_counts_are_driven_by_the_persons_letters_never_the_status_in
     from sqlalchemy import text
     from sqlalchemy.dialects import sqlite
 
-    from campaigns.export import check_filter, rows_statement
+    from campaigns.export.snapshot import check_filter, rows_statement
 
     load_people(sqlite_engine)
     with read_session(sqlite_engine) as session:
@@ -178,7 +178,7 @@ def test_xlsx_past_the_sheet_limit_is_refused_before_anything_is_written(engine,
 
 
 def test_the_real_limit_is_an_excel_sheet(engine):
-    from campaigns.export_formats import XLSX_MAX_ROWS, check_xlsx_rows
+    from campaigns.export.formats import XLSX_MAX_ROWS, check_xlsx_rows
 
     assert XLSX_MAX_ROWS == 1_048_576
     check_xlsx_rows(1_048_575)
@@ -387,7 +387,7 @@ def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):
     ],
 )
 def test_names_split_at_the_first_space(full, first, last):
-    from campaigns.export import split_name
+    from campaigns.export.snapshot import split_name
 
     assert split_name(full) == (first, last)
 
@@ -409,7 +409,7 @@ def test_a_download_stopped_half_way_releases_the_snapshot_and_its_reader(engine
 
 
 def test_read_ahead_hands_a_database_error_to_the_reader_of_the_rows():
-    from campaigns.export import _read_ahead
+    from campaigns.export.snapshot import _read_ahead
 
     calls = iter([[1], RuntimeError("connection lost")])
     closed = []

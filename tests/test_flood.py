@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from campaigns import flood, sign_rules
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput
-from campaigns.models import Signature, utcnow
-from campaigns.settings import override_settings
-from campaigns.stats import campaign_total
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput
+from campaigns.core.models import Signature, utcnow
+from campaigns.core.settings import override_settings
+from campaigns.signatures import flood, rules
+from campaigns.signatures.counts import campaign_total
 from tests.factories import make_campaign, sign_from, status_counts
 
 
@@ -25,9 +25,7 @@ def total(engine, campaign_id) -> int:
 
 
 def add_rule(engine, kind, action, pattern):
-    return run_write(
-        engine, lambda s: sign_rules.add_rule(session=s, kind=kind, action=action, pattern=pattern, actor=CLI)
-    )
+    return run_write(engine, lambda s: rules.add_rule(session=s, kind=kind, action=action, pattern=pattern, actor=CLI))
 
 
 def test_fifty_sign_ons_from_one_address_in_a_minute_are_flagged_beyond_the_limit(engine):
@@ -132,7 +130,7 @@ def test_bad_patterns_are_refused_with_a_clear_message(engine, kind, action, pat
     with pytest.raises(InvalidInput, match=message):
         add_rule(engine, kind, action, pattern)
     with read_session(engine) as session:
-        assert sign_rules.list_rules(session=session) == []
+        assert rules.list_rules(session=session) == []
 
 
 def test_a_pathological_pattern_matches_in_bounded_time():
@@ -141,12 +139,12 @@ def test_a_pathological_pattern_matches_in_bounded_time():
     steps = 0
     started = time.process_time()
     for _ in range(20):
-        steps += sign_rules.glob_match(pattern, address)
+        steps += rules.glob_match(pattern, address)
     assert steps == 0 and time.process_time() - started < 5  # generous: the walk is at most 300 x 12 steps
 
 
 def test_glob_matching_is_exact_about_wildcards():
-    match = sign_rules.glob_match
+    match = rules.glob_match
     assert match("*@example.org", "a@example.org") and not match("*@example.org", "a@example.org.evil")
     assert match("a?c@x.org", "abc@x.org") and not match("a?c@x.org", "ac@x.org")
     assert match("*", "") and match("a*", "a") and not match("a*b", "ab-c")
@@ -158,7 +156,7 @@ def test_the_same_rule_twice_is_stored_once_and_removing_it_applies_at_once(engi
     first = add_rule(engine, "email", "block", "*@Spam.Example")
     assert add_rule(engine, "email", "block", "*@spam.example") is None
     sign_from(engine, campaign.slug, email="a@spam.example")
-    run_write(engine, lambda s: sign_rules.remove_rule(session=s, rule_id=first, actor=CLI))
+    run_write(engine, lambda s: rules.remove_rule(session=s, rule_id=first, actor=CLI))
     sign_from(engine, campaign.slug, email="b@spam.example")
     assert status_counts(engine, campaign.id) == {"flagged": 1, "counted": 1}
 
@@ -185,7 +183,7 @@ def test_free_mail_providers_and_an_ordinary_spread_are_not_trending(engine):
 
 
 def test_the_client_address_and_email_domain_are_erased_with_the_person_and_at_retention(engine):
-    from campaigns import supporters
+    from campaigns.people import supporters
 
     campaign = make_campaign(engine)
     sign_from(engine, campaign.slug, address="203.0.113.9", email="ada@lovelace.example")

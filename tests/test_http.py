@@ -7,9 +7,9 @@ import time
 import httpx
 import pytest
 
-from campaigns.db import run_write
-from campaigns.signing import sign
-from campaigns.web import CONTENT_SECURITY_POLICY
+from campaigns.core.db import run_write
+from campaigns.signatures.signing import sign
+from campaigns.web.app import CONTENT_SECURITY_POLICY
 from tests.conftest import (
     NO_PG_REASON,
     TEST_DATABASE_URL,
@@ -104,7 +104,7 @@ def test_health_turns_503_when_the_database_goes_away(tmp_path):
 def test_tcp_nodelay_reaches_accepted_connections_of_listening_sockets():
     import socket
 
-    from campaigns.web import enable_tcp_nodelay
+    from campaigns.web.app import enable_tcp_nodelay
 
     with socket.socket(socket.AF_INET) as listener:  # protocol 0, as Streamlit binds it
         listener.bind(("127.0.0.1", 0))
@@ -121,8 +121,8 @@ def test_tcp_nodelay_reaches_accepted_connections_of_listening_sockets():
 def test_campaign_api_gives_region_counts_that_add_up_to_the_signatures(live_server):
     from sqlalchemy import func, select
 
-    from campaigns.db import read_session
-    from campaigns.models import Signature
+    from campaigns.core.db import read_session
+    from campaigns.core.models import Signature
 
     engine = live_server.engine()
     campaign = make_campaign(engine, slug="api-detail", goal=40, title="Clean rivers")
@@ -195,7 +195,7 @@ def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
 
 
 def test_campaign_api_cache_headers_match_its_server_cache_for_answers_and_404s(live_server):
-    from campaigns.web import API_CACHE_SECONDS
+    from campaigns.web.app import API_CACHE_SECONDS
 
     engine = live_server.engine()
     make_campaign(engine, slug="api-cached", goal=10)

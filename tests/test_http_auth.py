@@ -8,11 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
-from campaigns import auth
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.models import LoginAttempt
-from campaigns.web import StripIdentityHeadersMiddleware
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import LoginAttempt
+from campaigns.people import staff as auth
+from campaigns.web.app import StripIdentityHeadersMiddleware
 
 pytestmark = pytest.mark.xdist_group("live")
 PASSWORD = "correct horse battery staple"
@@ -173,8 +173,8 @@ def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_counted_addres
 @pytest.fixture
 def reset_link(live_server, no_attempts):
     """A fresh set-password link for a person of their own (made by an admin, mail off: shown once)."""
-    from campaigns import password_links
-    from campaigns.audit import Actor
+    from campaigns.core.audit import Actor
+    from campaigns.people import password_links
     from tests.factories import make_user
 
     engine = no_attempts

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import LoginAttempt
+from campaigns.core.db import read_session
+from campaigns.core.models import LoginAttempt
 from tests.conftest import UVICORN, running_app
 
 pytestmark = pytest.mark.xdist_group("live")

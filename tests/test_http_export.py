@@ -11,12 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from campaigns import auth
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.export import ExportFilter
-from campaigns.export_links import download_url, make_token
-from campaigns.models import AuditEntry, utcnow
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import AuditEntry, utcnow
+from campaigns.export.links import download_url, make_token
+from campaigns.export.snapshot import ExportFilter
+from campaigns.people import staff
 from tests.export_data import EXPORTED_BY_DEFAULT, load_people
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -37,16 +37,16 @@ def people(live_server):
     ):
         user = run_write(
             engine,
-            lambda s, e=email, r=roles: auth.create_user(session=s, email=e, password=PASSWORD, roles=r, actor=CLI),
+            lambda s, e=email, r=roles: staff.create_user(session=s, email=e, password=PASSWORD, roles=r, actor=CLI),
         )
-        cookie = auth.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
+        cookie = staff.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
         found[email.split("@")[0]] = (user.id, cookie)
     yield found
     engine.dispose()
 
 
 def get(server, token, cookie=None, **kwargs):
-    cookies = {auth.COOKIE_NAME: cookie} if cookie else None
+    cookies = {staff.COOKIE_NAME: cookie} if cookie else None
     return httpx.get(f"{server.url}{download_url(token)}", cookies=cookies, follow_redirects=False, **kwargs)
 
 
@@ -97,7 +97,7 @@ def test_a_coordinator_downloads_a_streamed_csv_and_it_is_audited(live_server, p
     with httpx.stream(
         "GET",
         f"{live_server.url}{download_url(make_token(user_id=user_id, export_filter=LIBS, fmt='csv'))}",
-        cookies={auth.COOKIE_NAME: cookie},
+        cookies={staff.COOKIE_NAME: cookie},
     ) as response:
         assert response.status_code == 200
         assert "content-length" not in response.headers  # streamed, not built in memory first
@@ -127,7 +127,7 @@ def test_json_and_xlsx_downloads(live_server, people):
 
 def test_an_xlsx_download_when_the_servers_disk_is_full_says_so_and_leaves_nothing_behind(tmp_path):
     """The app's temporary folder (TMPDIR) on a real 64 kB filesystem: the workbook cannot be built there."""
-    from campaigns.signing import sign
+    from campaigns.signatures.signing import sign
     from tests.conftest import mounted_tmpfs, running_app
     from tests.factories import signer
 
@@ -140,11 +140,11 @@ def test_an_xlsx_download_when_the_servers_disk_is_full_says_so_and_leaves_nothi
                 run_write(engine, lambda s, p=person: sign(session=s, campaign_slug="fund-libraries", signer=p))
             user = run_write(
                 engine,
-                lambda s: auth.create_user(
+                lambda s: staff.create_user(
                     session=s, email="coord@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
                 ),
             )
-            cookie = auth.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
+            cookie = staff.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
             engine.dispose()
             before = len(export_audits(server))
             response = get(server, make_token(user_id=user.id, export_filter=LIBS, fmt="xlsx"), cookie)

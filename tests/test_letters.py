@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.letters import (
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.letters.templates import (
     ALLOWED,
     OUTPUT_MAX,
     SOURCE_MAX,

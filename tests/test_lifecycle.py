@@ -7,20 +7,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from campaigns.audit import CLI, Actor
-from campaigns.catalog import (
-    SLUG_RE,
-    CampaignCreate,
-    consent_hash,
-    consent_text,
-    create_campaign,
-    get_campaign_page,
-    get_public_campaign,
-    list_public_campaigns,
-)
-from campaigns.db import read_session, run_write
-from campaigns.errors import CampaignNotFound, InvalidInput
-from campaigns.lifecycle import (
+from campaigns.catalog.lifecycle import (
     CampaignUpdate,
     InvalidTransition,
     archive_campaign,
@@ -31,8 +18,21 @@ from campaigns.lifecycle import (
     suggest_slug,
     update_campaign,
 )
-from campaigns.models import AuditEntry, Campaign, ConsentWording, Signature, User
-from campaigns.signing import sign
+from campaigns.catalog.listing import (
+    SLUG_RE,
+    CampaignCreate,
+    consent_hash,
+    consent_text,
+    create_campaign,
+    get_campaign_page,
+    get_public_campaign,
+    list_public_campaigns,
+)
+from campaigns.core.audit import CLI, Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import CampaignNotFound, InvalidInput
+from campaigns.core.models import AuditEntry, Campaign, ConsentWording, Signature, User
+from campaigns.signatures.signing import sign
 from tests.factories import future, make_campaign, past, signer
 
 

@@ -9,8 +9,16 @@ from email.parser import BytesParser
 
 import pytest
 
-from campaigns.mail import MailError, MailRefused, OutgoingMail, mail_mode, open_transport, parse_stored, render_message
-from campaigns.settings import override_settings
+from campaigns.core.mail import (
+    MailError,
+    MailRefused,
+    OutgoingMail,
+    mail_mode,
+    open_transport,
+    parse_stored,
+    render_message,
+)
+from campaigns.core.settings import override_settings
 from tests.conftest import free_port, smtp_settings
 
 
@@ -114,8 +122,8 @@ def test_without_settings_email_is_not_offered():
 
 
 def test_by_default_mail_goes_to_the_development_outbox_folder_until_smtp_is_set(tmp_path):
-    from campaigns.mail import outbox_folder
-    from campaigns.settings import PROJECT_ROOT, load_settings
+    from campaigns.core.mail import outbox_folder
+    from campaigns.core.settings import PROJECT_ROOT, load_settings
 
     documented = load_settings(environ={}, env_file=tmp_path / "no.env")
     assert documented.mail_outbox == "var/outbox" and outbox_folder(documented) == PROJECT_ROOT / "var" / "outbox"

@@ -9,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from campaigns.audit import Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import NotFound, RallyError
-from campaigns.models import AuditEntry, Campaign, CustomRegion, CustomRegionScheme, Signature, utcnow
-from campaigns.moderation import (
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import NotFound, RallyError
+from campaigns.core.models import AuditEntry, Campaign, CustomRegion, CustomRegionScheme, Signature, utcnow
+from campaigns.signatures.counts import campaign_total, region_counts
+from campaigns.signatures.moderation import (
     CommentForReview,
     PublicComment,
     approve_comment,
@@ -21,8 +22,7 @@ from campaigns.moderation import (
     hide_comment,
     public_comments,
 )
-from campaigns.signing import sign
-from campaigns.stats import campaign_total, region_counts
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 MOD = Actor(user_id=None, email="mona@example.org", roles=frozenset({"organizer"}))

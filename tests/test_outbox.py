@@ -19,13 +19,13 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
-from campaigns import outbox
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import NotFound
-from campaigns.mail import MailError, OutgoingMail
-from campaigns.models import OutboxMessage, OutboxStatus, utcnow
-from campaigns.settings import ENV_NAMES, get_settings, override_settings
+from campaigns.core import outbox
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import NotFound
+from campaigns.core.mail import MailError, OutgoingMail
+from campaigns.core.models import OutboxMessage, OutboxStatus, utcnow
+from campaigns.core.settings import ENV_NAMES, get_settings, override_settings
 from tests.conftest import REPO, CollectMail, free_port, smtp_settings
 
 SENDER = "Rally <rally@rally.example.org>"
@@ -213,7 +213,7 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     from campaigns import outbox
-    from campaigns.db import get_engine
+    from campaigns.core.db import get_engine
     sent = []
     def after_send(message_id):
         sent.append(message_id)
@@ -275,7 +275,7 @@ def test_two_worker_processes_never_send_the_same_message(engine, smtp):
 
 
 def test_a_held_message_waits_for_its_signature_and_a_dropped_one_never_goes(engine, smtp):
-    from campaigns.signing import sign
+    from campaigns.signatures.signing import sign
     from tests.factories import make_campaign, signer
 
     _, handler = smtp

@@ -8,14 +8,15 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import delete, select
 
-from campaigns import deliveries, outbox, outreach, targets
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput
-from campaigns.lifecycle import set_letter
-from campaigns.models import Letter, Outreach, OutreachChannel, OutreachStatus, Signature, Target
-from campaigns.settings import override_settings
-from campaigns.signing import sign
+from campaigns.catalog.lifecycle import set_letter
+from campaigns.core import outbox
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput
+from campaigns.core.models import Letter, Outreach, OutreachChannel, OutreachStatus, Signature, Target
+from campaigns.core.settings import override_settings
+from campaigns.letters import deliveries, outreach, targets
+from campaigns.signatures.signing import sign
 from tests.conftest import free_port, smtp_settings
 from tests.factories import make_campaign, signer
 
@@ -288,7 +289,7 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
 
     from pypdf import PdfReader
 
-    from campaigns.pdf import bundle_pdf
+    from campaigns.letters.pdf import bundle_pdf
 
     _, _, _, letters = setup
     bundle = outreach.bundle_letters(engine, letters["Gavin Ortiz"].target_id)
@@ -312,7 +313,7 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
 
 
 def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, setup):
-    from campaigns import supporters
+    from campaigns.people import supporters
 
     campaign, _, _, letters = setup
     run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(email="w@example.org")))

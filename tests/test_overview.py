@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.lifecycle import archive_campaign
-from campaigns.models import Signature, utcnow
-from campaigns.moderation import approve_comment
-from campaigns.overview import MILESTONES, campaign_overview, milestone_reached
-from campaigns.signing import sign
+from campaigns.catalog.lifecycle import archive_campaign
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import Signature, utcnow
+from campaigns.dashboard.overview import MILESTONES, campaign_overview, milestone_reached
+from campaigns.signatures.moderation import approve_comment
+from campaigns.signatures.signing import sign
 from tests.factories import future, make_campaign, signer
 
 

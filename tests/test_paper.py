@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from campaigns import paper
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import CampaignNotFound, InvalidInput, RallyError
-from campaigns.models import AuditEntry, Campaign, Signature
-from campaigns.settings import override_settings
-from campaigns.signing import sign
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.core.models import AuditEntry, Campaign, Signature
+from campaigns.core.settings import override_settings
+from campaigns.signatures import paper
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 from tests.test_supporters import assert_counts_match_signatures
 

@@ -7,8 +7,8 @@ import io
 
 from sqlalchemy import select
 
-from campaigns.db import read_session
-from campaigns.models import Signature
+from campaigns.core.db import read_session
+from campaigns.core.models import Signature
 from tests.test_cli import cli
 from tests.test_paper import HEADER, campaign_at
 from tests.test_supporters import assert_counts_match_signatures

@@ -12,12 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from campaigns import auth, password_links
-from campaigns import settings as settings_module
-from campaigns.audit import Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import AuditEntry, LoginAttempt, utcnow
+from campaigns.core import settings as settings_module
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import AuditEntry, LoginAttempt, utcnow
+from campaigns.people import password_links, staff
 from tests.conftest import Mailbox, smtp_settings
 from tests.factories import PASSWORD, make_user
 
@@ -25,11 +25,11 @@ NEW = "a brand new staff passphrase"
 
 
 def log_in(engine, email="ada@example.org", password=PASSWORD):
-    return auth.log_in(engine=engine, email=email, password=password, client_address="10.0.0.1")
+    return staff.log_in(engine=engine, email=email, password=password, client_address="10.0.0.1")
 
 
 def who(engine, cookie):
-    return run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie))
+    return run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie))
 
 
 def actions(engine):
@@ -56,15 +56,15 @@ def people(engine):
 )
 def test_common_passwords_are_refused_whatever_their_case_and_the_digits_around_them(password):
     with pytest.raises(InvalidInput, match="most common passwords") as info:
-        auth.check_password(password)
+        staff.check_password(password)
     assert "password" in info.value.errors
 
 
 def test_good_passwords_pass_and_the_minimum_is_stated():
-    assert auth.check_password(PASSWORD) == PASSWORD
-    assert str(auth.PASSWORD_MIN) in auth.PASSWORD_RULE
-    with pytest.raises(InvalidInput, match=f"at least {auth.PASSWORD_MIN} characters"):
-        auth.check_password("short")
+    assert staff.check_password(PASSWORD) == PASSWORD
+    assert str(staff.PASSWORD_MIN) in staff.PASSWORD_RULE
+    with pytest.raises(InvalidInput, match=f"at least {staff.PASSWORD_MIN} characters"):
+        staff.check_password("short")
 
 
 def test_a_common_password_is_refused_for_a_new_account(engine):
@@ -76,7 +76,7 @@ def test_a_common_password_is_refused_for_a_new_account(engine):
 
 
 def change(engine, actor, cookie, current=PASSWORD, new=NEW):
-    return auth.change_own_password(
+    return staff.change_own_password(
         engine=engine,
         actor=actor,
         cookie_value=cookie,
@@ -92,7 +92,7 @@ def test_changing_ones_password_keeps_this_log_in_and_ends_the_others(engine, pe
     assert change(engine, actor, here) == 2
     assert who(engine, here) is not None
     assert who(engine, elsewhere) is None and who(engine, phone) is None
-    with pytest.raises(auth.LoginFailed):
+    with pytest.raises(staff.LoginFailed):
         log_in(engine)
     assert who(engine, log_in(engine, password=NEW)) is not None
     assert ("ada@example.org", "user.password_change") in actions(engine)
@@ -101,17 +101,17 @@ def test_changing_ones_password_keeps_this_log_in_and_ends_the_others(engine, pe
 def test_a_wrong_current_password_changes_nothing_and_counts_toward_the_log_in_limit(engine, people):
     cookie = log_in(engine)
     actor = who(engine, cookie)
-    with pytest.raises(auth.WrongCurrentPassword, match="not your current password"):
+    with pytest.raises(staff.WrongCurrentPassword, match="not your current password"):
         change(engine, actor, cookie, current="not my password at all")
     with read_session(engine) as session:
         failures = session.execute(
             select(LoginAttempt.client_address).where(LoginAttempt.succeeded.is_(False))
         ).scalars()
         assert list(failures) == ["10.0.0.2"]
-    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT - 1):
-        with pytest.raises(auth.WrongCurrentPassword):
+    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT - 1):
+        with pytest.raises(staff.WrongCurrentPassword):
             change(engine, actor, cookie, current="not my password at all")
-    with pytest.raises(auth.LoginThrottled):  # a session left open can't be used to guess the password
+    with pytest.raises(staff.LoginThrottled):  # a session left open can't be used to guess the password
         change(engine, actor, cookie)
     assert who(engine, cookie) is not None
     assert ("ada@example.org", "user.password_change") not in actions(engine)
@@ -206,7 +206,7 @@ def test_a_newer_link_replaces_an_unused_older_one(engine, people):
 def test_a_link_for_a_deactivated_person_sets_nothing(engine, people):
     admin, ada = people
     url = reset(engine, admin, ada).url
-    run_write(engine, lambda s: auth.set_active(session=s, user_id=ada.id, active=False, actor=admin))
+    run_write(engine, lambda s: staff.set_active(session=s, user_id=ada.id, active=False, actor=admin))
     with pytest.raises(password_links.LinkRefused, match="no longer active"):
         use(engine, url)
     with pytest.raises(RallyError, match="deactivated"):
@@ -236,8 +236,8 @@ def test_with_mail_the_link_is_emailed_to_the_person(engine, people, smtp_server
 
 
 def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(engine, people, default_settings):
-    from campaigns import outbox
-    from campaigns.models import OutboxMessage
+    from campaigns.core import outbox
+    from campaigns.core.models import OutboxMessage
 
     admin, ada = people
     settings_module._current = replace(
@@ -259,7 +259,7 @@ def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people,
 
 
 def test_a_supporter_erasing_their_data_leaves_a_staff_link_of_the_same_address_alone(engine, people):
-    from campaigns.supporters import erase_my_data
+    from campaigns.people.supporters import erase_my_data
 
     admin, ada = people
     url = reset(engine, admin, ada).url

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 from pypdf import PdfReader
 
-from campaigns.pdf import LetterDoc, bundle_pdf, letter_pdf
+from campaigns.letters.pdf import LetterDoc, bundle_pdf, letter_pdf
 
 MIXED_NAMES = "Zoë Ångström, Ольга, مريم, 山田 太郎"
 

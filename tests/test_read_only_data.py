@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from campaigns import settings as settings_module
-from campaigns.db import make_engine
-from campaigns.errors import StorageError
-from campaigns.migrate import upgrade
+from campaigns.core import settings as settings_module
+from campaigns.core.db import make_engine
+from campaigns.core.errors import StorageError
+from campaigns.core.migrate import upgrade
 from campaigns.ui import common
 from tests.conftest import REPO, open_app, read_only_view, running_app
 from tests.factories import PASSWORD, make_campaign, make_user

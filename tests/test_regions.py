@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from campaigns import regions
-from campaigns.errors import InvalidInput, UnknownRegionScheme
+from campaigns.core.errors import InvalidInput, UnknownRegionScheme
+from campaigns.regions import schemes as regions
 
 
 def _topojson_ids(info: regions.SchemeInfo) -> set[str]:

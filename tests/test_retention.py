@@ -11,13 +11,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select, update
 
-from campaigns import supporters
-from campaigns.db import read_session, run_write
-from campaigns.lifecycle import close_campaign
-from campaigns.models import AuditEntry, Campaign, Signature, SupporterToken, utcnow
-from campaigns.retention import run_retention
-from campaigns.settings import override_settings
-from campaigns.signing import sign
+from campaigns.catalog.lifecycle import close_campaign
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import AuditEntry, Campaign, Signature, SupporterToken, utcnow
+from campaigns.core.settings import override_settings
+from campaigns.people import supporters
+from campaigns.people.retention import run_retention
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, past, signer
 from tests.test_supporters import assert_counts_match_signatures
 

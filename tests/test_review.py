@@ -13,12 +13,14 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import func, select
 
-from campaigns import confirmation, outbox, outreach, review
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput
-from campaigns.models import AuditEntry, OutboxMessage, utcnow
-from campaigns.settings import override_settings
+from campaigns.core import outbox
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput
+from campaigns.core.models import AuditEntry, OutboxMessage, utcnow
+from campaigns.core.settings import override_settings
+from campaigns.letters import outreach
+from campaigns.signatures import confirmation, review
 from tests.conftest import Mailbox, smtp_settings
 from tests.factories import make_campaign, make_letter_campaign, sign_from, status_counts
 from tests.test_supporters import assert_counts_match_signatures

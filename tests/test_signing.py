@@ -7,12 +7,12 @@ import unicodedata
 import pytest
 from sqlalchemy import func, select
 
-from campaigns.catalog import consent_hash, consent_text, get_public_campaign
-from campaigns.db import read_session, run_write
-from campaigns.errors import CampaignClosed, CampaignNotFound, InvalidInput
-from campaigns.models import Campaign, ConsentWording, Signature
-from campaigns.signing import SignerInput, sign
-from campaigns.stats import campaign_total, rebuild_counts, region_counts
+from campaigns.catalog.listing import consent_hash, consent_text, get_public_campaign
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
+from campaigns.core.models import Campaign, ConsentWording, Signature
+from campaigns.signatures.counts import campaign_total, rebuild_counts, region_counts
+from campaigns.signatures.signing import SignerInput, sign
 from tests.factories import future, make_campaign, past, signer
 
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from campaigns import stats
-from campaigns.db import read_session, run_write
-from campaigns.models import HourlyCount
-from campaigns.signing import sign
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import HourlyCount
+from campaigns.signatures import counts
+from campaigns.signatures.signing import sign
 from tests.factories import make_campaign, signer
 
 NOW = datetime(2026, 11, 30, 15, 20, tzinfo=UTC)
@@ -25,8 +25,8 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
     for i, moment in enumerate(moments):
         _sign_at(engine, campaign.slug, i, moment)
     with read_session(engine) as session:
-        series = stats.hourly_counts(session, campaign.id)
-        last_day = stats.recent_count(session, campaign.id, hours=24, now=NOW)
+        series = counts.hourly_counts(session, campaign.id)
+        last_day = counts.recent_count(session, campaign.id, hours=24, now=NOW)
     assert list(series["count"]) == [2, 1, 2]
     assert [h.to_pydatetime() for h in series["hour"]] == [
         datetime(2026, 11, 29, 9, tzinfo=UTC),
@@ -34,9 +34,9 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
         datetime(2026, 11, 30, 15, tzinfo=UTC),
     ]
     assert last_day == 3
-    run_write(engine, lambda s: stats.rebuild_counts(s, campaign.id))
+    run_write(engine, lambda s: counts.rebuild_counts(s, campaign.id))
     with read_session(engine) as session:
-        rebuilt = stats.hourly_counts(session, campaign.id)
+        rebuilt = counts.hourly_counts(session, campaign.id)
         rows = session.execute(select(func.count()).select_from(HourlyCount)).scalar_one()
     assert rebuilt.equals(series) and rows == 3
 
@@ -44,5 +44,5 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
 def test_a_campaign_without_signatures_has_an_empty_series(engine):
     campaign = make_campaign(engine, slug="hourly-empty")
     with read_session(engine) as session:
-        assert stats.hourly_counts(session, campaign.id).empty
-        assert stats.recent_count(session, campaign.id) == 0
+        assert counts.hourly_counts(session, campaign.id).empty
+        assert counts.recent_count(session, campaign.id) == 0

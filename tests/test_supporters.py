@@ -19,11 +19,10 @@ import pytest
 from sqlalchemy import String, Text, func, select, update
 from sqlmodel import SQLModel
 
-from campaigns import moderation, outreach, supporters
-from campaigns.audit import CLI
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, NotFound
-from campaigns.models import (
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, NotFound
+from campaigns.core.models import (
     AuditEntry,
     Campaign,
     HourlyCount,
@@ -34,10 +33,13 @@ from campaigns.models import (
     SupporterToken,
     utcnow,
 )
-from campaigns.settings import override_settings
-from campaigns.signing import sign
-from campaigns.stats import campaign_total, day_of, hour_of, hourly_counts, region_daily_counts
-from campaigns.supporters import LinkRefused, TooManyLinks
+from campaigns.core.settings import override_settings
+from campaigns.letters import outreach
+from campaigns.people import supporters
+from campaigns.people.supporters import LinkRefused, TooManyLinks
+from campaigns.signatures import moderation
+from campaigns.signatures.counts import campaign_total, day_of, hour_of, hourly_counts, region_daily_counts
+from campaigns.signatures.signing import sign
 from tests.conftest import Mailbox, smtp_settings
 from tests.factories import make_campaign, make_letter_campaign, signer
 
@@ -171,7 +173,7 @@ def test_a_bad_address_gets_a_clear_message_and_no_mail(engine, mailbox):
 
 
 def test_a_mail_server_that_is_down_gets_the_link_later_through_the_outbox(engine, smtp_server):
-    from campaigns import outbox
+    from campaigns.core import outbox
     from tests.conftest import free_port
 
     controller, handler = smtp_server
@@ -375,7 +377,7 @@ def _person_with_everything(engine, mailbox):
 
 
 def _target_id(engine, campaign_id):
-    from campaigns.models import Target
+    from campaigns.core.models import Target
 
     with read_session(engine) as session:
         return session.execute(select(Target.id).where(Target.campaign_id == campaign_id)).scalar_one()

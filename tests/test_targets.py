@@ -7,11 +7,11 @@ import json
 import pytest
 from sqlalchemy import select
 
-from campaigns.audit import Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, NotFound
-from campaigns.models import AuditEntry, Target
-from campaigns.targets import (
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, NotFound
+from campaigns.core.models import AuditEntry, Target
+from campaigns.letters.targets import (
     TargetImportError,
     add_target,
     delete_target,

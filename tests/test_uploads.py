@@ -6,10 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from campaigns import uploads
-from campaigns.errors import InvalidInput
-from campaigns.settings import override_settings
-from campaigns.uploads import MAX_COLUMNS, MAX_LINE_CHARS, MAX_ROWS, RowError, UploadRowsError, read_csv, report_csv
+from campaigns.core import uploads
+from campaigns.core.errors import InvalidInput
+from campaigns.core.settings import override_settings
+from campaigns.core.uploads import (
+    MAX_COLUMNS,
+    MAX_LINE_CHARS,
+    MAX_ROWS,
+    RowError,
+    UploadRowsError,
+    read_csv,
+    report_csv,
+)
 
 COLUMNS = ["region_code", "name", "title", "email", "postal_address"]
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from campaigns import audit, auth, password_links
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.mail import mail_mode
+from campaigns.core import audit
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.mail import mail_mode
+from campaigns.people import password_links, staff
 from campaigns.ui import common
 
 
@@ -17,7 +18,7 @@ def render_people() -> None:
     st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
     with read_session(common.engine()) as session:
-        people = auth.list_users(session)
+        people = staff.list_users(session)
     st.dataframe(
         pd.DataFrame(
             [
@@ -38,13 +39,13 @@ def render_people() -> None:
         with st.form("add-person", clear_on_submit=True):
             email = st.text_input("Email")
             name = st.text_input("Name (optional)")
-            roles = st.multiselect("Roles", auth.ROLES, default=["organizer"])
-            password = st.text_input(f"First password ({auth.PASSWORD_RULE}; tell them privately)", type="password")
+            roles = st.multiselect("Roles", staff.ROLES, default=["organizer"])
+            password = st.text_input(f"First password ({staff.PASSWORD_RULE}; tell them privately)", type="password")
             if st.form_submit_button("Add person", type="primary"):
                 try:
                     run_write(
                         common.engine(),
-                        lambda s: auth.create_user(
+                        lambda s: staff.create_user(
                             session=s, email=email, password=password, roles=roles, display_name=name, actor=actor
                         ),
                     )
@@ -59,25 +60,25 @@ def render_people() -> None:
     st.subheader("Change roles or access", anchor=False)
     by_email = {p.email: p for p in people}
     chosen = by_email[st.selectbox("Person", list(by_email))]
-    new_roles = st.multiselect("Roles", auth.ROLES, default=list(chosen.roles), key=f"roles-{chosen.id}")
+    new_roles = st.multiselect("Roles", staff.ROLES, default=list(chosen.roles), key=f"roles-{chosen.id}")
     left, right = st.columns(2)
     if left.button("Save roles", key=f"save-{chosen.id}"):
-        _act(lambda s: auth.set_roles(session=s, user_id=chosen.id, roles=new_roles, actor=actor), "Roles saved.")
+        _act(lambda s: staff.set_roles(session=s, user_id=chosen.id, roles=new_roles, actor=actor), "Roles saved.")
     label = "Deactivate" if chosen.is_active else "Reactivate"
     if right.button(label, key=f"active-{chosen.id}"):
         done = "Deactivated: their log-ins have ended." if chosen.is_active else "Reactivated."
-        _act(lambda s: auth.set_active(session=s, user_id=chosen.id, active=not chosen.is_active, actor=actor), done)
+        _act(lambda s: staff.set_active(session=s, user_id=chosen.id, active=not chosen.is_active, actor=actor), done)
     _reset_password(actor, chosen)
 
 
-def _reset_password(actor: audit.Actor, chosen: auth.UserInfo) -> None:
+def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
     st.subheader("Reset their password", anchor=False)
     if chosen.id == actor.user_id:
         st.caption("To change your own password, use Account → Password.")
         return
     by_mail = mail_mode() is not None
     st.caption(
-        f"Makes a link with which {chosen.email} chooses a new password ({auth.PASSWORD_RULE}). It works once, "
+        f"Makes a link with which {chosen.email} chooses a new password ({staff.PASSWORD_RULE}). It works once, "
         f"within {password_links.LINK_HOURS} hours, and using it logs them out everywhere; until then their "
         "current password keeps working. "
         + ("The link is emailed to them." if by_mail else "Email is not set up here, so the link is shown to you once.")

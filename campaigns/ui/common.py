@@ -14,16 +14,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlalchemy.engine import Engine
 
-from campaigns import auth, catalog, custom_regions, moderation
-from campaigns import client_address as address_rule
-from campaigns.audit import Actor
-from campaigns.db import get_engine, read_session, run_write
-from campaigns.errors import RallyError, StorageError
-from campaigns.mail import mail_mode, outbox_folder
-from campaigns.migrate import upgrade
-from campaigns.models import Campaign
-from campaigns.regions import RegionScheme
-from campaigns.settings import get_settings
+from campaigns.catalog import listing
+from campaigns.core import client_address as address_rule
+from campaigns.core.audit import Actor
+from campaigns.core.db import get_engine, read_session, run_write
+from campaigns.core.errors import RallyError, StorageError
+from campaigns.core.mail import mail_mode, outbox_folder
+from campaigns.core.migrate import upgrade
+from campaigns.core.models import Campaign
+from campaigns.core.settings import get_settings
+from campaigns.people import staff
+from campaigns.regions import custom
+from campaigns.regions.schemes import RegionScheme
+from campaigns.signatures import moderation
 
 log = logging.getLogger("campaigns.ui")
 PUBLIC_TTL_SECONDS = 5
@@ -50,26 +53,26 @@ def engine() -> Engine:
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _public_campaigns(url: str) -> list[catalog.CampaignSummary]:
+def _public_campaigns(url: str) -> list[listing.CampaignSummary]:
     with read_session(engine()) as session:
-        return catalog.list_public_campaigns(session=session)
+        return listing.list_public_campaigns(session=session)
 
 
-def public_campaigns() -> list[catalog.CampaignSummary]:
+def public_campaigns() -> list[listing.CampaignSummary]:
     return _public_campaigns(get_settings().effective_database_url)
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _campaign_page(url: str, slug: str) -> tuple[catalog.CampaignPage, datetime]:
+def _campaign_page(url: str, slug: str) -> tuple[listing.CampaignPage, datetime]:
     with read_session(engine()) as session:
-        return catalog.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
+        return listing.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
 
 
-def campaign_page(slug: str) -> catalog.CampaignPage:
+def campaign_page(slug: str) -> listing.CampaignPage:
     return _campaign_page(get_settings().effective_database_url, slug)[0]
 
 
-def campaign_page_read_at(slug: str) -> tuple[catalog.CampaignPage, datetime]:
+def campaign_page_read_at(slug: str) -> tuple[listing.CampaignPage, datetime]:
     """The cached public page and when it was read from the database (UTC): for "updated at" notes."""
     return _campaign_page(get_settings().effective_database_url, slug)
 
@@ -88,7 +91,7 @@ def local_time(moment: datetime) -> datetime:
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
 def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
     with read_session(engine()) as session:
-        campaign = catalog.get_public_campaign(session=session, slug=slug)
+        campaign = listing.get_public_campaign(session=session, slug=slug)
         return moderation.public_comments(session, campaign.id or 0)
 
 
@@ -99,7 +102,7 @@ def public_comments(slug: str) -> list[moderation.PublicComment]:
 def region_scheme(scheme_id: str) -> RegionScheme:
     """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
     with read_session(engine()) as session:
-        return custom_regions.resolve_scheme(session, scheme_id)
+        return custom.resolve_scheme(session, scheme_id)
 
 
 def forget_public_reads() -> None:
@@ -117,7 +120,7 @@ def share_link(slug: str, **utm: str) -> str:
 def deadline_text(deadline: datetime | None, is_open: bool) -> str:
     if not is_open:
         return "Closed"
-    left = catalog.days_left(deadline)
+    left = listing.days_left(deadline)
     if left is None:
         return "No deadline"
     if left == 0:
@@ -165,12 +168,12 @@ def apply_style() -> None:
 
 def session_cookie() -> str | None:
     """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
-    value = st.context.cookies.get(auth.COOKIE_NAME)
+    value = st.context.cookies.get(staff.COOKIE_NAME)
     return value if isinstance(value, str) else None
 
 
 def client_address() -> str:
-    """This visitor's address by Rally's one rule (campaigns/client_address.py), from the websocket's peer and
+    """This visitor's address by Rally's one rule (campaigns/core/client_address.py), from the websocket's peer and
     its X-Forwarded-For. Streamlit reports a loopback peer (a proxy on this machine) as None: it is taken as
     127.0.0.1 when there is a connection at all (its headers), "unknown" otherwise."""
     headers = st.context.headers
@@ -186,7 +189,7 @@ def current_actor() -> Actor | None:
     if not cookie:
         return None
     try:
-        return run_write(engine(), lambda session: auth.identify(session=session, cookie_value=cookie))
+        return run_write(engine(), lambda session: staff.identify(session=session, cookie_value=cookie))
     except RallyError:
         log.exception("could not check the session")
         return None

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns import confirmation
-from campaigns.db import run_write
-from campaigns.signing import SignResult
+from campaigns.core.db import run_write
+from campaigns.signatures import confirmation
+from campaigns.signatures.signing import SignResult
 from campaigns.ui import common, public
 
 STATE = "confirmed_signature"

@@ -19,12 +19,12 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
-from campaigns import dashboard
-from campaigns.audit import Actor
-from campaigns.db import read_session, snapshot_session
-from campaigns.errors import CampaignNotFound
-from campaigns.regions import hex_layout
-from campaigns.settings import get_settings
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, snapshot_session
+from campaigns.core.errors import CampaignNotFound
+from campaigns.core.settings import get_settings
+from campaigns.dashboard import live
+from campaigns.regions.schemes import hex_layout
 from campaigns.ui import common, dashboard_charts, review
 
 REFRESH_SECONDS = 5
@@ -34,26 +34,26 @@ STAFF_ROLES = ("organizer", "coordinator", "admin")
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
-def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> dashboard.DashboardData:
+def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.DashboardData:
     """One database read per campaign (and view) and interval, however many people watch."""
     with snapshot_session(common.engine()) as session:
         if slug == ALL:
-            return dashboard.read_all_campaigns(session, scheme_id=scheme or "us-states")
-        return dashboard.read_dashboard(session, slug=slug, staff=staff)
+            return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
+        return live.read_dashboard(session, slug=slug, staff=staff)
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
     with read_session(common.engine()) as session:
-        return dashboard.campaign_choices(session), dashboard.schemes_in_use(session)
+        return live.campaign_choices(session), live.schemes_in_use(session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
     with read_session(common.engine()) as session:
-        days = dashboard.region_trend(session, slug=slug, region_code=code)
+        days = live.region_trend(session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
 
@@ -84,7 +84,7 @@ class _View:
     """One campaign's figures and charts for one choice of toggles: built once per interval, read by every
     viewer (never changed after it is built)."""
 
-    data: dashboard.DashboardData
+    data: live.DashboardData
     metric: str
     label: str
     note: str | None
@@ -113,7 +113,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     elif info.shape_kind == "hexjson":
         chart = dashboard_charts.hexmap(data.regions, hex_layout(info.id), metric, label)
     ranked = data.regions[data.regions["count"] > 0].sort_values([metric, "name"], ascending=[False, True])
-    frame = dashboard.series(data.hourly, daily=daily, until=data.read_at)
+    frame = live.series(data.hourly, daily=daily, until=data.read_at)
     if not daily:
         frame = frame.tail(HOURLY_WINDOW)
     return _View(
@@ -205,7 +205,7 @@ def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: b
         _campaigns_table(data)
 
 
-def _headline(data: dashboard.DashboardData) -> None:
+def _headline(data: live.DashboardData) -> None:
     first, second, third = st.columns(3)
     first.metric("Signatures", f"{data.total:,}")
     reached = f"{100 * data.total / data.goal:.0f}% reached" if data.goal else None
@@ -283,7 +283,7 @@ LETTER_LABELS = {
 }
 
 
-def _letters(data: dashboard.DashboardData) -> None:
+def _letters(data: live.DashboardData) -> None:
     if data.letters.empty:
         return
     st.subheader("Letters sent per target", anchor=False)
@@ -295,7 +295,7 @@ def _letters(data: dashboard.DashboardData) -> None:
     )
 
 
-def _campaigns_table(data: dashboard.DashboardData) -> None:
+def _campaigns_table(data: live.DashboardData) -> None:
     st.subheader("Campaigns", anchor=False)
     table = data.campaigns.assign(progress=lambda f: (f["total"] / f["goal"].where(f["goal"] > 0)).clip(upper=1))
     st.dataframe(

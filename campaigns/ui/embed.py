@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.errors import CampaignNotFound
+from campaigns.core.errors import CampaignNotFound
 from campaigns.ui import common
 
 REFRESH_SECONDS = 10

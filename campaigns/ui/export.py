@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns import export, export_links, lifecycle
-from campaigns.db import read_session
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.export_formats import check_format
-from campaigns.settings import get_settings
+from campaigns.catalog import lifecycle
+from campaigns.core.db import read_session
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.settings import get_settings
+from campaigns.export import links, snapshot
+from campaigns.export.formats import check_format
 from campaigns.ui import common
 
 STATUS_LABELS = {
@@ -37,7 +38,7 @@ def render() -> None:
         return
     chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
     with read_session(common.engine()) as session:
-        names = export.region_choices(session, chosen)
+        names = snapshot.region_choices(session, chosen)
     regions = st.multiselect(
         "Regions (leave empty for all)", list(names), format_func=lambda code: f"{names[code]} ({code})"
     )
@@ -52,12 +53,12 @@ def render() -> None:
             "People who did not agree to be contacted may only be used to deliver the petition "
             "(for example the list of constituents handed to a representative), never to contact them."
         )
-        reason = st.text_input("What is the delivery? (written to the audit log)", max_chars=export.REASON_MAX)
+        reason = st.text_input("What is the delivery? (written to the audit log)", max_chars=snapshot.REASON_MAX)
     fmt = st.radio("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, horizontal=True)
     bom = fmt == "csv" and st.checkbox(
         "Start the CSV with a byte-order mark (Excel on Windows then reads accents right)", value=False
     )
-    export_filter = export.ExportFilter(
+    export_filter = snapshot.ExportFilter(
         campaigns=tuple(chosen),
         regions=tuple(regions),
         signed_from=signed_from,  # type: ignore[arg-type]
@@ -67,7 +68,7 @@ def render() -> None:
         reason=reason,
     )
     try:
-        count = export.count_matching(common.engine(), export_filter)
+        count = snapshot.count_matching(common.engine(), export_filter)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             st.error(f"{FIELD_LABELS.get(field, field)}: {message}")
@@ -94,24 +95,24 @@ def render() -> None:
         )
     with st.expander("What is in the file"):
         st.markdown(
-            "Columns: " + ", ".join(f"`{c}`" for c in export.COLUMNS) + ". Cells that a spreadsheet could run "
+            "Columns: " + ", ".join(f"`{c}`" for c in snapshot.COLUMNS) + ". Cells that a spreadsheet could run "
             "as a formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) get a leading `'` in CSV, "
             "and are plain text cells in Excel. JSON keeps every value exactly."
         )
 
 
-def _prepare(user_id: int, export_filter: export.ExportFilter, fmt: str, bom: bool) -> None:
+def _prepare(user_id: int, export_filter: snapshot.ExportFilter, fmt: str, bom: bool) -> None:
     with st.status("Preparing the export…", expanded=True) as status:
         bar = st.progress(0.0, text="Checking the filters")
-        count = export.count_matching(common.engine(), export_filter)
+        count = snapshot.count_matching(common.engine(), export_filter)
         bar.progress(0.6, text=f"Counted {_people(count)} in one consistent snapshot")
-        token = export_links.make_token(user_id=user_id, export_filter=export_filter, fmt=fmt, bom=bom)
+        token = links.make_token(user_id=user_id, export_filter=export_filter, fmt=fmt, bom=bom)
         bar.progress(1.0, text="Signed a download link for you")
         status.update(label=f"Ready: {_people(count)}", state="complete", expanded=False)
     st.session_state["export_ready"] = {
         "wanted": (export_filter, fmt, bom),
-        "url": export_links.download_url(token),
-        "name": export.file_name(export_filter.campaigns, fmt),
+        "url": links.download_url(token),
+        "name": snapshot.file_name(export_filter.campaigns, fmt),
         "count": count,
     }
 

@@ -4,7 +4,7 @@ The suggested text comes from the campaign's template; whatever the signer edits
 is saved and delivered (email through the app, PDF, plain text, or their own mail app).
 
 Only the email is *sent* by Rally. A download or a letter opened in the signer's own mail app is
-recorded as just that (``campaigns.deliveries``): Rally cannot see whether it was then sent.
+recorded as just that (``campaigns.letters.deliveries``): Rally cannot see whether it was then sent.
 
 *Open in my email app* is a real ``mailto:`` link (``st.link_button``), so one tap on a phone hands
 the letter to the mail app as any link would; its ``on_click`` callback (Streamlit 1.67) saves the
@@ -18,12 +18,12 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from campaigns import outreach, pdf
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.mail import mail_mode
-from campaigns.models import utcnow
-from campaigns.signing import SignResult
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.mail import mail_mode
+from campaigns.core.models import utcnow
+from campaigns.letters import outreach, pdf
+from campaigns.signatures.signing import SignResult
 from campaigns.ui import common
 
 MAILTO_MAX = 1800  # longer links are cut by some mail apps

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns import outbox
-from campaigns.db import read_session, run_write
+from campaigns.core import outbox
+from campaigns.core.db import read_session, run_write
 from campaigns.ui import common
 
 KIND_TEXT = {

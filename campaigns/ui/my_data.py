@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from campaigns import supporters
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import utcnow
-from campaigns.settings import get_settings
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import utcnow
+from campaigns.core.settings import get_settings
+from campaigns.people import supporters
 from campaigns.ui import common
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
@@ -173,7 +173,7 @@ STATUS_TEXT = {
     "counted": "Signed",
     "withdrawn": "Withdrawn",
     "pending": "Not counted yet: confirm it with the link we emailed you",
-    "flagged": "Signed",  # held for review: the same words as counted (the signer is never told; campaigns.flood)
+    "flagged": "Signed",  # held for review: the same words as counted (never told the signer: signatures.flood)
     "invalidated": "Not counted",
 }
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from campaigns.audit import Actor
+from campaigns.core.audit import Actor
 from campaigns.ui import (
     account,
     admin,

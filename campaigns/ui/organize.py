@@ -9,12 +9,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from campaigns import catalog, custom_regions, lifecycle, overview
-from campaigns.audit import Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.mail import mail_mode
-from campaigns.models import Campaign, CampaignStatus
+from campaigns.catalog import lifecycle, listing
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.mail import mail_mode
+from campaigns.core.models import Campaign, CampaignStatus
+from campaigns.dashboard import overview
+from campaigns.regions import custom
 from campaigns.ui import common, organize_parts, public, review
 
 NEW = "new"
@@ -113,8 +115,8 @@ def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
 def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with read_session(common.engine()) as session:
-        schemes = custom_regions.all_schemes(session)
-        consent = catalog.consent_text(session, campaign) if campaign else catalog.DEFAULT_CONSENT_TEXT
+        schemes = custom.all_schemes(session)
+        consent = listing.consent_text(session, campaign) if campaign else listing.DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))
         slug = st.text_input(
@@ -166,7 +168,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     )
     confirm = st.checkbox(
         "Count signatures once the signer confirms their email",
-        value=campaign.require_confirmation if campaign else catalog.default_require_confirmation(),
+        value=campaign.require_confirmation if campaign else listing.default_require_confirmation(),
         key=f"{key}-confirm",
         help="Each signer gets an email with a link; only confirmed signatures count, are shown on the dashboard, "
         "are exported and have their letters delivered. Needs a mail server (RALLY_SMTP_HOST).",
@@ -189,8 +191,8 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     }
     if st.button("Create draft" if campaign is None else "Save changes", type="primary", key=f"{key}-save"):
         if campaign is None:
-            work: Callable[[Any], Campaign] = lambda s: catalog.create_campaign(  # noqa: E731
-                session=s, campaign_create=catalog.CampaignCreate(**values), actor=actor
+            work: Callable[[Any], Campaign] = lambda s: listing.create_campaign(  # noqa: E731
+                session=s, campaign_create=listing.CampaignCreate(**values), actor=actor
             )
         else:
             cid = campaign.id or 0
@@ -235,7 +237,7 @@ def _attempt(work: Callable[[Any], Any]) -> Any:
 def _preview(campaign: Campaign) -> None:
     st.caption("Exactly what supporters see (the form is inert here).")
     with read_session(common.engine()) as session:
-        page = catalog.get_campaign_page_for_staff(session=session, campaign_id=campaign.id or 0)
+        page = listing.get_campaign_page_for_staff(session=session, campaign_id=campaign.id or 0)
     with st.container(border=True):
         public.render_campaign_view(page, preview=True)
 

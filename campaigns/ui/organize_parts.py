@@ -7,14 +7,17 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from campaigns import custom_regions, letters, lifecycle, moderation, outreach, pdf, targets
-from campaigns.audit import Actor
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import Campaign, utcnow
-from campaigns.settings import get_settings
+from campaigns.catalog import lifecycle
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import Campaign, utcnow
+from campaigns.core.settings import get_settings
+from campaigns.core.uploads import UploadRowsError
+from campaigns.letters import outreach, pdf, targets, templates
+from campaigns.regions import custom
+from campaigns.signatures import moderation
 from campaigns.ui import common
-from campaigns.uploads import UploadRowsError
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
@@ -169,7 +172,7 @@ def render_regions() -> None:
     actor = common.require("organizer")
     st.title("Region schemes")
     with read_session(common.engine()) as session:
-        mine = custom_regions.list_custom_schemes(session)
+        mine = custom.list_custom_schemes(session)
     st.markdown(
         "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
         "constituencies, subdivisions of any country) you can upload your own."
@@ -195,7 +198,7 @@ def render_regions() -> None:
             try:
                 created = run_write(
                     common.engine(),
-                    lambda s: custom_regions.create_custom_scheme(
+                    lambda s: custom.create_custom_scheme(
                         session=s,
                         name=name,
                         regions_csv=regions_csv.getvalue(),
@@ -217,7 +220,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
     """The campaign's letter: start from a stock template or write one; preview for each target; save."""
     cid = campaign.id or 0
     key = f"{campaign.slug}-letter"
-    stock = {t.name: t for t in letters.stock_templates()}
+    stock = {t.name: t for t in templates.stock_templates()}
     st.markdown(
         "The letter signers send to their targets. They see it filled in for them and can change every word. "
         "The variables you can use are listed below; anything else is refused when you save."
@@ -236,20 +239,20 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         "Letter (Jinja2 template)",
         value=campaign.letter_template or "",
         height=320,
-        max_chars=letters.SOURCE_MAX,
+        max_chars=templates.SOURCE_MAX,
         key=f"{key}-body",
     )
     with st.expander("Variables you can use"):
         st.text(
             "\n".join(
                 f"{{{{ {name}.{field} }}}}" if fields_ else f"{{{{ {name} }}}}"
-                for name, fields_ in letters.ALLOWED.items()
+                for name, fields_ in templates.ALLOWED.items()
                 for field in (sorted(fields_) if fields_ else [""])
             )
         )
     with read_session(common.engine()) as session:
         current_targets = targets.list_targets(session, cid)
-    sample = letters.sample_context()
+    sample = templates.sample_context()
     preview_targets = current_targets[:5] or [None]
     st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
     for target in preview_targets:
@@ -258,13 +261,13 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
             if target is None
             else replace(
                 sample,
-                target=letters.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
+                target=templates.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
             )
         )
         with st.container(border=True):
             try:
-                st.markdown(f"**{common.plain(letters.render_source(subject, context))}**" if subject.strip() else "")
-                st.text(letters.render_source(body, context) if body.strip() else "Nothing yet.")
+                st.markdown(f"**{common.plain(templates.render_source(subject, context))}**" if subject.strip() else "")
+                st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
             except RallyError as exc:
                 st.error(exc.user_message)
     if st.button("Save the letter", type="primary", key=f"{key}-save"):

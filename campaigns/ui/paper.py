@@ -7,11 +7,11 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from campaigns import paper
-from campaigns.db import read_session
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import SignatureSource
-from campaigns.settings import get_settings
+from campaigns.core.db import read_session
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import SignatureSource
+from campaigns.core.settings import get_settings
+from campaigns.signatures import paper
 from campaigns.ui import common
 
 _SHOWN_ROWS = 500

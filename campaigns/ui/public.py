@@ -10,13 +10,13 @@ from datetime import datetime
 
 import streamlit as st
 
-from campaigns.catalog import CampaignPage
-from campaigns.db import run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.overview import milestone_reached
-from campaigns.settings import get_settings
-from campaigns.signing import SignerInput, SignResult, sign
-from campaigns.supporters import receipt_url
+from campaigns.catalog.listing import CampaignPage
+from campaigns.core.db import run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.settings import get_settings
+from campaigns.dashboard.overview import milestone_reached
+from campaigns.people.supporters import receipt_url
+from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import common, letter_step
 
 FIELDS = ("full_name", "email", "region", "postal_code", "comment")

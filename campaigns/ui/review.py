@@ -1,5 +1,5 @@
 """Organizers' trust pages: review a campaign's signatures in bulk (with its trending alerts), and the sign rules
-(blocklists and allowlists). Pages only orchestrate: the rules live in campaigns.review, flood and sign_rules."""
+(blocklists and allowlists). The rules live in campaigns.signatures (review, flood, rules)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from campaigns import catalog, flood, lifecycle, review, sign_rules
-from campaigns.db import read_session, run_write
-from campaigns.errors import InvalidInput, RallyError
-from campaigns.models import utcnow
+from campaigns.catalog import lifecycle, listing
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import utcnow
+from campaigns.signatures import flood, review
+from campaigns.signatures import rules as sign_rules
 from campaigns.ui import common
 
 STATUS_LABELS = {
@@ -45,7 +47,7 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
 def render_trends_for(slug: str) -> None:
     """The staff dashboard's alerts for one campaign."""
     with read_session(common.engine()) as session:
-        campaign = catalog.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is not None:
         render_trends(campaign.id or 0, where="on [Review signatures](/review)")
 
@@ -65,7 +67,7 @@ def render_review() -> None:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
     with read_session(common.engine()) as session:
-        campaign = catalog.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is None:
         st.info("That campaign is gone. Pick another.")
         return

@@ -1,0 +1,270 @@
+"""Campaigns: create, edit, publish, close, reopen, archive, and find them as the public or staff may see them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import Session, SQLModel
+
+from campaigns.core import audit
+from campaigns.core.audit import Actor
+from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
+from campaigns.core.mail import mail_mode
+from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
+from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
+from campaigns.regions.custom import resolve_scheme
+from campaigns.signatures.counts import campaign_total, campaign_totals
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_MAX = 80
+TITLE_MAX = 200
+PURPOSE_MAX = 2000
+BODY_MAX = 50_000
+CONSENT_MAX = 1000
+DEFAULT_CONSENT_TEXT = (
+    "Yes, the organizers of this campaign may email me about it and about related actions. "
+    "I can unsubscribe at any time."
+)
+
+
+class CampaignCreate(SQLModel):
+    slug: str
+    title: str
+    purpose: str
+    body: str = ""
+    goal: int
+    deadline: datetime | None = None
+    region_scheme: str
+    consent_text: str = DEFAULT_CONSENT_TEXT
+    # Count a signature once its signer confirms their email. None: on when an SMTP server is configured
+    # (the development outbox does not turn it on, so a fresh `make run` counts a signature at once).
+    require_confirmation: bool | None = None
+
+
+def default_require_confirmation() -> bool:
+    return mail_mode() == "smtp"
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """What the public sees of a campaign in lists and the JSON API."""
+
+    slug: str
+    title: str
+    purpose: str
+    goal: int
+    total: int
+    status: str  # "published" (accepting signatures) or "closed"
+    deadline: datetime | None
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def consent_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def store_consent_wording(session: Session, text: str) -> str:
+    digest = consent_hash(text)
+    if session.get(ConsentWording, digest) is None:
+        session.add(ConsentWording(hash=digest, text=text))
+        session.flush()
+    return digest
+
+
+def consent_text(session: Session, campaign: Campaign) -> str:
+    wording = session.get(ConsentWording, campaign.consent_hash)
+    return wording.text if wording else DEFAULT_CONSENT_TEXT
+
+
+def is_possible_slug(value: object) -> bool:
+    """Whether ``value`` could be a campaign's link name at all.
+
+    Anything else (a NUL byte, a space, a broken character, a thousand characters) names no campaign: lookups
+    answer "not found" without asking the database, which may refuse to compare such text at all.
+    """
+    return isinstance(value, str) and len(value) <= SLUG_MAX and SLUG_RE.fullmatch(value) is not None
+
+
+def campaign_not_found(slug: str) -> CampaignNotFound:
+    """The "not found" answer for a slug from a link: the message repeats it only when it could be a slug."""
+    return CampaignNotFound(slug, shown=is_possible_slug(slug))
+
+
+def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not is_possible_slug(data.slug):
+        errors["slug"] = (
+            f"Use lower-case letters, digits and single hyphens for the link name (at most {SLUG_MAX} characters)."
+        )
+    for name, value, limit in (("title", data.title, TITLE_MAX), ("purpose", data.purpose, PURPOSE_MAX)):
+        bad = find_bad_characters(value, allow_newlines=name != "title")
+        if bad:
+            errors[name] = f"The {name} contains {bad}; please retype it."
+        elif not has_visible_text(value):
+            errors[name] = f"Please write a {name}."
+        elif len(value) > limit:
+            errors[name] = f"Please shorten the {name} to at most {limit} characters."
+    bad = find_bad_characters(data.body, allow_newlines=True)
+    if bad:
+        errors["body"] = f"The text contains {bad}; please retype that part."
+    elif len(data.body) > BODY_MAX:
+        errors["body"] = f"Please shorten the text to at most {BODY_MAX:,} characters."
+    elif image := external_image_error(data.body, "text"):
+        errors["body"] = image
+    if data.goal < 1:
+        errors["goal"] = "The goal must be at least one signature."
+    if data.deadline is not None and (data.deadline.tzinfo is None or data.deadline <= now):
+        errors["deadline"] = "The deadline must be in the future."
+    bad = find_bad_characters(data.consent_text, allow_newlines=True)
+    if bad:
+        errors["consent_text"] = f"The consent wording contains {bad}; please retype it."
+    elif not has_visible_text(data.consent_text) or len(data.consent_text) > CONSENT_MAX:
+        errors["consent_text"] = f"Write the consent wording supporters agree to (at most {CONSENT_MAX} characters)."
+    elif image := external_image_error(data.consent_text, "consent wording"):
+        errors["consent_text"] = image
+    try:
+        resolve_scheme(session, data.region_scheme)
+    except RallyError as exc:
+        errors["region_scheme"] = exc.user_message
+    return errors
+
+
+def create_campaign(
+    *, session: Session, campaign_create: CampaignCreate, now: datetime | None = None, actor: Actor | None = None
+) -> Campaign:
+    """A new draft. Without an actor (demo, bench, tests) it is recorded as created from the command line."""
+    now = now or utcnow()
+    actor = actor or audit.CLI
+    errors = _validate(session, campaign_create, now)
+    if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
+        errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
+    if errors:
+        raise InvalidInput(errors)
+    digest = store_consent_wording(session, campaign_create.consent_text.strip())
+    confirm = campaign_create.require_confirmation
+    campaign = Campaign(
+        **campaign_create.model_dump(exclude={"consent_text", "require_confirmation"}),
+        require_confirmation=default_require_confirmation() if confirm is None else confirm,
+        consent_hash=digest,
+        created_at=now,
+        updated_at=now,
+        created_by=actor.user_id,
+    )
+    campaign.title = campaign.title.strip()
+    campaign.purpose = campaign.purpose.strip()
+    session.add(campaign)
+    session.flush()
+    audit.record(session, actor=actor, action="campaign.create", campaign_id=campaign.id, at=now, slug=campaign.slug)
+    return campaign
+
+
+def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
+    """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
+    if not is_possible_slug(slug):
+        return None
+    return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+
+
+def get_public_campaign(*, session: Session, slug: str) -> Campaign:
+    """A published or closed campaign; drafts, archived and unknown slugs look the same: not found."""
+    campaign = get_campaign_by_slug(session, slug)
+    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):
+        raise campaign_not_found(slug)
+    return campaign
+
+
+def public_status(campaign: Campaign, now: datetime | None = None) -> str:
+    return CampaignStatus.published.value if campaign.accepts_signatures(now) else CampaignStatus.closed.value
+
+
+def list_public_campaigns(*, session: Session, now: datetime | None = None) -> list[CampaignSummary]:
+    """Published and closed campaigns with their totals: open ones first, newest first."""
+    campaigns = (
+        session.execute(
+            select(Campaign)
+            .where(Campaign.status.in_([CampaignStatus.published.value, CampaignStatus.closed.value]))  # type: ignore[attr-defined]
+            .order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+        )
+        .scalars()
+        .all()
+    )
+    totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
+    summaries = [
+        CampaignSummary(
+            slug=c.slug,
+            title=c.title,
+            purpose=c.purpose,
+            goal=c.goal,
+            total=totals.get(c.id or 0, 0),
+            status=public_status(c, now),
+            deadline=c.deadline,
+        )
+        for c in campaigns
+    ]
+    return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    """Everything the public campaign page shows, as plain values (safe to cache and share)."""
+
+    slug: str
+    title: str
+    purpose: str
+    body: str
+    goal: int
+    total: int
+    status: str  # "published" (open) or "closed"
+    deadline: datetime | None
+    region_scheme: str
+    consent_text: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == CampaignStatus.published.value
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPage:
+    return CampaignPage(
+        slug=campaign.slug,
+        title=campaign.title,
+        purpose=campaign.purpose,
+        body=campaign.body,
+        goal=campaign.goal,
+        total=campaign_total(session, campaign.id or 0),
+        status=public_status(campaign, now),
+        deadline=campaign.deadline,
+        region_scheme=campaign.region_scheme,
+        consent_text=consent_text(session, campaign),
+    )
+
+
+def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
+    return _page(session, get_public_campaign(session=session, slug=slug), now)
+
+
+def days_left(deadline: datetime | None, now: datetime | None = None) -> int | None:
+    """Whole days until the deadline (0 on its last day); None without a deadline."""
+    if deadline is None:
+        return None
+    seconds = (deadline - (now or utcnow())).total_seconds()
+    return max(0, int(seconds // 86_400))
+
+
+def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPage:
+    """The public page's content for any status (organizers preview drafts exactly as supporters will see them)."""
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(str(campaign_id))
+    return _page(session, campaign, now)

@@ -1,0 +1,570 @@
+"""The mail outbox: every message Rally sends is a row here first, drained by a worker.
+
+**Queued with the change it reports.** :func:`enqueue` runs in the caller's write transaction: a
+confirmation email exists exactly when its signature does, a letter's email exactly when its delivery
+was claimed. ``dedupe_key`` (unique) makes queueing the same message twice a no-op.
+
+**Sent once and only once.** A worker (:func:`run_once`, looped by :class:`Worker`: inside the app
+process, or ``python -m campaigns worker``) claims a batch in one statement (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so several workers never take the same row; SQLite has one writer at a time), under a
+lease, then hands each message to SMTP and marks it sent right after. A message whose lease ran out
+while it was being sent (the worker died mid-send) may or may not have left: it becomes *uncertain*,
+is never resent automatically, and is shown to organizers, who may resend it (:func:`resend`).
+
+**Failures.** A server that cannot be reached, or answers 4xx, is retried with exponential backoff
+(:data:`BACKOFF_SECONDS` doubling, at most :data:`BACKOFF_CAP_SECONDS`) up to ``RALLY_MAIL_MAX_ATTEMPTS``
+attempts; a 5xx answer fails at once. Failed messages keep the server's answer.
+
+**Rate.** At most ``RALLY_MAIL_PER_MINUTE`` messages are handed over per rolling minute, across every
+worker on the database (a claim counts what was sent in the last minute and what is being sent).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from campaigns.core import audit
+from campaigns.core.audit import Actor
+from campaigns.core.db import HotStatement, run_write
+from campaigns.core.errors import NotFound, RallyError
+from campaigns.core.mail import (
+    MailError,
+    MailRefused,
+    MailUncertain,
+    OutgoingMail,
+    Transport,
+    mail_mode,
+    one_line,
+    open_transport,
+    render_message,
+)
+from campaigns.core.models import OutboxMessage, OutboxStatus, Outreach, OutreachStatus, utcnow
+from campaigns.core.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 300  # a claimed batch must be handed over within this (each SMTP step times out in 15 s)
+BATCH = 50
+BACKOFF_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+IDLE_SECONDS = 1.0  # how long an idle worker waits before looking again
+_PG_CLAIM_LOCK = 0x7261_6C6C_7930  # one claim at a time across PostgreSQL workers: the rate budget holds
+
+_T = OutboxMessage.__table__  # type: ignore[attr-defined]
+_OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+
+
+def enqueue(
+    *,
+    session: Session,
+    kind: str,
+    mail: OutgoingMail,
+    recipient_canonical: str | None = None,
+    campaign_id: int | None = None,
+    signature_id: int | None = None,
+    outreach_id: int | None = None,
+    dedupe_key: str | None = None,
+    held: bool = False,
+    now: datetime | None = None,
+    settings: Settings | None = None,
+) -> int | None:
+    """Queue one message in the caller's transaction; returns its id, or None if ``dedupe_key`` was queued before.
+
+    ``held``: stored but not sent until :func:`release_held` (a letter from a signature that does not count yet).
+    Raises ``MailError`` when mail is off or an address is not valid (nothing is queued then).
+    """
+    settings = settings or get_settings()
+    if mail_mode(settings) is None:
+        raise MailError("Email is not configured (set RALLY_SMTP_HOST, or RALLY_MAIL_OUTBOX for development).")
+    message = render_message(mail, settings)
+    now = now or utcnow()
+    row = (
+        _insert(session.connection().dialect.name)
+        .execute(
+            session,
+            {
+                "kind": kind,
+                "status": OutboxStatus.held.value if held else OutboxStatus.queued.value,
+                "to_address": mail.to_address,
+                "recipient_canonical": recipient_canonical,
+                "subject": one_line(mail.subject),
+                "message": message,
+                "dedupe_key": dedupe_key,
+                "campaign_id": campaign_id,
+                "signature_id": signature_id,
+                "outreach_id": outreach_id,
+                "attempts": 0,
+                "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
+                "created_at": now,
+            },
+        )
+        .fetchone()
+    )
+    return int(row[0]) if row else None
+
+
+_INSERT_KEYS = (
+    "kind",
+    "status",
+    "to_address",
+    "recipient_canonical",
+    "subject",
+    "message",
+    "dedupe_key",
+    "campaign_id",
+    "signature_id",
+    "outreach_id",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+@cache
+def _insert(dialect_name: str) -> HotStatement:
+    """Queueing is on the sign-on path (a confirmation email per signature): the statement is built once per
+    dialect and run on the driver's cursor, as the sign service's own statements are (``db.HotStatement``)."""
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    statement = insert(_T).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_T.c.id)
+    return HotStatement(statement, _INSERT_KEYS)
+
+
+def release_held(*, session: Session, signature_ids: list[int], now: datetime | None = None) -> int:
+    """These signatures now count: their held messages (letters) are queued. Returns how many."""
+    if not signature_ids:
+        return 0
+    result = session.execute(
+        update(_T)
+        .where(_T.c.signature_id.in_(signature_ids), _T.c.status == OutboxStatus.held.value)
+        .values(status=OutboxStatus.queued.value, next_attempt_at=now or utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def drop_held(*, session: Session, signature_ids: list[int]) -> int:
+    """These signatures will never count (invalidated, withdrawn): their held messages are dropped unsent, and the
+    deliveries they stood for with them (the letters stay, as their signers wrote them)."""
+    if not signature_ids:
+        return 0
+    rows = session.execute(
+        select(_T.c.id, _T.c.outreach_id).where(
+            _T.c.signature_id.in_(signature_ids), _T.c.status == OutboxStatus.held.value
+        )
+    ).all()
+    outreach_ids = [o for _, o in rows if o is not None]
+    if outreach_ids:
+        session.execute(_OUTREACH.delete().where(_OUTREACH.c.id.in_(outreach_ids)))  # cascades to the messages
+    session.execute(_T.delete().where(_T.c.id.in_([i for i, _ in rows])))
+    return len(rows)
+
+
+def forget_signatures(*, session: Session, signature_ids: list[int], recipient_canonical: str | None = None) -> int:
+    """Erasure: every message about these signatures, or addressed to this supporter, is deleted (sent or not)."""
+    conditions = [_T.c.signature_id.in_(signature_ids)] if signature_ids else []
+    if recipient_canonical:
+        conditions.append(_T.c.recipient_canonical == recipient_canonical)
+    if not conditions:
+        return 0
+    return int(session.execute(_T.delete().where(or_(*conditions))).rowcount or 0)
+
+
+# --- the worker -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    recovered: int = 0  # leases found expired (messages made uncertain)
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed + self.uncertain
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    message: str
+    outreach_id: int | None
+    attempts: int
+    to_address: str
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100_000}"
+
+
+def recover_expired_leases(*, session: Session, now: datetime | None = None) -> int:
+    """Messages whose worker's lease ran out mid-send become uncertain: maybe delivered, never resent by Rally."""
+    now = now or utcnow()
+    expired = session.execute(
+        select(_T.c.id, _T.c.outreach_id).where(_T.c.status == OutboxStatus.sending.value, _T.c.lease_until < now)
+    ).all()
+    if not expired:
+        return 0
+    ids = [i for i, _ in expired]
+    session.execute(
+        update(_T)
+        .where(_T.c.id.in_(ids), _T.c.status == OutboxStatus.sending.value)
+        .values(
+            status=OutboxStatus.uncertain.value,
+            lease_until=None,
+            last_error="The sender stopped while handing this message over: it may or may not have been delivered.",
+        )
+    )
+    outreach_ids = [o for _, o in expired if o is not None]
+    if outreach_ids:
+        session.execute(
+            update(_OUTREACH)
+            .where(_OUTREACH.c.id.in_(outreach_ids))
+            .values(status=OutreachStatus.uncertain.value, last_error="Maybe delivered: an organizer may resend it.")
+        )
+    log.warning("%d outbox message(s) left uncertain by a worker that stopped mid-send", len(ids))
+    return len(ids)
+
+
+def _budget(session: Session, now: datetime, settings: Settings) -> int:
+    """How many messages may be claimed now under the per-minute rate (sent in the last minute, or being sent)."""
+    limit = settings.mail_per_minute
+    recent = select(_T.c.id).where(
+        or_(
+            and_(_T.c.status == OutboxStatus.sent.value, _T.c.sent_at > now - timedelta(minutes=1)),
+            _T.c.status == OutboxStatus.sending.value,
+        )
+    )
+    used = session.execute(select(func.count()).select_from(recent.limit(limit).subquery())).scalar_one()
+    return max(0, limit - int(used))
+
+
+def claim(
+    *, session: Session, worker: str, limit: int = BATCH, now: datetime | None = None, settings: Settings | None = None
+) -> list[_Claimed]:
+    """Take up to ``limit`` due messages for ``worker`` under a lease (one statement; safe with many workers)."""
+    settings = settings or get_settings()
+    now = now or utcnow()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_CLAIM_LOCK})
+    limit = min(limit, _budget(session, now, settings))
+    if limit <= 0:
+        return []
+    due = (
+        select(_T.c.id)
+        .where(_T.c.status == OutboxStatus.queued.value, _T.c.next_attempt_at <= now)
+        .order_by(_T.c.next_attempt_at, _T.c.id)
+        .limit(limit)
+    )
+    if postgres:
+        due = due.with_for_update(skip_locked=True)
+    rows = session.execute(
+        update(_T)
+        .where(_T.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=OutboxStatus.sending.value,
+            claimed_by=worker,
+            lease_until=now + timedelta(seconds=LEASE_SECONDS),
+            attempts=_T.c.attempts + 1,
+        )
+        .returning(_T.c.id, _T.c.message, _T.c.outreach_id, _T.c.attempts, _T.c.to_address)
+    ).all()
+    return sorted((_Claimed(int(i), m, o, int(a), t) for i, m, o, a, t in rows), key=lambda c: c.id)
+
+
+# Built once: a drain marks every message in its own transaction, where building the statement cost more
+# than SQLite's work on it.
+_MARK_SENT = (
+    update(_T)
+    .where(
+        _T.c.id == bindparam("message_id"),
+        _T.c.claimed_by == bindparam("worker"),
+        _T.c.status.in_([OutboxStatus.sending.value, OutboxStatus.uncertain.value]),
+    )
+    .values(status=OutboxStatus.sent.value, sent_at=bindparam("now"), lease_until=None, last_error=None)
+)
+_MARK_OUTREACH_SENT = (
+    update(_OUTREACH)
+    .where(_OUTREACH.c.id == bindparam("outreach_id"))
+    .values(status=OutreachStatus.sent.value, sent_at=bindparam("now"), attempts=bindparam("tries"), last_error=None)
+)
+
+
+def _mark_sent(engine: Engine, claimed: _Claimed, worker: str) -> None:
+    """Mark one handed-over message sent, in its own transaction, right after the hand-over.
+
+    On PostgreSQL this transaction commits asynchronously (``synchronous_commit = off``: it does not wait for
+    its WAL flush, which was most of a mark's time). That keeps sent-once: the claim that set the message
+    *sending* under a lease was committed durably before the hand-over, so a mark lost to a database server
+    crash (within a fraction of a second of its commit) leaves the message *sending*, and it becomes
+    *uncertain* when the lease runs out, never resent: as when a worker dies between hand-over and mark.
+    """
+
+    def work(session: Session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SET LOCAL synchronous_commit = off"))
+        now = utcnow()
+        session.execute(_MARK_SENT, {"message_id": claimed.id, "worker": worker, "now": now})
+        if claimed.outreach_id is not None:
+            session.execute(
+                _MARK_OUTREACH_SENT, {"outreach_id": claimed.outreach_id, "now": now, "tries": claimed.attempts}
+            )
+
+    run_write(engine, work)
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Wait before the next try after ``attempts`` tries: 30 s, 60 s, 120 s ... at most an hour."""
+    return int(min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def _mark_failed(engine: Engine, claimed: _Claimed, worker: str, error: MailError, settings: Settings) -> str:
+    """Retry later, fail for good, or leave uncertain; returns the new status."""
+    if isinstance(error, MailUncertain):
+        status = OutboxStatus.uncertain.value
+    elif isinstance(error, MailRefused) and error.permanent:
+        status = OutboxStatus.failed.value
+    elif claimed.attempts >= settings.mail_max_attempts:
+        status = OutboxStatus.failed.value
+    else:
+        status = OutboxStatus.queued.value
+    message = error.user_message[:500]
+
+    def work(session: Session) -> None:
+        now = utcnow()
+        session.execute(
+            update(_T)
+            .where(_T.c.id == claimed.id, _T.c.claimed_by == worker)
+            .values(
+                status=status,
+                lease_until=None,
+                last_error=message,
+                next_attempt_at=now + timedelta(seconds=backoff_seconds(claimed.attempts)),
+            )
+        )
+        if claimed.outreach_id is not None:
+            shown = {
+                OutboxStatus.queued.value: OutreachStatus.pending.value,
+                OutboxStatus.failed.value: OutreachStatus.failed.value,
+                OutboxStatus.uncertain.value: OutreachStatus.uncertain.value,
+            }[status]
+            session.execute(
+                update(_OUTREACH)
+                .where(_OUTREACH.c.id == claimed.outreach_id)
+                .values(status=shown, attempts=claimed.attempts, last_error=message)
+            )
+
+    run_write(engine, work)
+    return status
+
+
+_COUNTER = {"queued": "retried", "failed": "failed", "uncertain": "uncertain"}
+
+
+def run_once(
+    engine: Engine,
+    *,
+    worker: str | None = None,
+    limit: int = BATCH,
+    settings: Settings | None = None,
+    transport: Transport | None = None,
+    after_send: Callable[[int], None] | None = None,
+) -> RunStats:
+    """One pass: recover expired leases, claim a batch, hand each message over and mark it. Returns what happened.
+
+    ``after_send`` (tests) is called with each message's id once it was handed over, before it is marked.
+    """
+    settings = settings or get_settings()
+    worker = worker or worker_name()
+    stats = RunStats()
+    stats.recovered = run_write(engine, lambda s: recover_expired_leases(session=s))
+    batch = run_write(engine, lambda s: claim(session=s, worker=worker, limit=limit, settings=settings))
+    if not batch:
+        return stats
+    own_transport = transport is None
+    transport = transport or open_transport(settings)
+    try:
+        for claimed in batch:
+            try:
+                transport.send(claimed.message, claimed.to_address)
+            except MailError as exc:
+                status = _mark_failed(engine, claimed, worker, exc, settings)
+                log.warning("outbox message %d not sent (%s): %s", claimed.id, status, exc.user_message)
+                counter = _COUNTER[status]
+                setattr(stats, counter, getattr(stats, counter) + 1)
+                continue
+            if after_send is not None:
+                after_send(claimed.id)
+            _mark_sent(engine, claimed, worker)
+            stats.sent += 1
+    finally:
+        if own_transport:
+            transport.close()
+    return stats
+
+
+def drain(engine: Engine, *, settings: Settings | None = None, max_passes: int = 1000) -> RunStats:
+    """Send everything that is due now (tests, the CLI's ``worker --once``)."""
+    total = RunStats()
+    for _ in range(max_passes):
+        stats = run_once(engine, settings=settings)
+        for name in ("sent", "retried", "failed", "uncertain", "recovered"):
+            setattr(total, name, getattr(total, name) + getattr(stats, name))
+        if stats.handled == 0:
+            break
+    return total
+
+
+def _run_task(task: Callable[[Engine], None], engine: Engine) -> None:
+    try:
+        task(engine)
+    except RallyError as exc:
+        log.warning("upkeep %s: %s", getattr(task, "__name__", task), exc.user_message)
+    except Exception:
+        log.exception("upkeep %s failed", getattr(task, "__name__", task))
+
+
+@dataclass
+class Worker:
+    """The outbox worker loop, in a thread of the app process or in ``python -m campaigns worker``."""
+
+    engine: Engine
+    idle_seconds: float = IDLE_SECONDS
+    maintenance: list[Callable[[Engine], None]] = field(default_factory=list)
+    maintenance_seconds: float = 60.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        name = worker_name()
+        last_maintenance = 0.0
+        log.info("outbox worker %s started", name)
+        while not self._stop.is_set():
+            if time.monotonic() - last_maintenance >= self.maintenance_seconds:
+                last_maintenance = time.monotonic()
+                for task in self.maintenance:
+                    _run_task(task, self.engine)
+            try:
+                stats = run_once(self.engine, worker=name)
+            except RallyError as exc:
+                log.error("outbox worker: %s", exc.user_message)
+                stats = RunStats()
+            except Exception:
+                log.exception("outbox worker pass failed")
+                stats = RunStats()
+            if stats.handled == 0:
+                self._stop.wait(self.idle_seconds)
+        log.info("outbox worker %s stopped", name)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="rally-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+# --- what organizers see and do ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    counts: dict[str, int]  # status -> messages
+    sent_last_hour: int
+    per_minute: int
+    mode: str | None
+
+
+def summary(*, session: Session, campaign_id: int | None = None, now: datetime | None = None) -> OutboxSummary:
+    now = now or utcnow()
+    where = [_T.c.campaign_id == campaign_id] if campaign_id is not None else []
+    counts = {status.value: 0 for status in OutboxStatus}
+    for status, n in session.execute(select(_T.c.status, func.count()).where(*where).group_by(_T.c.status)):
+        counts[status] = int(n)
+    sent = session.execute(
+        select(func.count()).where(
+            *where, _T.c.status == OutboxStatus.sent.value, _T.c.sent_at > now - timedelta(hours=1)
+        )
+    ).scalar_one()
+    settings = get_settings()
+    return OutboxSummary(counts, int(sent), settings.mail_per_minute, mail_mode(settings))
+
+
+@dataclass(frozen=True)
+class ProblemMessage:
+    id: int
+    kind: str
+    status: str
+    to_address: str
+    subject: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+def problems(*, session: Session, campaign_id: int | None = None, limit: int = 200) -> list[ProblemMessage]:
+    """Failed and uncertain messages, newest first: what an organizer may look at and resend."""
+    where: list[Any] = [_T.c.status.in_([OutboxStatus.failed.value, OutboxStatus.uncertain.value])]
+    if campaign_id is not None:
+        where.append(_T.c.campaign_id == campaign_id)
+    rows = session.execute(
+        select(
+            _T.c.id,
+            _T.c.kind,
+            _T.c.status,
+            _T.c.to_address,
+            _T.c.subject,
+            _T.c.attempts,
+            _T.c.last_error,
+            _T.c.created_at,
+        )
+        .where(*where)
+        .order_by(_T.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [ProblemMessage(*row) for row in rows]
+
+
+def resend(*, session: Session, message_id: int, actor: Actor, now: datetime | None = None) -> None:
+    """A person decided: send a failed or uncertain message again (once more; audited)."""
+    now = now or utcnow()
+    row = session.execute(
+        select(_T.c.status, _T.c.campaign_id, _T.c.outreach_id).where(_T.c.id == message_id).with_for_update()
+    ).first()
+    if row is None or row.status not in (OutboxStatus.failed.value, OutboxStatus.uncertain.value):
+        raise NotFound("That message is not failed or uncertain any more. Reload the page to see it as it is now.")
+    session.execute(
+        update(_T)
+        .where(_T.c.id == message_id)
+        .values(status=OutboxStatus.queued.value, attempts=0, next_attempt_at=now, claimed_by=None, last_error=None)
+    )
+    if row.outreach_id is not None:
+        session.execute(
+            update(_OUTREACH).where(_OUTREACH.c.id == row.outreach_id).values(status=OutreachStatus.pending.value)
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="outbox.resend",
+        campaign_id=row.campaign_id,
+        at=now,
+        message_id=message_id,
+        was=row.status,
+    )

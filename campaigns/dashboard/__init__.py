@@ -1,0 +1,2 @@
+"""What the live dashboard (``live``) and the organizers' overview (``overview``) show, read from the
+aggregate rows."""

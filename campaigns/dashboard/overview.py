@@ -1,0 +1,118 @@
+"""The organizers' overview: every campaign that is not archived, with its numbers and milestones.
+
+One query per concern (campaigns, totals, last 24 hours, pending comments), whatever the
+number of campaigns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.signatures.counts import campaign_totals
+
+MILESTONES = (25, 50, 75, 100)
+RECENT_WINDOW = timedelta(hours=24)
+
+
+def milestone_reached(total: int, goal: int) -> int | None:
+    """The highest milestone (percent of the goal) reached; None below the first."""
+    if goal <= 0:
+        return None
+    reached = [m for m in MILESTONES if total * 100 >= m * goal]  # integers: 3 of 12 is exactly 25%
+    return reached[-1] if reached else None
+
+
+@dataclass(frozen=True)
+class CampaignOverviewRow:
+    campaign_id: int
+    slug: str
+    title: str
+    status: str  # effective: a published campaign past its deadline shows "closed"
+    total: int
+    goal: int
+    last_24h: int
+    milestone: int | None
+    deadline: datetime | None
+    pending_comments: int
+
+    @property
+    def progress(self) -> float:
+        """Share of the goal reached, 0..1 (a progress bar's value; see ``milestone`` beyond it)."""
+        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+
+def _effective_status(campaign: Campaign, now: datetime) -> str:
+    if campaign.status == CampaignStatus.published and not campaign.accepts_signatures(now):
+        return CampaignStatus.closed.value
+    return campaign.status
+
+
+def _recent_counts(session: Session, ids: list[int], now: datetime) -> dict[int, int]:
+    rows = session.execute(
+        select(Signature.campaign_id, func.count())
+        .where(
+            Signature.campaign_id.in_(ids),  # type: ignore[attr-defined]
+            Signature.status == SignatureStatus.counted.value,
+            Signature.created_at > now - RECENT_WINDOW,
+            Signature.created_at <= now,
+        )
+        .group_by(Signature.campaign_id)
+    ).all()
+    return {cid: int(n) for cid, n in rows}
+
+
+def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(Signature.campaign_id, func.count())
+        .where(
+            Signature.campaign_id.in_(ids),  # type: ignore[attr-defined]
+            Signature.comment_status == CommentStatus.pending.value,
+            Signature.comment.is_not(None),  # type: ignore[union-attr]
+        )
+        .group_by(Signature.campaign_id)
+    ).all()
+    return {cid: int(n) for cid, n in rows}
+
+
+def campaign_overview(session: Session, *, now: datetime | None = None) -> list[CampaignOverviewRow]:
+    """Every campaign but archived ones (drafts included), newest first."""
+    now = now or utcnow()
+    campaigns = (
+        session.execute(
+            select(Campaign)
+            .where(Campaign.status != CampaignStatus.archived.value)
+            .order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
+        )
+        .scalars()
+        .all()
+    )
+    ids = [c.id for c in campaigns if c.id is not None]
+    if not ids:
+        return []
+    totals = campaign_totals(session, ids)
+    recent = _recent_counts(session, ids, now)
+    pending = _pending_comment_counts(session, ids)
+    rows = []
+    for c in campaigns:
+        assert c.id is not None
+        total = totals.get(c.id, 0)
+        rows.append(
+            CampaignOverviewRow(
+                campaign_id=c.id,
+                slug=c.slug,
+                title=c.title,
+                status=_effective_status(c, now),
+                total=total,
+                goal=c.goal,
+                last_24h=recent.get(c.id, 0),
+                milestone=milestone_reached(total, c.goal),
+                deadline=c.deadline,
+                pending_comments=pending.get(c.id, 0),
+            )
+        )
+    return rows

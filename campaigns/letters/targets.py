@@ -1,0 +1,225 @@
+"""Targets: the people letters go to, for one region of the campaign's scheme or for every signer.
+
+Organizers upload them as a CSV file (``import_targets``) or add them one by one (``add_target``).
+An import checks every row first and saves nothing unless all rows are right; then the file
+replaces the campaign's targets in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select
+from sqlmodel import Session
+
+from campaigns.core import audit
+from campaigns.core.audit import Actor
+from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
+from campaigns.core.models import Campaign, Target, utcnow
+from campaigns.core.uploads import RowError, UploadRowsError, check_cells, clean_cell, read_csv, row_errors, shown
+from campaigns.core.validation import NAME_MAX, canonical_email, clean_email
+from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.schemes import RegionScheme
+
+COLUMNS = ["region_code", "name", "title", "email", "postal_address"]
+TITLE_MAX = 200
+ADDRESS_MAX = 1000
+
+
+class TargetImportError(UploadRowsError):
+    """Rows of a targets file are wrong, so nothing was imported: ``errors``, ``report_csv()``."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    count: int  # targets imported
+    replaced: int  # targets the campaign had before, now deleted
+
+
+@dataclass(frozen=True)
+class _Checked:
+    region_code: str | None
+    name: str
+    title: str
+    email: str | None
+    email_canonical: str | None
+    postal_address: str
+
+    def row(self, campaign_id: int) -> dict[str, Any]:
+        values = asdict(self)
+        del values["email_canonical"]
+        return {**values, "campaign_id": campaign_id, "created_at": utcnow()}
+
+    def keys(self) -> dict[str, tuple[str | None, str]]:
+        """Field -> what two targets of one region must not share."""
+        keys = {"name": (self.region_code, self.name.casefold())}
+        if self.email_canonical:
+            keys["email"] = (self.region_code, self.email_canonical)
+        return keys
+
+
+def _region(scheme: RegionScheme, value: str) -> str | None:
+    code = value.strip()
+    if not code:
+        return None
+    if not scheme.has(code):
+        raise InvalidInput(
+            {
+                "region_code": f'"{shown(code, 40)}" is not a region code of the scheme "{scheme.info.name}" '
+                f"({scheme.info.id}). Leave it empty for a target of every signer."
+            }
+        )
+    return scheme.get(code).code
+
+
+def _email(value: str) -> tuple[str | None, str | None]:
+    return clean_email(value, field="email") if value.strip() else (None, None)
+
+
+def _check(scheme: RegionScheme, values: dict[str, str]) -> tuple[_Checked | None, dict[str, str]]:
+    """The cleaned target, or None and each field's problem."""
+    cleaned, errors = check_cells(
+        values,
+        {
+            "region_code": lambda v: _region(scheme, v),
+            "name": lambda v: clean_cell(v, "name", NAME_MAX, required=True),
+            "title": lambda v: clean_cell(v, "title", TITLE_MAX),
+            "email": _email,
+            "postal_address": lambda v: clean_cell(v, "postal_address", ADDRESS_MAX, newlines=True),
+        },
+    )
+    if errors:
+        return None, errors
+    email, canonical = cleaned.pop("email")
+    return _Checked(**cleaned, email=email, email_canonical=canonical), {}
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignNotFound(str(campaign_id))
+    return campaign
+
+
+def _check_rows(scheme: RegionScheme, data: bytes) -> list[_Checked]:
+    errors: list[RowError] = []
+    checked: list[_Checked] = []
+    seen: dict[str, dict[tuple[str | None, str], int]] = {"name": {}, "email": {}}
+    for row in read_csv(data, required=COLUMNS):
+        problem = row.problem_error()
+        if problem is not None:
+            errors.append(problem)
+            continue
+        target, field_errors = _check(scheme, row.values)
+        errors.extend(row_errors(row, field_errors))
+        if target is None:
+            continue
+        for column, key in target.keys().items():
+            earlier = seen[column].setdefault(key, row.line)
+            if earlier != row.line:
+                message = f"Same region and {column} as line {earlier}."
+                errors.append(RowError(row.line, column, row.values[column], message))
+        checked.append(target)
+    if errors:
+        raise TargetImportError(errors, what="targets file")
+    return checked
+
+
+def import_targets(*, session: Session, campaign_id: int, data: bytes, actor: Actor) -> ImportResult:
+    """Replace the campaign's targets by the rows of a CSV file (region_code,name,title,email,postal_address).
+
+    Every row is checked first; if any is wrong, ``TargetImportError`` lists each problem and nothing
+    changes. Otherwise the old targets are deleted and the new ones inserted in the caller's transaction,
+    so the campaign never has half a list. An empty region_code means a target for every signer.
+    """
+    campaign = _campaign(session, campaign_id)
+    rows = _check_rows(resolve_scheme(session, campaign.region_scheme), data)
+    result = session.execute(delete(Target).where(Target.campaign_id == campaign_id))  # type: ignore[arg-type]
+    replaced = int(getattr(result, "rowcount", 0) or 0)
+    session.execute(insert(Target), [r.row(campaign_id) for r in rows])
+    audit.record(
+        session, actor=actor, action="targets.import", campaign_id=campaign_id, count=len(rows), replaced=replaced
+    )
+    return ImportResult(count=len(rows), replaced=replaced)
+
+
+def _check_not_taken(session: Session, campaign_id: int, target: _Checked) -> None:
+    same_region = Target.region_code == target.region_code if target.region_code else Target.region_code.is_(None)  # type: ignore[union-attr]
+    existing = session.execute(select(Target).where(Target.campaign_id == campaign_id, same_region)).scalars()
+    for other in existing:
+        other_canonical = canonical_email(other.email) if other.email else None
+        if other.name.casefold() == target.name.casefold():
+            raise InvalidInput({"name": f'There is already a target called "{other.name}" for this region.'})
+        if target.email_canonical and other_canonical == target.email_canonical:
+            raise InvalidInput({"email": f'"{other.name}" already has this email address for this region.'})
+
+
+def add_target(
+    *,
+    session: Session,
+    campaign_id: int,
+    region_code: str | None,
+    name: str,
+    title: str = "",
+    email: str | None = None,
+    postal_address: str = "",
+    actor: Actor,
+) -> Target:
+    """Add one target (``region_code`` None or "" for every signer); InvalidInput names each wrong field."""
+    campaign = _campaign(session, campaign_id)
+    values = {"region_code": region_code or "", "name": name, "title": title, "email": email or ""}
+    checked, errors = _check(
+        resolve_scheme(session, campaign.region_scheme), {**values, "postal_address": postal_address}
+    )
+    if checked is None:
+        raise InvalidInput(errors)
+    _check_not_taken(session, campaign_id, checked)
+    target = Target(**checked.row(campaign_id))
+    session.add(target)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="targets.add",
+        campaign_id=campaign_id,
+        target_id=target.id,
+        name=target.name,
+        region_code=target.region_code,
+    )
+    return target
+
+
+def delete_target(*, session: Session, target_id: int, actor: Actor) -> None:
+    target = session.get(Target, target_id)
+    if target is None:
+        raise NotFound("That target doesn't exist any more: someone may have deleted it already.")
+    session.delete(target)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="targets.delete",
+        campaign_id=target.campaign_id,
+        target_id=target_id,
+        name=target.name,
+        region_code=target.region_code,
+    )
+
+
+def _order(target: Target) -> tuple[bool, str, str, int]:
+    return (target.region_code is not None, target.region_code or "", target.name.casefold(), target.id or 0)
+
+
+def list_targets(session: Session, campaign_id: int) -> list[Target]:
+    """All targets of a campaign: those for every signer first, then by region code, then by name."""
+    targets = session.execute(select(Target).where(Target.campaign_id == campaign_id)).scalars().all()
+    return sorted(targets, key=_order)
+
+
+def targets_for_region(session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
+    """Who a signer of ``region_code`` writes to: the region's own targets, then the targets for every signer."""
+    code = (region_code or "").strip().upper()
+    where = or_(Target.region_code == code, Target.region_code.is_(None)) if code else Target.region_code.is_(None)  # type: ignore[union-attr]
+    targets = session.execute(select(Target).where(Target.campaign_id == campaign_id, where)).scalars().all()
+    return sorted(targets, key=lambda t: (t.region_code is None, t.name.casefold(), t.id or 0))
