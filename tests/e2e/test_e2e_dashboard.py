@@ -1,0 +1,70 @@
+"""The live dashboard in a real browser: the map draws from the app alone, and fills in without a reload."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import expect
+
+from campaigns.core.db import run_write
+from campaigns.signatures.signing import sign
+from tests.support.browser import E2E, browser_page
+from tests.support.factories import make_campaign, signer
+
+pytestmark = E2E
+DESKTOP = {"width": 1280, "height": 900}
+REFRESH_WAIT_MS = 40_000  # cache (5 s) + fragment interval (5 s), with room for a busy machine
+
+
+@pytest.fixture
+def desktop(browser, request, tmp_path: Path):
+    with browser_page(browser, request, tmp_path, viewport=DESKTOP) as page:
+        yield page
+
+
+def _sign(engine, slug: str, region: str, times: int) -> None:
+    for _ in range(times):
+        new = signer(region_code=region)
+        run_write(engine, lambda s, new=new: sign(session=s, campaign_slug=slug, signer=new))
+
+
+def test_dashboard_map_draws_with_no_request_leaving_the_app_and_fills_in_without_reload(
+    live_server, desktop, tmp_path
+):
+    engine = live_server.engine()
+    make_campaign(engine, slug="dash-live", goal=50, title="Clean air for schools")
+    _sign(engine, "dash-live", "US-CA", 3)
+    _sign(engine, "dash-live", "US-NY", 2)
+
+    page = desktop
+    requests: list[str] = []
+    page.context.on("request", lambda r: requests.append(r.url))  # documents, scripts, fonts, data, workers
+    page.on("websocket", lambda ws: requests.append(ws.url))
+    page.goto(f"{live_server.url}/dashboard?campaign=dash-live")
+
+    the_map = page.get_by_test_id("stVegaLiteChart").first
+    california = the_map.locator("path[aria-roledescription='geoshape'][aria-label*='Region: California;']")
+    california.wait_for()  # Vega has drawn the map from the shapes the app served
+    expect(california).to_have_attribute("aria-label", re.compile(r"^Signatures: 3; Region: California; .*Rank: 1$"))
+    assert the_map.locator("path[aria-roledescription='geoshape']").count() >= 50  # every state drawn
+    signatures = page.get_by_test_id("stMetric").filter(has_text="Signatures").first
+    expect(signatures.get_by_test_id("stMetricValue")).to_have_text("5")
+    expect(page.get_by_text("Updated at")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "dashboard.png"))
+
+    _sign(engine, "dash-live", "US-TX", 4)
+    expect(signatures.get_by_test_id("stMetricValue")).to_have_text("9", timeout=REFRESH_WAIT_MS)
+    texas = the_map.locator("path[aria-roledescription='geoshape'][aria-label*='Region: Texas;']")
+    expect(texas).to_have_attribute("aria-label", re.compile(r"^Signatures: 4; Region: Texas; .*Rank: 1$"))
+    expect(page.get_by_test_id("stProgress").first).to_contain_text("9 of 50 signatures")
+    page.screenshot(path=str(tmp_path / "dashboard-after.png"))
+
+    own = urlsplit(live_server.url).netloc
+    outside = [u for u in requests if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).netloc != own]
+    assert not outside, outside  # no CDN, no map tiles, no web fonts: the page works with no internet at all
+    assert any("/api/shapes/us-states.json" in u for u in requests)  # the shapes came from the app itself
+    assert f"ws://{own}/_stcore/stream" in requests
+    engine.dispose()

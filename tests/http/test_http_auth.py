@@ -1,0 +1,265 @@
+"""Log-in and log-out routes, against the app started with `make run`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import delete, select
+
+from campaigns.core.audit import CLI
+from campaigns.core.db import read_session, run_write
+from campaigns.core.models import LoginAttempt
+from campaigns.people import staff as auth
+from campaigns.web.app import StripIdentityHeadersMiddleware
+
+pytestmark = pytest.mark.xdist_group("live")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def staff(live_server):
+    engine = live_server.engine()
+    run_write(
+        engine,
+        lambda s: auth.create_user(
+            session=s, email="org@example.org", password=PASSWORD, roles=["organizer"], actor=CLI
+        ),
+    )
+    yield engine
+    engine.dispose()
+
+
+def post_login(server, *, origin="self", email="org@example.org", password=PASSWORD, next_="/"):
+    headers = {}
+    if origin == "self":
+        headers["Origin"] = server.url
+    elif origin:
+        headers["Origin"] = origin
+    return httpx.post(
+        f"{server.url}/auth/login",
+        data={"email": email, "password": password, "next": next_},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def test_login_page_is_a_plain_form(live_server):
+    page = httpx.get(f"{live_server.url}/auth/login")
+    assert page.status_code == 200 and 'action="/auth/login"' in page.text and 'type="password"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_login_answers_303_with_an_httponly_samesite_cookie(live_server, staff):
+    response = post_login(live_server, next_="/?campaign=x")
+    assert response.status_code == 303 and response.headers["location"] == "/?campaign=x"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{auth.COOKIE_NAME}=")
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http here; Secure is added when served over https
+    value = response.cookies[auth.COOKIE_NAME]
+    actor = run_write(staff, lambda s: auth.identify(session=s, cookie_value=value))
+    assert actor.email == "org@example.org"
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "null", None])
+def test_login_from_another_origin_or_none_is_refused(live_server, staff, origin):
+    response = post_login(live_server, origin=origin)
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+    assert "must be sent from this site" in response.text
+
+
+def test_wrong_password_redirects_to_a_generic_message(live_server, staff):
+    response = post_login(live_server, password="wrong password entirely")
+    assert response.status_code == 303 and "m=failed" in response.headers["location"]
+    assert "set-cookie" not in response.headers
+    page = httpx.get(f"{live_server.url}{response.headers['location']}")
+    assert "match an active account" in page.text and 'role="alert"' in page.text
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/x", "https://evil.example", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_next_never_leaves_the_site(live_server, staff, target):
+    response = post_login(live_server, next_=target)
+    assert response.headers["location"] == "/"
+
+
+def test_logout_clears_the_cookie_and_ends_the_session(live_server, staff):
+    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
+    refused = httpx.post(f"{live_server.url}/auth/logout", cookies={auth.COOKIE_NAME: cookie}, follow_redirects=False)
+    assert refused.status_code == 403  # no Origin: refused like a cross-site request
+    response = httpx.post(
+        f"{live_server.url}/auth/logout",
+        cookies={auth.COOKIE_NAME: cookie},
+        headers={"Origin": live_server.url},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and f'{auth.COOKIE_NAME}=""' in response.headers["set-cookie"]
+    assert run_write(staff, lambda s: auth.identify(session=s, cookie_value=cookie)) is None
+
+
+def test_identity_headers_never_reach_the_app():
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen["headers"] = dict(scope["headers"])
+
+    stripped = StripIdentityHeadersMiddleware(app)
+    for kind in ("http", "websocket"):
+        scope = {
+            "type": kind,
+            "headers": [
+                (b"x-forwarded-user", b"admin@example.org"),
+                (b"Remote-User", b"admin"),
+                (b"x-rally-role", b"admin"),
+                (b"cookie", b"a=b"),
+            ],
+        }
+        asyncio.run(stripped(scope, None, None))
+        assert seen["headers"] == {b"cookie": b"a=b"}
+
+
+def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
+    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
+    page = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie})
+    assert "You are logged in as <strong>org@example.org</strong>" in page.text
+    assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
+    forged = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie + "x"})
+    assert 'type="password"' in forged.text and "logged in as" not in forged.text
+
+
+@pytest.fixture
+def no_attempts(staff):
+    """A test starting with no log-in attempts, whose own are removed afterwards (the module shares limits)."""
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+    yield staff
+    run_write(staff, lambda s: s.execute(delete(LoginAttempt)))
+
+
+def attempt_addresses(engine):
+    with read_session(engine) as session:
+        return session.execute(select(LoginAttempt.client_address).order_by(LoginAttempt.id)).scalars().all()
+
+
+@pytest.mark.parametrize(("host", "peer"), [("127.0.0.1", "127.0.0.1"), ("[::1]", "::1")])
+def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_counted_address(live_server, no_attempts, host, peer):
+    # `make run` listens on "::": over IPv4 uvicorn sees ::ffff:127.0.0.1, over IPv6 ::1, which it trusts by default
+    engine = no_attempts
+    base = live_server.url.replace("127.0.0.1", host)
+    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+        response = httpx.post(
+            f"{base}/auth/login",
+            data={"email": f"guess{i}@example.org", "password": "wrong password here", "next": "/"},
+            headers={"Origin": base, "X-Forwarded-For": f"198.51.100.{i + 1}"},
+            follow_redirects=False,
+        )
+        assert "m=failed" in response.headers["location"]
+    assert set(attempt_addresses(engine)) == {peer}  # the TCP peer, not what the header claims
+    spoofed = httpx.post(
+        f"{base}/auth/login",
+        data={"email": "org@example.org", "password": PASSWORD, "next": "/"},
+        headers={"Origin": base, "X-Forwarded-For": "192.0.2.99", "X-Real-IP": "192.0.2.99"},
+        follow_redirects=False,
+    )
+    assert "m=throttled" in spoofed.headers["location"] and "set-cookie" not in spoofed.headers
+
+
+# --- set-password links ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reset_link(live_server, no_attempts):
+    """A fresh set-password link for a person of their own (made by an admin, mail off: shown once)."""
+    from campaigns.core.audit import Actor
+    from campaigns.people import password_links
+    from tests.support.factories import make_user
+
+    engine = no_attempts
+    with read_session(engine) as session:
+        number = auth.count_users(session)
+    person = make_user(engine, email=f"reset{number}@example.org", roles=["coordinator"])
+    admin = Actor(None, "cli", frozenset({"admin"}))
+    token = password_links.reset_password(engine=engine, user_id=person.id, actor=admin).url.split("token=")[1]
+    return engine, person.email, token
+
+
+NEW = "a brand new staff passphrase"
+
+
+def post_new_password(server, token, password=NEW, confirm=None, origin="self"):
+    headers = {"Origin": server.url} if origin == "self" else ({"Origin": origin} if origin else {})
+    return httpx.post(
+        f"{server.url}/auth/set-password",
+        data={"token": token, "password": password, "confirm": password if confirm is None else confirm},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def can_log_in(server, email, password):
+    response = post_login(server, email=email, password=password)
+    return auth.COOKIE_NAME in response.cookies
+
+
+def test_opening_a_set_password_link_shows_a_form_and_spends_nothing(live_server, reset_link):
+    _, email, token = reset_link
+    for _ in range(3):  # a mail scanner, a preview, the person
+        page = httpx.get(f"{live_server.url}/auth/set-password", params={"token": token})
+        assert page.status_code == 200 and 'action="/auth/set-password"' in page.text
+        assert email in page.text and f"at least {auth.PASSWORD_MIN} characters" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
+    response = post_new_password(live_server, token)
+    assert response.status_code == 303 and response.headers["location"] == "/auth/login?m=password-set"
+    assert can_log_in(live_server, email, NEW) and not can_log_in(live_server, email, PASSWORD)
+
+
+def test_a_used_link_is_refused_with_a_clear_message(live_server, reset_link):
+    _, email, token = reset_link
+    assert post_new_password(live_server, token).status_code == 303
+    again = post_new_password(live_server, token, password="yet another good passphrase")
+    assert again.status_code == 400 and "already been used" in again.text
+    page = httpx.get(f"{live_server.url}/auth/set-password", params={"token": token})
+    assert page.status_code == 400 and "already been used" in page.text and 'type="password"' not in page.text
+    assert can_log_in(live_server, email, NEW)
+
+
+def test_a_tampered_link_changes_nothing(live_server, reset_link):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token[:-1] + ("A" if token[-1] != "A" else "B"))
+    assert response.status_code == 400 and "isn&#x27;t valid" in response.text
+    assert can_log_in(live_server, email, PASSWORD)
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", None])
+def test_set_password_from_another_origin_is_refused(live_server, reset_link, origin):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token, origin=origin)
+    assert response.status_code == 403 and "must be sent from this site" in response.text
+    assert can_log_in(live_server, email, PASSWORD)
+    assert post_new_password(live_server, token).status_code == 303  # the link was not spent
+
+
+@pytest.mark.parametrize(
+    ("password", "confirm", "message"),
+    [
+        (NEW, "something else entirely", "two passwords differ"),
+        ("short", None, f"at least {auth.PASSWORD_MIN} characters"),
+        ("qwerty123456", None, "most common passwords"),
+    ],
+)
+def test_a_refused_new_password_keeps_the_form_and_the_link(live_server, reset_link, password, confirm, message):
+    _, email, token = reset_link
+    response = post_new_password(live_server, token, password=password, confirm=confirm)
+    assert response.status_code == 400 and message in response.text and 'name="token"' in response.text
+    assert post_new_password(live_server, token).status_code == 303
+    assert can_log_in(live_server, email, NEW)
+
+
+def test_using_a_link_ends_every_log_in_of_that_person(live_server, reset_link):
+    engine, email, token = reset_link
+    cookie = post_login(live_server, email=email).cookies[auth.COOKIE_NAME]
+    assert post_new_password(live_server, token).status_code == 303
+    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) is None

@@ -1,0 +1,32 @@
+"""`make bench` must keep working: run its quick mode once and check the shape of what it prints (no timings)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=ROOT,
+        env={**os.environ, "BENCH_DATABASE_URL": os.environ.get("TEST_DATABASE_URL", "")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    out = run.stdout
+    assert "Sign-on write path" in out and "Reading counts" in out and "Signer export" in out
+    assert "Sign-on with flood control and confirmation ON vs OFF" in out  # sign_write, both paths
+    assert "statements the service sends per sign, both ON" in out and "- INSERT INTO outbox" in out
+    assert "Outbox drain" in out and "exactly once" in out  # outbox_drain
+    assert "Dashboard read" in out  # dashboard_read
+    assert "One live-fragment rerun" in out and "Live viewers per app process" in out  # live_dashboard
+    assert "| sqlite " in out and "All done" in out
+    if os.environ.get("TEST_DATABASE_URL"):
+        assert "| postgresql " in out
