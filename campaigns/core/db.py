@@ -127,12 +127,17 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         conn.connection.driver_connection.execute(_BEGIN[mode])  # straight to the driver: on every write
 
 
-def dialect_insert(session: Session, table: Any) -> Any:
-    """An INSERT that knows ON CONFLICT, for the session's database (SQLite or PostgreSQL)."""
+def insert_for(dialect_name: str, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for a database by its dialect name: the one place that chooses
+    PostgreSQL's or SQLite's (statements built once per dialect, such as ``HotStatement``\'s, start here)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    name = session.get_bind().dialect.name
-    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT that knows ON CONFLICT, for the session's database (SQLite or PostgreSQL)."""
+    return insert_for(session.get_bind().dialect.name, table)
 
 
 _engines: dict[str, Engine] = {}

@@ -33,13 +33,12 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
-from campaigns.core.db import HotStatement, run_write
+from campaigns.core.db import HotStatement, insert_for, run_write
 from campaigns.core.errors import NotFound, RallyError
 from campaigns.core.mail import (
     MailError,
@@ -138,8 +137,7 @@ _INSERT_KEYS = (
 def _insert(dialect_name: str) -> HotStatement:
     """Queueing is on the sign-on path (a confirmation email per signature): the statement is built once per
     dialect and run on the driver's cursor, as the sign service's own statements are (``db.HotStatement``)."""
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    statement = insert(_T).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_T.c.id)
+    statement = insert_for(dialect_name, _T).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_T.c.id)
     return HotStatement(statement, _INSERT_KEYS)
 
 

@@ -17,10 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal_column, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from campaigns.core.db import HotStatement
+from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.regions.custom import resolve_scheme
@@ -138,8 +137,7 @@ class _Bumps:
 
 def _upsert_adding(dialect_name: str, table: Any, key: list[str], replaced: tuple[str, ...] = ()) -> Any:
     """INSERT a row, or add its count to the existing one (and take its ``replaced`` columns)."""
-    insert_ = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    stmt = insert_(table)
+    stmt = insert_for(dialect_name, table)
     changes = {"count": table.c.count + stmt.excluded.count, **{c: stmt.excluded[c] for c in replaced}}
     return stmt.on_conflict_do_update(index_elements=key, set_=changes)
 

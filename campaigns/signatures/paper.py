@@ -49,14 +49,13 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns.catalog.listing import campaign_not_found, get_campaign_by_slug
 from campaigns.core import audit
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, run_write
+from campaigns.core.db import dialect_insert, read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import (
     Campaign,
@@ -503,10 +502,8 @@ def _write_chunk(
     session: Session, campaign_id: int, chunk: Sequence[tuple[int, dict[str, Any]]], now: datetime
 ) -> set[str]:
     """Insert one chunk and count what was stored, in the caller's transaction: the stored canonical emails."""
-    dialect = session.connection().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
-        insert(_SIGNATURE)
+        dialect_insert(session, _SIGNATURE)
         .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
         .returning(_SIGNATURE.c.email_canonical, _SIGNATURE.c.region_code, _SIGNATURE.c.created_at)
     )

@@ -18,11 +18,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
 
 from campaigns.catalog.listing import campaign_not_found, is_possible_slug
-from campaigns.core.db import HotStatement
+from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.errors import CampaignClosed, InvalidInput, RallyError
 from campaigns.core.models import (
     Campaign,
@@ -198,7 +197,9 @@ class _Statements:
 
 @cache
 def _statements(dialect_name: str) -> _Statements:
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    def insert(table: Any) -> Any:
+        return insert_for(dialect_name, table)
+
     return _Statements(
         insert_signature=HotStatement(
             insert(_SIGNATURE)
