@@ -130,7 +130,7 @@ def measured(cmd: list[str], out: Path, env: dict[str, str] | None = None) -> tu
 def raw_sql(db: Database, slug: str) -> str:
     """The exporter's own SELECT with its values inlined, for the database's command-line client."""
     with read_session(db.engine) as session:
-        checked = check_filter(session, ExportFilter(campaigns=(slug,)))
+        checked = check_filter(session=session, export_filter=ExportFilter(campaigns=(slug,)))
     dialect = sqlite.dialect() if db.kind == "sqlite" else postgresql.dialect()
     statement = rows_statement(checked, db.kind)
     return str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))

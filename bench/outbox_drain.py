@@ -114,7 +114,7 @@ def bench_database(db: Database, opts: Options, sink: SmtpSink, factory: SignerF
     _check_once("bare smtplib (before)", sink.take(), ids)
 
     started = time.perf_counter()
-    stats = outbox.drain(db.engine)
+    stats = outbox.drain(engine=db.engine)
     elapsed = time.perf_counter() - started
     _check_once("outbox.drain", sink.take(), ids)
     statuses = Counter(status for _, _, status in _stored(db, campaign_id))

@@ -157,7 +157,9 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
         reason=args.include_non_consenting or "",
     )
     started = time.perf_counter()
-    path, rows = export_to_file(engine, export_filter, fmt=args.format, output=args.output, actor=CLI, bom=args.bom)
+    path, rows = export_to_file(
+        engine=engine, export_filter=export_filter, fmt=args.format, output=args.output, actor=CLI, bom=args.bom
+    )
     print(f"Exported {rows:,} signers to {path} in {time.perf_counter() - started:.2f} s.")
 
 
@@ -271,10 +273,10 @@ def _worker(args: argparse.Namespace, engine: Engine) -> None:
 
     if args.once:
         upkeep.run_all(engine)
-        done = outbox.drain(engine)
+        done = outbox.drain(engine=engine)
         print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
         return
-    worker = outbox.Worker(engine, maintenance=upkeep.TASKS)
+    worker = outbox.Worker(engine=engine, maintenance=upkeep.TASKS)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
     print("Mail worker running (Ctrl+C to stop).", flush=True)
     try:
@@ -288,7 +290,7 @@ def _outbox(args: argparse.Namespace, engine: Engine) -> None:
 
     if args.outbox_command == "status":
         with read_session(engine) as session:
-            summary = outbox.summary(session=session)
+            summary = outbox.summarize(session=session)
         counts = ", ".join(f"{status} {n:,}" for status, n in summary.counts.items())
         print(f"Mail: {summary.mode or 'off'}. {counts}. Sent in the last hour: {summary.sent_last_hour:,}.")
         print(f"Rate limit: {summary.per_minute:,} per minute.")

@@ -89,7 +89,7 @@ def _set_status(
     session.add(campaign)
     session.flush()
     audit.record(
-        session, actor=actor, action=transition.action, campaign_id=campaign.id, at=now, previous=current.value
+        session=session, actor=actor, action=transition.action, campaign_id=campaign.id, at=now, previous=current.value
     )
     return campaign
 
@@ -245,7 +245,7 @@ def update_campaign(
     session.add(campaign)
     session.flush()
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action="campaign.update",
         campaign_id=campaign.id,
@@ -286,5 +286,5 @@ def set_letter(*, session: Session, campaign_id: int, subject: str, template: st
     campaign.updated_at = utcnow()
     session.add(campaign)
     session.flush()
-    audit.record(session, actor=actor, action="campaign.letter", campaign_id=campaign_id)
+    audit.record(session=session, actor=actor, action="campaign.letter", campaign_id=campaign_id)
     return campaign

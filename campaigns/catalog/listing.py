@@ -130,7 +130,7 @@ def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str
     elif image := external_image_error(data.consent_text, "consent wording"):
         errors["consent_text"] = image
     try:
-        resolve_scheme(session, data.region_scheme)
+        resolve_scheme(session=session, scheme_id=data.region_scheme)
     except RallyError as exc:
         errors["region_scheme"] = exc.user_message
     return errors
@@ -161,7 +161,9 @@ def create_campaign(
     campaign.purpose = campaign.purpose.strip()
     session.add(campaign)
     session.flush()
-    audit.record(session, actor=actor, action="campaign.create", campaign_id=campaign.id, at=now, slug=campaign.slug)
+    audit.record(
+        session=session, actor=actor, action="campaign.create", campaign_id=campaign.id, at=now, slug=campaign.slug
+    )
     return campaign
 
 

@@ -36,8 +36,8 @@ CLI = Actor(user_id=None, email="cli", roles=frozenset(r.value for r in Role))
 
 
 def record(
-    session: Session,
     *,
+    session: Session,
     actor: Actor,
     action: str,
     campaign_id: int | None = None,
@@ -58,7 +58,7 @@ def record(
 
 
 def list_entries(
-    session: Session, *, limit: int = 200, action: str | None = None, campaign_id: int | None = None
+    *, session: Session, limit: int = 200, action: str | None = None, campaign_id: int | None = None
 ) -> pd.DataFrame:
     """Newest first: when, who, what, campaign slug, detail."""
     import pandas as pd

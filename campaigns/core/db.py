@@ -6,6 +6,9 @@ use ``BEGIN IMMEDIATE`` (take the write lock up front, so two writers never dead
 upgrading a read lock), reads a plain deferred ``BEGIN``. A write that still finds
 the database locked is retried a bounded number of times, then reported as
 ``StorageBusy``. PostgreSQL uses psycopg 3 with ``pool_pre_ping``.
+
+This is plumbing, not services: the engine is positional (``read_session(engine)``, ``run_write(engine, work)``),
+as context managers and helpers used in hundreds of places read best that way.
 """
 
 from __future__ import annotations

@@ -35,7 +35,8 @@ def head_revision() -> str:
     return head
 
 
-def current_revision(engine: Engine) -> str | None:
+def get_current_revision(*, engine: Engine) -> str | None:
+    """The revision the database's schema is at (None for an empty database)."""
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -74,4 +75,4 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
             f"The database at {engine.url.render_as_string(hide_password=True)} could not be opened or "
             f"upgraded: {exc.orig}. Is it a Rally database, and is the server reachable?"
         ) from exc
-    return current_revision(engine) or ""
+    return get_current_revision(engine=engine) or ""

@@ -375,8 +375,8 @@ _COUNTER = {"queued": "retried", "failed": "failed", "uncertain": "uncertain"}
 
 
 def run_once(
-    engine: Engine,
     *,
+    engine: Engine,
     worker: str | None = None,
     limit: int = BATCH,
     settings: Settings | None = None,
@@ -416,11 +416,11 @@ def run_once(
     return stats
 
 
-def drain(engine: Engine, *, settings: Settings | None = None, max_passes: int = 1000) -> RunStats:
+def drain(*, engine: Engine, settings: Settings | None = None, max_passes: int = 1000) -> RunStats:
     """Send everything that is due now (tests, the CLI's ``worker --once``)."""
     total = RunStats()
     for _ in range(max_passes):
-        stats = run_once(engine, settings=settings)
+        stats = run_once(engine=engine, settings=settings)
         for name in ("sent", "retried", "failed", "uncertain", "recovered"):
             setattr(total, name, getattr(total, name) + getattr(stats, name))
         if stats.handled == 0:
@@ -437,7 +437,7 @@ def _run_task(task: Callable[[Engine], None], engine: Engine) -> None:
         log.exception("upkeep %s failed", getattr(task, "__name__", task))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Worker:
     """The outbox worker loop, in a thread of the app process or in ``python -m campaigns worker``."""
 
@@ -458,7 +458,7 @@ class Worker:
                 for task in self.maintenance:
                     _run_task(task, self.engine)
             try:
-                stats = run_once(self.engine, worker=name)
+                stats = run_once(engine=self.engine, worker=name)
             except RallyError as exc:
                 log.error("outbox worker: %s", exc.user_message)
                 stats = RunStats()
@@ -490,7 +490,7 @@ class OutboxSummary:
     mode: str | None
 
 
-def summary(*, session: Session, campaign_id: int | None = None, now: datetime | None = None) -> OutboxSummary:
+def summarize(*, session: Session, campaign_id: int | None = None, now: datetime | None = None) -> OutboxSummary:
     now = now or utcnow()
     where = [_T.c.campaign_id == campaign_id] if campaign_id is not None else []
     counts = {status.value: 0 for status in OutboxStatus}
@@ -517,7 +517,7 @@ class ProblemMessage:
     created_at: datetime
 
 
-def problems(*, session: Session, campaign_id: int | None = None, limit: int = 200) -> list[ProblemMessage]:
+def list_problems(*, session: Session, campaign_id: int | None = None, limit: int = 200) -> list[ProblemMessage]:
     """Failed and uncertain messages, newest first: what an organizer may look at and resend."""
     where: list[Any] = [_T.c.status.in_([OutboxStatus.failed.value, OutboxStatus.uncertain.value])]
     if campaign_id is not None:
@@ -558,7 +558,7 @@ def resend(*, session: Session, message_id: int, actor: Actor, now: datetime | N
             update(_OUTREACH).where(_OUTREACH.c.id == row.outreach_id).values(status=OutreachStatus.pending.value)
         )
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action="outbox.resend",
         campaign_id=row.campaign_id,

@@ -25,7 +25,7 @@ def hash_token(token: str) -> str:
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
 
 
-def claim_once(session: Session, *, token: str, purpose: str, now: datetime) -> str | None:
+def claim_once(*, session: Session, token: str, purpose: str, now: datetime) -> str | None:
     """Use a one-time link (a ``supporter_token`` row) once: the address it was made for, or None when it is
     unknown, used or expired. One atomic UPDATE, so two tabs opening it at once can never both get in."""
     claimed = session.execute(

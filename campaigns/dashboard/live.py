@@ -97,7 +97,7 @@ def region_table(session: Session, campaign_id: int | list[int], scheme_id: str)
 
 def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
     """``region_table`` from counts already read (one map of region code -> count per campaign)."""
-    scheme = _scheme_table(resolve_scheme(session, scheme_id))
+    scheme = _scheme_table(resolve_scheme(session=session, scheme_id=scheme_id))
     counts = np.zeros(len(scheme.position), dtype=np.int64)
     unknown: dict[str, int] = {}
     for counted in maps:

@@ -291,9 +291,9 @@ def check_format(fmt: str, count: int, *, max_rows: int = XLSX_MAX_ROWS) -> None
 
 
 def export_to_file(
+    *,
     engine: Engine,
     export_filter: ExportFilter,
-    *,
     fmt: str,
     output: Path | None,
     actor: Actor,
@@ -329,7 +329,7 @@ def _write_export(
     max_rows: int,
     options: dict[str, int],
 ) -> tuple[Path, int]:
-    with open_snapshot(engine, export_filter, **options) as snapshot:
+    with open_snapshot(engine=engine, export_filter=export_filter, **options) as snapshot:
         check_format(fmt, snapshot.count, max_rows=max_rows)
         name = file_name(snapshot.checked.filter.campaigns, fmt, now.date())
         target = (output or Path(name)).expanduser()
@@ -350,7 +350,7 @@ def _write_export(
                         handle.write(chunk)
                     handle.flush()
                     os.fsync(handle.fileno())
-            _record(engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
+            _record(engine=engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
             os.replace(temp, target)
         except OSError as exc:
             temp.unlink(missing_ok=True)

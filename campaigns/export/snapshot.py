@@ -135,7 +135,7 @@ class CheckedFilter:
         return {c.id: c for c in self.campaigns}
 
 
-def check_filter(session: Session, export_filter: ExportFilter) -> CheckedFilter:
+def check_filter(*, session: Session, export_filter: ExportFilter) -> CheckedFilter:
     """Validate every field at once; InvalidInput names each problem."""
     f = export_filter
     errors: dict[str, str] = {}
@@ -192,7 +192,7 @@ def check_filter(session: Session, export_filter: ExportFilter) -> CheckedFilter
 
 def _region_names(session: Session, scheme_id: str) -> dict[str, str]:
     try:
-        scheme = resolve_scheme(session, scheme_id)
+        scheme = resolve_scheme(session=session, scheme_id=scheme_id)
     except RallyError:
         return {}
     return {r.code: r.name for r in scheme.regions}
@@ -448,20 +448,20 @@ def _read_ahead(fetch: Callable[[], list[Any]], close: Callable[[], None], depth
 
 
 @contextmanager
-def open_snapshot(engine: Engine, export_filter: ExportFilter, *, batch_rows: int = BATCH_ROWS) -> Iterator[Snapshot]:
+def open_snapshot(*, engine: Engine, export_filter: ExportFilter, batch_rows: int = BATCH_ROWS) -> Iterator[Snapshot]:
     """Check the filter and count its rows inside one read transaction that stays open for the rows."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         with conn.begin():
-            checked = check_filter(Session(bind=conn), export_filter)
+            checked = check_filter(session=Session(bind=conn), export_filter=export_filter)
             count = int(conn.execute(count_statement(checked)).scalar_one())
             yield Snapshot(checked=checked, count=count, connection=conn, taken_at=utcnow(), batch_rows=batch_rows)
 
 
-def count_matching(engine: Engine, export_filter: ExportFilter) -> int:
+def count_matching(*, engine: Engine, export_filter: ExportFilter) -> int:
     """How many people an export with this filter would have now (the page shows it before download)."""
-    with open_snapshot(engine, export_filter) as snapshot:
+    with open_snapshot(engine=engine, export_filter=export_filter) as snapshot:
         return snapshot.count
 
 
@@ -473,7 +473,7 @@ def file_name(slugs: tuple[str, ...] | list[str], fmt: str, today: date | None =
 
 
 def record_export(
-    engine: Engine, *, actor: Actor, snapshot: Snapshot, fmt: str, name: str, via: str, bom: bool = False
+    *, engine: Engine, actor: Actor, snapshot: Snapshot, fmt: str, name: str, via: str, bom: bool = False
 ) -> None:
     """One audit entry per export and campaign list: who, when, filters, rows, format, consent choice and reason."""
     checked = snapshot.checked
@@ -488,10 +488,12 @@ def record_export(
         "reason": checked.filter.reason,
     }
     campaign_id = checked.campaigns[0].id if len(checked.campaigns) == 1 else None
-    run_write(engine, lambda s: record(s, actor=actor, action="export.signers", campaign_id=campaign_id, **detail))
+    run_write(
+        engine, lambda s: record(session=s, actor=actor, action="export.signers", campaign_id=campaign_id, **detail)
+    )
 
 
-def region_choices(session: Session, slugs: list[str] | tuple[str, ...]) -> dict[str, str]:
+def list_region_choices(*, session: Session, slugs: list[str] | tuple[str, ...]) -> dict[str, str]:
     """Region code -> name over the chosen campaigns' schemes (for the Export page's region picker)."""
     if not slugs:
         return {}

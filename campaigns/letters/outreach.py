@@ -244,7 +244,7 @@ class SuggestedLetter:
 
 
 def letter_context(session: Session, signature: Signature, target: Target, campaign: Campaign) -> LetterContext:
-    region = resolve_scheme(session, campaign.region_scheme)
+    region = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
     region_name = region.get(signature.region_code).name if region.has(signature.region_code) else None
     return LetterContext(
         signer=SignerView(
@@ -320,7 +320,7 @@ def bundle_letters(engine: Engine, target_id: int) -> Bundle:
             .join(Signature, Signature.id == Letter.signature_id)
             .where(*_bundled(target_id))
         ).scalar_one()
-        scheme = resolve_scheme(session, campaign.region_scheme)
+        scheme = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
         counts = select(func.coalesce(func.sum(RegionCount.count), 0)).where(RegionCount.campaign_id == campaign.id)
         if target.region_code:
             counts = counts.where(RegionCount.region_code == target.region_code)

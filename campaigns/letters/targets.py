@@ -134,12 +134,17 @@ def import_targets(*, session: Session, campaign_id: int, data: bytes, actor: Ac
     so the campaign never has half a list. An empty region_code means a target for every signer.
     """
     campaign = _campaign(session, campaign_id)
-    rows = _check_rows(resolve_scheme(session, campaign.region_scheme), data)
+    rows = _check_rows(resolve_scheme(session=session, scheme_id=campaign.region_scheme), data)
     result = session.execute(delete(Target).where(Target.campaign_id == campaign_id))  # type: ignore[arg-type]
     replaced = int(getattr(result, "rowcount", 0) or 0)
     session.execute(insert(Target), [r.row(campaign_id) for r in rows])
     audit.record(
-        session, actor=actor, action="targets.import", campaign_id=campaign_id, count=len(rows), replaced=replaced
+        session=session,
+        actor=actor,
+        action="targets.import",
+        campaign_id=campaign_id,
+        count=len(rows),
+        replaced=replaced,
     )
     return ImportResult(count=len(rows), replaced=replaced)
 
@@ -170,7 +175,7 @@ def add_target(
     campaign = _campaign(session, campaign_id)
     values = {"region_code": region_code or "", "name": name, "title": title, "email": email or ""}
     checked, errors = _check(
-        resolve_scheme(session, campaign.region_scheme), {**values, "postal_address": postal_address}
+        resolve_scheme(session=session, scheme_id=campaign.region_scheme), {**values, "postal_address": postal_address}
     )
     if checked is None:
         raise InvalidInput(errors)
@@ -179,7 +184,7 @@ def add_target(
     session.add(target)
     session.flush()
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action="targets.add",
         campaign_id=campaign_id,
@@ -197,7 +202,7 @@ def delete_target(*, session: Session, target_id: int, actor: Actor) -> None:
     session.delete(target)
     session.flush()
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action="targets.delete",
         campaign_id=target.campaign_id,

@@ -81,7 +81,7 @@ def issue_link(*, session: Session, user_id: int, actor: Actor, emailed: bool, n
             used_at=None,
         )
     )
-    record(session, actor=actor, action="user.password_link", target=user.email, emailed=emailed)
+    record(session=session, actor=actor, action="user.password_link", target=user.email, emailed=emailed)
     return token
 
 
@@ -168,14 +168,14 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
 
     def work(session: Session) -> str:
         at = now or utcnow()
-        claimed = claim_once(session, token=token or "", purpose=PURPOSE, now=at)
+        claimed = claim_once(session=session, token=token or "", purpose=PURPOSE, now=at)
         if claimed is None:
             raise _refusal(session, digest)
         user = session.execute(select(User).where(User.email == claimed)).scalar_one_or_none()
         if user is None or not user.is_active:
             raise LinkRefused("This account is no longer active, so its password can't be set. Ask an admin.")
         ended = staff.store_password(session, user, new_hash, now=at)
-        record(session, actor=Actor(user.id, user.email), action="user.password_reset", sessions_ended=ended)
+        record(session=session, actor=Actor(user.id, user.email), action="user.password_reset", sessions_ended=ended)
         return user.email
 
     return run_write(engine, work)

@@ -145,7 +145,7 @@ def run_retention(
             run_write(
                 engine,
                 lambda s, cid=due.campaign_id, n=total: audit.record(
-                    s, actor=audit.CLI, action="retention.anonymize", campaign_id=cid, signatures=n, days=days
+                    session=s, actor=audit.CLI, action="retention.anonymize", campaign_id=cid, signatures=n, days=days
                 ),
             )
         done.append(CampaignDue(due.campaign_id, due.slug, due.closed_at, total))

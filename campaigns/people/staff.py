@@ -147,7 +147,7 @@ def create_user(
     for role in chosen:
         session.add(UserRole(user_id=user.id, role=role))
     session.flush()
-    record(session, actor=actor, action="user.create", target=checked_email, roles=chosen)
+    record(session=session, actor=actor, action="user.create", target=checked_email, roles=chosen)
     return user
 
 
@@ -173,7 +173,7 @@ def set_roles(*, session: Session, user_id: int, roles: list[str], actor: Actor)
         session.add(UserRole(user_id=user_id, role=role))
     user.updated_at = utcnow()
     session.flush()
-    record(session, actor=actor, action="user.roles", target=user.email, roles=chosen)
+    record(session=session, actor=actor, action="user.roles", target=user.email, roles=chosen)
     return tuple(chosen)
 
 
@@ -188,7 +188,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     if not active:
         session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[arg-type]
     session.flush()
-    record(session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
+    record(session=session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
 
 
 def hash_password(password: str) -> str:
@@ -215,7 +215,7 @@ def set_password(*, session: Session, user_id: int, password: str, actor: Actor)
     """Set someone's password (the command line): every log-in of theirs ends."""
     user = _user(session, user_id)
     store_password(session, user, hash_password(password))
-    record(session, actor=actor, action="user.password", target=user.email)
+    record(session=session, actor=actor, action="user.password", target=user.email)
 
 
 def user_by_email(session: Session, email: str) -> User:
@@ -372,7 +372,7 @@ def start_session(
         )
     )
     session.flush()
-    record(session, actor=Actor(user.id, user.email), action="user.login")
+    record(session=session, actor=Actor(user.id, user.email), action="user.login")
     return sign_token(token, secret_key())
 
 
@@ -411,7 +411,7 @@ def end_session(*, session: Session, cookie_value: str | None) -> bool:
     session.delete(found)
     session.flush()
     if user is not None:
-        record(session, actor=Actor(user.id, user.email), action="user.logout")
+        record(session=session, actor=Actor(user.id, user.email), action="user.logout")
     return True
 
 
@@ -496,7 +496,7 @@ def change_own_password(
             raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
         session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
         ended = store_password(session, user, new_hash, keep_session=_token_hash(token), now=now)
-        record(session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
+        record(session=session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
         return ended
 
     return run_write(engine, change)

@@ -197,7 +197,7 @@ def claim_link(*, session: Session, token: str, now: datetime | None = None) -> 
     """Use a link once: returns the canonical email it was sent to, or raises ``LinkRefused`` saying why."""
     now = now or utcnow()
     digest = hash_token(token or "")
-    claimed = claim_once(session, token=token or "", purpose=PURPOSE, now=now)
+    claimed = claim_once(session=session, token=token or "", purpose=PURPOSE, now=now)
     if claimed is not None:
         return claimed
     row = session.execute(select(_TOKENS.c.used_at).where(_TOKENS.c.token_hash == digest)).first()
@@ -291,7 +291,7 @@ class SupporterData:
 
 def _region_name(session: Session, scheme_id: str, code: str) -> str:
     try:
-        scheme = resolve_scheme(session, scheme_id)
+        scheme = resolve_scheme(session=session, scheme_id=scheme_id)
     except RallyError:
         return code
     return scheme.get(code).name if scheme.has(code) else code
@@ -532,7 +532,7 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
 def _record(session: Session, action: str, signature: Signature, now: datetime, **detail: Any) -> None:
     """The audit entry for a supporter's own action on one of their signatures."""
     audit.record(
-        session,
+        session=session,
         actor=SUPPORTER,
         action=action,
         campaign_id=signature.campaign_id,
@@ -660,5 +660,7 @@ def erase_my_data(
             delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical, _TOKENS.c.purpose == PURPOSE)
         )
         outbox.forget_signatures(session=session, signature_ids=[], recipient_canonical=email_canonical)
-    audit.record(session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn)
+    audit.record(
+        session=session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn
+    )
     return Erasure(signatures=erased, withdrawn=withdrawn)

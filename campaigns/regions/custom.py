@@ -168,7 +168,7 @@ def create_custom_scheme(
     session.execute(insert(CustomRegion), [{**r, "scheme_id": scheme_id} for r in regions])
     with_shape = len(codes & checked.codes) if checked else 0
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action="regions.create_scheme",
         scheme_id=scheme_id,
@@ -209,7 +209,7 @@ def _key(scheme_id: str) -> str:
     return str(scheme_id or "").strip().lower()
 
 
-def list_custom_schemes(session: Session) -> list[SchemeInfo]:
+def list_custom_schemes(*, session: Session) -> list[SchemeInfo]:
     """Every uploaded scheme, by name."""
     heads = session.execute(_HEAD.order_by(CustomRegionScheme.name, CustomRegionScheme.id)).all()
     return [_info(head) for head in heads]
@@ -219,14 +219,14 @@ def _build(session: Session, head: Any) -> RegionScheme:
     rows = session.execute(
         select(CustomRegion.code, CustomRegion.name, CustomRegion.population).where(CustomRegion.scheme_id == head.id)
     ).all()
-    drawn = drawn_codes(head.shape_kind, head.shape_object, custom_shapes(session, head.id))
+    drawn = drawn_codes(head.shape_kind, head.shape_object, get_custom_shapes(session=session, scheme_id=head.id))
     regions = [
         Region(code, name, population, shape_id=code if code in drawn else None) for code, name, population in rows
     ]
     return RegionScheme(_info(head), regions)
 
 
-def load_custom_scheme(session: Session, scheme_id: str) -> RegionScheme:
+def load_custom_scheme(*, session: Session, scheme_id: str) -> RegionScheme:
     """An uploaded scheme with its regions (``Region.shape_id`` is the code for regions that have a shape)."""
     head = session.execute(_HEAD.where(CustomRegionScheme.id == _key(scheme_id))).first()
     if head is None:
@@ -245,7 +245,7 @@ def load_custom_scheme(session: Session, scheme_id: str) -> RegionScheme:
     return scheme
 
 
-def custom_shapes(session: Session, scheme_id: str) -> str | None:
+def get_custom_shapes(*, session: Session, scheme_id: str) -> str | None:
     """The uploaded GeoJSON/TopoJSON text of a custom scheme (None without shapes, or for a shipped scheme)."""
     key = _key(scheme_id)
     if not key.startswith(CUSTOM_PREFIX):
@@ -256,7 +256,7 @@ def custom_shapes(session: Session, scheme_id: str) -> str | None:
     return row[0]
 
 
-def custom_map_shapes(session: Session, scheme_id: str) -> bytes | None:
+def get_custom_map_shapes(*, session: Session, scheme_id: str) -> bytes | None:
     """An uploaded scheme's shapes as the dashboard's map reads them (see ``shapes.for_vega``); None without."""
     key = _key(scheme_id)
     if not key.startswith(CUSTOM_PREFIX):
@@ -271,13 +271,13 @@ def custom_map_shapes(session: Session, scheme_id: str) -> bytes | None:
     return json.dumps(for_vega(head.shape_kind, head.shape_object, head.shapes), separators=(",", ":")).encode()
 
 
-def resolve_scheme(session: Session, scheme_id: str) -> RegionScheme:
+def resolve_scheme(*, session: Session, scheme_id: str) -> RegionScheme:
     """Any scheme by id: ``custom-*`` from the database, the shipped ones without touching it."""
     if _key(scheme_id).startswith(CUSTOM_PREFIX):
-        return load_custom_scheme(session, scheme_id)
+        return load_custom_scheme(session=session, scheme_id=scheme_id)
     return get_scheme(scheme_id)
 
 
-def all_schemes(session: Session) -> list[SchemeInfo]:
+def list_all_schemes(*, session: Session) -> list[SchemeInfo]:
     """Uploaded schemes first (by name), then the shipped ones."""
-    return [*list_custom_schemes(session), *list_schemes()]
+    return [*list_custom_schemes(session=session), *list_schemes()]

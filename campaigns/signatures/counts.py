@@ -98,7 +98,7 @@ def region_count_maps(session: Session, campaign_ids: Iterable[int]) -> dict[int
 def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
     """One row per region with signatures: code, name, count (largest first)."""
     counts = region_count_map(session, campaign_id)
-    names = _region_names(resolve_scheme(session, scheme_id))
+    names = _region_names(resolve_scheme(session=session, scheme_id=scheme_id))
     # Sorted here (count descending, then name; a stable sort, like pandas' multi-column sort_values):
     # building the frame from sorted rows costs a fraction of sorting it in pandas.
     named = ((code, names.get(code, code), n) for code, n in counts.items())

@@ -57,7 +57,7 @@ def _region_names(session: Session, scheme_id: str, codes: Iterable[str]) -> dic
     """Names of these region codes in a shipped or uploaded scheme; a code stands for itself if unknown."""
     wanted = set(codes)
     try:
-        scheme = resolve_scheme(session, scheme_id) if wanted else None
+        scheme = resolve_scheme(session=session, scheme_id=scheme_id) if wanted else None
     except RallyError:  # an uploaded scheme deleted since: the codes are still worth showing
         scheme = None
     return {code: scheme.get(code).name if scheme and scheme.has(code) else code for code in wanted}
@@ -122,7 +122,7 @@ def _moderate(session: Session, signature_id: int, target: CommentStatus, actor:
         session.add(signature)
         session.flush()
         audit.record(
-            session,
+            session=session,
             actor=actor,
             action=_ACTIONS[target],
             campaign_id=signature.campaign_id,

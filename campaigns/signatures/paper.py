@@ -336,7 +336,7 @@ class _File:
 
 def _open(session: Session, campaign_slug: str, data: bytes) -> _File:
     campaign = _campaign(session, campaign_slug)
-    scheme = resolve_scheme(session, campaign.region_scheme)
+    scheme = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
     return _File(campaign, scheme, read_csv(data, required=COLUMNS, aliases=ALIASES))
 
 
@@ -481,7 +481,7 @@ def _audit(engine: Engine, actor: Actor, report: ImportReport, campaign_id: int,
     run_write(
         engine,
         lambda s: audit.record(
-            s,
+            session=s,
             actor=actor,
             action="signatures_imported",
             campaign_id=campaign_id,

@@ -249,7 +249,7 @@ def apply(
             counted, pending = counted + now_counted, pending + now_pending
     outcome = ReviewOutcome(len(ids), counted, pending, uncounted, invalidated)
     audit.record(
-        session,
+        session=session,
         actor=actor,
         action=f"review.{action}",
         campaign_id=campaign.id,

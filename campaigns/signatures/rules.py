@@ -138,7 +138,7 @@ def add_rule(*, session: Session, kind: str, action: str, pattern: str, note: st
         .returning(_T.c.id)
     ).first()
     if row is not None:
-        audit.record(session, actor=actor, action="sign_rule.add", kind=kind, rule=action, pattern=stored)
+        audit.record(session=session, actor=actor, action="sign_rule.add", kind=kind, rule=action, pattern=stored)
     forget_cached_rules()
     return int(row[0]) if row else None
 
@@ -148,7 +148,9 @@ def remove_rule(*, session: Session, rule_id: int, actor: Actor) -> None:
     if row is None:
         raise NotFound("That rule is gone already. Reload the page to see the rules as they are now.")
     session.execute(delete(_T).where(_T.c.id == rule_id))
-    audit.record(session, actor=actor, action="sign_rule.remove", kind=row.kind, rule=row.action, pattern=row.pattern)
+    audit.record(
+        session=session, actor=actor, action="sign_rule.remove", kind=row.kind, rule=row.action, pattern=row.pattern
+    )
     forget_cached_rules()
 
 

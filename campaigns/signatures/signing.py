@@ -83,7 +83,9 @@ def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | 
     Campaigns on an uploaded (``custom-*``) region scheme need the ``session`` to read it.
     """
     scheme = (
-        resolve_scheme(session, campaign.region_scheme) if session is not None else get_scheme(campaign.region_scheme)
+        resolve_scheme(session=session, scheme_id=campaign.region_scheme)
+        if session is not None
+        else get_scheme(campaign.region_scheme)
     )
     return _finish_check(_check_fields(signer), scheme, signer)
 
@@ -257,7 +259,7 @@ def sign(
     connection = session.connection()
     statements = _statements(connection.dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
-    values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
+    values = _finish_check(checked, resolve_scheme(session=session, scheme_id=campaign.region_scheme), signer)
     region_name = values.pop("region_name")
     address = (client_address or "")[:64] or None
     reason = flood.flag_reason(

@@ -117,7 +117,7 @@ def render_audit() -> None:
     st.caption("Every staff action that creates, changes, exports or reveals personal data. Newest first.")
     action = st.text_input("Only this action (e.g. campaign.publish, user.login)", "")
     with read_session(common.engine()) as session:
-        entries = audit.list_entries(session, limit=500, action=action.strip() or None)
+        entries = audit.list_entries(session=session, limit=500, action=action.strip() or None)
     if entries.empty:
         st.info("Nothing recorded yet.")
         return

@@ -102,7 +102,7 @@ def public_comments(slug: str) -> list[moderation.PublicComment]:
 def region_scheme(scheme_id: str) -> RegionScheme:
     """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
     with read_session(engine()) as session:
-        return custom.resolve_scheme(session, scheme_id)
+        return custom.resolve_scheme(session=session, scheme_id=scheme_id)
 
 
 def forget_public_reads() -> None:

@@ -38,7 +38,7 @@ def render() -> None:
         return
     chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
     with read_session(common.engine()) as session:
-        names = snapshot.region_choices(session, chosen)
+        names = snapshot.list_region_choices(session=session, slugs=chosen)
     regions = st.multiselect(
         "Regions (leave empty for all)", list(names), format_func=lambda code: f"{names[code]} ({code})"
     )
@@ -68,7 +68,7 @@ def render() -> None:
         reason=reason,
     )
     try:
-        count = snapshot.count_matching(common.engine(), export_filter)
+        count = snapshot.count_matching(engine=common.engine(), export_filter=export_filter)
     except InvalidInput as exc:
         for field, message in exc.errors.items():
             st.error(f"{FIELD_LABELS.get(field, field)}: {message}")
@@ -104,7 +104,7 @@ def render() -> None:
 def _prepare(user_id: int, export_filter: snapshot.ExportFilter, fmt: str, bom: bool) -> None:
     with st.status("Preparing the export…", expanded=True) as status:
         bar = st.progress(0.0, text="Checking the filters")
-        count = snapshot.count_matching(common.engine(), export_filter)
+        count = snapshot.count_matching(engine=common.engine(), export_filter=export_filter)
         bar.progress(0.6, text=f"Counted {_people(count)} in one consistent snapshot")
         token = links.make_token(user_id=user_id, export_filter=export_filter, fmt=fmt, bom=bom)
         bar.progress(1.0, text="Signed a download link for you")

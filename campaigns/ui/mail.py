@@ -30,8 +30,8 @@ def render() -> None:
     actor = common.require("organizer", "admin")
     st.title("Mail")
     with read_session(common.engine()) as session:
-        summary = outbox.summary(session=session)
-        problems = outbox.problems(session=session)
+        summary = outbox.summarize(session=session)
+        problems = outbox.list_problems(session=session)
     counts = summary.counts
     waiting, sending, sent = st.columns(3)
     waiting.metric("Waiting to be sent", f"{counts['queued']:,}")

@@ -115,7 +115,7 @@ def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
 def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with read_session(common.engine()) as session:
-        schemes = custom.all_schemes(session)
+        schemes = custom.list_all_schemes(session=session)
         consent = listing.consent_text(session, campaign) if campaign else listing.DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))

@@ -172,7 +172,7 @@ def render_regions() -> None:
     actor = common.require("organizer")
     st.title("Region schemes")
     with read_session(common.engine()) as session:
-        mine = custom.list_custom_schemes(session)
+        mine = custom.list_custom_schemes(session=session)
     st.markdown(
         "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
         "constituencies, subdivisions of any country) you can upload your own."

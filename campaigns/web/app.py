@@ -204,7 +204,7 @@ _custom_shapes_cache = _TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
 def shapes(request: Request) -> Response:
     """A scheme's shapes, for maps drawn in the browser: shipped files cached a day (they never change),
     uploaded ones normalized for Vega and cached a few minutes."""
-    from campaigns.regions.custom import CUSTOM_PREFIX, custom_map_shapes
+    from campaigns.regions.custom import CUSTOM_PREFIX, get_custom_map_shapes
     from campaigns.regions.schemes import SchemeInfo, list_schemes, shape_path
 
     wanted = request.path_params["scheme"].lower()
@@ -212,7 +212,7 @@ def shapes(request: Request) -> Response:
 
         def read() -> bytes:
             with read_session(get_engine()) as session:
-                return custom_map_shapes(session, wanted) or b""
+                return get_custom_map_shapes(session=session, scheme_id=wanted) or b""
 
         try:
             body = _custom_shapes_cache.get(wanted, read)
@@ -371,7 +371,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     worker = None
     if get_settings().outbox_worker == "app":
         try:
-            worker = outbox.Worker(get_engine(), maintenance=upkeep.TASKS)
+            worker = outbox.Worker(engine=get_engine(), maintenance=upkeep.TASKS)
         except RallyError as exc:
             log.error("mail worker not started: %s", getattr(exc, "detail", exc.user_message))
         else:

@@ -62,11 +62,11 @@ def download(request: Request) -> Response:
         return _refuse(403, "This download link was made for someone else. Make your own on the Export page.")
     stack = ExitStack()
     try:
-        snapshot = stack.enter_context(open_snapshot(engine, grant.filter))
+        snapshot = stack.enter_context(open_snapshot(engine=engine, export_filter=grant.filter))
         check_format(grant.fmt, snapshot.count)
         name = file_name(snapshot.checked.filter.campaigns, grant.fmt, snapshot.taken_at.date())
         body = download_chunks(snapshot, grant.fmt, bom=grant.bom, cleanup=stack)  # XLSX: built now
-        record_export(engine, actor=actor, snapshot=snapshot, fmt=grant.fmt, name=name, via="web", bom=grant.bom)
+        record_export(engine=engine, actor=actor, snapshot=snapshot, fmt=grant.fmt, name=name, via="web", bom=grant.bom)
     except RallyError as exc:
         stack.close()
         return _refuse(422, exc.user_message)

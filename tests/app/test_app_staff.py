@@ -188,7 +188,7 @@ def test_region_schemes_page_shows_an_unreadable_shapes_file_as_one_clear_messag
         'The shapes file has a number of 5,000 characters ("99999999999999999999…"); at most 40 are allowed.'
     ]
     with read_session(engine) as session:
-        assert list_custom_schemes(session) == []
+        assert list_custom_schemes(session=session) == []
 
 
 def change_password_form(at: AppTest, current: str, new: str, again: str | None = None) -> AppTest:
@@ -346,7 +346,7 @@ def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(sta
     assert resend.disabled
     at.checkbox[0].check()
     at = next(b for b in at.run().button if b.label == "Send again").click().run()
-    assert not at.exception and outbox.drain(engine).sent == 1
+    assert not at.exception and outbox.drain(engine=engine).sent == 1
 
 
 def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_opens(staff_app, engine):

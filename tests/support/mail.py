@@ -32,7 +32,7 @@ class Mailbox:
     def envelopes(self) -> list[Any]:
         from campaigns.core import outbox
 
-        outbox.drain(self.engine)
+        outbox.drain(engine=self.engine)
         return self.handler.envelopes
 
     def __getitem__(self, index: int) -> Any:

@@ -18,9 +18,9 @@ from campaigns.core.settings import override_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.regions import shapes
 from campaigns.regions.custom import (
-    all_schemes,
     create_custom_scheme,
-    custom_shapes,
+    get_custom_shapes,
+    list_all_schemes,
     list_custom_schemes,
     load_custom_scheme,
     resolve_scheme,
@@ -81,7 +81,7 @@ def shapes_refusal(engine, shapes: bytes) -> str:
         create(engine, shapes=shapes)
     assert list(info.value.errors) == ["shapes"]
     with read_session(engine) as session:
-        assert list_custom_schemes(session) == []
+        assert list_custom_schemes(session=session) == []
     return info.value.errors["shapes"]
 
 
@@ -100,8 +100,8 @@ def test_scheme_with_geojson_is_stored_and_usable_for_signing_and_counts(engine)
     assert (result.region_code, result.region_name, result.total) == ("NORTH", "North Ward", 1)
     with read_session(engine) as session:
         frame = region_counts(session, campaign.id, created.id)
-        scheme = resolve_scheme(session, created.id)
-        shapes_text = custom_shapes(session, created.id)
+        scheme = resolve_scheme(session=session, scheme_id=created.id)
+        shapes_text = get_custom_shapes(session=session, scheme_id=created.id)
         [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "regions.create_scheme")).scalars()
     assert frame.to_dict("records") == [{"code": "NORTH", "name": "North Ward", "count": 1}]
     assert scheme.info.region_label == "Ward" and scheme.info.shape_kind == "geojson"
@@ -126,8 +126,8 @@ def test_topojson_is_accepted_and_the_object_with_the_regions_is_used(engine):
     created = create(engine, shapes=TOPOJSON)
     assert (created.with_shape, created.without_shape) == (2, 1)
     with read_session(engine) as session:
-        scheme = load_custom_scheme(session, created.id.upper())
-        assert custom_shapes(session, created.id) == TOPOJSON.decode()
+        scheme = load_custom_scheme(session=session, scheme_id=created.id.upper())
+        assert get_custom_shapes(session=session, scheme_id=created.id) == TOPOJSON.decode()
     assert (scheme.info.shape_kind, scheme.info.shape_object) == ("topojson", "wards")
     assert {r.code for r in scheme.regions if r.shape_id} == {"NORTH", "ISLE.1"}
 
@@ -136,15 +136,15 @@ def test_scheme_without_shapes_is_fine(engine):
     created = create(engine, shapes=None)
     assert (created.with_shape, created.without_shape) == (0, 3)
     with read_session(engine) as session:
-        assert custom_shapes(session, created.id) is None
-        assert resolve_scheme(session, created.id).info.shape_kind is None
+        assert get_custom_shapes(session=session, scheme_id=created.id) is None
+        assert resolve_scheme(session=session, scheme_id=created.id).info.shape_kind is None
 
 
 def test_same_name_twice_gets_a_numbered_id(engine):
     ids = [create(engine, name="Riverside Wards!").id for _ in range(3)]
     assert ids == ["custom-riverside-wards", "custom-riverside-wards-2", "custom-riverside-wards-3"]
     with read_session(engine) as session:
-        listed = [info.id for info in all_schemes(session)]
+        listed = [info.id for info in list_all_schemes(session=session)]
     assert listed[:3] == ids and "us-states" in listed[3:]
 
 
@@ -360,7 +360,7 @@ def test_bad_region_rows_are_all_reported_and_nothing_is_stored(engine):
         '7,population,1.5,"The population must be a whole number of 0 or more, digits only."\r\n'
     )
     with read_session(engine) as session:
-        assert list_custom_schemes(session) == []
+        assert list_custom_schemes(session=session) == []
 
 
 def test_a_regions_file_over_the_upload_bounds_is_refused_naming_the_limit(engine):
@@ -374,7 +374,7 @@ def test_a_regions_file_over_the_upload_bounds_is_refused_naming_the_limit(engin
     with pytest.raises(InvalidInput, match="The regions file's header has 101 columns; at most 100 are allowed"):
         create(engine, regions=b"code,name" + b",x" * 99 + b"\nA,B\n", shapes=None)
     with read_session(engine) as session:
-        assert list_custom_schemes(session) == []
+        assert list_custom_schemes(session=session) == []
 
 
 def test_scheme_name_is_required(engine):
@@ -386,9 +386,9 @@ def test_scheme_name_is_required(engine):
 def test_unknown_custom_scheme_is_refused_for_campaigns_and_lookups(engine):
     with read_session(engine) as session:
         with pytest.raises(UnknownRegionScheme):
-            resolve_scheme(session, "custom-nowhere")
+            resolve_scheme(session=session, scheme_id="custom-nowhere")
         with pytest.raises(UnknownRegionScheme):
-            custom_shapes(session, "custom-nowhere")
+            get_custom_shapes(session=session, scheme_id="custom-nowhere")
     campaign = CampaignCreate(slug="x", title="X", purpose="Y", goal=10, region_scheme="custom-nowhere")
     with pytest.raises(InvalidInput) as info:
         run_write(engine, lambda s: create_campaign(session=s, campaign_create=campaign))
@@ -396,13 +396,13 @@ def test_unknown_custom_scheme_is_refused_for_campaigns_and_lookups(engine):
 
 
 def test_shipped_schemes_resolve_without_a_database():
-    assert resolve_scheme(None, "US-States").info.id == "us-states"  # type: ignore[arg-type]
+    assert resolve_scheme(session=None, scheme_id="US-States").info.id == "us-states"  # type: ignore[arg-type]
 
 
 def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(engine):
     """RFC 7946 outer rings run counter-clockwise; d3-geo reads that as 'the globe minus the region' and
     fills the whole chart. The map gets every outer ring clockwise and every hole counter-clockwise."""
-    from campaigns.regions.custom import custom_map_shapes
+    from campaigns.regions.custom import get_custom_map_shapes
     from campaigns.regions.shapes import _ring_area
 
     outer_ccw = [[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]  # RFC 7946: counter-clockwise
@@ -411,7 +411,7 @@ def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(en
     already = {"type": "MultiPolygon", "coordinates": [[list(reversed(outer_ccw))]]}  # d3 order already
     scheme_id = create(engine, shapes=geojson(feature("north", donut), feature("south", already, as_id=True))).id
     with read_session(engine) as session:
-        served = json.loads(custom_map_shapes(session, scheme_id))
+        served = json.loads(get_custom_map_shapes(session=session, scheme_id=scheme_id))
     by_id = {f["id"]: f["geometry"] for f in served["features"]}
     assert set(by_id) == {"NORTH", "SOUTH"}
     north_outer, north_hole = by_id["NORTH"]["coordinates"]

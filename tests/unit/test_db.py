@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from campaigns.core.db import get_engine, make_engine, normalize_url, ping, read_session, run_write
 from campaigns.core.errors import StorageBusy, StorageError
-from campaigns.core.migrate import current_revision, head_revision, upgrade
+from campaigns.core.migrate import get_current_revision, head_revision, upgrade
 from campaigns.core.models import Campaign
 from campaigns.core.settings import override_settings
 from campaigns.signatures.counts import campaign_total
@@ -117,7 +117,7 @@ def test_times_are_stored_in_utc_and_come_back_timezone_aware(engine):
 
 
 def test_upgrade_is_idempotent_and_reaches_head(engine):
-    assert upgrade(engine) == head_revision() == current_revision(engine)
+    assert upgrade(engine) == head_revision() == get_current_revision(engine=engine)
     assert {"campaign", "signature", "region_count", "consent_wording"} <= set(inspect(engine).get_table_names())
 
 
@@ -134,7 +134,7 @@ def test_several_processes_can_migrate_a_fresh_database_at_once(tmp_path):
     for p in procs:
         p.join(60)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    assert current_revision(make_engine(url)) == head_revision()
+    assert get_current_revision(engine=make_engine(url)) == head_revision()
 
 
 def test_ping_reports_a_dead_database(tmp_path):

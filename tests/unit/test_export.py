@@ -35,7 +35,7 @@ LIBS = ExportFilter(campaigns=("fund-libraries",))
 
 
 def export_bytes(engine, export_filter=LIBS, fmt="csv", **options) -> bytes:
-    with open_snapshot(engine, export_filter) as snapshot:
+    with open_snapshot(engine=engine, export_filter=export_filter) as snapshot:
         return b"".join(chunks(snapshot, fmt, now=FIXED_NOW, **options))
 
 
@@ -127,7 +127,7 @@ def test_the_letter_counts_are_driven_by_the_persons_letters_never_the_status_in
 
     load_people(sqlite_engine)
     with read_session(sqlite_engine) as session:
-        statement = rows_statement(check_filter(session, LIBS), "sqlite")
+        statement = rows_statement(check_filter(session=session, export_filter=LIBS), "sqlite")
         sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
         session.execute(text("ANALYZE"))
         plan = [row[3] for row in session.execute(text("EXPLAIN QUERY PLAN " + sql))]
@@ -143,7 +143,7 @@ def test_the_letter_counts_are_driven_by_the_persons_letters_never_the_status_in
 
 def test_xlsx_writes_text_as_text_never_formulas(engine, tmp_path):
     load_people(engine)
-    path, rows = export_to_file(engine, LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI)
+    path, rows = export_to_file(engine=engine, export_filter=LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI)
     assert rows == EXPORTED_BY_DEFAULT
     with zipfile.ZipFile(path) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -171,9 +171,13 @@ def test_xlsx_past_the_sheet_limit_is_refused_before_anything_is_written(engine,
     tmp_path = tmp_path / "out"
     tmp_path.mkdir()
     with pytest.raises(ExportRefused, match="holds at most 5 rows"):
-        export_to_file(engine, LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI, max_rows=5)
+        export_to_file(
+            engine=engine, export_filter=LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI, max_rows=5
+        )
     assert list(tmp_path.iterdir()) == [] and audit_entries(engine) == []
-    path, rows = export_to_file(engine, LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI, max_rows=6)
+    path, rows = export_to_file(
+        engine=engine, export_filter=LIBS, fmt="xlsx", output=tmp_path / "out.xlsx", actor=CLI, max_rows=6
+    )
     assert rows == 5 and openpyxl.load_workbook(path).active.max_row == 6  # header + 5: exactly the limit
 
 
@@ -199,14 +203,17 @@ def test_by_default_only_counted_consenting_people_never_withdrawn_or_erased(eng
 def test_non_consenting_people_only_with_a_reason_which_is_audited(engine, tmp_path):
     load_people(engine)
     with pytest.raises(InvalidInput) as refused:
-        count_matching(engine, ExportFilter(campaigns=("fund-libraries",), include_non_consenting=True, reason="x"))
+        count_matching(
+            engine=engine,
+            export_filter=ExportFilter(campaigns=("fund-libraries",), include_non_consenting=True, reason="x"),
+        )
     assert "reason" in refused.value.errors
     everyone = ExportFilter(
         campaigns=("fund-libraries",), include_non_consenting=True, reason="Hand-delivery to Senator A, 2 Dec"
     )
     names = exported_names(engine, everyone)
     assert "Quiet Person" in names and "Withdrawn Person" not in names and "" not in names
-    export_to_file(engine, everyone, fmt="csv", output=tmp_path, actor=CLI, now=FIXED_NOW)
+    export_to_file(engine=engine, export_filter=everyone, fmt="csv", output=tmp_path, actor=CLI, now=FIXED_NOW)
     [entry] = audit_entries(engine)
     detail = json.loads(entry.detail)
     assert (entry.actor, detail["rows"], detail["format"], detail["via"]) == ("cli", 6, "csv", "cli")
@@ -246,7 +253,7 @@ def test_region_date_and_status_filters(engine):
 def test_bad_filters_are_refused_with_the_field_to_fix(engine, export_filter, field):
     load_people(engine)
     with pytest.raises(InvalidInput) as refused:
-        count_matching(engine, export_filter)
+        count_matching(engine=engine, export_filter=export_filter)
     assert field in refused.value.errors
 
 
@@ -263,7 +270,9 @@ def test_export_to_a_folder_uses_the_standard_name_and_audits_it(engine, tmp_pat
     load_people(engine)
     tmp_path = tmp_path / "out"
     tmp_path.mkdir()
-    path, rows = export_to_file(engine, LIBS, fmt="json", output=tmp_path, actor=CLI, now=FIXED_NOW)
+    path, rows = export_to_file(
+        engine=engine, export_filter=LIBS, fmt="json", output=tmp_path, actor=CLI, now=FIXED_NOW
+    )
     assert path == tmp_path / "rally-fund-libraries-signers-2026-11-30.json"
     assert json.loads(path.read_text("utf-8"))["total_records"] == rows == EXPORTED_BY_DEFAULT
     assert [json.loads(e.detail)["file"] for e in audit_entries(engine)] == [path.name]
@@ -334,7 +343,7 @@ def test_an_export_to_a_full_disk_says_so_and_leaves_nothing_behind(engine, tmp_
         assert list(small.iterdir()) == [] and audit_entries(engine) == []
         if fmt == "xlsx":  # the same in-process: a domain error, and xlsxwriter's temporary files are gone
             with pytest.raises(RallyError, match="the disk is full") as refused:
-                export_to_file(engine, LIBS, fmt="xlsx", output=small, actor=CLI)
+                export_to_file(engine=engine, export_filter=LIBS, fmt="xlsx", output=small, actor=CLI)
             assert not isinstance(refused.value, InvalidInput) and list(small.iterdir()) == []
 
 
@@ -360,7 +369,7 @@ def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):
         except BaseException as exc:
             errors.append(exc)
 
-    with open_snapshot(engine, LIBS, batch_rows=7) as snapshot:
+    with open_snapshot(engine=engine, export_filter=LIBS, batch_rows=7) as snapshot:
         assert snapshot.count == before
         stream = chunks(snapshot, "csv")
         parts = [next(stream), next(stream)]  # the header and a first batch are out
@@ -375,7 +384,7 @@ def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):
     rows = list(csv.DictReader(io.StringIO(b"".join(parts).decode("utf-8"))))
     assert len(rows) == snapshot.count == before
     assert len({r["email"] for r in rows}) == before
-    assert count_matching(engine, LIBS) == before + len(signed)
+    assert count_matching(engine=engine, export_filter=LIBS) == before + len(signed)
 
 
 @pytest.mark.parametrize(
@@ -399,7 +408,9 @@ def test_a_download_stopped_half_way_releases_the_snapshot_and_its_reader(engine
 
     load_people(engine)
     before = threading.active_count()
-    with open_snapshot(engine, ExportFilter(campaigns=("fund-libraries",)), batch_rows=1) as snapshot:
+    with open_snapshot(
+        engine=engine, export_filter=ExportFilter(campaigns=("fund-libraries",)), batch_rows=1
+    ) as snapshot:
         batches = snapshot.batches(csv_safe=True)
         first = next(batches)
         assert len(first) == 1 and len(first[0]) == len(COLUMNS)

@@ -194,4 +194,4 @@ def test_letters_of_a_flagged_signature_wait_and_go_out_once_validated_or_are_dr
             ).scalar_one()
             == 0
         )
-    assert outbox.drain(engine).sent == 0  # nothing sent twice
+    assert outbox.drain(engine=engine).sent == 0  # nothing sent twice
