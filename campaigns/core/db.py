@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
@@ -270,30 +270,41 @@ def ping(engine: Engine) -> bool:
 
 
 class HotStatement:
-    """A Core statement compiled once per dialect and run straight on the DBAPI cursor.
+    """A Core statement compiled once per dialect and run straight on the DBAPI cursor, which it closes.
 
-    For the few statements on the sign-on path only: SQLAlchemy's per-execution machinery
-    (cache-key lookup, execution context, result wrapping) costs more than SQLite's own work
-    there. The SQL comes from the same Core construct, values are converted by each column
-    type's own bind processor (so timestamps are stored exactly as the ORM stores them), and
-    the statement runs on the session's connection, inside its transaction.
+    For the statements where SQLAlchemy's per-execution machinery (cache-key lookup, execution context,
+    result wrapping) costs more than the database's own work: those on the sign-on path, and the rows
+    of an export. The SQL comes from the same Core construct; every value, given in ``params`` or built
+    into the statement, is converted by its column type's own bind processor (so timestamps are stored
+    exactly as the ORM stores them), under the bind names of the compiled statement, the items of an
+    expanded ``IN (...)`` included. It runs on the session's (or connection's) connection, inside its
+    transaction. ``keys`` are the values each call gives (for an INSERT, its columns).
     """
 
-    def __init__(self, statement: Any, keys: tuple[str, ...]) -> None:
+    def __init__(self, statement: Any, keys: tuple[str, ...] = ()) -> None:
         self.statement = statement
         self.keys = keys
-        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
+        self._compiled: dict[str, Callable[[dict[str, Any]], tuple[str, Any]]] = {}
         self._results: dict[str, list[Any]] = {}
 
-    def _prepare(self, dialect: Any) -> tuple[str, Callable[[dict[str, Any]], Any]]:
+    def _prepare(self, dialect: Any) -> Callable[[dict[str, Any]], tuple[str, Any]]:
+        """A function from ``params`` to (the SQL, the driver's parameters), for one dialect."""
         compiled = self.statement.compile(dialect=dialect, column_keys=list(self.keys))
-        binds = {}  # name -> (processor, value built into the statement, e.g. the 1 in "count + 1")
-        for name, bind in compiled.binds.items():
-            if name not in self.keys and bind.value is None:
-                raise ValueError(f"{name} needs a value: pass every column the statement names")
-            binds[name] = (bind.type.dialect_impl(dialect).bind_processor(dialect), bind.value)
+        if compiled.escaped_bind_names:  # names SQLAlchemy quotes in the SQL: not worth the bookkeeping here
+            raise ValueError(f"bind names that need escaping: {', '.join(compiled.escaped_bind_names)}")
+        processors = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in compiled.binds.items()
+        }
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            return lambda params: _expanded(compiled, processors, params)
         keys = frozenset(self.keys)
-        plan = [(name, name in keys, *binds[name]) for name in (compiled.positiontup or binds)]
+        for name, bind in compiled.binds.items():
+            if name not in keys and bind.value is None:
+                raise ValueError(f"{name} needs a value: pass every column the statement names")
+        names = list(compiled.positiontup or compiled.binds)
+        # name, given in params?, processor, value built into the statement (e.g. the 1 in "count + 1")
+        plan = [(name, name in keys, processors[name], compiled.binds[name].value) for name in names]
+        sql = compiled.string
 
         def values(params: dict[str, Any]) -> Any:
             for name, given, processor, builtin in plan:
@@ -301,26 +312,65 @@ class HotStatement:
                 yield processor(value) if processor is not None else value
 
         if compiled.positional:
-            return compiled.string, lambda params: tuple(values(params))
-        return compiled.string, lambda params: dict(zip(binds, values(params), strict=True))
+            return lambda params: (sql, tuple(values(params)))
+        return lambda params: (sql, dict(zip(names, values(params), strict=True)))
 
-    def execute(self, session: Session, params: dict[str, Any]) -> Any:
-        """Run inside ``session``'s transaction; returns the DBAPI cursor (fetch from it)."""
-        connection = session.connection()
-        prepared = self._compiled.get(connection.dialect.name)
+    def _execute(self, bind: Session | Connection, params: dict[str, Any], server_side: bool = False) -> Any:
+        connection = bind if isinstance(bind, Connection) else bind.connection()
+        dialect = connection.dialect
+        prepared = self._compiled.get(dialect.name)
         if prepared is None:
-            prepared = self._compiled[connection.dialect.name] = self._prepare(connection.dialect)
-        sql, convert = prepared
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, convert(params))
+            prepared = self._compiled[dialect.name] = self._prepare(dialect)
+        sql, values = prepared(params)
+        raw = connection.connection.dbapi_connection
+        assert raw is not None
+        # a named cursor is psycopg's server-side one: rows come over as they are fetched
+        cursor = raw.cursor(name="rally_stream") if server_side and dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
+        try:
+            cursor.execute(sql, values)
+        except BaseException:
+            cursor.close()
+            raise
         return cursor
 
-    def first(self, session: Session, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def run(self, bind: Session | Connection, params: dict[str, Any]) -> None:
+        """Run it for its effect (an INSERT, an UPDATE)."""
+        self._execute(bind, params).close()
+
+    def fetchone(self, bind: Session | Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row as the driver returns it, or None."""
+        cursor = self._execute(bind, params)
+        try:
+            return cursor.fetchone()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
+    def fetchall(self, bind: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row as the driver returns them."""
+        cursor = self._execute(bind, params)
+        try:
+            return cursor.fetchall()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def cursor(
+        self, bind: Session | Connection, params: dict[str, Any] | None = None, *, server_side: bool = False
+    ) -> Iterator[Any]:
+        """The executed cursor, to fetch from in the block (``server_side``: PostgreSQL keeps the rows until
+        fetched); closed when the block ends."""
+        cursor = self._execute(bind, params or {}, server_side)
+        try:
+            yield cursor
+        finally:
+            cursor.close()
+
+    def first(self, bind: Session | Connection, params: dict[str, Any]) -> tuple[Any, ...] | None:
         """The first row, each value converted by its column type (as SQLAlchemy would), or None."""
-        row = self.execute(session, params).fetchone()
+        row = self.fetchone(bind, params)
         if row is None:
             return None
-        dialect = session.connection().dialect
+        dialect = (bind if isinstance(bind, Connection) else bind.connection()).dialect
         processors = self._results.get(dialect.name)
         if processors is None:
             processors = self._results[dialect.name] = [
@@ -328,3 +378,16 @@ class HotStatement:
                 for column in self.statement.selected_columns
             ]
         return tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True))
+
+
+def _expanded(compiled: Any, processors: dict[str, Any], params: dict[str, Any]) -> tuple[str, Any]:
+    """(SQL, parameters) for a statement with an expanding ``IN (...)``: SQLAlchemy renders the items and names
+    them (``ExpandedState``); each item gets the processor of the parameter it came from."""
+    state = compiled.construct_expanded_state(params)
+    values = {}
+    for name, value in state.parameters.items():
+        processor = state.processors.get(name) or processors.get(name)
+        values[name] = processor(value) if processor is not None else value
+    if compiled.positional:
+        return state.statement, tuple(values[name] for name in state.positiontup)
+    return state.statement, values

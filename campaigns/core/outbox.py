@@ -91,27 +91,23 @@ def enqueue(
         raise MailError("Email is not configured (set RALLY_SMTP_HOST, or RALLY_MAIL_OUTBOX for development).")
     message = render_message(mail, settings)
     now = now or utcnow()
-    row = (
-        _insert(session.connection().dialect.name)
-        .execute(
-            session,
-            {
-                "kind": kind,
-                "status": OutboxStatus.held.value if held else OutboxStatus.queued.value,
-                "to_address": mail.to_address,
-                "recipient_canonical": recipient_canonical,
-                "subject": one_line(mail.subject),
-                "message": message,
-                "dedupe_key": dedupe_key,
-                "campaign_id": campaign_id,
-                "signature_id": signature_id,
-                "outreach_id": outreach_id,
-                "attempts": 0,
-                "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
-                "created_at": now,
-            },
-        )
-        .fetchone()
+    row = _insert(session.connection().dialect.name).fetchone(
+        session,
+        {
+            "kind": kind,
+            "status": OutboxStatus.held.value if held else OutboxStatus.queued.value,
+            "to_address": mail.to_address,
+            "recipient_canonical": recipient_canonical,
+            "subject": one_line(mail.subject),
+            "message": message,
+            "dedupe_key": dedupe_key,
+            "campaign_id": campaign_id,
+            "signature_id": signature_id,
+            "outreach_id": outreach_id,
+            "attempts": 0,
+            "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
+            "created_at": now,
+        },
     )
     return int(row[0]) if row else None
 

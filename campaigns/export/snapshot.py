@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import String, case, func, select, type_coerce
@@ -30,7 +31,7 @@ from sqlmodel import Session
 
 from campaigns.catalog.listing import is_possible_slug
 from campaigns.core.audit import Actor, record
-from campaigns.core.db import run_write
+from campaigns.core.db import HotStatement, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import Campaign, Letter, Outreach, Signature, SignatureStatus, utcnow
 from campaigns.letters import deliveries
@@ -269,12 +270,15 @@ def csv_safe_cell(value: Any) -> Any:
 
 
 def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
-    """The export's SELECT, in the order ``_shaper`` expects: everything after ``region_code`` is final.
+    """The export's SELECT. Each column is labelled with the ``COLUMNS`` name it becomes, and ``_shaper`` finds
+    them by those names; ``campaign_id`` becomes ``campaign`` (its link name), ``full_name`` is also split
+    into ``first_name`` and ``last_name``, ``region_code`` also gives ``region_name``.
 
     Ordered by signing time within each campaign, as the ``(campaign_id, created_at)`` index keeps the
     rows: they stream from the cursor and are never sorted first.
     """
     s = Signature
+    consent = type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String)  # type: ignore[attr-defined]
     return (
         select(
             s.campaign_id,
@@ -283,29 +287,46 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
             s.region_code,
             s.postal_code,
             s.comment,
-            type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String),  # type: ignore[attr-defined]
-            s.consent_hash,
-            _iso(dialect, s.consent_at),
+            consent.label("contact_consent"),
+            s.consent_hash.label("consent_version"),  # type: ignore[attr-defined]
+            _iso(dialect, s.consent_at).label("consent_at"),
             s.source,
             s.utm_source,
             s.utm_medium,
             s.utm_campaign,
             s.referrer,
-            _iso(dialect, s.created_at),
+            _iso(dialect, s.created_at).label("signed_at"),
             s.status,
-            _letters_sent(),
-            _letters_downloaded_or_opened(),
+            _letters_sent().label("letters_sent"),
+            _letters_downloaded_or_opened().label("letters_downloaded_or_opened"),
         )
         .where(*_where(checked))
         .order_by(s.campaign_id, s.created_at, s.id)  # type: ignore[arg-type]
     )
 
 
-def _shaper(checked: CheckedFilter, csv_safe: bool) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
-    """Turns a batch of database rows into ``COLUMNS`` rows: the campaign's link name, the name split at
-    its first space, the region's name. ``csv_safe`` applies the CSV formula rule to every text value;
-    only the columns people type can start with a trigger, so a row is rewritten only when one does.
+# The first columns of a file, made per row by ``_shaper``; the others are the statement's, by name.
+HEAD = ("campaign", "first_name", "last_name", "full_name", "email", "region_code", "region_name")
+
+
+def _shaper(
+    checked: CheckedFilter, csv_safe: bool, keys: Sequence[str]
+) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
+    """Turns a batch of database rows, whose columns are named ``keys``, into ``COLUMNS`` rows: the campaign's
+    link name, the name split at its first space, the region's name. ``csv_safe`` applies the CSV formula rule
+    to every text value; only the columns people type can start with a trigger, so a row is rewritten only
+    when one does.
+
+    Columns are found by name once per export; per row, ``itemgetter`` copies those after ``HEAD`` in one call.
     """
+    at = {key: index for index, key in enumerate(keys)}
+    missing = [c for c in ("campaign_id", "full_name", "email", "region_code", *COLUMNS[len(HEAD) :]) if c not in at]
+    if missing or COLUMNS[: len(HEAD)] != HEAD:
+        raise ValueError(f"the export's statement has no column {', '.join(missing)}, or COLUMNS has moved")
+    campaign_at, full_at, email_at, region_at = at["campaign_id"], at["full_name"], at["email"], at["region_code"]
+    rest = itemgetter(*(at[c] for c in COLUMNS[len(HEAD) :]))
+    postal_at, comment_at, referrer_at = at["postal_code"], at["comment"], at["referrer"]
+    u1_at, u2_at, u3_at = at["utm_source"], at["utm_medium"], at["utm_campaign"]
     slugs = {c.id: c.slug for c in checked.campaigns}
     names = {c.id: c.region_names for c in checked.campaigns}
     triggers = FORMULA_TRIGGERS
@@ -313,23 +334,27 @@ def _shaper(checked: CheckedFilter, csv_safe: bool) -> Callable[[list[tuple[Any,
     def shape(batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         out = []
         append = out.append
-        for cid, full, email, region, postal, comment, consent, version, at, source, u1, u2, u3, ref, *end in batch:
+        for db_row in batch:
+            campaign, full, email, region = db_row[campaign_at], db_row[full_at], db_row[email_at], db_row[region_at]
             first, _, last = full.partition(" ")
-            region_name = names[cid].get(region, "")
-            row = (slugs[cid], first, last, full, email, region, region_name, postal, comment, consent, version, at)
-            row += (source, u1, u2, u3, ref, *end)
-            if csv_safe and (
+            region_name = names[campaign].get(region, "")
+            # concatenated: ~7% faster per row than unpacking into the tuple
+            row = (slugs[campaign], first, last, full, email, region, region_name) + rest(db_row)  # noqa: RUF005
+            if not csv_safe:
+                append(row)
+                continue
+            if (
                 first[:1] in triggers
                 or last[:1] in triggers
                 or email[:1] in triggers
                 or region[:1] in triggers
                 or region_name[:1] in triggers  # an uploaded scheme's region name
-                or (postal and postal[0] in triggers)
-                or (comment and comment[0] in triggers)
-                or (u1 and u1[0] in triggers)
-                or (u2 and u2[0] in triggers)
-                or (u3 and u3[0] in triggers)
-                or (ref and ref[0] in triggers)
+                or ((v := db_row[postal_at]) and v[0] in triggers)
+                or ((v := db_row[comment_at]) and v[0] in triggers)
+                or ((v := db_row[u1_at]) and v[0] in triggers)
+                or ((v := db_row[u2_at]) and v[0] in triggers)
+                or ((v := db_row[u3_at]) and v[0] in triggers)
+                or ((v := db_row[referrer_at]) and v[0] in triggers)
             ):
                 row = tuple(csv_safe_cell(v) for v in row)
             append(row)
@@ -352,29 +377,6 @@ def split_name(full_name: str) -> tuple[str, str]:
     return first, last
 
 
-def _driver_cursor(conn: Connection, statement: Any) -> Any:
-    """Run ``statement`` on the connection's own DBAPI cursor (server-side on PostgreSQL), inside its transaction.
-
-    Rows come back as plain tuples: building SQLAlchemy rows cost more than everything else per row
-    (the same reason as ``db.HotStatement``). Values are bound through each column type's processor.
-    """
-    dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    values: dict[str, Any] = {}
-    for name, value in compiled.construct_params().items():
-        bind = compiled.binds.get(name)
-        if bind is None:  # an item of an expanded IN (...): name_1, name_2...
-            bind = compiled.binds[name.rsplit("_", 1)[0]]
-        processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        values[name] = processor(value) if processor is not None else value
-    params = tuple(values[n] for n in compiled.positiontup or ()) if compiled.positional else values
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    cursor = raw.cursor(name="rally_export") if dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
-    cursor.execute(compiled.string, params)
-    return cursor
-
-
 # --- running an export ---------------------------------------------------------------------------
 
 
@@ -393,28 +395,33 @@ class Snapshot:
 
         ``csv_safe``: with the CSV formula rule applied to every text value."""
         conn = self.connection
-        shape = _shaper(self.checked, csv_safe)
-        cursor = _driver_cursor(conn, rows_statement(self.checked, conn.dialect.name))
-        if conn.dialect.name == "postgresql":  # rows cross a socket: fetch the next batch while this one is written
-            yield from _read_ahead(lambda: shape(cursor.fetchmany(self.batch_rows)), cursor.close)
-            return
-        try:
-            while batch := cursor.fetchmany(self.batch_rows):
-                yield shape(batch)
-        finally:
-            cursor.close()
+        statement = rows_statement(self.checked, conn.dialect.name)
+        shape = _shaper(self.checked, csv_safe, statement.selected_columns.keys())
+        # straight on the driver's cursor (server-side on PostgreSQL): building SQLAlchemy rows cost more
+        # than everything else per row
+        with HotStatement(statement).cursor(conn, server_side=True) as cursor:
+
+            def fetch() -> list[tuple[Any, ...]]:
+                return shape(cursor.fetchmany(self.batch_rows))
+
+            if conn.dialect.name == "postgresql":  # rows cross a socket: fetch the next batch while this one is written
+                yield from read_ahead(fetch)
+                return
+            while batch := fetch():
+                yield batch
 
 
 _DONE = object()
 
 
-def _read_ahead(fetch: Callable[[], list[Any]], close: Callable[[], None], depth: int = 2) -> Iterator[list[Any]]:
+def read_ahead(fetch: Callable[[], list[Any]], depth: int = 2) -> Iterator[list[Any]]:
     """Yield ``fetch()`` results until one is empty, fetching the next batches in a reader thread meanwhile.
 
     Waiting for PostgreSQL's next rows releases the GIL, so it overlaps with the writing of the previous
     batch (15-25% less time for a CSV export). Not for SQLite: its reads are CPU work in this process,
     and two threads taking turns on the GIL were slower than one. At most ``depth`` batches wait in
-    memory. The cursor is only ever used by the reader thread, and closed by it.
+    memory. The cursor is only used by the reader thread, which has ended when this generator has: its
+    owner may close it then.
     """
     ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -428,8 +435,6 @@ def _read_ahead(fetch: Callable[[], list[Any]], close: Callable[[], None], depth
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             ahead.put(exc)
-        finally:
-            close()
 
     reader = threading.Thread(target=read, name="export-read-ahead", daemon=True)
     reader.start()

@@ -179,9 +179,9 @@ def bump_counts(
     shard = 0 if dialect == "sqlite" else random.randrange(get_settings().count_shards)
     bumps = _bumps(dialect)
     base = {"campaign_id": campaign_id, "shard": shard, "count": delta}
-    bumps.region.execute(session, {**base, "region_code": region_code, "updated_at": now or utcnow()})
-    bumps.hour.execute(session, {**base, "hour": hour_of(signed_at)})
-    bumps.region_day.execute(session, {**base, "region_code": region_code, "day": day_of(signed_at)})
+    bumps.region.run(session, {**base, "region_code": region_code, "updated_at": now or utcnow()})
+    bumps.hour.run(session, {**base, "hour": hour_of(signed_at)})
+    bumps.region_day.run(session, {**base, "region_code": region_code, "day": day_of(signed_at)})
 
 
 def _epoch_seconds(dialect_name: str, column: Any) -> Any:
@@ -213,9 +213,7 @@ _SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
 def hourly_counts(session: Session, campaign_id: int) -> pd.DataFrame:
     """Signatures per UTC hour (hours with none are left out): columns ``hour`` (tz-aware UTC), ``count``."""
     statement = _hourly_sums(session.connection().dialect.name)
-    cursor = statement.execute(session, {"campaign_id": campaign_id})
-    rows = cursor.fetchall()
-    cursor.close()
+    rows = statement.fetchall(session, {"campaign_id": campaign_id})
     values = np.array(rows, dtype=np.int64).reshape(-1, 2)  # seconds, count
     kept = values[values[:, 1] != 0]  # a withdrawal can leave an hour at zero
     counts = kept[:, 1]

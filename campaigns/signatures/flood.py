@@ -116,7 +116,7 @@ def flag_reason(
             window = timedelta(hours=1) if per_hour else timedelta(minutes=1)
             n = max(per_hour, per_minute)
             params = {"campaign_id": campaign_id, "client_address": client_address, "since": now - window, "n": n}
-            times = [row[0] for row in _recent_from_address().execute(session, params).fetchall()]
+            times = [row[0] for row in _recent_from_address().fetchall(session, params)]
             if per_hour and len(times) >= per_hour:
                 return "rate:hour"
             if per_minute:
@@ -127,7 +127,7 @@ def flag_reason(
     burst = settings.sign_burst_per_minute
     if burst:
         params = {"campaign_id": campaign_id, "since": now - timedelta(minutes=1), "n": burst}
-        if _recent_on_campaign().execute(session, params).fetchone()[0] >= burst:
+        if _recent_on_campaign().fetchone(session, params)[0] >= burst:
             return "rate:campaign"
     return None
 
@@ -142,7 +142,7 @@ def _lock_address(session: Session, campaign_id: int, address: str) -> None:
     any concurrency (other addresses never wait). SQLite has one writer at a time already."""
     if session.connection().dialect.name == "postgresql":
         digest = hashlib.sha256(f"rally-sign:{campaign_id}:{address}".encode()).digest()
-        _address_lock().execute(session, {"key": int.from_bytes(digest[:8], "big", signed=True)}).fetchall()
+        _address_lock().fetchall(session, {"key": int.from_bytes(digest[:8], "big", signed=True)})
 
 
 def _limited(address: str | None) -> bool:

@@ -287,7 +287,7 @@ def sign(
         "flag_reason": reason,
         **confirmation.fresh_link(confirm, now),
     }
-    inserted = statements.insert_signature.execute(session, row).fetchone()
+    inserted = statements.insert_signature.fetchone(session, row)
     if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
         inserted = _replace_withdrawn(session, row)
     created = inserted is not None
@@ -301,7 +301,7 @@ def sign(
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
         confirmation.answer_repeat(session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
-    total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
+    total = statements.total.fetchone(session, {"campaign_id": campaign.id})[0]
     return SignResult(
         campaign_slug=campaign.slug,
         full_name=values["full_name"],

@@ -170,6 +170,31 @@ def test_sign_on_path_stores_times_exactly_as_the_orm_does(engine):
         assert later.scalar_one().id == row.id  # the stored text sorts and compares like the ORM's own
 
 
+def test_driver_statements_bind_list_items_by_their_compiled_names_and_close_their_cursors(engine):
+    """``HotStatement`` binds each item of an ``IN (...)`` under the name SQLAlchemy gave it, converted by its
+    column's type, even where a guess from the name would take another parameter's; its cursors are closed."""
+    import psycopg
+    from sqlalchemy import String, bindparam, select
+
+    from campaigns.core import audit
+    from campaigns.core.db import HotStatement
+    from campaigns.core.models import AuditEntry
+
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    run_write(engine, lambda s: audit.record(session=s, actor=audit.CLI, action="kept", at=at))
+    statement = select(AuditEntry.action).where(
+        AuditEntry.at.in_([at, at + timedelta(hours=1)]),  # items "at_1_1__1", "at_1_2": "at_1_1" is taken
+        AuditEntry.action != bindparam("at_1_1", "other", type_=String),
+    )
+    hot = HotStatement(statement)
+    with engine.connect() as conn, conn.begin():
+        with hot.cursor(conn) as cursor:
+            assert cursor.fetchall() == [("kept",)]
+        with pytest.raises((sqlite3.ProgrammingError, psycopg.InterfaceError), match="closed"):
+            cursor.fetchall()
+        assert hot.fetchall(conn, {}) == [("kept",)] and hot.first(conn, {}) == ("kept",)
+
+
 def test_raw_driver_conflicts_are_retried_like_wrapped_ones(engine):
     """Hot paths run on the driver's cursor, so its own exceptions must count as conflicts too."""
     import psycopg
