@@ -19,6 +19,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -119,7 +120,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")  # PRAGMA binds no parameters: int() it is
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.close()
@@ -169,35 +170,32 @@ def snapshot_session(engine: Engine) -> Iterator[Session]:
     """A read session whose statements all see one snapshot of the database.
 
     For pages that show several numbers that must agree (a total, its regions, its hours):
-    PostgreSQL runs it in REPEATABLE READ; SQLite's read transaction in WAL mode is a
-    snapshot from its first read already.
+    PostgreSQL runs it in REPEATABLE READ, on one pooled connection for the block; SQLite's read
+    transaction in WAL mode is a snapshot from its first read already.
     """
-    bind = engine
-    if not is_sqlite(engine):
-        bind = engine.__dict__.get("_rally_snapshot_bind")
-        if bind is None:
-            bind = engine.__dict__["_rally_snapshot_bind"] = engine.execution_options(isolation_level="REPEATABLE READ")
-    with Session(bind, expire_on_commit=False) as session:
-        yield session
+    if is_sqlite(engine):
+        with Session(engine, expire_on_commit=False) as session:
+            yield session
+        return
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="REPEATABLE READ")  # this connection only, reset on release
+        with Session(bind=connection, expire_on_commit=False) as session:
+            yield session
 
 
-def _write_bind(engine: Engine) -> Engine:
-    """The engine with ``BEGIN IMMEDIATE`` for writes (SQLite), made once per engine."""
-    bind = engine.__dict__.get("_rally_write_bind")
-    if bind is None:
-        bind = engine.__dict__["_rally_write_bind"] = engine.execution_options(sqlite_begin="IMMEDIATE")
-    return bind
+# SQLite: the lock this process's writers queue on, one per engine (weakly held: it goes with its engine).
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
 
 def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """SQLite: one lock per engine that this process's writers queue on (re-entrant: a nested
-    write in one thread fails with SQLite's busy error instead of hanging)."""
+    """SQLite: the engine's writer lock (re-entrant: a nested write in one thread fails with SQLite's busy
+    error instead of hanging)."""
     if not is_sqlite(engine):
         return nullcontext()
-    lock = engine.__dict__.get("_rally_writer_lock")
+    lock = _writer_locks.get(engine)
     if lock is None:
         with _engines_lock:
-            lock = engine.__dict__.setdefault("_rally_writer_lock", threading.RLock())
+            lock = _writer_locks.setdefault(engine, threading.RLock())
     return lock
 
 
@@ -210,8 +208,9 @@ def write_session(engine: Engine) -> Iterator[Session]:
     other processes are still kept out by SQLite's own lock, taken with ``BEGIN IMMEDIATE``
     at the first statement. The session is bound to one pooled connection for the block.
     """
-    bind = _write_bind(engine) if is_sqlite(engine) else engine
-    with _writer_lock(engine), bind.connect() as connection:
+    with _writer_lock(engine), engine.connect() as connection:
+        if is_sqlite(engine):
+            connection.execution_options(sqlite_begin="IMMEDIATE")  # read by _on_begin, for this connection only
         with Session(bind=connection, expire_on_commit=False) as session, session.begin():
             yield session
 

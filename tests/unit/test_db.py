@@ -12,7 +12,16 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, text
 
-from campaigns.core.db import get_engine, make_engine, normalize_url, ping, read_session, run_write
+from campaigns.core.db import (
+    get_engine,
+    make_engine,
+    normalize_url,
+    ping,
+    read_session,
+    run_write,
+    snapshot_session,
+    write_session,
+)
 from campaigns.core.errors import StorageBusy, StorageError
 from campaigns.core.migrate import get_current_revision, head_revision, upgrade
 from campaigns.core.models import Campaign
@@ -105,6 +114,34 @@ def test_write_that_stays_locked_is_retried_then_reported_and_stores_nothing(tmp
             assert campaign_total(session, campaign.id) == 0
         # once the lock is gone the same write succeeds
         run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer()))
+
+
+def test_a_write_takes_sqlite_write_lock_with_its_first_statement(sqlite_engine):
+    """``BEGIN IMMEDIATE``: even a write that starts by reading holds the write lock at once."""
+    path = sqlite_engine.url.database
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        with write_session(sqlite_engine) as session:
+            session.execute(text("SELECT count(*) FROM campaign"))
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        with read_session(sqlite_engine) as session:  # a read takes no write lock
+            session.execute(text("SELECT count(*) FROM campaign"))
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+def test_a_snapshot_session_does_not_see_what_is_committed_after_its_first_read(engine):
+    make_campaign(engine, slug="first")
+    count = text("SELECT count(*) FROM campaign")
+    with snapshot_session(engine) as session:
+        assert session.execute(count).scalar_one() == 1
+        make_campaign(engine, slug="second")
+        assert session.execute(count).scalar_one() == 1
+    with snapshot_session(engine) as session:
+        assert session.execute(count).scalar_one() == 2
 
 
 def test_times_are_stored_in_utc_and_come_back_timezone_aware(engine):
