@@ -33,11 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from campaigns.catalog import listing
 from campaigns.core import outbox
 from campaigns.core.db import get_engine, ping, read_session
-from campaigns.core.errors import RallyError, StorageError
+from campaigns.core.errors import NotFound, RallyError, StorageError
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import Settings, get_settings
 from campaigns.signatures import counts, upkeep
+from campaigns.web import errors
 from campaigns.web.auth import is_own_origin
 
 log = logging.getLogger(__name__)
@@ -92,18 +93,11 @@ def health(request: Request) -> JSONResponse:
     try:
         ok = ping(get_engine())
     except StorageError as exc:  # e.g. a read-only data folder
-        log.error("database unavailable: %s", exc.detail)
+        errors.log_unavailable(exc)
         ok = False
     if ok:
         return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
     return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
-
-
-def _unavailable(exc: StorageError) -> JSONResponse:
-    """The JSON API's answer when the database can't be reached: 503 and the apology; the detail goes to the log."""
-    log.error("database unavailable: %s", exc.detail)
-    body = {"error": "unavailable", "message": exc.user_message}
-    return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store", "Retry-After": "30"})
 
 
 def list_campaigns(request: Request) -> JSONResponse:
@@ -111,7 +105,7 @@ def list_campaigns(request: Request) -> JSONResponse:
         with read_session(get_engine()) as session:
             summaries = listing.list_public_campaigns(session=session)
     except StorageError as exc:
-        return _unavailable(exc)
+        return errors.json_error(exc)
     body = [{"slug": s.slug, "title": s.title, "total": s.total, "goal": s.goal, "status": s.status} for s in summaries]
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
 
@@ -144,9 +138,8 @@ class _TTLCache:
 
 
 _campaign_cache = _TTLCache(API_CACHE_SECONDS)
-_NOT_FOUND = {"error": "not_found", "message": "There is no published campaign at that address."}
-
-
+NO_CAMPAIGN = "There is no published campaign at that address."
+NO_SHAPES = "No shapes for that region scheme."
 _JSON_HEADERS = {"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"}
 
 
@@ -162,9 +155,9 @@ async def campaign_detail(request: Request) -> Response:
         try:
             encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
         except StorageError as exc:
-            return _unavailable(exc)
+            return errors.json_error(exc)
     if encoded == b"":
-        return JSONResponse(_NOT_FOUND, status_code=404, headers=_JSON_HEADERS)
+        return errors.json_not_found(NO_CAMPAIGN, headers=_JSON_HEADERS)  # cached for as long as an answer
     return Response(encoded, media_type="application/json", headers=_JSON_HEADERS)
 
 
@@ -177,7 +170,7 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
     with read_session(get_engine()) as session:
         try:
             page = listing.get_campaign_page(session=session, slug=slug)
-        except RallyError:
+        except NotFound:
             return None
         campaign = listing.get_campaign_by_slug(session, slug)
         assert campaign is not None and campaign.id is not None
@@ -217,15 +210,15 @@ def shapes(request: Request) -> Response:
         try:
             body = _custom_shapes_cache.get(wanted, read)
         except StorageError as exc:
-            return _unavailable(exc)
+            return errors.json_error(exc)
         if body:
             cache = f"public, max-age={CUSTOM_SHAPES_CACHE_SECONDS}"
             return Response(body, media_type="application/json", headers={"Cache-Control": cache})
-        return JSONResponse({"error": "not_found", "message": "No shapes for that region scheme."}, status_code=404)
+        return errors.json_not_found(NO_SHAPES)
     info: SchemeInfo | None = next((i for i in list_schemes() if i.id == wanted and i.shapes), None)
     path = shape_path(info) if info else None
     if path is None or not path.is_file():
-        return JSONResponse({"error": "not_found", "message": "No shapes for that region scheme."}, status_code=404)
+        return errors.json_not_found(NO_SHAPES)
     return Response(
         path.read_bytes(),
         media_type="application/json",
