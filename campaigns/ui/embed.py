@@ -3,7 +3,7 @@
 Organizers paste ``<iframe src="<RALLY_PUBLIC_URL>/embed?campaign=<slug>&embed=true">`` into their site
 (README, "Embedding a campaign"). ``embed=true`` makes Streamlit drop its own chrome; this page shows only
 the widget. The widget holds no form and no link that navigates inside the frame: the sign link opens the
-campaign page in a new tab, where the page is never framed (web.py allows framing of ``/embed`` only).
+campaign page in a new tab, where the page is never framed (web/middleware.py allows framing of ``/embed`` only).
 """
 
 from __future__ import annotations

@@ -111,7 +111,7 @@ def safe_next(value: str | None) -> str:
 def is_own_origin(origin: str | None, *, scheme: str, host: str) -> bool:
     """Whether a browser's ``Origin`` is Rally's own: the configured public URL's origin, or the address the
     request itself was sent to (``scheme`` http or https, and its ``Host``). The one rule for the log-in form
-    and for Streamlit's websocket (``web.WebsocketOriginMiddleware``)."""
+    and for Streamlit's websocket (``middleware.WebsocketOriginMiddleware``)."""
     if not origin or not host:
         return False
     public = urlsplit(get_settings().public_url)
