@@ -236,10 +236,6 @@ def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty:
     return {c.slug: f"{c.title} ({c.status})" for c in campaigns}
 
 
-def staff_login_link() -> None:
-    st.caption("[Staff log-in](/auth/login)")
-
-
 def public_footer() -> None:
     """The public pages' footer: supporters' own data, and the staff log-in."""
     st.caption("[Your data](/my-data) · [Staff log-in](/auth/login)")

@@ -19,7 +19,6 @@ from campaigns.people.supporters import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import common, letter_step
 
-FIELDS = ("full_name", "email", "region", "postal_code", "comment")
 REFRESH_SECONDS = 10
 
 
