@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.people import staff
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 
 def render() -> None:
-    actor = common.require("admin", "organizer", "coordinator")
+    actor = access.require("admin", "organizer", "coordinator")
     st.title("Your account")
     st.markdown(f"Logged in as **{common.plain(actor.email)}**")
     st.markdown(f"Roles: {', '.join(sorted(actor.roles)) or 'none'}")
     st.caption("A log-in lasts while you use it; it ends when you log out, everywhere this browser was logged in.")
     if st.button("Log out", type="primary"):
-        cookie = common.session_cookie()
-        run_write(common.engine(), lambda session: staff.end_session(session=session, cookie_value=cookie))
+        cookie = access.session_cookie()
+        access.write(lambda session: staff.end_session(session=session, cookie_value=cookie))
         st.session_state["just_logged_out"] = True  # the next run has no Account page: say it there
         st.rerun()
 
 
 def render_password() -> None:
-    actor = common.require("admin", "organizer", "coordinator")
+    actor = access.require("admin", "organizer", "coordinator")
     st.title("Your password")
     st.markdown(f"Changing the password of **{common.plain(actor.email)}**.")
     st.caption(
@@ -42,12 +41,12 @@ def render_password() -> None:
         return
     try:
         ended = staff.change_own_password(
-            engine=common.engine(),
+            engine=access.engine(),
             actor=actor,
-            cookie_value=common.session_cookie(),
+            cookie_value=access.session_cookie(),
             current_password=current,
             new_password=new,
-            client_address=common.client_address(),
+            client_address=access.client_address(),
         )
     except InvalidInput as exc:
         for message in exc.errors.values():

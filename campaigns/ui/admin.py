@@ -6,18 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.core import audit
-from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.people import password_links, staff
-from campaigns.ui import common
+from campaigns.ui import access
 
 
 def render_people() -> None:
-    actor = common.require("admin")
+    actor = access.require("admin")
     st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         people = staff.list_users(session)
     st.dataframe(
         pd.DataFrame(
@@ -43,8 +42,7 @@ def render_people() -> None:
             password = st.text_input(f"First password ({staff.PASSWORD_RULE}; tell them privately)", type="password")
             if st.form_submit_button("Add person", type="primary"):
                 try:
-                    run_write(
-                        common.engine(),
+                    access.write(
                         lambda s: staff.create_user(
                             session=s, email=email, password=password, roles=roles, display_name=name, actor=actor
                         ),
@@ -86,7 +84,7 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
     if not st.button("Reset password", key=f"reset-{chosen.id}"):
         return
     try:
-        issued = password_links.reset_password(engine=common.engine(), user_id=chosen.id, actor=actor)
+        issued = password_links.reset_password(engine=access.engine(), user_id=chosen.id, actor=actor)
     except RallyError as exc:
         st.error(exc.user_message)
         return
@@ -102,7 +100,7 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
 
 def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
     try:
-        run_write(common.engine(), work)
+        access.write(work)
     except RallyError as exc:
         st.error(exc.user_message)
         return
@@ -111,12 +109,12 @@ def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def render_audit() -> None:
-    common.require("admin")
+    access.require("admin")
     st.set_page_config(layout="wide")  # tables need the room
     st.title("Audit log")
     st.caption("Every staff action that creates, changes, exports or reveals personal data. Newest first.")
     action = st.text_input("Only this action (e.g. campaign.publish, user.login)", "")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         entries = audit.list_entries(session, limit=500, action=action.strip() or None)
     if entries.empty:
         st.info("Nothing recorded yet.")

@@ -1,4 +1,4 @@
-"""What every page shares: the engine, cached public reads, safe text, and error handling."""
+"""What every page shares: cached public reads, safe text, and error handling (the database: ui/access.py)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
-from sqlalchemy.engine import Engine
 
 from campaigns.catalog import listing
-from campaigns.core import client_address as address_rule
-from campaigns.core.audit import Actor
-from campaigns.core.db import get_engine, read_session, run_write
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.mail import mail_mode, outbox_folder
-from campaigns.core.migrate import upgrade
 from campaigns.core.models import Campaign
 from campaigns.core.settings import get_settings
-from campaigns.people import staff
 from campaigns.regions import custom
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import moderation
+from campaigns.ui import access
 
 log = logging.getLogger("campaigns.ui")
 PUBLIC_TTL_SECONDS = 5
@@ -40,21 +35,9 @@ def plain(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
-@st.cache_resource(show_spinner=False)
-def _engine_for(url: str) -> Engine:
-    engine = get_engine()
-    upgrade(engine)
-    return engine
-
-
-def engine() -> Engine:
-    """The process-wide engine, with the schema brought up to date once per process."""
-    return _engine_for(get_settings().effective_database_url)
-
-
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
 def _public_campaigns(url: str) -> list[listing.CampaignSummary]:
-    with read_session(engine()) as session:
+    with access.reading() as session:
         return listing.list_public_campaigns(session=session)
 
 
@@ -64,7 +47,7 @@ def public_campaigns() -> list[listing.CampaignSummary]:
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
 def _campaign_page(url: str, slug: str) -> tuple[listing.CampaignPage, datetime]:
-    with read_session(engine()) as session:
+    with access.reading() as session:
         return listing.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
 
 
@@ -90,7 +73,7 @@ def local_time(moment: datetime) -> datetime:
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
 def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
-    with read_session(engine()) as session:
+    with access.reading() as session:
         campaign = listing.get_public_campaign(session=session, slug=slug)
         return moderation.public_comments(session, campaign.id or 0)
 
@@ -101,7 +84,7 @@ def public_comments(slug: str) -> list[moderation.PublicComment]:
 
 def region_scheme(scheme_id: str) -> RegionScheme:
     """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
-    with read_session(engine()) as session:
+    with access.reading() as session:
         return custom.resolve_scheme(session, scheme_id)
 
 
@@ -163,50 +146,6 @@ def apply_style() -> None:
     st.html(_STYLE)
 
 
-# --- who is looking ---------------------------------------------------------------------------
-
-
-def session_cookie() -> str | None:
-    """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
-    value = st.context.cookies.get(staff.COOKIE_NAME)
-    return value if isinstance(value, str) else None
-
-
-def client_address() -> str:
-    """This visitor's address by Rally's one rule (campaigns/core/client_address.py), from the websocket's peer and
-    its X-Forwarded-For. Streamlit reports a loopback peer (a proxy on this machine) as None: it is taken as
-    127.0.0.1 when there is a connection at all (its headers), "unknown" otherwise."""
-    headers = st.context.headers
-    reported = st.context.ip_address
-    peer = reported if isinstance(reported, str) else ("127.0.0.1" if headers else None)
-    forwarded = [value for value in headers.get_all("X-Forwarded-For") if isinstance(value, str)] if headers else []
-    return address_rule.client_address(peer, ", ".join(forwarded) or None)
-
-
-def current_actor() -> Actor | None:
-    """The logged-in person, checked against the database on every run (logout and deactivation apply at once)."""
-    cookie = session_cookie()
-    if not cookie:
-        return None
-    try:
-        return run_write(engine(), lambda session: staff.identify(session=session, cookie_value=cookie))
-    except RallyError:
-        log.exception("could not check the session")
-        return None
-
-
-def require(*roles: str) -> Actor:
-    """Stop the page unless the person holds one of ``roles`` (pages are also hidden from navigation)."""
-    actor = current_actor()
-    if actor is None or not any(actor.has(role) for role in roles):
-        st.error("This page is for Rally staff with the right role. Log in, or ask an admin for access.")
-        st.link_button("Log in", "/auth/login")
-        st.stop()
-    assert actor is not None
-    mail_banner()
-    return actor
-
-
 def mail_banner() -> None:
     """Staff pages: say plainly when supporters cannot receive email (confirmations, receipts, links)."""
     mode = mail_mode()
@@ -229,7 +168,7 @@ def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty:
 
     With no campaign at all, says ``empty`` and returns no choices (the page then has nothing to show).
     """
-    with read_session(engine()) as session:
+    with access.reading() as session:
         campaigns = list_campaigns(session)
     if not campaigns:
         st.info(empty)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core.db import run_write
 from campaigns.signatures import confirmation
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import common, public
+from campaigns.ui import access, common, public
 
 STATE = "confirmed_signature"
 URL_PATH = confirmation.PAGE_PATH
@@ -37,9 +36,7 @@ def render() -> None:
 
 def _use(token: str) -> None:
     try:
-        st.session_state[STATE] = run_write(
-            common.engine(), lambda session: confirmation.confirm(session=session, token=token)
-        )
+        st.session_state[STATE] = access.write(lambda session: confirmation.confirm(session=session, token=token))
     except confirmation.AlreadyConfirmed as exc:
         st.title("Confirm your signature")
         st.info(exc.user_message, icon=":material/verified:")

@@ -20,12 +20,11 @@ import pyarrow as pa
 import streamlit as st
 
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.settings import get_settings
 from campaigns.dashboard import live
 from campaigns.regions.schemes import hex_layout
-from campaigns.ui import common, dashboard_charts, review
+from campaigns.ui import access, common, dashboard_charts, review
 
 REFRESH_SECONDS = 5
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
@@ -36,7 +35,7 @@ STAFF_ROLES = ("organizer", "coordinator", "admin")
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.DashboardData:
     """One database read per campaign (and view) and interval, however many people watch."""
-    with snapshot_session(common.engine()) as session:
+    with access.reading(snapshot=True) as session:
         if slug == ALL:
             return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
         return live.read_dashboard(session, slug=slug, staff=staff)
@@ -45,14 +44,14 @@ def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.Das
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         return live.campaign_choices(session), live.schemes_in_use(session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         days = live.region_trend(session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
@@ -145,7 +144,7 @@ def _staff(actor: Actor | None) -> bool:
 def render() -> None:
     st.title("Live dashboard")
     url = get_settings().effective_database_url
-    staff = _staff(common.current_actor())
+    staff = _staff(access.current_person())
     if staff:
         choices, schemes = _staff_choices(url)
         options = [ALL, *[slug for slug, _ in choices]]

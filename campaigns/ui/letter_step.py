@@ -18,13 +18,12 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import utcnow
 from campaigns.letters import outreach, pdf
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 MAILTO_MAX = 1800  # longer links are cut by some mail apps
 
@@ -32,7 +31,7 @@ MAILTO_MAX = 1800  # longer links are cut by some mail apps
 def render(campaign_title: str, done: SignResult) -> None:
     if not done.created or done.signature_id is None:
         return  # a repeat sign-on: nothing stored about that signature is shown or acted on
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         suggestions = outreach.suggest_letters(session, done.signature_id)
     if not suggestions:
         return
@@ -54,8 +53,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
 
     def save() -> int | None:
         try:
-            saved = run_write(
-                common.engine(),
+            saved = access.write(
                 lambda s: outreach.save_letter(
                     session=s,
                     signature_id=done.signature_id or 0,
@@ -74,9 +72,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
     def record(channel: str) -> None:
         letter_id = save()
         if letter_id is not None:
-            run_write(
-                common.engine(), lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel)
-            )
+            access.write(lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel))
 
     mode = mail_mode()
     if mode and letter.target_email and not st.session_state.get(sent_key):
@@ -84,7 +80,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
             letter_id = save()
             if letter_id is not None:
                 try:
-                    run_write(common.engine(), lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
+                    access.write(lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
                 except RallyError as exc:
                     st.error(exc.user_message)
                 else:

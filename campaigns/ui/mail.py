@@ -9,8 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.core import outbox
-from campaigns.core.db import read_session, run_write
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 KIND_TEXT = {
     "letter": "Letter to a target",
@@ -27,9 +26,9 @@ STATUS_HELP = {
 
 
 def render() -> None:
-    actor = common.require("organizer", "admin")
+    actor = access.require("organizer", "admin")
     st.title("Mail")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         summary = outbox.summary(session=session)
         problems = outbox.problems(session=session)
     counts = summary.counts
@@ -63,8 +62,7 @@ def render() -> None:
                 sure = st.checkbox("I checked: it did not arrive. Send it again.", key=f"sure-{problem.id}")
             if st.button("Send again", key=f"resend-{problem.id}", disabled=not sure):
                 with common.friendly_errors():
-                    run_write(
-                        common.engine(),
+                    access.write(
                         lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),
                     )
                     st.toast("Queued again.", icon=":material/send:")

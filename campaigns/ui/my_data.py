@@ -10,12 +10,11 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporters
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
 NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
@@ -40,7 +39,7 @@ def render() -> None:
 def _open_link(token: str) -> None:
     del st.query_params["token"]  # out of the address bar (and history) before anything else
     try:
-        email = run_write(common.engine(), lambda session: supporters.claim_link(session=session, token=token))
+        email = access.write(lambda session: supporters.claim_link(session=session, token=token))
     except supporters.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
@@ -52,7 +51,7 @@ def _open_receipt(token: str) -> None:
     """A receipt (shown on the thank-you): this one signature, for as long as the page remembers it."""
     del st.query_params["receipt"]
     try:
-        with read_session(common.engine()) as session:
+        with access.reading() as session:
             owner = supporters.open_receipt(session=session, token=token)
     except supporters.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
@@ -105,7 +104,7 @@ def _render_request() -> None:
     if not submitted:
         return
     try:
-        supporters.send_link(engine=common.engine(), email=email)
+        supporters.send_link(engine=access.engine(), email=email)
     except InvalidInput as exc:
         slot.error(next(iter(exc.errors.values())))
         return
@@ -127,7 +126,7 @@ def _day(moment: datetime | None) -> str:
 
 
 def _render_data(email: str, only: int | None = None) -> None:
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         data = supporters.my_data(session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
@@ -164,7 +163,7 @@ def _render_data(email: str, only: int | None = None) -> None:
 
 
 def _export(email: str, only: int | None) -> str:
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         return supporters.export_my_data_json(session, email_canonical=email, only=only)
 
 
@@ -191,8 +190,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
         st.text(f"Your comment{shown}: {signature.comment}")
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
-        run_write(
-            common.engine(),
+        access.write(
             lambda s: supporters.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
         )
         st.session_state["my_data_saved"] = (
@@ -220,8 +218,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
     st.warning("Your signature will no longer count for this campaign, and the total goes down by one.")
     yes, no = st.columns(2)
     if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
-        run_write(
-            common.engine(),
+        access.write(
             lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
         del st.session_state[confirm_key]
@@ -292,8 +289,7 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
 
 
 def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
-    done = run_write(
-        common.engine(),
+    done = access.write(
         lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
     common.forget_public_reads()

@@ -9,7 +9,6 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import Campaign, utcnow
 from campaigns.core.settings import get_settings
@@ -17,7 +16,7 @@ from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
 from campaigns.regions import custom
 from campaigns.signatures import moderation
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
@@ -35,7 +34,7 @@ def _upload_failed(exc: RallyError, report_name: str) -> None:
 
 def render_targets(actor: Actor, campaign: Campaign) -> None:
     cid = campaign.id or 0
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         current = targets.list_targets(session, cid)
     st.markdown("**Targets** are the people letters go to: one for everyone, or one or more per region.")
     if current:
@@ -58,8 +57,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         address = st.text_area("Postal address (optional)", height=80)
         if st.form_submit_button("Add target"):
             try:
-                run_write(
-                    common.engine(),
+                access.write(
                     lambda s: targets.add_target(
                         session=s,
                         campaign_id=cid,
@@ -86,9 +84,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
     if upload is not None and st.button("Import targets", key=f"{campaign.slug}-import"):
         data = upload.getvalue()
         try:
-            result = run_write(
-                common.engine(), lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor)
-            )
+            result = access.write(lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor))
         except RallyError as exc:
             _upload_failed(exc, f"{campaign.slug}-target-problems.csv")
         else:
@@ -106,7 +102,7 @@ def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg
     )
     ready_key = f"{campaign.slug}-bundle-{chosen}"
     if st.button("Build the bundle", key=f"{ready_key}-build"):
-        bundle = outreach.bundle_letters(common.engine(), chosen)
+        bundle = outreach.bundle_letters(access.engine(), chosen)
         if bundle.letter_count == 0:
             st.info("No letters to this target yet.")
         else:
@@ -141,7 +137,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
         )
         or "pending"
     )
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         items = moderation.comments_for_review(session, cid, status=show)
     if not items:
         st.info(f"No {show} comments.")
@@ -160,7 +156,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
 
 def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[no-untyped-def]
     try:
-        run_write(common.engine(), lambda s: action(session=s, signature_id=signature_id, actor=actor))
+        access.write(lambda s: action(session=s, signature_id=signature_id, actor=actor))
     except RallyError as exc:
         st.error(exc.user_message)
         return
@@ -169,9 +165,9 @@ def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[
 
 
 def render_regions() -> None:
-    actor = common.require("organizer")
+    actor = access.require("organizer")
     st.title("Region schemes")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         mine = custom.list_custom_schemes(session)
     st.markdown(
         "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
@@ -196,8 +192,7 @@ def render_regions() -> None:
                 st.error("Choose the regions CSV file.")
                 return
             try:
-                created = run_write(
-                    common.engine(),
+                created = access.write(
                     lambda s: custom.create_custom_scheme(
                         session=s,
                         name=name,
@@ -250,7 +245,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 for field in (sorted(fields_) if fields_ else [""])
             )
         )
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         current_targets = targets.list_targets(session, cid)
     sample = templates.sample_context()
     preview_targets = current_targets[:5] or [None]
@@ -272,8 +267,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 st.error(exc.user_message)
     if st.button("Save the letter", type="primary", key=f"{key}-save"):
         try:
-            run_write(
-                common.engine(),
+            access.write(
                 lambda s: lifecycle.set_letter(session=s, campaign_id=cid, subject=subject, template=body, actor=actor),
             )
         except InvalidInput as exc:
@@ -281,7 +275,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 st.error(message)
         else:
             st.success("Saved. New signers get this letter.")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         tallies = outreach.tally(session, cid)
         failed = outreach.failed_deliveries(session, cid)
     if tallies:

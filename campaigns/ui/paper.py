@@ -7,12 +7,11 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from campaigns.core.db import read_session
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import SignatureSource
 from campaigns.core.settings import get_settings
 from campaigns.signatures import paper
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 _SHOWN_ROWS = 500
 _STATE = "paper-import"  # session_state: {"key": (campaign, file digest), "preview": report, "result": report}
@@ -56,7 +55,7 @@ def _download(report: paper.ImportReport, label: str, key: str) -> None:
 
 
 def render() -> None:
-    actor = common.require("coordinator", "organizer")
+    actor = access.require("coordinator", "organizer")
     st.title("Paper signatures")
     _explain()
     labels = common.campaign_choices(
@@ -79,7 +78,7 @@ def render() -> None:
         state["result"] = None
         bar = st.progress(0.0, text="Checking…")
         try:
-            with read_session(common.engine()) as session:
+            with access.reading() as session:
                 state["preview"] = paper.preview_import(
                     session=session,
                     campaign_slug=slug,
@@ -118,7 +117,7 @@ def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
     bar = st.progress(0.0, text="Importing…")
     try:
         state["result"] = paper.import_signatures(
-            engine=common.engine(),
+            engine=access.engine(),
             campaign_slug=slug,
             data=data,
             actor=actor,

@@ -11,13 +11,12 @@ from datetime import datetime
 import streamlit as st
 
 from campaigns.catalog.listing import CampaignPage
-from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporters import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.ui import common, letter_step
+from campaigns.ui import access, common, letter_step
 
 REFRESH_SECONDS = 10
 
@@ -189,9 +188,8 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
         **_source(),
     )
     try:
-        address = common.client_address()
-        result = run_write(
-            common.engine(),
+        address = access.client_address()
+        result = access.write(
             lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
         )
     except InvalidInput as exc:

@@ -9,12 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
-from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import utcnow
 from campaigns.signatures import flood, review
 from campaigns.signatures import rules as sign_rules
-from campaigns.ui import common
+from campaigns.ui import access, common
 
 STATUS_LABELS = {
     "flagged": "Held for review (flagged)",
@@ -33,7 +32,7 @@ REASON_TEXT = {
 
 def render_trends(campaign_id: int, *, title: str | None = None, where: str = "below") -> None:
     """Trending alerts for one campaign (staff pages only: they name addresses)."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
     on = f" on “{common.plain(title)}”" if title else ""
     for trend in trends:
@@ -46,7 +45,7 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
 
 def render_trends_for(slug: str) -> None:
     """The staff dashboard's alerts for one campaign."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is not None:
         render_trends(campaign.id or 0, where="on [Review signatures](/review)")
@@ -59,14 +58,14 @@ def render_trends_of(campaigns: list[tuple[int, str]]) -> None:
 
 
 def render_review() -> None:
-    actor = common.require("organizer")
+    actor = access.require("organizer")
     st.title("Review signatures")
     _outcome()
     choices = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
     if not choices:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is None:
         st.info("That campaign is gone. Pick another.")
@@ -96,7 +95,7 @@ def render_review() -> None:
         since=utcnow() - timedelta(hours=hours) if hours else None,
     )
     try:
-        with read_session(common.engine()) as session:
+        with access.reading() as session:
             page = review.find(session=session, review=chosen)
     except InvalidInput as exc:
         for message in exc.errors.values():
@@ -161,9 +160,7 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
 def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ignore[no-untyped-def]
     """A button's callback: runs before the page, so the page then shows the new state."""
     try:
-        outcome = run_write(
-            common.engine(), lambda s: review.apply(session=s, review=chosen, action=action, actor=actor)
-        )
+        outcome = access.write(lambda s: review.apply(session=s, review=chosen, action=action, actor=actor))
     except RallyError as exc:
         st.session_state["review-failed"] = exc.user_message
         return
@@ -185,7 +182,7 @@ ACTION_LABELS = {"block": "Block (hold for review)", "allow": "Allow (no per-add
 
 
 def render_rules() -> None:
-    actor = common.require("organizer", "admin")
+    actor = access.require("organizer", "admin")
     st.title("Sign rules")
     st.markdown(
         "**Block** an email pattern (`*@mailinator.com`, `bot?*@example.org`) or an address range "
@@ -193,7 +190,7 @@ def render_rules() -> None:
         "**Allow** a shared address (your office, a university's network) so that many people signing from it "
         "are not held by the per-address limit."
     )
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         rules = sign_rules.list_rules(session=session)
     with st.form("new-rule", border=True):
         left, right = st.columns(2)
@@ -204,8 +201,7 @@ def render_rules() -> None:
         slot = st.empty()
         if st.form_submit_button("Add rule", type="primary"):
             try:
-                added = run_write(
-                    common.engine(),
+                added = access.write(
                     lambda s: sign_rules.add_rule(
                         session=s, kind=kind, action=action, pattern=pattern, note=note, actor=actor
                     ),
@@ -229,7 +225,5 @@ def render_rules() -> None:
                 left.caption(common.plain(rule.note))
             if right.button("Remove", key=f"remove-rule-{rule.id}"):
                 with common.friendly_errors():
-                    run_write(
-                        common.engine(), lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor)
-                    )
+                    access.write(lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor))
                     st.rerun()

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from campaigns.core import settings as settings_module
 from campaigns.core.db import read_session, run_write
 from campaigns.signatures.signing import sign
-from campaigns.ui import common
+from campaigns.ui import access, common
 from tests.support.factories import make_campaign, signer
 
 pytestmark = pytest.mark.apptest
@@ -145,7 +145,7 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
         ),
     )
     cookie = staff.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
-    monkeypatch.setattr(common, "session_cookie", lambda: cookie)
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception
     picker = at.selectbox[0]
