@@ -7,10 +7,10 @@ script inside the ASGI entry that adds Rally's HTTP routes (log-in among them).
 import streamlit as st
 
 from campaigns.core.settings import get_settings
-from campaigns.ui import access, common, navigation
+from campaigns.ui import access, navigation, widgets
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
-common.apply_style()
+widgets.apply_style()
 
 actor = access.current_person()
 if actor is None and st.session_state.pop("just_logged_out", False):

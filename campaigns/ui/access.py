@@ -22,7 +22,7 @@ from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import get_settings
 from campaigns.people import staff
-from campaigns.ui import common
+from campaigns.ui import widgets
 
 log = logging.getLogger("campaigns.ui")
 T = TypeVar("T")
@@ -94,5 +94,5 @@ def require(*roles: str) -> Actor:
         st.link_button("Log in", "/auth/login")
         st.stop()
     assert actor is not None
-    common.mail_banner()  # every staff page says so when supporters can't receive email
+    widgets.mail_banner()  # every staff page says so when supporters can't receive email
     return actor

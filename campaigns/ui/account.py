@@ -6,13 +6,13 @@ import streamlit as st
 
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.people import staff
-from campaigns.ui import access, common
+from campaigns.ui import access, widgets
 
 
 def render() -> None:
     actor = access.require("admin", "organizer", "coordinator")
     st.title("Your account")
-    st.markdown(f"Logged in as **{common.plain(actor.email)}**")
+    st.markdown(f"Logged in as **{widgets.plain(actor.email)}**")
     st.markdown(f"Roles: {', '.join(sorted(actor.roles)) or 'none'}")
     st.caption("A log-in lasts while you use it; it ends when you log out, everywhere this browser was logged in.")
     if st.button("Log out", type="primary"):
@@ -25,7 +25,7 @@ def render() -> None:
 def render_password() -> None:
     actor = access.require("admin", "organizer", "coordinator")
     st.title("Your password")
-    st.markdown(f"Changing the password of **{common.plain(actor.email)}**.")
+    st.markdown(f"Changing the password of **{widgets.plain(actor.email)}**.")
     st.caption(
         f"A new password needs {staff.PASSWORD_RULE} (a few unrelated words make a good one). "
         "Saving it logs you out everywhere else; this browser stays logged in."

@@ -24,7 +24,7 @@ from campaigns.core.errors import CampaignNotFound
 from campaigns.core.settings import get_settings
 from campaigns.dashboard import live
 from campaigns.regions.schemes import hex_layout
-from campaigns.ui import access, common, dashboard_charts, review
+from campaigns.ui import access, dashboard_charts, errors, reads, review, widgets
 
 REFRESH_SECONDS = 5
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
@@ -105,7 +105,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     if per_capita and data.regions["per_100k"].isna().all():
         metric, label = "count", "Signatures"
         note = "Population is not known for this scheme's regions: showing signatures instead."
-    info = common.region_scheme(data.region_scheme).info
+    info = reads.region_scheme(data.region_scheme).info
     chart: alt.TopLevelMixin | None = None
     if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
         chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
@@ -150,7 +150,7 @@ def render() -> None:
         options = [ALL, *[slug for slug, _ in choices]]
         titles = {ALL: "All campaigns", **dict(choices)}
     else:
-        campaigns = common.public_campaigns()
+        campaigns = reads.public_campaigns()
         options, schemes = [c.slug for c in campaigns], []
         titles = {c.slug: c.title for c in campaigns}
     if not options:
@@ -163,14 +163,14 @@ def render() -> None:
     if slug != ALL:
         st.query_params["campaign"] = slug  # the address can be shared as it is
         if staff:  # trending addresses and domains are for staff eyes only
-            with common.friendly_errors():
+            with errors.friendly_errors():
                 review.render_trends_for(slug)
     scheme = None
     if slug == ALL and schemes:
         scheme = st.selectbox(
             "Map campaigns on",
             schemes,
-            format_func=lambda s: common.region_scheme(s).info.name,
+            format_func=lambda s: reads.region_scheme(s).info.name,
             help="Campaigns on other region schemes still count in the totals.",
         )
     left, right = st.columns([3, 2])
@@ -178,7 +178,7 @@ def render() -> None:
         "Signatures per 100,000 residents", value=False, help="Only for regions whose population is known."
     )
     daily = right.segmented_control("Over time", ["Hourly", "Daily"], default="Daily") != "Hourly"
-    with common.friendly_errors():
+    with errors.friendly_errors():
         _live(slug, staff, scheme, per_capita, daily)
 
 
@@ -210,12 +210,12 @@ def _headline(data: live.DashboardData) -> None:
     reached = f"{100 * data.total / data.goal:.0f}% reached" if data.goal else None
     second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
     third.metric("Last 24 hours", f"{data.last_24h:,}")
-    common.progress(data.total, data.goal)
-    st.caption(f"Updated at {common.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
+    widgets.progress(data.total, data.goal)
+    st.caption(f"Updated at {widgets.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
     passed = [m for m in data.milestones if m.reached_at is not None]
     if passed:
         parts = [
-            f"{m.percent}% ({m.signatures:,}) on {common.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
+            f"{m.percent}% ({m.signatures:,}) on {widgets.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
             for m in passed
         ]
         st.caption("Milestones reached: " + " · ".join(parts))

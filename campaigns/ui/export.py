@@ -9,7 +9,7 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.settings import get_settings
 from campaigns.export import links, snapshot
 from campaigns.export.formats import check_format
-from campaigns.ui import access, common
+from campaigns.ui import access, widgets
 
 STATUS_LABELS = {
     "counted": "Counted",
@@ -32,7 +32,9 @@ def render() -> None:
         "A list of signers for a delivery, a follow-up or your CRM. Withdrawn and erased signatures are never "
         "included. Every export is written to the audit log."
     )
-    labels = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    with access.reading() as session:
+        campaigns = lifecycle.list_campaigns_for_staff(session)
+    labels = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not labels:
         return
     chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)

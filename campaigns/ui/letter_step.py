@@ -23,7 +23,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import utcnow
 from campaigns.letters import outreach, pdf
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import access, common
+from campaigns.ui import access, widgets
 
 MAILTO_MAX = 1800  # longer links are cut by some mail apps
 
@@ -44,7 +44,7 @@ def render(campaign_title: str, done: SignResult) -> None:
 
 def _one_letter(campaign_title: str, done: SignResult, letter: outreach.SuggestedLetter) -> None:
     key = f"letter-{done.signature_id}-{letter.target_id}"
-    st.markdown(f"**To {common.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
+    st.markdown(f"**To {widgets.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
     subject = st.text_input("Subject", value=letter.subject, max_chars=outreach.SUBJECT_MAX, key=f"{key}-subject")
     body = st.text_area("Your letter", value=letter.body, height=280, max_chars=outreach.BODY_MAX, key=f"{key}-body")
     sent_key = f"{key}-sent"

@@ -14,7 +14,7 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporters
-from campaigns.ui import access, common
+from campaigns.ui import access, errors, reads, widgets
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
 NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
@@ -22,7 +22,7 @@ NOTICE = "my_data_notice"  # a message to show once, after the verified address 
 
 def render() -> None:
     st.title("Your data")
-    with common.friendly_errors():
+    with errors.friendly_errors():
         token = st.query_params.get("token")
         if token:
             _open_link(token)
@@ -112,7 +112,7 @@ def _render_request() -> None:
         slot.error(exc.user_message)
         return
     slot.success(
-        f"We sent a link to {common.plain(email.strip())}. Open it within "
+        f"We sent a link to {widgets.plain(email.strip())}. Open it within "
         f"{get_settings().my_data_link_minutes} minutes (if you don't see it, look in your spam folder).",
         icon=":material/mark_email_read:",
     )
@@ -130,7 +130,7 @@ def _render_data(email: str, only: int | None = None) -> None:
         data = supporters.my_data(session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
-        st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
+        st.caption(f"Data held for {widgets.plain(email)}. This page forgets you in {minutes} minutes.")
     else:
         st.caption(
             f"One signature, opened with its receipt. This page forgets it in {minutes} minutes. To see every "
@@ -179,10 +179,10 @@ STATUS_TEXT = {
 
 def _one_signature(email: str, signature: supporters.SignatureView) -> None:
     sid = signature.signature_id
-    st.markdown(f"**{common.plain(signature.campaign_title)}**")
+    st.markdown(f"**{widgets.plain(signature.campaign_title)}**")
     st.caption(
         f"{STATUS_TEXT.get(signature.status, signature.status)} · signed {_day(signature.signed_at)} · "
-        f"{common.plain(signature.region_name)}"
+        f"{widgets.plain(signature.region_name)}"
     )
     st.text(f"Name: {signature.full_name}\nEmail: {signature.email}")
     if signature.comment:
@@ -222,7 +222,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
             lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
         del st.session_state[confirm_key]
-        common.forget_public_reads()
+        reads.forget_public_reads()
         st.session_state["my_data_saved"] = f"Your signature on “{signature.campaign_title}” was withdrawn."
         st.rerun()
     if no.button("Keep it", key=f"withdraw-no-{sid}", use_container_width=True):
@@ -253,7 +253,7 @@ def delivery_text(delivery: supporters.DeliveryView) -> str:
 
 def _one_letter(letter: supporters.LetterView) -> None:
     to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
-    st.markdown(f"**To {common.plain(to)}** · {common.plain(letter.campaign_title)}")
+    st.markdown(f"**To {widgets.plain(to)}** · {widgets.plain(letter.campaign_title)}")
     how = [delivery_text(d) for d in letter.deliveries]
     st.caption(f"Written {_day(letter.created_at)}" + (f" · {', '.join(how)}" if how else ""))
     with st.expander(letter.subject or "(no subject)"):
@@ -292,6 +292,6 @@ def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
     done = access.write(
         lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
-    common.forget_public_reads()
+    reads.forget_public_reads()
     counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""
     _forget(f"Your data has been erased.{counted} Nothing links this address to any campaign any more.")

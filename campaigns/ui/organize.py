@@ -16,7 +16,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus
 from campaigns.dashboard import overview
 from campaigns.regions import custom
-from campaigns.ui import access, common, organize_parts, public, review
+from campaigns.ui import access, organize_parts, public, reads, review, widgets
 
 NEW = "new"
 FIELD_LABELS = {
@@ -229,7 +229,7 @@ def _attempt(work: Callable[[Any], Any]) -> Any:
     except RallyError as exc:
         st.error(exc.user_message)
         return None
-    common.forget_public_reads()
+    reads.forget_public_reads()
     return result
 
 
@@ -254,7 +254,7 @@ def _status(actor: Actor, campaign: Campaign) -> None:
     st.markdown(f"This campaign is **{status.value}**.")
     if status == CampaignStatus.published:
         st.markdown("Share link:")
-        st.code(common.share_link(campaign.slug), language=None, wrap_lines=True)
+        st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
     cid = campaign.id or 0
     for label, change in TRANSITIONS[status]:
         if st.button(label, key=f"{campaign.slug}-{label}", type="primary" if label == "Publish" else "secondary"):

@@ -16,7 +16,7 @@ from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
 from campaigns.regions import custom
 from campaigns.signatures import moderation
-from campaigns.ui import access, common
+from campaigns.ui import access, reads, widgets
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
@@ -145,7 +145,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
         with st.container(border=True):
             st.text(item.comment)
             st.caption(
-                f"{common.plain(item.first_name)}, {common.plain(item.region_name)} · {item.created_at:%d %b %Y}"
+                f"{widgets.plain(item.first_name)}, {widgets.plain(item.region_name)} · {item.created_at:%d %b %Y}"
             )
             left, right = st.columns(2)
             if item.status != "approved" and left.button("Approve", key=f"ok-{item.signature_id}"):
@@ -160,7 +160,7 @@ def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[
     except RallyError as exc:
         st.error(exc.user_message)
         return
-    common.forget_public_reads()
+    reads.forget_public_reads()
     st.rerun()
 
 
@@ -261,7 +261,8 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         )
         with st.container(border=True):
             try:
-                st.markdown(f"**{common.plain(templates.render_source(subject, context))}**" if subject.strip() else "")
+                heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
+                st.markdown(heading)
                 st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
             except RallyError as exc:
                 st.error(exc.user_message)

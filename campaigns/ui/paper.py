@@ -11,7 +11,7 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import SignatureSource
 from campaigns.core.settings import get_settings
 from campaigns.signatures import paper
-from campaigns.ui import access, common
+from campaigns.ui import access, reads, widgets
 
 _SHOWN_ROWS = 500
 _STATE = "paper-import"  # session_state: {"key": (campaign, file digest), "preview": report, "result": report}
@@ -58,8 +58,10 @@ def render() -> None:
     actor = access.require("coordinator", "organizer")
     st.title("Paper signatures")
     _explain()
-    labels = common.campaign_choices(
-        paper.importable_campaigns, "No published or closed campaign yet: paper signatures go into one of those."
+    with access.reading() as session:
+        campaigns = paper.importable_campaigns(session)
+    labels = widgets.campaign_choices(
+        campaigns, "No published or closed campaign yet: paper signatures go into one of those."
     )
     if not labels:
         return
@@ -97,7 +99,7 @@ def render() -> None:
             bar.empty()
     preview: paper.ImportReport | None = state["preview"]
     if preview is not None and state["result"] is None:
-        st.markdown(f"**Check of {common.plain(file_name)}**: {preview.summary()}")
+        st.markdown(f"**Check of {widgets.plain(file_name)}**: {preview.summary()}")
         _outcomes(preview)
         _download(preview, "Download the check report (CSV)", "paper-check-report")
         if preview.ready:
@@ -108,7 +110,7 @@ def render() -> None:
             st.info("No row to import: fix the rows above, or this file is already in.")
     result: paper.ImportReport | None = state["result"]
     if result is not None:
-        st.success(f"Imported {common.plain(file_name)}: {result.summary()}")
+        st.success(f"Imported {widgets.plain(file_name)}: {result.summary()}")
         _outcomes(result)
         _download(result, "Download the import report (CSV)", "paper-import-report")
 
@@ -130,7 +132,7 @@ def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
         st.info("Rows saved before the problem stay counted; importing the same file again adds only the rest.")
     else:
         state["preview"] = None
-        common.forget_public_reads()
+        reads.forget_public_reads()
     finally:
         bar.empty()
     if state["result"] is not None:

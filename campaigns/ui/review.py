@@ -13,7 +13,7 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import utcnow
 from campaigns.signatures import flood, review
 from campaigns.signatures import rules as sign_rules
-from campaigns.ui import access, common
+from campaigns.ui import access, errors, reads, widgets
 
 STATUS_LABELS = {
     "flagged": "Held for review (flagged)",
@@ -34,10 +34,10 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
     """Trending alerts for one campaign (staff pages only: they name addresses)."""
     with access.reading() as session:
         trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
-    on = f" on “{common.plain(title)}”" if title else ""
+    on = f" on “{widgets.plain(title)}”" if title else ""
     for trend in trends:
         st.warning(
-            f"**{flood.TREND_KINDS[trend.kind]} {common.plain(trend.value)}** signed {trend.count:,} times{on} in "
+            f"**{flood.TREND_KINDS[trend.kind]} {widgets.plain(trend.value)}** signed {trend.count:,} times{on} in "
             f"the last hour ({trend.share:.0%} of its signatures): far above everyone else. Review them {where}.",
             icon=":material/trending_up:",
         )
@@ -61,7 +61,9 @@ def render_review() -> None:
     actor = access.require("organizer")
     st.title("Review signatures")
     _outcome()
-    choices = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    with access.reading() as session:
+        campaigns = lifecycle.list_campaigns_for_staff(session)
+    choices = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not choices:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
@@ -143,7 +145,7 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "signed": common.local_time(r.created_at).strftime("%d %b %H:%M:%S"),
+                "signed": widgets.local_time(r.created_at).strftime("%d %b %H:%M:%S"),
                 "name": r.full_name,
                 "email": r.email,
                 "address": r.client_address or "",
@@ -164,7 +166,7 @@ def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ig
     except RallyError as exc:
         st.session_state["review-failed"] = exc.user_message
         return
-    common.forget_public_reads()
+    reads.forget_public_reads()
     if action == "validate":
         message = f"{outcome.now_counted:,} now count."
         if outcome.now_pending:
@@ -219,11 +221,11 @@ def render_rules() -> None:
             left, right = st.columns([4, 1])
             left.markdown(
                 f"**{ACTION_LABELS[rule.action].split(' (')[0]}** {KIND_LABELS[rule.kind].lower()} "
-                f"`{common.plain(rule.pattern)}`"
+                f"`{widgets.plain(rule.pattern)}`"
             )
             if rule.note:
-                left.caption(common.plain(rule.note))
+                left.caption(widgets.plain(rule.note))
             if right.button("Remove", key=f"remove-rule-{rule.id}"):
-                with common.friendly_errors():
+                with errors.friendly_errors():
                     access.write(lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor))
                     st.rerun()

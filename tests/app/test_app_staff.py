@@ -17,7 +17,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import utcnow
 from campaigns.people import staff
-from campaigns.ui import access, common, navigation
+from campaigns.ui import access, navigation, reads
 
 pytestmark = pytest.mark.apptest
 PASSWORD = "correct horse battery staple"
@@ -40,7 +40,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
 @pytest.fixture
 def staff_app(engine, default_settings, monkeypatch):
     settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()
+    reads.forget_public_reads()
     cookies: dict[str, str | None] = {"value": None}
     monkeypatch.setattr(access, "session_cookie", lambda: cookies["value"])
 
