@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.people import staff
-from campaigns.ui import access, widgets
+from campaigns.ui import access, errors, widgets
 
 
 def render() -> None:
@@ -39,7 +38,7 @@ def render_password() -> None:
     if new != again:
         st.error("The two new passwords differ. Type the same one twice; nothing was changed.")
         return
-    try:
+    with errors.shown(each_field=True) as failed:
         ended = staff.change_own_password(
             engine=access.engine(),
             actor=actor,
@@ -48,12 +47,7 @@ def render_password() -> None:
             new_password=new,
             client_address=access.client_address(),
         )
-    except InvalidInput as exc:
-        for message in exc.errors.values():
-            st.error(message)
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     others = f" {ended} other log-in{'s' if ended != 1 else ''} ended." if ended else ""
     st.success(f"Your password is changed.{others}")

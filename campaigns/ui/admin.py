@@ -6,10 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.core import audit
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.people import password_links, staff
-from campaigns.ui import access
+from campaigns.ui import access, errors
 
 
 def render_people() -> None:
@@ -41,16 +40,13 @@ def render_people() -> None:
             roles = st.multiselect("Roles", staff.ROLES, default=["organizer"])
             password = st.text_input(f"First password ({staff.PASSWORD_RULE}; tell them privately)", type="password")
             if st.form_submit_button("Add person", type="primary"):
-                try:
+                with errors.shown(each_field=True) as failed:
                     access.write(
                         lambda s: staff.create_user(
                             session=s, email=email, password=password, roles=roles, display_name=name, actor=actor
                         ),
                     )
-                except InvalidInput as exc:
-                    for message in exc.errors.values():
-                        st.error(message)
-                else:
+                if not failed:
                     st.success(f"Added {email.strip().lower()}. They can log in now.")
                     st.rerun()
     if not people:
@@ -83,10 +79,9 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
     )
     if not st.button("Reset password", key=f"reset-{chosen.id}"):
         return
-    try:
+    with errors.shown() as failed:
         issued = password_links.reset_password(engine=access.engine(), user_id=chosen.id, actor=actor)
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     if issued.emailed:
         st.success(f"A set-password link was emailed to {issued.email}.")
@@ -99,10 +94,9 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
 
 
 def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with errors.shown() as failed:
         access.write(work)
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     st.success(done)
     st.rerun()

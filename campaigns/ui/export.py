@@ -5,11 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.catalog import lifecycle
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.settings import get_settings
 from campaigns.export import links, snapshot
 from campaigns.export.formats import check_format
-from campaigns.ui import access, widgets
+from campaigns.ui import access, errors, widgets
 
 STATUS_LABELS = {
     "counted": "Counted",
@@ -68,20 +67,14 @@ def render() -> None:
         include_non_consenting=consent == "everyone",
         reason=reason,
     )
-    try:
+    with errors.shown(label=lambda field: FIELD_LABELS.get(field, field)) as failed:
         count = snapshot.count_matching(access.engine(), export_filter)
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            st.error(f"{FIELD_LABELS.get(field, field)}: {message}")
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     st.metric("People in this export", f"{count:,}")
-    try:
+    with errors.shown() as failed:
         check_format(fmt or "csv", count)
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     wanted = (export_filter, fmt, bool(bom))
     if st.button("Prepare download", type="primary", disabled=count == 0):

@@ -18,12 +18,11 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import utcnow
 from campaigns.letters import outreach, pdf
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import access, widgets
+from campaigns.ui import access, errors, widgets
 
 MAILTO_MAX = 1800  # longer links are cut by some mail apps
 
@@ -52,7 +51,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
         st.success(st.session_state[sent_key], icon=":material/mark_email_read:")
 
     def save() -> int | None:
-        try:
+        with errors.shown(each_field=True) as failed:
             saved = access.write(
                 lambda s: outreach.save_letter(
                     session=s,
@@ -63,11 +62,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
                     suggested=letter.body,
                 ),
             )
-        except InvalidInput as exc:
-            for message in exc.errors.values():
-                st.error(message)
-            return None
-        return saved.id
+        return None if failed else saved.id
 
     def record(channel: str) -> None:
         letter_id = save()
@@ -79,11 +74,9 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
         if st.button(f"Send it to {letter.target_name} by email", type="primary", key=f"{key}-email"):
             letter_id = save()
             if letter_id is not None:
-                try:
+                with errors.shown() as failed:
                     access.write(lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
-                except RallyError as exc:
-                    st.error(exc.user_message)
-                else:
+                if not failed:
                     st.session_state[sent_key] = (
                         f"Your letter to {letter.target_name} is on its way by email. Thank you for speaking up."
                         if mode == "smtp"

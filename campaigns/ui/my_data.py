@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporters
@@ -103,13 +102,9 @@ def _render_request() -> None:
     st.caption("[All campaigns](/) · [Staff log-in](/auth/login)")
     if not submitted:
         return
-    try:
+    with errors.shown(slot) as failed:  # an InvalidInput's first message is its user_message
         supporters.send_link(engine=access.engine(), email=email)
-    except InvalidInput as exc:
-        slot.error(next(iter(exc.errors.values())))
-        return
-    except RallyError as exc:
-        slot.error(exc.user_message)
+    if failed:
         return
     slot.success(
         f"We sent a link to {widgets.plain(email.strip())}. Open it within "

@@ -11,12 +11,11 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
 from campaigns.core.audit import Actor
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus
 from campaigns.dashboard import overview
 from campaigns.regions import custom
-from campaigns.ui import access, organize_parts, public, reads, review, widgets
+from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
 
 NEW = "new"
 FIELD_LABELS = {
@@ -218,16 +217,15 @@ def _slug_typed(key: str) -> None:
     st.session_state[f"{key}-slug-typed"] = bool(st.session_state.get(f"{key}-slug"))
 
 
+def _field_label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
+
 def _attempt(work: Callable[[Any], Any]) -> Any:
     """Run a change; show each field's message, or the error, and return None when it failed."""
-    try:
+    with errors.shown(label=_field_label) as failed:
         result = access.write(work)
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            st.error(f"{FIELD_LABELS.get(field, field.replace('_', ' ').capitalize())}: {message}")
-        return None
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return None
     reads.forget_public_reads()
     return result

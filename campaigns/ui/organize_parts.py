@@ -9,27 +9,21 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.audit import Actor
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import Campaign, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
 from campaigns.regions import custom
 from campaigns.signatures import moderation
-from campaigns.ui import access, reads, widgets
+from campaigns.ui import access, errors, reads, widgets
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
 
-def _upload_failed(exc: RallyError, report_name: str) -> None:
-    if isinstance(exc, UploadRowsError):
-        st.error(exc.user_message)
-        st.download_button("Download the problem report (CSV)", exc.report_csv(), report_name, mime="text/csv")
-    elif isinstance(exc, InvalidInput):
-        for message in exc.errors.values():
-            st.error(message)
-    else:
-        st.error(exc.user_message)
+def _offer_report(failed: errors.Failure, report_name: str) -> None:
+    """Below a refused upload's message: the report of its wrong rows, when it had some."""
+    if isinstance(failed.error, UploadRowsError):
+        st.download_button("Download the problem report (CSV)", failed.error.report_csv(), report_name, mime="text/csv")
 
 
 def render_targets(actor: Actor, campaign: Campaign) -> None:
@@ -56,7 +50,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         email = st.text_input("Email (optional)")
         address = st.text_area("Postal address (optional)", height=80)
         if st.form_submit_button("Add target"):
-            try:
+            with errors.shown(each_field=True) as failed:
                 access.write(
                     lambda s: targets.add_target(
                         session=s,
@@ -69,8 +63,8 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
                         actor=actor,
                     ),
                 )
-            except RallyError as exc:
-                _upload_failed(exc, "target-problems.csv")
+            if failed:
+                _offer_report(failed, "target-problems.csv")
             else:
                 st.rerun()
     if current:
@@ -83,10 +77,10 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
     upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
     if upload is not None and st.button("Import targets", key=f"{campaign.slug}-import"):
         data = upload.getvalue()
-        try:
+        with errors.shown(each_field=True) as failed:
             result = access.write(lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor))
-        except RallyError as exc:
-            _upload_failed(exc, f"{campaign.slug}-target-problems.csv")
+        if failed:
+            _offer_report(failed, f"{campaign.slug}-target-problems.csv")
         else:
             st.success(f"Imported {result.count} targets (replacing {result.replaced}).")
 
@@ -155,10 +149,9 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
 
 
 def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[no-untyped-def]
-    try:
+    with errors.shown() as failed:
         access.write(lambda s: action(session=s, signature_id=signature_id, actor=actor))
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     reads.forget_public_reads()
     st.rerun()
@@ -191,7 +184,7 @@ def render_regions() -> None:
             if regions_csv is None:
                 st.error("Choose the regions CSV file.")
                 return
-            try:
+            with errors.shown(each_field=True) as failed:
                 created = access.write(
                     lambda s: custom.create_custom_scheme(
                         session=s,
@@ -202,8 +195,8 @@ def render_regions() -> None:
                         region_label=label,
                     ),
                 )
-            except RallyError as exc:
-                _upload_failed(exc, "region-problems.csv")
+            if failed:
+                _offer_report(failed, "region-problems.csv")
             else:
                 st.success(
                     f"Created “{created.id}” with {created.regions} regions "
@@ -259,22 +252,16 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 target=templates.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
             )
         )
-        with st.container(border=True):
-            try:
-                heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
-                st.markdown(heading)
-                st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
-            except RallyError as exc:
-                st.error(exc.user_message)
+        with st.container(border=True), errors.shown():
+            heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
+            st.markdown(heading)
+            st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
     if st.button("Save the letter", type="primary", key=f"{key}-save"):
-        try:
+        with errors.shown(each_field=True) as refused:
             access.write(
                 lambda s: lifecycle.set_letter(session=s, campaign_id=cid, subject=subject, template=body, actor=actor),
             )
-        except InvalidInput as exc:
-            for message in exc.errors.values():
-                st.error(message)
-        else:
+        if not refused:
             st.success("Saved. New signers get this letter.")
     with access.reading() as session:
         tallies = outreach.tally(session, cid)

@@ -11,7 +11,7 @@ from datetime import datetime
 import streamlit as st
 
 from campaigns.catalog.listing import CampaignPage
-from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.errors import InvalidInput
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporters import receipt_url
@@ -187,18 +187,18 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
         contact_consent=consent,
         **_source(),
     )
-    try:
-        address = access.client_address()
-        result = access.write(
-            lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
-        )
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            (slots.get(field) or slots["region"]).error(message)
-        st.error("Please fix the highlighted fields, then press the button again.")
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    with errors.shown() as failed:
+        try:
+            address = access.client_address()
+            result = access.write(
+                lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
+            )
+        except InvalidInput as exc:  # each message under its own field
+            for field, message in exc.errors.items():
+                (slots.get(field) or slots["region"]).error(message)
+            st.error("Please fix the highlighted fields, then press the button again.")
+            return
+    if failed:
         return
     # No cache clearing here: in a spike that would recompute the public reads for every signer.
     # The thank-you shows max(cached total, this signer's own total), so they always see themselves.

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
-from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
 from campaigns.signatures import flood, review
 from campaigns.signatures import rules as sign_rules
@@ -96,12 +96,9 @@ def render_review() -> None:
         postal_code=postal or None,
         since=utcnow() - timedelta(hours=hours) if hours else None,
     )
-    try:
-        with access.reading() as session:
-            page = review.find(session=session, review=chosen)
-    except InvalidInput as exc:
-        for message in exc.errors.values():
-            st.error(message)
+    with errors.shown(each_field=True) as failed, access.reading() as session:
+        page = review.find(session=session, review=chosen)
+    if failed:
         return
     counts = ", ".join(f"{STATUS_LABELS[s].lower()} {n:,}" for s, n in sorted(page.by_status.items()))
     st.subheader(f"{page.total:,} signature{'s' if page.total != 1 else ''} match", anchor=False)
@@ -202,15 +199,13 @@ def render_rules() -> None:
         note = st.text_input("Note (why; optional)", max_chars=200)
         slot = st.empty()
         if st.form_submit_button("Add rule", type="primary"):
-            try:
+            with errors.shown(slot) as failed:  # an InvalidInput's first message is its user_message
                 added = access.write(
                     lambda s: sign_rules.add_rule(
                         session=s, kind=kind, action=action, pattern=pattern, note=note, actor=actor
                     ),
                 )
-            except InvalidInput as exc:
-                slot.error(next(iter(exc.errors.values())))
-            else:
+            if not failed:
                 st.toast("Added." if added else "That rule exists already.")
                 st.rerun()
     if not rules:
