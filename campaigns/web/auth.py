@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from campaigns.core.audit import Actor
 from campaigns.core.client_address import client_address
 from campaigns.core.db import get_engine, read_session, run_write
 from campaigns.core.errors import RallyError, StorageError
@@ -135,11 +136,16 @@ def _client(request: Request) -> str:
     return client_address(request.client.host if request.client else None, forwarded)
 
 
+def current_person(request: Request) -> Actor | None:
+    """Who sent ``request``: the staff session its cookie names, checked against the database (None without one)."""
+    cookie = request.cookies.get(staff.COOKIE_NAME)
+    return run_write(get_engine(), lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+
+
 def login_page(request: Request) -> Response:
     key = request.query_params.get("m")
-    cookie = request.cookies.get(staff.COOKIE_NAME)
     try:
-        actor = run_write(get_engine(), lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+        actor = current_person(request)
     except StorageError as exc:
         return _failed(exc, "Log in", LOGIN_FORM.format(next="/"))
     if actor is not None:

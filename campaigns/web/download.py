@@ -19,14 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from campaigns.core.db import get_engine, run_write
+from campaigns.core.db import get_engine
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.models import Role
 from campaigns.export.formats import MEDIA_TYPES, check_format, disk_problem, download_chunks
 from campaigns.export.links import DOWNLOAD_PATH, read_token
 from campaigns.export.snapshot import file_name, open_snapshot, record_export
-from campaigns.people import staff
 from campaigns.web import errors
+from campaigns.web.auth import current_person
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,9 @@ def _refuse(status: int, message: str, *, login: bool = False) -> Response:
 
 
 def download(request: Request) -> Response:
-    cookie = request.cookies.get(staff.COOKIE_NAME)
     try:
         engine = get_engine()
-        actor = run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+        actor = current_person(request)
     except StorageError as exc:
         return errors.html_error(exc, _refuse)
     if actor is None:
