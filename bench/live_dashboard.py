@@ -77,7 +77,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from campaigns.web.app import enable_tcp_nodelay
+from campaigns.web.lifespan import enable_tcp_nodelay
 
 
 @asynccontextmanager

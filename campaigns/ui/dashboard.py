@@ -20,12 +20,11 @@ import pyarrow as pa
 import streamlit as st
 
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.settings import get_settings
 from campaigns.dashboard import live
 from campaigns.regions.schemes import hex_layout
-from campaigns.ui import common, dashboard_charts, review
+from campaigns.ui import access, dashboard_charts, errors, reads, review, widgets
 
 REFRESH_SECONDS = 5
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
@@ -36,7 +35,7 @@ STAFF_ROLES = ("organizer", "coordinator", "admin")
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.DashboardData:
     """One database read per campaign (and view) and interval, however many people watch."""
-    with snapshot_session(common.engine()) as session:
+    with access.reading(snapshot=True) as session:
         if slug == ALL:
             return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
         return live.read_dashboard(session, slug=slug, staff=staff)
@@ -45,14 +44,14 @@ def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.Das
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         return live.campaign_choices(session), live.schemes_in_use(session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         days = live.region_trend(session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
@@ -106,7 +105,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     if per_capita and data.regions["per_100k"].isna().all():
         metric, label = "count", "Signatures"
         note = "Population is not known for this scheme's regions: showing signatures instead."
-    info = common.region_scheme(data.region_scheme).info
+    info = reads.region_scheme(data.region_scheme).info
     chart: alt.TopLevelMixin | None = None
     if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
         chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
@@ -145,13 +144,13 @@ def _staff(actor: Actor | None) -> bool:
 def render() -> None:
     st.title("Live dashboard")
     url = get_settings().effective_database_url
-    staff = _staff(common.current_actor())
+    staff = _staff(access.current_person())
     if staff:
         choices, schemes = _staff_choices(url)
         options = [ALL, *[slug for slug, _ in choices]]
         titles = {ALL: "All campaigns", **dict(choices)}
     else:
-        campaigns = common.public_campaigns()
+        campaigns = reads.public_campaigns()
         options, schemes = [c.slug for c in campaigns], []
         titles = {c.slug: c.title for c in campaigns}
     if not options:
@@ -164,14 +163,14 @@ def render() -> None:
     if slug != ALL:
         st.query_params["campaign"] = slug  # the address can be shared as it is
         if staff:  # trending addresses and domains are for staff eyes only
-            with common.friendly_errors():
+            with errors.friendly_errors():
                 review.render_trends_for(slug)
     scheme = None
     if slug == ALL and schemes:
         scheme = st.selectbox(
             "Map campaigns on",
             schemes,
-            format_func=lambda s: common.region_scheme(s).info.name,
+            format_func=lambda s: reads.region_scheme(s).info.name,
             help="Campaigns on other region schemes still count in the totals.",
         )
     left, right = st.columns([3, 2])
@@ -179,7 +178,7 @@ def render() -> None:
         "Signatures per 100,000 residents", value=False, help="Only for regions whose population is known."
     )
     daily = right.segmented_control("Over time", ["Hourly", "Daily"], default="Daily") != "Hourly"
-    with common.friendly_errors():
+    with errors.friendly_errors():
         _live(slug, staff, scheme, per_capita, daily)
 
 
@@ -211,12 +210,12 @@ def _headline(data: live.DashboardData) -> None:
     reached = f"{100 * data.total / data.goal:.0f}% reached" if data.goal else None
     second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
     third.metric("Last 24 hours", f"{data.last_24h:,}")
-    common.progress(data.total, data.goal)
-    st.caption(f"Updated at {common.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
+    widgets.progress(data.total, data.goal)
+    st.caption(f"Updated at {widgets.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
     passed = [m for m in data.milestones if m.reached_at is not None]
     if passed:
         parts = [
-            f"{m.percent}% ({m.signatures:,}) on {common.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
+            f"{m.percent}% ({m.signatures:,}) on {widgets.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
             for m in passed
         ]
         st.caption("Milestones reached: " + " · ".join(parts))

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from campaigns.core import settings as settings_module
 from campaigns.core.db import read_session, run_write
 from campaigns.signatures.signing import sign
-from campaigns.ui import common
+from campaigns.ui import access, reads
 from tests.support.factories import make_campaign, signer
 
 pytestmark = pytest.mark.apptest
@@ -25,7 +25,7 @@ SCHEMES = {  # scheme: regions to sign from (SG has no shape in the world map; t
 @pytest.fixture
 def dashboard_app(engine, default_settings):
     settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()
+    reads.forget_public_reads()
 
     def open_dashboard(slug: str) -> AppTest:
         at = AppTest.from_string("import campaigns.ui.dashboard as page\npage.render()\n", default_timeout=30)
@@ -145,7 +145,7 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
         ),
     )
     cookie = staff.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
-    monkeypatch.setattr(common, "session_cookie", lambda: cookie)
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception
     picker = at.selectbox[0]
