@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import is_possible_slug
 from campaigns.core.audit import Actor, record
@@ -278,30 +278,30 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
     rows: they stream from the cursor and are never sorted first.
     """
     s = Signature
-    consent = type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String)  # type: ignore[attr-defined]
+    consent = type_coerce(case((col(s.contact_consent).is_(True), "yes"), else_="no"), String)
     return (
         select(
-            s.campaign_id,
-            s.full_name,
-            s.email,
-            s.region_code,
-            s.postal_code,
-            s.comment,
+            col(s.campaign_id),
+            col(s.full_name),
+            col(s.email),
+            col(s.region_code),
+            col(s.postal_code),
+            col(s.comment),
             consent.label("contact_consent"),
-            s.consent_hash.label("consent_version"),  # type: ignore[attr-defined]
-            _iso(dialect, s.consent_at).label("consent_at"),
-            s.source,
-            s.utm_source,
-            s.utm_medium,
-            s.utm_campaign,
-            s.referrer,
-            _iso(dialect, s.created_at).label("signed_at"),
-            s.status,
+            col(s.consent_hash).label("consent_version"),
+            _iso(dialect, col(s.consent_at)).label("consent_at"),
+            col(s.source),
+            col(s.utm_source),
+            col(s.utm_medium),
+            col(s.utm_campaign),
+            col(s.referrer),
+            _iso(dialect, col(s.created_at)).label("signed_at"),
+            col(s.status),
             _letters_sent().label("letters_sent"),
             _letters_downloaded_or_opened().label("letters_downloaded_or_opened"),
         )
         .where(*_where(checked))
-        .order_by(s.campaign_id, s.created_at, s.id)  # type: ignore[arg-type]
+        .order_by(col(s.campaign_id), col(s.created_at), col(s.id))
     )
 
 
