@@ -21,7 +21,6 @@ import itertools
 import json
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import Any
 
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.settings import get_settings
-from campaigns.core.validation import BIDI_CONTROLS, find_bad_characters, has_visible_text
+from campaigns.core.validation import BIDI_CONTROLS, find_bad_characters
 
 # --- bounds on every upload (README: "Limits on uploaded files") ---------------------------------
 MAX_LINE_CHARS = 10_000  # characters on one line of a CSV (a legitimate row has well under 2,000)
@@ -109,26 +108,13 @@ def report_csv(errors: Iterable[RowError]) -> bytes:
     return _BOM + out.getvalue().encode("utf-8")
 
 
-def clean_cell(value: str, column: str, limit: int, *, required: bool = False, newlines: bool = False) -> str:
-    """A text value, NFC-normalized and stripped; InvalidInput({column: ...}) when missing, too long or odd."""
-    value = unicodedata.normalize("NFC", value.strip())
-    label = column.replace("_", " ")
-    if required and not has_visible_text(value):
-        raise InvalidInput({column: f"The {label} is missing."})
-    if len(value) > limit:
-        raise InvalidInput({column: f"The {label} has {len(value)} characters; at most {limit} are allowed."})
-    bad = find_bad_characters(value, allow_newlines=newlines)
-    if bad:
-        raise InvalidInput({column: f"The {label} contains {bad}; please retype it."})
-    return value
-
-
 def check_cells(
     values: Mapping[str, str], checks: Mapping[str, Callable[[str], Any]]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Run each column's check on its value: (cleaned values, column -> message for each check that failed).
 
-    A check returns the cleaned value or raises ``InvalidInput``; its first message is kept.
+    A check returns the cleaned value or raises ``InvalidInput`` (``validation.clean_text`` for text); its first
+    message is kept.
     """
     cleaned: dict[str, Any] = {}
     errors: dict[str, str] = {}

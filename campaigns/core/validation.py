@@ -95,6 +95,22 @@ def has_visible_text(value: str) -> bool:
     return any(is_visible(ch) for ch in value)
 
 
+def clean_text(raw: str, *, field: str, limit: int, required: bool = False, newlines: bool = False) -> str:
+    """A text value (a form field, an uploaded cell), NFC-normalized and stripped; InvalidInput({field: ...}),
+    naming the field ("postal_address": "The postal address ..."), when it is missing but ``required``, longer
+    than ``limit``, or holds characters that cannot be stored or would reorder text on screen."""
+    value = unicodedata.normalize("NFC", raw.strip())
+    label = field.replace("_", " ")
+    if required and not has_visible_text(value):
+        raise InvalidInput({field: f"The {label} is missing."})
+    if len(value) > limit:
+        raise InvalidInput({field: f"The {label} has {len(value)} characters; at most {limit} are allowed."})
+    bad = find_bad_characters(value, allow_newlines=newlines)
+    if bad:
+        raise InvalidInput({field: f"The {label} contains {bad}; please retype it."})
+    return value
+
+
 def clean_name(raw: str | None, *, field: str = "full_name") -> str:
     """A person's name as typed (NFC): refused when it has no visible character, is too long, or holds
     characters that cannot be stored or would reorder text on screen."""

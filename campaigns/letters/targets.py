@@ -17,8 +17,8 @@ from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
 from campaigns.core.models import Campaign, Target, utcnow
-from campaigns.core.uploads import RowError, UploadRowsError, check_cells, clean_cell, read_csv, row_errors, shown
-from campaigns.core.validation import NAME_MAX, canonical_email, clean_email
+from campaigns.core.uploads import RowError, UploadRowsError, check_cells, read_csv, row_errors, shown
+from campaigns.core.validation import NAME_MAX, canonical_email, clean_email, clean_text
 from campaigns.regions.custom import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 
@@ -83,10 +83,10 @@ def _check(scheme: RegionScheme, values: dict[str, str]) -> tuple[_Checked | Non
         values,
         {
             "region_code": lambda v: _region(scheme, v),
-            "name": lambda v: clean_cell(v, "name", NAME_MAX, required=True),
-            "title": lambda v: clean_cell(v, "title", TITLE_MAX),
+            "name": lambda v: clean_text(v, field="name", limit=NAME_MAX, required=True),
+            "title": lambda v: clean_text(v, field="title", limit=TITLE_MAX),
             "email": _email,
-            "postal_address": lambda v: clean_cell(v, "postal_address", ADDRESS_MAX, newlines=True),
+            "postal_address": lambda v: clean_text(v, field="postal_address", limit=ADDRESS_MAX, newlines=True),
         },
     )
     if errors:

@@ -29,10 +29,10 @@ from campaigns.core.uploads import (
     RowError,
     UploadRowsError,
     check_cells,
-    clean_cell,
     read_csv,
     row_errors,
 )
+from campaigns.core.validation import clean_text
 from campaigns.regions.schemes import Region, RegionScheme, SchemeInfo, get_scheme, list_schemes
 from campaigns.regions.shapes import Shapes, check_shapes, drawn_codes, for_vega
 
@@ -89,7 +89,7 @@ def _check_regions(data: bytes) -> list[dict[str, Any]]:
         if problem is not None:
             errors.append(problem)
             continue
-        checks = {"code": _code, "name": lambda v: clean_cell(v, "name", NAME_MAX, required=True)}
+        checks = {"code": _code, "name": lambda v: clean_text(v, field="name", limit=NAME_MAX, required=True)}
         cleaned, field_errors = check_cells(row.values, {**checks, "population": _population})
         errors.extend(row_errors(row, field_errors))
         code = cleaned.get("code")
@@ -147,8 +147,8 @@ def create_custom_scheme(
     labels, errors = check_cells(
         {"name": name, "region_label": region_label},
         {
-            "name": lambda v: clean_cell(v, "name", NAME_MAX, required=True),
-            "region_label": lambda v: clean_cell(v, "region_label", LABEL_MAX, required=True),
+            "name": lambda v: clean_text(v, field="name", limit=NAME_MAX, required=True),
+            "region_label": lambda v: clean_text(v, field="region_label", limit=LABEL_MAX, required=True),
         },
     )
     if errors:
