@@ -16,7 +16,7 @@ from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.counts import campaign_total, campaign_totals
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

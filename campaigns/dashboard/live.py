@@ -23,7 +23,7 @@ from campaigns.catalog import listing
 from campaigns.core.models import Campaign, CampaignStatus, Outreach, Target, utcnow
 from campaigns.dashboard.overview import MILESTONES
 from campaigns.letters import deliveries
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import counts as stats
 

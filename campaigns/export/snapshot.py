@@ -35,7 +35,7 @@ from campaigns.core.db import HotStatement, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import Campaign, Letter, Outreach, Signature, SignatureStatus, utcnow
 from campaigns.letters import deliveries
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 
 BATCH_ROWS = 5_000
 FORMATS = ("csv", "xlsx", "json")

@@ -43,7 +43,7 @@ from campaigns.letters.deliveries import is_downloaded, is_email_in, is_opened, 
 from campaigns.letters.pdf import LetterDoc
 from campaigns.letters.targets import targets_for_region
 from campaigns.letters.templates import CampaignView, LetterContext, SignerView, TargetView, render_source
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.counts import campaign_total
 
 BODY_MAX = 20_000

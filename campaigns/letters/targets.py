@@ -19,7 +19,7 @@ from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
 from campaigns.core.models import Campaign, Target, utcnow
 from campaigns.core.uploads import RowError, UploadRowsError, check_cells, read_csv, row_errors, shown
 from campaigns.core.validation import NAME_MAX, canonical_email, clean_email, clean_text
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 
 COLUMNS = ["region_code", "name", "title", "email", "postal_address"]

@@ -1,2 +1,5 @@
-"""Region schemes: the stock ones shipped under data/ (``schemes``), those organizers upload (``custom``), and
-the checks on their shapes (``shapes``)."""
+"""Region schemes: the stock ones shipped under data/ (``schemes``), finding any scheme by id (``lookup``),
+those organizers upload (``custom``, checking their shapes with ``shapes``), and stored shapes read for the
+map (``geometry``)."""
+
+__all__ = ["custom", "lookup", "schemes"]

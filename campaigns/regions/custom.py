@@ -1,20 +1,15 @@
-"""Region schemes uploaded by organizers: a CSV of codes and names, and optionally their shapes.
+"""Region schemes uploaded by organizers: a CSV of codes and names, and optionally their shapes, checked and
+stored.
 
-A custom scheme's id is ``custom-<slug of its name>``. Schemes are immutable once created, so a
-loaded scheme is cached in this process, keyed by id and creation time: each resolve costs one
-primary-key query, and a database that was reset (or another database with the same id) is never
-served stale regions. Shipped schemes (``regions.get_scheme``) never touch the database.
+A custom scheme's id is ``custom-<slug of its name>``; once created it never changes. Reading schemes back
+(stock or uploaded) is ``lookup``'s.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -23,7 +18,7 @@ from sqlmodel import Session
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
-from campaigns.core.errors import InvalidInput, UnknownRegionScheme
+from campaigns.core.errors import InvalidInput
 from campaigns.core.models import CustomRegion, CustomRegionScheme, utcnow
 from campaigns.core.uploads import (
     RowError,
@@ -33,17 +28,15 @@ from campaigns.core.uploads import (
     row_errors,
 )
 from campaigns.core.validation import clean_text
-from campaigns.regions.schemes import Region, RegionScheme, SchemeInfo, get_scheme, list_schemes
-from campaigns.regions.shapes import Shapes, check_shapes, drawn_codes, for_vega
+from campaigns.regions.lookup import CUSTOM_PREFIX
+from campaigns.regions.shapes import Shapes, check_shapes
 
-CUSTOM_PREFIX = "custom-"
 CODE_MAX = 32
 NAME_MAX = 200
 LABEL_MAX = 40
 POPULATION_MAX = 2_147_483_647  # the column is a 32-bit integer on PostgreSQL
 _ID_MAX = 64
 _CODE_RE = re.compile(r"^[A-Za-z0-9._-]+$")
-_CACHE_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -179,105 +172,3 @@ def create_custom_scheme(
     return CreatedScheme(
         id=scheme_id, regions=len(regions), with_shape=with_shape, without_shape=len(codes) - with_shape
     )
-
-
-# --- reading ----------------------------------------------------------------------------------
-
-_HEAD = select(
-    CustomRegionScheme.id,
-    CustomRegionScheme.name,
-    CustomRegionScheme.region_label,
-    CustomRegionScheme.shape_kind,
-    CustomRegionScheme.shape_object,
-    CustomRegionScheme.created_at,
-)
-_cache: OrderedDict[tuple[str, datetime], RegionScheme] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def _info(head: Any) -> SchemeInfo:
-    return SchemeInfo(
-        id=head.id,
-        name=head.name,
-        region_label=head.region_label,
-        shape_kind=head.shape_kind,
-        shape_object=head.shape_object,
-    )
-
-
-def _key(scheme_id: str) -> str:
-    return str(scheme_id or "").strip().lower()
-
-
-def list_custom_schemes(*, session: Session) -> list[SchemeInfo]:
-    """Every uploaded scheme, by name."""
-    heads = session.execute(_HEAD.order_by(CustomRegionScheme.name, CustomRegionScheme.id)).all()
-    return [_info(head) for head in heads]
-
-
-def _build(session: Session, head: Any) -> RegionScheme:
-    rows = session.execute(
-        select(CustomRegion.code, CustomRegion.name, CustomRegion.population).where(CustomRegion.scheme_id == head.id)
-    ).all()
-    drawn = drawn_codes(head.shape_kind, head.shape_object, get_custom_shapes(session=session, scheme_id=head.id))
-    regions = [
-        Region(code, name, population, shape_id=code if code in drawn else None) for code, name, population in rows
-    ]
-    return RegionScheme(_info(head), regions)
-
-
-def load_custom_scheme(*, session: Session, scheme_id: str) -> RegionScheme:
-    """An uploaded scheme with its regions (``Region.shape_id`` is the code for regions that have a shape)."""
-    head = session.execute(_HEAD.where(CustomRegionScheme.id == _key(scheme_id))).first()
-    if head is None:
-        raise UnknownRegionScheme(str(scheme_id))
-    cache_key = (head.id, head.created_at)
-    with _cache_lock:
-        scheme = _cache.get(cache_key)
-        if scheme is not None:
-            _cache.move_to_end(cache_key)
-            return scheme
-    scheme = _build(session, head)
-    with _cache_lock:
-        _cache[cache_key] = scheme
-        while len(_cache) > _CACHE_MAX:
-            _cache.popitem(last=False)
-    return scheme
-
-
-def get_custom_shapes(*, session: Session, scheme_id: str) -> str | None:
-    """The uploaded GeoJSON/TopoJSON text of a custom scheme (None without shapes, or for a shipped scheme)."""
-    key = _key(scheme_id)
-    if not key.startswith(CUSTOM_PREFIX):
-        return None
-    row = session.execute(select(CustomRegionScheme.shapes).where(CustomRegionScheme.id == key)).first()
-    if row is None:
-        raise UnknownRegionScheme(str(scheme_id))
-    return row[0]
-
-
-def get_custom_map_shapes(*, session: Session, scheme_id: str) -> bytes | None:
-    """An uploaded scheme's shapes as the dashboard's map reads them (see ``shapes.for_vega``); None without."""
-    key = _key(scheme_id)
-    if not key.startswith(CUSTOM_PREFIX):
-        return None
-    head = session.execute(
-        select(CustomRegionScheme.shape_kind, CustomRegionScheme.shape_object, CustomRegionScheme.shapes).where(
-            CustomRegionScheme.id == key
-        )
-    ).first()
-    if head is None or not head.shape_kind or not head.shapes:
-        return None
-    return json.dumps(for_vega(head.shape_kind, head.shape_object, head.shapes), separators=(",", ":")).encode()
-
-
-def resolve_scheme(*, session: Session, scheme_id: str) -> RegionScheme:
-    """Any scheme by id: ``custom-*`` from the database, the shipped ones without touching it."""
-    if _key(scheme_id).startswith(CUSTOM_PREFIX):
-        return load_custom_scheme(session=session, scheme_id=scheme_id)
-    return get_scheme(scheme_id)
-
-
-def list_all_schemes(*, session: Session) -> list[SchemeInfo]:
-    """Uploaded schemes first (by name), then the shipped ones."""
-    return [*list_custom_schemes(session=session), *list_schemes()]

@@ -5,17 +5,18 @@ numbers (TopoJSON: arcs that exist); the first problems found are reported plain
 may cost is bounded (``uploads.read_json`` and the ``uploads.MAX_*`` bounds): at most
 ``MAX_SHAPES`` shapes and ``MAX_POINTS`` points drawn, a TopoJSON arc counted each time a shape
 uses it (as a browser draws it), so that no upload can freeze the browsers of a dashboard's viewers.
+Shapes once stored are read by ``geometry``.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from campaigns.core.errors import InvalidInput
 from campaigns.core.uploads import MAX_POINTS, MAX_SHAPES, read_json, shown
+from campaigns.regions.geometry import geometries, polygons, shape_code
 
 _SIMPLIFY = (
     f"A map may have at most {MAX_SHAPES:,} shapes and draw at most {MAX_POINTS:,} points: simplify the shapes "
@@ -29,18 +30,6 @@ class Shapes:
     object_name: str | None  # the TopoJSON object whose geometries are the regions
     text: str  # the JSON as uploaded
     codes: frozenset[str]  # region codes that have a shape
-
-
-def _shape_code(item: Any) -> str | None:
-    """A feature's region code: ``properties.code``, else its ``id``; upper-case, as codes are stored."""
-    if not isinstance(item, dict):
-        return None
-    properties = item.get("properties")
-    raw = properties.get("code") if isinstance(properties, dict) else None
-    raw = item.get("id") if raw is None or raw == "" else raw
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        return None
-    return str(raw).strip().upper() or None
 
 
 def _is_number(value: Any) -> bool:
@@ -58,13 +47,13 @@ def _positions_problem(positions: Any) -> str | None:
 
 def _polygons(kind: Any, value: Any) -> list[Any] | str:
     """The polygons of a Polygon/MultiPolygon (each a list of rings), or what is wrong."""
+    found = polygons(kind, value)
+    if found is not None:
+        return found
     if kind not in ("Polygon", "MultiPolygon"):
         named = f'is a "{shown(str(kind), 30)}"' if kind else "has no geometry"
         return f"{named}: only Polygon and MultiPolygon shapes can be regions"
-    polygons = [value] if kind == "Polygon" else value
-    if not isinstance(polygons, list) or not polygons or not all(isinstance(p, list) and p for p in polygons):
-        return "has no rings"
-    return polygons
+    return "has no rings"
 
 
 def _geojson_problem(feature: Any) -> tuple[str | None, int]:
@@ -112,7 +101,7 @@ class _Findings:
         self.broken: list[str] = []
 
     def add(self, number: int, item: Any, problem: str | None) -> None:
-        code = _shape_code(item)
+        code = shape_code(item)
         if code is None:
             self.without_code.append(number)
         elif code not in self.codes:
@@ -168,19 +157,9 @@ def _check_geojson(doc: dict[str, Any], codes: frozenset[str]) -> frozenset[str]
     return findings.check()
 
 
-def _geometries(topology_object: Any) -> list[Any]:
-    """The geometries of a TopoJSON object, as they are (not all of them need be objects)."""
-    if not isinstance(topology_object, dict):
-        return []
-    if topology_object.get("type") == "GeometryCollection":
-        items = topology_object.get("geometries")
-        return items if isinstance(items, list) else []
-    return [topology_object]
-
-
 def _pick_object(objects: dict[str, Any], codes: frozenset[str]) -> str:
     """The object with the most geometries whose codes are regions of the CSV (the first, on a tie)."""
-    return max(objects, key=lambda name: sum(_shape_code(g) in codes for g in _geometries(objects[name])))
+    return max(objects, key=lambda name: sum(shape_code(g) in codes for g in geometries(objects[name])))
 
 
 def _check_topojson(doc: dict[str, Any], codes: frozenset[str]) -> tuple[str, frozenset[str]]:
@@ -200,13 +179,13 @@ def _check_topojson(doc: dict[str, Any], codes: frozenset[str]) -> tuple[str, fr
         if not isinstance(transform, dict) or _positions_problem([transform.get(key, [0, 0])]):
             raise InvalidInput({"shapes": f'The TopoJSON\'s transform "{key}" must be two finite numbers.'})
     name = _pick_object(objects, codes)
-    geometries = _geometries(objects[name])
-    if not geometries:
+    regions = geometries(objects[name])
+    if not regions:
         raise InvalidInput({"shapes": f'The TopoJSON object "{shown(name, 40)}" has no geometries.'})
-    _check_count(len(geometries), f'TopoJSON object "{shown(name, 40)}"')
+    _check_count(len(regions), f'TopoJSON object "{shown(name, 40)}"')
     findings = _Findings(codes)
     points = 0
-    for number, geometry in enumerate(geometries, 1):
+    for number, geometry in enumerate(regions, 1):
         geometry = geometry if isinstance(geometry, dict) else {}
         problem, geometry_points = _topojson_problem(geometry, arc_points)
         findings.add(number, geometry, problem)
@@ -227,60 +206,3 @@ def check_shapes(data: bytes, codes: frozenset[str]) -> Shapes:
     found_kind = f'a "{shown(kind, 30)}"' if isinstance(kind, str) and kind else "something else"
     message = f"The shapes file must be a GeoJSON FeatureCollection or a TopoJSON Topology; it is {found_kind}."
     raise InvalidInput({"shapes": message})
-
-
-def drawn_codes(kind: str | None, object_name: str | None, text: str | None) -> frozenset[str]:
-    """Region codes that have a shape in a stored (already checked) shapes file."""
-    if not kind or not text:
-        return frozenset()
-    doc = json.loads(text)
-    items = doc["features"] if kind == "geojson" else _geometries(doc["objects"].get(object_name))
-    return frozenset(code for item in items if isinstance(item, dict) and (code := _shape_code(item)))
-
-
-def _ring_area(ring: list[Any]) -> float:
-    """Twice the signed planar area of a ring of [lon, lat] positions (positive: counter-clockwise)."""
-    return sum(a[0] * b[1] - b[0] * a[1] for a, b in itertools.pairwise(ring))
-
-
-def _rewound(polygon: list[Any]) -> list[Any]:
-    """d3-geo (and so Vega) wants the opposite of RFC 7946: outer rings clockwise, holes counter-clockwise.
-
-    An outer ring in RFC 7946 order would be read as the whole globe minus the region, which
-    fills the entire chart; so every ring is turned the way d3 expects.
-    """
-    rings = []
-    for index, ring in enumerate(polygon):
-        clockwise = _ring_area(ring) < 0
-        want_clockwise = index == 0
-        rings.append(ring if clockwise == want_clockwise else list(reversed(ring)))
-    return rings
-
-
-def for_vega(kind: str, object_name: str | None, text: str) -> dict[str, Any]:
-    """A stored (already checked) shapes file as the dashboard's map reads it.
-
-    GeoJSON: a FeatureCollection whose features carry the region code as ``id`` and rings wound
-    for d3-geo. TopoJSON: the topology with each region geometry's ``id`` set to its code (arcs as
-    uploaded: TopoJSON tools write them the way d3 expects).
-    """
-    doc = json.loads(text)
-    if kind == "geojson":
-        features = []
-        for feature in doc["features"]:
-            code = _shape_code(feature) if isinstance(feature, dict) else None
-            geometry = feature.get("geometry") if code else None
-            if not isinstance(geometry, dict):
-                continue
-            kind_ = geometry.get("type")
-            polygons = _polygons(kind_, geometry.get("coordinates"))
-            if isinstance(polygons, str):
-                continue
-            rewound = [_rewound(p) for p in polygons]
-            coordinates = rewound[0] if kind_ == "Polygon" else rewound
-            features.append({"type": "Feature", "id": code, "geometry": {"type": kind_, "coordinates": coordinates}})
-        return {"type": "FeatureCollection", "features": features}
-    for geometry in _geometries(doc["objects"].get(object_name)):
-        if isinstance(geometry, dict) and (code := _shape_code(geometry)):
-            geometry["id"] = code
-    return doc

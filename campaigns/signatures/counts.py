@@ -22,7 +22,7 @@ from sqlmodel import Session
 from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import get_settings
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 
 log = logging.getLogger(__name__)

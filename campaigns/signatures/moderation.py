@@ -20,7 +20,7 @@ from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import NotFound, RallyError
 from campaigns.core.models import Campaign, CommentStatus, Signature, SignatureStatus
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 
 # Every status may move to approved or hidden; the same status again is a no-op (a double click), not an error.
 _ACTIONS = {CommentStatus.approved: "comment.approve", CommentStatus.hidden: "comment.hide"}

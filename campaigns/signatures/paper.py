@@ -67,7 +67,7 @@ from campaigns.core.models import (
 )
 from campaigns.core.uploads import _BOM, CsvRow, read_csv, shown
 from campaigns.core.validation import clean_email, clean_name
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import Region, RegionScheme, _fold
 from campaigns.signatures.counts import add_counts
 

@@ -34,7 +34,7 @@ from campaigns.core.models import (
 )
 from campaigns.core.tokens import hash_token, new_token
 from campaigns.core.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
-from campaigns.regions.custom import resolve_scheme
+from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme, get_scheme
 from campaigns.signatures import confirmation, flood
 from campaigns.signatures.counts import TOTAL_STATEMENT, bump_counts

@@ -14,7 +14,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus
 from campaigns.dashboard import overview
-from campaigns.regions import custom
+from campaigns.regions import lookup
 from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
 
 NEW = "new"
@@ -113,7 +113,7 @@ def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
 def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with access.reading() as session:
-        schemes = custom.list_all_schemes(session=session)
+        schemes = lookup.list_all_schemes(session=session)
         consent = listing.consent_text(session, campaign) if campaign else listing.DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))

@@ -13,7 +13,7 @@ from campaigns.core.models import Campaign, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
-from campaigns.regions import custom
+from campaigns.regions import custom, lookup
 from campaigns.signatures import moderation
 from campaigns.ui import access, errors, reads, widgets
 
@@ -161,7 +161,7 @@ def render_regions() -> None:
     actor = access.require("organizer")
     st.title("Region schemes")
     with access.reading() as session:
-        mine = custom.list_custom_schemes(session=session)
+        mine = lookup.list_custom_schemes(session=session)
     st.markdown(
         "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
         "constituencies, subdivisions of any country) you can upload your own."

@@ -9,7 +9,7 @@ import streamlit as st
 
 from campaigns.catalog import listing
 from campaigns.core.settings import get_settings
-from campaigns.regions import custom
+from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import moderation
 from campaigns.ui import access
@@ -56,7 +56,7 @@ def public_comments(slug: str) -> list[moderation.PublicComment]:
 def region_scheme(scheme_id: str) -> RegionScheme:
     """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
     with access.reading() as session:
-        return custom.resolve_scheme(session=session, scheme_id=scheme_id)
+        return lookup.resolve_scheme(session=session, scheme_id=scheme_id)
 
 
 def forget_public_reads() -> None:

@@ -134,7 +134,7 @@ _custom_shapes_cache = _TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
 def shapes(request: Request) -> Response:
     """A scheme's shapes, for maps drawn in the browser: shipped files cached a day (they never change),
     uploaded ones normalized for Vega and cached a few minutes."""
-    from campaigns.regions.custom import CUSTOM_PREFIX, get_custom_map_shapes
+    from campaigns.regions.lookup import CUSTOM_PREFIX, get_custom_map_shapes
     from campaigns.regions.schemes import SchemeInfo, list_schemes, shape_path
 
     wanted = request.path_params["scheme"].lower()

@@ -172,7 +172,7 @@ def test_editor_shows_each_field_problem(staff_app):
 
 
 def test_region_schemes_page_shows_an_unreadable_shapes_file_as_one_clear_message(staff_app, engine):
-    from campaigns.regions.custom import list_custom_schemes
+    from campaigns.regions.lookup import list_custom_schemes
 
     as_person, open_page = staff_app
     as_person(("organizer",))

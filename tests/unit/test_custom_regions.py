@@ -17,8 +17,8 @@ from campaigns.core.models import AuditEntry
 from campaigns.core.settings import override_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.regions import shapes
-from campaigns.regions.custom import (
-    create_custom_scheme,
+from campaigns.regions.custom import create_custom_scheme
+from campaigns.regions.lookup import (
     get_custom_shapes,
     list_all_schemes,
     list_custom_schemes,
@@ -402,8 +402,8 @@ def test_shipped_schemes_resolve_without_a_database():
 def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(engine):
     """RFC 7946 outer rings run counter-clockwise; d3-geo reads that as 'the globe minus the region' and
     fills the whole chart. The map gets every outer ring clockwise and every hole counter-clockwise."""
-    from campaigns.regions.custom import get_custom_map_shapes
-    from campaigns.regions.shapes import _ring_area
+    from campaigns.regions.geometry import ring_area
+    from campaigns.regions.lookup import get_custom_map_shapes
 
     outer_ccw = [[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]  # RFC 7946: counter-clockwise
     hole_cw = [[0.5, 0.5], [0.5, 1.5], [1.5, 1.5], [1.5, 0.5], [0.5, 0.5]]  # RFC 7946: clockwise
@@ -415,5 +415,21 @@ def test_uploaded_geojson_is_served_to_the_map_wound_for_d3_with_codes_as_ids(en
     by_id = {f["id"]: f["geometry"] for f in served["features"]}
     assert set(by_id) == {"NORTH", "SOUTH"}
     north_outer, north_hole = by_id["NORTH"]["coordinates"]
-    assert _ring_area(north_outer) < 0 < _ring_area(north_hole)  # outer clockwise, hole counter-clockwise
-    assert _ring_area(by_id["SOUTH"]["coordinates"][0][0]) < 0  # left as it was
+    assert ring_area(north_outer) < 0 < ring_area(north_hole)  # outer clockwise, hole counter-clockwise
+    assert ring_area(by_id["SOUTH"]["coordinates"][0][0]) < 0  # left as it was
+
+
+def test_looking_a_scheme_up_does_not_load_upload_parsing():
+    """Signing, counting and exports resolve schemes through ``lookup``: none of them needs the upload reader."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, campaigns.regions.lookup; "
+        "print([m for m in ('campaigns.core.uploads', 'campaigns.regions.custom', 'campaigns.regions.shapes') "
+        "if m in sys.modules])"
+    )
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert run.stdout.strip() == "[]"
