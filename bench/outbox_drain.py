@@ -1,7 +1,7 @@
-"""Draining the mail outbox: messages per second through ``outbox.drain`` to a local SMTP server.
+"""Draining the mail outbox: messages per second through ``outbox_worker.drain`` to a local SMTP server.
 
 For each database kind, N queued confirmation emails (``--quick``: 300, else 5,000) are drained with
-``campaigns.core.outbox.drain`` (claim a batch of 50 under a lease, hand each message to SMTP over one
+``campaigns.core.outbox_worker.drain`` (claim a batch of 50 under a lease, hand each message to SMTP over one
 connection per batch, mark it sent right after) to an aiosmtpd server the benchmark starts in its own
 process. Baseline, in the same run, before and after the drain: the bare rate of sending the same
 prebuilt messages (the stored text, as bytes) over one ``smtplib`` connection to the same server, with no
@@ -29,7 +29,7 @@ from bench.common import (
     print_table,
     smtp_sink,
 )
-from campaigns.core import outbox
+from campaigns.core import outbox, outbox_worker
 from campaigns.core.db import run_write
 from campaigns.core.mail import sender
 from campaigns.core.settings import override_settings
@@ -114,12 +114,12 @@ def bench_database(db: Database, opts: Options, sink: SmtpSink, factory: SignerF
     _check_once("bare smtplib (before)", sink.take(), ids)
 
     started = time.perf_counter()
-    stats = outbox.drain(engine=db.engine)
+    stats = outbox_worker.drain(engine=db.engine)
     elapsed = time.perf_counter() - started
-    _check_once("outbox.drain", sink.take(), ids)
+    _check_once("outbox_worker.drain", sink.take(), ids)
     statuses = Counter(status for _, _, status in _stored(db, campaign_id))
     if stats.sent != n or statuses != {"sent": n}:
-        raise AssertionError(f"outbox.drain: stats {stats}, statuses {dict(statuses)}")
+        raise AssertionError(f"outbox_worker.drain: stats {stats}, statuses {dict(statuses)}")
 
     bare_after = n / _bare_smtp(sink, prebuilt)
     _check_once("bare smtplib (after)", sink.take(), ids)
@@ -127,7 +127,7 @@ def bench_database(db: Database, opts: Options, sink: SmtpSink, factory: SignerF
     rate = n / elapsed
     bare = (bare_before + bare_after) / 2
     print(
-        f"  [{db.kind}] {n:,} messages: outbox.drain {rate:,.0f}/s ({elapsed:.1f} s), bare smtplib "
+        f"  [{db.kind}] {n:,} messages: outbox_worker.drain {rate:,.0f}/s ({elapsed:.1f} s), bare smtplib "
         f"{bare_before:,.0f}/s before and {bare_after:,.0f}/s after; each arrived exactly once",
         flush=True,
     )

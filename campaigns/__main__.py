@@ -268,15 +268,15 @@ def _import(args: argparse.Namespace, engine: Engine) -> int:
 def _worker(args: argparse.Namespace, engine: Engine) -> None:
     import signal
 
-    from campaigns.core import outbox
+    from campaigns.core import outbox_worker
     from campaigns.signatures import upkeep
 
     if args.once:
         upkeep.run_all(engine)
-        done = outbox.drain(engine=engine)
+        done = outbox_worker.drain(engine=engine)
         print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
         return
-    worker = outbox.Worker(engine=engine, maintenance=upkeep.TASKS)
+    worker = outbox_worker.Worker(engine=engine, maintenance=upkeep.TASKS)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
     print("Mail worker running (Ctrl+C to stop).", flush=True)
     try:
@@ -286,11 +286,11 @@ def _worker(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _outbox(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.core import outbox
+    from campaigns.core import outbox, outbox_worker
 
     if args.outbox_command == "status":
         with read_session(engine) as session:
-            summary = outbox.summarize(session=session)
+            summary = outbox_worker.summarize(session=session)
         counts = ", ".join(f"{status} {n:,}" for status, n in summary.counts.items())
         print(f"Mail: {summary.mode or 'off'}. {counts}. Sent in the last hour: {summary.sent_last_hour:,}.")
         print(f"Rate limit: {summary.per_minute:,} per minute.")

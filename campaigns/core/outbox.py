@@ -1,19 +1,20 @@
-"""The mail outbox: every message Rally sends is a row here first, drained by a worker.
+"""The mail outbox: every message Rally sends is a row here first, then claimed, sent and marked by a worker.
 
 **Queued with the change it reports.** :func:`enqueue` runs in the caller's write transaction: a
 confirmation email exists exactly when its signature does, a letter's email exactly when its delivery
 was claimed. ``dedupe_key`` (unique) makes queueing the same message twice a no-op.
 
-**Sent once and only once.** A worker (:func:`run_once`, looped by :class:`Worker`: inside the app
-process, or ``python -m campaigns worker``) claims a batch in one statement (``FOR UPDATE SKIP LOCKED``
-on PostgreSQL, so several workers never take the same row; SQLite has one writer at a time), under a
-lease, then hands each message to SMTP and marks it sent right after. A message whose lease ran out
-while it was being sent (the worker died mid-send) may or may not have left: it becomes *uncertain*,
-is never resent automatically, and is shown to organizers, who may resend it (:func:`resend`).
+**Sent once and only once.** A worker (``outbox_worker``: inside the app process, or ``python -m
+campaigns worker``) claims a batch in one statement (:func:`claim`: ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so several workers never take the same row; SQLite has one writer at a time), under a
+lease, then hands each message to SMTP and marks it sent right after (:func:`mark_sent`). A message
+whose lease ran out while it was being sent (the worker died mid-send) may or may not have left: it
+becomes *uncertain*, is never resent automatically, and is shown to organizers, who may resend it
+(:func:`resend`).
 
 **Failures.** A server that cannot be reached, or answers 4xx, is retried with exponential backoff
 (:data:`BACKOFF_SECONDS` doubling, at most :data:`BACKOFF_CAP_SECONDS`) up to ``RALLY_MAIL_MAX_ATTEMPTS``
-attempts; a 5xx answer fails at once. Failed messages keep the server's answer.
+attempts; a 5xx answer fails at once (:func:`mark_failed`). Failed messages keep the server's answer.
 
 **Rate.** At most ``RALLY_MAIL_PER_MINUTE`` messages are handed over per rolling minute, across every
 worker on the database (a claim counts what was sent in the last minute and what is being sent).
@@ -22,15 +23,9 @@ worker on the database (a claim counts what was sent in the last minute and what
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, text, update
 from sqlalchemy.engine import Engine
@@ -39,18 +34,8 @@ from sqlmodel import Session
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.db import HotStatement, insert_for, run_write
-from campaigns.core.errors import NotFound, RallyError
-from campaigns.core.mail import (
-    MailError,
-    MailRefused,
-    MailUncertain,
-    OutgoingMail,
-    Transport,
-    mail_mode,
-    one_line,
-    open_transport,
-    render_message,
-)
+from campaigns.core.errors import NotFound
+from campaigns.core.mail import MailError, MailRefused, MailUncertain, OutgoingMail, mail_mode, one_line, render_message
 from campaigns.core.models import OutboxMessage, OutboxStatus, Outreach, OutreachStatus, utcnow
 from campaigns.core.settings import Settings, get_settings
 
@@ -60,7 +45,6 @@ LEASE_SECONDS = 300  # a claimed batch must be handed over within this (each SMT
 BATCH = 50
 BACKOFF_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
-IDLE_SECONDS = 1.0  # how long an idle worker waits before looking again
 _PG_CLAIM_LOCK = 0x7261_6C6C_7930  # one claim at a time across PostgreSQL workers: the rate budget holds
 
 _T = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -176,33 +160,18 @@ def forget_signatures(*, session: Session, signature_ids: list[int], recipient_c
     return int(session.execute(_T.delete().where(or_(*conditions))).rowcount or 0)
 
 
-# --- the worker -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class RunStats:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    recovered: int = 0  # leases found expired (messages made uncertain)
-
-    @property
-    def handled(self) -> int:
-        return self.sent + self.retried + self.failed + self.uncertain
+# --- claiming, sending, marking: the worker's steps ------------------------------------------------
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class Claimed:
+    """A message taken by a worker under a lease: what it needs to send and mark it."""
+
     id: int
     message: str
     outreach_id: int | None
     attempts: int
     to_address: str
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{threading.get_ident() % 100_000}"
 
 
 def recover_expired_leases(*, session: Session, now: datetime | None = None) -> int:
@@ -249,7 +218,7 @@ def _budget(session: Session, now: datetime, settings: Settings) -> int:
 
 def claim(
     *, session: Session, worker: str, limit: int = BATCH, now: datetime | None = None, settings: Settings | None = None
-) -> list[_Claimed]:
+) -> list[Claimed]:
     """Take up to ``limit`` due messages for ``worker`` under a lease (one statement; safe with many workers)."""
     settings = settings or get_settings()
     now = now or utcnow()
@@ -278,7 +247,7 @@ def claim(
         )
         .returning(_T.c.id, _T.c.message, _T.c.outreach_id, _T.c.attempts, _T.c.to_address)
     ).all()
-    return sorted((_Claimed(int(i), m, o, int(a), t) for i, m, o, a, t in rows), key=lambda c: c.id)
+    return sorted((Claimed(int(i), m, o, int(a), t) for i, m, o, a, t in rows), key=lambda c: c.id)
 
 
 # Built once: a drain marks every message in its own transaction, where building the statement cost more
@@ -299,7 +268,7 @@ _MARK_OUTREACH_SENT = (
 )
 
 
-def _mark_sent(engine: Engine, claimed: _Claimed, worker: str) -> None:
+def mark_sent(*, engine: Engine, claimed: Claimed, worker: str) -> None:
     """Mark one handed-over message sent, in its own transaction, right after the hand-over.
 
     On PostgreSQL this transaction commits asynchronously (``synchronous_commit = off``: it does not wait for
@@ -327,7 +296,7 @@ def backoff_seconds(attempts: int) -> int:
     return int(min(BACKOFF_CAP_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-def _mark_failed(engine: Engine, claimed: _Claimed, worker: str, error: MailError, settings: Settings) -> str:
+def mark_failed(*, engine: Engine, claimed: Claimed, worker: str, error: MailError, settings: Settings) -> str:
     """Retry later, fail for good, or leave uncertain; returns the new status."""
     if isinstance(error, MailUncertain):
         status = OutboxStatus.uncertain.value
@@ -365,175 +334,6 @@ def _mark_failed(engine: Engine, claimed: _Claimed, worker: str, error: MailErro
 
     run_write(engine, work)
     return status
-
-
-_COUNTER = {"queued": "retried", "failed": "failed", "uncertain": "uncertain"}
-
-
-def run_once(
-    *,
-    engine: Engine,
-    worker: str | None = None,
-    limit: int = BATCH,
-    settings: Settings | None = None,
-    transport: Transport | None = None,
-    after_send: Callable[[int], None] | None = None,
-) -> RunStats:
-    """One pass: recover expired leases, claim a batch, hand each message over and mark it. Returns what happened.
-
-    ``after_send`` (tests) is called with each message's id once it was handed over, before it is marked.
-    """
-    settings = settings or get_settings()
-    worker = worker or worker_name()
-    stats = RunStats()
-    stats.recovered = run_write(engine, lambda s: recover_expired_leases(session=s))
-    batch = run_write(engine, lambda s: claim(session=s, worker=worker, limit=limit, settings=settings))
-    if not batch:
-        return stats
-    own_transport = transport is None
-    transport = transport or open_transport(settings)
-    try:
-        for claimed in batch:
-            try:
-                transport.send(claimed.message, claimed.to_address)
-            except MailError as exc:
-                status = _mark_failed(engine, claimed, worker, exc, settings)
-                log.warning("outbox message %d not sent (%s): %s", claimed.id, status, exc.user_message)
-                counter = _COUNTER[status]
-                setattr(stats, counter, getattr(stats, counter) + 1)
-                continue
-            if after_send is not None:
-                after_send(claimed.id)
-            _mark_sent(engine, claimed, worker)
-            stats.sent += 1
-    finally:
-        if own_transport:
-            transport.close()
-    return stats
-
-
-def drain(*, engine: Engine, settings: Settings | None = None, max_passes: int = 1000) -> RunStats:
-    """Send everything that is due now (tests, the CLI's ``worker --once``)."""
-    total = RunStats()
-    for _ in range(max_passes):
-        stats = run_once(engine=engine, settings=settings)
-        for name in ("sent", "retried", "failed", "uncertain", "recovered"):
-            setattr(total, name, getattr(total, name) + getattr(stats, name))
-        if stats.handled == 0:
-            break
-    return total
-
-
-def _run_task(task: Callable[[Engine], None], engine: Engine) -> None:
-    try:
-        task(engine)
-    except RallyError as exc:
-        log.warning("upkeep %s: %s", getattr(task, "__name__", task), exc.user_message)
-    except Exception:
-        log.exception("upkeep %s failed", getattr(task, "__name__", task))
-
-
-@dataclass(kw_only=True)
-class Worker:
-    """The outbox worker loop, in a thread of the app process or in ``python -m campaigns worker``."""
-
-    engine: Engine
-    idle_seconds: float = IDLE_SECONDS
-    maintenance: list[Callable[[Engine], None]] = field(default_factory=list)
-    maintenance_seconds: float = 60.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def run(self) -> None:
-        name = worker_name()
-        last_maintenance = 0.0
-        log.info("outbox worker %s started", name)
-        while not self._stop.is_set():
-            if time.monotonic() - last_maintenance >= self.maintenance_seconds:
-                last_maintenance = time.monotonic()
-                for task in self.maintenance:
-                    _run_task(task, self.engine)
-            try:
-                stats = run_once(engine=self.engine, worker=name)
-            except RallyError as exc:
-                log.error("outbox worker: %s", exc.user_message)
-                stats = RunStats()
-            except Exception:
-                log.exception("outbox worker pass failed")
-                stats = RunStats()
-            if stats.handled == 0:
-                self._stop.wait(self.idle_seconds)
-        log.info("outbox worker %s stopped", name)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.run, name="rally-outbox", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 20.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-
-# --- what organizers see and do ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OutboxSummary:
-    counts: dict[str, int]  # status -> messages
-    sent_last_hour: int
-    per_minute: int
-    mode: str | None
-
-
-def summarize(*, session: Session, campaign_id: int | None = None, now: datetime | None = None) -> OutboxSummary:
-    now = now or utcnow()
-    where = [_T.c.campaign_id == campaign_id] if campaign_id is not None else []
-    counts = {status.value: 0 for status in OutboxStatus}
-    for status, n in session.execute(select(_T.c.status, func.count()).where(*where).group_by(_T.c.status)):
-        counts[status] = int(n)
-    sent = session.execute(
-        select(func.count()).where(
-            *where, _T.c.status == OutboxStatus.sent.value, _T.c.sent_at > now - timedelta(hours=1)
-        )
-    ).scalar_one()
-    settings = get_settings()
-    return OutboxSummary(counts, int(sent), settings.mail_per_minute, mail_mode(settings))
-
-
-@dataclass(frozen=True)
-class ProblemMessage:
-    id: int
-    kind: str
-    status: str
-    to_address: str
-    subject: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-
-
-def list_problems(*, session: Session, campaign_id: int | None = None, limit: int = 200) -> list[ProblemMessage]:
-    """Failed and uncertain messages, newest first: what an organizer may look at and resend."""
-    where: list[Any] = [_T.c.status.in_([OutboxStatus.failed.value, OutboxStatus.uncertain.value])]
-    if campaign_id is not None:
-        where.append(_T.c.campaign_id == campaign_id)
-    rows = session.execute(
-        select(
-            _T.c.id,
-            _T.c.kind,
-            _T.c.status,
-            _T.c.to_address,
-            _T.c.subject,
-            _T.c.attempts,
-            _T.c.last_error,
-            _T.c.created_at,
-        )
-        .where(*where)
-        .order_by(_T.c.id.desc())
-        .limit(limit)
-    ).all()
-    return [ProblemMessage(*row) for row in rows]
 
 
 def resend(*, session: Session, message_id: int, actor: Actor, now: datetime | None = None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core import outbox
+from campaigns.core import outbox, outbox_worker
 from campaigns.ui import access, errors, widgets
 
 KIND_TEXT = {
@@ -29,8 +29,8 @@ def render() -> None:
     actor = access.require("organizer", "admin")
     st.title("Mail")
     with access.reading() as session:
-        summary = outbox.summarize(session=session)
-        problems = outbox.list_problems(session=session)
+        summary = outbox_worker.summarize(session=session)
+        problems = outbox_worker.list_problems(session=session)
     counts = summary.counts
     waiting, sending, sent = st.columns(3)
     waiting.metric("Waiting to be sent", f"{counts['queued']:,}")

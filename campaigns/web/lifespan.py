@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 
-from campaigns.core import outbox
+from campaigns.core import outbox_worker
 from campaigns.core.db import get_engine
 from campaigns.core.errors import RallyError
 from campaigns.core.mail import mail_mode, outbox_folder
@@ -37,7 +37,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     worker = None
     if get_settings().outbox_worker == "app":
         try:
-            worker = outbox.Worker(engine=get_engine(), maintenance=upkeep.TASKS)
+            worker = outbox_worker.Worker(engine=get_engine(), maintenance=upkeep.TASKS)
         except RallyError as exc:
             log.error("mail worker not started: %s", getattr(exc, "detail", exc.user_message))
         else:

@@ -328,7 +328,7 @@ def test_rules_page_adds_a_rule_and_refuses_a_bad_one_with_its_message(staff_app
 
 
 def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(staff_app, engine, tmp_path):
-    from campaigns.core import outbox
+    from campaigns.core import outbox, outbox_worker
     from campaigns.core.mail import OutgoingMail
 
     as_person, open_page = staff_app
@@ -346,7 +346,7 @@ def test_mail_page_lists_an_uncertain_message_and_resends_it_only_when_asked(sta
     assert resend.disabled
     at.checkbox[0].check()
     at = next(b for b in at.run().button if b.label == "Send again").click().run()
-    assert not at.exception and outbox.drain(engine=engine).sent == 1
+    assert not at.exception and outbox_worker.drain(engine=engine).sent == 1
 
 
 def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_opens(staff_app, engine):

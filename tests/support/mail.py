@@ -30,9 +30,9 @@ class Mailbox:
 
     @property
     def envelopes(self) -> list[Any]:
-        from campaigns.core import outbox
+        from campaigns.core import outbox_worker
 
-        outbox.drain(engine=self.engine)
+        outbox_worker.drain(engine=self.engine)
         return self.handler.envelopes
 
     def __getitem__(self, index: int) -> Any:

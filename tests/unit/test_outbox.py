@@ -19,7 +19,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
-from campaigns.core import outbox
+from campaigns.core import outbox, outbox_worker
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import NotFound
@@ -70,8 +70,8 @@ def test_a_message_is_queued_with_its_change_and_sent_once(engine, smtp):
     _, handler = smtp
     [message_id] = queue(engine, 1)
     assert handler.envelopes == []  # nothing leaves until a worker sends it
-    first = outbox.drain(engine=engine)
-    again = outbox.drain(engine=engine)
+    first = outbox_worker.drain(engine=engine)
+    again = outbox_worker.drain(engine=engine)
     assert (first.sent, again.sent) == (1, 0)
     assert subjects(handler) == {"Message 0": 1}
     [row] = rows(engine)
@@ -87,7 +87,7 @@ def test_a_rolled_back_change_sends_nothing(engine, smtp):
 
     with pytest.raises(RuntimeError):
         run_write(engine, work)
-    assert rows(engine) == [] and outbox.drain(engine=engine).sent == 0 and handler.envelopes == []
+    assert rows(engine) == [] and outbox_worker.drain(engine=engine).sent == 0 and handler.envelopes == []
 
 
 def test_the_same_dedupe_key_is_queued_once(engine, smtp):
@@ -95,7 +95,7 @@ def test_the_same_dedupe_key_is_queued_once(engine, smtp):
     first = run_write(engine, lambda s: outbox.enqueue(session=s, kind="test", mail=mail(), dedupe_key="confirm:1"))
     second = run_write(engine, lambda s: outbox.enqueue(session=s, kind="test", mail=mail(), dedupe_key="confirm:1"))
     assert first is not None and second is None
-    outbox.drain(engine=engine)
+    outbox_worker.drain(engine=engine)
     assert len(handler.envelopes) == 1
 
 
@@ -110,15 +110,15 @@ def test_an_unreachable_server_is_retried_with_backoff_then_fails_with_its_answe
         smtp_host="127.0.0.1", smtp_port=free_port(), smtp_security="none", mail_from=SENDER, mail_max_attempts=3
     ):
         queue(engine, 1)
-        stats = outbox.run_once(engine=engine)
+        stats = outbox_worker.run_once(engine=engine)
         [row] = rows(engine)
         assert stats.retried == 1 and row.status == "queued" and row.attempts == 1
         assert "could not be reached" in row.last_error
         assert row.next_attempt_at - utcnow() > timedelta(seconds=outbox.BACKOFF_SECONDS - 5)
-        assert outbox.run_once(engine=engine).handled == 0  # not due yet
+        assert outbox_worker.run_once(engine=engine).handled == 0  # not due yet
         for attempt in (2, 3):
             run_write(engine, lambda s: s.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow())))
-            outbox.run_once(engine=engine)
+            outbox_worker.run_once(engine=engine)
             [row] = rows(engine)
             assert row.attempts == attempt
         assert row.status == "failed" and "could not be reached" in row.last_error
@@ -168,7 +168,7 @@ def test_a_permanent_refusal_fails_at_once_and_a_temporary_one_is_retried(engine
             outbox.enqueue(session=s, kind="test", mail=mail(3, "fine@example.org")),
         ],
     )
-    stats = outbox.run_once(engine=engine)
+    stats = outbox_worker.run_once(engine=engine)
     assert (stats.sent, stats.failed, stats.retried) == (1, 1, 1)
     nobody, busy, fine = rows(engine)
     assert nobody.status == "failed" and "550" in nobody.last_error and "No such mailbox" in nobody.last_error
@@ -181,11 +181,11 @@ def test_the_rate_limit_holds_messages_for_the_next_minute(engine, smtp):
     _, handler = smtp
     queue(engine, 12)
     with override_settings(mail_per_minute=5):
-        assert outbox.drain(engine=engine).sent == 5
-        assert outbox.run_once(engine=engine).handled == 0
+        assert outbox_worker.drain(engine=engine).sent == 5
+        assert outbox_worker.run_once(engine=engine).handled == 0
     assert len(handler.envelopes) == 5
     with read_session(engine) as session:
-        assert outbox.summarize(session=session).counts["queued"] == 7
+        assert outbox_worker.summarize(session=session).counts["queued"] == 7
 
 
 def test_an_expired_lease_makes_a_message_uncertain_never_resent_until_a_person_says_so(engine, smtp):
@@ -195,12 +195,12 @@ def test_an_expired_lease_makes_a_message_uncertain_never_resent_until_a_person_
     assert len(claimed) == 1
     later = utcnow() + timedelta(seconds=outbox.LEASE_SECONDS + 1)
     assert run_write(engine, lambda s: outbox.recover_expired_leases(session=s, now=later)) == 1
-    assert outbox.drain(engine=engine).sent == 0 and handler.envelopes == []
+    assert outbox_worker.drain(engine=engine).sent == 0 and handler.envelopes == []
     with read_session(engine) as session:
-        [problem] = outbox.list_problems(session=session)
+        [problem] = outbox_worker.list_problems(session=session)
     assert problem.status == "uncertain" and "may or may not" in problem.last_error
     run_write(engine, lambda s: outbox.resend(session=s, message_id=problem.id, actor=CLI))
-    assert outbox.drain(engine=engine).sent == 1 and len(handler.envelopes) == 1
+    assert outbox_worker.drain(engine=engine).sent == 1 and len(handler.envelopes) == 1
     with pytest.raises(NotFound):  # sent now: nothing to resend
         run_write(engine, lambda s: outbox.resend(session=s, message_id=problem.id, actor=CLI))
 
@@ -213,14 +213,14 @@ def _env(engine, controller) -> dict[str, str]:
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from campaigns.core import outbox
+    from campaigns.core import outbox_worker
     from campaigns.core.db import get_engine
     sent = []
     def after_send(message_id):
         sent.append(message_id)
         if len(sent) == int(sys.argv[1]):
             os.kill(os.getpid(), signal.SIGKILL)  # handed over, not yet marked: the worst moment
-    outbox.run_once(engine=get_engine(), limit=50, after_send=after_send)
+    outbox_worker.run_once(engine=get_engine(), limit=50, after_send=after_send)
     """
 )
 
@@ -238,16 +238,16 @@ def test_a_worker_killed_mid_batch_then_restarted_sends_each_message_exactly_onc
     # Restarted after its lease ran out: the in-flight message is uncertain, the rest go out once.
     later = utcnow() + timedelta(seconds=outbox.LEASE_SECONDS + 1)
     assert run_write(engine, lambda s: outbox.recover_expired_leases(session=s, now=later)) == 14
-    assert outbox.drain(engine=engine).sent == 0  # uncertain ones are never resent by themselves
+    assert outbox_worker.drain(engine=engine).sent == 0  # uncertain ones are never resent by themselves
     with read_session(engine) as session:
-        problems = outbox.list_problems(session=session)
+        problems = outbox_worker.list_problems(session=session)
     assert len(problems) == 14
     # Only the one really in flight is in doubt; a person resends the 13 that had not gone yet.
     in_flight = {f"Message {n}" for n in range(20)} - {row.subject for row in rows(engine) if row.status == "sent"}
     for problem in problems:
         if problem.subject != sorted(in_flight, key=lambda s: int(s.split()[1]))[0]:
             run_write(engine, lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=CLI))
-    outbox.drain(engine=engine)
+    outbox_worker.drain(engine=engine)
     assert subjects(handler) == {f"Message {n}": 1 for n in range(20)}  # every message exactly once
     assert Counter(row.status for row in rows(engine)) == {"sent": 19, "uncertain": 1}
 
@@ -290,17 +290,17 @@ def test_a_held_message_waits_for_its_signature_and_a_dropped_one_never_goes(eng
             outbox.enqueue(session=s, kind="letter", mail=mail(2), signature_id=two.signature_id, held=True),
         ],
     )
-    assert outbox.drain(engine=engine).sent == 0
+    assert outbox_worker.drain(engine=engine).sent == 0
     assert run_write(engine, lambda s: outbox.release_held(session=s, signature_ids=[one.signature_id])) == 1
     assert run_write(engine, lambda s: outbox.drop_held(session=s, signature_ids=[two.signature_id])) == 1
-    assert outbox.drain(engine=engine).sent == 1
+    assert outbox_worker.drain(engine=engine).sent == 1
     assert subjects(handler) == {"Message 1": 1}
 
 
 def test_the_dev_outbox_folder_gets_whole_eml_files(engine, tmp_path):
     with override_settings(smtp_host="", mail_outbox=str(tmp_path / "outbox"), mail_from=""):
         queue(engine, 3)
-        assert outbox.drain(engine=engine).sent == 3
+        assert outbox_worker.drain(engine=engine).sent == 3
         assert get_settings().mail_outbox
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 3 and not list((tmp_path / "outbox").glob("*.tmp"))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from campaigns.catalog.lifecycle import set_letter
-from campaigns.core import outbox
+from campaigns.core import outbox, outbox_worker
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput
@@ -118,9 +118,9 @@ def test_a_letter_reaches_its_target_once_however_often_it_is_sent(engine, setup
         first = deliver(engine, letters["Gavin Ortiz"].id)
         again = deliver(engine, letters["Gavin Ortiz"].id)  # a double click: nothing more is queued
         assert first.status == again.status == "pending"
-        assert outbox.drain(engine=engine).sent == 1
+        assert outbox_worker.drain(engine=engine).sent == 1
         assert deliver(engine, letters["Gavin Ortiz"].id).status == "sent"
-        assert outbox.drain(engine=engine).sent == 0
+        assert outbox_worker.drain(engine=engine).sent == 0
     [envelope] = handler.envelopes
     message = BytesParser(policy=policy.default).parsebytes(envelope.content)
     assert envelope.rcpt_tos == ["gavin@ca.example.gov"]
@@ -143,7 +143,7 @@ def test_text_is_frozen_once_sent(engine, setup, smtp_server):
     gavin = next(s for s in suggested if s.target_name == "Gavin Ortiz")
     with smtp(controller):
         deliver(engine, letters["Gavin Ortiz"].id)
-        outbox.drain(engine=engine)
+        outbox_worker.drain(engine=engine)
     kept = run_write(
         engine,
         lambda s: outreach.save_letter(
@@ -164,14 +164,14 @@ def test_failed_sends_are_visible_with_the_servers_answer_and_resent_by_a_person
         mail_max_attempts=1,
     ):
         assert deliver(engine, letters["Dana Reyes"].id).status == "pending"
-        assert outbox.run_once(engine=engine).failed == 1
+        assert outbox_worker.run_once(engine=engine).failed == 1
     with read_session(engine) as session:
         [(name, attempts, error, _)] = outreach.failed_deliveries(session, campaign.id)
-        [problem] = outbox.list_problems(session=session, campaign_id=campaign.id)
+        [problem] = outbox_worker.list_problems(session=session, campaign_id=campaign.id)
     assert (name, attempts) == ("Dana Reyes", 1) and "could not be reached" in error
     with smtp(controller):
         run_write(engine, lambda s: outbox.resend(session=s, message_id=problem.id, actor=CLI))
-        assert outbox.drain(engine=engine).sent == 1
+        assert outbox_worker.drain(engine=engine).sent == 1
     assert len(handler.envelopes) == 1
     with read_session(engine) as session:
         row = session.execute(select(Outreach)).scalar_one()

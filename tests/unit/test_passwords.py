@@ -236,7 +236,7 @@ def test_with_mail_the_link_is_emailed_to_the_person(engine, people, smtp_server
 
 
 def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(engine, people, default_settings):
-    from campaigns.core import outbox
+    from campaigns.core import outbox_worker
     from campaigns.core.models import OutboxMessage
 
     admin, ada = people
@@ -244,7 +244,7 @@ def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(en
         default_settings, smtp_host="127.0.0.1", smtp_port=1, smtp_security="none", mail_from="r@example.org"
     )
     issued = reset(engine, admin, ada)
-    assert issued.emailed and outbox.run_once(engine=engine).retried == 1
+    assert issued.emailed and outbox_worker.run_once(engine=engine).retried == 1
     with read_session(engine) as session:
         [message] = session.execute(select(OutboxMessage)).scalars().all()
         assert message.kind == "set-password" and message.status == "queued" and message.last_error

@@ -13,7 +13,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import func, select
 
-from campaigns.core import outbox
+from campaigns.core import outbox_worker
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput
@@ -194,4 +194,4 @@ def test_letters_of_a_flagged_signature_wait_and_go_out_once_validated_or_are_dr
             ).scalar_one()
             == 0
         )
-    assert outbox.drain(engine=engine).sent == 0  # nothing sent twice
+    assert outbox_worker.drain(engine=engine).sent == 0  # nothing sent twice

@@ -173,20 +173,20 @@ def test_a_bad_address_gets_a_clear_message_and_no_mail(engine, mailbox):
 
 
 def test_a_mail_server_that_is_down_gets_the_link_later_through_the_outbox(engine, smtp_server):
-    from campaigns.core import outbox
+    from campaigns.core import outbox_worker
     from tests.support.servers import free_port
 
     controller, handler = smtp_server
     down = {"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_security": "none", "mail_from": "a@b.org"}
     with override_settings(**down, public_url=PUBLIC):
         supporters.send_link(engine=engine, email="ada@example.org")  # the supporter is told it is on its way
-        assert outbox.run_once(engine=engine).retried == 1
+        assert outbox_worker.run_once(engine=engine).retried == 1
     with read_session(engine) as session:
         [problem] = session.execute(select(OutboxMessage)).scalars().all()
     assert problem.status == "queued" and "could not be reached" in problem.last_error
     do(engine, lambda s: s.execute(update(OutboxMessage).values(next_attempt_at=utcnow())))
     with override_settings(**smtp_settings(controller, "a@b.org"), public_url=PUBLIC):
-        assert outbox.drain(engine=engine).sent == 1  # the server is back: the same link arrives, once
+        assert outbox_worker.drain(engine=engine).sent == 1  # the server is back: the same link arrives, once
     claim(engine, token_in(handler.envelopes[0]))
 
 
