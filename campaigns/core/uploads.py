@@ -1,4 +1,5 @@
-"""Reading files organizers upload: size limit, encoding, CSV header and rows, JSON; row error reports.
+"""Reading files organizers upload: size limit, encoding, CSV header and rows; row error reports. JSON files
+are read by ``upload_json``, held to the bounds here.
 
 ``read_csv`` refuses a whole file (``InvalidInput({"file": ...})``) only when it cannot be read as
 the expected table: too large, empty, not text, wrong header, over one of the bounds below. Problems
@@ -9,17 +10,14 @@ in single rows (wrong number of cells, NUL bytes, text-direction controls) are r
 The bounds every upload is held to live here, whatever ``max_upload_mb`` is set to, so that reading
 a file costs time and memory in proportion to its size, capped: a CSV line is refused before it is
 split into cells, a header before any work per column, and rows as soon as there are too many;
-``read_json`` counts a JSON file's objects, lists and nesting before parsing it and checks each
-number while parsing (``shapes`` holds shapes files to the points and shapes a map may draw).
+``upload_json.read_json`` counts a JSON file's objects, lists and nesting before parsing it and checks
+each number while parsing (``shapes`` holds shapes files to the points and shapes a map may draw).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
-import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -210,82 +208,6 @@ def _mixed_encodings(text: str, not_utf8: int, utf8: int | None, what: str) -> s
         f'some names would be garbled, so nothing was read. Retype the characters shown as "\ufffd" on line '
         f"{number:,} and upload the file again."
     )
-
-
-_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]+', re.DOTALL)  # a string, or brackets in a row
-
-
-def read_json(data: bytes, *, what: str = "file", field: str = "file", hint: str = "") -> tuple[str, Any]:
-    """An uploaded JSON document: its text (as uploaded, without a BOM) and its value; InvalidInput({field: ...}).
-
-    Before it is parsed, the text (its strings left out) is counted in time linear in its size and
-    constant memory: at most ``MAX_JSON_OBJECTS`` objects and ``MAX_JSON_LISTS`` lists, nested at most
-    ``MAX_JSON_DEPTH`` deep; so parsing never builds more than that (5 MB of ``{}`` made 600 MB of objects).
-    While it is parsed each number is checked: at most ``MAX_NUMBER_CHARS`` characters (Python refuses
-    to read long integers, and cannot turn long ones into floats) and finite (JSON has no NaN or
-    Infinity: browsers refuse them). ``hint`` follows a message about the file's size.
-    """
-    check_size(data, what=what, field=field)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput({field: f"The {what} is not UTF-8 text: export it again as UTF-8."}) from None
-    _check_json_structure(text, what=what, field=field, hint=hint)
-
-    def refuse(message: str) -> InvalidInput:
-        return InvalidInput({field: f"The {what} {message}"})
-
-    def number(text: str) -> str:
-        if len(text) > MAX_NUMBER_CHARS:
-            excerpt = text[:20] + "…"
-            raise refuse(
-                f'has a number of {len(text):,} characters ("{excerpt}"); at most {MAX_NUMBER_CHARS} are allowed.'
-            )
-        return text
-
-    def parse_float(text: str) -> float:
-        value = float(number(text))
-        if not math.isfinite(value):
-            raise refuse(f'has a number too large to use ("{shown(text, 40)}"): numbers must be finite.')
-        return value
-
-    def parse_constant(text: str) -> None:
-        raise refuse(f'has "{text}", which JSON does not allow: numbers must be finite.')
-
-    try:
-        value = json.loads(
-            text, parse_int=lambda t: int(number(t)), parse_float=parse_float, parse_constant=parse_constant
-        )
-    except json.JSONDecodeError as exc:
-        raise refuse(f"is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
-    except RecursionError:  # not reached within MAX_JSON_DEPTH: kept so that no traceback can escape
-        raise refuse(f"nests lists and objects more than {MAX_JSON_DEPTH} deep.") from None
-    return text, value
-
-
-def _check_json_structure(text: str, *, what: str, field: str, hint: str) -> None:
-    """Count the objects and lists of a JSON text and how deeply they nest (brackets inside strings left out),
-    in one pass that stops at the first bound crossed and keeps nothing but the counts."""
-    objects = lists = depth = 0
-    for token in _JSON_TOKEN.finditer(text):
-        if text[token.start()] == '"':
-            continue
-        run = token.group()
-        run_objects, run_lists = run.count("{"), run.count("[")
-        objects, lists = objects + run_objects, lists + run_lists
-        if objects > MAX_JSON_OBJECTS or lists > MAX_JSON_LISTS:
-            limit, kind = (
-                (MAX_JSON_OBJECTS, "objects {…}") if objects > MAX_JSON_OBJECTS else (MAX_JSON_LISTS, "lists […]")
-            )
-            message = f"The {what} has more than {limit:,} {kind}, the most one file may have."
-            raise InvalidInput({field: f"{message} {hint}".strip()})
-        opens = run_objects + run_lists
-        if depth + opens > MAX_JSON_DEPTH:  # only then is the run followed bracket by bracket
-            deepest = max(itertools.accumulate(1 if c in "[{" else -1 for c in run))
-            if depth + deepest > MAX_JSON_DEPTH:
-                message = f"The {what} nests lists and objects more than {MAX_JSON_DEPTH} deep, the most allowed."
-                raise InvalidInput({field: message})
-        depth += 2 * opens - len(run)
 
 
 def _delimiter(header_line: str) -> str:

@@ -2,7 +2,7 @@
 
 Every feature must name a region code the scheme knows and carry polygon geometry made of
 numbers (TopoJSON: arcs that exist); the first problems found are reported plainly. What a map
-may cost is bounded (``uploads.read_json`` and the ``uploads.MAX_*`` bounds): at most
+may cost is bounded (``upload_json.read_json`` and the ``uploads.MAX_*`` bounds): at most
 ``MAX_SHAPES`` shapes and ``MAX_POINTS`` points drawn, a TopoJSON arc counted each time a shape
 uses it (as a browser draws it), so that no upload can freeze the browsers of a dashboard's viewers.
 Shapes once stored are read by ``geometry``.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from campaigns.core.errors import InvalidInput
-from campaigns.core.uploads import MAX_POINTS, MAX_SHAPES, read_json, shown
+from campaigns.core.upload_json import read_json
+from campaigns.core.uploads import MAX_POINTS, MAX_SHAPES, shown
 from campaigns.regions.geometry import geometries, polygons, shape_code
 
 _SIMPLIFY = (
