@@ -46,7 +46,8 @@ from bench.common import (
 )
 from campaigns.core.db import read_session
 from campaigns.core.models import Campaign
-from campaigns.export.snapshot import ExportFilter, check_filter, rows_statement
+from campaigns.export.filters import ExportFilter, check_filter
+from campaigns.export.snapshot import rows_statement
 from campaigns.regions.schemes import get_scheme
 
 NAME = "export"

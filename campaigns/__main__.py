@@ -144,8 +144,8 @@ def _export_parser(commands: Any) -> None:
 def _export(args: argparse.Namespace, engine: Engine) -> None:
     import time
 
+    from campaigns.export.filters import ExportFilter
     from campaigns.export.formats import export_to_file
-    from campaigns.export.snapshot import ExportFilter
 
     export_filter = ExportFilter(
         campaigns=tuple(args.campaign),

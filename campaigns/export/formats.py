@@ -34,11 +34,10 @@ from sqlalchemy.exc import DBAPIError
 from campaigns.core.audit import Actor
 from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
-from campaigns.export import snapshot as export
-from campaigns.export.snapshot import COLUMNS, FORMATS, ExportFilter, ExportRefused, Snapshot, file_name, open_snapshot
-from campaigns.export.snapshot import record_export as _record
+from campaigns.export.filters import ExportFilter
+from campaigns.export.snapshot import COLUMNS, FORMULA_TRIGGERS, Snapshot, file_name, open_snapshot, record_export
 
-FORMULA_TRIGGERS = export.FORMULA_TRIGGERS
+FORMATS = ("csv", "xlsx", "json")
 XLSX_MAX_ROWS = 1_048_576  # an Excel sheet's rows, the header row included
 BOM = "\ufeff"
 MEDIA_TYPES = {
@@ -50,6 +49,10 @@ FILE_CHUNK = 1 << 20
 log = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
+
+
+class ExportRefused(RallyError):
+    """The export cannot be made as asked (too many rows for the format, nothing chosen...)."""
 
 
 # --- CSV -----------------------------------------------------------------------------------------
@@ -349,7 +352,7 @@ def _write_export(
                         handle.write(chunk)
                     handle.flush()
                     os.fsync(handle.fileno())
-            _record(engine=engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
+            record_export(engine=engine, actor=actor, snapshot=snapshot, fmt=fmt, name=target.name, via="cli", bom=bom)
             os.replace(temp, target)
         except OSError as exc:
             temp.unlink(missing_ok=True)

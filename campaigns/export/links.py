@@ -21,7 +21,8 @@ from typing import Any
 from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
-from campaigns.export.snapshot import FORMATS, ExportFilter
+from campaigns.export.filters import ExportFilter
+from campaigns.export.formats import FORMATS
 from campaigns.people.staff import secret_key
 
 DOWNLOAD_PATH = "/export/download"

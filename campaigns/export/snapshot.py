@@ -1,17 +1,14 @@
-"""Signer exports for coordinators: which people, which columns, read from one consistent snapshot.
+"""Signer exports for coordinators: which columns, read from one consistent snapshot.
 
-An export is a filter (``ExportFilter``) run inside one read transaction: REPEATABLE READ on
+An export is a filter (``filters.ExportFilter``) run inside one read transaction: REPEATABLE READ on
 PostgreSQL, a plain read transaction on SQLite (in WAL mode a reader sees the database as it was
 when its first read ran). The number of rows is counted in that transaction before any row is
 sent, and the rows then come from the same transaction in batches (a server-side cursor on
 PostgreSQL, SQLite's step-by-step cursor), so signatures arriving meanwhile are neither half in
 the file nor able to break it, and the list is never held in memory whole.
 
-Who is exported: signatures of the chosen campaigns with the chosen status (counted by default),
-never withdrawn or erased ones, and by default only people who agreed to be contacted; a
-coordinator may include the others only for a delivery, with a reason that goes into the audit log.
-
-The file formats live in ``campaigns.export.formats``; signed download links in ``campaigns.export.links``.
+Who is exported is decided in ``campaigns.export.filters``; the file formats live in
+``campaigns.export.formats``, signed download links in ``campaigns.export.links``.
 """
 
 from __future__ import annotations
@@ -20,8 +17,8 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from operator import itemgetter
 from typing import Any
 
@@ -29,26 +26,13 @@ from sqlalchemy import String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col
 
-from campaigns.catalog.listing import is_possible_slug
 from campaigns.core.audit import Actor, record
 from campaigns.core.db import HotStatement, run_write
-from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core.models import Campaign, Letter, Outreach, Signature, SignatureStatus, utcnow
+from campaigns.core.models import Letter, Outreach, Signature, utcnow
+from campaigns.export.filters import CheckedFilter, ExportFilter, check_filter, conditions
 from campaigns.letters import deliveries
-from campaigns.regions.lookup import resolve_scheme
 
 BATCH_ROWS = 5_000
-FORMATS = ("csv", "xlsx", "json")
-STATUSES = {  # the status filter -> signature statuses it exports (withdrawn: never)
-    "counted": (SignatureStatus.counted.value,),
-    "pending": (SignatureStatus.pending.value,),
-    "any": (SignatureStatus.counted.value, SignatureStatus.pending.value),
-    "flagged": (SignatureStatus.flagged.value,),  # held for review (campaigns.signatures.flood): only when asked for
-}
-REASON_MIN = 10
-REASON_MAX = 500
-MAX_CAMPAIGNS = 50
-MAX_REGIONS = 1_000
 
 # The documented column set, in file order (README: "Coordinators").
 COLUMNS = (
@@ -74,129 +58,6 @@ COLUMNS = (
     "letters_sent",
     "letters_downloaded_or_opened",
 )
-
-
-class ExportRefused(RallyError):
-    """The export cannot be made as asked (too many rows for the format, nothing chosen...)."""
-
-
-@dataclass(frozen=True)
-class ExportFilter:
-    """Which signatures to export. Dates are whole UTC days, both ends included."""
-
-    campaigns: tuple[str, ...]
-    regions: tuple[str, ...] = ()
-    signed_from: date | None = None
-    signed_to: date | None = None
-    status: str = "counted"
-    include_non_consenting: bool = False
-    reason: str = ""  # why non-consenting people are included (required then; recorded in the audit log)
-
-    def as_dict(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["campaigns"] = list(self.campaigns)
-        values["regions"] = list(self.regions)
-        values["signed_from"] = self.signed_from.isoformat() if self.signed_from else None
-        values["signed_to"] = self.signed_to.isoformat() if self.signed_to else None
-        return values
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> ExportFilter:
-        def day(value: Any) -> date | None:
-            return date.fromisoformat(value) if value else None
-
-        return cls(
-            campaigns=tuple(values.get("campaigns") or ()),
-            regions=tuple(values.get("regions") or ()),
-            signed_from=day(values.get("signed_from")),
-            signed_to=day(values.get("signed_to")),
-            status=str(values.get("status") or "counted"),
-            include_non_consenting=bool(values.get("include_non_consenting")),
-            reason=str(values.get("reason") or ""),
-        )
-
-
-@dataclass(frozen=True)
-class ExportCampaign:
-    id: int
-    slug: str
-    title: str
-    region_names: dict[str, str] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class CheckedFilter:
-    """A filter whose campaigns exist and whose regions, dates, status and reason make sense."""
-
-    filter: ExportFilter
-    campaigns: tuple[ExportCampaign, ...]
-
-    @property
-    def by_id(self) -> dict[int, ExportCampaign]:
-        return {c.id: c for c in self.campaigns}
-
-
-def check_filter(*, session: Session, export_filter: ExportFilter) -> CheckedFilter:
-    """Validate every field at once; InvalidInput names each problem."""
-    f = export_filter
-    errors: dict[str, str] = {}
-    slugs = list(dict.fromkeys(s.strip().lower() for s in f.campaigns if s.strip()))
-    found: list[Campaign] = []
-    if not slugs:
-        errors["campaigns"] = "Choose at least one campaign."
-    elif len(slugs) > MAX_CAMPAIGNS:
-        errors["campaigns"] = f"Choose at most {MAX_CAMPAIGNS} campaigns per export."
-    else:
-        possible = [s for s in slugs if is_possible_slug(s)]
-        rows = session.execute(select(Campaign).where(Campaign.slug.in_(possible))).scalars().all()  # type: ignore[attr-defined]
-        by_slug = {c.slug: c for c in rows}
-        missing = [s for s in slugs if s not in by_slug]
-        if missing:
-            errors["campaigns"] = f"There is no campaign called {', '.join(missing)}."
-        found = [by_slug[s] for s in slugs if s in by_slug]
-    campaigns = tuple(
-        ExportCampaign(c.id or 0, c.slug, c.title, _region_names(session, c.region_scheme)) for c in found
-    )
-    regions = tuple(dict.fromkeys(r.strip().upper() for r in f.regions if r.strip()))
-    if len(regions) > MAX_REGIONS:
-        errors["regions"] = f"Choose at most {MAX_REGIONS:,} regions."
-    elif regions and campaigns:
-        known = set().union(*(c.region_names for c in campaigns))
-        unknown = [r for r in regions if r not in known]
-        if unknown:
-            errors["regions"] = f"Unknown region code {', '.join(unknown[:5])} for the chosen campaigns."
-    if f.signed_from and f.signed_to and f.signed_from > f.signed_to:
-        errors["signed_to"] = "The end date is before the start date."
-    if f.status not in STATUSES:
-        errors["status"] = f"Status must be one of {', '.join(STATUSES)}."
-    reason = " ".join(f.reason.split())
-    if f.include_non_consenting and len(reason) < REASON_MIN:
-        errors["reason"] = (
-            "People who did not agree to be contacted can only be exported for a delivery: "
-            f"say what it is for (at least {REASON_MIN} characters), it is written to the audit log."
-        )
-    elif len(reason) > REASON_MAX:
-        errors["reason"] = f"Keep the reason under {REASON_MAX} characters."
-    if errors:
-        raise InvalidInput(errors)
-    cleaned = ExportFilter(
-        campaigns=tuple(c.slug for c in campaigns),
-        regions=regions,
-        signed_from=f.signed_from,
-        signed_to=f.signed_to,
-        status=f.status,
-        include_non_consenting=f.include_non_consenting,
-        reason=reason if f.include_non_consenting else "",
-    )
-    return CheckedFilter(cleaned, campaigns)
-
-
-def _region_names(session: Session, scheme_id: str) -> dict[str, str]:
-    try:
-        scheme = resolve_scheme(session=session, scheme_id=scheme_id)
-    except RallyError:
-        return {}
-    return {r.code: r.name for r in scheme.regions}
 
 
 # --- the query -----------------------------------------------------------------------------------
@@ -234,28 +95,6 @@ def _letters_downloaded_or_opened() -> Any:
     ``EXISTS`` per letter rather than ``count(DISTINCT ...)``: no temporary B-tree per person on SQLite."""
     taken = select(Outreach.id).where(Outreach.letter_id == Letter.id, deliveries.is_taken_by_signer()).exists()
     return select(func.count()).select_from(Letter).where(Letter.signature_id == Signature.id, taken).scalar_subquery()
-
-
-def _where(checked: CheckedFilter) -> list[Any]:
-    f = checked.filter
-    s = Signature
-    conditions = [
-        s.campaign_id.in_([c.id for c in checked.campaigns]),  # type: ignore[attr-defined]
-        s.status.in_(STATUSES[f.status]),  # type: ignore[attr-defined]
-        s.erased_at.is_(None),  # type: ignore[union-attr]
-        s.withdrawn_at.is_(None),  # type: ignore[union-attr]
-    ]
-    if not f.include_non_consenting:
-        conditions.append(s.contact_consent.is_(True))  # type: ignore[attr-defined]
-    if f.regions:
-        conditions.append(s.region_code.in_(f.regions))  # type: ignore[attr-defined]
-    if f.signed_from:
-        start = datetime(f.signed_from.year, f.signed_from.month, f.signed_from.day, tzinfo=UTC)
-        conditions.append(s.created_at >= start)  # type: ignore[operator]
-    if f.signed_to:
-        end = datetime(f.signed_to.year, f.signed_to.month, f.signed_to.day, tzinfo=UTC) + timedelta(days=1)
-        conditions.append(s.created_at < end)  # type: ignore[operator]
-    return conditions
 
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")  # OWASP "CSV injection": a cell starting so may run as a formula
@@ -300,7 +139,7 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
             _letters_sent().label("letters_sent"),
             _letters_downloaded_or_opened().label("letters_downloaded_or_opened"),
         )
-        .where(*_where(checked))
+        .where(*conditions(checked))
         .order_by(col(s.campaign_id), col(s.created_at), col(s.id))
     )
 
@@ -364,7 +203,7 @@ def _shaper(
 
 
 def count_statement(checked: CheckedFilter) -> Any:
-    return select(func.count()).select_from(Signature).where(*_where(checked))
+    return select(func.count()).select_from(Signature).where(*conditions(checked))
 
 
 def split_name(full_name: str) -> tuple[str, str]:
@@ -496,15 +335,3 @@ def record_export(
     run_write(
         engine, lambda s: record(session=s, actor=actor, action="export.signers", campaign_id=campaign_id, **detail)
     )
-
-
-def list_region_choices(*, session: Session, slugs: list[str] | tuple[str, ...]) -> dict[str, str]:
-    """Region code -> name over the chosen campaigns' schemes (for the Export page's region picker)."""
-    if not slugs:
-        return {}
-    possible = [s for s in slugs if is_possible_slug(s)]
-    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(possible))).scalars()  # type: ignore[attr-defined]
-    choices: dict[str, str] = {}
-    for scheme_id in sorted(set(schemes)):
-        choices.update(_region_names(session, scheme_id))
-    return dict(sorted(choices.items(), key=lambda item: item[1].casefold()))

@@ -6,7 +6,7 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.settings import get_settings
-from campaigns.export import links, snapshot
+from campaigns.export import filters, links, snapshot
 from campaigns.export.formats import check_format
 from campaigns.ui import access, errors, widgets
 
@@ -38,7 +38,7 @@ def render() -> None:
         return
     chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
     with access.reading() as session:
-        names = snapshot.list_region_choices(session=session, slugs=chosen)
+        names = filters.list_region_choices(session=session, slugs=chosen)
     regions = st.multiselect(
         "Regions (leave empty for all)", list(names), format_func=lambda code: f"{names[code]} ({code})"
     )
@@ -53,12 +53,12 @@ def render() -> None:
             "People who did not agree to be contacted may only be used to deliver the petition "
             "(for example the list of constituents handed to a representative), never to contact them."
         )
-        reason = st.text_input("What is the delivery? (written to the audit log)", max_chars=snapshot.REASON_MAX)
+        reason = st.text_input("What is the delivery? (written to the audit log)", max_chars=filters.REASON_MAX)
     fmt = st.radio("Format", list(FORMAT_LABELS), format_func=FORMAT_LABELS.get, horizontal=True)
     bom = fmt == "csv" and st.checkbox(
         "Start the CSV with a byte-order mark (Excel on Windows then reads accents right)", value=False
     )
-    export_filter = snapshot.ExportFilter(
+    export_filter = filters.ExportFilter(
         campaigns=tuple(chosen),
         regions=tuple(regions),
         signed_from=signed_from,  # type: ignore[arg-type]
@@ -95,7 +95,7 @@ def render() -> None:
         )
 
 
-def _prepare(user_id: int, export_filter: snapshot.ExportFilter, fmt: str, bom: bool) -> None:
+def _prepare(user_id: int, export_filter: filters.ExportFilter, fmt: str, bom: bool) -> None:
     with st.status("Preparing the export…", expanded=True) as status:
         bar = st.progress(0.0, text="Checking the filters")
         count = snapshot.count_matching(engine=access.engine(), export_filter=export_filter)

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import AuditEntry, utcnow
+from campaigns.export.filters import ExportFilter
 from campaigns.export.links import download_url, make_token
-from campaigns.export.snapshot import ExportFilter
 from campaigns.people import staff
 from tests.support.export_data import EXPORTED_BY_DEFAULT, load_people
 

@@ -22,8 +22,9 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import AuditEntry
-from campaigns.export.formats import chunks, export_to_file
-from campaigns.export.snapshot import COLUMNS, ExportFilter, ExportRefused, count_matching, file_name, open_snapshot
+from campaigns.export.filters import ExportFilter
+from campaigns.export.formats import ExportRefused, chunks, export_to_file
+from campaigns.export.snapshot import COLUMNS, count_matching, file_name, open_snapshot
 from campaigns.signatures.signing import sign
 from tests.support.export_data import EXPORTED_BY_DEFAULT, FIXED_NOW, PEOPLE, load_people
 from tests.support.factories import signer
@@ -123,7 +124,8 @@ def test_the_letter_counts_are_driven_by_the_persons_letters_never_the_status_in
     from sqlalchemy import text
     from sqlalchemy.dialects import sqlite
 
-    from campaigns.export.snapshot import check_filter, rows_statement
+    from campaigns.export.filters import check_filter
+    from campaigns.export.snapshot import rows_statement
 
     load_people(sqlite_engine)
     with read_session(sqlite_engine) as session:
