@@ -152,9 +152,10 @@ def _shaper(
     checked: CheckedFilter, csv_safe: bool, keys: Sequence[str]
 ) -> Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]]:
     """Turns a batch of database rows, whose columns are named ``keys``, into ``COLUMNS`` rows: the campaign's
-    link name, the name split at its first space, the region's name. ``csv_safe`` applies the CSV formula rule
-    to every text value; only the columns people type can start with a trigger, so a row is rewritten only
-    when one does.
+    link name, the name split at its first space ("José García Márquez": "José", "García Márquez"; one word:
+    it, ""; a convenience for mail merges, ``full_name`` is what they typed), the region's name. ``csv_safe``
+    applies the CSV formula rule to every text value; only the columns people type can start with a trigger,
+    so a row is rewritten only when one does.
 
     Columns are found by name once per export; per row, ``itemgetter`` copies those after ``HEAD`` in one call.
     """
@@ -204,16 +205,6 @@ def _shaper(
 
 def count_statement(checked: CheckedFilter) -> Any:
     return select(func.count()).select_from(Signature).where(*conditions(checked))
-
-
-def split_name(full_name: str) -> tuple[str, str]:
-    """First word, then the rest: "José García Márquez" -> ("José", "García Márquez"); one word -> (it, "").
-
-    Names are stored trimmed, with the spaces the signer typed; this is a convenience for mail merges,
-    ``full_name`` is what they wrote.
-    """
-    first, _, last = full_name.partition(" ")
-    return first, last
 
 
 # --- running an export ---------------------------------------------------------------------------

@@ -389,18 +389,22 @@ def test_an_export_while_people_keep_signing_is_one_consistent_snapshot(engine):
     assert count_matching(engine=engine, export_filter=LIBS) == before + len(signed)
 
 
-@pytest.mark.parametrize(
-    ("full", "first", "last"),
-    [
-        ("José García Márquez", "José", "García Márquez"),
-        ("山田太郎", "山田太郎", ""),
-        ("Ada Lovelace", "Ada", "Lovelace"),
-    ],
-)
-def test_names_split_at_the_first_space(full, first, last):
-    from campaigns.export.snapshot import split_name
-
-    assert split_name(full) == (first, last)
+def test_names_split_at_the_first_space(engine):
+    load_people(engine)
+    split = {
+        "José García Márquez": ("José", "García Márquez"),
+        "山田太郎": ("山田太郎", ""),
+        "Ada Lovelace": ("Ada", "Lovelace"),
+    }
+    emails = {}
+    for full in split:
+        person = signer(full_name=full, contact_consent=True)
+        run_write(engine, lambda s, p=person: sign(session=s, campaign_slug="fund-libraries", signer=p))
+        emails[person.email] = full
+    rows = list(csv.DictReader(io.StringIO(export_bytes(engine).decode("utf-8"))))
+    found = {emails[r["email"]]: (r["first_name"], r["last_name"]) for r in rows if r["email"] in emails}
+    assert found == split
+    assert all(r["full_name"] == emails[r["email"]] for r in rows if r["email"] in emails)
 
 
 def test_a_download_stopped_half_way_releases_the_snapshot_and_its_reader(engine):
