@@ -1,3 +1,20 @@
 """The foundation every capability stands on: settings, the database (engines, sessions, retries, migrations),
 the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, and
-mail (messages, transports, the durable outbox). Imports nothing from the other packages."""
+mail (messages, transports, the durable outbox and its worker). Imports nothing from the other packages."""
+
+__all__ = [
+    "audit",
+    "client_address",
+    "db",
+    "errors",
+    "mail",
+    "migrate",
+    "models",
+    "outbox",
+    "outbox_worker",
+    "settings",
+    "tokens",
+    "upload_json",
+    "uploads",
+    "validation",
+]
