@@ -23,12 +23,19 @@ from campaigns.core.db import (
     write_session,
 )
 from campaigns.core.errors import StorageBusy, StorageError
-from campaigns.core.migrate import get_current_revision, head_revision, upgrade
+from campaigns.core.migrate import alembic_config, get_current_revision, upgrade
 from campaigns.core.models import Campaign
 from campaigns.core.settings import override_settings
 from campaigns.signatures.counts import campaign_total
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
+
+
+def head_revision() -> str:
+    """The newest revision of the migrations upgrade() runs."""
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config()).get_current_head())
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_busy_timeout(sqlite_engine):
