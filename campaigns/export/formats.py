@@ -79,34 +79,36 @@ def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[b
 
 
 def osdi_signature(row: Row) -> dict[str, Any]:
-    """One row (``COLUMNS``) as an OSDI signature with its person embedded (README: "JSON export")."""
-    r = dict(zip(COLUMNS, row, strict=True))
-    consenting = r["contact_consent"] == "yes"
+    """One row, in ``COLUMNS`` order (the file's, as ``Snapshot.batches`` yields it), as an OSDI signature with its
+    person embedded (README: "JSON export")."""
+    (campaign, first, last, full, email, region, region_name, postal, comment, consent, version, consent_at) = row[:12]
+    (source, utm_source, utm_medium, utm_campaign, referrer, signed_at, status, letters_sent, taken) = row[12:]
+    consenting = consent == "yes"
     return {
-        "created_date": r["signed_at"],
-        "comments": r["comment"],
-        "referrer_data": {"source": r["utm_source"], "website": r["referrer"]},
+        "created_date": signed_at,
+        "comments": comment,
+        "referrer_data": {"source": utm_source, "website": referrer},
         "person": {
-            "given_name": r["first_name"],
-            "family_name": r["last_name"],
+            "given_name": first,
+            "family_name": last,
             "email_addresses": [
-                {"address": r["email"], "primary": True, "status": "subscribed" if consenting else "unsubscribed"}
+                {"address": email, "primary": True, "status": "subscribed" if consenting else "unsubscribed"}
             ],
-            "postal_addresses": [{"primary": True, "region": r["region_code"], "postal_code": r["postal_code"]}],
-            "custom_fields": {"full_name": r["full_name"], "region_name": r["region_name"]},
+            "postal_addresses": [{"primary": True, "region": region, "postal_code": postal}],
+            "custom_fields": {"full_name": full, "region_name": region_name},
         },
         "custom_fields": {
-            "campaign": r["campaign"],
-            "status": r["status"],
-            "source": r["source"],
+            "campaign": campaign,
+            "status": status,
+            "source": source,
             "contact_consent": consenting,
-            "consent_version": r["consent_version"],
-            "consent_at": r["consent_at"],
-            "utm_source": r["utm_source"],
-            "utm_medium": r["utm_medium"],
-            "utm_campaign": r["utm_campaign"],
-            "letters_sent": r["letters_sent"],
-            "letters_downloaded_or_opened": r["letters_downloaded_or_opened"],
+            "consent_version": version,
+            "consent_at": consent_at,
+            "utm_source": utm_source,
+            "utm_medium": utm_medium,
+            "utm_campaign": utm_campaign,
+            "letters_sent": letters_sent,
+            "letters_downloaded_or_opened": taken,
         },
     }
 
