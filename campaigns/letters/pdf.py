@@ -98,7 +98,7 @@ def bundle_pdf(
     letters: Iterable[LetterDoc],
     *,
     constituents: int,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> bytes:
     """A cover page, then each letter from its own page on (long letters run onto further pages).
 

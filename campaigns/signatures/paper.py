@@ -396,7 +396,7 @@ def preview_import(
     data: bytes,
     file_name: str = "",
     now: datetime | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> ImportReport:
     """A dry run: what importing ``data`` would do to each row, writing nothing.
 
@@ -436,7 +436,7 @@ def import_signatures(
     source: str = SignatureSource.paper.value,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> ImportReport:
     """Import every good row of ``data`` into the campaign, ``chunk_rows`` rows of the file at a time; idempotent.
 
