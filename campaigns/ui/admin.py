@@ -100,7 +100,7 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
     st.code(issued.url, language=None)
 
 
-def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
+def _act(work, done: str) -> None:
     try:
         run_write(common.engine(), work)
     except RallyError as exc:

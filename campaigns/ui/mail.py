@@ -65,7 +65,7 @@ def render() -> None:
                 with common.friendly_errors():
                     run_write(
                         common.engine(),
-                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),
+                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),  # type: ignore[misc]  # mypy can't type a lambda with a default
                     )
                     st.toast("Queued again.", icon=":material/send:")
                     st.rerun()
