@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -143,7 +143,10 @@ def create_campaign(
     now = now or utcnow()
     actor = actor or audit.CLI
     errors = _validate(session, campaign_create, now)
-    if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
+    if (
+        not errors
+        and session.execute(select(col(Campaign.id)).where(col(Campaign.slug) == campaign_create.slug)).first()
+    ):
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:
         raise InvalidInput(errors)
@@ -169,7 +172,7 @@ def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
     """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
     if not is_possible_slug(slug):
         return None
-    return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+    return session.execute(select(Campaign).where(col(Campaign.slug) == slug)).scalar_one_or_none()
 
 
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
@@ -189,8 +192,8 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     campaigns = (
         session.execute(
             select(Campaign)
-            .where(Campaign.status.in_([CampaignStatus.published.value, CampaignStatus.closed.value]))  # type: ignore[attr-defined]
-            .order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+            .where(col(Campaign.status).in_([CampaignStatus.published.value, CampaignStatus.closed.value]))
+            .order_by(col(Campaign.published_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
         .all()

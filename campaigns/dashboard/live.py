@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog import listing
 from campaigns.core.models import Campaign, CampaignStatus, Outreach, Target, utcnow
@@ -154,34 +154,34 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
     for percent in MILESTONES:
         needed = -(-percent * goal // 100)  # ceiling: 25% of 10 is 3 signatures
         crossed = (running >= needed).nonzero()[0]
-        when = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None
+        when: datetime | None = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None  # type: ignore[union-attr, assignment]  # hours are Timestamps
         result.append(Milestone(percent, needed, when))
     return result
 
 
 _PER_TARGET = (
     select(
-        Outreach.target_id,
+        col(Outreach.target_id),
         deliveries.letters_where(deliveries.is_sent()).label("sent"),
         deliveries.letters_where(deliveries.is_downloaded()).label("downloaded"),
         deliveries.letters_where(deliveries.is_opened()).label("opened"),
     )
-    .join(Target, Target.id == Outreach.target_id)
-    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(Outreach.target_id)
+    .join(Target, col(Target.id) == Outreach.target_id)
+    .where(col(Target.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(Outreach.target_id))
     .subquery()
 )
 _LETTERS = (
     select(
-        Target.name,
-        Target.title,
-        Target.region_code,
+        col(Target.name),
+        col(Target.title),
+        col(Target.region_code),
         func.coalesce(_PER_TARGET.c.sent, 0),
         func.coalesce(_PER_TARGET.c.downloaded, 0),
         func.coalesce(_PER_TARGET.c.opened, 0),
     )
     .outerjoin(_PER_TARGET, _PER_TARGET.c.target_id == Target.id)
-    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .where(col(Target.campaign_id).in_(bindparam("ids", expanding=True)))
     .order_by(func.coalesce(_PER_TARGET.c.sent, 0).desc(), Target.name)
 )
 LETTER_COLUMNS = ["target", "title", "region", "sent", "downloaded", "opened"]
@@ -230,7 +230,7 @@ def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None
 
 def _visible_campaigns(session: Session) -> list[Campaign]:
     visible = (CampaignStatus.published.value, CampaignStatus.closed.value)
-    stmt = select(Campaign).where(Campaign.status.in_(visible)).order_by(Campaign.id)  # type: ignore[attr-defined]
+    stmt = select(Campaign).where(col(Campaign.status).in_(visible)).order_by(col(Campaign.id))
     return list(session.execute(stmt).scalars())
 
 
@@ -280,7 +280,7 @@ def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
     if len(frames) == 1:
         return frames[0]  # one campaign: already one row per hour, in order
     merged = pd.concat(frames).groupby("hour", as_index=False)["count"].sum()
-    return merged.sort_values("hour", ignore_index=True)
+    return merged.sort_values("hour", ignore_index=True)  # type: ignore[call-overload]  # as_index=False: a DataFrame, not a Series
 
 
 def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) -> pd.DataFrame:
@@ -303,7 +303,9 @@ def campaign_choices(session: Session) -> list[tuple[str, str]]:
     """Staff: (slug, title) of every campaign that is not archived, open ones first."""
     order = {CampaignStatus.published.value: 0, CampaignStatus.closed.value: 1, CampaignStatus.draft.value: 2}
     campaigns = session.execute(
-        select(Campaign.slug, Campaign.title, Campaign.status).where(Campaign.status != CampaignStatus.archived.value)
+        select(col(Campaign.slug), col(Campaign.title), col(Campaign.status)).where(
+            col(Campaign.status) != CampaignStatus.archived.value
+        )
     ).all()
     ranked = sorted(campaigns, key=lambda c: (order.get(c.status, 3), c.title.casefold()))
     return [(c.slug, c.title if c.status != CampaignStatus.draft.value else f"{c.title} (draft)") for c in ranked]

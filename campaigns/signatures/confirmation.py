@@ -17,12 +17,12 @@ after its link expired.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy import RowMapping, and_, case, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -41,8 +41,8 @@ PENDING_GRACE_DAYS = 7
 PAGE_PATH = "confirm"
 BATCH = 500
 
-_S = Signature.__table__  # type: ignore[attr-defined]
-_C = Campaign.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_C = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _AWAITING = (SignatureStatus.pending.value, SignatureStatus.flagged.value)  # flagged ones may confirm too
 
 
@@ -119,7 +119,7 @@ def queue_link(
     *,
     signature_id: int,
     campaign: Any,
-    row: dict[str, Any],
+    row: Mapping[str, Any] | RowMapping,
     token: str,
     now: datetime,
     reminder: bool = False,
@@ -320,7 +320,7 @@ def delete_expired(engine: Engine, *, now: datetime | None = None) -> int:
 
     def work(session: Session) -> int:
         ids = select(_S.c.id).where(_unconfirmed(), _S.c.confirm_expires_at < cutoff).limit(BATCH)
-        return int(session.execute(delete(_S).where(_S.c.id.in_(ids.scalar_subquery()))).rowcount or 0)
+        return int(session.execute(delete(_S).where(_S.c.id.in_(ids.scalar_subquery()))).rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
     return _in_batches(engine, work)
 

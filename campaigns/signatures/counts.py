@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal_column, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
@@ -30,10 +30,10 @@ log = logging.getLogger(__name__)
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
 _TOTAL = select(func.coalesce(func.sum(RegionCount.count), 0)).where(
-    RegionCount.campaign_id == bindparam("campaign_id")
+    col(RegionCount.campaign_id) == bindparam("campaign_id")
 )
 # The same on the bare table, for the sign-on path (run as a db.HotStatement).
-_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
+_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 TOTAL_STATEMENT = select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(
     _COUNTS.c.campaign_id == bindparam("campaign_id")
 )
@@ -44,9 +44,9 @@ def campaign_total(session: Session, campaign_id: int) -> int:
 
 
 _TOTALS = (
-    select(RegionCount.campaign_id, func.sum(RegionCount.count))
-    .where(RegionCount.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(RegionCount.campaign_id)
+    select(col(RegionCount.campaign_id), func.sum(col(RegionCount.count)))
+    .where(col(RegionCount.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(RegionCount.campaign_id))
 )
 
 
@@ -60,8 +60,8 @@ def campaign_totals(session: Session, campaign_ids: Iterable[int]) -> dict[int, 
 
 
 _REGION_SUMS = (
-    select(RegionCount.region_code, func.sum(RegionCount.count).label("n"))
-    .where(RegionCount.campaign_id == bindparam("campaign_id"))
+    select(col(RegionCount.region_code), func.sum(col(RegionCount.count)).label("n"))
+    .where(col(RegionCount.campaign_id) == bindparam("campaign_id"))
     .group_by(RegionCount.region_code)
 )
 
@@ -78,9 +78,9 @@ def region_count_map(session: Session, campaign_id: int) -> dict[str, int]:
 
 
 _REGION_SUMS_OF = (
-    select(RegionCount.campaign_id, RegionCount.region_code, func.sum(RegionCount.count))
-    .where(RegionCount.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(RegionCount.campaign_id, RegionCount.region_code)
+    select(col(RegionCount.campaign_id), col(RegionCount.region_code), func.sum(col(RegionCount.count)))
+    .where(col(RegionCount.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(RegionCount.campaign_id), col(RegionCount.region_code))
 )
 
 
@@ -107,7 +107,7 @@ def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.Data
 
 
 def last_updated(session: Session, campaign_id: int) -> datetime | None:
-    stmt = select(func.max(RegionCount.updated_at)).where(RegionCount.campaign_id == campaign_id)
+    stmt = select(func.max(col(RegionCount.updated_at))).where(col(RegionCount.campaign_id) == campaign_id)
     value = session.execute(stmt).scalar_one()
     return value
 
@@ -124,8 +124,8 @@ def day_of(moment: datetime) -> datetime:
 
 # --- keeping the aggregates: every change to the counted signatures goes through bump_counts ----------
 
-_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
-_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]
+_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def _hourly_sums(dialect_name: str) -> HotStatement:
 
 
 _SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
-    HourlyCount.campaign_id == bindparam("campaign_id"), HourlyCount.hour >= bindparam("since")
+    col(HourlyCount.campaign_id) == bindparam("campaign_id"), col(HourlyCount.hour) >= bindparam("since")
 )
 
 
@@ -243,7 +243,7 @@ def fold_past_hours(session: Session, *, now: datetime | None = None) -> int:
     """
     if session.connection().dialect.name != "postgresql":
         return 0
-    return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)
+    return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def recent_since(now: datetime, hours: int = 24) -> datetime:
@@ -314,11 +314,11 @@ def _take(session: Session, table: Any, where: list[Any], n: int, now: datetime)
         ).first()
         if row is None:
             break
-        step = min(left, int(row.count))
+        step = min(left, int(row.count))  # type: ignore[call-overload]  # the "count" column; the stubs see tuple.count
         values: dict[str, Any] = {"count": table.c.count - step}
         if "updated_at" in table.c:
             values["updated_at"] = now
-        if session.execute(
+        if session.execute(  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
             update(table).where(*where, table.c.shard == row.shard, table.c.count >= step).values(**values)
         ).rowcount:
             left -= step
@@ -381,10 +381,13 @@ def subtract_counts(
 
 
 _REGION_DAYS = (
-    select(RegionDayCount.day, func.sum(RegionDayCount.count).label("n"))
-    .where(RegionDayCount.campaign_id == bindparam("campaign_id"), RegionDayCount.region_code == bindparam("region"))
-    .group_by(RegionDayCount.day)
-    .order_by(RegionDayCount.day)
+    select(col(RegionDayCount.day), func.sum(col(RegionDayCount.count)).label("n"))
+    .where(
+        col(RegionDayCount.campaign_id) == bindparam("campaign_id"),
+        col(RegionDayCount.region_code) == bindparam("region"),
+    )
+    .group_by(col(RegionDayCount.day))
+    .order_by(col(RegionDayCount.day))
 )
 
 
@@ -411,10 +414,10 @@ def rebuild_counts(session: Session, campaign_id: int) -> int:
     For after a bulk load or a repair. Runs inside the caller's write transaction; returns the new total.
     """
     _rebuild_hourly(session, campaign_id)
-    session.execute(delete(RegionCount).where(RegionCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    session.execute(delete(RegionCount).where(col(RegionCount.campaign_id) == campaign_id))
     grouped = session.execute(
-        select(Signature.region_code, func.count())
-        .where(Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
+        select(col(Signature.region_code), func.count())
+        .where(col(Signature.campaign_id) == campaign_id, col(Signature.status) == SignatureStatus.counted.value)
         .group_by(Signature.region_code)
     ).all()
     now = utcnow()
@@ -431,21 +434,19 @@ def rebuild_counts(session: Session, campaign_id: int) -> int:
 
 def _rebuild_hourly(session: Session, campaign_id: int) -> None:
     dialect = session.connection().dialect.name
-    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]
-    counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-    session.execute(delete(HourlyCount).where(HourlyCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+    counted = (col(Signature.campaign_id) == campaign_id, col(Signature.status) == SignatureStatus.counted.value)
+    session.execute(delete(HourlyCount).where(col(HourlyCount.campaign_id) == campaign_id))
     hour = time_bucket(dialect, created, "hour")
     by_hour = select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count()).where(*counted)
-    session.execute(
-        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour))  # type: ignore[arg-type]
-    )
-    session.execute(delete(RegionDayCount).where(RegionDayCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    session.execute(insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour)))
+    session.execute(delete(RegionDayCount).where(col(RegionDayCount.campaign_id) == campaign_id))
     day = time_bucket(dialect, created, "day")
     by_day = select(
-        literal_column(str(campaign_id)), Signature.region_code, day, literal_column("0"), func.count()
+        literal_column(str(campaign_id)), col(Signature.region_code), day, literal_column("0"), func.count()
     ).where(*counted)
     session.execute(
-        insert(RegionDayCount).from_select(  # type: ignore[arg-type]
+        insert(RegionDayCount).from_select(
             ["campaign_id", "region_code", "day", "shard", "count"], by_day.group_by(Signature.region_code, day)
         )
     )

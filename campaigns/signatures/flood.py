@@ -23,7 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlmodel import Session
@@ -64,7 +64,7 @@ FREE_MAIL = frozenset(
     }
 )
 
-_S = Signature.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @cache
@@ -145,7 +145,7 @@ def _lock_address(session: Session, campaign_id: int, address: str) -> None:
         _address_lock().execute(session, {"key": int.from_bytes(digest[:8], "big", signed=True)}).fetchall()
 
 
-def _limited(address: str | None) -> bool:
+def _limited(address: str | None) -> TypeGuard[str]:
     """Per-address limits apply to real client addresses: not "unknown", and not loopback (this machine: a
     developer's own browser, or a proxy on it that is not in RALLY_TRUSTED_PROXIES, behind which every visitor
     would share one address and be held together)."""

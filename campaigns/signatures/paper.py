@@ -50,7 +50,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import campaign_not_found, get_campaign_by_slug
 from campaigns.core import audit
@@ -175,8 +175,8 @@ def importable_campaigns(session: Session) -> list[Campaign]:
     """Campaigns that take paper signatures (published or closed), newest first."""
     stmt = (
         select(Campaign)
-        .where(Campaign.status.in_(IMPORTABLE))  # type: ignore[attr-defined]
-        .order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
+        .where(col(Campaign.status).in_(IMPORTABLE))
+        .order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
     )
     return list(session.execute(stmt).scalars().all())
 
@@ -396,7 +396,7 @@ def preview_import(
     data: bytes,
     file_name: str = "",
     now: datetime | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> ImportReport:
     """A dry run: what importing ``data`` would do to each row, writing nothing.
 
@@ -410,9 +410,9 @@ def preview_import(
         ready, outcomes = _check_rows(file, file.rows[start : start + CHUNK_ROWS], SignatureSource.paper.value, now)
         report.rows.extend(outcomes)
         emails = [row["email_canonical"] for _, row in ready]
-        stmt = select(Signature.email_canonical).where(
-            Signature.campaign_id == file.campaign.id,
-            Signature.email_canonical.in_(emails),  # type: ignore[attr-defined]
+        stmt = select(col(Signature.email_canonical)).where(
+            col(Signature.campaign_id) == file.campaign.id,
+            col(Signature.email_canonical).in_(emails),
         )
         existing = set(session.execute(stmt).scalars()) if emails else set()
         for line, row in ready:
@@ -436,7 +436,7 @@ def import_signatures(
     source: str = SignatureSource.paper.value,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], object] | None = None,
 ) -> ImportReport:
     """Import every good row of ``data`` into the campaign, ``chunk_rows`` rows of the file at a time; idempotent.
 
@@ -458,7 +458,9 @@ def import_signatures(
             ready, outcomes = _check_rows(file, file.rows[start : start + chunk_rows], source, now)
             report.rows.extend(outcomes)
             stored = (
-                run_write(engine, lambda s, ready=ready: _write_chunk(s, campaign_id, ready, now)) if ready else set()
+                run_write(engine, lambda s, ready=ready: _write_chunk(s, campaign_id, ready, now))  # type: ignore[misc]  # mypy can't type a lambda with a default
+                if ready
+                else set()
             )
             for line, row in ready:
                 if row["email_canonical"] in stored:
@@ -495,7 +497,7 @@ def _audit(engine: Engine, actor: Actor, report: ImportReport, campaign_id: int,
     )
 
 
-_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
+_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 def _write_chunk(

@@ -28,7 +28,7 @@ from campaigns.signatures.counts import add_counts, subtract_counts
 SHOWN = 200
 CHUNK = 500
 MATCH_MAX = 200_000  # one action reaches at most this many signatures (narrow the filter for more)
-_S = Signature.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 REVIEWABLE = (
     SignatureStatus.flagged.value,
     SignatureStatus.counted.value,

@@ -36,7 +36,7 @@ RULES_MAX = 5000
 CACHE_SECONDS = 10.0
 NARROWEST_V4, NARROWEST_V6 = 8, 16
 _EMAIL_PATTERN = re.compile(r"^[a-z0-9.@_+*?'-]+$")
-_T = SignRule.__table__  # type: ignore[attr-defined]
+_T = SignRule.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 AddressNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from campaigns.catalog.listing import campaign_not_found, is_possible_slug
 from campaigns.core.db import HotStatement, insert_for
@@ -145,8 +145,8 @@ def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) 
 
 # The hot path's statements are built once per dialect, with bind parameters, so each sign only
 # binds values: no statement construction, no cache-key generation, no ORM loading per call.
-_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.id,
     _CAMPAIGN.c.slug,
@@ -231,7 +231,7 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     campaign = _OpenCampaign(*row) if row is not None else None
     if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):  # look the same
         raise campaign_not_found(slug)
-    if not campaign.accepts_signatures(now):
+    if not campaign.accepts_signatures(now):  # type: ignore[misc]  # Campaign's method, reading fields both have
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")
     return campaign
 
@@ -295,7 +295,12 @@ def sign(
             bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
         if confirm is not None:
             confirmation.queue_link(
-                session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
+                session,
+                signature_id=signature_id,  # type: ignore[arg-type]  # created: it has an id
+                campaign=campaign,
+                row=row,
+                token=confirm,
+                now=now,
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
         confirmation.answer_repeat(session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
@@ -341,5 +346,7 @@ def has_signed(session: Session, campaign_id: int, email: str) -> bool:
         _, canonical = clean_email(email)
     except RallyError:
         return False
-    stmt = select(Signature.id).where(Signature.campaign_id == campaign_id, Signature.email_canonical == canonical)
+    stmt = select(col(Signature.id)).where(
+        col(Signature.campaign_id) == campaign_id, col(Signature.email_canonical) == canonical
+    )
     return session.execute(stmt).first() is not None

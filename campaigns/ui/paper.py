@@ -64,7 +64,7 @@ def render() -> None:
     )
     if not labels:
         return
-    slug = st.selectbox("Campaign", list(labels), format_func=labels.get, key="paper-campaign")
+    slug = st.selectbox("Campaign", list(labels), format_func=labels.__getitem__, key="paper-campaign")
     upload = st.file_uploader("Signatures CSV", type=["csv", "txt"], key="paper-file")
     if upload is None:
         return
@@ -109,7 +109,7 @@ def render() -> None:
         _download(result, "Download the import report (CSV)", "paper-import-report")
 
 
-def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:  # type: ignore[no-untyped-def, type-arg]
+def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
     bar = st.progress(0.0, text="Importing…")
     try:
         with errors.shown() as failed:
