@@ -103,7 +103,7 @@ def _prepare(folder: Path, sizes: list[int]) -> tuple[str, list[tuple[int, str, 
         for size in sizes:
             campaign_id, slug = make_published_campaign(engine, "live")
             bulk_fill(db, campaign_id, 0, size - REAL_SIGNS, slots)
-            run_write(engine, lambda s, c=campaign_id: rebuild_counts(s, c))
+            run_write(engine, lambda s, c=campaign_id: rebuild_counts(session=s, campaign_id=c))
             for g in factory.make(REAL_SIGNS):
                 run_write(engine, lambda s, g=g, slug=slug: sign(session=s, campaign_slug=slug, signer=g.signer))
             campaigns.append((campaign_id, slug, size))

@@ -167,5 +167,5 @@ def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None =
                     batch,
                 ),
             )
-        totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(s, cid))
+        totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(session=s, campaign_id=cid))
     return totals

@@ -84,7 +84,7 @@ def _scheme_table(scheme: RegionScheme) -> _SchemeTable:
     return _SchemeTable(frame, {code: i for i, (code, *_) in enumerate(rows)}, population, by_name)
 
 
-def region_table(session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
+def region_table(*, session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
     """Every region of the scheme with its count, population, signatures per 100,000 and shape id.
 
     Regions without signatures are included (the map shows them); counts under a code the scheme
@@ -92,7 +92,9 @@ def region_table(session: Session, campaign_id: int | list[int], scheme_id: str)
     rows always add up to the total. Several campaign ids (on one scheme) are summed.
     """
     ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
-    return _region_table(session, list(stats.region_count_maps(session, ids).values()), scheme_id)
+    return _region_table(
+        session, list(stats.count_by_region_of_campaigns(session=session, campaign_ids=ids).values()), scheme_id
+    )
 
 
 def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
@@ -187,7 +189,7 @@ _LETTERS = (
 LETTER_COLUMNS = ["target", "title", "region", "sent", "downloaded", "opened"]
 
 
-def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
+def _letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
     """Per target of these campaigns, most sent first: letters sent by Rally (email), and apart from them the
     letters signers downloaded (PDF or text) or opened in their own mail app, which Rally cannot know were sent.
     Each column counts letters, not deliveries (a letter downloaded as PDF and as text is one)."""
@@ -199,7 +201,7 @@ def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFram
     return frame
 
 
-def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
+def read_dashboard(*, session: Session, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
     """One campaign's dashboard. The public sees published and closed campaigns; staff any but archived."""
     now = now or utcnow()
     campaign = listing.get_campaign_by_slug(session, slug)
@@ -210,7 +212,7 @@ def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: dat
     return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
 
 
-def schemes_in_use(session: Session) -> list[str]:
+def list_schemes_in_use(*, session: Session) -> list[str]:
     """Region schemes of the campaigns in the all-campaigns view, most used first."""
     campaigns = _visible_campaigns(session)
     used: dict[str, int] = {}
@@ -219,7 +221,7 @@ def schemes_in_use(session: Session) -> list[str]:
     return sorted(used, key=lambda s: (-used[s], s))
 
 
-def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None = None) -> DashboardData:
+def read_all_campaigns(*, session: Session, scheme_id: str, now: datetime | None = None) -> DashboardData:
     """Staff: every campaign that is not a draft or archived, summed; the map covers those on ``scheme_id``."""
     now = now or utcnow()
     campaigns = _visible_campaigns(session)
@@ -244,7 +246,8 @@ def _read(
     now: datetime,
 ) -> DashboardData:
     ids = [c.id for c in campaigns if c.id is not None]
-    maps = stats.region_count_maps(session, ids)  # one statement: the totals and the map agree
+    # one statement: the totals and the map agree
+    maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
     totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
     on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
     regions = _region_table(session, on_scheme, scheme_id)
@@ -266,14 +269,14 @@ def _read(
         regions=regions,
         hourly=hourly,
         milestones=milestones(hourly, goal),
-        letters=letters_per_target(session, ids),
+        letters=_letters_per_target(session, ids),
         campaigns=table,
         read_at=now,
     )
 
 
 def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
-    frames = [stats.hourly_counts(session, cid) for cid in ids]
+    frames = [stats.count_by_hour(session=session, campaign_id=cid) for cid in ids]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({"hour": pd.Series(dtype="datetime64[us, UTC]"), "count": pd.Series(dtype="int64")})
@@ -299,7 +302,7 @@ def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) 
     return frame
 
 
-def campaign_choices(session: Session) -> list[tuple[str, str]]:
+def list_campaign_choices(*, session: Session) -> list[tuple[str, str]]:
     """Staff: (slug, title) of every campaign that is not archived, open ones first."""
     order = {CampaignStatus.published.value: 0, CampaignStatus.closed.value: 1, CampaignStatus.draft.value: 2}
     campaigns = session.execute(
@@ -309,12 +312,12 @@ def campaign_choices(session: Session) -> list[tuple[str, str]]:
     return [(c.slug, c.title if c.status != CampaignStatus.draft.value else f"{c.title} (draft)") for c in ranked]
 
 
-def region_trend(session: Session, *, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
+def read_region_trend(*, session: Session, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
     """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
     campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is None or campaign.id is None:
         raise listing.campaign_not_found(slug)
-    days = stats.region_daily_counts(session, campaign.id, region_code)
+    days = stats.count_region_by_day(session=session, campaign_id=campaign.id, region_code=region_code)
     if days.empty:
         return days
     until = pd.Timestamp(stats.day_of(now or utcnow()))

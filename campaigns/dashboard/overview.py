@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, SignatureStatus, utcnow
-from campaigns.signatures.counts import campaign_totals
+from campaigns.signatures.counts import count_totals
 
 MILESTONES = (25, 50, 75, 100)
 RECENT_WINDOW = timedelta(hours=24)
@@ -79,7 +79,7 @@ def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
     return {cid: int(n) for cid, n in rows}
 
 
-def campaign_overview(session: Session, *, now: datetime | None = None) -> list[CampaignOverviewRow]:
+def read_overview(*, session: Session, now: datetime | None = None) -> list[CampaignOverviewRow]:
     """Every campaign but archived ones (drafts included), newest first."""
     now = now or utcnow()
     campaigns = (
@@ -94,7 +94,7 @@ def campaign_overview(session: Session, *, now: datetime | None = None) -> list[
     ids = [c.id for c in campaigns if c.id is not None]
     if not ids:
         return []
-    totals = campaign_totals(session, ids)
+    totals = count_totals(session=session, campaign_ids=ids)
     recent = _recent_counts(session, ids, now)
     pending = _pending_comment_counts(session, ids)
     rows = []

@@ -520,7 +520,7 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     if not counted:
         return True
     remove_counts(
-        session,
+        session=session,
         campaign_id=signature.campaign_id,
         region_code=signature.region_code,
         signed_at=signature.created_at,

@@ -115,8 +115,8 @@ def _already_mail(to: str, name: str, title: str, slug: str, settings: Settings 
 
 
 def queue_link(
-    session: Session,
     *,
+    session: Session,
     signature_id: int,
     campaign: Any,
     row: dict[str, Any],
@@ -137,7 +137,7 @@ def queue_link(
     )
 
 
-def answer_repeat(session: Session, *, campaign: Any, email_canonical: str, now: datetime) -> None:
+def answer_repeat(*, session: Session, campaign: Any, email_canonical: str, now: datetime) -> None:
     """Someone signed again with an address that signed this campaign: the owner hears of it by email."""
     row = session.execute(
         select(
@@ -165,7 +165,7 @@ def answer_repeat(session: Session, *, campaign: Any, email_canonical: str, now:
         session.execute(
             update(_S).where(_S.c.id == row.id).values(**{**fresh_link(token, now), "confirm_sends": sends})
         )
-        queue_link(session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now)
+        queue_link(session=session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now)
         return
     outbox.enqueue(
         session=session,
@@ -215,7 +215,10 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Con
     counts = claimed.status == SignatureStatus.counted.value
     if counts:
         bump_counts(
-            session, campaign_id=claimed.campaign_id, region_code=claimed.region_code, signed_at=claimed.created_at
+            session=session,
+            campaign_id=claimed.campaign_id,
+            region_code=claimed.region_code,
+            signed_at=claimed.created_at,
         )
         outbox.release_held(session=session, signature_ids=[claimed.id], now=now)
     slug = session.execute(select(_C.c.slug).where(_C.c.id == claimed.campaign_id)).scalar_one()
@@ -255,7 +258,7 @@ def _unconfirmed() -> Any:
     return and_(_S.c.confirmed_at.is_(None), _S.c.confirm_hash.is_not(None), _S.c.status.in_(_AWAITING))
 
 
-def send_reminders(engine: Engine, *, now: datetime | None = None) -> int:
+def send_reminders(*, engine: Engine, now: datetime | None = None) -> int:
     """One reminder, with a fresh link, to each signer still unconfirmed RALLY_CONFIRM_REMINDER_HOURS after
     the link was sent (on campaigns still open). Returns how many were queued."""
     settings = get_settings()
@@ -291,7 +294,13 @@ def send_reminders(engine: Engine, *, now: datetime | None = None) -> int:
             session.execute(update(_S).where(_S.c.id == row.id).values(confirm_hash=hash_token(token), reminded_at=now))
             campaign = _CampaignRef(row.campaign_id, row.title)
             queue_link(
-                session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now, reminder=True
+                session=session,
+                signature_id=row.id,
+                campaign=campaign,
+                row=row._mapping,
+                token=token,
+                now=now,
+                reminder=True,
             )
         return len(rows)
 
@@ -314,7 +323,7 @@ class _CampaignRef:
     title: str
 
 
-def delete_expired(engine: Engine, *, now: datetime | None = None) -> int:
+def delete_expired(*, engine: Engine, now: datetime | None = None) -> int:
     """Signatures never confirmed are deleted PENDING_GRACE_DAYS after their link expired (their mail with them)."""
     cutoff = (now or utcnow()) - timedelta(days=PENDING_GRACE_DAYS)
 
@@ -325,6 +334,7 @@ def delete_expired(engine: Engine, *, now: datetime | None = None) -> int:
     return _in_batches(engine, work)
 
 
-def upkeep(engine: Engine) -> None:
-    send_reminders(engine)
-    delete_expired(engine)
+def remind_and_expire(engine: Engine) -> None:
+    """The worker's task (``upkeep.TASKS``): reminders first, then the signatures whose time is up."""
+    send_reminders(engine=engine)
+    delete_expired(engine=engine)

@@ -39,7 +39,7 @@ TOTAL_STATEMENT = select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(
 )
 
 
-def campaign_total(session: Session, campaign_id: int) -> int:
+def count_total(*, session: Session, campaign_id: int) -> int:
     return int(session.execute(_TOTAL, {"campaign_id": campaign_id}).scalar_one())
 
 
@@ -50,7 +50,7 @@ _TOTALS = (
 )
 
 
-def campaign_totals(session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
+def count_totals(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
     ids = list(campaign_ids)
     if not ids:
         return {}
@@ -72,7 +72,7 @@ def _region_names(scheme: RegionScheme) -> dict[str, str]:
     return {r.code: r.name for r in scheme.regions}
 
 
-def region_count_map(session: Session, campaign_id: int) -> dict[str, int]:
+def count_by_region(*, session: Session, campaign_id: int) -> dict[str, int]:
     """Signatures per region code (regions with signatures only), the shards summed."""
     return {code: int(n) for code, n in session.execute(_REGION_SUMS, {"campaign_id": campaign_id}) if n}
 
@@ -84,8 +84,8 @@ _REGION_SUMS_OF = (
 )
 
 
-def region_count_maps(session: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """``region_count_map`` of several campaigns in one statement (every id is a key, maybe empty)."""
+def count_by_region_of_campaigns(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """``count_by_region`` of several campaigns in one statement (every id is a key, maybe empty)."""
     ids = list(campaign_ids)
     maps: dict[int, dict[str, int]] = {cid: {} for cid in ids}
     if ids:
@@ -95,9 +95,9 @@ def region_count_maps(session: Session, campaign_ids: Iterable[int]) -> dict[int
     return maps
 
 
-def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
+def rank_regions(*, session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
     """One row per region with signatures: code, name, count (largest first)."""
-    counts = region_count_map(session, campaign_id)
+    counts = count_by_region(session=session, campaign_id=campaign_id)
     names = _region_names(resolve_scheme(session, scheme_id))
     # Sorted here (count descending, then name; a stable sort, like pandas' multi-column sort_values):
     # building the frame from sorted rows costs a fraction of sorting it in pandas.
@@ -106,7 +106,7 @@ def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.Data
     return pd.DataFrame(ordered, columns=["code", "name", "count"])
 
 
-def last_updated(session: Session, campaign_id: int) -> datetime | None:
+def get_last_updated(*, session: Session, campaign_id: int) -> datetime | None:
     stmt = select(func.max(RegionCount.updated_at)).where(RegionCount.campaign_id == campaign_id)
     value = session.execute(stmt).scalar_one()
     return value
@@ -159,8 +159,8 @@ def _bumps(dialect_name: str) -> _Bumps:
 
 
 def bump_counts(
-    session: Session,
     *,
+    session: Session,
     campaign_id: int,
     region_code: str,
     signed_at: datetime,
@@ -210,7 +210,7 @@ _SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
 )
 
 
-def hourly_counts(session: Session, campaign_id: int) -> pd.DataFrame:
+def count_by_hour(*, session: Session, campaign_id: int) -> pd.DataFrame:
     """Signatures per UTC hour (hours with none are left out): columns ``hour`` (tz-aware UTC), ``count``."""
     statement = _hourly_sums(session.connection().dialect.name)
     cursor = statement.execute(session, {"campaign_id": campaign_id})
@@ -232,7 +232,7 @@ _FOLD_PAST_HOURS = text(
 )
 
 
-def fold_past_hours(session: Session, *, now: datetime | None = None) -> int:
+def fold_past_hours(*, session: Session, now: datetime | None = None) -> int:
     """PostgreSQL: fold every campaign's hour shards before the current hour into one row per hour.
 
     Shards keep concurrent signers of the current hour off one row; once the hour is past nobody
@@ -251,14 +251,14 @@ def recent_since(now: datetime, hours: int = 24) -> datetime:
     return hour_of(now) - timedelta(hours=hours - 1)
 
 
-def recent_count(session: Session, campaign_id: int, hours: int = 24, now: datetime | None = None) -> int:
+def recent_count(*, session: Session, campaign_id: int, hours: int = 24, now: datetime | None = None) -> int:
     """Signatures in the last ``hours`` whole hours plus the current one (read from the hourly rows)."""
     since = recent_since(now or utcnow(), hours)
     return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
 
 
 def add_counts(
-    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
+    *, session: Session, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
 ) -> None:
     """``bump_counts`` for many new counted signatures at once (a bulk import): ``signed`` holds each one's
     (region code, signed at). One multi-row upsert per aggregate table, in the caller's transaction; keys
@@ -344,7 +344,7 @@ def _keys(campaign_id: int, region_code: str, signed_at: datetime) -> list[tuple
 
 
 def remove_counts(
-    session: Session, *, campaign_id: int, region_code: str, signed_at: datetime, now: datetime | None = None
+    *, session: Session, campaign_id: int, region_code: str, signed_at: datetime, now: datetime | None = None
 ) -> None:
     """Take one counted signature (withdrawn) out of every aggregate ``bump_counts`` added it to, in the
     caller's transaction: its region, its hour and its region's day. Each comes off a shard that still has
@@ -355,7 +355,7 @@ def remove_counts(
 
 
 def subtract_counts(
-    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
+    *, session: Session, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
 ) -> None:
     """``remove_counts`` for many signatures at once (a bulk invalidation): ``signed`` holds each one's
     (region code, signed at). One subtraction per region, hour and region-day, keys in sorted order (so two
@@ -388,7 +388,7 @@ _REGION_DAYS = (
 )
 
 
-def region_daily_counts(session: Session, campaign_id: int, region_code: str) -> pd.DataFrame:
+def count_region_by_day(*, session: Session, campaign_id: int, region_code: str) -> pd.DataFrame:
     """One region's signatures per UTC day (days with none left out): columns ``day``, ``count``."""
     params = {"campaign_id": campaign_id, "region": region_code}
     rows = [(day, int(n)) for day, n in session.execute(_REGION_DAYS, params) if n]
@@ -405,7 +405,7 @@ def time_bucket(dialect_name: str, column: Any, unit: str = "hour") -> Any:
     return func.strftime(pattern, column)  # SQLite: naive UTC text, SQLAlchemy's format
 
 
-def rebuild_counts(session: Session, campaign_id: int) -> int:
+def rebuild_counts(*, session: Session, campaign_id: int) -> int:
     """Recompute a campaign's aggregate rows (per region and per hour) from its counted signatures.
 
     For after a bulk load or a repair. Runs inside the caller's write transaction; returns the new total.

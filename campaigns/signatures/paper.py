@@ -32,7 +32,7 @@ Rules, chosen to be simple and safe:
 Good rows are imported even when other rows have errors: the coordinator fixes those rows and uploads
 the whole file again; rows already in are then duplicates, never counted twice. The file is checked and
 written in chunks of ``CHUNK_ROWS`` rows, each chunk one transaction holding its signatures and their count
-bumps (per region, hour and region-day, through ``stats.add_counts``, sharded as ``signing.sign`` does), so
+bumps (per region, hour and region-day, through ``counts.add_counts``, sharded as ``signing.sign`` does), so
 a row is never half-written, SQLite's write lock is never held for long, and a failure part-way leaves
 whole chunks that a re-run skips as duplicates. Checking happens outside the write transaction.
 """
@@ -171,7 +171,7 @@ class _Campaign:
 # --- the campaign --------------------------------------------------------------------------------
 
 
-def importable_campaigns(session: Session) -> list[Campaign]:
+def list_importable_campaigns(*, session: Session) -> list[Campaign]:
     """Campaigns that take paper signatures (published or closed), newest first."""
     stmt = (
         select(Campaign)
@@ -510,7 +510,9 @@ def _write_chunk(
     stored = session.execute(statement, [row for _, row in chunk]).all()
     if not stored:
         return set()
-    add_counts(session, campaign_id=campaign_id, signed=[(region, created) for _, region, created in stored], now=now)
+    add_counts(
+        session=session, campaign_id=campaign_id, signed=[(region, created) for _, region, created in stored], now=now
+    )
     return {email for email, _, _ in stored}
 
 

@@ -260,8 +260,12 @@ def sign(
     values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
     region_name = values.pop("region_name")
     address = (client_address or "")[:64] or None
-    reason = flood.flag_reason(
-        session, campaign_id=campaign.id, email_canonical=values["email_canonical"], client_address=address, now=now
+    reason = flood.find_flag_reason(
+        session=session,
+        campaign_id=campaign.id,
+        email_canonical=values["email_canonical"],
+        client_address=address,
+        now=now,
     )
     status = (
         SignatureStatus.flagged
@@ -292,13 +296,15 @@ def sign(
     signature_id = inserted[0] if inserted else None
     if created:
         if status == SignatureStatus.counted:
-            bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
+            bump_counts(
+                session=session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now
+            )
         if confirm is not None:
             confirmation.queue_link(
-                session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
+                session=session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
-        confirmation.answer_repeat(session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
+        confirmation.answer_repeat(session=session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
     total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(
         campaign_slug=campaign.slug,

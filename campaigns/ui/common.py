@@ -92,7 +92,7 @@ def local_time(moment: datetime) -> datetime:
 def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
     with read_session(engine()) as session:
         campaign = listing.get_public_campaign(session=session, slug=slug)
-        return moderation.public_comments(session, campaign.id or 0)
+        return moderation.list_public_comments(session=session, campaign_id=campaign.id or 0)
 
 
 def public_comments(slug: str) -> list[moderation.PublicComment]:
@@ -230,7 +230,7 @@ def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty:
     With no campaign at all, says ``empty`` and returns no choices (the page then has nothing to show).
     """
     with read_session(engine()) as session:
-        campaigns = list_campaigns(session)
+        campaigns = list_campaigns(session=session)
     if not campaigns:
         st.info(empty)
     return {c.slug: f"{c.title} ({c.status})" for c in campaigns}

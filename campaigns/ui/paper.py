@@ -60,7 +60,7 @@ def render() -> None:
     st.title("Paper signatures")
     _explain()
     labels = common.campaign_choices(
-        paper.importable_campaigns, "No published or closed campaign yet: paper signatures go into one of those."
+        paper.list_importable_campaigns, "No published or closed campaign yet: paper signatures go into one of those."
     )
     if not labels:
         return

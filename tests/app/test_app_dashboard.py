@@ -69,7 +69,7 @@ def test_region_table_adds_up_and_computes_per_capita(engine):
             engine, lambda s, r=region: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code=r))
         )
     with read_session(engine) as session:
-        table = region_table(session, campaign.id, "us-states")
+        table = region_table(session=session, campaign_id=campaign.id, scheme_id="us-states")
     assert int(table["count"].sum()) == 3 and len(table) >= 51  # every state, with or without signatures
     wyoming = table.set_index("code").loc["US-WY"]
     assert wyoming["count"] == 1 and wyoming["per_100k"] == round(100_000 / wyoming["population"], 2)

@@ -11,7 +11,7 @@ from campaigns.catalog.lifecycle import archive_campaign
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Signature, utcnow
-from campaigns.dashboard.overview import MILESTONES, campaign_overview, milestone_reached
+from campaigns.dashboard.overview import MILESTONES, milestone_reached, read_overview
 from campaigns.signatures.moderation import approve_comment
 from campaigns.signatures.signing import sign
 from tests.support.factories import future, make_campaign, signer
@@ -23,7 +23,7 @@ def do_sign(engine, slug, now=None, **overrides):
 
 def overview(engine, now=None):
     with read_session(engine) as session:
-        return {row.slug: row for row in campaign_overview(session, now=now)}
+        return {row.slug: row for row in read_overview(session=session, now=now)}
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_overview_order_is_newest_first_and_empty_is_fine(engine):
     make_campaign(engine, slug="older")
     make_campaign(engine, slug="newer", status="draft")
     with read_session(engine) as session:
-        assert [r.slug for r in campaign_overview(session)] == ["newer", "older"]
+        assert [r.slug for r in read_overview(session=session)] == ["newer", "older"]
 
 
 def test_overview_uses_a_fixed_number_of_queries(engine):
@@ -136,7 +136,7 @@ def test_overview_uses_a_fixed_number_of_queries(engine):
         event.listen(engine, "before_cursor_execute", before)
         try:
             with read_session(engine) as session:
-                rows = campaign_overview(session)
+                rows = read_overview(session=session)
         finally:
             event.remove(engine, "before_cursor_execute", before)
         return len(rows), len(statements)

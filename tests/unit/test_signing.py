@@ -11,7 +11,7 @@ from campaigns.catalog.listing import consent_hash, consent_text, get_public_cam
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, ConsentWording, Signature
-from campaigns.signatures.counts import campaign_total, rebuild_counts, region_counts
+from campaigns.signatures.counts import count_total, rank_regions, rebuild_counts
 from campaigns.signatures.signing import SignerInput, sign
 from tests.support.factories import future, make_campaign, past, signer
 
@@ -30,7 +30,7 @@ def signatures(engine, campaign_id=None) -> list[Signature]:
 
 def total(engine, campaign_id) -> int:
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 def test_signing_stores_one_signature_and_counts_it(engine):
@@ -279,13 +279,13 @@ def test_region_counts_match_signatures_and_rebuild(engine, default_settings):
         for _ in range(n):
             do_sign(engine, campaign.slug, signer(region_code=region))
     with read_session(engine) as session:
-        frame = region_counts(session, campaign.id, "us-states")
+        frame = rank_regions(session=session, campaign_id=campaign.id, scheme_id="us-states")
     assert list(frame.itertuples(index=False, name=None)) == [
         ("US-CA", "California", 3),
         ("US-TX", "Texas", 2),
         ("US-WY", "Wyoming", 1),
     ]
-    assert run_write(engine, lambda s: rebuild_counts(s, campaign.id)) == 6
+    assert run_write(engine, lambda s: rebuild_counts(session=s, campaign_id=campaign.id)) == 6
     assert total(engine, campaign.id) == 6
     with read_session(engine) as session:
         assert session.execute(select(func.count()).select_from(Signature)).scalar_one() == 6

@@ -25,8 +25,8 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
     for i, moment in enumerate(moments):
         _sign_at(engine, campaign.slug, i, moment)
     with read_session(engine) as session:
-        series = counts.hourly_counts(session, campaign.id)
-        last_day = counts.recent_count(session, campaign.id, hours=24, now=NOW)
+        series = counts.count_by_hour(session=session, campaign_id=campaign.id)
+        last_day = counts.recent_count(session=session, campaign_id=campaign.id, hours=24, now=NOW)
     assert list(series["count"]) == [2, 1, 2]
     assert [h.to_pydatetime() for h in series["hour"]] == [
         datetime(2026, 11, 29, 9, tzinfo=UTC),
@@ -34,9 +34,9 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
         datetime(2026, 11, 30, 15, tzinfo=UTC),
     ]
     assert last_day == 3
-    run_write(engine, lambda s: counts.rebuild_counts(s, campaign.id))
+    run_write(engine, lambda s: counts.rebuild_counts(session=s, campaign_id=campaign.id))
     with read_session(engine) as session:
-        rebuilt = counts.hourly_counts(session, campaign.id)
+        rebuilt = counts.count_by_hour(session=session, campaign_id=campaign.id)
         rows = session.execute(select(func.count()).select_from(HourlyCount)).scalar_one()
     assert rebuilt.equals(series) and rows == 3
 
@@ -44,5 +44,5 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
 def test_a_campaign_without_signatures_has_an_empty_series(engine):
     campaign = make_campaign(engine, slug="hourly-empty")
     with read_session(engine) as session:
-        assert counts.hourly_counts(session, campaign.id).empty
-        assert counts.recent_count(session, campaign.id) == 0
+        assert counts.count_by_hour(session=session, campaign_id=campaign.id).empty
+        assert counts.recent_count(session=session, campaign_id=campaign.id) == 0
