@@ -265,7 +265,7 @@ def _read(
         goal=goal,
         status=status,
         total=total,
-        last_24h=int(hourly["count"][hourly["hour"] >= stats.recent_since(now, 24)].sum()),  # as stats.recent_count
+        last_24h=sum(stats.count_last_24_hours(session=session, campaign_ids=ids, now=now).values()),
         regions=regions,
         hourly=hourly,
         milestones=milestones(hourly, goal),

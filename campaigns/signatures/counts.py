@@ -205,11 +205,6 @@ def _hourly_sums(dialect_name: str) -> HotStatement:
     return HotStatement(statement, ("campaign_id",))
 
 
-_SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
-    HourlyCount.campaign_id == bindparam("campaign_id"), HourlyCount.hour >= bindparam("since")
-)
-
-
 def count_by_hour(*, session: Session, campaign_id: int) -> pd.DataFrame:
     """Signatures per UTC hour (hours with none are left out): columns ``hour`` (tz-aware UTC), ``count``."""
     statement = _hourly_sums(session.connection().dialect.name)
@@ -246,15 +241,31 @@ def fold_past_hours(*, session: Session, now: datetime | None = None) -> int:
     return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)
 
 
-def recent_since(now: datetime, hours: int = 24) -> datetime:
-    """The first hour of "the last ``hours`` hours": the current hour and the ``hours - 1`` before it."""
-    return hour_of(now) - timedelta(hours=hours - 1)
+_LAST_24_HOURS = (
+    select(HourlyCount.campaign_id, func.sum(HourlyCount.count))
+    .where(
+        HourlyCount.campaign_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+        HourlyCount.hour >= bindparam("since"),
+        HourlyCount.hour <= bindparam("until"),
+    )
+    .group_by(HourlyCount.campaign_id)
+)
 
 
-def recent_count(*, session: Session, campaign_id: int, hours: int = 24, now: datetime | None = None) -> int:
-    """Signatures in the last ``hours`` whole hours plus the current one (read from the hourly rows)."""
-    since = recent_since(now or utcnow(), hours)
-    return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
+def count_last_24_hours(
+    *, session: Session, campaign_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, int]:
+    """Each campaign's signatures "in the last 24 hours", read from the hourly rows (every id is a key).
+
+    The last 24 hours are the current UTC hour and the 23 whole hours before it, as the dashboard shows them.
+    """
+    ids = list(campaign_ids)
+    current = hour_of(now or utcnow())
+    recent = {cid: 0 for cid in ids}
+    if ids:
+        params = {"ids": ids, "since": current - timedelta(hours=23), "until": current}
+        recent.update({cid: int(n) for cid, n in session.execute(_LAST_24_HOURS, params)})
+    return recent
 
 
 def add_counts(
