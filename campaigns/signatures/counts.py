@@ -29,18 +29,20 @@ log = logging.getLogger(__name__)
 
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
-_TOTAL = select(func.coalesce(func.sum(RegionCount.count), 0)).where(
-    RegionCount.campaign_id == bindparam("campaign_id")
-)
-# The same on the bare table, for the sign-on path (run as a db.HotStatement).
 _COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
-TOTAL_STATEMENT = select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(
-    _COUNTS.c.campaign_id == bindparam("campaign_id")
+# Every sign-on reads the total it shows: run on the DBAPI cursor (a db.HotStatement), for everyone.
+_TOTAL = HotStatement(
+    select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(_COUNTS.c.campaign_id == bindparam("campaign_id")),
+    ("campaign_id",),
 )
 
 
 def count_total(*, session: Session, campaign_id: int) -> int:
-    return int(session.execute(_TOTAL, {"campaign_id": campaign_id}).scalar_one())
+    """A campaign's public total: its ``region_count`` rows summed, shards included."""
+    cursor = _TOTAL.execute(session, {"campaign_id": campaign_id})
+    total = cursor.fetchone()[0]
+    cursor.close()
+    return int(total)
 
 
 _TOTALS = (
@@ -51,6 +53,7 @@ _TOTALS = (
 
 
 def count_totals(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
+    """``count_total`` of several campaigns in one statement (every id is a key)."""
     ids = list(campaign_ids)
     if not ids:
         return {}

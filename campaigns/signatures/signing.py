@@ -37,7 +37,7 @@ from campaigns.core.validation import REFERRER_MAX, UTM_MAX, clean_comment, clea
 from campaigns.regions.custom import resolve_scheme
 from campaigns.regions.schemes import RegionScheme, get_scheme
 from campaigns.signatures import confirmation, flood
-from campaigns.signatures.counts import TOTAL_STATEMENT, bump_counts
+from campaigns.signatures.counts import bump_counts, count_total
 
 
 class SignerInput(SQLModel):
@@ -189,25 +189,13 @@ _SIGNATURE_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class _Statements:
-    insert_signature: HotStatement
-    total: HotStatement
-
-
 @cache
-def _statements(dialect_name: str) -> _Statements:
-    def insert(table: Any) -> Any:
-        return insert_for(dialect_name, table)
-
-    return _Statements(
-        insert_signature=HotStatement(
-            insert(_SIGNATURE)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
-            .returning(_SIGNATURE.c.id),
-            _SIGNATURE_KEYS,
-        ),
-        total=HotStatement(TOTAL_STATEMENT, ("campaign_id",)),
+def _insert_signature(dialect_name: str) -> HotStatement:
+    return HotStatement(
+        insert_for(dialect_name, _SIGNATURE)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
+        .returning(_SIGNATURE.c.id),
+        _SIGNATURE_KEYS,
     )
 
 
@@ -254,8 +242,7 @@ def sign(
     checked = _check_fields(signer)  # before the first statement: SQLite takes its write lock there
     if session.autoflush:
         session.flush()  # the caller's pending objects are written first, as ORM statements would
-    connection = session.connection()
-    statements = _statements(connection.dialect.name)
+    insert_signature = _insert_signature(session.connection().dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
     values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
     region_name = values.pop("region_name")
@@ -289,7 +276,7 @@ def sign(
         "flag_reason": reason,
         **confirmation.fresh_link(confirm, now),
     }
-    inserted = statements.insert_signature.execute(session, row).fetchone()
+    inserted = insert_signature.execute(session, row).fetchone()
     if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
         inserted = _replace_withdrawn(session, row)
     created = inserted is not None
@@ -305,13 +292,12 @@ def sign(
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
         confirmation.answer_repeat(session=session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
-    total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
     return SignResult(
         campaign_slug=campaign.slug,
         full_name=values["full_name"],
         region_code=values["region_code"],
         region_name=region_name,
-        total=int(total),
+        total=count_total(session=session, campaign_id=campaign.id),
         created=created,
         signature_id=signature_id,
         receipt_token=receipt if created else None,
