@@ -24,7 +24,7 @@ from campaigns.core.models import Campaign, CampaignStatus, Outreach, Target, ut
 from campaigns.dashboard.overview import MILESTONES
 from campaigns.letters import deliveries
 from campaigns.regions.custom import resolve_scheme
-from campaigns.regions.schemes import RegionScheme
+from campaigns.regions.schemes import RegionScheme, SchemeInfo
 from campaigns.signatures import counts as stats
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class DashboardData:
 
     title: str
     slug: str | None  # None for the all-campaigns view
-    region_scheme: str
+    scheme: SchemeInfo  # the region scheme the map and the regions are on (the page need not resolve it again)
     goal: int
     status: str
     total: int
@@ -92,32 +92,31 @@ def region_table(*, session: Session, campaign_id: int | list[int], scheme_id: s
     rows always add up to the total. Several campaign ids (on one scheme) are summed.
     """
     ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
-    return _region_table(
-        session, list(stats.count_by_region_of_campaigns(session=session, campaign_ids=ids).values()), scheme_id
-    )
+    maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
+    return _region_table(list(maps.values()), resolve_scheme(session, scheme_id))
 
 
-def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
+def _region_table(maps: list[dict[str, int]], scheme: RegionScheme) -> pd.DataFrame:
     """``region_table`` from counts already read (one map of region code -> count per campaign)."""
-    scheme = _scheme_table(resolve_scheme(session, scheme_id))
-    counts = np.zeros(len(scheme.position), dtype=np.int64)
+    table = _scheme_table(scheme)
+    counts = np.zeros(len(table.position), dtype=np.int64)
     unknown: dict[str, int] = {}
     for counted in maps:
         for code, n in counted.items():
-            row = scheme.position.get(code)
+            row = table.position.get(code)
             if row is None:
                 unknown[code] = unknown.get(code, 0) + n
             else:
                 counts[row] += n
     if unknown:
-        return _region_table_with_unknown_codes(scheme, counts, unknown)
+        return _region_table_with_unknown_codes(table, counts, unknown)
     # The page refreshes this table every few seconds for every campaign watched: computed on arrays
     # against the scheme's cached frame (sorting and ranking in pandas cost several times more).
-    per_100k = np.round(counts * 100_000 / scheme.population, 2)
+    per_100k = np.round(counts * 100_000 / table.population, 2)
     ascending = np.sort(counts)
     rank = len(counts) - np.searchsorted(ascending, counts, side="right") + 1  # "min" rank, largest first
-    order = np.lexsort((scheme.by_name, -counts))  # count descending, then name
-    base = scheme.frame
+    order = np.lexsort((table.by_name, -counts))  # count descending, then name
+    base = table.frame
     return pd.DataFrame(
         {
             "code": base["code"].array.take(order),
@@ -250,7 +249,8 @@ def _read(
     maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
     totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
     on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
-    regions = _region_table(session, on_scheme, scheme_id)
+    scheme = resolve_scheme(session, scheme_id)  # once per read: the regions and the page's map both use it
+    regions = _region_table(on_scheme, scheme)
     hourly = _hourly(session, ids)
     status = listing.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
     table = pd.DataFrame(
@@ -261,7 +261,7 @@ def _read(
     return DashboardData(
         title=title,
         slug=slug,
-        region_scheme=scheme_id,
+        scheme=scheme.info,
         goal=goal,
         status=status,
         total=total,

@@ -230,11 +230,14 @@ def sign(
     campaign_slug: str,
     signer: SignerInput,
     client_address: str | None = None,
+    scheme: RegionScheme | None = None,
     now: datetime | None = None,
 ) -> SignResult:
     """Sign a published campaign. Run inside a write transaction (``db.run_write``).
 
     ``client_address``: where the sign-on came from (``campaigns.core.client_address``), for flood control.
+    ``scheme``: the campaign's region scheme if the caller resolved it already (the form did, to list its
+    regions), so it is resolved once per sign-on; resolved here when not given or not the campaign's.
     A new signature counts at once, or is pending until its signer confirms (campaigns asking for it; the
     confirmation email is queued in this transaction), or is flagged for review (``campaigns.signatures.flood``).
     """
@@ -244,7 +247,9 @@ def sign(
         session.flush()  # the caller's pending objects are written first, as ORM statements would
     insert_signature = _insert_signature(session.connection().dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
-    values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
+    if scheme is None or scheme.info.id != campaign.region_scheme:
+        scheme = resolve_scheme(session, campaign.region_scheme)
+    values = _finish_check(checked, scheme, signer)
     region_name = values.pop("region_name")
     address = (client_address or "")[:64] or None
     reason = flood.find_flag_reason(

@@ -193,7 +193,9 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
         address = common.client_address()
         result = run_write(
             common.engine(),
-            lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
+            lambda session: sign(
+                session=session, campaign_slug=page.slug, signer=signer, client_address=address, scheme=scheme
+            ),
         )
     except InvalidInput as exc:
         for field, message in exc.errors.items():

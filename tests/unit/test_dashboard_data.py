@@ -15,6 +15,7 @@ from campaigns.core.db import read_session, run_write, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.models import Signature, SignatureStatus
 from campaigns.dashboard import live
+from campaigns.regions.schemes import get_scheme
 from campaigns.signatures import counts
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
@@ -135,6 +136,7 @@ def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engin
         data = live.read_all_campaigns(session=session, scheme_id="us-states")
         stored = session.execute(select(func.count()).select_from(Signature)).scalar_one()
     assert data.total == stored == 4 and data.goal == 45
+    assert data.scheme == get_scheme("us-states").info  # resolved with the data: the page's map uses it as is
     assert set(data.campaigns["slug"]) == {one.slug, two.slug, world.slug}
     assert dict(data.regions[data.regions["count"] > 0][["code", "count"]].itertuples(index=False)) == {
         "US-CA": 2,

@@ -11,6 +11,8 @@ from campaigns.catalog.listing import consent_hash, consent_text, get_public_cam
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, ConsentWording, Signature
+from campaigns.regions.schemes import get_scheme
+from campaigns.signatures import signing
 from campaigns.signatures.counts import count_total, rank_regions, rebuild_counts
 from campaigns.signatures.signing import SignerInput, sign
 from tests.support.factories import future, make_campaign, past, signer
@@ -182,6 +184,26 @@ def test_zip_code_fills_in_the_state(engine):
     assert result.region_code == "US-NY"
     [row] = signatures(engine)
     assert (row.region_code, row.postal_code) == ("US-NY", "10001")
+
+
+def test_a_scheme_the_form_resolved_is_used_only_if_it_is_the_campaigns(engine, monkeypatch):
+    campaign = make_campaign(engine)  # on us-states
+    resolved = []
+    monkeypatch.setattr(
+        signing, "resolve_scheme", lambda session, scheme_id: resolved.append(scheme_id) or get_scheme(scheme_id)
+    )
+
+    def sign_with(scheme_id, s):
+        scheme = get_scheme(scheme_id)
+        return run_write(engine, lambda db: sign(session=db, campaign_slug=campaign.slug, signer=s, scheme=scheme))
+
+    assert sign_with("us-states", signer(email="a@example.org")).region_name == "California"
+    assert resolved == []  # the form's scheme: not resolved a second time
+    # a stale page's scheme: the region is still checked against the campaign's own scheme
+    assert sign_with("world-countries", signer(email="b@example.org")).region_name == "California"
+    with pytest.raises(InvalidInput):
+        sign_with("world-countries", signer(email="c@example.org", region_code="FR"))
+    assert resolved == ["us-states", "us-states"] and total(engine, campaign.id) == 2
 
 
 def test_comment_is_stored_literally_and_pending_moderation(engine):
