@@ -210,6 +210,7 @@ class _OpenCampaign:
     consent_hash: str
     require_confirmation: bool
 
+    # Campaign's own rule, kept in its one home: building a Campaign per sign-on costs ~140 us (this row ~2).
     accepts_signatures = Campaign.accepts_signatures
 
 
