@@ -29,8 +29,6 @@ from campaigns.signatures import counts as stats
 
 log = logging.getLogger(__name__)
 
-REGION_COLUMNS = ["code", "name", "count", "population", "shape_id", "per_100k", "rank"]
-
 
 @dataclass(frozen=True)
 class Milestone:
@@ -50,7 +48,7 @@ class DashboardData:
     status: str
     total: int
     last_24h: int
-    regions: pd.DataFrame  # REGION_COLUMNS, every region of the scheme, largest count first
+    regions: pd.DataFrame  # code, name, count, population, shape_id, per_100k, rank: every region, largest first
     hourly: pd.DataFrame  # hour (UTC), count: hours with signatures only
     milestones: list[Milestone]
     letters: pd.DataFrame  # LETTER_COLUMNS: target, title, region, sent (by Rally), downloaded, opened
@@ -84,20 +82,14 @@ def _scheme_table(scheme: RegionScheme) -> _SchemeTable:
     return _SchemeTable(frame, {code: i for i, (code, *_) in enumerate(rows)}, population, by_name)
 
 
-def region_table(*, session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
-    """Every region of the scheme with its count, population, signatures per 100,000 and shape id.
+def _region_table(maps: list[dict[str, int]], scheme: RegionScheme) -> pd.DataFrame:
+    """Every region of the scheme with its count, population, signatures per 100,000 and shape id, from
+    counts already read (one map of region code -> count per campaign, summed).
 
     Regions without signatures are included (the map shows them); counts under a code the scheme
     doesn't know (a scheme changed, or a region removed) are kept, named by their code, so the
-    rows always add up to the total. Several campaign ids (on one scheme) are summed.
+    rows always add up to the total.
     """
-    ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
-    maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
-    return _region_table(list(maps.values()), resolve_scheme(session, scheme_id))
-
-
-def _region_table(maps: list[dict[str, int]], scheme: RegionScheme) -> pd.DataFrame:
-    """``region_table`` from counts already read (one map of region code -> count per campaign)."""
     table = _scheme_table(scheme)
     counts = np.zeros(len(table.position), dtype=np.int64)
     unknown: dict[str, int] = {}

@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel
 
 from campaigns.catalog.listing import campaign_not_found, is_possible_slug
 from campaigns.core.db import HotStatement, insert_for
-from campaigns.core.errors import CampaignClosed, InvalidInput, RallyError
+from campaigns.core.errors import CampaignClosed, InvalidInput
 from campaigns.core.models import (
     Campaign,
     CampaignStatus,
@@ -35,7 +35,7 @@ from campaigns.core.models import (
 from campaigns.core.tokens import hash_token, new_token
 from campaigns.core.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 from campaigns.regions.custom import resolve_scheme
-from campaigns.regions.schemes import RegionScheme, get_scheme
+from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import confirmation, flood
 from campaigns.signatures.counts import bump_counts, count_total
 
@@ -75,17 +75,6 @@ class SignResult:
     receipt_token: str | None = None
     # The campaign counts a signature once its signer follows the link emailed to them (new or repeat alike).
     confirm_by_email: bool = False
-
-
-def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | None = None) -> dict[str, Any]:
-    """Validate every field at once; returns the cleaned values or raises InvalidInput listing each problem.
-
-    Campaigns on an uploaded (``custom-*``) region scheme need the ``session`` to read it.
-    """
-    scheme = (
-        resolve_scheme(session, campaign.region_scheme) if session is not None else get_scheme(campaign.region_scheme)
-    )
-    return _finish_check(_check_fields(signer), scheme, signer)
 
 
 _Checked = dict[str, tuple[bool, Any]]  # field -> (ok, cleaned value or its error messages)
@@ -331,13 +320,3 @@ def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | No
         .returning(_SIGNATURE.c.id)
     ).first()
     return (replaced[0],) if replaced else None
-
-
-def has_signed(session: Session, campaign_id: int, email: str) -> bool:
-    """Organizer/test helper: is there a signature for this address (canonically)?"""
-    try:
-        _, canonical = clean_email(email)
-    except RallyError:
-        return False
-    stmt = select(Signature.id).where(Signature.campaign_id == campaign_id, Signature.email_canonical == canonical)
-    return session.execute(stmt).first() is not None
