@@ -72,9 +72,10 @@ def link_url(token: str, settings: Settings | None = None) -> str:
     return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?token={token}"
 
 
-def _mail(
+def compose_mail(
     to: str, name: str, title: str, token: str, *, reminder: bool = False, settings: Settings | None = None
 ) -> OutgoingMail:
+    """The email carrying one confirmation link (``reminder``: the one reminder, with a fresh link)."""
     settings = settings or get_settings()
     days = settings.confirm_link_days
     opening = (
@@ -128,7 +129,7 @@ def queue_link(
     outbox.enqueue(
         session=session,
         kind="confirmation-reminder" if reminder else "confirmation",
-        mail=_mail(row["email"], row["full_name"], campaign.title, token, reminder=reminder),
+        mail=compose_mail(row["email"], row["full_name"], campaign.title, token, reminder=reminder),
         recipient_canonical=row["email_canonical"],
         campaign_id=campaign.id,
         signature_id=signature_id,

@@ -65,10 +65,10 @@ from campaigns.core.models import (
     SignatureStatus,
     utcnow,
 )
-from campaigns.core.uploads import _BOM, CsvRow, read_csv, shown
+from campaigns.core.uploads import UTF8_BOM, CsvRow, read_csv, shown
 from campaigns.core.validation import clean_email, clean_name
 from campaigns.regions.custom import resolve_scheme
-from campaigns.regions.schemes import Region, RegionScheme, _fold
+from campaigns.regions.schemes import Region, RegionScheme, fold_text
 from campaigns.signatures.counts import add_counts
 
 COLUMNS = ["name", "email", "region", "signed_date", "consent"]
@@ -145,7 +145,7 @@ class ImportReport:
         writer.writerow(["line", "outcome", "message"])
         for row in sorted(self.rows, key=lambda r: r.line):
             writer.writerow([row.line, row.outcome, _cell(row.message)])
-        return _BOM + out.getvalue().encode("utf-8")
+        return UTF8_BOM + out.getvalue().encode("utf-8")
 
 
 def _many(n: int, word: str) -> str:
@@ -213,7 +213,7 @@ def _region_index(scheme: RegionScheme) -> dict[str, Region | None]:
     """
     names: dict[str, Region | None] = {}
     for region in scheme.regions:
-        key = _fold(region.name)
+        key = fold_text(region.name)
         names[key] = None if key in names else region
     suffixes: dict[str, Region | None] = {}
     for region in scheme.regions:
@@ -232,7 +232,7 @@ def find_region(scheme: RegionScheme, text: str) -> Region:
     if scheme.has(raw):
         return scheme.get(raw)
     index = _region_index(scheme)
-    for key in (f"name:{_fold(raw)}", f"suffix:{raw.upper()}"):
+    for key in (f"name:{fold_text(raw)}", f"suffix:{raw.upper()}"):
         if key in index:
             region = index[key]
             if region is None:
