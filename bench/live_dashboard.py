@@ -46,7 +46,7 @@ from bench.common import (
 from bench.dashboard_read import bulk_fill, region_slots
 from campaigns.core.db import make_engine, run_write
 from campaigns.core.migrate import upgrade
-from campaigns.signatures.counts import rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
 from campaigns.signatures.signing import sign
 
 NAME = "live_dashboard"

@@ -1,7 +1,7 @@
 """Reading counts: the aggregate reads stay flat while a naive scan of the signatures grows.
 
 One campaign grows to each size in turn (bare-driver bulk load: ``executemany`` on SQLite,
-``COPY`` on PostgreSQL), its counts are rebuilt with ``counts.rebuild_counts`` and spread over the
+``COPY`` on PostgreSQL), its counts are rebuilt with ``count_writes.rebuild_counts`` and spread over the
 count shards, and a few hundred real ``sign`` calls land on top. Then, each in a fresh read
 session as a page would open it, we time:
 
@@ -37,7 +37,8 @@ from bench.common import (
 )
 from campaigns.core.db import read_session, run_write
 from campaigns.core.settings import get_settings
-from campaigns.signatures.counts import count_total, rank_regions, rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
+from campaigns.signatures.counts import count_total, rank_regions
 from campaigns.signatures.signing import sign
 
 NAME = "read_counts"

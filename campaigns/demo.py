@@ -22,7 +22,7 @@ from campaigns.core.models import CommentStatus, Signature, SignatureStatus, utc
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
 from campaigns.regions.schemes import Region, get_scheme
-from campaigns.signatures.counts import rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 BATCH = 5_000

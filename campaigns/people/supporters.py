@@ -61,7 +61,7 @@ from campaigns.core.tokens import claim_once, hash_token
 from campaigns.core.validation import clean_email
 from campaigns.letters.deliveries import delivery_kind
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import remove_counts
+from campaigns.signatures.count_writes import remove_counts
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from campaigns.core.mail import OutgoingMail
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import hash_token, new_token
-from campaigns.signatures.counts import bump_counts
+from campaigns.signatures.count_writes import bump_counts
 
 RESEND_MINUTES = 10
 MAX_SENDS = 5

@@ -32,7 +32,7 @@ Rules, chosen to be simple and safe:
 Good rows are imported even when other rows have errors: the coordinator fixes those rows and uploads
 the whole file again; rows already in are then duplicates, never counted twice. The file is checked and
 written in chunks of ``CHUNK_ROWS`` rows, each chunk one transaction holding its signatures and their count
-bumps (per region, hour and region-day, through ``counts.add_counts``, sharded as ``signing.sign`` does), so
+bumps (per region, hour and region-day, through ``count_writes.add_counts``, sharded as ``signing.sign`` does), so
 a row is never half-written, SQLite's write lock is never held for long, and a failure part-way leaves
 whole chunks that a re-run skips as duplicates. Checking happens outside the write transaction.
 """
@@ -69,7 +69,7 @@ from campaigns.core.uploads import UTF8_BOM, CsvRow, read_csv, shown
 from campaigns.core.validation import clean_email, clean_name
 from campaigns.regions.custom import resolve_scheme
 from campaigns.regions.schemes import Region, RegionScheme, fold_text
-from campaigns.signatures.counts import add_counts
+from campaigns.signatures.count_writes import add_counts
 
 COLUMNS = ["name", "email", "region", "signed_date", "consent"]
 HEADER_SPELLINGS: dict[str, tuple[str, ...]] = {

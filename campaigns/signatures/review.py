@@ -4,8 +4,8 @@ postal code and time window, then validate or invalidate all of them in one audi
 **Validate** takes flagged or invalidated signatures back: they count (or, on a campaign that counts
 confirmed signatures only, wait for their confirmation as pending), and their held letters go out.
 **Invalidate** takes counted, flagged or pending ones out: they no longer count, their held letters are
-dropped. Counts move exactly, in the same transaction as the statuses (``counts.add_counts`` and
-``counts.subtract_counts``), and each signature changes once however many reviewers press at once: every
+dropped. Counts move exactly, in the same transaction as the statuses (``count_writes.add_counts`` and
+``count_writes.subtract_counts``), and each signature changes once however many reviewers press at once: every
 change is an ``UPDATE ... WHERE status IN (...)`` that a second press finds nothing left to change.
 """
 
@@ -23,7 +23,7 @@ from campaigns.core import audit, outbox
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, Signature, SignatureStatus, utcnow
-from campaigns.signatures.counts import add_counts, subtract_counts
+from campaigns.signatures.count_writes import add_counts, subtract_counts
 
 SHOWN = 200
 CHUNK = 500

@@ -37,7 +37,8 @@ from campaigns.core.validation import REFERRER_MAX, UTM_MAX, clean_comment, clea
 from campaigns.regions.custom import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import confirmation, flood
-from campaigns.signatures.counts import bump_counts, count_total
+from campaigns.signatures.count_writes import bump_counts
+from campaigns.signatures.counts import count_total
 
 
 class SignerInput(SQLModel):

@@ -16,7 +16,7 @@ from campaigns.core.errors import CampaignNotFound
 from campaigns.core.models import Signature, SignatureStatus
 from campaigns.dashboard import live
 from campaigns.regions.schemes import get_scheme
-from campaigns.signatures import counts
+from campaigns.signatures import count_writes, counts
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -80,7 +80,7 @@ def test_aggregates_equal_a_brute_force_count_after_randomized_concurrent_signin
     } == days
     assert data.last_24h == sum(n for h, n in hours.items() if h >= counts.hour_of(START + timedelta(days=4, hours=1)))
     # a rebuild gives the same numbers
-    run_write(engine, lambda s: counts.rebuild_counts(session=s, campaign_id=campaign.id))
+    run_write(engine, lambda s: count_writes.rebuild_counts(session=s, campaign_id=campaign.id))
     with snapshot_session(engine) as session:
         again = live.read_dashboard(session=session, slug=campaign.slug, now=START + timedelta(days=5))
     assert again.total == data.total and again.hourly.equals(data.hourly)
@@ -161,10 +161,10 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
         list(pool.map(sign_at, earlier))
     with ThreadPoolExecutor(max_workers=4) as pool:  # folding while the current hour keeps signing
         signing = [pool.submit(sign_at, None) for _ in range(20)]
-        folded = run_write(engine, lambda s: counts.fold_past_hours(session=s, now=now))
+        folded = run_write(engine, lambda s: count_writes.fold_past_hours(session=s, now=now))
         for future in signing:
             future.result()
-        run_write(engine, lambda s: counts.fold_past_hours(session=s, now=now))  # again: nothing left to fold
+        run_write(engine, lambda s: count_writes.fold_past_hours(session=s, now=now))  # again: nothing left to fold
     regions, hours, _ = _brute_force(engine, campaign.id)
     with snapshot_session(engine) as session:
         data = live.read_dashboard(session=session, slug=campaign.slug)

@@ -13,7 +13,8 @@ from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, ConsentWording, Signature
 from campaigns.regions.schemes import get_scheme
 from campaigns.signatures import signing
-from campaigns.signatures.counts import count_total, rank_regions, rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
+from campaigns.signatures.counts import count_total, rank_regions
 from campaigns.signatures.signing import SignerInput, sign
 from tests.support.factories import future, make_campaign, past, signer
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import HourlyCount
-from campaigns.signatures import counts
+from campaigns.signatures import count_writes, counts
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -34,7 +34,7 @@ def test_each_signature_lands_in_its_utc_hour_and_rebuilding_gives_the_same_rows
         datetime(2026, 11, 30, 15, tzinfo=UTC),
     ]
     assert last_day == {campaign.id: 3}  # this hour's two and the one an hour before; not 30 hours ago
-    run_write(engine, lambda s: counts.rebuild_counts(session=s, campaign_id=campaign.id))
+    run_write(engine, lambda s: count_writes.rebuild_counts(session=s, campaign_id=campaign.id))
     with read_session(engine) as session:
         rebuilt = counts.count_by_hour(session=session, campaign_id=campaign.id)
         rows = session.execute(select(func.count()).select_from(HourlyCount)).scalar_one()
