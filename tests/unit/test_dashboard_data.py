@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from campaigns.core.db import read_session, run_write, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.models import Signature, SignatureStatus
-from campaigns.dashboard import live
+from campaigns.dashboard import live, overview
 from campaigns.regions.schemes import get_scheme
 from campaigns.signatures import count_writes, counts
 from campaigns.signatures.signing import sign
@@ -220,3 +220,26 @@ def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart
         ("Senator D", 0, 0, 0),
     ]
     assert set(frame["region"]) == {"Everyone"}
+
+
+def test_the_dashboard_and_overview_reads_write_nothing(engine):
+    """The pages' cached reads run in a transaction that refuses writes: a read that folded hours (the
+    upkeep's job), bumped a count or stored anything would fail here."""
+    campaign = make_campaign(engine, slug="dash-read-only", goal=10)
+    for hours_ago in (0, 1, 30):  # past hours keep their shards until the upkeep folds them
+        moment = datetime.now(UTC) - timedelta(hours=hours_ago)
+        run_write(engine, lambda s, w=moment: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=w))
+    with snapshot_session(engine) as session:
+        postgres = session.connection().dialect.name == "postgresql"
+        session.execute(text("SET TRANSACTION READ ONLY" if postgres else "PRAGMA query_only = ON"))
+        try:
+            data = live.read_dashboard(session=session, slug=campaign.slug)
+            everything = live.read_all_campaigns(session=session, scheme_id="us-states")
+            trend = live.read_region_trend(session=session, slug=campaign.slug, region_code="US-CA")
+            choices = live.list_campaign_choices(session=session), live.list_schemes_in_use(session=session)
+            rows = overview.read_overview(session=session)
+        finally:
+            if not postgres:
+                session.execute(text("PRAGMA query_only = OFF"))  # the connection goes back to the pool
+    assert data.total == everything.total == rows[0].total == 3 and data.last_24h == rows[0].last_24h == 2
+    assert int(trend["count"].sum()) == 3 and choices == ([(campaign.slug, campaign.title)], ["us-states"])
