@@ -22,7 +22,7 @@ from campaigns.core.models import CommentStatus, Signature, SignatureStatus, utc
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
 from campaigns.regions.schemes import Region, get_scheme
-from campaigns.signatures.counts import rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 BATCH = 5_000
@@ -167,5 +167,5 @@ def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None =
                     batch,
                 ),
             )
-        totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(s, cid))  # type: ignore[misc]  # mypy can't type a lambda with a default
+        totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(session=s, campaign_id=cid))  # type: ignore[misc]  # mypy can't type a lambda with a default
     return totals

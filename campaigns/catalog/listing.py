@@ -17,7 +17,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import campaign_total, campaign_totals
+from campaigns.signatures.counts import count_total, count_totals
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 80
@@ -198,7 +198,7 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
         .scalars()
         .all()
     )
-    totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
+    totals = count_totals(session=session, campaign_ids=[c.id for c in campaigns if c.id is not None])
     summaries = [
         CampaignSummary(
             slug=c.slug,
@@ -245,7 +245,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
         purpose=campaign.purpose,
         body=campaign.body,
         goal=campaign.goal,
-        total=campaign_total(session, campaign.id or 0),
+        total=count_total(session=session, campaign_id=campaign.id or 0),
         status=public_status(campaign, now),
         deadline=campaign.deadline,
         region_scheme=campaign.region_scheme,

@@ -44,7 +44,7 @@ from campaigns.letters.pdf import LetterDoc
 from campaigns.letters.targets import targets_for_region
 from campaigns.letters.templates import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
@@ -261,7 +261,7 @@ def letter_context(session: Session, signature: Signature, target: Target, campa
             title=campaign.title,
             purpose=campaign.purpose,
             goal=campaign.goal,
-            count=campaign_total(session, campaign.id or 0),
+            count=count_total(session=session, campaign_id=campaign.id or 0),
         ),
         today=f"{utcnow():%-d %B %Y}",
     )

@@ -61,7 +61,7 @@ from campaigns.core.tokens import claim_once, hash_token
 from campaigns.core.validation import clean_email
 from campaigns.letters.deliveries import delivery_kind
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import remove_counts
+from campaigns.signatures.count_writes import remove_counts
 
 log = logging.getLogger(__name__)
 
@@ -520,7 +520,7 @@ def _withdraw(session: Session, signature: Signature, now: datetime) -> bool:
     if not counted:
         return True
     remove_counts(
-        session,
+        session=session,
         campaign_id=signature.campaign_id,
         region_code=signature.region_code,
         signed_at=signature.created_at,

@@ -72,8 +72,8 @@ def _scheme_of(session: Session, campaign_id: int) -> str:
     return scheme_id
 
 
-def comments_for_review(
-    session: Session, campaign_id: int, status: str = CommentStatus.pending.value, limit: int = 100
+def list_comments_for_review(
+    *, session: Session, campaign_id: int, status: str = CommentStatus.pending.value, limit: int = 100
 ) -> list[CommentForReview]:
     """A campaign's comments in one moderation status, oldest first."""
     status = CommentStatus(status).value
@@ -145,7 +145,7 @@ def hide_comment(*, session: Session, signature_id: int, actor: Actor) -> Commen
     return _moderate(session, signature_id, CommentStatus.hidden, actor)
 
 
-def public_comments(session: Session, campaign_id: int, limit: int = 20) -> list[PublicComment]:
+def list_public_comments(*, session: Session, campaign_id: int, limit: int = 20) -> list[PublicComment]:
     """Approved comments of counted signatures, newest first: text, region name and day only."""
     scheme_id = _scheme_of(session, campaign_id)
     rows = session.execute(

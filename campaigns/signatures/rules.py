@@ -190,7 +190,7 @@ def forget_cached_rules() -> None:
         _cache.clear()
 
 
-def load_rules(session: Session) -> RuleSet:
+def load_rules(*, session: Session) -> RuleSet:
     """Every rule, compiled; read from the database at most once per CACHE_SECONDS per database and process."""
     key = session.get_bind().engine.url  # hashable, and cheaper than rendering it on every sign-on
     hit = _cache.get(key)

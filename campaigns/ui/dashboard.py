@@ -37,22 +37,22 @@ def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.Das
     """One database read per campaign (and view) and interval, however many people watch."""
     with access.reading(snapshot=True) as session:
         if slug == ALL:
-            return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
-        return live.read_dashboard(session, slug=slug, staff=staff)
+            return live.read_all_campaigns(session=session, scheme_id=scheme or "us-states")
+        return live.read_dashboard(session=session, slug=slug, staff=staff)
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
     with access.reading() as session:
-        return live.campaign_choices(session), live.schemes_in_use(session)
+        return live.list_campaign_choices(session=session), live.list_schemes_in_use(session=session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
     with access.reading() as session:
-        days = live.region_trend(session, slug=slug, region_code=code)
+        days = live.read_region_trend(session=session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
 
@@ -105,7 +105,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     if per_capita and data.regions["per_100k"].isna().all():
         metric, label = "count", "Signatures"
         note = "Population is not known for this scheme's regions: showing signatures instead."
-    info = reads.region_scheme(data.region_scheme).info
+    info = data.scheme
     chart: alt.TopLevelMixin | None = None
     if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
         chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)

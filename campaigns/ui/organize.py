@@ -35,7 +35,7 @@ def render_overview() -> None:
     st.set_page_config(layout="wide")  # tables need the room
     st.title("Campaigns overview")
     with access.reading() as session:
-        rows = overview.campaign_overview(session)
+        rows = overview.read_overview(session=session)
     if not rows:
         st.info("No campaigns yet." + (" Create the first one in the editor." if actor.has("organizer") else ""))
         return

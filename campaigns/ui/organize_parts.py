@@ -132,7 +132,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
         or "pending"
     )
     with access.reading() as session:
-        items = moderation.comments_for_review(session, cid, status=show)
+        items = moderation.list_comments_for_review(session=session, campaign_id=cid, status=show)
     if not items:
         st.info(f"No {show} comments.")
     for item in items:

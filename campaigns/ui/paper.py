@@ -58,7 +58,7 @@ def render() -> None:
     st.title("Paper signatures")
     _explain()
     with access.reading() as session:
-        campaigns = paper.importable_campaigns(session)
+        campaigns = paper.list_importable_campaigns(session=session)
     labels = widgets.campaign_choices(
         campaigns, "No published or closed campaign yet: paper signatures go into one of those."
     )

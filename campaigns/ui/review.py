@@ -33,7 +33,7 @@ REASON_TEXT = {
 def render_trends(campaign_id: int, *, title: str | None = None, where: str = "below") -> None:
     """Trending alerts for one campaign (staff pages only: they name addresses)."""
     with access.reading() as session:
-        trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
+        trends = flood.find_trends(session=session, campaign_id=campaign_id, now=utcnow())
     on = f" on “{widgets.plain(title)}”" if title else ""
     for trend in trends:
         st.warning(
