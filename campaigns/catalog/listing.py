@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -17,7 +17,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
 from campaigns.regions.lookup import resolve_scheme
-from campaigns.signatures.counts import campaign_total, campaign_totals
+from campaigns.signatures.counts import count_total, count_totals
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 80
@@ -143,7 +143,10 @@ def create_campaign(
     now = now or utcnow()
     actor = actor or audit.CLI
     errors = _validate(session, campaign_create, now)
-    if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
+    if (
+        not errors
+        and session.execute(select(col(Campaign.id)).where(col(Campaign.slug) == campaign_create.slug)).first()
+    ):
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:
         raise InvalidInput(errors)
@@ -171,7 +174,7 @@ def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
     """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
     if not is_possible_slug(slug):
         return None
-    return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+    return session.execute(select(Campaign).where(col(Campaign.slug) == slug)).scalar_one_or_none()
 
 
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
@@ -191,13 +194,13 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     campaigns = (
         session.execute(
             select(Campaign)
-            .where(Campaign.status.in_([CampaignStatus.published.value, CampaignStatus.closed.value]))  # type: ignore[attr-defined]
-            .order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+            .where(col(Campaign.status).in_([CampaignStatus.published.value, CampaignStatus.closed.value]))
+            .order_by(col(Campaign.published_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
         .all()
     )
-    totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
+    totals = count_totals(session=session, campaign_ids=[c.id for c in campaigns if c.id is not None])
     summaries = [
         CampaignSummary(
             slug=c.slug,
@@ -244,7 +247,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
         purpose=campaign.purpose,
         body=campaign.body,
         goal=campaign.goal,
-        total=campaign_total(session, campaign.id or 0),
+        total=count_total(session=session, campaign_id=campaign.id or 0),
         status=public_status(campaign, now),
         deadline=campaign.deadline,
         region_scheme=campaign.region_scheme,

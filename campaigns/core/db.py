@@ -324,7 +324,7 @@ class HotStatement:
         raw = connection.connection.dbapi_connection
         assert raw is not None
         # a named cursor is psycopg's server-side one: rows come over as they are fetched
-        cursor = raw.cursor(name="rally_stream") if server_side and dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
+        cursor = raw.cursor(name="rally_stream") if server_side and dialect.name == "postgresql" else raw.cursor()
         try:
             cursor.execute(sql, values)
         except BaseException:
@@ -340,15 +340,20 @@ class HotStatement:
         """The first row as the driver returns it, or None."""
         cursor = self._execute(bind, params)
         try:
-            return cursor.fetchone()  # type: ignore[no-any-return]
+            return cursor.fetchone()
         finally:
             cursor.close()
+
+    def scalar(self, bind: Session | Connection, params: dict[str, Any]) -> Any:
+        """The first value of the first row, as the driver returns it (an aggregate's: a count, a sum)."""
+        row = self.fetchone(bind, params)
+        return row[0] if row is not None else None
 
     def fetchall(self, bind: Session | Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         """Every row as the driver returns them."""
         cursor = self._execute(bind, params)
         try:
-            return cursor.fetchall()  # type: ignore[no-any-return]
+            return cursor.fetchall()
         finally:
             cursor.close()
 

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, select
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import is_possible_slug
 from campaigns.core.errors import InvalidInput, RallyError
@@ -99,7 +99,7 @@ def check_filter(*, session: Session, export_filter: ExportFilter) -> CheckedFil
         errors["campaigns"] = f"Choose at most {MAX_CAMPAIGNS} campaigns per export."
     else:
         possible = [s for s in slugs if is_possible_slug(s)]
-        rows = session.execute(select(Campaign).where(Campaign.slug.in_(possible))).scalars().all()  # type: ignore[attr-defined]
+        rows = session.execute(select(Campaign).where(col(Campaign.slug).in_(possible))).scalars().all()
         by_slug = {c.slug: c for c in rows}
         missing = [s for s in slugs if s not in by_slug]
         if missing:
@@ -150,27 +150,27 @@ def _region_names(session: Session, scheme_id: str) -> dict[str, str]:
     return {r.code: r.name for r in scheme.regions}
 
 
-def conditions(checked: CheckedFilter) -> list[Any]:
+def conditions(checked: CheckedFilter) -> list[ColumnElement[bool]]:
     """The WHERE conditions on ``signature`` that select the filter's people (the rows and their count)."""
     f = checked.filter
     s = Signature
-    conditions = [
-        s.campaign_id.in_([c.id for c in checked.campaigns]),  # type: ignore[attr-defined]
-        s.status.in_(STATUSES[f.status]),  # type: ignore[attr-defined]
-        s.erased_at.is_(None),  # type: ignore[union-attr]
-        s.withdrawn_at.is_(None),  # type: ignore[union-attr]
+    where: list[ColumnElement[bool]] = [
+        col(s.campaign_id).in_([c.id for c in checked.campaigns]),
+        col(s.status).in_(STATUSES[f.status]),
+        col(s.erased_at).is_(None),
+        col(s.withdrawn_at).is_(None),
     ]
     if not f.include_non_consenting:
-        conditions.append(s.contact_consent.is_(True))  # type: ignore[attr-defined]
+        where.append(col(s.contact_consent).is_(True))
     if f.regions:
-        conditions.append(s.region_code.in_(f.regions))  # type: ignore[attr-defined]
+        where.append(col(s.region_code).in_(f.regions))
     if f.signed_from:
         start = datetime(f.signed_from.year, f.signed_from.month, f.signed_from.day, tzinfo=UTC)
-        conditions.append(s.created_at >= start)  # type: ignore[operator]
+        where.append(col(s.created_at) >= start)
     if f.signed_to:
         end = datetime(f.signed_to.year, f.signed_to.month, f.signed_to.day, tzinfo=UTC) + timedelta(days=1)
-        conditions.append(s.created_at < end)  # type: ignore[operator]
-    return conditions
+        where.append(col(s.created_at) < end)
+    return where
 
 
 def list_region_choices(*, session: Session, slugs: list[str] | tuple[str, ...]) -> dict[str, str]:
@@ -178,7 +178,7 @@ def list_region_choices(*, session: Session, slugs: list[str] | tuple[str, ...])
     if not slugs:
         return {}
     possible = [s for s in slugs if is_possible_slug(s)]
-    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(possible))).scalars()  # type: ignore[attr-defined]
+    schemes = session.execute(select(col(Campaign.region_scheme)).where(col(Campaign.slug).in_(possible))).scalars()
     choices: dict[str, str] = {}
     for scheme_id in sorted(set(schemes)):
         choices.update(_region_names(session, scheme_id))

@@ -83,8 +83,8 @@ def _letters_sent() -> Any:
     return (
         select(func.count(case((deliveries.is_sent(), 1))))
         .select_from(Letter)
-        .join(Outreach, Outreach.letter_id == Letter.id)  # type: ignore[arg-type]
-        .where(Letter.signature_id == Signature.id)
+        .join(Outreach, col(Outreach.letter_id) == Letter.id)
+        .where(col(Letter.signature_id) == Signature.id)
         .scalar_subquery()
     )
 
@@ -93,8 +93,15 @@ def _letters_downloaded_or_opened() -> Any:
     """Letters the person downloaded (PDF or text) or opened in their own mail app, each once: never "sent".
 
     ``EXISTS`` per letter rather than ``count(DISTINCT ...)``: no temporary B-tree per person on SQLite."""
-    taken = select(Outreach.id).where(Outreach.letter_id == Letter.id, deliveries.is_taken_by_signer()).exists()
-    return select(func.count()).select_from(Letter).where(Letter.signature_id == Signature.id, taken).scalar_subquery()
+    taken = (
+        select(col(Outreach.id)).where(col(Outreach.letter_id) == Letter.id, deliveries.is_taken_by_signer()).exists()
+    )
+    return (
+        select(func.count())
+        .select_from(Letter)
+        .where(col(Letter.signature_id) == Signature.id, taken)
+        .scalar_subquery()
+    )
 
 
 FORMULA_TRIGGERS = frozenset("=+-@\t\r")  # OWASP "CSV injection": a cell starting so may run as a formula
@@ -172,7 +179,7 @@ def _shaper(
     triggers = FORMULA_TRIGGERS
 
     def shape(batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        out = []
+        out: list[tuple[Any, ...]] = []
         append = out.append
         for db_row in batch:
             campaign, full, email, region = db_row[campaign_at], db_row[full_at], db_row[email_at], db_row[region_at]
@@ -312,7 +319,7 @@ def record_export(
 ) -> None:
     """One audit entry per export and campaign list: who, when, filters, rows, format, consent choice and reason."""
     checked = snapshot.checked
-    detail = {
+    detail: dict[str, Any] = {
         "filters": checked.filter.as_dict(),
         "rows": snapshot.count,
         "format": fmt,

@@ -108,9 +108,9 @@ def _compile_text(source: str) -> CompiledLetter:
         problems = _static_problems(tree)
         if problems:
             raise TemplateRejected(problems)
-        tree = _instrument(tree, False)  # type: ignore[assignment]
+        tree = _instrument(tree, False)
         tree.set_environment(_ENV)
-        code = _ENV.compile(tree)
+        code = _ENV.compile(tree)  # type: ignore[call-overload]  # _instrument hands back the Template it was given
         template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
     except TemplateRejected:
         raise
@@ -182,7 +182,7 @@ def render(compiled: CompiledLetter, context: LetterContext) -> str:
         reason = f"The template failed while filling in a letter: {exc}"
         raise RenderStopped(reason, line=_template_line(exc)) from None
     finally:
-        chunks.close()
+        chunks.close()  # type: ignore[attr-defined]  # generate() returns a generator; jinja types it Iterator
         _BUDGET.reset(token)
 
 

@@ -28,7 +28,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col
 
 from campaigns.core.audit import Actor, record
 from campaigns.core.db import run_write
@@ -136,7 +137,7 @@ def create_user(
     _collect(errors, lambda: check_password(password))
     chosen = _collect(errors, lambda: _check_roles(roles))
     name = _collect(errors, lambda: clean_name(display_name, field="display_name")) if display_name.strip() else ""
-    if checked_email and session.execute(select(User.id).where(User.email == checked_email)).first():
+    if checked_email and session.execute(select(col(User.id)).where(col(User.email) == checked_email)).first():
         errors["email"] = f"{checked_email} already has an account."
     if errors:
         raise InvalidInput(errors)
@@ -145,7 +146,7 @@ def create_user(
     session.add(user)
     session.flush()
     for role in chosen:
-        session.add(UserRole(user_id=user.id, role=role))
+        session.add(UserRole(user_id=user.id, role=role))  # type: ignore[arg-type]  # flushed: it has an id
     session.flush()
     record(session=session, actor=actor, action="user.create", target=checked_email, roles=chosen)
     return user
@@ -159,7 +160,9 @@ def _user(session: Session, user_id: int) -> User:
 
 
 def user_roles(session: Session, user_id: int) -> tuple[str, ...]:
-    rows = session.execute(select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role))
+    rows = session.execute(
+        select(col(UserRole.role)).where(col(UserRole.user_id) == user_id).order_by(col(UserRole.role))
+    )
     return tuple(rows.scalars())
 
 
@@ -168,7 +171,7 @@ def set_roles(*, session: Session, user_id: int, roles: list[str], actor: Actor)
     chosen = _check_roles(roles)
     if actor.user_id == user_id and Role.admin.value not in chosen:
         raise InvalidInput({"roles": "You can't remove your own admin role; ask another admin."})
-    session.execute(delete(UserRole).where(UserRole.user_id == user_id))  # type: ignore[arg-type]
+    session.execute(delete(UserRole).where(col(UserRole.user_id) == user_id))
     for role in chosen:
         session.add(UserRole(user_id=user_id, role=role))
     user.updated_at = utcnow()
@@ -186,7 +189,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     user.deactivated_at = None if active else utcnow()
     user.updated_at = utcnow()
     if not active:
-        session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[arg-type]
+        session.execute(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
     session.flush()
     record(session=session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
 
@@ -203,12 +206,12 @@ def store_password(
     ``keep_session``; returns how many ended. Callers audit the change."""
     user.password_hash = password_hash
     user.updated_at = now or utcnow()
-    ended = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    ended = delete(AuthSession).where(col(AuthSession.user_id) == user.id)
     if keep_session is not None:
-        ended = ended.where(AuthSession.token_hash != keep_session)  # type: ignore[arg-type]
+        ended = ended.where(col(AuthSession.token_hash) != keep_session)
     result = session.execute(ended)
     session.flush()
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
@@ -219,7 +222,7 @@ def set_password(*, session: Session, user_id: int, password: str, actor: Actor)
 
 
 def user_by_email(session: Session, email: str) -> User:
-    user = session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+    user = session.execute(select(User).where(col(User.email) == (email or "").strip().lower())).scalar_one_or_none()
     if user is None:
         raise NotFound(f"There is no account for {(email or '').strip()[:320]}: `users list` shows them all.")
     return user
@@ -228,7 +231,9 @@ def user_by_email(session: Session, email: str) -> User:
 def list_users(session: Session) -> list[UserInfo]:
     users = session.execute(select(User).order_by(User.email)).scalars().all()
     roles: dict[int, list[str]] = {}
-    for user_id, role in session.execute(select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
+    for user_id, role in session.execute(
+        select(col(UserRole.user_id), col(UserRole.role)).order_by(col(UserRole.role))
+    ):
         roles.setdefault(user_id, []).append(role)
     return [
         UserInfo(u.id or 0, u.email, u.display_name, tuple(roles.get(u.id or 0, [])), u.is_active, u.created_at)
@@ -243,10 +248,10 @@ def count_users(session: Session) -> int:
 # --- logging in ----------------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+def _recent_failures(session: Session, column: Mapped[str | None], value: str, since: datetime) -> int:
     stmt = select(func.count()).where(
-        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > since
-    )  # type: ignore[attr-defined]
+        column == value, col(LoginAttempt.succeeded).is_(False), col(LoginAttempt.created_at) > since
+    )
     return int(session.execute(stmt).scalar_one())
 
 
@@ -278,13 +283,14 @@ def _claim_attempt(*, session: Session, email: str, client_address: str, now: da
     _lock(session, f"login-account:{email}", f"login-address:{client_address}")
     since = now - FAILED_LOGIN_WINDOW
     if (
-        _recent_failures(session, LoginAttempt.email, email, since) >= MAX_FAILURES_PER_ACCOUNT
-        or _recent_failures(session, LoginAttempt.client_address, client_address, since) >= MAX_FAILURES_PER_ADDRESS
+        _recent_failures(session, col(LoginAttempt.email), email, since) >= MAX_FAILURES_PER_ACCOUNT
+        or _recent_failures(session, col(LoginAttempt.client_address), client_address, since)
+        >= MAX_FAILURES_PER_ADDRESS
     ):
         raise LoginThrottled()
     attempt = LoginAttempt(email=email, client_address=client_address, succeeded=False, created_at=now)
     session.add(attempt)
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    user = session.execute(select(User).where(col(User.email) == email)).scalar_one_or_none()
     session.flush()
     assert attempt.id is not None
     if user is None or not user.is_active:
@@ -300,7 +306,7 @@ def _finish_log_in(
     user = session.get(User, claim.user_id)
     if user is None or not user.is_active or user.password_hash != claim.password_hash:
         return None
-    session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+    session.execute(update(LoginAttempt).where(col(LoginAttempt.id) == claim.attempt_id).values(succeeded=True))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return start_session(session=session, user=user, client_address=client_address, user_agent=user_agent)
@@ -363,7 +369,7 @@ def start_session(
     session.add(
         AuthSession(
             token_hash=_token_hash(token),
-            user_id=user.id,
+            user_id=user.id,  # type: ignore[arg-type]  # a stored user has an id
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(hours=get_settings().session_hours),
@@ -384,8 +390,8 @@ def identify(*, session: Session, cookie_value: str | None, now: datetime | None
     now = now or utcnow()
     row = session.execute(
         select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == _token_hash(token))
+        .join(User, col(User.id) == AuthSession.user_id)
+        .where(col(AuthSession.token_hash) == _token_hash(token))
     ).first()
     if row is None:
         return None
@@ -417,9 +423,9 @@ def end_session(*, session: Session, cookie_value: str | None) -> bool:
 
 def purge_expired(*, session: Session, now: datetime | None = None) -> int:
     now = now or utcnow()
-    result = session.execute(delete(AuthSession).where(AuthSession.expires_at <= now))  # type: ignore[arg-type]
-    session.execute(delete(LoginAttempt).where(LoginAttempt.created_at <= now - timedelta(days=30)))  # type: ignore[arg-type]
-    return int(result.rowcount or 0)
+    result = session.execute(delete(AuthSession).where(col(AuthSession.expires_at) <= now))
+    session.execute(delete(LoginAttempt).where(col(LoginAttempt.created_at) <= now - timedelta(days=30)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def log_in(
@@ -494,7 +500,7 @@ def change_own_password(
         user = session.get(User, actor.user_id)
         if user is None or not user.is_active or user.password_hash != claim.password_hash:
             raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
-        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+        session.execute(update(LoginAttempt).where(col(LoginAttempt.id) == claim.attempt_id).values(succeeded=True))
         ended = store_password(session, user, new_hash, keep_session=_token_hash(token), now=now)
         record(session=session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
         return ended

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -107,7 +107,9 @@ def _slug(name: str) -> str:
 def _insert_scheme(session: Session, name: str, values: dict[str, Any]) -> str:
     """Insert the scheme row under the first free id: custom-<slug>, custom-<slug>-2, ..."""
     base = CUSTOM_PREFIX + _slug(name)
-    taken = set(session.execute(select(CustomRegionScheme.id).where(CustomRegionScheme.id.startswith(base))).scalars())  # type: ignore[attr-defined]
+    taken = set(
+        session.execute(select(col(CustomRegionScheme.id)).where(col(CustomRegionScheme.id).startswith(base))).scalars()
+    )
     n = 1
     while True:
         candidate = base if n == 1 else f"{base}-{n}"

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.errors import UnknownRegionScheme
 from campaigns.core.models import CustomRegion, CustomRegionScheme
@@ -28,12 +28,12 @@ _CACHE_MAX = 64
 
 
 _HEAD = select(
-    CustomRegionScheme.id,
-    CustomRegionScheme.name,
-    CustomRegionScheme.region_label,
-    CustomRegionScheme.shape_kind,
-    CustomRegionScheme.shape_object,
-    CustomRegionScheme.created_at,
+    col(CustomRegionScheme.id),
+    col(CustomRegionScheme.name),
+    col(CustomRegionScheme.region_label),
+    col(CustomRegionScheme.shape_kind),
+    col(CustomRegionScheme.shape_object),
+    col(CustomRegionScheme.created_at),
 )
 _cache: OrderedDict[tuple[str, datetime], RegionScheme] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -61,7 +61,9 @@ def list_custom_schemes(*, session: Session) -> list[SchemeInfo]:
 
 def _build(session: Session, head: Any) -> RegionScheme:
     rows = session.execute(
-        select(CustomRegion.code, CustomRegion.name, CustomRegion.population).where(CustomRegion.scheme_id == head.id)
+        select(col(CustomRegion.code), col(CustomRegion.name), col(CustomRegion.population)).where(
+            col(CustomRegion.scheme_id) == head.id
+        )
     ).all()
     drawn = drawn_codes(head.shape_kind, head.shape_object, get_custom_shapes(session=session, scheme_id=head.id))
     regions = [
@@ -72,7 +74,7 @@ def _build(session: Session, head: Any) -> RegionScheme:
 
 def load_custom_scheme(*, session: Session, scheme_id: str) -> RegionScheme:
     """An uploaded scheme with its regions (``Region.shape_id`` is the code for regions that have a shape)."""
-    head = session.execute(_HEAD.where(CustomRegionScheme.id == _key(scheme_id))).first()
+    head = session.execute(_HEAD.where(col(CustomRegionScheme.id) == _key(scheme_id))).first()
     if head is None:
         raise UnknownRegionScheme(str(scheme_id))
     cache_key = (head.id, head.created_at)
@@ -94,21 +96,21 @@ def get_custom_shapes(*, session: Session, scheme_id: str) -> str | None:
     key = _key(scheme_id)
     if not key.startswith(CUSTOM_PREFIX):
         return None
-    row = session.execute(select(CustomRegionScheme.shapes).where(CustomRegionScheme.id == key)).first()
+    row = session.execute(select(col(CustomRegionScheme.shapes)).where(col(CustomRegionScheme.id) == key)).first()
     if row is None:
         raise UnknownRegionScheme(str(scheme_id))
     return row[0]
 
 
 def get_custom_map_shapes(*, session: Session, scheme_id: str) -> bytes | None:
-    """An uploaded scheme's shapes as the dashboard's map reads them (see ``shapes.for_vega``); None without."""
+    """An uploaded scheme's shapes as the dashboard's map reads them (see ``geometry.for_vega``); None without."""
     key = _key(scheme_id)
     if not key.startswith(CUSTOM_PREFIX):
         return None
     head = session.execute(
-        select(CustomRegionScheme.shape_kind, CustomRegionScheme.shape_object, CustomRegionScheme.shapes).where(
-            CustomRegionScheme.id == key
-        )
+        select(
+            col(CustomRegionScheme.shape_kind), col(CustomRegionScheme.shape_object), col(CustomRegionScheme.shapes)
+        ).where(col(CustomRegionScheme.id) == key)
     ).first()
     if head is None or not head.shape_kind or not head.shapes:
         return None

@@ -93,7 +93,7 @@ def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
     st.code(issued.url, language=None)
 
 
-def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
+def _act(work, done: str) -> None:
     with errors.shown() as failed:
         access.write(work)
     if failed:

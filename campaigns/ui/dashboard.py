@@ -12,7 +12,7 @@ doing it for each viewer on each refresh was 90% of a refresh.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
@@ -37,22 +37,22 @@ def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.Das
     """One database read per campaign (and view) and interval, however many people watch."""
     with access.reading(snapshot=True) as session:
         if slug == ALL:
-            return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
-        return live.read_dashboard(session, slug=slug, staff=staff)
+            return live.read_all_campaigns(session=session, scheme_id=scheme or "us-states")
+        return live.read_dashboard(session=session, slug=slug, staff=staff)
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
     with access.reading() as session:
-        return live.campaign_choices(session), live.schemes_in_use(session)
+        return live.list_campaign_choices(session=session), live.list_schemes_in_use(session=session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
     with access.reading() as session:
-        days = live.region_trend(session, slug=slug, region_code=code)
+        days = live.read_region_trend(session=session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
 
@@ -105,7 +105,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     if per_capita and data.regions["per_100k"].isna().all():
         metric, label = "count", "Signatures"
         note = "Population is not known for this scheme's regions: showing signatures instead."
-    info = reads.region_scheme(data.region_scheme).info
+    info = data.scheme
     chart: alt.TopLevelMixin | None = None
     if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
         chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
@@ -158,7 +158,7 @@ def render() -> None:
         return
     wanted = st.query_params.get("campaign")
     slug = st.selectbox(
-        "Campaign", options, index=options.index(wanted) if wanted in options else 0, format_func=titles.get
+        "Campaign", options, index=options.index(wanted) if wanted in options else 0, format_func=titles.__getitem__
     )
     if slug != ALL:
         st.query_params["campaign"] = slug  # the address can be shared as it is
@@ -215,7 +215,7 @@ def _headline(data: live.DashboardData) -> None:
     passed = [m for m in data.milestones if m.reached_at is not None]
     if passed:
         parts = [
-            f"{m.percent}% ({m.signatures:,}) on {widgets.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
+            f"{m.percent}% ({m.signatures:,}) on {widgets.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]  # passed: reached_at is set
             for m in passed
         ]
         st.caption("Milestones reached: " + " · ".join(parts))
@@ -225,11 +225,11 @@ def _map(view: _View) -> str | None:
     """Draw the scheme's map (shapes or hexagons), or nothing; returns the region code clicked, if any."""
     if view.map is None:
         return None  # no shapes: the ranked bars below are the picture
-    width = "stretch" if view.map_fills_width else "content"
+    width: Literal["stretch", "content"] = "stretch" if view.map_fills_width else "content"
     event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
     if view.attribution:
         st.caption(view.attribution)
-    points = (event or {}).get("selection", {}).get("region", []) if event else []
+    points = event.get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
 
 
@@ -258,7 +258,7 @@ def _region_detail(view: _View, slug: str, picked: str | None) -> None:
     )
     if code is None:
         return
-    row = regions.set_index("code").loc[code]
+    row: pd.Series = regions.set_index("code").loc[code]  # type: ignore[assignment]  # codes are unique: one row
     first, second, third = st.columns(3)
     first.metric("Signatures", f"{int(row['count']):,}")
     second.metric("Per 100,000", "n/a" if pd.isna(row["per_100k"]) else f"{row['per_100k']:.1f}")

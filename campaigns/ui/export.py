@@ -36,7 +36,7 @@ def render() -> None:
     labels = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not labels:
         return
-    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
+    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.__getitem__)
     with access.reading() as session:
         names = filters.list_region_choices(session=session, slugs=chosen)
     regions = st.multiselect(
@@ -61,8 +61,8 @@ def render() -> None:
     export_filter = filters.ExportFilter(
         campaigns=tuple(chosen),
         regions=tuple(regions),
-        signed_from=signed_from,  # type: ignore[arg-type]
-        signed_to=signed_to,  # type: ignore[arg-type]
+        signed_from=signed_from,
+        signed_to=signed_to,
         status=status or "counted",
         include_non_consenting=consent == "everyone",
         reason=reason,

@@ -63,7 +63,7 @@ def render() -> None:
             if st.button("Send again", key=f"resend-{problem.id}", disabled=not sure):
                 with errors.friendly_errors():
                     access.write(
-                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),
+                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),  # type: ignore[misc]  # mypy can't type a lambda with a default
                     )
                     st.toast("Queued again.", icon=":material/send:")
                     st.rerun()

@@ -35,7 +35,7 @@ def render_overview() -> None:
     st.set_page_config(layout="wide")  # tables need the room
     st.title("Campaigns overview")
     with access.reading() as session:
-        rows = overview.campaign_overview(session)
+        rows = overview.read_overview(session=session)
     if not rows:
         st.info("No campaigns yet." + (" Create the first one in the editor." if actor.has("organizer") else ""))
         return
@@ -76,7 +76,10 @@ def render_editor() -> None:
     labels = {NEW: "New campaign"} | {c.slug: f"{c.title} ({c.status})" for c in campaigns}
     wanted = st.query_params.get("edit", NEW)
     choice = st.selectbox(
-        "Campaign", list(labels), index=list(labels).index(wanted) if wanted in labels else 0, format_func=labels.get
+        "Campaign",
+        list(labels),
+        index=list(labels).index(wanted) if wanted in labels else 0,
+        format_func=labels.__getitem__,
     )
     if choice != wanted:
         st.query_params["edit"] = choice
@@ -256,6 +259,6 @@ def _status(actor: Actor, campaign: Campaign) -> None:
     cid = campaign.id or 0
     for label, change in TRANSITIONS[status]:
         if st.button(label, key=f"{campaign.slug}-{label}", type="primary" if label == "Publish" else "secondary"):
-            if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:
+            if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:  # type: ignore[misc]  # mypy can't type a lambda with a default
                 st.toast(f"{label}: done.")
                 st.rerun()

@@ -85,7 +85,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
             st.success(f"Imported {result.count} targets (replacing {result.replaced}).")
 
 
-def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg]
+def _bundle(campaign: Campaign, current: list) -> None:
     """One printable PDF per target: a cover page, then every letter written to them."""
     by_id = {t.id: t for t in current}
     chosen = st.selectbox(
@@ -132,7 +132,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
         or "pending"
     )
     with access.reading() as session:
-        items = moderation.comments_for_review(session, cid, status=show)
+        items = moderation.list_comments_for_review(session=session, campaign_id=cid, status=show)
     if not items:
         st.info(f"No {show} comments.")
     for item in items:
@@ -148,7 +148,7 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
                 _moderate(moderation.hide_comment, item.signature_id, actor)
 
 
-def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[no-untyped-def]
+def _moderate(action, signature_id: int, actor: Actor) -> None:
     with errors.shown() as failed:
         access.write(lambda s: action(session=s, signature_id=signature_id, actor=actor))
     if failed:
@@ -241,7 +241,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
     with access.reading() as session:
         current_targets = targets.list_targets(session, cid)
     sample = templates.sample_context()
-    preview_targets = current_targets[:5] or [None]
+    preview_targets = current_targets[:5] or [None]  # type: ignore[list-item]  # None: the preview without a target
     st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
     for target in preview_targets:
         context = (

@@ -58,13 +58,13 @@ def render() -> None:
     st.title("Paper signatures")
     _explain()
     with access.reading() as session:
-        campaigns = paper.importable_campaigns(session)
+        campaigns = paper.list_importable_campaigns(session=session)
     labels = widgets.campaign_choices(
         campaigns, "No published or closed campaign yet: paper signatures go into one of those."
     )
     if not labels:
         return
-    slug = st.selectbox("Campaign", list(labels), format_func=labels.get, key="paper-campaign")
+    slug = st.selectbox("Campaign", list(labels), format_func=labels.__getitem__, key="paper-campaign")
     upload = st.file_uploader("Signatures CSV", type=["csv", "txt"], key="paper-file")
     if upload is None:
         return
@@ -109,7 +109,7 @@ def render() -> None:
         _download(result, "Download the import report (CSV)", "paper-import-report")
 
 
-def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:  # type: ignore[no-untyped-def, type-arg]
+def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
     bar = st.progress(0.0, text="Importing…")
     try:
         with errors.shown() as failed:

@@ -191,7 +191,9 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
         try:
             address = access.client_address()
             result = access.write(
-                lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
+                lambda session: sign(
+                    session=session, campaign_slug=page.slug, signer=signer, client_address=address, scheme=scheme
+                ),
             )
         except InvalidInput as exc:  # each message under its own field
             for field, message in exc.errors.items():

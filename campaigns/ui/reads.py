@@ -46,7 +46,7 @@ def campaign_page_read_at(slug: str) -> tuple[listing.CampaignPage, datetime]:
 def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
     with access.reading() as session:
         campaign = listing.get_public_campaign(session=session, slug=slug)
-        return moderation.public_comments(session, campaign.id or 0)
+        return moderation.list_public_comments(session=session, campaign_id=campaign.id or 0)
 
 
 def public_comments(slug: str) -> list[moderation.PublicComment]:

@@ -33,7 +33,7 @@ REASON_TEXT = {
 def render_trends(campaign_id: int, *, title: str | None = None, where: str = "below") -> None:
     """Trending alerts for one campaign (staff pages only: they name addresses)."""
     with access.reading() as session:
-        trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
+        trends = flood.find_trends(session=session, campaign_id=campaign_id, now=utcnow())
     on = f" on “{widgets.plain(title)}”" if title else ""
     for trend in trends:
         st.warning(
@@ -66,7 +66,7 @@ def render_review() -> None:
     choices = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not choices:
         return
-    slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
+    slug = st.selectbox("Campaign", list(choices), format_func=choices.__getitem__, key="review-campaign")
     with access.reading() as session:
         campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is None:
@@ -79,7 +79,7 @@ def render_review() -> None:
     )
     with st.container(border=True):
         statuses = st.multiselect(
-            "Which signatures", list(STATUS_LABELS), default=["flagged"], format_func=STATUS_LABELS.get
+            "Which signatures", list(STATUS_LABELS), default=["flagged"], format_func=STATUS_LABELS.__getitem__
         )
         left, right = st.columns(2)
         address = left.text_input("Client address or range", placeholder="203.0.113.9 or 203.0.113.0/24")
@@ -156,7 +156,7 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
     )
 
 
-def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ignore[no-untyped-def]
+def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:
     """A button's callback: runs before the page, so the page then shows the new state."""
     try:
         outcome = access.write(lambda s: review.apply(session=s, review=chosen, action=action, actor=actor))
@@ -193,8 +193,8 @@ def render_rules() -> None:
         rules = sign_rules.list_rules(session=session)
     with st.form("new-rule", border=True):
         left, right = st.columns(2)
-        kind = left.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get)
-        action = right.selectbox("Rule", list(ACTION_LABELS), format_func=ACTION_LABELS.get)
+        kind = left.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.__getitem__)
+        action = right.selectbox("Rule", list(ACTION_LABELS), format_func=ACTION_LABELS.__getitem__)
         pattern = st.text_input("Pattern", max_chars=sign_rules.PATTERN_MAX)
         note = st.text_input("Note (why; optional)", max_chars=200)
         slot = st.empty()
@@ -222,5 +222,5 @@ def render_rules() -> None:
                 left.caption(widgets.plain(rule.note))
             if right.button("Remove", key=f"remove-rule-{rule.id}"):
                 with errors.friendly_errors():
-                    access.write(lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor))
+                    access.write(lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor))  # type: ignore[misc]  # mypy can't type a lambda with a default
                     st.rerun()

@@ -111,8 +111,8 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
             return None
         campaign = listing.get_campaign_by_slug(session, slug)
         assert campaign is not None and campaign.id is not None
-        regions = counts.region_counts(session, campaign.id, campaign.region_scheme)
-        updated = counts.last_updated(session, campaign.id)
+        regions = counts.rank_regions(session=session, campaign_id=campaign.id, scheme_id=campaign.region_scheme)
+        updated = counts.get_last_updated(session=session, campaign_id=campaign.id)
     return {
         "slug": page.slug,
         "title": page.title,
