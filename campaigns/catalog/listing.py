@@ -6,8 +6,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlmodel import Session, SQLModel
 
 from campaigns.core import audit
@@ -172,10 +173,29 @@ def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
     return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
 
 
+# What the public may see: published and closed campaigns. Drafts and archived ones look like no campaign at all.
+PUBLIC_STATUSES = (CampaignStatus.published.value, CampaignStatus.closed.value)
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+def is_public(campaign: _HasStatus) -> bool:
+    """Whether the public may see this campaign (its page, its dashboard, signing it while it is open)."""
+    return campaign.status in PUBLIC_STATUSES
+
+
+def public_campaigns() -> ColumnElement[bool]:
+    """SQL: the campaigns the public may see (``is_public`` as a where-clause)."""
+    return Campaign.status.in_(PUBLIC_STATUSES)  # type: ignore[attr-defined, no-any-return]
+
+
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
     """A published or closed campaign; drafts, archived and unknown slugs look the same: not found."""
     campaign = get_campaign_by_slug(session, slug)
-    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):
+    if campaign is None or not is_public(campaign):
         raise campaign_not_found(slug)
     return campaign
 
@@ -188,9 +208,7 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     """Published and closed campaigns with their totals: open ones first, newest first."""
     campaigns = (
         session.execute(
-            select(Campaign)
-            .where(Campaign.status.in_([CampaignStatus.published.value, CampaignStatus.closed.value]))  # type: ignore[attr-defined]
-            .order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+            select(Campaign).where(public_campaigns()).order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
         )
         .scalars()
         .all()

@@ -205,7 +205,7 @@ def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: dat
     campaign = listing.get_campaign_by_slug(session, slug)
     if campaign is None or campaign.id is None or campaign.status == CampaignStatus.archived:
         raise listing.campaign_not_found(slug)
-    if not staff and campaign.status == CampaignStatus.draft:
+    if not staff and not listing.is_public(campaign):
         raise listing.campaign_not_found(slug)
     return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
 
@@ -229,8 +229,7 @@ def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None
 
 
 def _visible_campaigns(session: Session) -> list[Campaign]:
-    visible = (CampaignStatus.published.value, CampaignStatus.closed.value)
-    stmt = select(Campaign).where(Campaign.status.in_(visible)).order_by(Campaign.id)  # type: ignore[attr-defined]
+    stmt = select(Campaign).where(listing.public_campaigns()).order_by(Campaign.id)
     return list(session.execute(stmt).scalars())
 
 

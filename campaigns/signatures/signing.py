@@ -20,12 +20,11 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, SQLModel
 
-from campaigns.catalog.listing import campaign_not_found, is_possible_slug
+from campaigns.catalog.listing import campaign_not_found, is_possible_slug, is_public
 from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.errors import CampaignClosed, InvalidInput, RallyError
 from campaigns.core.models import (
     Campaign,
-    CampaignStatus,
     CommentStatus,
     Signature,
     SignatureSource,
@@ -229,7 +228,7 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
     row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if is_possible_slug(slug) else None
     campaign = _OpenCampaign(*row) if row is not None else None
-    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):  # look the same
+    if campaign is None or not is_public(campaign):  # look the same
         raise campaign_not_found(slug)
     if not campaign.accepts_signatures(now):
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")

@@ -26,7 +26,9 @@ from campaigns.catalog.listing import (
     create_campaign,
     get_campaign_page,
     get_public_campaign,
+    is_public,
     list_public_campaigns,
+    public_campaigns,
 )
 from campaigns.core.audit import CLI, Actor
 from campaigns.core.db import read_session, run_write
@@ -477,3 +479,15 @@ def test_archived_campaign_is_invisible_publicly_but_listed_for_staff(engine, or
         staff = list_campaigns_for_staff(session)
     assert [c.slug for c in staff] == ["draft-one", "gone", "shown"]  # newest first
     assert {c.id: c.status for c in staff} == {draft.id: "draft", archived.id: "archived", shown.id: "published"}
+
+
+def test_the_public_rule_reads_the_same_in_python_and_in_sql(engine, organizer):
+    """``is_public`` and ``public_campaigns()`` are one rule: signing, the catalog and the dashboard use both."""
+    ids = {status: make_campaign(engine, slug=f"is-{status}", status=status).id for status in ("draft", "published")}
+    ids["closed"] = make_campaign(engine, slug="is-closed", status="closed").id
+    ids["archived"] = make_campaign(engine, slug="is-archived", status="closed").id
+    transition(engine, archive_campaign, ids["archived"], organizer)
+    with read_session(engine) as session:
+        in_sql = set(session.execute(select(Campaign.id).where(public_campaigns())).scalars())
+        in_python = {c.id for c in session.execute(select(Campaign)).scalars() if is_public(c)}
+    assert in_sql == in_python == {ids["published"], ids["closed"]}
