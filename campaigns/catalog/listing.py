@@ -62,9 +62,14 @@ class CampaignSummary:
     status: str  # "published" (accepting signatures) or "closed"
     deadline: datetime | None
 
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+
+def goal_share(total: int, goal: int, *, capped: bool = True) -> float:
+    """How much of its goal a campaign has reached: 0..1 for a progress bar, or past 1 with ``capped=False``
+    ("150% reached"); 0 without a goal."""
+    if goal <= 0:
+        return 0.0
+    share = total / goal
+    return min(1.0, share) if capped else share
 
 
 def consent_hash(text: str) -> str:
@@ -247,10 +252,6 @@ class CampaignPage:
     @property
     def is_open(self) -> bool:
         return self.status == CampaignStatus.published.value
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
 
 
 def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPage:

@@ -57,10 +57,6 @@ class DashboardData:
     campaigns: pd.DataFrame  # slug, title, status, total, goal (the all-campaigns view; one row otherwise)
     read_at: datetime
 
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class _SchemeTable:

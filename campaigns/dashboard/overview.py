@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from campaigns.catalog.listing import goal_share
 from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.signatures.counts import campaign_totals
 
@@ -43,7 +44,7 @@ class CampaignOverviewRow:
     @property
     def progress(self) -> float:
         """Share of the goal reached, 0..1 (a progress bar's value; see ``milestone`` beyond it)."""
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+        return goal_share(self.total, self.goal)
 
 
 def _effective_status(campaign: Campaign, now: datetime) -> str:

@@ -26,6 +26,7 @@ from campaigns.catalog.listing import (
     create_campaign,
     get_campaign_page,
     get_public_campaign,
+    goal_share,
     is_public,
     list_public_campaigns,
     public_campaigns,
@@ -491,3 +492,10 @@ def test_the_public_rule_reads_the_same_in_python_and_in_sql(engine, organizer):
         in_sql = set(session.execute(select(Campaign.id).where(public_campaigns())).scalars())
         in_python = {c.id for c in session.execute(select(Campaign)).scalars() if is_public(c)}
     assert in_sql == in_python == {ids["published"], ids["closed"]}
+
+
+def test_goal_share_is_capped_for_progress_bars_but_not_for_the_percentage_reached():
+    assert goal_share(3, 12) == 0.25
+    assert goal_share(150, 100) == 1.0
+    assert goal_share(150, 100, capped=False) == 1.5
+    assert goal_share(5, 0) == goal_share(5, 0, capped=False) == 0.0
