@@ -16,9 +16,9 @@ from functools import cache
 from sqlalchemy.engine import Engine
 
 from campaigns.catalog.lifecycle import publish_campaign
-from campaigns.catalog.listing import CampaignCreate, create_campaign, get_campaign_by_slug
+from campaigns.catalog.listing import create_campaign, get_campaign_by_slug
 from campaigns.core.db import dialect_insert, run_write
-from campaigns.core.models import CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.models import CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
 from campaigns.regions.schemes import Region, get_scheme

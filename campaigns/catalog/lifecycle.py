@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from campaigns.catalog.listing import (
-    CampaignCreate,
     _validate,
     consent_text,
     get_campaign_by_slug,
@@ -24,7 +23,7 @@ from campaigns.catalog.listing import (
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
-from campaigns.core.models import Campaign, CampaignStatus, Signature, utcnow
+from campaigns.core.models import Campaign, CampaignCreate, CampaignStatus, CampaignUpdate, Signature, utcnow
 from campaigns.core.validation import find_bad_characters
 from campaigns.letters.templates import TemplateRejected, check_template
 
@@ -155,37 +154,13 @@ def suggest_slug(session: Session, title: str) -> str:
         n += 1
 
 
-class CampaignUpdate(SQLModel):
-    """The fields to change; those left unset stay as they are (set ``deadline=None`` to remove a deadline)."""
-
-    slug: str | None = None
-    title: str | None = None
-    purpose: str | None = None
-    body: str | None = None
-    goal: int | None = None
-    deadline: datetime | None = None
-    region_scheme: str | None = None
-    consent_text: str | None = None
-    require_confirmation: bool | None = None
-
-
 _STRIPPED = ("title", "purpose", "consent_text")  # stored without surrounding blanks, as on create
 # short: old and new values go in the log
 _AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "require_confirmation")
 
 
 def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
-    return CampaignCreate(
-        slug=campaign.slug,
-        title=campaign.title,
-        purpose=campaign.purpose,
-        body=campaign.body,
-        goal=campaign.goal,
-        deadline=campaign.deadline,
-        region_scheme=campaign.region_scheme,
-        consent_text=consent_text(session, campaign),
-        require_confirmation=campaign.require_confirmation,
-    )
+    return CampaignCreate.model_validate(campaign, update={"consent_text": consent_text(session, campaign)})
 
 
 def _changed_fields(current: CampaignCreate, given: dict[str, object]) -> list[str]:

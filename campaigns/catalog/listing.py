@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
-from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
+from campaigns.core.models import (
+    DEFAULT_CONSENT_TEXT,
+    Campaign,
+    CampaignCreate,
+    CampaignPublic,
+    CampaignStatus,
+    CampaignSummary,
+    ConsentWording,
+    utcnow,
+)
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
 from campaigns.regions.custom import resolve_scheme
 from campaigns.signatures.counts import campaign_total, campaign_totals
@@ -26,41 +34,10 @@ TITLE_MAX = 200
 PURPOSE_MAX = 2000
 BODY_MAX = 50_000
 CONSENT_MAX = 1000
-DEFAULT_CONSENT_TEXT = (
-    "Yes, the organizers of this campaign may email me about it and about related actions. "
-    "I can unsubscribe at any time."
-)
-
-
-class CampaignCreate(SQLModel):
-    slug: str
-    title: str
-    purpose: str
-    body: str = ""
-    goal: int
-    deadline: datetime | None = None
-    region_scheme: str
-    consent_text: str = DEFAULT_CONSENT_TEXT
-    # Count a signature once its signer confirms their email. None: on when an SMTP server is configured
-    # (the development outbox does not turn it on, so a fresh `make run` counts a signature at once).
-    require_confirmation: bool | None = None
 
 
 def default_require_confirmation() -> bool:
     return mail_mode() == "smtp"
-
-
-@dataclass(frozen=True)
-class CampaignSummary:
-    """What the public sees of a campaign in lists and the JSON API."""
-
-    slug: str
-    title: str
-    purpose: str
-    goal: int
-    total: int
-    status: str  # "published" (accepting signatures) or "closed"
-    deadline: datetime | None
 
 
 def goal_share(total: int, goal: int, *, capped: bool = True) -> float:
@@ -220,56 +197,24 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     )
     totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
     summaries = [
-        CampaignSummary(
-            slug=c.slug,
-            title=c.title,
-            purpose=c.purpose,
-            goal=c.goal,
-            total=totals.get(c.id or 0, 0),
-            status=public_status(c, now),
-            deadline=c.deadline,
-        )
+        CampaignSummary.model_validate(c, update={"total": totals.get(c.id or 0, 0), "status": public_status(c, now)})
         for c in campaigns
     ]
     return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)
 
 
-@dataclass(frozen=True)
-class CampaignPage:
-    """Everything the public campaign page shows, as plain values (safe to cache and share)."""
-
-    slug: str
-    title: str
-    purpose: str
-    body: str
-    goal: int
-    total: int
-    status: str  # "published" (open) or "closed"
-    deadline: datetime | None
-    region_scheme: str
-    consent_text: str
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == CampaignStatus.published.value
-
-
-def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPage:
-    return CampaignPage(
-        slug=campaign.slug,
-        title=campaign.title,
-        purpose=campaign.purpose,
-        body=campaign.body,
-        goal=campaign.goal,
-        total=campaign_total(session, campaign.id or 0),
-        status=public_status(campaign, now),
-        deadline=campaign.deadline,
-        region_scheme=campaign.region_scheme,
-        consent_text=consent_text(session, campaign),
+def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPublic:
+    return CampaignPublic.model_validate(
+        campaign,
+        update={
+            "total": campaign_total(session, campaign.id or 0),
+            "status": public_status(campaign, now),
+            "consent_text": consent_text(session, campaign),
+        },
     )
 
 
-def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
+def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPublic:
     return _page(session, get_public_campaign(session=session, slug=slug), now)
 
 
@@ -281,7 +226,7 @@ def days_left(deadline: datetime | None, now: datetime | None = None) -> int | N
     return max(0, int(seconds // 86_400))
 
 
-def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPage:
+def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPublic:
     """The public page's content for any status (organizers preview drafts exactly as supporters will see them)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

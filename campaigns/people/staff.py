@@ -33,7 +33,7 @@ from sqlmodel import Session
 from campaigns.core.audit import Actor, record
 from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
-from campaigns.core.models import AuthSession, LoginAttempt, Role, User, UserRole, utcnow
+from campaigns.core.models import AuthSession, LoginAttempt, Role, User, UserPublic, UserRole, utcnow
 from campaigns.core.settings import PROJECT_ROOT, Settings, get_settings
 from campaigns.core.validation import LONE_SURROGATE, clean_email, clean_name, find_bad_characters, has_lone_surrogate
 
@@ -60,16 +60,6 @@ class LoginThrottled(RallyError):
     def __init__(self) -> None:
         minutes = int(FAILED_LOGIN_WINDOW.total_seconds() // 60)
         super().__init__(f"Too many failed log-ins. For your account's safety, wait {minutes} minutes and try again.")
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: int
-    email: str
-    display_name: str
-    roles: tuple[str, ...]
-    is_active: bool
-    created_at: datetime
 
 
 # --- passwords and accounts ----------------------------------------------------------------------
@@ -225,15 +215,12 @@ def user_by_email(session: Session, email: str) -> User:
     return user
 
 
-def list_users(session: Session) -> list[UserInfo]:
+def list_users(session: Session) -> list[UserPublic]:
     users = session.execute(select(User).order_by(User.email)).scalars().all()
     roles: dict[int, list[str]] = {}
     for user_id, role in session.execute(select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
         roles.setdefault(user_id, []).append(role)
-    return [
-        UserInfo(u.id or 0, u.email, u.display_name, tuple(roles.get(u.id or 0, [])), u.is_active, u.created_at)
-        for u in users
-    ]
+    return [UserPublic.model_validate(u, update={"roles": tuple(roles.get(u.id or 0, []))}) for u in users]
 
 
 def count_users(session: Session) -> int:

@@ -49,9 +49,11 @@ from campaigns.core.models import (
     Campaign,
     ConsentWording,
     Letter,
+    LetterView,
     Outreach,
     Signature,
     SignatureStatus,
+    SignatureView,
     SupporterToken,
     Target,
     utcnow,
@@ -241,48 +243,6 @@ def open_receipt(*, session: Session, token: str) -> ReceiptOwner:
 
 
 @dataclass(frozen=True)
-class DeliveryView:
-    channel: str
-    status: str
-    sent_at: datetime | None  # when Rally's email was sent, or when the signer downloaded or opened it
-    what_happened: str  # deliveries.DeliveryKind: sent (by Rally), waiting, failed, uncertain, downloaded, opened
-
-
-@dataclass(frozen=True)
-class LetterView:
-    letter_id: int
-    signature_id: int
-    campaign_title: str
-    target_name: str
-    target_title: str
-    subject: str
-    body: str
-    created_at: datetime
-    deliveries: tuple[DeliveryView, ...]
-
-
-@dataclass(frozen=True)
-class SignatureView:
-    signature_id: int
-    campaign_slug: str
-    campaign_title: str
-    campaign_open: bool
-    full_name: str
-    email: str
-    region_name: str
-    postal_code: str | None
-    comment: str | None
-    comment_status: str | None
-    status: str  # counted | withdrawn | pending
-    source: str
-    signed_at: datetime
-    withdrawn_at: datetime | None
-    contact_consent: bool
-    consent_at: datetime | None
-    consent_text: str  # the wording agreed to; when not consenting, the campaign's current wording
-
-
-@dataclass(frozen=True)
 class SupporterData:
     email: str
     signatures: tuple[SignatureView, ...]
@@ -322,41 +282,23 @@ def my_data(session: Session, *, email_canonical: str, only: int | None = None) 
     signatures = []
     for sig, campaign in _signatures(session, email_canonical, only):
         agreed = _wording(session, sig.consent_hash) if sig.contact_consent else None
-        signatures.append(
-            SignatureView(
-                signature_id=sig.id or 0,
-                campaign_slug=campaign.slug,
-                campaign_title=campaign.title,
-                campaign_open=campaign.accepts_signatures(),
-                full_name=sig.full_name,
-                email=sig.email,
-                region_name=_region_name(session, campaign.region_scheme, sig.region_code),
-                postal_code=sig.postal_code,
-                comment=sig.comment,
-                comment_status=sig.comment_status,
-                status=sig.status,
-                source=sig.source,
-                signed_at=sig.created_at,
-                withdrawn_at=sig.withdrawn_at,
-                contact_consent=sig.contact_consent,
-                consent_at=sig.consent_at,
-                consent_text=agreed or consent_text(session, campaign),
-            )
-        )
+        extra = {
+            "campaign_slug": campaign.slug,
+            "campaign_title": campaign.title,
+            "campaign_open": campaign.accepts_signatures(),
+            "region_name": _region_name(session, campaign.region_scheme, sig.region_code),
+            "consent_text": agreed or consent_text(session, campaign),
+        }
+        signatures.append(SignatureView.model_validate(sig, update=extra))
     titles = {s.signature_id: s.campaign_title for s in signatures}
     letters = tuple(
-        LetterView(
-            letter_id=letter["id"],
-            signature_id=letter["signature_id"],
-            campaign_title=titles.get(letter["signature_id"], ""),
-            target_name=letter["target_name"] or "",
-            target_title=letter["target_title"] or "",
-            subject=letter["subject"],
-            body=letter["body"],
-            created_at=letter["created_at"],
-            deliveries=tuple(
-                DeliveryView(d["channel"], d["status"], d["sent_at"], d["what_happened"]) for d in letter["deliveries"]
-            ),
+        LetterView.model_validate(
+            letter,
+            update={
+                "campaign_title": titles.get(letter["signature_id"], ""),
+                "target_name": letter["target_name"] or "",  # the target was deleted since
+                "target_title": letter["target_title"] or "",
+            },
         )
         for letter in _letters(session, list(titles), _receipt_since(signatures, only))
     )

@@ -9,6 +9,7 @@ from campaigns.core import audit
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
+from campaigns.core.models import UserPublic
 from campaigns.people import password_links, staff
 from campaigns.ui import common
 
@@ -71,7 +72,7 @@ def render_people() -> None:
     _reset_password(actor, chosen)
 
 
-def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
+def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
     st.subheader("Reset their password", anchor=False)
     if chosen.id == actor.user_id:
         st.caption("To change your own password, use Account → Password.")

@@ -12,7 +12,7 @@ import streamlit as st
 
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core.models import utcnow
+from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporters
 from campaigns.ui import common
@@ -178,7 +178,7 @@ STATUS_TEXT = {
 }
 
 
-def _one_signature(email: str, signature: supporters.SignatureView) -> None:
+def _one_signature(email: str, signature: SignatureView) -> None:
     sid = signature.signature_id
     st.markdown(f"**{common.plain(signature.campaign_title)}**")
     st.caption(
@@ -248,13 +248,13 @@ DELIVERY_TEXT = {  # (what happened, channel) -> what the page says; only "sent 
 }
 
 
-def delivery_text(delivery: supporters.DeliveryView) -> str:
+def delivery_text(delivery: DeliveryView) -> str:
     """What happened to one delivery, in the page's words, with its day when there is one."""
     text = DELIVERY_TEXT.get((delivery.what_happened, delivery.channel), f"{delivery.channel}: {delivery.status}")
     return text + (f" on {_day(delivery.sent_at)}" if delivery.sent_at else "")
 
 
-def _one_letter(letter: supporters.LetterView) -> None:
+def _one_letter(letter: LetterView) -> None:
     to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
     st.markdown(f"**To {common.plain(to)}** · {common.plain(letter.campaign_title)}")
     how = [delivery_text(d) for d in letter.deliveries]

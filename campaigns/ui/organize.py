@@ -14,7 +14,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
-from campaigns.core.models import Campaign, CampaignStatus
+from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import custom
 from campaigns.ui import common, organize_parts, public, review
@@ -116,7 +116,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with read_session(common.engine()) as session:
         schemes = custom.all_schemes(session)
-        consent = listing.consent_text(session, campaign) if campaign else listing.DEFAULT_CONSENT_TEXT
+        consent = listing.consent_text(session, campaign) if campaign else DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))
         slug = st.text_input(
@@ -192,12 +192,12 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     if st.button("Create draft" if campaign is None else "Save changes", type="primary", key=f"{key}-save"):
         if campaign is None:
             work: Callable[[Any], Campaign] = lambda s: listing.create_campaign(  # noqa: E731
-                session=s, campaign_create=listing.CampaignCreate(**values), actor=actor
+                session=s, campaign_create=CampaignCreate(**values), actor=actor
             )
         else:
             cid = campaign.id or 0
             work = lambda s: lifecycle.update_campaign(  # noqa: E731
-                session=s, campaign_id=cid, changes=lifecycle.CampaignUpdate(**values), actor=actor
+                session=s, campaign_id=cid, changes=CampaignUpdate(**values), actor=actor
             )
         saved = _attempt(work)
         if saved is not None:

@@ -10,9 +10,9 @@ from datetime import datetime
 
 import streamlit as st
 
-from campaigns.catalog.listing import CampaignPage
 from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporters import receipt_url
@@ -66,7 +66,7 @@ def render_campaign(slug: str) -> None:
     render_campaign_view(page, done=st.session_state.get(f"signed:{slug}"))
 
 
-def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, preview: bool = False) -> None:
+def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None, preview: bool = False) -> None:
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(common.plain(page.title))
     st.markdown(f"**{common.plain(page.purpose)}**")
@@ -100,7 +100,7 @@ def _live_count(slug: str, own_total: int) -> None:
         render_count(page, own_total=own_total, read_at=read_at)
 
 
-def render_count(page: CampaignPage, *, own_total: int = 0, read_at: datetime | None = None) -> None:
+def render_count(page: CampaignPublic, *, own_total: int = 0, read_at: datetime | None = None) -> None:
     """``own_total``: the count this visitor saw right after signing (the cached page may not include them yet)."""
     total = max(page.total, own_total)
     common.progress(total, page.goal)
@@ -142,7 +142,7 @@ def _source() -> dict[str, str | None]:
     }
 
 
-def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
+def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
     scheme = common.region_scheme(page.region_scheme)
     info = scheme.info
     codes = [r.code for r in scheme.regions]
@@ -209,7 +209,7 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
     st.rerun()
 
 
-def render_thank_you(page: CampaignPage, done: SignResult, *, confirmed: bool = False) -> None:
+def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool = False) -> None:
     """The thank-you: built only from what this visitor typed (``done``), the same for a new and a repeated
     signature. ``confirmed``: shown after the signer followed their confirmation link."""
     with st.container(border=True):

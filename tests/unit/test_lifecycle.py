@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.catalog.lifecycle import (
-    CampaignUpdate,
     InvalidTransition,
     archive_campaign,
     close_campaign,
@@ -20,7 +19,6 @@ from campaigns.catalog.lifecycle import (
 )
 from campaigns.catalog.listing import (
     SLUG_RE,
-    CampaignCreate,
     consent_hash,
     consent_text,
     create_campaign,
@@ -34,7 +32,7 @@ from campaigns.catalog.listing import (
 from campaigns.core.audit import CLI, Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignNotFound, InvalidInput
-from campaigns.core.models import AuditEntry, Campaign, ConsentWording, Signature, User
+from campaigns.core.models import AuditEntry, Campaign, CampaignCreate, CampaignUpdate, ConsentWording, Signature, User
 from campaigns.signatures.signing import sign
 from tests.support.factories import future, make_campaign, past, signer
 
