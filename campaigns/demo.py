@@ -126,7 +126,7 @@ def demo_rows(campaign_id: int, demo: DemoCampaign, count: int, now: datetime, s
 
 def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple[int, str]:
     def work(session):  # type: ignore[no-untyped-def]
-        campaign = get_campaign_by_slug(session, demo.slug)
+        campaign = get_campaign_by_slug(session=session, slug=demo.slug)
         if campaign is None:
             campaign = create_campaign(
                 session=session,

@@ -16,8 +16,8 @@ from sqlmodel import Session
 
 from campaigns.catalog.listing import (
     _validate,
-    consent_text,
     get_campaign_by_slug,
+    get_consent_text,
     store_consent_wording,
 )
 from campaigns.core import audit
@@ -139,7 +139,7 @@ def _join_words(words: list[str], limit: int) -> str:
     return slug or words[0][:limit]  # one word longer than the limit: cut inside it
 
 
-def suggest_slug(session: Session, title: str) -> str:
+def suggest_slug(*, session: Session, title: str) -> str:
     """A link name for a title: ASCII words and hyphens, at most 60 characters, not used by any campaign yet."""
     folded = unicodedata.normalize("NFKD", title.lower().translate(_UNSPLIT_LETTERS))
     words = re.findall(r"[a-z0-9]+", folded.encode("ascii", "ignore").decode("ascii")) or ["campaign"]
@@ -160,7 +160,9 @@ _AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "requir
 
 
 def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
-    return CampaignCreate.model_validate(campaign, update={"consent_text": consent_text(session, campaign)})
+    return CampaignCreate.model_validate(
+        campaign, update={"consent_text": get_consent_text(session=session, campaign=campaign)}
+    )
 
 
 def _changed_fields(current: CampaignCreate, given: dict[str, object]) -> list[str]:
@@ -201,7 +203,11 @@ def update_campaign(
         errors["slug"] = (
             f"A published campaign's link never changes: people have already shared it. Keep “{campaign.slug}”."
         )
-    elif "slug" in changed and "slug" not in errors and get_campaign_by_slug(session, merged.slug) is not None:
+    elif (
+        "slug" in changed
+        and "slug" not in errors
+        and get_campaign_by_slug(session=session, slug=merged.slug) is not None
+    ):
         errors["slug"] = f"The link name “{merged.slug}” is already used by another campaign."
     if "region_scheme" in changed and _has_signatures(session, campaign_id):
         errors["region_scheme"] = (
@@ -213,7 +219,7 @@ def update_campaign(
     for name in changed:
         value = getattr(merged, name)
         if name == "consent_text":
-            campaign.consent_hash = store_consent_wording(session, value.strip())
+            campaign.consent_hash = store_consent_wording(session=session, text=value.strip())
         else:
             setattr(campaign, name, value.strip() if name in _STRIPPED else value)
     campaign.updated_at = now
@@ -231,7 +237,7 @@ def update_campaign(
     return campaign
 
 
-def list_campaigns_for_staff(session: Session) -> list[Campaign]:
+def list_campaigns_for_staff(*, session: Session) -> list[Campaign]:
     """Every campaign, whatever its status, newest first."""
     stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
     return list(session.execute(stmt).scalars().all())

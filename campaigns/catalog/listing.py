@@ -53,7 +53,7 @@ def consent_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def store_consent_wording(session: Session, text: str) -> str:
+def store_consent_wording(*, session: Session, text: str) -> str:
     digest = consent_hash(text)
     if session.get(ConsentWording, digest) is None:
         session.add(ConsentWording(hash=digest, text=text))
@@ -61,7 +61,7 @@ def store_consent_wording(session: Session, text: str) -> str:
     return digest
 
 
-def consent_text(session: Session, campaign: Campaign) -> str:
+def get_consent_text(*, session: Session, campaign: Campaign) -> str:
     wording = session.get(ConsentWording, campaign.consent_hash)
     return wording.text if wording else DEFAULT_CONSENT_TEXT
 
@@ -130,7 +130,7 @@ def create_campaign(
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:
         raise InvalidInput(errors)
-    digest = store_consent_wording(session, campaign_create.consent_text.strip())
+    digest = store_consent_wording(session=session, text=campaign_create.consent_text.strip())
     confirm = campaign_create.require_confirmation
     campaign = Campaign(
         **campaign_create.model_dump(exclude={"consent_text", "require_confirmation"}),
@@ -148,7 +148,7 @@ def create_campaign(
     return campaign
 
 
-def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
+def get_campaign_by_slug(*, session: Session, slug: str) -> Campaign | None:
     """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
     if not is_possible_slug(slug):
         return None
@@ -176,7 +176,7 @@ def public_campaigns() -> ColumnElement[bool]:
 
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
     """A published or closed campaign; drafts, archived and unknown slugs look the same: not found."""
-    campaign = get_campaign_by_slug(session, slug)
+    campaign = get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or not is_public(campaign):
         raise campaign_not_found(slug)
     return campaign
@@ -209,7 +209,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
         update={
             "total": campaign_total(session, campaign.id or 0),
             "status": public_status(campaign, now),
-            "consent_text": consent_text(session, campaign),
+            "consent_text": get_consent_text(session=session, campaign=campaign),
         },
     )
 

@@ -198,7 +198,7 @@ def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFram
 def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
     """One campaign's dashboard. The public sees published and closed campaigns; staff any but archived."""
     now = now or utcnow()
-    campaign = listing.get_campaign_by_slug(session, slug)
+    campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None or campaign.status == CampaignStatus.archived:
         raise listing.campaign_not_found(slug)
     if not staff and not listing.is_public(campaign):
@@ -306,7 +306,7 @@ def campaign_choices(session: Session) -> list[tuple[str, str]]:
 
 def region_trend(session: Session, *, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
     """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
-    campaign = listing.get_campaign_by_slug(session, slug)
+    campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None:
         raise listing.campaign_not_found(slug)
     days = stats.region_daily_counts(session, campaign.id, region_code)

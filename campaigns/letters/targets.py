@@ -211,13 +211,13 @@ def _order(target: Target) -> tuple[bool, str, str, int]:
     return (target.region_code is not None, target.region_code or "", target.name.casefold(), target.id or 0)
 
 
-def list_targets(session: Session, campaign_id: int) -> list[Target]:
+def list_targets(*, session: Session, campaign_id: int) -> list[Target]:
     """All targets of a campaign: those for every signer first, then by region code, then by name."""
     targets = session.execute(select(Target).where(Target.campaign_id == campaign_id)).scalars().all()
     return sorted(targets, key=_order)
 
 
-def targets_for_region(session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
+def list_targets_for_region(*, session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
     """Who a signer of ``region_code`` writes to: the region's own targets, then the targets for every signer."""
     code = (region_code or "").strip().upper()
     where = or_(Target.region_code == code, Target.region_code.is_(None)) if code else Target.region_code.is_(None)  # type: ignore[union-attr]

@@ -174,7 +174,7 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
         user = session.execute(select(User).where(User.email == claimed)).scalar_one_or_none()
         if user is None or not user.is_active:
             raise LinkRefused("This account is no longer active, so its password can't be set. Ask an admin.")
-        ended = staff.store_password(session, user, new_hash, now=at)
+        ended = staff.store_password(session=session, user=user, password_hash=new_hash, now=at)
         record(session, actor=Actor(user.id, user.email), action="user.password_reset", sessions_ended=ended)
         return user.email
 

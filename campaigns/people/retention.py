@@ -79,7 +79,7 @@ def _spent_links(now: datetime) -> object:
     )
 
 
-def plan(session: Session, *, days: int, now: datetime | None = None) -> RetentionReport:
+def plan_retention(*, session: Session, days: int, now: datetime | None = None) -> RetentionReport:
     """What a run would do now, changing nothing."""
     now = now or utcnow()
     spent = int(session.execute(select(func.count()).select_from(_TOKENS).where(_spent_links(now))).scalar_one())
@@ -113,7 +113,7 @@ def _anonymize_batch(session: Session, campaign_id: int, after_id: int, batch: i
     )
     if not ids:
         return None
-    anonymize_signatures(session, [i for i in ids if i is not None], now=now)
+    anonymize_signatures(session=session, signature_ids=[i for i in ids if i is not None], now=now)
     return max(i for i in ids if i is not None)
 
 
@@ -129,7 +129,7 @@ def run_retention(
     days = get_settings().retention_days if days is None else days
     now = now or utcnow()
     with read_session(engine) as session:
-        report = plan(session, days=days, now=now)
+        report = plan_retention(session=session, days=days, now=now)
     if not apply:
         return report
     done = []

@@ -148,7 +148,7 @@ def _user(session: Session, user_id: int) -> User:
     return user
 
 
-def user_roles(session: Session, user_id: int) -> tuple[str, ...]:
+def get_user_roles(*, session: Session, user_id: int) -> tuple[str, ...]:
     rows = session.execute(select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role))
     return tuple(rows.scalars())
 
@@ -187,7 +187,7 @@ def hash_password(password: str) -> str:
 
 
 def store_password(
-    session: Session, user: User, password_hash: str, *, keep_session: str | None = None, now: datetime | None = None
+    *, session: Session, user: User, password_hash: str, keep_session: str | None = None, now: datetime | None = None
 ) -> int:
     """Give ``user`` this password hash and end their log-ins, all but the one whose token hash is
     ``keep_session``; returns how many ended. Callers audit the change."""
@@ -204,18 +204,18 @@ def store_password(
 def set_password(*, session: Session, user_id: int, password: str, actor: Actor) -> None:
     """Set someone's password (the command line): every log-in of theirs ends."""
     user = _user(session, user_id)
-    store_password(session, user, hash_password(password))
+    store_password(session=session, user=user, password_hash=hash_password(password))
     record(session, actor=actor, action="user.password", target=user.email)
 
 
-def user_by_email(session: Session, email: str) -> User:
+def get_user_by_email(*, session: Session, email: str) -> User:
     user = session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
     if user is None:
         raise NotFound(f"There is no account for {(email or '').strip()[:320]}: `users list` shows them all.")
     return user
 
 
-def list_users(session: Session) -> list[UserPublic]:
+def list_users(*, session: Session) -> list[UserPublic]:
     users = session.execute(select(User).order_by(User.email)).scalars().all()
     roles: dict[int, list[str]] = {}
     for user_id, role in session.execute(select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
@@ -223,7 +223,7 @@ def list_users(session: Session) -> list[UserPublic]:
     return [UserPublic.model_validate(u, update={"roles": tuple(roles.get(u.id or 0, []))}) for u in users]
 
 
-def count_users(session: Session) -> int:
+def count_users(*, session: Session) -> int:
     return int(session.execute(select(func.count()).select_from(User)).scalar_one())
 
 
@@ -383,7 +383,9 @@ def identify(*, session: Session, cookie_value: str | None, now: datetime | None
         auth_session.last_seen_at = now
         auth_session.expires_at = now + timedelta(hours=get_settings().session_hours)
         session.flush()
-    return Actor(user_id=user.id, email=user.email, roles=frozenset(user_roles(session, user.id or 0)))
+    return Actor(
+        user_id=user.id, email=user.email, roles=frozenset(get_user_roles(session=session, user_id=user.id or 0))
+    )
 
 
 def end_session(*, session: Session, cookie_value: str | None) -> bool:
@@ -482,7 +484,9 @@ def change_own_password(
         if user is None or not user.is_active or user.password_hash != claim.password_hash:
             raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
         session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
-        ended = store_password(session, user, new_hash, keep_session=_token_hash(token), now=now)
+        ended = store_password(
+            session=session, user=user, password_hash=new_hash, keep_session=_token_hash(token), now=now
+        )
         record(session, actor=actor, action="user.password_change", target=user.email, sessions_ended=ended)
         return ended
 

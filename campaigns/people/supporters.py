@@ -39,7 +39,7 @@ from sqlalchemy import Text, cast, delete, func, literal, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from campaigns.catalog.listing import consent_text
+from campaigns.catalog.listing import get_consent_text
 from campaigns.core import audit, outbox
 from campaigns.core.audit import Actor
 from campaigns.core.db import run_write
@@ -275,7 +275,7 @@ def _wording(session: Session, digest: str | None) -> str | None:
     return wording.text if wording else None
 
 
-def my_data(session: Session, *, email_canonical: str, only: int | None = None) -> SupporterData:
+def get_my_data(*, session: Session, email_canonical: str, only: int | None = None) -> SupporterData:
     """Every signature under this (canonical) address, across campaigns, and every letter sent in their name.
 
     ``only``: one signature's id (what a receipt proves), and its letters."""
@@ -287,7 +287,7 @@ def my_data(session: Session, *, email_canonical: str, only: int | None = None) 
             "campaign_title": campaign.title,
             "campaign_open": campaign.accepts_signatures(),
             "region_name": _region_name(session, campaign.region_scheme, sig.region_code),
-            "consent_text": agreed or consent_text(session, campaign),
+            "consent_text": agreed or get_consent_text(session=session, campaign=campaign),
         }
         signatures.append(SignatureView.model_validate(sig, update=extra))
     titles = {s.signature_id: s.campaign_title for s in signatures}
@@ -363,7 +363,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def export_my_data(
-    session: Session, *, email_canonical: str, only: int | None = None, now: datetime | None = None
+    *, session: Session, email_canonical: str, only: int | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Everything held about this address, as plain JSON-ready values (what the download gives); ``only``:
     one signature (a receipt), without the address's access links."""
@@ -426,8 +426,8 @@ def export_my_data(
     }
 
 
-def export_my_data_json(session: Session, *, email_canonical: str, only: int | None = None) -> str:
-    data = export_my_data(session, email_canonical=email_canonical, only=only)
+def export_my_data_json(*, session: Session, email_canonical: str, only: int | None = None) -> str:
+    data = export_my_data(session=session, email_canonical=email_canonical, only=only)
     return json.dumps(data, ensure_ascii=False, indent=2)
 
 
@@ -523,7 +523,7 @@ def _placeholder(dialect_name: str) -> Any:
     return literal(ERASED_PREFIX) + cast(_SIGNATURES.c.id, Text) + "-" + random_hex
 
 
-def anonymize_signatures(session: Session, signature_ids: Sequence[int], *, now: datetime | None = None) -> int:
+def anonymize_signatures(*, session: Session, signature_ids: Sequence[int], now: datetime | None = None) -> int:
     """Remove the personal data of these signatures, their letters and deliveries; counts stay as they are.
 
     Signatures already erased are left alone (so this is safe to repeat). Returns how many were erased now.
@@ -596,7 +596,7 @@ def erase_my_data(
         stmt = stmt.where(Signature.id == only)
     signatures = session.execute(stmt.with_for_update()).scalars().all()
     withdrawn = sum(_withdraw(session, sig, now) for sig in signatures) if withdraw else 0
-    erased = anonymize_signatures(session, [sig.id or 0 for sig in signatures], now=now)
+    erased = anonymize_signatures(session=session, signature_ids=[sig.id or 0 for sig in signatures], now=now)
     if only is None:  # the mailbox's own "your data" links and mail go with the whole address (not staff links)
         session.execute(
             delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical, _TOKENS.c.purpose == PURPOSE)

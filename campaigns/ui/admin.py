@@ -19,7 +19,7 @@ def render_people() -> None:
     st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
     with read_session(common.engine()) as session:
-        people = staff.list_users(session)
+        people = staff.list_users(session=session)
     st.dataframe(
         pd.DataFrame(
             [

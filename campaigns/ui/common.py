@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -224,13 +223,13 @@ def mail_banner() -> None:
     )
 
 
-def campaign_choices(list_campaigns: Callable[[Any], Sequence[Campaign]], empty: str) -> dict[str, str]:
-    """A staff page's campaign picker: slug → "Title (status)", in the order ``list_campaigns(session)`` gives.
+def campaign_choices(list_campaigns: Callable[..., Sequence[Campaign]], empty: str) -> dict[str, str]:
+    """A staff page's campaign picker: slug → "Title (status)", in the order ``list_campaigns(session=...)`` gives.
 
     With no campaign at all, says ``empty`` and returns no choices (the page then has nothing to show).
     """
     with read_session(engine()) as session:
-        campaigns = list_campaigns(session)
+        campaigns = list_campaigns(session=session)
     if not campaigns:
         st.info(empty)
     return {c.slug: f"{c.title} ({c.status})" for c in campaigns}

@@ -128,7 +128,7 @@ def _day(moment: datetime | None) -> str:
 
 def _render_data(email: str, only: int | None = None) -> None:
     with read_session(common.engine()) as session:
-        data = supporters.my_data(session, email_canonical=email, only=only)
+        data = supporters.get_my_data(session=session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
         st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
@@ -165,7 +165,7 @@ def _render_data(email: str, only: int | None = None) -> None:
 
 def _export(email: str, only: int | None) -> str:
     with read_session(common.engine()) as session:
-        return supporters.export_my_data_json(session, email_canonical=email, only=only)
+        return supporters.export_my_data_json(session=session, email_canonical=email, only=only)
 
 
 COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}

@@ -68,7 +68,7 @@ def render_overview() -> None:
 
 def _campaigns() -> list[Campaign]:
     with read_session(common.engine()) as session:
-        return lifecycle.list_campaigns_for_staff(session)
+        return lifecycle.list_campaigns_for_staff(session=session)
 
 
 def render_editor() -> None:
@@ -116,7 +116,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with read_session(common.engine()) as session:
         schemes = custom.all_schemes(session)
-        consent = listing.consent_text(session, campaign) if campaign else DEFAULT_CONSENT_TEXT
+        consent = listing.get_consent_text(session=session, campaign=campaign) if campaign else DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))
         slug = st.text_input(
@@ -212,7 +212,7 @@ def _suggest_slug(key: str) -> None:
         return
     title = st.session_state.get(f"{key}-title", "")
     with read_session(common.engine()) as session:
-        st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session, title) if title.strip() else ""
+        st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session=session, title=title) if title.strip() else ""
 
 
 def _slug_typed(key: str) -> None:

@@ -36,7 +36,7 @@ def _upload_failed(exc: RallyError, report_name: str) -> None:
 def render_targets(actor: Actor, campaign: Campaign) -> None:
     cid = campaign.id or 0
     with read_session(common.engine()) as session:
-        current = targets.list_targets(session, cid)
+        current = targets.list_targets(session=session, campaign_id=cid)
     st.markdown("**Targets** are the people letters go to: one for everyone, or one or more per region.")
     if current:
         st.dataframe(
@@ -106,7 +106,7 @@ def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg
     )
     ready_key = f"{campaign.slug}-bundle-{chosen}"
     if st.button("Build the bundle", key=f"{ready_key}-build"):
-        bundle = outreach.bundle_letters(common.engine(), chosen)
+        bundle = outreach.bundle_letters(engine=common.engine(), target_id=chosen)
         if bundle.letter_count == 0:
             st.info("No letters to this target yet.")
         else:
@@ -251,7 +251,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
             )
         )
     with read_session(common.engine()) as session:
-        current_targets = targets.list_targets(session, cid)
+        current_targets = targets.list_targets(session=session, campaign_id=cid)
     sample = templates.sample_context()
     preview_targets = current_targets[:5] or [None]
     st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
@@ -282,8 +282,8 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         else:
             st.success("Saved. New signers get this letter.")
     with read_session(common.engine()) as session:
-        tallies = outreach.tally(session, cid)
-        failed = outreach.failed_deliveries(session, cid)
+        tallies = outreach.tally_letters(session=session, campaign_id=cid)
+        failed = outreach.list_failed_deliveries(session=session, campaign_id=cid)
     if tallies:
         st.markdown("**Letters per target**")
         st.dataframe(

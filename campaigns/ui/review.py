@@ -47,7 +47,7 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
 def render_trends_for(slug: str) -> None:
     """The staff dashboard's alerts for one campaign."""
     with read_session(common.engine()) as session:
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is not None:
         render_trends(campaign.id or 0, where="on [Review signatures](/review)")
 
@@ -67,7 +67,7 @@ def render_review() -> None:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
     with read_session(common.engine()) as session:
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None:
         st.info("That campaign is gone. Pick another.")
         return

@@ -179,7 +179,7 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
             page = listing.get_campaign_page(session=session, slug=slug)
         except RallyError:
             return None
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
         assert campaign is not None and campaign.id is not None
         regions = counts.region_counts(session, campaign.id, campaign.region_scheme)
         updated = counts.last_updated(session, campaign.id)

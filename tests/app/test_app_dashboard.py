@@ -104,7 +104,7 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
         target={"region_code": "US-CA", "name": "Alex Padilla", "email": "senator@example.org"},
     )
     result = run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer()))
-    suggested = run_write(engine, lambda s: outreach.suggest_letters(s, result.signature_id))
+    suggested = run_write(engine, lambda s: outreach.suggest_letters(session=s, signature_id=result.signature_id))
     letter = run_write(
         engine,
         lambda s: outreach.save_letter(

@@ -111,8 +111,8 @@ def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app,
     other = common.session_cookie()
     as_person(("admin",))
     with read_session(engine) as session:
-        me = next(u for u in staff.list_users(session) if u.email == "staff@example.org")
-        them = next(u for u in staff.list_users(session) if u.email == "other-admin@example.org")
+        me = next(u for u in staff.list_users(session=session) if u.email == "staff@example.org")
+        them = next(u for u in staff.list_users(session=session) if u.email == "other-admin@example.org")
     assert not refused(open_page("people"))
     actor = run_write(engine, lambda s: staff.identify(session=s, cookie_value=other))
     run_write(engine, lambda s: staff.set_active(session=s, user_id=me.id, active=False, actor=actor))
@@ -135,7 +135,7 @@ def test_admin_adds_a_person_through_the_form(staff_app, engine):
     at = add_person(staff_app, "new.organizer@example.org", "a long enough first password")
     assert not at.exception
     with read_session(engine) as session:
-        emails = {u.email: u.roles for u in staff.list_users(session)}
+        emails = {u.email: u.roles for u in staff.list_users(session=session)}
     assert emails["new.organizer@example.org"] == ("organizer",)
 
 
@@ -143,7 +143,7 @@ def test_short_first_password_is_refused_in_the_form(staff_app, engine):
     at = add_person(staff_app, "x@example.org", "short")
     assert any("at least 12 characters" in e.value for e in at.error)
     with read_session(engine) as session:
-        assert "x@example.org" not in {u.email for u in staff.list_users(session)}
+        assert "x@example.org" not in {u.email for u in staff.list_users(session=session)}
 
 
 def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
@@ -158,7 +158,7 @@ def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
     at = next(b for b in at.button if b.label == "Create draft").click().run()
     assert not at.exception, at.exception
     with read_session(engine) as session:
-        campaign = get_campaign_by_slug(session, "save-the-elm-street-trees")
+        campaign = get_campaign_by_slug(session=session, slug="save-the-elm-street-trees")
         assert campaign is not None and campaign.status == "draft"
 
 
@@ -363,7 +363,9 @@ def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_
     letters = []
     for _ in range(3):
         done = run_write(engine, lambda s: sign(session=s, campaign_slug="tally-tab", signer=signer()))
-        [suggested] = run_write(engine, lambda s, d=done: outreach.suggest_letters(s, d.signature_id))
+        [suggested] = run_write(
+            engine, lambda s, d=done: outreach.suggest_letters(session=s, signature_id=d.signature_id)
+        )
         letters.append(
             run_write(
                 engine,

@@ -179,7 +179,7 @@ def reset_link(live_server, no_attempts):
 
     engine = no_attempts
     with read_session(engine) as session:
-        number = auth.count_users(session)
+        number = auth.count_users(session=session)
     person = make_user(engine, email=f"reset{number}@example.org", roles=["coordinator"])
     admin = Actor(None, "cli", frozenset({"admin"}))
     token = password_links.reset_password(engine=engine, user_id=person.id, actor=admin).url.split("token=")[1]

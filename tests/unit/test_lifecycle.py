@@ -20,9 +20,9 @@ from campaigns.catalog.lifecycle import (
 from campaigns.catalog.listing import (
     SLUG_RE,
     consent_hash,
-    consent_text,
     create_campaign,
     get_campaign_page,
+    get_consent_text,
     get_public_campaign,
     goal_share,
     is_public,
@@ -111,15 +111,15 @@ def update(engine, campaign_id, actor, now=None, **changes):
 )
 def test_suggested_slug_is_lower_case_ascii_words(engine, title, expected):
     with read_session(engine) as session:
-        slug = suggest_slug(session, title)
+        slug = suggest_slug(session=session, title=title)
     assert slug == expected and SLUG_RE.match(slug)
 
 
 def test_suggested_slug_is_cut_at_a_word_boundary(engine):
     title = "Protect the river meadows from the new motorway extension before the spring floods arrive"
     with read_session(engine) as session:
-        slug = suggest_slug(session, title)
-        single = suggest_slug(session, "x" * 100)
+        slug = suggest_slug(session=session, title=title)
+        single = suggest_slug(session=session, title="x" * 100)
     assert slug == "protect-the-river-meadows-from-the-new-motorway-extension"
     assert len(slug) <= 60 and title.lower().replace(" ", "-").startswith(slug + "-")
     assert single == "x" * 60
@@ -130,23 +130,23 @@ def test_suggested_slug_avoids_slugs_in_use(engine):
     make_campaign(engine, slug="fund-the-libraries-2")
     make_campaign(engine, slug="fund-the-libraries-4", status="closed")
     with read_session(engine) as session:
-        assert suggest_slug(session, "Fund the libraries") == "fund-the-libraries-3"
-        assert suggest_slug(session, "Fund the") == "fund-the"
+        assert suggest_slug(session=session, title="Fund the libraries") == "fund-the-libraries-3"
+        assert suggest_slug(session=session, title="Fund the") == "fund-the"
 
 
 def test_suggested_slug_with_suffix_stays_within_sixty_characters(engine):
     title = "Protect the river meadows from the new motorway extension ab cd"
     with read_session(engine) as session:
-        first = suggest_slug(session, title)
+        first = suggest_slug(session=session, title=title)
     assert first == "protect-the-river-meadows-from-the-new-motorway-extension-ab" and len(first) == 60
     make_campaign(engine, slug=first)
     with read_session(engine) as session:
-        second = suggest_slug(session, title)
+        second = suggest_slug(session=session, title=title)
     assert second == "protect-the-river-meadows-from-the-new-motorway-extension-2"
     assert len(second) <= 60 and SLUG_RE.match(second)
     make_campaign(engine, slug="x" * 60)
     with read_session(engine) as session:
-        assert suggest_slug(session, "x" * 70) == "x" * 58 + "-2"
+        assert suggest_slug(session=session, title="x" * 70) == "x" * 58 + "-2"
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -342,13 +342,13 @@ def test_new_consent_wording_keeps_earlier_signers_wording(engine, organizer):
     campaign = make_campaign(engine)
     do_sign(engine, campaign.slug, email="early@example.org", contact_consent=True)
     with read_session(engine) as session:
-        old_text = consent_text(session, load(engine, campaign.id))
+        old_text = get_consent_text(session=session, campaign=load(engine, campaign.id))
     update(engine, campaign.id, organizer, consent_text="  You may email me about this campaign only.  ")
     do_sign(engine, campaign.slug, email="late@example.org", contact_consent=True)
     with read_session(engine) as session:
         rows = {s.email: s for s in session.execute(select(Signature)).scalars()}
         stored = session.get(Campaign, campaign.id)
-        assert consent_text(session, stored) == "You may email me about this campaign only."
+        assert get_consent_text(session=session, campaign=stored) == "You may email me about this campaign only."
         early, late = rows["early@example.org"], rows["late@example.org"]
         assert early.consent_hash == consent_hash(old_text) != late.consent_hash
         assert session.get(ConsentWording, early.consent_hash).text == old_text
@@ -475,7 +475,7 @@ def test_archived_campaign_is_invisible_publicly_but_listed_for_staff(engine, or
             with pytest.raises(CampaignNotFound):
                 get_campaign_page(session=session, slug=slug)
         assert get_public_campaign(session=session, slug="shown").id == shown.id
-        staff = list_campaigns_for_staff(session)
+        staff = list_campaigns_for_staff(session=session)
     assert [c.slug for c in staff] == ["draft-one", "gone", "shown"]  # newest first
     assert {c.id: c.status for c in staff} == {draft.id: "draft", archived.id: "archived", shown.id: "published"}
 

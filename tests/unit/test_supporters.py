@@ -150,7 +150,7 @@ def test_the_answer_is_the_same_for_an_address_that_never_signed(engine, mailbox
     assert [e.rcpt_tos for e in mailbox] == [["signed@example.org"], ["never@example.org"]]
     email = claim(engine, token_in(mailbox[1]))
     with read_session(engine) as session:
-        data = supporters.my_data(session, email_canonical=email)
+        data = supporters.get_my_data(session=session, email_canonical=email)
     assert data.signatures == () and data.letters == ()
 
 
@@ -221,7 +221,7 @@ def test_withdrawing_lowers_the_region_and_hourly_counts_and_the_public_total(en
     sign_up(engine, "rivers", email="ada@example.org", region_code="US-CA")
     assert assert_counts_match_signatures(engine, campaign.id) == 7
     with read_session(engine) as session:
-        data = supporters.my_data(session, email_canonical="ada@example.org")
+        data = supporters.get_my_data(session=session, email_canonical="ada@example.org")
     mine = next(s for s in data.signatures if s.campaign_slug == "libraries")
     assert {s.campaign_slug for s in data.signatures} == {"libraries", "rivers"}
     withdrawn = do(
@@ -386,8 +386,8 @@ def _target_id(engine, campaign_id):
 def test_the_json_download_holds_everything_about_them(engine, mailbox):
     _person_with_everything(engine, mailbox)
     with read_session(engine) as session:
-        data = json.loads(supporters.export_my_data_json(session, email_canonical=CANONICAL))
-        consent_text = supporters.my_data(session, email_canonical=CANONICAL).signatures[-1].consent_text
+        data = json.loads(supporters.export_my_data_json(session=session, email_canonical=CANONICAL))
+        consent_text = supporters.get_my_data(session=session, email_canonical=CANONICAL).signatures[-1].consent_text
     assert data["email_canonical"] == CANONICAL
     by_slug = {s["campaign"]["slug"]: s for s in data["signatures"]}
     assert set(by_slug) == {"write-in", "libraries"}
@@ -445,7 +445,7 @@ def test_erasing_leaves_no_trace_of_the_person_in_any_table_and_the_counts_stay(
         assert row.status == "counted" and row.region_code == "US-NY" and row.erased_at is not None
         assert row.email_canonical.startswith("erased:") and row.full_name == "" and row.comment is None
         assert session.execute(select(func.count()).select_from(SupporterToken)).scalar_one() == 0
-        assert supporters.my_data(session, email_canonical=CANONICAL).signatures == ()
+        assert supporters.get_my_data(session=session, email_canonical=CANONICAL).signatures == ()
         assert moderation.public_comments(session, campaign.id) == []
         [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "supporter.erase")).scalars().all()
         assert json.loads(entry.detail) == {"signatures": 2, "withdrawn": 0} and entry.actor == "supporter"
@@ -495,8 +495,10 @@ def test_a_receipt_opens_that_signature_alone_without_mail(engine):
     with read_session(engine) as session:
         stored = session.execute(select(Signature.receipt_hash).where(Signature.id == first.signature_id)).scalar_one()
         owner = supporters.open_receipt(session=session, token=first.receipt_token)
-        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        data = supporters.get_my_data(session=session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        exported = supporters.export_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
     assert stored == hashlib.sha256(first.receipt_token.encode()).hexdigest()
     assert [s.campaign_slug for s in data.signatures] == ["libraries"]  # not the other campaign
     assert [s["campaign"]["slug"] for s in exported["signatures"]] == ["libraries"]
@@ -580,8 +582,10 @@ def test_a_receipt_after_re_signing_a_withdrawn_signature_shows_none_of_the_earl
     assert again.created and again.signature_id == first.signature_id  # the row is reused
     with read_session(engine) as session:
         owner = supporters.open_receipt(session=session, token=again.receipt_token)
-        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        mailbox_view = supporters.my_data(session, email_canonical="ada@example.org")
+        data = supporters.get_my_data(session=session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        exported = supporters.export_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
+        mailbox_view = supporters.get_my_data(session=session, email_canonical="ada@example.org")
     assert data.letters == () and exported["signatures"][0]["letters"] == []
     assert [letter.body for letter in mailbox_view.letters] == ["Ada's own words"]  # the mailbox's owner still sees it

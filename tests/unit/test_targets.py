@@ -17,7 +17,7 @@ from campaigns.letters.targets import (
     delete_target,
     import_targets,
     list_targets,
-    targets_for_region,
+    list_targets_for_region,
 )
 from tests.support.factories import make_campaign
 
@@ -38,7 +38,7 @@ def import_error(engine, campaign_id, text: str) -> TargetImportError:
 
 def stored(engine, campaign_id) -> list[tuple[str | None, str, str | None]]:
     with read_session(engine) as session:
-        return [(t.region_code, t.name, t.email) for t in list_targets(session, campaign_id)]
+        return [(t.region_code, t.name, t.email) for t in list_targets(session=session, campaign_id=campaign_id)]
 
 
 def audit_actions(engine) -> list[tuple[str, dict]]:
@@ -61,7 +61,7 @@ def test_import_stores_every_row_with_canonical_region_codes(engine):
         ("US-CA", "Alex Padilla", "senator@padilla.example.org"),
     ]
     with read_session(engine) as session:
-        padilla = targets_for_region(session, campaign.id, "US-CA")[0]
+        padilla = list_targets_for_region(session=session, campaign_id=campaign.id, region_code="US-CA")[0]
     assert (padilla.title, padilla.postal_address) == ("Senator", "Hart Building\nWashington DC")
     assert audit_actions(engine) == [("targets.import", {"count": 2, "replaced": 0})]
 
@@ -118,8 +118,10 @@ def test_targets_for_region_adds_everyone_targets_and_falls_back_to_them(engine)
     campaign = make_campaign(engine)
     do_import(engine, campaign.id, HEADER + ",Governor Everyone,,,\nUS-CA,Senator Ca,,,\nUS-CA,Another Ca,,,\n")
     with read_session(engine) as session:
-        california = [t.name for t in targets_for_region(session, campaign.id, "us-ca")]
-        texas = [t.name for t in targets_for_region(session, campaign.id, "US-TX")]
+        california = [
+            t.name for t in list_targets_for_region(session=session, campaign_id=campaign.id, region_code="us-ca")
+        ]
+        texas = [t.name for t in list_targets_for_region(session=session, campaign_id=campaign.id, region_code="US-TX")]
     assert california == ["Another Ca", "Senator Ca", "Governor Everyone"]
     assert texas == ["Governor Everyone"]
 
