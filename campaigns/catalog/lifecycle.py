@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from campaigns.catalog.listing import (
-    _validate,
+    check_campaign,
     get_campaign_by_slug,
     get_consent_text,
     store_consent_wording,
@@ -197,7 +197,8 @@ def update_campaign(
         return campaign
     merged = current.model_copy(update=given)
     # Only what this edit changes is checked: an unchanged deadline that has passed since is not the editor's fault.
-    errors = {name: message for name, message in _validate(session, merged, now).items() if name in changed}
+    problems = check_campaign(session=session, data=merged, now=now)
+    errors = {name: message for name, message in problems.items() if name in changed}
     # What can never change is said first: fixing the value's format would not help.
     if "slug" in changed and campaign.published_at is not None:
         errors["slug"] = (

@@ -80,7 +80,8 @@ def campaign_not_found(slug: str) -> CampaignNotFound:
     return CampaignNotFound(slug, shown=is_possible_slug(slug))
 
 
-def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
+def check_campaign(*, session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
+    """What is wrong with each field of a new or edited campaign (empty: nothing), in words for the organizer."""
     errors: dict[str, str] = {}
     if not is_possible_slug(data.slug):
         errors["slug"] = (
@@ -125,7 +126,7 @@ def create_campaign(
     """A new draft. Without an actor (demo, bench, tests) it is recorded as created from the command line."""
     now = now or utcnow()
     actor = actor or audit.CLI
-    errors = _validate(session, campaign_create, now)
+    errors = check_campaign(session=session, data=campaign_create, now=now)
     if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:

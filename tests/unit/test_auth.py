@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from campaigns.core.audit import CLI, Actor
@@ -216,15 +217,15 @@ def verifications(monkeypatch):
     """How many argon2 verifications of a wrong password ran (counted across threads)."""
     count = {"n": 0}
     lock = threading.Lock()
-    real = staff._verify
+    real = PasswordHasher.verify
 
-    def counting(password_hash, password):
+    def counting(hasher, password_hash, password):
         if password != PASSWORD:
             with lock:
                 count["n"] += 1
-        return real(password_hash, password)
+        return real(hasher, password_hash, password)
 
-    monkeypatch.setattr(staff, "_verify", counting)
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
     return count
 
 

@@ -16,7 +16,7 @@ from campaigns.core import settings as settings_module
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core.models import AuditEntry, LoginAttempt, utcnow
+from campaigns.core.models import AuditEntry, LoginAttempt, SupporterToken, utcnow
 from campaigns.people import password_links, staff
 from tests.support.factories import PASSWORD, make_user
 from tests.support.mail import Mailbox, smtp_settings
@@ -158,7 +158,7 @@ def test_without_mail_the_link_is_shown_once_and_works_once(engine, people):
     assert issued.url.startswith(f"{settings_module.get_settings().public_url}/auth/set-password?token=")
     assert check(engine, issued.url) == "ada@example.org" and check(engine, issued.url)  # looking spends nothing
     with read_session(engine) as session:
-        stored = session.execute(select(password_links._TOKENS.c.token_hash)).scalars().all()
+        stored = session.execute(select(SupporterToken.token_hash)).scalars().all()
     assert token_of(issued.url) not in stored  # only its hash is kept
     assert use(engine, issued.url) == "ada@example.org"
     assert all(who(engine, cookie) is None for cookie in sessions)  # every log-in of theirs ended
@@ -248,7 +248,7 @@ def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(en
     with read_session(engine) as session:
         [message] = session.execute(select(OutboxMessage)).scalars().all()
         assert message.kind == "set-password" and message.status == "queued" and message.last_error
-        assert len(session.execute(select(password_links._TOKENS.c.token_hash)).all()) == 1
+        assert len(session.execute(select(SupporterToken.token_hash)).all()) == 1
 
 
 def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people, default_settings, tmp_path):

@@ -31,5 +31,5 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utc_column(nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def utc_column(nullable: bool = False, index: bool = False) -> Column[datetime]:
     return Column(UTCDateTime(), nullable=nullable, index=index)
