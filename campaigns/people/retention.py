@@ -3,7 +3,7 @@
 ``RALLY_RETENTION_DAYS`` (default 365; 0 or empty: keep until each supporter erases it) counts from the
 campaign's close: ``closed_at`` for a closed or archived campaign, the deadline for a published one
 whose deadline has passed (it closed itself). Signatures are anonymized exactly as a supporter's own
-erasure does it (:func:`campaigns.people.supporters.anonymize_signatures`): counts stay, people go.
+erasure does it (:func:`campaigns.people.supporter_erasure.anonymize_signatures`): counts stay, people go.
 
 Runs in batches, one short transaction each, so a large campaign never holds a long lock and an
 interrupted run simply continues next time. Already-anonymized signatures are skipped: running it
@@ -24,7 +24,7 @@ from campaigns.core import audit
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SupporterToken, utcnow
 from campaigns.core.settings import get_settings
-from campaigns.people.supporters import anonymize_signatures
+from campaigns.people.supporter_erasure import anonymize_signatures
 
 BATCH = 1000
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]

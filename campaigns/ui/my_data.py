@@ -1,7 +1,7 @@
 """My data: a supporter asks for a one-time link by email, opens it, and manages what Rally holds about them.
 
 ``/my-data?token=...`` (the emailed link) is claimed once; the token leaves the address bar at once and
-the page remembers the verified address for ``supporters.SESSION_MINUTES`` in this browser tab only.
+the page remembers the verified address for ``supporter_links.SESSION_MINUTES`` in this browser tab only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
-from campaigns.people import supporters
+from campaigns.people import supporter_data, supporter_erasure, supporter_links
 from campaigns.ui import common
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
@@ -40,11 +40,11 @@ def render() -> None:
 def _open_link(token: str) -> None:
     del st.query_params["token"]  # out of the address bar (and history) before anything else
     try:
-        email = run_write(common.engine(), lambda session: supporters.claim_link(session=session, token=token))
-    except supporters.LinkRefused as exc:
+        email = run_write(common.engine(), lambda session: supporter_links.claim_link(session=session, token=token))
+    except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
-    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    until = utcnow() + timedelta(minutes=supporter_links.SESSION_MINUTES)
     st.session_state[STATE] = {"email": email, "until": until, "only": None}
 
 
@@ -53,11 +53,11 @@ def _open_receipt(token: str) -> None:
     del st.query_params["receipt"]
     try:
         with read_session(common.engine()) as session:
-            owner = supporters.open_receipt(session=session, token=token)
-    except supporters.LinkRefused as exc:
+            owner = supporter_links.open_receipt(session=session, token=token)
+    except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
-    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    until = utcnow() + timedelta(minutes=supporter_links.SESSION_MINUTES)
     st.session_state[STATE] = {"email": owner.email_canonical, "until": until, "only": owner.signature_id}
 
 
@@ -68,7 +68,7 @@ def _verified_email() -> str | None:
     if state["until"] <= utcnow():
         del st.session_state[STATE]
         st.session_state[NOTICE] = (
-            f"For your safety this page forgets your address after {supporters.SESSION_MINUTES} minutes. "
+            f"For your safety this page forgets your address after {supporter_links.SESSION_MINUTES} minutes. "
             "Ask for a new link below."
         )
         return None
@@ -105,7 +105,7 @@ def _render_request() -> None:
     if not submitted:
         return
     try:
-        supporters.send_link(engine=common.engine(), email=email)
+        supporter_links.send_link(engine=common.engine(), email=email)
     except InvalidInput as exc:
         slot.error(next(iter(exc.errors.values())))
         return
@@ -128,7 +128,7 @@ def _day(moment: datetime | None) -> str:
 
 def _render_data(email: str, only: int | None = None) -> None:
     with read_session(common.engine()) as session:
-        data = supporters.get_my_data(session=session, email_canonical=email, only=only)
+        data = supporter_data.get_my_data(session=session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
         st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
@@ -165,7 +165,7 @@ def _render_data(email: str, only: int | None = None) -> None:
 
 def _export(email: str, only: int | None) -> str:
     with read_session(common.engine()) as session:
-        return supporters.export_my_data_json(session=session, email_canonical=email, only=only)
+        return supporter_data.export_my_data_json(session=session, email_canonical=email, only=only)
 
 
 COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}
@@ -193,7 +193,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
     if consent != signature.contact_consent:
         run_write(
             common.engine(),
-            lambda s: supporters.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
+            lambda s: supporter_data.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
         )
         st.session_state["my_data_saved"] = (
             "Saved: the organizers may contact you about this campaign."
@@ -222,7 +222,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
     if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
         run_write(
             common.engine(),
-            lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
+            lambda s: supporter_data.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
         del st.session_state[confirm_key]
         common.forget_public_reads()
@@ -294,7 +294,7 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
 def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
     done = run_write(
         common.engine(),
-        lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
+        lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
     common.forget_public_reads()
     counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""

@@ -15,7 +15,7 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
-from campaigns.people.supporters import receipt_url
+from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import common, letter_step
 

@@ -314,7 +314,7 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
 
 
 def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, setup):
-    from campaigns.people import supporters
+    from campaigns.people import supporter_data, supporter_erasure
 
     campaign, _, _, letters = setup
     run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(email="w@example.org")))
@@ -333,8 +333,8 @@ def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, set
     withdrawn = ids["w@example.org"]
     run_write(
         engine,
-        lambda s: supporters.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=withdrawn),
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=withdrawn),
     )
-    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="e@example.org"))
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="e@example.org"))
     bundle = outreach.bundle_letters(engine=engine, target_id=target_id)
     assert bundle.letter_count == 1 and [d.signer_name for d in bundle.letters] == ["Zoë Ångström"]

@@ -259,7 +259,7 @@ def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people,
 
 
 def test_a_supporter_erasing_their_data_leaves_a_staff_link_of_the_same_address_alone(engine, people):
-    from campaigns.people.supporters import erase_my_data
+    from campaigns.people.supporter_erasure import erase_my_data
 
     admin, ada = people
     url = reset(engine, admin, ada).url
