@@ -162,7 +162,7 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _read_password() -> str:
-    from campaigns.people.staff import PASSWORD_RULE
+    from campaigns.people.passwords import PASSWORD_RULE
 
     if sys.stdin.isatty():
         first = getpass.getpass(f"Password ({PASSWORD_RULE}): ")

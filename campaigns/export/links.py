@@ -22,7 +22,7 @@ from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
 from campaigns.export.snapshot import FORMATS, ExportFilter
-from campaigns.people.staff import secret_key
+from campaigns.people.logins import secret_key
 
 DOWNLOAD_PATH = "/export/download"
 _PURPOSE = b"rally export link v1"

@@ -6,7 +6,7 @@ import streamlit as st
 
 from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.people import staff
+from campaigns.people import logins, passwords
 from campaigns.ui import common
 
 
@@ -18,7 +18,7 @@ def render() -> None:
     st.caption("A log-in lasts while you use it; it ends when you log out, everywhere this browser was logged in.")
     if st.button("Log out", type="primary"):
         cookie = common.session_cookie()
-        run_write(common.engine(), lambda session: staff.end_session(session=session, cookie_value=cookie))
+        run_write(common.engine(), lambda session: logins.end_session(session=session, cookie_value=cookie))
         st.session_state["just_logged_out"] = True  # the next run has no Account page: say it there
         st.rerun()
 
@@ -28,12 +28,12 @@ def render_password() -> None:
     st.title("Your password")
     st.markdown(f"Changing the password of **{common.plain(actor.email)}**.")
     st.caption(
-        f"A new password needs {staff.PASSWORD_RULE} (a few unrelated words make a good one). "
+        f"A new password needs {passwords.PASSWORD_RULE} (a few unrelated words make a good one). "
         "Saving it logs you out everywhere else; this browser stays logged in."
     )
     with st.form("change-password", clear_on_submit=True):
         current = st.text_input("Current password", type="password", autocomplete="current-password")
-        new = st.text_input(f"New password ({staff.PASSWORD_RULE})", type="password", autocomplete="new-password")
+        new = st.text_input(f"New password ({passwords.PASSWORD_RULE})", type="password", autocomplete="new-password")
         again = st.text_input("New password again", type="password", autocomplete="new-password")
         if not st.form_submit_button("Change password", type="primary"):
             return
@@ -41,7 +41,7 @@ def render_password() -> None:
         st.error("The two new passwords differ. Type the same one twice; nothing was changed.")
         return
     try:
-        ended = staff.change_own_password(
+        ended = logins.change_own_password(
             engine=common.engine(),
             actor=actor,
             cookie_value=common.session_cookie(),

@@ -10,7 +10,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import UserPublic
-from campaigns.people import password_links, staff
+from campaigns.people import password_links, passwords, staff
 from campaigns.ui import common
 
 
@@ -41,7 +41,9 @@ def render_people() -> None:
             email = st.text_input("Email")
             name = st.text_input("Name (optional)")
             roles = st.multiselect("Roles", staff.ROLES, default=["organizer"])
-            password = st.text_input(f"First password ({staff.PASSWORD_RULE}; tell them privately)", type="password")
+            password = st.text_input(
+                f"First password ({passwords.PASSWORD_RULE}; tell them privately)", type="password"
+            )
             if st.form_submit_button("Add person", type="primary"):
                 try:
                     run_write(
@@ -79,7 +81,7 @@ def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
         return
     by_mail = mail_mode() is not None
     st.caption(
-        f"Makes a link with which {chosen.email} chooses a new password ({staff.PASSWORD_RULE}). It works once, "
+        f"Makes a link with which {chosen.email} chooses a new password ({passwords.PASSWORD_RULE}). It works once, "
         f"within {password_links.LINK_HOURS} hours, and using it logs them out everywhere; until then their "
         "current password keeps working. "
         + ("The link is emailed to them." if by_mail else "Email is not set up here, so the link is shown to you once.")

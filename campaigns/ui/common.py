@@ -22,7 +22,7 @@ from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.migrate import upgrade
 from campaigns.core.models import Campaign, CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
-from campaigns.people import staff
+from campaigns.people import logins
 from campaigns.regions import custom
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import moderation
@@ -167,7 +167,7 @@ def apply_style() -> None:
 
 def session_cookie() -> str | None:
     """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
-    value = st.context.cookies.get(staff.COOKIE_NAME)
+    value = st.context.cookies.get(logins.COOKIE_NAME)
     return value if isinstance(value, str) else None
 
 
@@ -188,7 +188,7 @@ def current_actor() -> Actor | None:
     if not cookie:
         return None
     try:
-        return run_write(engine(), lambda session: staff.identify(session=session, cookie_value=cookie))
+        return run_write(engine(), lambda session: logins.identify(session=session, cookie_value=cookie))
     except RallyError:
         log.exception("could not check the session")
         return None

@@ -21,12 +21,12 @@ from campaigns.core.client_address import client_address
 from campaigns.core.db import get_engine, read_session, run_write
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.settings import get_settings
-from campaigns.people import password_links, staff
+from campaigns.people import logins, password_links, passwords
 
 log = logging.getLogger(__name__)
 MESSAGES = {
-    "failed": staff.LoginFailed().user_message,
-    "throttled": staff.LoginThrottled().user_message,
+    "failed": logins.LoginFailed().user_message,
+    "throttled": logins.LoginThrottled().user_message,
     "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
     "unavailable": "Rally can't reach its database right now, so nobody can log in. This is not about your "
     "password: please try again in a few minutes.",
@@ -134,9 +134,9 @@ def _client(request: Request) -> str:
 
 def login_page(request: Request) -> HTMLResponse:
     key = request.query_params.get("m")
-    cookie = request.cookies.get(staff.COOKIE_NAME)
+    cookie = request.cookies.get(logins.COOKIE_NAME)
     try:
-        actor = run_write(get_engine(), lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+        actor = run_write(get_engine(), lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
     except StorageError as exc:
         return _unavailable(exc, "Log in", LOGIN_FORM.format(next="/"))
     if actor is not None:
@@ -154,7 +154,7 @@ async def login(request: Request) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
         cookie = await to_thread.run_sync(
-            lambda: staff.log_in(
+            lambda: logins.log_in(
                 engine=get_engine(),
                 email=email,
                 password=password,
@@ -162,7 +162,7 @@ async def login(request: Request) -> Response:
                 user_agent=request.headers.get("user-agent", ""),
             )
         )
-    except staff.LoginThrottled:
+    except logins.LoginThrottled:
         return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
     except StorageError as exc:  # not a wrong password: say so
         return _unavailable(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
@@ -170,7 +170,7 @@ async def login(request: Request) -> Response:
         return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        staff.COOKIE_NAME,
+        logins.COOKIE_NAME,
         cookie,
         max_age=get_settings().session_hours * 3600,
         httponly=True,
@@ -188,17 +188,17 @@ def logout_page(request: Request) -> HTMLResponse:
 async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _page("Log out", LOGOUT_FORM, "origin", 403)
-    cookie = request.cookies.get(staff.COOKIE_NAME)
+    cookie = request.cookies.get(logins.COOKIE_NAME)
     try:
         await to_thread.run_sync(
-            lambda: run_write(get_engine(), lambda s: staff.end_session(session=s, cookie_value=cookie))
+            lambda: run_write(get_engine(), lambda s: logins.end_session(session=s, cookie_value=cookie))
         )
     except StorageError as exc:  # the session stays in the database; this browser forgets it at least
         response: Response = _unavailable(exc, "Log out", LOGOUT_FORM)
-        response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
         return response
     response = RedirectResponse("/auth/login?m=out", status_code=303)
-    response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
 
 
@@ -211,8 +211,8 @@ def _set_password_form(token: str, email: str) -> str:
     return LINK_FORM.format(
         token=html.escape(token, quote=True),
         email=html.escape(email),
-        rule=html.escape(staff.PASSWORD_RULE),
-        minimum=staff.PASSWORD_MIN,
+        rule=html.escape(passwords.PASSWORD_RULE),
+        minimum=passwords.PASSWORD_MIN,
     )
 
 
@@ -253,7 +253,7 @@ async def set_password(request: Request) -> Response:
         problem = exc.user_message
         return await to_thread.run_sync(lambda: again(problem, 400))
     response = RedirectResponse("/auth/login?m=password-set", status_code=303)
-    response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
 
 

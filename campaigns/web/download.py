@@ -25,7 +25,7 @@ from campaigns.core.models import Role
 from campaigns.export.formats import MEDIA_TYPES, check_format, disk_problem, download_chunks
 from campaigns.export.links import DOWNLOAD_PATH, read_token
 from campaigns.export.snapshot import file_name, open_snapshot, record_export
-from campaigns.people import staff
+from campaigns.people import logins
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,10 @@ def _refuse(status: int, message: str, *, login: bool = False) -> HTMLResponse:
 
 
 def download(request: Request) -> Response:
-    cookie = request.cookies.get(staff.COOKIE_NAME)
+    cookie = request.cookies.get(logins.COOKIE_NAME)
     try:
         engine = get_engine()
-        actor = run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+        actor = run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
     except StorageError as exc:  # its apology here, the detail in the log
         log.error("database unavailable: %s", exc.detail)
         return _refuse(503, exc.user_message)

@@ -132,7 +132,7 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
 
 def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashboard_app, monkeypatch):
     from campaigns.core.audit import CLI
-    from campaigns.people import staff
+    from campaigns.people import logins, staff
 
     make_campaign(engine, slug="dash-staff-open", goal=10)
     make_campaign(engine, slug="dash-staff-draft", status="draft", title="Secret plan")
@@ -144,7 +144,7 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
             session=s, email="coord@example.org", password=password, roles=["coordinator"], actor=CLI
         ),
     )
-    cookie = staff.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
+    cookie = logins.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
     monkeypatch.setattr(common, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception
