@@ -1,4 +1,9 @@
-"""Campaigns: create, edit, publish, close, reopen, archive, and find them as the public or staff may see them."""
+"""Creating campaigns and finding them as the public or staff may see them.
+
+The one home of three rules: what every campaign's fields must be (:func:`check_campaign`, on create and on each
+edit), which campaigns the public may see (:func:`is_public`, :func:`public_campaigns` in SQL) and how far a
+campaign is toward its goal (:func:`goal_share`). Edits and status changes are ``campaigns.catalog.lifecycle``.
+"""
 
 from __future__ import annotations
 
