@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
-from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
+from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, Target, utcnow
 from campaigns.core.uploads import RowError, UploadRowsError, check_cells, clean_cell, read_csv, row_errors, shown
 from campaigns.core.validation import NAME_MAX, canonical_email, clean_email
@@ -188,23 +188,6 @@ def add_target(
         region_code=target.region_code,
     )
     return target
-
-
-def delete_target(*, session: Session, target_id: int, actor: Actor) -> None:
-    target = session.get(Target, target_id)
-    if target is None:
-        raise NotFound("That target doesn't exist any more: someone may have deleted it already.")
-    session.delete(target)
-    session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="targets.delete",
-        campaign_id=target.campaign_id,
-        target_id=target_id,
-        name=target.name,
-        region_code=target.region_code,
-    )
 
 
 def _order(target: Target) -> tuple[bool, str, str, int]:

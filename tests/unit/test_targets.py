@@ -9,12 +9,11 @@ from sqlalchemy import select
 
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, NotFound
+from campaigns.core.errors import InvalidInput
 from campaigns.core.models import AuditEntry, Target
 from campaigns.letters.targets import (
     TargetImportError,
     add_target,
-    delete_target,
     import_targets,
     list_targets,
     list_targets_for_region,
@@ -126,7 +125,7 @@ def test_targets_for_region_adds_everyone_targets_and_falls_back_to_them(engine)
     assert texas == ["Governor Everyone"]
 
 
-def test_add_and_delete_a_target_are_checked_and_audited(engine):
+def test_adding_a_target_is_checked_and_audited_and_an_import_replaces_it(engine):
     campaign = make_campaign(engine)
     target = run_write(
         engine,
@@ -155,11 +154,13 @@ def test_add_and_delete_a_target_are_checked_and_audited(engine):
                 session=s, campaign_id=campaign.id, region_code="US-WA", name="patty", actor=ORGANIZER
             ),
         )
-    run_write(engine, lambda s: delete_target(session=s, target_id=target.id, actor=ORGANIZER))
-    assert stored(engine, campaign.id) == []
-    with pytest.raises(NotFound):
-        run_write(engine, lambda s: delete_target(session=s, target_id=target.id, actor=ORGANIZER))
-    assert [action for action, _ in audit_actions(engine)] == ["targets.add", "targets.delete"]
+    # A target leaves a campaign with an import that replaces them all: organizers remove none one by one.
+    assert do_import(engine, campaign.id, HEADER + "US-OR,Ron,,,\n").replaced == 1
+    assert stored(engine, campaign.id) == [("US-OR", "Ron", None)]
+    assert [(action, detail.get("replaced")) for action, detail in audit_actions(engine)] == [
+        ("targets.add", None),
+        ("targets.import", 1),
+    ]
 
 
 def test_region_codes_are_checked_against_the_campaigns_own_scheme(engine):
