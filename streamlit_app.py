@@ -7,12 +7,12 @@ script inside the ASGI entry that adds Rally's HTTP routes (log-in among them).
 import streamlit as st
 
 from campaigns.core.settings import get_settings
-from campaigns.ui import common, navigation
+from campaigns.ui import access, navigation, widgets
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
-common.apply_style()
+widgets.apply_style()
 
-actor = common.current_actor()
+actor = access.current_person()
 if actor is None and st.session_state.pop("just_logged_out", False):
     st.toast("You are logged out.", icon=":material/logout:")
 st.navigation(navigation.build(actor), position="top" if actor else "hidden").run()

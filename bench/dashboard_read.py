@@ -6,7 +6,7 @@ itself from a bare driver connection (a recursive CTE on SQLite, ``generate_seri
 ten million rows built in Python and sent over ``executemany`` or ``COPY`` would take several
 minutes): distinct e-mail addresses, regions weighted by population, ``created_at`` spread evenly
 over the last 60 days (each step's rows in time order), so the aggregates hold what 60 days of a
-real campaign leave: ~1,440 hourly rows and ~3,100 region-day rows. Then ``stats.rebuild_counts``
+real campaign leave: ~1,440 hourly rows and ~3,100 region-day rows. Then ``count_writes.rebuild_counts``
 builds the aggregate rows (timed: the repair an operator runs after a bulk import), PostgreSQL's
 rows are spread over the count shards as its sign-ons spread them (SQLite keeps one row per key),
 and 100 real ``sign`` calls land on top, in the current hour.
@@ -49,7 +49,7 @@ from campaigns.core.models import Signature, SignatureStatus
 from campaigns.core.settings import get_settings
 from campaigns.dashboard import live
 from campaigns.regions.schemes import get_scheme
-from campaigns.signatures import counts
+from campaigns.signatures import count_writes
 from campaigns.signatures.signing import sign
 
 NAME = "dashboard_read"
@@ -210,7 +210,7 @@ def bench_database(
     engine = db.engine
     campaign_id, slug = make_published_campaign(engine, "dash")
     counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-    hour = counts.time_bucket(engine.dialect.name, Signature.__table__.c.created_at, "hour")  # type: ignore[attr-defined]
+    hour = count_writes.time_bucket(engine.dialect.name, Signature.__table__.c.created_at, "hour")  # type: ignore[attr-defined]
     naive_regions = select(Signature.region_code, func.count()).where(*counted).group_by(Signature.region_code)
     naive_hours = select(hour, func.count()).where(*counted).group_by(hour)
     loaded = signed = 0
@@ -222,18 +222,18 @@ def bench_database(
         load_s = time.perf_counter() - t0
         added, loaded = target - loaded, target
         t0 = time.perf_counter()
-        run_write(engine, lambda s: counts.rebuild_counts(s, campaign_id))
+        run_write(engine, lambda s: count_writes.rebuild_counts(session=s, campaign_id=campaign_id))
         rebuild_s = time.perf_counter() - t0
         spread_over_shards(db, campaign_id)
         for g in factory.make(REAL_SIGNS):
             run_write(engine, lambda s, g=g: sign(session=s, campaign_slug=slug, signer=g.signer))
         signed += REAL_SIGNS
         # what a process serving the dashboard does every 5 minutes: past hours' shards folded into one row
-        run_write(engine, lambda s: counts.fold_past_hours(s))
+        run_write(engine, lambda s: count_writes.fold_past_hours(session=s))
 
         def read() -> live.DashboardData:
             with snapshot_session(engine) as session:
-                return live.read_dashboard(session, slug=slug)
+                return live.read_dashboard(session=session, slug=slug)
 
         expected = loaded + signed
         data = read()

@@ -46,7 +46,7 @@ from bench.common import (
 from bench.dashboard_read import bulk_fill, region_slots
 from campaigns.core.db import make_engine, run_write
 from campaigns.core.migrate import upgrade
-from campaigns.signatures.counts import rebuild_counts
+from campaigns.signatures.count_writes import rebuild_counts
 from campaigns.signatures.signing import sign
 
 NAME = "live_dashboard"
@@ -77,7 +77,7 @@ from contextlib import asynccontextmanager
 
 import streamlit as st
 
-from campaigns.web.app import enable_tcp_nodelay
+from campaigns.web.lifespan import enable_tcp_nodelay
 
 
 @asynccontextmanager
@@ -103,7 +103,7 @@ def _prepare(folder: Path, sizes: list[int]) -> tuple[str, list[tuple[int, str, 
         for size in sizes:
             campaign_id, slug = make_published_campaign(engine, "live")
             bulk_fill(db, campaign_id, 0, size - REAL_SIGNS, slots)
-            run_write(engine, lambda s, c=campaign_id: rebuild_counts(s, c))
+            run_write(engine, lambda s, c=campaign_id: rebuild_counts(session=s, campaign_id=c))
             for g in factory.make(REAL_SIGNS):
                 run_write(engine, lambda s, g=g, slug=slug: sign(session=s, campaign_slug=slug, signer=g.signer))
             campaigns.append((campaign_id, slug, size))

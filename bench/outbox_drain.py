@@ -51,7 +51,9 @@ def _queue(db: Database, campaign_id: int, factory: SignerFactory, n: int) -> No
                 outbox.enqueue(
                     session=session,
                     kind="confirmation",
-                    mail=confirmation._mail(g.signer.email, g.signer.full_name, "Fund the libraries", f"t{lo + k:06d}"),
+                    mail=confirmation.compose_mail(
+                        g.signer.email, g.signer.full_name, "Fund the libraries", f"t{lo + k:06d}"
+                    ),
                     recipient_canonical=g.email_canonical,
                     campaign_id=campaign_id,
                     dedupe_key=f"bench:{campaign_id}:{lo + k}",

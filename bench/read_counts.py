@@ -1,12 +1,12 @@
 """Reading counts: the aggregate reads stay flat while a naive scan of the signatures grows.
 
 One campaign grows to each size in turn (bare-driver bulk load: ``executemany`` on SQLite,
-``COPY`` on PostgreSQL), its counts are rebuilt with ``stats.rebuild_counts`` and spread over the
+``COPY`` on PostgreSQL), its counts are rebuilt with ``count_writes.rebuild_counts`` and spread over the
 count shards, and a few hundred real ``sign`` calls land on top. Then, each in a fresh read
 session as a page would open it, we time:
 
-* ``stats.campaign_total``  - the public total, from the ``region_count`` rows;
-* ``stats.region_counts``   - per-region counts (a pandas frame), from the same rows;
+* ``counts.count_total``   - the public total, from the ``region_count`` rows;
+* ``counts.rank_regions``  - per-region counts (a pandas frame), from the same rows;
 * naive scan                - ``SELECT region_code, COUNT(*) FROM signature WHERE campaign_id = ?
                               GROUP BY region_code``, the baseline the aggregate rows replace.
 
@@ -37,7 +37,8 @@ from bench.common import (
 )
 from campaigns.core.db import read_session, run_write
 from campaigns.core.settings import get_settings
-from campaigns.signatures.counts import campaign_total, rebuild_counts, region_counts
+from campaigns.signatures.count_writes import rebuild_counts
+from campaigns.signatures.counts import count_total, rank_regions
 from campaigns.signatures.signing import sign
 
 NAME = "read_counts"
@@ -133,7 +134,7 @@ def bench_database(db: Database, sizes: list[int], factory: SignerFactory) -> li
         target = size - signed - REAL_SIGNS  # bulk rows, so that bulk + real sign-ons make ``size``
         bulk_load(db, campaign_id, loaded, target, factory.region_codes)
         loaded = target
-        run_write(engine, lambda s: rebuild_counts(s, campaign_id))
+        run_write(engine, lambda s: rebuild_counts(session=s, campaign_id=campaign_id))
         spread_over_shards(db, campaign_id)
         for g in factory.make(REAL_SIGNS):
             run_write(engine, lambda s, g=g: sign(session=s, campaign_slug=slug, signer=g.signer))
@@ -142,11 +143,11 @@ def bench_database(db: Database, sizes: list[int], factory: SignerFactory) -> li
 
         def total() -> int:
             with read_session(engine) as s:
-                return campaign_total(s, campaign_id)
+                return count_total(session=s, campaign_id=campaign_id)
 
         def by_region() -> Any:
             with read_session(engine) as s:
-                return region_counts(s, campaign_id, SCHEME_ID)
+                return rank_regions(session=s, campaign_id=campaign_id, scheme_id=SCHEME_ID)
 
         def naive() -> list[Any]:
             with read_session(engine) as s:

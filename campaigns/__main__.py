@@ -270,7 +270,7 @@ def _worker(args: argparse.Namespace, engine: Engine) -> None:
     from campaigns.signatures import upkeep
 
     if args.once:
-        upkeep.run_all(engine)
+        upkeep.run_all(engine=engine)
         done = outbox.drain(engine)
         print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
         return

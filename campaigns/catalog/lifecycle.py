@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import (
     check_campaign,
@@ -144,7 +144,7 @@ def suggest_slug(*, session: Session, title: str) -> str:
     folded = unicodedata.normalize("NFKD", title.lower().translate(_UNSPLIT_LETTERS))
     words = re.findall(r"[a-z0-9]+", folded.encode("ascii", "ignore").decode("ascii")) or ["campaign"]
     prefix = words[0][: SUGGESTED_SLUG_MAX - 8]  # every candidate below starts with it
-    taken = set(session.execute(select(Campaign.slug).where(Campaign.slug.like(f"{prefix}%"))).scalars())  # type: ignore[attr-defined]
+    taken = set(session.execute(select(col(Campaign.slug)).where(col(Campaign.slug).like(f"{prefix}%"))).scalars())
     n = 1
     while True:
         suffix = f"-{n}" if n > 1 else ""
@@ -174,7 +174,8 @@ def _changed_fields(current: CampaignCreate, given: dict[str, object]) -> list[s
 
 def _has_signatures(session: Session, campaign_id: int) -> bool:
     return (
-        session.execute(select(Signature.id).where(Signature.campaign_id == campaign_id).limit(1)).first() is not None
+        session.execute(select(col(Signature.id)).where(col(Signature.campaign_id) == campaign_id).limit(1)).first()
+        is not None
     )
 
 
@@ -240,7 +241,7 @@ def update_campaign(
 
 def list_campaigns_for_staff(*, session: Session) -> list[Campaign]:
     """Every campaign, whatever its status, newest first."""
-    stmt = select(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
+    stmt = select(Campaign).order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
     return list(session.execute(stmt).scalars().all())
 
 

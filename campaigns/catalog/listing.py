@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -31,7 +31,7 @@ from campaigns.core.models import (
 )
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import campaign_total, campaign_totals
+from campaigns.signatures.counts import count_total, count_totals
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SLUG_MAX = 80
@@ -132,7 +132,10 @@ def create_campaign(
     now = now or utcnow()
     actor = actor or audit.CLI
     errors = check_campaign(session=session, data=campaign_create, now=now)
-    if not errors and session.execute(select(Campaign.id).where(Campaign.slug == campaign_create.slug)).first():
+    if (
+        not errors
+        and session.execute(select(col(Campaign.id)).where(col(Campaign.slug) == campaign_create.slug)).first()
+    ):
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:
         raise InvalidInput(errors)
@@ -158,7 +161,7 @@ def get_campaign_by_slug(*, session: Session, slug: str) -> Campaign | None:
     """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
     if not is_possible_slug(slug):
         return None
-    return session.execute(select(Campaign).where(Campaign.slug == slug)).scalar_one_or_none()
+    return session.execute(select(Campaign).where(col(Campaign.slug) == slug)).scalar_one_or_none()
 
 
 # What the public may see: published and closed campaigns. Drafts and archived ones look like no campaign at all.
@@ -177,7 +180,7 @@ def is_public(campaign: _HasStatus) -> bool:
 
 def public_campaigns() -> ColumnElement[bool]:
     """SQL: the campaigns the public may see (``is_public`` as a where-clause)."""
-    return Campaign.status.in_(PUBLIC_STATUSES)  # type: ignore[attr-defined, no-any-return]
+    return col(Campaign.status).in_(PUBLIC_STATUSES)
 
 
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
@@ -196,12 +199,14 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     """Published and closed campaigns with their totals: open ones first, newest first."""
     campaigns = (
         session.execute(
-            select(Campaign).where(public_campaigns()).order_by(Campaign.published_at.desc(), Campaign.id.desc())  # type: ignore[union-attr]
+            select(Campaign)
+            .where(public_campaigns())
+            .order_by(col(Campaign.published_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
         .all()
     )
-    totals = campaign_totals(session, [c.id for c in campaigns if c.id is not None])
+    totals = count_totals(session=session, campaign_ids=[c.id for c in campaigns if c.id is not None])
     summaries = [
         CampaignSummary.model_validate(c, update={"total": totals.get(c.id or 0, 0), "status": public_status(c, now)})
         for c in campaigns
@@ -213,7 +218,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
     return CampaignPublic.model_validate(
         campaign,
         update={
-            "total": campaign_total(session, campaign.id or 0),
+            "total": count_total(session=session, campaign_id=campaign.id or 0),
             "status": public_status(campaign, now),
             "consent_text": get_consent_text(session=session, campaign=campaign),
         },

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.models import AuditEntry, Campaign, Role, utcnow
 
@@ -64,14 +64,20 @@ def list_entries(
     import pandas as pd
 
     stmt = (
-        select(AuditEntry.at, AuditEntry.actor, AuditEntry.action, Campaign.slug, AuditEntry.detail)
-        .join(Campaign, Campaign.id == AuditEntry.campaign_id, isouter=True)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())  # type: ignore[union-attr]
+        select(
+            col(AuditEntry.at),
+            col(AuditEntry.actor),
+            col(AuditEntry.action),
+            col(Campaign.slug),
+            col(AuditEntry.detail),
+        )
+        .join(Campaign, col(Campaign.id) == AuditEntry.campaign_id, isouter=True)
+        .order_by(col(AuditEntry.at).desc(), col(AuditEntry.id).desc())
         .limit(limit)
     )
     if action:
-        stmt = stmt.where(AuditEntry.action == action)
+        stmt = stmt.where(col(AuditEntry.action) == action)
     if campaign_id is not None:
-        stmt = stmt.where(AuditEntry.campaign_id == campaign_id)
+        stmt = stmt.where(col(AuditEntry.campaign_id) == campaign_id)
     rows = session.execute(stmt).all()
     return pd.DataFrame(rows, columns=["at", "actor", "action", "campaign", "detail"])

@@ -111,7 +111,7 @@ def keep_tcp_peer() -> None:
         import uvicorn.config
     except ImportError:  # served by another ASGI server: it rewrites nothing unless told to
         return
-    uvicorn.config.ProxyHeadersMiddleware = _no_proxy_headers  # type: ignore[assignment,misc]
+    uvicorn.config.ProxyHeadersMiddleware = _no_proxy_headers  # type: ignore[assignment,misc]  # a function in place of the class, on purpose
 
 
 def _no_proxy_headers(app: object, trusted_hosts: object = None) -> object:

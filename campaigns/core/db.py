@@ -308,7 +308,7 @@ class HotStatement:
         if prepared is None:
             prepared = self._compiled[connection.dialect.name] = self._prepare(connection.dialect)
         sql, convert = prepared
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # None only once closed
         cursor.execute(sql, convert(params))
         return cursor
 

@@ -53,7 +53,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
     try:
         with bind.connect() as conn:
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # only works outside a transaction
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]  # None only once closed; only works outside a transaction
             try:
                 with conn.begin():
                     if conn.dialect.name == "postgresql":
@@ -68,7 +68,7 @@ def upgrade(engine: Engine, revision: str = "head") -> str:
                             )
             finally:
                 if sqlite:
-                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+                    conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]  # None only once closed
     except DatabaseError as exc:
         raise StorageError(
             f"The database at {engine.url.render_as_string(hide_password=True)} could not be opened or "

@@ -63,8 +63,8 @@ BACKOFF_CAP_SECONDS = 3600
 IDLE_SECONDS = 1.0  # how long an idle worker waits before looking again
 _PG_CLAIM_LOCK = 0x7261_6C6C_7930  # one claim at a time across PostgreSQL workers: the rate budget holds
 
-_T = OutboxMessage.__table__  # type: ignore[attr-defined]
-_OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+_T = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_OUTREACH = Outreach.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 def enqueue(
@@ -150,7 +150,7 @@ def release_held(*, session: Session, signature_ids: list[int], now: datetime | 
         .where(_T.c.signature_id.in_(signature_ids), _T.c.status == OutboxStatus.held.value)
         .values(status=OutboxStatus.queued.value, next_attempt_at=now or utcnow())
     )
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def drop_held(*, session: Session, signature_ids: list[int]) -> int:
@@ -177,7 +177,7 @@ def forget_signatures(*, session: Session, signature_ids: list[int], recipient_c
         conditions.append(_T.c.recipient_canonical == recipient_canonical)
     if not conditions:
         return 0
-    return int(session.execute(_T.delete().where(or_(*conditions))).rowcount or 0)
+    return int(session.execute(_T.delete().where(or_(*conditions))).rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 # --- the worker -----------------------------------------------------------------------------------------

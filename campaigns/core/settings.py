@@ -157,7 +157,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         raw = values.get(ENV_NAMES[f.name])
         if raw is not None:
             kwargs[f.name] = _coerce(f.name, raw, getattr(defaults, f.name))
-    return Settings(**kwargs)  # type: ignore[arg-type]
+    return Settings(**kwargs)  # type: ignore[arg-type]  # each value coerced to its field's type
 
 
 _current: Settings | None = None
@@ -176,7 +176,7 @@ def override_settings(**changes: object) -> Iterator[Settings]:
     """Replace settings for the duration of a block (tests)."""
     global _current
     previous = _current
-    _current = replace(previous or load_settings(), **changes)  # type: ignore[arg-type]
+    _current = replace(previous or load_settings(), **changes)  # type: ignore[arg-type]  # the caller names fields and their values
     try:
         yield _current
     finally:

@@ -22,7 +22,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256((token or "").strip().encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
+_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 def claim_once(session: Session, *, token: str, purpose: str, now: datetime) -> str | None:

@@ -42,7 +42,7 @@ MAX_JSON_OBJECTS = 5 * MAX_SHAPES  # {...} in one JSON file: a shape needs 2 or 
 MAX_JSON_LISTS = 2 * MAX_POINTS  # [...] in one JSON file: a point is one, a ring or polygon one more
 MAX_NUMBER_CHARS = 40  # characters in one JSON number (a double needs at most 24)
 
-_BOM = b"\xef\xbb\xbf"
+UTF8_BOM = b"\xef\xbb\xbf"
 _DELIMITERS = (",", ";", "\t")
 _SAVE_AS_UTF8 = 'Please save it from your spreadsheet as "CSV UTF-8" and upload it again.'
 _REPORT_VALUE_MAX = 200
@@ -106,7 +106,7 @@ def report_csv(errors: Iterable[RowError]) -> bytes:
     writer.writerow(["line", "column", "value", "problem"])
     for error in errors:
         writer.writerow([error.line, error.column, _safe_cell(error.value), error.message])
-    return _BOM + out.getvalue().encode("utf-8")
+    return UTF8_BOM + out.getvalue().encode("utf-8")
 
 
 def clean_cell(value: str, column: str, limit: int, *, required: bool = False, newlines: bool = False) -> str:
@@ -183,9 +183,9 @@ def decode_text(data: bytes, *, what: str = "file") -> str:
     line that is not UTF-8: read as Windows-1252 its UTF-8 names would be garbled ("José" as "JosÃ©"),
     and no rule can tell what a stray byte was meant to be, so neither that line nor the file is guessed.
     """
-    marked_utf8 = data.startswith(_BOM)
+    marked_utf8 = data.startswith(UTF8_BOM)
     if marked_utf8:
-        data = data[len(_BOM) :]
+        data = data[len(UTF8_BOM) :]
     text = data.decode("utf-8", "surrogateescape")  # linear; bytes that are not UTF-8 kept as U+DC80-U+DCFF
     not_utf8 = _NOT_UTF8.search(text)
     if not_utf8 is None:

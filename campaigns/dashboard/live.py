@@ -17,19 +17,17 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from sqlalchemy import bindparam, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog import listing
 from campaigns.core.models import Campaign, CampaignStatus, Outreach, Target, utcnow
 from campaigns.dashboard.overview import MILESTONES
 from campaigns.letters import deliveries
 from campaigns.regions.custom import resolve_scheme
-from campaigns.regions.schemes import RegionScheme
+from campaigns.regions.schemes import RegionScheme, SchemeInfo
 from campaigns.signatures import counts as stats
 
 log = logging.getLogger(__name__)
-
-REGION_COLUMNS = ["code", "name", "count", "population", "shape_id", "per_100k", "rank"]
 
 
 @dataclass(frozen=True)
@@ -45,12 +43,12 @@ class DashboardData:
 
     title: str
     slug: str | None  # None for the all-campaigns view
-    region_scheme: str
+    scheme: SchemeInfo  # the region scheme the map and the regions are on (the page need not resolve it again)
     goal: int
     status: str
     total: int
     last_24h: int
-    regions: pd.DataFrame  # REGION_COLUMNS, every region of the scheme, largest count first
+    regions: pd.DataFrame  # code, name, count, population, shape_id, per_100k, rank: every region, largest first
     hourly: pd.DataFrame  # hour (UTC), count: hours with signatures only
     milestones: list[Milestone]
     letters: pd.DataFrame  # LETTER_COLUMNS: target, title, region, sent (by Rally), downloaded, opened
@@ -80,38 +78,33 @@ def _scheme_table(scheme: RegionScheme) -> _SchemeTable:
     return _SchemeTable(frame, {code: i for i, (code, *_) in enumerate(rows)}, population, by_name)
 
 
-def region_table(session: Session, campaign_id: int | list[int], scheme_id: str) -> pd.DataFrame:
-    """Every region of the scheme with its count, population, signatures per 100,000 and shape id.
+def _region_table(maps: list[dict[str, int]], scheme: RegionScheme) -> pd.DataFrame:
+    """Every region of the scheme with its count, population, signatures per 100,000 and shape id, from
+    counts already read (one map of region code -> count per campaign, summed).
 
     Regions without signatures are included (the map shows them); counts under a code the scheme
     doesn't know (a scheme changed, or a region removed) are kept, named by their code, so the
-    rows always add up to the total. Several campaign ids (on one scheme) are summed.
+    rows always add up to the total.
     """
-    ids = campaign_id if isinstance(campaign_id, list) else [campaign_id]
-    return _region_table(session, list(stats.region_count_maps(session, ids).values()), scheme_id)
-
-
-def _region_table(session: Session, maps: list[dict[str, int]], scheme_id: str) -> pd.DataFrame:
-    """``region_table`` from counts already read (one map of region code -> count per campaign)."""
-    scheme = _scheme_table(resolve_scheme(session, scheme_id))
-    counts = np.zeros(len(scheme.position), dtype=np.int64)
+    table = _scheme_table(scheme)
+    counts = np.zeros(len(table.position), dtype=np.int64)
     unknown: dict[str, int] = {}
     for counted in maps:
         for code, n in counted.items():
-            row = scheme.position.get(code)
+            row = table.position.get(code)
             if row is None:
                 unknown[code] = unknown.get(code, 0) + n
             else:
                 counts[row] += n
     if unknown:
-        return _region_table_with_unknown_codes(scheme, counts, unknown)
+        return _region_table_with_unknown_codes(table, counts, unknown)
     # The page refreshes this table every few seconds for every campaign watched: computed on arrays
     # against the scheme's cached frame (sorting and ranking in pandas cost several times more).
-    per_100k = np.round(counts * 100_000 / scheme.population, 2)
+    per_100k = np.round(counts * 100_000 / table.population, 2)
     ascending = np.sort(counts)
     rank = len(counts) - np.searchsorted(ascending, counts, side="right") + 1  # "min" rank, largest first
-    order = np.lexsort((scheme.by_name, -counts))  # count descending, then name
-    base = scheme.frame
+    order = np.lexsort((table.by_name, -counts))  # count descending, then name
+    base = table.frame
     return pd.DataFrame(
         {
             "code": base["code"].array.take(order),
@@ -150,40 +143,40 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
     for percent in MILESTONES:
         needed = -(-percent * goal // 100)  # ceiling: 25% of 10 is 3 signatures
         crossed = (running >= needed).nonzero()[0]
-        when = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None
+        when: datetime | None = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None  # type: ignore[union-attr, assignment]  # hours are Timestamps
         result.append(Milestone(percent, needed, when))
     return result
 
 
 _PER_TARGET = (
     select(
-        Outreach.target_id,
+        col(Outreach.target_id),
         deliveries.letters_where(deliveries.is_sent()).label("sent"),
         deliveries.letters_where(deliveries.is_downloaded()).label("downloaded"),
         deliveries.letters_where(deliveries.is_opened()).label("opened"),
     )
-    .join(Target, Target.id == Outreach.target_id)
-    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(Outreach.target_id)
+    .join(Target, col(Target.id) == Outreach.target_id)
+    .where(col(Target.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(Outreach.target_id))
     .subquery()
 )
 _LETTERS = (
     select(
-        Target.name,
-        Target.title,
-        Target.region_code,
+        col(Target.name),
+        col(Target.title),
+        col(Target.region_code),
         func.coalesce(_PER_TARGET.c.sent, 0),
         func.coalesce(_PER_TARGET.c.downloaded, 0),
         func.coalesce(_PER_TARGET.c.opened, 0),
     )
     .outerjoin(_PER_TARGET, _PER_TARGET.c.target_id == Target.id)
-    .where(Target.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
+    .where(col(Target.campaign_id).in_(bindparam("ids", expanding=True)))
     .order_by(func.coalesce(_PER_TARGET.c.sent, 0).desc(), Target.name)
 )
 LETTER_COLUMNS = ["target", "title", "region", "sent", "downloaded", "opened"]
 
 
-def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
+def _letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFrame:
     """Per target of these campaigns, most sent first: letters sent by Rally (email), and apart from them the
     letters signers downloaded (PDF or text) or opened in their own mail app, which Rally cannot know were sent.
     Each column counts letters, not deliveries (a letter downloaded as PDF and as text is one)."""
@@ -195,7 +188,7 @@ def letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFram
     return frame
 
 
-def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
+def read_dashboard(*, session: Session, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
     """One campaign's dashboard. The public sees published and closed campaigns; staff any but archived."""
     now = now or utcnow()
     campaign = listing.get_campaign_by_slug(session=session, slug=slug)
@@ -206,7 +199,7 @@ def read_dashboard(session: Session, *, slug: str, staff: bool = False, now: dat
     return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
 
 
-def schemes_in_use(session: Session) -> list[str]:
+def list_schemes_in_use(*, session: Session) -> list[str]:
     """Region schemes of the campaigns in the all-campaigns view, most used first."""
     campaigns = _visible_campaigns(session)
     used: dict[str, int] = {}
@@ -215,7 +208,7 @@ def schemes_in_use(session: Session) -> list[str]:
     return sorted(used, key=lambda s: (-used[s], s))
 
 
-def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None = None) -> DashboardData:
+def read_all_campaigns(*, session: Session, scheme_id: str, now: datetime | None = None) -> DashboardData:
     """Staff: every campaign that is not a draft or archived, summed; the map covers those on ``scheme_id``."""
     now = now or utcnow()
     campaigns = _visible_campaigns(session)
@@ -225,7 +218,7 @@ def read_all_campaigns(session: Session, *, scheme_id: str, now: datetime | None
 
 
 def _visible_campaigns(session: Session) -> list[Campaign]:
-    stmt = select(Campaign).where(listing.public_campaigns()).order_by(Campaign.id)
+    stmt = select(Campaign).where(listing.public_campaigns()).order_by(col(Campaign.id))
     return list(session.execute(stmt).scalars())
 
 
@@ -239,10 +232,12 @@ def _read(
     now: datetime,
 ) -> DashboardData:
     ids = [c.id for c in campaigns if c.id is not None]
-    maps = stats.region_count_maps(session, ids)  # one statement: the totals and the map agree
+    # one statement: the totals and the map agree
+    maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
     totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
     on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
-    regions = _region_table(session, on_scheme, scheme_id)
+    scheme = resolve_scheme(session, scheme_id)  # once per read: the regions and the page's map both use it
+    regions = _region_table(on_scheme, scheme)
     hourly = _hourly(session, ids)
     status = listing.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
     table = pd.DataFrame(
@@ -253,29 +248,29 @@ def _read(
     return DashboardData(
         title=title,
         slug=slug,
-        region_scheme=scheme_id,
+        scheme=scheme.info,
         goal=goal,
         status=status,
         total=total,
-        last_24h=int(hourly["count"][hourly["hour"] >= stats.recent_since(now, 24)].sum()),  # as stats.recent_count
+        last_24h=sum(stats.count_last_24_hours(session=session, campaign_ids=ids, now=now).values()),
         regions=regions,
         hourly=hourly,
         milestones=milestones(hourly, goal),
-        letters=letters_per_target(session, ids),
+        letters=_letters_per_target(session, ids),
         campaigns=table,
         read_at=now,
     )
 
 
 def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
-    frames = [stats.hourly_counts(session, cid) for cid in ids]
+    frames = [stats.count_by_hour(session=session, campaign_id=cid) for cid in ids]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({"hour": pd.Series(dtype="datetime64[us, UTC]"), "count": pd.Series(dtype="int64")})
     if len(frames) == 1:
         return frames[0]  # one campaign: already one row per hour, in order
     merged = pd.concat(frames).groupby("hour", as_index=False)["count"].sum()
-    return merged.sort_values("hour", ignore_index=True)
+    return merged.sort_values("hour", ignore_index=True)  # type: ignore[call-overload]  # as_index=False: a DataFrame, not a Series
 
 
 def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) -> pd.DataFrame:
@@ -294,22 +289,24 @@ def series(hourly: pd.DataFrame, *, daily: bool, until: datetime | None = None) 
     return frame
 
 
-def campaign_choices(session: Session) -> list[tuple[str, str]]:
+def list_campaign_choices(*, session: Session) -> list[tuple[str, str]]:
     """Staff: (slug, title) of every campaign that is not archived, open ones first."""
     order = {CampaignStatus.published.value: 0, CampaignStatus.closed.value: 1, CampaignStatus.draft.value: 2}
     campaigns = session.execute(
-        select(Campaign.slug, Campaign.title, Campaign.status).where(Campaign.status != CampaignStatus.archived.value)
+        select(col(Campaign.slug), col(Campaign.title), col(Campaign.status)).where(
+            col(Campaign.status) != CampaignStatus.archived.value
+        )
     ).all()
     ranked = sorted(campaigns, key=lambda c: (order.get(c.status, 3), c.title.casefold()))
     return [(c.slug, c.title if c.status != CampaignStatus.draft.value else f"{c.title} (draft)") for c in ranked]
 
 
-def region_trend(session: Session, *, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
+def read_region_trend(*, session: Session, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
     """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
     campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None:
         raise listing.campaign_not_found(slug)
-    days = stats.region_daily_counts(session, campaign.id, region_code)
+    days = stats.count_region_by_day(session=session, campaign_id=campaign.id, region_code=region_code)
     if days.empty:
         return days
     until = pd.Timestamp(stats.day_of(now or utcnow()))

@@ -1,23 +1,22 @@
 """The organizers' overview: every campaign that is not archived, with its numbers and milestones.
 
 One query per concern (campaigns, totals, last 24 hours, pending comments), whatever the
-number of campaigns.
+number of campaigns. The last 24 hours are the dashboard's (``counts.count_last_24_hours``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from campaigns.catalog.listing import goal_share
-from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, SignatureStatus, utcnow
-from campaigns.signatures.counts import campaign_totals
+from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, utcnow
+from campaigns.signatures.counts import count_last_24_hours, count_totals
 
 MILESTONES = (25, 50, 75, 100)
-RECENT_WINDOW = timedelta(hours=24)
 
 
 def milestone_reached(total: int, goal: int) -> int | None:
@@ -53,20 +52,6 @@ def _effective_status(campaign: Campaign, now: datetime) -> str:
     return campaign.status
 
 
-def _recent_counts(session: Session, ids: list[int], now: datetime) -> dict[int, int]:
-    rows = session.execute(
-        select(Signature.campaign_id, func.count())
-        .where(
-            Signature.campaign_id.in_(ids),  # type: ignore[attr-defined]
-            Signature.status == SignatureStatus.counted.value,
-            Signature.created_at > now - RECENT_WINDOW,
-            Signature.created_at <= now,
-        )
-        .group_by(Signature.campaign_id)
-    ).all()
-    return {cid: int(n) for cid, n in rows}
-
-
 def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
     rows = session.execute(
         select(Signature.campaign_id, func.count())
@@ -80,7 +65,7 @@ def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
     return {cid: int(n) for cid, n in rows}
 
 
-def campaign_overview(session: Session, *, now: datetime | None = None) -> list[CampaignOverviewRow]:
+def read_overview(*, session: Session, now: datetime | None = None) -> list[CampaignOverviewRow]:
     """Every campaign but archived ones (drafts included), newest first."""
     now = now or utcnow()
     campaigns = (
@@ -95,8 +80,8 @@ def campaign_overview(session: Session, *, now: datetime | None = None) -> list[
     ids = [c.id for c in campaigns if c.id is not None]
     if not ids:
         return []
-    totals = campaign_totals(session, ids)
-    recent = _recent_counts(session, ids, now)
+    totals = count_totals(session=session, campaign_ids=ids)
+    recent = count_last_24_hours(session=session, campaign_ids=ids, now=now)
     pending = _pending_comment_counts(session, ids)
     rows = []
     for c in campaigns:

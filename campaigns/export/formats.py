@@ -345,7 +345,7 @@ def _write_export(
                 os.close(fd)
                 write_xlsx(temp, snapshot.batches(), count=snapshot.count, max_rows=max_rows)
             else:
-                with os.fdopen(fd, "wb") as handle, closing(chunks(snapshot, fmt, bom=bom, now=now)) as body:
+                with os.fdopen(fd, "wb") as handle, closing(chunks(snapshot, fmt, bom=bom, now=now)) as body:  # type: ignore[type-var]  # a generator: it closes
                     for chunk in body:
                         handle.write(chunk)
                     handle.flush()

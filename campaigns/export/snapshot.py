@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import ColumnElement, String, case, func, select, type_coerce
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import is_possible_slug
 from campaigns.core.audit import Actor, record
@@ -147,7 +147,7 @@ def check_filter(session: Session, export_filter: ExportFilter) -> CheckedFilter
         errors["campaigns"] = f"Choose at most {MAX_CAMPAIGNS} campaigns per export."
     else:
         possible = [s for s in slugs if is_possible_slug(s)]
-        rows = session.execute(select(Campaign).where(Campaign.slug.in_(possible))).scalars().all()  # type: ignore[attr-defined]
+        rows = session.execute(select(Campaign).where(col(Campaign.slug).in_(possible))).scalars().all()
         by_slug = {c.slug: c for c in rows}
         missing = [s for s in slugs if s not in by_slug]
         if missing:
@@ -221,8 +221,8 @@ def _letters_sent() -> Any:
     return (
         select(func.count(case((deliveries.is_sent(), 1))))
         .select_from(Letter)
-        .join(Outreach, Outreach.letter_id == Letter.id)  # type: ignore[arg-type]
-        .where(Letter.signature_id == Signature.id)
+        .join(Outreach, col(Outreach.letter_id) == Letter.id)
+        .where(col(Letter.signature_id) == Signature.id)
         .scalar_subquery()
     )
 
@@ -231,29 +231,36 @@ def _letters_downloaded_or_opened() -> Any:
     """Letters the person downloaded (PDF or text) or opened in their own mail app, each once: never "sent".
 
     ``EXISTS`` per letter rather than ``count(DISTINCT ...)``: no temporary B-tree per person on SQLite."""
-    taken = select(Outreach.id).where(Outreach.letter_id == Letter.id, deliveries.is_taken_by_signer()).exists()
-    return select(func.count()).select_from(Letter).where(Letter.signature_id == Signature.id, taken).scalar_subquery()
+    taken = (
+        select(col(Outreach.id)).where(col(Outreach.letter_id) == Letter.id, deliveries.is_taken_by_signer()).exists()
+    )
+    return (
+        select(func.count())
+        .select_from(Letter)
+        .where(col(Letter.signature_id) == Signature.id, taken)
+        .scalar_subquery()
+    )
 
 
 def _where(checked: CheckedFilter) -> list[Any]:
     f = checked.filter
     s = Signature
-    conditions = [
-        s.campaign_id.in_([c.id for c in checked.campaigns]),  # type: ignore[attr-defined]
-        s.status.in_(STATUSES[f.status]),  # type: ignore[attr-defined]
-        s.erased_at.is_(None),  # type: ignore[union-attr]
-        s.withdrawn_at.is_(None),  # type: ignore[union-attr]
+    conditions: list[ColumnElement[bool]] = [
+        col(s.campaign_id).in_([c.id for c in checked.campaigns]),
+        col(s.status).in_(STATUSES[f.status]),
+        col(s.erased_at).is_(None),
+        col(s.withdrawn_at).is_(None),
     ]
     if not f.include_non_consenting:
-        conditions.append(s.contact_consent.is_(True))  # type: ignore[attr-defined]
+        conditions.append(col(s.contact_consent).is_(True))
     if f.regions:
-        conditions.append(s.region_code.in_(f.regions))  # type: ignore[attr-defined]
+        conditions.append(col(s.region_code).in_(f.regions))
     if f.signed_from:
         start = datetime(f.signed_from.year, f.signed_from.month, f.signed_from.day, tzinfo=UTC)
-        conditions.append(s.created_at >= start)  # type: ignore[operator]
+        conditions.append(col(s.created_at) >= start)
     if f.signed_to:
         end = datetime(f.signed_to.year, f.signed_to.month, f.signed_to.day, tzinfo=UTC) + timedelta(days=1)
-        conditions.append(s.created_at < end)  # type: ignore[operator]
+        conditions.append(col(s.created_at) < end)
     return conditions
 
 
@@ -277,27 +284,27 @@ def rows_statement(checked: CheckedFilter, dialect: str) -> Any:
     s = Signature
     return (
         select(
-            s.campaign_id,
-            s.full_name,
-            s.email,
-            s.region_code,
-            s.postal_code,
-            s.comment,
-            type_coerce(case((s.contact_consent.is_(True), "yes"), else_="no"), String),  # type: ignore[attr-defined]
-            s.consent_hash,
-            _iso(dialect, s.consent_at),
-            s.source,
-            s.utm_source,
-            s.utm_medium,
-            s.utm_campaign,
-            s.referrer,
-            _iso(dialect, s.created_at),
-            s.status,
+            col(s.campaign_id),
+            col(s.full_name),
+            col(s.email),
+            col(s.region_code),
+            col(s.postal_code),
+            col(s.comment),
+            type_coerce(case((col(s.contact_consent).is_(True), "yes"), else_="no"), String),
+            col(s.consent_hash),
+            _iso(dialect, col(s.consent_at)),
+            col(s.source),
+            col(s.utm_source),
+            col(s.utm_medium),
+            col(s.utm_campaign),
+            col(s.referrer),
+            _iso(dialect, col(s.created_at)),
+            col(s.status),
             _letters_sent(),
             _letters_downloaded_or_opened(),
         )
         .where(*_where(checked))
-        .order_by(s.campaign_id, s.created_at, s.id)  # type: ignore[arg-type]
+        .order_by(col(s.campaign_id), col(s.created_at), col(s.id))
     )
 
 
@@ -311,7 +318,7 @@ def _shaper(checked: CheckedFilter, csv_safe: bool) -> Callable[[list[tuple[Any,
     triggers = FORMULA_TRIGGERS
 
     def shape(batch: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        out = []
+        out: list[tuple[Any, ...]] = []
         append = out.append
         for cid, full, email, region, postal, comment, consent, version, at, source, u1, u2, u3, ref, *end in batch:
             first, _, last = full.partition(" ")
@@ -370,7 +377,7 @@ def _driver_cursor(conn: Connection, statement: Any) -> Any:
     params = tuple(values[n] for n in compiled.positiontup or ()) if compiled.positional else values
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    cursor = raw.cursor(name="rally_export") if dialect.name == "postgresql" else raw.cursor()  # type: ignore[call-arg]
+    cursor = raw.cursor(name="rally_export") if dialect.name == "postgresql" else raw.cursor()
     cursor.execute(compiled.string, params)
     return cursor
 
@@ -477,7 +484,7 @@ def record_export(
 ) -> None:
     """One audit entry per export and campaign list: who, when, filters, rows, format, consent choice and reason."""
     checked = snapshot.checked
-    detail = {
+    detail: dict[str, Any] = {
         "filters": checked.filter.as_dict(),
         "rows": snapshot.count,
         "format": fmt,
@@ -496,7 +503,7 @@ def region_choices(session: Session, slugs: list[str] | tuple[str, ...]) -> dict
     if not slugs:
         return {}
     possible = [s for s in slugs if is_possible_slug(s)]
-    schemes = session.execute(select(Campaign.region_scheme).where(Campaign.slug.in_(possible))).scalars()  # type: ignore[attr-defined]
+    schemes = session.execute(select(col(Campaign.region_scheme)).where(col(Campaign.slug).in_(possible))).scalars()
     choices: dict[str, str] = {}
     for scheme_id in sorted(set(schemes)):
         choices.update(_region_names(session, scheme_id))

@@ -22,6 +22,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func
+from sqlmodel import col
 
 from campaigns.core.models import Outreach, OutreachChannel, OutreachStatus
 
@@ -60,27 +61,27 @@ def is_sent() -> ColumnElement[bool]:
 
     The tallies use these conditions inside ``CASE`` rather than as a ``WHERE``, so their queries stay
     driven by the letter and target indexes (a ``WHERE`` on status lets SQLite pick the status index)."""
-    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == OutreachStatus.sent.value)
+    return and_(col(Outreach.channel) == OutreachChannel.email.value, col(Outreach.status) == OutreachStatus.sent.value)
 
 
 def is_email_in(status: OutreachStatus) -> ColumnElement[bool]:
     """SQL: a Rally email in this state (pending: waiting; failed; uncertain)."""
-    return and_(Outreach.channel == OutreachChannel.email.value, Outreach.status == status.value)
+    return and_(col(Outreach.channel) == OutreachChannel.email.value, col(Outreach.status) == status.value)
 
 
 def is_downloaded() -> ColumnElement[bool]:
     """SQL: the signer downloaded the letter (PDF or text)."""
-    return Outreach.channel.in_(DOWNLOAD_CHANNELS)  # type: ignore[attr-defined]
+    return col(Outreach.channel).in_(DOWNLOAD_CHANNELS)
 
 
 def is_opened() -> ColumnElement[bool]:
     """SQL: the signer opened the letter in their own mail app."""
-    return Outreach.channel == OutreachChannel.mailto.value  # type: ignore[return-value]
+    return col(Outreach.channel) == OutreachChannel.mailto.value
 
 
 def is_taken_by_signer() -> ColumnElement[bool]:
     """SQL: downloaded or opened in the signer's mail app: the signer took it away, Rally sent nothing."""
-    return Outreach.channel.in_((*DOWNLOAD_CHANNELS, OutreachChannel.mailto.value))  # type: ignore[attr-defined]
+    return col(Outreach.channel).in_((*DOWNLOAD_CHANNELS, OutreachChannel.mailto.value))
 
 
 def letters_where(condition: ColumnElement[bool]) -> Any:

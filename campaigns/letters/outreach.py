@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import outbox
 from campaigns.core.db import dialect_insert, read_session
@@ -44,7 +44,7 @@ from campaigns.letters.pdf import LetterDoc
 from campaigns.letters.targets import list_targets_for_region
 from campaigns.letters.templates import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
@@ -81,7 +81,7 @@ def save_letter(
     if session.get(Signature, signature_id) is None:
         raise NotFound("That signature no longer exists.")
     letter = session.execute(
-        select(Letter).where(Letter.signature_id == signature_id, Letter.target_id == target_id)
+        select(Letter).where(col(Letter.signature_id) == signature_id, col(Letter.target_id) == target_id)
     ).scalar_one_or_none()
     now = utcnow()
     if letter is None:
@@ -99,7 +99,9 @@ def _gone_out(session: Session, letter_id: int) -> bool:
     """The letter left Rally in its stored words: sent by email, downloaded, or opened in a mail app.
 
     (Not "sent": a download is a copy in the signer's hands, and it freezes the text all the same.)"""
-    stmt = select(Outreach.id).where(Outreach.letter_id == letter_id, Outreach.status == OutreachStatus.sent.value)
+    stmt = select(col(Outreach.id)).where(
+        col(Outreach.letter_id) == letter_id, col(Outreach.status) == OutreachStatus.sent.value
+    )
     return session.execute(stmt).first() is not None
 
 
@@ -116,7 +118,7 @@ def _claim(session: Session, letter_id: int, target_id: int, channel: str) -> in
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["letter_id", "target_id", "channel"])
-        .returning(Outreach.id)  # type: ignore[arg-type]
+        .returning(col(Outreach.id))
     ).first()
     return row[0] if row else None
 
@@ -148,8 +150,8 @@ def deliver_by_email(*, session: Session, letter_id: int) -> Delivery:
     outreach_id = _claim(session, letter_id, target.id or 0, OutreachChannel.email.value)
     if outreach_id is None:  # already delivered or on its way: nothing is sent twice
         status = session.execute(
-            select(Outreach.status).where(
-                Outreach.letter_id == letter_id, Outreach.channel == OutreachChannel.email.value
+            select(col(Outreach.status)).where(
+                col(Outreach.letter_id) == letter_id, col(Outreach.channel) == OutreachChannel.email.value
             )
         ).scalar_one()
         return Delivery(target.id or 0, target.name, OutreachChannel.email.value, status)
@@ -211,10 +213,10 @@ def tally_letters(*, session: Session, campaign_id: int) -> list[TargetTally]:
         letters_where(is_email_in(OutreachStatus.pending)),
     )
     rows = session.execute(
-        select(Target.id, Target.name, Target.region_code, *counts)
-        .join(Outreach, Outreach.target_id == Target.id, isouter=True)
-        .where(Target.campaign_id == campaign_id)
-        .group_by(Target.id, Target.name, Target.region_code)
+        select(col(Target.id), col(Target.name), col(Target.region_code), *counts)
+        .join(Outreach, col(Outreach.target_id) == Target.id, isouter=True)
+        .where(col(Target.campaign_id) == campaign_id)
+        .group_by(col(Target.id), col(Target.name), col(Target.region_code))
         .order_by(Target.region_code, Target.name)
     ).all()
     return [TargetTally(i, n, r, *(int(c) for c in rest)) for i, n, r, *rest in rows]
@@ -225,10 +227,10 @@ def list_failed_deliveries(*, session: Session, campaign_id: int) -> list[tuple[
     return [
         (name, attempts, error, created)
         for name, attempts, error, created in session.execute(
-            select(Target.name, Outreach.attempts, Outreach.last_error, Outreach.created_at)
-            .join(Target, Target.id == Outreach.target_id)
-            .where(Target.campaign_id == campaign_id, is_email_in(OutreachStatus.failed))
-            .order_by(Outreach.created_at)
+            select(col(Target.name), col(Outreach.attempts), col(Outreach.last_error), col(Outreach.created_at))
+            .join(Target, col(Target.id) == Outreach.target_id)
+            .where(col(Target.campaign_id) == campaign_id, is_email_in(OutreachStatus.failed))
+            .order_by(col(Outreach.created_at))
         )
     ]
 
@@ -261,7 +263,7 @@ def build_letter_context(
             title=campaign.title,
             purpose=campaign.purpose,
             goal=campaign.goal,
-            count=campaign_total(session, campaign.id or 0),
+            count=count_total(session=session, campaign_id=campaign.id or 0),
         ),
         today=f"{utcnow():%-d %B %Y}",
     )
@@ -307,7 +309,7 @@ def _bundled(target_id: int) -> tuple[Any, ...]:
     return (
         Letter.target_id == target_id,
         Signature.status == SignatureStatus.counted.value,
-        Signature.erased_at.is_(None),  # type: ignore[union-attr]
+        col(Signature.erased_at).is_(None),
     )
 
 
@@ -321,13 +323,15 @@ def bundle_letters(*, engine: Engine, target_id: int) -> Bundle:
         count = session.execute(
             select(func.count())
             .select_from(Letter)
-            .join(Signature, Signature.id == Letter.signature_id)
+            .join(Signature, col(Signature.id) == Letter.signature_id)
             .where(*_bundled(target_id))
         ).scalar_one()
         scheme = resolve_scheme(session, campaign.region_scheme)
-        counts = select(func.coalesce(func.sum(RegionCount.count), 0)).where(RegionCount.campaign_id == campaign.id)
+        counts = select(func.coalesce(func.sum(col(RegionCount.count)), 0)).where(
+            col(RegionCount.campaign_id) == campaign.id
+        )
         if target.region_code:
-            counts = counts.where(RegionCount.region_code == target.region_code)
+            counts = counts.where(col(RegionCount.region_code) == target.region_code)
         constituents = int(session.execute(counts).scalar_one())
 
     def letters(page: int = 500) -> Iterator[LetterDoc]:
@@ -335,10 +339,16 @@ def bundle_letters(*, engine: Engine, target_id: int) -> Bundle:
         while True:
             with read_session(engine) as session:
                 rows = session.execute(
-                    select(Letter.id, Letter.subject, Letter.body, Signature.full_name, Signature.region_code)
-                    .join(Signature, Signature.id == Letter.signature_id)
-                    .where(*_bundled(target_id), Letter.id > last_id)
-                    .order_by(Letter.id)
+                    select(
+                        col(Letter.id),
+                        col(Letter.subject),
+                        col(Letter.body),
+                        col(Signature.full_name),
+                        col(Signature.region_code),
+                    )
+                    .join(Signature, col(Signature.id) == Letter.signature_id)
+                    .where(*_bundled(target_id), col(Letter.id) > last_id)
+                    .order_by(col(Letter.id))
                     .limit(page)
                 ).all()
             if not rows:

@@ -98,7 +98,7 @@ def bundle_pdf(
     letters: Iterable[LetterDoc],
     *,
     constituents: int,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], object] | None = None,
 ) -> bytes:
     """A cover page, then each letter from its own page on (long letters run onto further pages).
 
@@ -159,7 +159,7 @@ class _Document(FPDF):
         self._cov = _coverage()
         self._cjk_loaded = False
         self._fallback_on = False
-        self.alias_nb_pages(None)  # "{nb}" in a letter is text, not the page count
+        self.alias_nb_pages(None)  # type: ignore[arg-type]  # None turns the alias off: "{nb}" in a letter is text, not the page count
         self.set_creator("Rally")
         self.set_margins(25, 22, 25)
         self.set_auto_page_break(True, margin=22)

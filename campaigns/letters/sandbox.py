@@ -216,7 +216,7 @@ def _truncate(
 def _round(value: Any, precision: Any = 0, method: str = "common") -> float:
     if method not in ("common", "ceil", "floor"):
         raise RenderStopped("round's method must be 'common', 'ceil' or 'floor'.")
-    return jfilters.do_round(value, _int_arg(precision, "round precision", 0, 15), method)
+    return jfilters.do_round(value, _int_arg(precision, "round precision", 0, 15), method)  # type: ignore[arg-type]  # checked above
 
 
 def _number(value: Any) -> str:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -135,7 +135,7 @@ def import_targets(*, session: Session, campaign_id: int, data: bytes, actor: Ac
     """
     campaign = _campaign(session, campaign_id)
     rows = _check_rows(resolve_scheme(session, campaign.region_scheme), data)
-    result = session.execute(delete(Target).where(Target.campaign_id == campaign_id))  # type: ignore[arg-type]
+    result = session.execute(delete(Target).where(col(Target.campaign_id) == campaign_id))
     replaced = int(getattr(result, "rowcount", 0) or 0)
     session.execute(insert(Target), [r.row(campaign_id) for r in rows])
     audit.record(
@@ -145,8 +145,10 @@ def import_targets(*, session: Session, campaign_id: int, data: bytes, actor: Ac
 
 
 def _check_not_taken(session: Session, campaign_id: int, target: _Checked) -> None:
-    same_region = Target.region_code == target.region_code if target.region_code else Target.region_code.is_(None)  # type: ignore[union-attr]
-    existing = session.execute(select(Target).where(Target.campaign_id == campaign_id, same_region)).scalars()
+    same_region = (
+        col(Target.region_code) == target.region_code if target.region_code else col(Target.region_code).is_(None)
+    )
+    existing = session.execute(select(Target).where(col(Target.campaign_id) == campaign_id, same_region)).scalars()
     for other in existing:
         other_canonical = canonical_email(other.email) if other.email else None
         if other.name.casefold() == target.name.casefold():
@@ -196,13 +198,17 @@ def _order(target: Target) -> tuple[bool, str, str, int]:
 
 def list_targets(*, session: Session, campaign_id: int) -> list[Target]:
     """All targets of a campaign: those for every signer first, then by region code, then by name."""
-    targets = session.execute(select(Target).where(Target.campaign_id == campaign_id)).scalars().all()
+    targets = session.execute(select(Target).where(col(Target.campaign_id) == campaign_id)).scalars().all()
     return sorted(targets, key=_order)
 
 
 def list_targets_for_region(*, session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
     """Who a signer of ``region_code`` writes to: the region's own targets, then the targets for every signer."""
     code = (region_code or "").strip().upper()
-    where = or_(Target.region_code == code, Target.region_code.is_(None)) if code else Target.region_code.is_(None)  # type: ignore[union-attr]
-    targets = session.execute(select(Target).where(Target.campaign_id == campaign_id, where)).scalars().all()
+    where = (
+        or_(col(Target.region_code) == code, col(Target.region_code).is_(None))
+        if code
+        else col(Target.region_code).is_(None)
+    )
+    targets = session.execute(select(Target).where(col(Target.campaign_id) == campaign_id, where)).scalars().all()
     return sorted(targets, key=lambda t: (t.region_code is None, t.name.casefold(), t.id or 0))

@@ -107,9 +107,9 @@ def _compile_text(source: str) -> CompiledLetter:
         problems = static_problems(tree)
         if problems:
             raise TemplateRejected(problems)
-        tree = instrument(tree, False)  # type: ignore[assignment]
+        tree = instrument(tree, False)
         tree.set_environment(LETTER_ENV)
-        code = LETTER_ENV.compile(tree)
+        code = LETTER_ENV.compile(tree)  # type: ignore[call-overload]  # instrument hands back the Template it was given
         template = LETTER_ENV.template_class.from_code(LETTER_ENV, code, LETTER_ENV.make_globals(None))
     except TemplateRejected:
         raise
@@ -182,7 +182,7 @@ def render(compiled: CompiledLetter, context: LetterContext) -> str:
         reason = f"The template failed while filling in a letter: {exc}"
         raise RenderStopped(reason, line=_template_line(exc)) from None
     finally:
-        chunks.close()
+        chunks.close()  # type: ignore[attr-defined]  # generate() returns a generator; jinja types it Iterator
         CURRENT_BUDGET.reset(token)
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.orm import Mapped
+from sqlmodel import Session, col
 
 from campaigns.core.audit import Actor, record
 from campaigns.core.db import run_write
@@ -52,10 +53,10 @@ class LoginThrottled(RallyError):
 # --- logging in ----------------------------------------------------------------------------------
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+def _recent_failures(session: Session, column: Mapped[str | None], value: str, since: datetime) -> int:
     stmt = select(func.count()).where(
-        column == value, LoginAttempt.succeeded.is_(False), LoginAttempt.created_at > since
-    )  # type: ignore[attr-defined]
+        column == value, col(LoginAttempt.succeeded).is_(False), col(LoginAttempt.created_at) > since
+    )
     return int(session.execute(stmt).scalar_one())
 
 
@@ -87,13 +88,14 @@ def _claim_attempt(*, session: Session, email: str, client_address: str, now: da
     _lock(session, f"login-account:{email}", f"login-address:{client_address}")
     since = now - FAILED_LOGIN_WINDOW
     if (
-        _recent_failures(session, LoginAttempt.email, email, since) >= MAX_FAILURES_PER_ACCOUNT
-        or _recent_failures(session, LoginAttempt.client_address, client_address, since) >= MAX_FAILURES_PER_ADDRESS
+        _recent_failures(session, col(LoginAttempt.email), email, since) >= MAX_FAILURES_PER_ACCOUNT
+        or _recent_failures(session, col(LoginAttempt.client_address), client_address, since)
+        >= MAX_FAILURES_PER_ADDRESS
     ):
         raise LoginThrottled()
     attempt = LoginAttempt(email=email, client_address=client_address, succeeded=False, created_at=now)
     session.add(attempt)
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    user = session.execute(select(User).where(col(User.email) == email)).scalar_one_or_none()
     session.flush()
     assert attempt.id is not None
     if user is None or not user.is_active:
@@ -109,7 +111,7 @@ def _finish_log_in(
     user = session.get(User, claim.user_id)
     if user is None or not user.is_active or user.password_hash != claim.password_hash:
         return None
-    session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+    session.execute(update(LoginAttempt).where(col(LoginAttempt.id) == claim.attempt_id).values(succeeded=True))
     new_hash = rehash(user.password_hash, password)
     if new_hash is not None:
         user.password_hash = new_hash
@@ -164,7 +166,7 @@ def start_session(
     session.add(
         AuthSession(
             token_hash=_token_hash(token),
-            user_id=user.id,
+            user_id=user.id,  # type: ignore[arg-type]  # a stored user has an id
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(hours=get_settings().session_hours),
@@ -185,8 +187,8 @@ def identify(*, session: Session, cookie_value: str | None, now: datetime | None
     now = now or utcnow()
     row = session.execute(
         select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == _token_hash(token))
+        .join(User, col(User.id) == AuthSession.user_id)
+        .where(col(AuthSession.token_hash) == _token_hash(token))
     ).first()
     if row is None:
         return None
@@ -288,7 +290,7 @@ def change_own_password(
         user = session.get(User, actor.user_id)
         if user is None or not user.is_active or user.password_hash != claim.password_hash:
             raise WrongCurrentPassword()  # deactivated, or the password changed meanwhile
-        session.execute(update(LoginAttempt).where(LoginAttempt.id == claim.attempt_id).values(succeeded=True))  # type: ignore[arg-type]
+        session.execute(update(LoginAttempt).where(col(LoginAttempt.id) == claim.attempt_id).values(succeeded=True))
         ended = store_password(
             session=session, user=user, password_hash=new_hash, keep_session=_token_hash(token), now=now
         )

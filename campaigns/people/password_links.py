@@ -20,7 +20,7 @@ from email.utils import getaddresses
 
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import outbox
 from campaigns.core.audit import Actor, record
@@ -35,7 +35,7 @@ from campaigns.people import passwords
 PURPOSE = "set-password"
 LINK_HOURS = 24
 PATH = "/auth/set-password"
-_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
+_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 class LinkRefused(RallyError):
@@ -115,7 +115,7 @@ def reset_password(*, engine: Engine, user_id: int, actor: Actor) -> IssuedLink:
 
     def work(session: Session) -> tuple[str, str]:
         token = issue_link(session=session, user_id=user_id, actor=actor, emailed=emailed)
-        email = session.execute(select(User.email).where(User.id == user_id)).scalar_one()
+        email = session.execute(select(col(User.email)).where(col(User.id) == user_id)).scalar_one()
         url = link_url(token, settings)
         if emailed:  # queued with the link itself: both exist, or neither
             outbox.enqueue(session=session, kind="set-password", mail=_link_mail(email, url, settings))
@@ -168,7 +168,7 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
         claimed = claim_once(session, token=token or "", purpose=PURPOSE, now=at)
         if claimed is None:
             raise _refusal(session, digest)
-        user = session.execute(select(User).where(User.email == claimed)).scalar_one_or_none()
+        user = session.execute(select(User).where(col(User.email) == claimed)).scalar_one_or_none()
         if user is None or not user.is_active:
             raise LinkRefused("This account is no longer active, so its password can't be set. Ask an admin.")
         ended = passwords.store_password(session=session, user=user, password_hash=new_hash, now=at)

@@ -14,7 +14,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.errors import InvalidInput
 from campaigns.core.models import AuthSession, User, utcnow
@@ -73,12 +73,12 @@ def store_password(
     ``keep_session``; returns how many ended. Callers audit the change."""
     user.password_hash = password_hash
     user.updated_at = now or utcnow()
-    ended = delete(AuthSession).where(AuthSession.user_id == user.id)  # type: ignore[arg-type]
+    ended = delete(AuthSession).where(col(AuthSession.user_id) == user.id)
     if keep_session is not None:
-        ended = ended.where(AuthSession.token_hash != keep_session)  # type: ignore[arg-type]
+        ended = ended.where(col(AuthSession.token_hash) != keep_session)
     result = session.execute(ended)
     session.flush()
-    return int(result.rowcount or 0)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

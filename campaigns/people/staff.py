@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.audit import Actor, record
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
@@ -49,7 +49,7 @@ def create_user(
     _collect(errors, lambda: check_password(password))
     chosen = _collect(errors, lambda: _check_roles(roles))
     name = _collect(errors, lambda: clean_name(display_name, field="display_name")) if display_name.strip() else ""
-    if checked_email and session.execute(select(User.id).where(User.email == checked_email)).first():
+    if checked_email and session.execute(select(col(User.id)).where(col(User.email) == checked_email)).first():
         errors["email"] = f"{checked_email} already has an account."
     if errors:
         raise InvalidInput(errors)
@@ -58,7 +58,7 @@ def create_user(
     session.add(user)
     session.flush()
     for role in chosen:
-        session.add(UserRole(user_id=user.id, role=role))
+        session.add(UserRole(user_id=user.id, role=role))  # type: ignore[arg-type]  # flushed: it has an id
     session.flush()
     record(session, actor=actor, action="user.create", target=checked_email, roles=chosen)
     return user
@@ -72,7 +72,9 @@ def _user(session: Session, user_id: int) -> User:
 
 
 def get_user_roles(*, session: Session, user_id: int) -> tuple[str, ...]:
-    rows = session.execute(select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role))
+    rows = session.execute(
+        select(col(UserRole.role)).where(col(UserRole.user_id) == user_id).order_by(col(UserRole.role))
+    )
     return tuple(rows.scalars())
 
 
@@ -81,7 +83,7 @@ def set_roles(*, session: Session, user_id: int, roles: list[str], actor: Actor)
     chosen = _check_roles(roles)
     if actor.user_id == user_id and Role.admin.value not in chosen:
         raise InvalidInput({"roles": "You can't remove your own admin role; ask another admin."})
-    session.execute(delete(UserRole).where(UserRole.user_id == user_id))  # type: ignore[arg-type]
+    session.execute(delete(UserRole).where(col(UserRole.user_id) == user_id))
     for role in chosen:
         session.add(UserRole(user_id=user_id, role=role))
     user.updated_at = utcnow()
@@ -99,7 +101,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     user.deactivated_at = None if active else utcnow()
     user.updated_at = utcnow()
     if not active:
-        session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))  # type: ignore[arg-type]
+        session.execute(delete(AuthSession).where(col(AuthSession.user_id) == user_id))
     session.flush()
     record(session, actor=actor, action="user.activate" if active else "user.deactivate", target=user.email)
 
@@ -112,7 +114,7 @@ def set_password(*, session: Session, user_id: int, password: str, actor: Actor)
 
 
 def get_user_by_email(*, session: Session, email: str) -> User:
-    user = session.execute(select(User).where(User.email == (email or "").strip().lower())).scalar_one_or_none()
+    user = session.execute(select(User).where(col(User.email) == (email or "").strip().lower())).scalar_one_or_none()
     if user is None:
         raise NotFound(f"There is no account for {(email or '').strip()[:320]}: `users list` shows them all.")
     return user
@@ -121,7 +123,9 @@ def get_user_by_email(*, session: Session, email: str) -> User:
 def list_users(*, session: Session) -> list[UserPublic]:
     users = session.execute(select(User).order_by(User.email)).scalars().all()
     roles: dict[int, list[str]] = {}
-    for user_id, role in session.execute(select(UserRole.user_id, UserRole.role).order_by(UserRole.role)):
+    for user_id, role in session.execute(
+        select(col(UserRole.user_id), col(UserRole.role)).order_by(col(UserRole.role))
+    ):
         roles.setdefault(user_id, []).append(role)
     return [UserPublic.model_validate(u, update={"roles": tuple(roles.get(u.id or 0, []))}) for u in users]
 

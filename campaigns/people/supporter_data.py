@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import get_consent_text
 from campaigns.core import audit, outbox
@@ -39,11 +39,11 @@ from campaigns.core.models import (
 )
 from campaigns.letters.deliveries import delivery_kind
 from campaigns.regions.custom import resolve_scheme
-from campaigns.signatures.counts import remove_counts
+from campaigns.signatures.count_writes import remove_counts
 
 SUPPORTER = Actor(user_id=None, email="supporter")
 
-_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
+_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @dataclass(frozen=True)
@@ -64,12 +64,12 @@ def _region_name(session: Session, scheme_id: str, code: str) -> str:
 def _signatures(session: Session, canonical: str, only: int | None = None) -> list[tuple[Signature, Campaign]]:
     stmt = (
         select(Signature, Campaign)
-        .join(Campaign, Campaign.id == Signature.campaign_id)
-        .where(Signature.email_canonical == canonical)
-        .order_by(Signature.created_at.desc(), Signature.id.desc())  # type: ignore[attr-defined, union-attr]
+        .join(Campaign, col(Campaign.id) == Signature.campaign_id)
+        .where(col(Signature.email_canonical) == canonical)
+        .order_by(col(Signature.created_at).desc(), col(Signature.id).desc())
     )
     if only is not None:  # a receipt: that signature alone
-        stmt = stmt.where(Signature.id == only)
+        stmt = stmt.where(col(Signature.id) == only)
     rows = session.execute(stmt).all()
     return [(row[0], row[1]) for row in rows]
 
@@ -120,19 +120,19 @@ def _letters(session: Session, signature_ids: list[int], since: datetime | None 
     if not signature_ids:
         return []
     stmt = (
-        select(Letter, Target.name, Target.title)
-        .join(Target, Target.id == Letter.target_id, isouter=True)
-        .where(Letter.signature_id.in_(signature_ids))  # type: ignore[attr-defined]
-        .order_by(Letter.created_at, Letter.id)  # type: ignore[arg-type]
+        select(Letter, col(Target.name), col(Target.title))
+        .join(Target, col(Target.id) == Letter.target_id, isouter=True)
+        .where(col(Letter.signature_id).in_(signature_ids))
+        .order_by(col(Letter.created_at), col(Letter.id))
     )
     if since is not None:
-        stmt = stmt.where(Letter.created_at >= since)  # type: ignore[arg-type, operator]
+        stmt = stmt.where(col(Letter.created_at) >= since)
     rows = session.execute(stmt).all()
     ids = [row[0].id for row in rows]
     deliveries: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if ids:
         for outreach in session.execute(
-            select(Outreach).where(Outreach.letter_id.in_(ids)).order_by(Outreach.id)  # type: ignore[attr-defined, arg-type]
+            select(Outreach).where(col(Outreach.letter_id).in_(ids)).order_by(col(Outreach.id))
         ).scalars():
             deliveries[outreach.letter_id].append(
                 {
@@ -242,7 +242,7 @@ def _own_signature(session: Session, email_canonical: str, signature_id: int) ->
     """The signature, locked, if it belongs to this address; the same answer for any other id."""
     signature = session.execute(
         select(Signature)
-        .where(Signature.id == signature_id, Signature.email_canonical == email_canonical)
+        .where(col(Signature.id) == signature_id, col(Signature.email_canonical) == email_canonical)
         .with_for_update()
     ).scalar_one_or_none()
     if signature is None:
@@ -267,7 +267,7 @@ def withdraw_locked(*, session: Session, signature: Signature, now: datetime) ->
     if not counted:
         return True
     remove_counts(
-        session,
+        session=session,
         campaign_id=signature.campaign_id,
         region_code=signature.region_code,
         signed_at=signature.created_at,

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, delete, func, literal, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit, outbox
 from campaigns.core.models import Letter, Outreach, Signature, SupporterToken, utcnow
@@ -27,10 +27,10 @@ from campaigns.people.supporter_links import PURPOSE
 
 ERASED_PREFIX = "erased:"
 
-_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
-_SIGNATURES = Signature.__table__  # type: ignore[attr-defined]
-_LETTERS = Letter.__table__  # type: ignore[attr-defined]
-_OUTREACH = Outreach.__table__  # type: ignore[attr-defined]
+_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_SIGNATURES = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_LETTERS = Letter.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_OUTREACH = Outreach.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 def _placeholder(dialect_name: str) -> Any:
@@ -110,9 +110,9 @@ def erase_my_data(
     ``only``: one signature (what a receipt proves): that signature, its letters and its mail are erased;
     the address's other signatures and links are not touched."""
     now = now or utcnow()
-    stmt = select(Signature).where(Signature.email_canonical == email_canonical)
+    stmt = select(Signature).where(col(Signature.email_canonical) == email_canonical)
     if only is not None:
-        stmt = stmt.where(Signature.id == only)
+        stmt = stmt.where(col(Signature.id) == only)
     signatures = session.execute(stmt.with_for_update()).scalars().all()
     withdrawn = sum(withdraw_locked(session=session, signature=sig, now=now) for sig in signatures) if withdraw else 0
     erased = anonymize_signatures(session=session, signature_ids=[sig.id or 0 for sig in signatures], now=now)

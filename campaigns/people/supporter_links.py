@@ -34,8 +34,8 @@ LINKS_PER_HOUR = 3
 SESSION_MINUTES = 30  # how long the page trusts a verified address after its link was opened
 PAGE_PATH = "my-data"
 
-_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]
-_SIGNATURES = Signature.__table__  # type: ignore[attr-defined]
+_TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_SIGNATURES = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 class LinkRefused(RallyError):

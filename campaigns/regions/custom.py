@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -114,7 +114,9 @@ def _slug(name: str) -> str:
 def _insert_scheme(session: Session, name: str, values: dict[str, Any]) -> str:
     """Insert the scheme row under the first free id: custom-<slug>, custom-<slug>-2, ..."""
     base = CUSTOM_PREFIX + _slug(name)
-    taken = set(session.execute(select(CustomRegionScheme.id).where(CustomRegionScheme.id.startswith(base))).scalars())  # type: ignore[attr-defined]
+    taken = set(
+        session.execute(select(col(CustomRegionScheme.id)).where(col(CustomRegionScheme.id).startswith(base))).scalars()
+    )
     n = 1
     while True:
         candidate = base if n == 1 else f"{base}-{n}"
@@ -184,12 +186,12 @@ def create_custom_scheme(
 # --- reading ----------------------------------------------------------------------------------
 
 _HEAD = select(
-    CustomRegionScheme.id,
-    CustomRegionScheme.name,
-    CustomRegionScheme.region_label,
-    CustomRegionScheme.shape_kind,
-    CustomRegionScheme.shape_object,
-    CustomRegionScheme.created_at,
+    col(CustomRegionScheme.id),
+    col(CustomRegionScheme.name),
+    col(CustomRegionScheme.region_label),
+    col(CustomRegionScheme.shape_kind),
+    col(CustomRegionScheme.shape_object),
+    col(CustomRegionScheme.created_at),
 )
 _cache: OrderedDict[tuple[str, datetime], RegionScheme] = OrderedDict()
 _cache_lock = threading.Lock()
@@ -217,7 +219,9 @@ def list_custom_schemes(session: Session) -> list[SchemeInfo]:
 
 def _build(session: Session, head: Any) -> RegionScheme:
     rows = session.execute(
-        select(CustomRegion.code, CustomRegion.name, CustomRegion.population).where(CustomRegion.scheme_id == head.id)
+        select(col(CustomRegion.code), col(CustomRegion.name), col(CustomRegion.population)).where(
+            col(CustomRegion.scheme_id) == head.id
+        )
     ).all()
     drawn = drawn_codes(head.shape_kind, head.shape_object, custom_shapes(session, head.id))
     regions = [
@@ -228,7 +232,7 @@ def _build(session: Session, head: Any) -> RegionScheme:
 
 def load_custom_scheme(session: Session, scheme_id: str) -> RegionScheme:
     """An uploaded scheme with its regions (``Region.shape_id`` is the code for regions that have a shape)."""
-    head = session.execute(_HEAD.where(CustomRegionScheme.id == _key(scheme_id))).first()
+    head = session.execute(_HEAD.where(col(CustomRegionScheme.id) == _key(scheme_id))).first()
     if head is None:
         raise UnknownRegionScheme(str(scheme_id))
     cache_key = (head.id, head.created_at)
@@ -250,7 +254,7 @@ def custom_shapes(session: Session, scheme_id: str) -> str | None:
     key = _key(scheme_id)
     if not key.startswith(CUSTOM_PREFIX):
         return None
-    row = session.execute(select(CustomRegionScheme.shapes).where(CustomRegionScheme.id == key)).first()
+    row = session.execute(select(col(CustomRegionScheme.shapes)).where(col(CustomRegionScheme.id) == key)).first()
     if row is None:
         raise UnknownRegionScheme(str(scheme_id))
     return row[0]
@@ -262,9 +266,9 @@ def custom_map_shapes(session: Session, scheme_id: str) -> bytes | None:
     if not key.startswith(CUSTOM_PREFIX):
         return None
     head = session.execute(
-        select(CustomRegionScheme.shape_kind, CustomRegionScheme.shape_object, CustomRegionScheme.shapes).where(
-            CustomRegionScheme.id == key
-        )
+        select(
+            col(CustomRegionScheme.shape_kind), col(CustomRegionScheme.shape_object), col(CustomRegionScheme.shapes)
+        ).where(col(CustomRegionScheme.id) == key)
     ).first()
     if head is None or not head.shape_kind or not head.shapes:
         return None

@@ -77,7 +77,7 @@ _SHIPPED: dict[str, SchemeInfo] = {
 }
 
 
-def _fold(text: str) -> str:
+def fold_text(text: str) -> str:
     """Lower-case, accent-free, straight-quoted text for matching and sorting."""
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     decomposed = unicodedata.normalize("NFKD", text)
@@ -120,9 +120,9 @@ class RegionScheme:
 
     def __init__(self, info: SchemeInfo, regions: list[Region], zip3: dict[str, str] | None = None) -> None:
         self.info = info
-        self.regions: tuple[Region, ...] = tuple(sorted(regions, key=lambda r: (_fold(r.name), r.code)))
+        self.regions: tuple[Region, ...] = tuple(sorted(regions, key=lambda r: (fold_text(r.name), r.code)))
         self._by_code = {r.code: r for r in self.regions}
-        self._folded = [(_fold(r.name), r) for r in self.regions]
+        self._folded = [(fold_text(r.name), r) for r in self.regions]
         self._zip3 = zip3  # 3-digit ZIP prefix -> region code; None when there is no postal lookup
 
     def __repr__(self) -> str:
@@ -154,7 +154,7 @@ class RegionScheme:
         """Regions whose code is ``text`` (or ends in "-TEXT"), then names starting with it, then containing it."""
         if limit <= 0:
             return []
-        needle = _fold(str(text or ""))
+        needle = fold_text(str(text or ""))
         if not needle:
             return list(self.regions[:limit])
         code = needle.upper()
@@ -318,7 +318,7 @@ def get_scheme(scheme_id: str) -> RegionScheme:
 def _all_schemes() -> tuple[SchemeInfo, ...]:
     subdivisions = sorted(
         (_subdivision_info(alpha2, name) for alpha2, name in _subdivision_countries().items()),
-        key=lambda info: (_fold(info.name), info.id),
+        key=lambda info: (fold_text(info.name), info.id),
     )
     return (*_SHIPPED.values(), *subdivisions)
 

@@ -17,12 +17,12 @@ after its link expired.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, select, update
+from sqlalchemy import RowMapping, and_, case, delete, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -33,7 +33,7 @@ from campaigns.core.mail import OutgoingMail
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import hash_token, new_token
-from campaigns.signatures.counts import bump_counts
+from campaigns.signatures.count_writes import bump_counts
 
 RESEND_MINUTES = 10
 MAX_SENDS = 5
@@ -41,8 +41,8 @@ PENDING_GRACE_DAYS = 7
 PAGE_PATH = "confirm"
 BATCH = 500
 
-_S = Signature.__table__  # type: ignore[attr-defined]
-_C = Campaign.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_C = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _AWAITING = (SignatureStatus.pending.value, SignatureStatus.flagged.value)  # flagged ones may confirm too
 
 
@@ -72,9 +72,10 @@ def link_url(token: str, settings: Settings | None = None) -> str:
     return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?token={token}"
 
 
-def _mail(
+def compose_mail(
     to: str, name: str, title: str, token: str, *, reminder: bool = False, settings: Settings | None = None
 ) -> OutgoingMail:
+    """The email carrying one confirmation link (``reminder``: the one reminder, with a fresh link)."""
     settings = settings or get_settings()
     days = settings.confirm_link_days
     opening = (
@@ -115,11 +116,11 @@ def _already_mail(to: str, name: str, title: str, slug: str, settings: Settings 
 
 
 def queue_link(
-    session: Session,
     *,
+    session: Session,
     signature_id: int,
     campaign: Any,
-    row: dict[str, Any],
+    row: Mapping[str, Any] | RowMapping,
     token: str,
     now: datetime,
     reminder: bool = False,
@@ -128,7 +129,7 @@ def queue_link(
     outbox.enqueue(
         session=session,
         kind="confirmation-reminder" if reminder else "confirmation",
-        mail=_mail(row["email"], row["full_name"], campaign.title, token, reminder=reminder),
+        mail=compose_mail(row["email"], row["full_name"], campaign.title, token, reminder=reminder),
         recipient_canonical=row["email_canonical"],
         campaign_id=campaign.id,
         signature_id=signature_id,
@@ -137,7 +138,7 @@ def queue_link(
     )
 
 
-def answer_repeat(session: Session, *, campaign: Any, email_canonical: str, now: datetime) -> None:
+def answer_repeat(*, session: Session, campaign: Any, email_canonical: str, now: datetime) -> None:
     """Someone signed again with an address that signed this campaign: the owner hears of it by email."""
     row = session.execute(
         select(
@@ -165,7 +166,7 @@ def answer_repeat(session: Session, *, campaign: Any, email_canonical: str, now:
         session.execute(
             update(_S).where(_S.c.id == row.id).values(**{**fresh_link(token, now), "confirm_sends": sends})
         )
-        queue_link(session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now)
+        queue_link(session=session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now)
         return
     outbox.enqueue(
         session=session,
@@ -215,7 +216,10 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Con
     counts = claimed.status == SignatureStatus.counted.value
     if counts:
         bump_counts(
-            session, campaign_id=claimed.campaign_id, region_code=claimed.region_code, signed_at=claimed.created_at
+            session=session,
+            campaign_id=claimed.campaign_id,
+            region_code=claimed.region_code,
+            signed_at=claimed.created_at,
         )
         outbox.release_held(session=session, signature_ids=[claimed.id], now=now)
     slug = session.execute(select(_C.c.slug).where(_C.c.id == claimed.campaign_id)).scalar_one()
@@ -255,7 +259,7 @@ def _unconfirmed() -> Any:
     return and_(_S.c.confirmed_at.is_(None), _S.c.confirm_hash.is_not(None), _S.c.status.in_(_AWAITING))
 
 
-def send_reminders(engine: Engine, *, now: datetime | None = None) -> int:
+def send_reminders(*, engine: Engine, now: datetime | None = None) -> int:
     """One reminder, with a fresh link, to each signer still unconfirmed RALLY_CONFIRM_REMINDER_HOURS after
     the link was sent (on campaigns still open). Returns how many were queued."""
     settings = get_settings()
@@ -291,7 +295,13 @@ def send_reminders(engine: Engine, *, now: datetime | None = None) -> int:
             session.execute(update(_S).where(_S.c.id == row.id).values(confirm_hash=hash_token(token), reminded_at=now))
             campaign = _CampaignRef(row.campaign_id, row.title)
             queue_link(
-                session, signature_id=row.id, campaign=campaign, row=row._mapping, token=token, now=now, reminder=True
+                session=session,
+                signature_id=row.id,
+                campaign=campaign,
+                row=row._mapping,
+                token=token,
+                now=now,
+                reminder=True,
             )
         return len(rows)
 
@@ -314,17 +324,18 @@ class _CampaignRef:
     title: str
 
 
-def delete_expired(engine: Engine, *, now: datetime | None = None) -> int:
+def delete_expired(*, engine: Engine, now: datetime | None = None) -> int:
     """Signatures never confirmed are deleted PENDING_GRACE_DAYS after their link expired (their mail with them)."""
     cutoff = (now or utcnow()) - timedelta(days=PENDING_GRACE_DAYS)
 
     def work(session: Session) -> int:
         ids = select(_S.c.id).where(_unconfirmed(), _S.c.confirm_expires_at < cutoff).limit(BATCH)
-        return int(session.execute(delete(_S).where(_S.c.id.in_(ids.scalar_subquery()))).rowcount or 0)
+        return int(session.execute(delete(_S).where(_S.c.id.in_(ids.scalar_subquery()))).rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
     return _in_batches(engine, work)
 
 
-def upkeep(engine: Engine) -> None:
-    send_reminders(engine)
-    delete_expired(engine)
+def remind_and_expire(engine: Engine) -> None:
+    """The worker's task (``upkeep.TASKS``): reminders first, then the signatures whose time is up."""
+    send_reminders(engine=engine)
+    delete_expired(engine=engine)

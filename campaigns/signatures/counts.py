@@ -1,4 +1,5 @@
-"""Counts the public watches, read from the ``region_count`` aggregate rows.
+"""Counts the public watches, read from the aggregate rows (``region_count``, ``hourly_count``,
+``region_day_count``) that ``count_writes`` keeps.
 
 Reads touch at most (regions x shards) rows per campaign, never the signatures, so
 their cost does not grow with the number of signatures.
@@ -6,41 +7,39 @@ their cost does not grow with the number of signatures.
 
 from __future__ import annotations
 
-import logging
-import random
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, bindparam, cast, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import BigInteger, bindparam, cast, func, select
 from sqlmodel import Session
 
-from campaigns.core.db import HotStatement, insert_for
-from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
-from campaigns.core.settings import get_settings
+from campaigns.core.db import HotStatement
+from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, utcnow
 from campaigns.regions.custom import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 
-log = logging.getLogger(__name__)
-
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
-_TOTAL = select(func.coalesce(func.sum(RegionCount.count), 0)).where(
-    RegionCount.campaign_id == bindparam("campaign_id")
-)
-# The same on the bare table, for the sign-on path (run as a db.HotStatement).
 _COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
-TOTAL_STATEMENT = select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(
-    _COUNTS.c.campaign_id == bindparam("campaign_id")
+_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
+
+# Every sign-on reads the total it shows: run on the DBAPI cursor (a db.HotStatement), for everyone.
+_TOTAL = HotStatement(
+    select(func.coalesce(func.sum(_COUNTS.c.count), 0)).where(_COUNTS.c.campaign_id == bindparam("campaign_id")),
+    ("campaign_id",),
 )
 
 
-def campaign_total(session: Session, campaign_id: int) -> int:
-    return int(session.execute(_TOTAL, {"campaign_id": campaign_id}).scalar_one())
+def count_total(*, session: Session, campaign_id: int) -> int:
+    """A campaign's public total: its ``region_count`` rows summed, shards included."""
+    cursor = _TOTAL.execute(session, {"campaign_id": campaign_id})
+    total = cursor.fetchone()[0]
+    cursor.close()
+    return int(total)
 
 
 _TOTALS = (
@@ -50,7 +49,8 @@ _TOTALS = (
 )
 
 
-def campaign_totals(session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
+def count_totals(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, int]:
+    """``count_total`` of several campaigns in one statement (every id is a key)."""
     ids = list(campaign_ids)
     if not ids:
         return {}
@@ -72,7 +72,7 @@ def _region_names(scheme: RegionScheme) -> dict[str, str]:
     return {r.code: r.name for r in scheme.regions}
 
 
-def region_count_map(session: Session, campaign_id: int) -> dict[str, int]:
+def count_by_region(*, session: Session, campaign_id: int) -> dict[str, int]:
     """Signatures per region code (regions with signatures only), the shards summed."""
     return {code: int(n) for code, n in session.execute(_REGION_SUMS, {"campaign_id": campaign_id}) if n}
 
@@ -84,8 +84,8 @@ _REGION_SUMS_OF = (
 )
 
 
-def region_count_maps(session: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """``region_count_map`` of several campaigns in one statement (every id is a key, maybe empty)."""
+def count_by_region_of_campaigns(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """``count_by_region`` of several campaigns in one statement (every id is a key, maybe empty)."""
     ids = list(campaign_ids)
     maps: dict[int, dict[str, int]] = {cid: {} for cid in ids}
     if ids:
@@ -95,9 +95,9 @@ def region_count_maps(session: Session, campaign_ids: Iterable[int]) -> dict[int
     return maps
 
 
-def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
+def rank_regions(*, session: Session, campaign_id: int, scheme_id: str) -> pd.DataFrame:
     """One row per region with signatures: code, name, count (largest first)."""
-    counts = region_count_map(session, campaign_id)
+    counts = count_by_region(session=session, campaign_id=campaign_id)
     names = _region_names(resolve_scheme(session, scheme_id))
     # Sorted here (count descending, then name; a stable sort, like pandas' multi-column sort_values):
     # building the frame from sorted rows costs a fraction of sorting it in pandas.
@@ -106,7 +106,8 @@ def region_counts(session: Session, campaign_id: int, scheme_id: str) -> pd.Data
     return pd.DataFrame(ordered, columns=["code", "name", "count"])
 
 
-def last_updated(session: Session, campaign_id: int) -> datetime | None:
+def get_last_updated(*, session: Session, campaign_id: int) -> datetime | None:
+    """When the campaign's region counts last changed (None before its first counted signature)."""
     stmt = select(func.max(RegionCount.updated_at)).where(RegionCount.campaign_id == campaign_id)
     value = session.execute(stmt).scalar_one()
     return value
@@ -120,68 +121,6 @@ def hour_of(moment: datetime) -> datetime:
 def day_of(moment: datetime) -> datetime:
     """The UTC day (midnight) a moment falls in: the key of its ``region_day_count`` row."""
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-# --- keeping the aggregates: every change to the counted signatures goes through bump_counts ----------
-
-_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
-_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class _Bumps:
-    region: HotStatement
-    hour: HotStatement
-    region_day: HotStatement
-
-
-def _upsert_adding(dialect_name: str, table: Any, key: list[str], replaced: tuple[str, ...] = ()) -> Any:
-    """INSERT a row, or add its count to the existing one (and take its ``replaced`` columns)."""
-    stmt = insert_for(dialect_name, table)
-    changes = {"count": table.c.count + stmt.excluded.count, **{c: stmt.excluded[c] for c in replaced}}
-    return stmt.on_conflict_do_update(index_elements=key, set_=changes)
-
-
-@cache
-def _bumps(dialect_name: str) -> _Bumps:
-    region = _upsert_adding(dialect_name, _COUNTS, ["campaign_id", "region_code", "shard"], ("updated_at",))
-    return _Bumps(
-        region=HotStatement(region, ("campaign_id", "region_code", "shard", "count", "updated_at")),
-        hour=HotStatement(
-            _upsert_adding(dialect_name, _HOURLY, ["campaign_id", "hour", "shard"]),
-            ("campaign_id", "hour", "shard", "count"),
-        ),
-        region_day=HotStatement(
-            _upsert_adding(dialect_name, _REGION_DAY, ["campaign_id", "region_code", "day", "shard"]),
-            ("campaign_id", "region_code", "day", "shard", "count"),
-        ),
-    )
-
-
-def bump_counts(
-    session: Session,
-    *,
-    campaign_id: int,
-    region_code: str,
-    signed_at: datetime,
-    delta: int = 1,
-    now: datetime | None = None,
-) -> None:
-    """Add ``delta`` (1 for a new counted signature, -1 for a withdrawn one) to every aggregate the
-    public reads: the region's count, the hour's and the region's day. Run it in the write transaction
-    that changes the signature, so counts and signatures never disagree.
-
-    PostgreSQL spreads each key over ``count_shards`` rows (concurrent signers rarely wait on one
-    row); readers sum the shards, so a decrement may land on any shard. SQLite has one writer at a
-    time: one row per key there.
-    """
-    dialect = session.connection().dialect.name
-    shard = 0 if dialect == "sqlite" else random.randrange(get_settings().count_shards)
-    bumps = _bumps(dialect)
-    base = {"campaign_id": campaign_id, "shard": shard, "count": delta}
-    bumps.region.execute(session, {**base, "region_code": region_code, "updated_at": now or utcnow()})
-    bumps.hour.execute(session, {**base, "hour": hour_of(signed_at)})
-    bumps.region_day.execute(session, {**base, "region_code": region_code, "day": day_of(signed_at)})
 
 
 def _epoch_seconds(dialect_name: str, column: Any) -> Any:
@@ -205,12 +144,7 @@ def _hourly_sums(dialect_name: str) -> HotStatement:
     return HotStatement(statement, ("campaign_id",))
 
 
-_SINCE = select(func.coalesce(func.sum(HourlyCount.count), 0)).where(
-    HourlyCount.campaign_id == bindparam("campaign_id"), HourlyCount.hour >= bindparam("since")
-)
-
-
-def hourly_counts(session: Session, campaign_id: int) -> pd.DataFrame:
+def count_by_hour(*, session: Session, campaign_id: int) -> pd.DataFrame:
     """Signatures per UTC hour (hours with none are left out): columns ``hour`` (tz-aware UTC), ``count``."""
     statement = _hourly_sums(session.connection().dialect.name)
     cursor = statement.execute(session, {"campaign_id": campaign_id})
@@ -223,161 +157,31 @@ def hourly_counts(session: Session, campaign_id: int) -> pd.DataFrame:
     return pd.DataFrame({"hour": hours, "count": counts})
 
 
-_FOLD_PAST_HOURS = text(
-    "WITH moved AS ("
-    " DELETE FROM hourly_count WHERE hour < :before AND shard <> 0 RETURNING campaign_id, hour, count)"
-    " INSERT INTO hourly_count (campaign_id, hour, shard, count)"
-    " SELECT campaign_id, hour, 0, sum(count) FROM moved GROUP BY campaign_id, hour"
-    " ON CONFLICT (campaign_id, hour, shard) DO UPDATE SET count = hourly_count.count + excluded.count"
+_LAST_24_HOURS = (
+    select(HourlyCount.campaign_id, func.sum(HourlyCount.count))
+    .where(
+        HourlyCount.campaign_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
+        HourlyCount.hour >= bindparam("since"),
+        HourlyCount.hour <= bindparam("until"),
+    )
+    .group_by(HourlyCount.campaign_id)
 )
 
 
-def fold_past_hours(session: Session, *, now: datetime | None = None) -> int:
-    """PostgreSQL: fold every campaign's hour shards before the current hour into one row per hour.
+def count_last_24_hours(
+    *, session: Session, campaign_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, int]:
+    """Each campaign's signatures "in the last 24 hours", read from the hourly rows (every id is a key).
 
-    Shards keep concurrent signers of the current hour off one row; once the hour is past nobody
-    signs into it (a paper import or a withdrawal may still touch it, and a later fold takes that in),
-    and its 8 rows only make every dashboard read sum 8 times too many. One statement moves the
-    counts and deletes the shards, so a reader never sees an hour half folded. Returns the hours folded.
-    SQLite keeps one row per hour already: nothing to do.
+    The last 24 hours are the current UTC hour and the 23 whole hours before it, as the dashboard shows them.
     """
-    if session.connection().dialect.name != "postgresql":
-        return 0
-    return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)
-
-
-def recent_since(now: datetime, hours: int = 24) -> datetime:
-    """The first hour of "the last ``hours`` hours": the current hour and the ``hours - 1`` before it."""
-    return hour_of(now) - timedelta(hours=hours - 1)
-
-
-def recent_count(session: Session, campaign_id: int, hours: int = 24, now: datetime | None = None) -> int:
-    """Signatures in the last ``hours`` whole hours plus the current one (read from the hourly rows)."""
-    since = recent_since(now or utcnow(), hours)
-    return int(session.execute(_SINCE, {"campaign_id": campaign_id, "since": since}).scalar_one())
-
-
-def add_counts(
-    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
-) -> None:
-    """``bump_counts`` for many new counted signatures at once (a bulk import): ``signed`` holds each one's
-    (region code, signed at). One multi-row upsert per aggregate table, in the caller's transaction; keys
-    are sorted, so two imports at once take the rows in the same order (no deadlock)."""
-    from collections import Counter
-
-    rows = list(signed)
-    if not rows:
-        return
-    dialect = session.connection().dialect.name
-    shards = 1 if dialect == "sqlite" else get_settings().count_shards
-
-    def shard() -> int:
-        return random.randrange(shards)
-
-    regions = Counter(code for code, _ in rows)
-    hours = Counter(hour_of(at) for _, at in rows)
-    days = Counter((code, day_of(at)) for code, at in rows)
-    updated = now or utcnow()
-    session.execute(
-        _upsert_adding(dialect, _COUNTS, ["campaign_id", "region_code", "shard"], ("updated_at",)),
-        [
-            {"campaign_id": campaign_id, "region_code": c, "shard": shard(), "count": n, "updated_at": updated}
-            for c, n in sorted(regions.items())
-        ],
-    )
-    session.execute(
-        _upsert_adding(dialect, _HOURLY, ["campaign_id", "hour", "shard"]),
-        [{"campaign_id": campaign_id, "hour": h, "shard": shard(), "count": n} for h, n in sorted(hours.items())],
-    )
-    session.execute(
-        _upsert_adding(dialect, _REGION_DAY, ["campaign_id", "region_code", "day", "shard"]),
-        [
-            {"campaign_id": campaign_id, "region_code": c, "day": d, "shard": shard(), "count": n}
-            for (c, d), n in sorted(days.items())
-        ],
-    )
-
-
-def _take(session: Session, table: Any, where: list[Any], n: int, now: datetime) -> int:
-    """Subtract ``n`` from a key's shards, from those with a count above zero (readers sum the shards, so any
-    shard will do; none goes below zero). Returns how many were taken (less than ``n`` only if counts drifted)."""
-    left = n
-    for _ in range(get_settings().count_shards + 2):
-        if left <= 0:
-            break
-        row = session.execute(
-            select(table.c.shard, table.c.count)
-            .where(*where, table.c.count > 0)
-            .order_by(table.c.count.desc())
-            .limit(1)
-            .with_for_update()
-        ).first()
-        if row is None:
-            break
-        step = min(left, int(row.count))
-        values: dict[str, Any] = {"count": table.c.count - step}
-        if "updated_at" in table.c:
-            values["updated_at"] = now
-        if session.execute(
-            update(table).where(*where, table.c.shard == row.shard, table.c.count >= step).values(**values)
-        ).rowcount:
-            left -= step
-    if left:
-        log.warning("%d count(s) missing to take off (%s, %s): counts need a rebuild", left, table.name, where)
-    return n - left
-
-
-def _keys(campaign_id: int, region_code: str, signed_at: datetime) -> list[tuple[Any, list[Any]]]:
-    """The aggregate rows one counted signature adds to: its region, its hour, its region's day."""
-    return [
-        (_COUNTS, [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == region_code]),
-        (_HOURLY, [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour_of(signed_at)]),
-        (
-            _REGION_DAY,
-            [
-                _REGION_DAY.c.campaign_id == campaign_id,
-                _REGION_DAY.c.region_code == region_code,
-                _REGION_DAY.c.day == day_of(signed_at),
-            ],
-        ),
-    ]
-
-
-def remove_counts(
-    session: Session, *, campaign_id: int, region_code: str, signed_at: datetime, now: datetime | None = None
-) -> None:
-    """Take one counted signature (withdrawn) out of every aggregate ``bump_counts`` added it to, in the
-    caller's transaction: its region, its hour and its region's day. Each comes off a shard that still has
-    a count, so no row goes below zero."""
-    now = now or utcnow()
-    for table, where in _keys(campaign_id, region_code, signed_at):
-        _take(session, table, where, 1, now)
-
-
-def subtract_counts(
-    session: Session, *, campaign_id: int, signed: Iterable[tuple[str, datetime]], now: datetime | None = None
-) -> None:
-    """``remove_counts`` for many signatures at once (a bulk invalidation): ``signed`` holds each one's
-    (region code, signed at). One subtraction per region, hour and region-day, keys in sorted order (so two
-    of these at once take the rows in the same order)."""
-    from collections import Counter
-
-    now = now or utcnow()
-    rows = list(signed)
-    regions = Counter(code for code, _ in rows)
-    hours = Counter(hour_of(at) for _, at in rows)
-    days = Counter((code, day_of(at)) for code, at in rows)
-    for code, n in sorted(regions.items()):
-        _take(session, _COUNTS, [_COUNTS.c.campaign_id == campaign_id, _COUNTS.c.region_code == code], n, now)
-    for hour, n in sorted(hours.items()):
-        _take(session, _HOURLY, [_HOURLY.c.campaign_id == campaign_id, _HOURLY.c.hour == hour], n, now)
-    for (code, day), n in sorted(days.items()):
-        where = [
-            _REGION_DAY.c.campaign_id == campaign_id,
-            _REGION_DAY.c.region_code == code,
-            _REGION_DAY.c.day == day,
-        ]
-        _take(session, _REGION_DAY, where, n, now)
+    ids = list(campaign_ids)
+    current = hour_of(now or utcnow())
+    recent = {cid: 0 for cid in ids}
+    if ids:
+        params = {"ids": ids, "since": current - timedelta(hours=23), "until": current}
+        recent.update({cid: int(n) for cid, n in session.execute(_LAST_24_HOURS, params)})
+    return recent
 
 
 _REGION_DAYS = (
@@ -388,64 +192,10 @@ _REGION_DAYS = (
 )
 
 
-def region_daily_counts(session: Session, campaign_id: int, region_code: str) -> pd.DataFrame:
+def count_region_by_day(*, session: Session, campaign_id: int, region_code: str) -> pd.DataFrame:
     """One region's signatures per UTC day (days with none left out): columns ``day``, ``count``."""
     params = {"campaign_id": campaign_id, "region": region_code}
     rows = [(day, int(n)) for day, n in session.execute(_REGION_DAYS, params) if n]
     frame = pd.DataFrame(rows, columns=["day", "count"])
     frame["day"] = pd.to_datetime(frame["day"], utc=True)
     return frame
-
-
-def time_bucket(dialect_name: str, column: Any, unit: str = "hour") -> Any:
-    """SQL for the UTC hour or day of a timestamp column, as the aggregate tables store it."""
-    if dialect_name == "postgresql":
-        return literal_column(f"date_trunc('{unit}', {column.name} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
-    pattern = "%Y-%m-%d %H:00:00.000000" if unit == "hour" else "%Y-%m-%d 00:00:00.000000"
-    return func.strftime(pattern, column)  # SQLite: naive UTC text, SQLAlchemy's format
-
-
-def rebuild_counts(session: Session, campaign_id: int) -> int:
-    """Recompute a campaign's aggregate rows (per region and per hour) from its counted signatures.
-
-    For after a bulk load or a repair. Runs inside the caller's write transaction; returns the new total.
-    """
-    _rebuild_hourly(session, campaign_id)
-    session.execute(delete(RegionCount).where(RegionCount.campaign_id == campaign_id))  # type: ignore[arg-type]
-    grouped = session.execute(
-        select(Signature.region_code, func.count())
-        .where(Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-        .group_by(Signature.region_code)
-    ).all()
-    now = utcnow()
-    if grouped:
-        session.execute(
-            insert(RegionCount),
-            [
-                {"campaign_id": campaign_id, "region_code": code, "shard": 0, "count": int(n), "updated_at": now}
-                for code, n in grouped
-            ],
-        )
-    return sum(int(n) for _, n in grouped)
-
-
-def _rebuild_hourly(session: Session, campaign_id: int) -> None:
-    dialect = session.connection().dialect.name
-    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]
-    counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-    session.execute(delete(HourlyCount).where(HourlyCount.campaign_id == campaign_id))  # type: ignore[arg-type]
-    hour = time_bucket(dialect, created, "hour")
-    by_hour = select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count()).where(*counted)
-    session.execute(
-        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour))  # type: ignore[arg-type]
-    )
-    session.execute(delete(RegionDayCount).where(RegionDayCount.campaign_id == campaign_id))  # type: ignore[arg-type]
-    day = time_bucket(dialect, created, "day")
-    by_day = select(
-        literal_column(str(campaign_id)), Signature.region_code, day, literal_column("0"), func.count()
-    ).where(*counted)
-    session.execute(
-        insert(RegionDayCount).from_select(  # type: ignore[arg-type]
-            ["campaign_id", "region_code", "day", "shard", "count"], by_day.group_by(Signature.region_code, day)
-        )
-    )

@@ -11,7 +11,7 @@ number of index rows, whatever the flood's size; on PostgreSQL sign-ons from one
 take turns (an advisory lock until commit), so the per-address limits hold under any concurrency.
 
 **Trending**: an address, an email domain or a postal code that signed far above the campaign's rate
-in the last hour is reported to organizers (:func:`trending`): at least :data:`TREND_MIN` signatures and
+in the last hour is reported to organizers (:func:`find_trends`): at least :data:`TREND_MIN` signatures and
 :data:`TREND_FACTOR` times the mean of the other keys. Free mail providers are left out of the domain trend (they are
 always far above the mean).
 """
@@ -23,7 +23,7 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlmodel import Session
@@ -64,7 +64,7 @@ FREE_MAIL = frozenset(
     }
 )
 
-_S = Signature.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @cache
@@ -94,9 +94,9 @@ def _recent_on_campaign() -> HotStatement:
     return HotStatement(select(func.count()).select_from(inner), ("campaign_id", "since", "n"))
 
 
-def flag_reason(
-    session: Session,
+def find_flag_reason(
     *,
+    session: Session,
     campaign_id: int,
     email_canonical: str,
     client_address: str | None,
@@ -105,7 +105,7 @@ def flag_reason(
 ) -> str | None:
     """Why this sign-on is held for review ("blocklist:email", "rate:minute", ...), or None when it counts."""
     settings = settings or get_settings()
-    rules = load_rules(session)
+    rules = load_rules(session=session)
     blocked = rules.blocked(email_canonical, client_address)
     if blocked:
         return blocked
@@ -145,7 +145,7 @@ def _lock_address(session: Session, campaign_id: int, address: str) -> None:
         _address_lock().execute(session, {"key": int.from_bytes(digest[:8], "big", signed=True)}).fetchall()
 
 
-def _limited(address: str | None) -> bool:
+def _limited(address: str | None) -> TypeGuard[str]:
     """Per-address limits apply to real client addresses: not "unknown", and not loopback (this machine: a
     developer's own browser, or a proxy on it that is not in RALLY_TRUSTED_PROXIES, behind which every visitor
     would share one address and be held together)."""
@@ -176,7 +176,7 @@ class Trend:
     share: float  # of the campaign's signatures in the last hour
 
 
-def trending(session: Session, *, campaign_id: int, now: datetime, hours: int = 1) -> list[Trend]:
+def find_trends(*, session: Session, campaign_id: int, now: datetime, hours: int = 1) -> list[Trend]:
     """Keys signing far above the campaign's rate in the last ``hours``, largest first."""
     since = now - timedelta(hours=hours)
     recent = (_S.c.campaign_id == campaign_id, _S.c.created_at > since)

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
@@ -64,33 +64,35 @@ def _region_names(session: Session, scheme_id: str, codes: Iterable[str]) -> dic
 
 
 def _scheme_of(session: Session, campaign_id: int) -> str:
-    scheme_id = session.execute(select(Campaign.region_scheme).where(Campaign.id == campaign_id)).scalar_one_or_none()
+    scheme_id = session.execute(
+        select(col(Campaign.region_scheme)).where(col(Campaign.id) == campaign_id)
+    ).scalar_one_or_none()
     if scheme_id is None:
         raise NotFound("We couldn't find that campaign. It may have been deleted.")
     return scheme_id
 
 
-def comments_for_review(
-    session: Session, campaign_id: int, status: str = CommentStatus.pending.value, limit: int = 100
+def list_comments_for_review(
+    *, session: Session, campaign_id: int, status: str = CommentStatus.pending.value, limit: int = 100
 ) -> list[CommentForReview]:
     """A campaign's comments in one moderation status, oldest first."""
     status = CommentStatus(status).value
     scheme_id = _scheme_of(session, campaign_id)
     rows = session.execute(
         select(
-            Signature.id,
-            Signature.comment,
-            Signature.full_name,
-            Signature.region_code,
-            Signature.created_at,
-            Signature.comment_status,
+            col(Signature.id),
+            col(Signature.comment),
+            col(Signature.full_name),
+            col(Signature.region_code),
+            col(Signature.created_at),
+            col(Signature.comment_status),
         )
         .where(
-            Signature.campaign_id == campaign_id,
-            Signature.comment_status == status,
-            Signature.comment.is_not(None),  # type: ignore[union-attr]
+            col(Signature.campaign_id) == campaign_id,
+            col(Signature.comment_status) == status,
+            col(Signature.comment).is_not(None),
         )
-        .order_by(Signature.created_at, Signature.id)  # type: ignore[arg-type]
+        .order_by(col(Signature.created_at), col(Signature.id))
         .limit(limit)
     ).all()
     names = _region_names(session, scheme_id, (row.region_code for row in rows))
@@ -143,18 +145,18 @@ def hide_comment(*, session: Session, signature_id: int, actor: Actor) -> Commen
     return _moderate(session, signature_id, CommentStatus.hidden, actor)
 
 
-def public_comments(session: Session, campaign_id: int, limit: int = 20) -> list[PublicComment]:
+def list_public_comments(*, session: Session, campaign_id: int, limit: int = 20) -> list[PublicComment]:
     """Approved comments of counted signatures, newest first: text, region name and day only."""
     scheme_id = _scheme_of(session, campaign_id)
     rows = session.execute(
-        select(Signature.comment, Signature.region_code, Signature.created_at)
+        select(col(Signature.comment), col(Signature.region_code), col(Signature.created_at))
         .where(
-            Signature.campaign_id == campaign_id,
-            Signature.comment_status == CommentStatus.approved.value,
-            Signature.status == SignatureStatus.counted.value,
-            Signature.comment.is_not(None),  # type: ignore[union-attr]
+            col(Signature.campaign_id) == campaign_id,
+            col(Signature.comment_status) == CommentStatus.approved.value,
+            col(Signature.status) == SignatureStatus.counted.value,
+            col(Signature.comment).is_not(None),
         )
-        .order_by(Signature.created_at.desc(), Signature.id.desc())  # type: ignore[attr-defined, union-attr]
+        .order_by(col(Signature.created_at).desc(), col(Signature.id).desc())
         .limit(limit)
     ).all()
     names = _region_names(session, scheme_id, (row.region_code for row in rows))

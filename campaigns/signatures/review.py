@@ -4,8 +4,8 @@ postal code and time window, then validate or invalidate all of them in one audi
 **Validate** takes flagged or invalidated signatures back: they count (or, on a campaign that counts
 confirmed signatures only, wait for their confirmation as pending), and their held letters go out.
 **Invalidate** takes counted, flagged or pending ones out: they no longer count, their held letters are
-dropped. Counts move exactly, in the same transaction as the statuses (``stats.add_counts`` and
-``stats.subtract_counts``), and each signature changes once however many reviewers press at once: every
+dropped. Counts move exactly, in the same transaction as the statuses (``count_writes.add_counts`` and
+``count_writes.subtract_counts``), and each signature changes once however many reviewers press at once: every
 change is an ``UPDATE ... WHERE status IN (...)`` that a second press finds nothing left to change.
 """
 
@@ -23,12 +23,12 @@ from campaigns.core import audit, outbox
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, Signature, SignatureStatus, utcnow
-from campaigns.signatures.counts import add_counts, subtract_counts
+from campaigns.signatures.count_writes import add_counts, subtract_counts
 
 SHOWN = 200
 CHUNK = 500
 MATCH_MAX = 200_000  # one action reaches at most this many signatures (narrow the filter for more)
-_S = Signature.__table__  # type: ignore[attr-defined]
+_S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 REVIEWABLE = (
     SignatureStatus.flagged.value,
     SignatureStatus.counted.value,
@@ -194,7 +194,10 @@ def _invalidate(session: Session, campaign: Campaign, chunk: list[int], now: dat
         .returning(_S.c.id)
     ).all()
     subtract_counts(
-        session, campaign_id=campaign.id or 0, signed=[(r.region_code, r.created_at) for r in were_counted], now=now
+        session=session,
+        campaign_id=campaign.id or 0,
+        signed=[(r.region_code, r.created_at) for r in were_counted],
+        now=now,
     )
     outbox.drop_held(session=session, signature_ids=[r.id for r in [*were_counted, *others]])
     return len(were_counted) + len(others), len(were_counted)
@@ -222,7 +225,9 @@ def _validate(session: Session, campaign: Campaign, chunk: list[int], now: datet
                 .returning(_S.c.id)
             ).all()
         )
-    add_counts(session, campaign_id=campaign.id or 0, signed=[(r.region_code, r.created_at) for r in counted], now=now)
+    add_counts(
+        session=session, campaign_id=campaign.id or 0, signed=[(r.region_code, r.created_at) for r in counted], now=now
+    )
     outbox.release_held(session=session, signature_ids=[r.id for r in counted], now=now)
     return len(counted), pending
 

@@ -36,7 +36,7 @@ RULES_MAX = 5000
 CACHE_SECONDS = 10.0
 NARROWEST_V4, NARROWEST_V6 = 8, 16
 _EMAIL_PATTERN = re.compile(r"^[a-z0-9.@_+*?'-]+$")
-_T = SignRule.__table__  # type: ignore[attr-defined]
+_T = SignRule.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 AddressNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -190,7 +190,7 @@ def forget_cached_rules() -> None:
         _cache.clear()
 
 
-def load_rules(session: Session) -> RuleSet:
+def load_rules(*, session: Session) -> RuleSet:
     """Every rule, compiled; read from the database at most once per CACHE_SECONDS per database and process."""
     key = session.get_bind().engine.url  # hashable, and cheaper than rendering it on every sign-on
     hit = _cache.get(key)

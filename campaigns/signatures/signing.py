@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel
 
 from campaigns.catalog.listing import campaign_not_found, is_possible_slug, is_public
 from campaigns.core.db import HotStatement, insert_for
-from campaigns.core.errors import CampaignClosed, InvalidInput, RallyError
+from campaigns.core.errors import CampaignClosed, InvalidInput
 from campaigns.core.models import (
     Campaign,
     CommentStatus,
@@ -34,9 +34,10 @@ from campaigns.core.models import (
 from campaigns.core.tokens import hash_token, new_token
 from campaigns.core.validation import REFERRER_MAX, UTM_MAX, clean_comment, clean_email, clean_name, clean_short
 from campaigns.regions.custom import resolve_scheme
-from campaigns.regions.schemes import RegionScheme, get_scheme
+from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import confirmation, flood
-from campaigns.signatures.counts import TOTAL_STATEMENT, bump_counts
+from campaigns.signatures.count_writes import bump_counts
+from campaigns.signatures.counts import count_total
 
 
 class SignerInput(SQLModel):
@@ -74,17 +75,6 @@ class SignResult:
     receipt_token: str | None = None
     # The campaign counts a signature once its signer follows the link emailed to them (new or repeat alike).
     confirm_by_email: bool = False
-
-
-def check_signer(campaign: Campaign, signer: SignerInput, *, session: Session | None = None) -> dict[str, Any]:
-    """Validate every field at once; returns the cleaned values or raises InvalidInput listing each problem.
-
-    Campaigns on an uploaded (``custom-*``) region scheme need the ``session`` to read it.
-    """
-    scheme = (
-        resolve_scheme(session, campaign.region_scheme) if session is not None else get_scheme(campaign.region_scheme)
-    )
-    return _finish_check(_check_fields(signer), scheme, signer)
 
 
 _Checked = dict[str, tuple[bool, Any]]  # field -> (ok, cleaned value or its error messages)
@@ -188,25 +178,13 @@ _SIGNATURE_KEYS = (
 )
 
 
-@dataclass(frozen=True)
-class _Statements:
-    insert_signature: HotStatement
-    total: HotStatement
-
-
 @cache
-def _statements(dialect_name: str) -> _Statements:
-    def insert(table: Any) -> Any:
-        return insert_for(dialect_name, table)
-
-    return _Statements(
-        insert_signature=HotStatement(
-            insert(_SIGNATURE)
-            .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
-            .returning(_SIGNATURE.c.id),
-            _SIGNATURE_KEYS,
-        ),
-        total=HotStatement(TOTAL_STATEMENT, ("campaign_id",)),
+def _insert_signature(dialect_name: str) -> HotStatement:
+    return HotStatement(
+        insert_for(dialect_name, _SIGNATURE)
+        .on_conflict_do_nothing(index_elements=["campaign_id", "email_canonical"])
+        .returning(_SIGNATURE.c.id),
+        _SIGNATURE_KEYS,
     )
 
 
@@ -221,6 +199,7 @@ class _OpenCampaign:
     consent_hash: str
     require_confirmation: bool
 
+    # Campaign's own rule, kept in its one home: building a Campaign per sign-on costs ~140 us (this row ~2).
     accepts_signatures = Campaign.accepts_signatures
 
 
@@ -241,11 +220,14 @@ def sign(
     campaign_slug: str,
     signer: SignerInput,
     client_address: str | None = None,
+    scheme: RegionScheme | None = None,
     now: datetime | None = None,
 ) -> SignResult:
     """Sign a published campaign. Run inside a write transaction (``db.run_write``).
 
     ``client_address``: where the sign-on came from (``campaigns.core.client_address``), for flood control.
+    ``scheme``: the campaign's region scheme if the caller resolved it already (the form did, to list its
+    regions), so it is resolved once per sign-on; resolved here when not given or not the campaign's.
     A new signature counts at once, or is pending until its signer confirms (campaigns asking for it; the
     confirmation email is queued in this transaction), or is flagged for review (``campaigns.signatures.flood``).
     """
@@ -253,14 +235,19 @@ def sign(
     checked = _check_fields(signer)  # before the first statement: SQLite takes its write lock there
     if session.autoflush:
         session.flush()  # the caller's pending objects are written first, as ORM statements would
-    connection = session.connection()
-    statements = _statements(connection.dialect.name)
+    insert_signature = _insert_signature(session.connection().dialect.name)
     campaign = _open_campaign(session, campaign_slug, now)
-    values = _finish_check(checked, resolve_scheme(session, campaign.region_scheme), signer)
+    if scheme is None or scheme.info.id != campaign.region_scheme:
+        scheme = resolve_scheme(session, campaign.region_scheme)
+    values = _finish_check(checked, scheme, signer)
     region_name = values.pop("region_name")
     address = (client_address or "")[:64] or None
-    reason = flood.flag_reason(
-        session, campaign_id=campaign.id, email_canonical=values["email_canonical"], client_address=address, now=now
+    reason = flood.find_flag_reason(
+        session=session,
+        campaign_id=campaign.id,
+        email_canonical=values["email_canonical"],
+        client_address=address,
+        now=now,
     )
     status = (
         SignatureStatus.flagged
@@ -284,27 +271,28 @@ def sign(
         "flag_reason": reason,
         **confirmation.fresh_link(confirm, now),
     }
-    inserted = statements.insert_signature.execute(session, row).fetchone()
+    inserted = insert_signature.execute(session, row).fetchone()
     if inserted is None:  # signed before: a withdrawn signature becomes this new one; a counted one stays as it is
         inserted = _replace_withdrawn(session, row)
     created = inserted is not None
     signature_id = inserted[0] if inserted else None
     if created:
         if status == SignatureStatus.counted:
-            bump_counts(session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now)
+            bump_counts(
+                session=session, campaign_id=campaign.id, region_code=row["region_code"], signed_at=now, now=now
+            )
         if confirm is not None:
             confirmation.queue_link(
-                session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
+                session=session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
-        confirmation.answer_repeat(session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
-    total = statements.total.execute(session, {"campaign_id": campaign.id}).fetchone()[0]
+        confirmation.answer_repeat(session=session, campaign=campaign, email_canonical=row["email_canonical"], now=now)
     return SignResult(
         campaign_slug=campaign.slug,
         full_name=values["full_name"],
         region_code=values["region_code"],
         region_name=region_name,
-        total=int(total),
+        total=count_total(session=session, campaign_id=campaign.id),
         created=created,
         signature_id=signature_id,
         receipt_token=receipt if created else None,
@@ -332,13 +320,3 @@ def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | No
         .returning(_SIGNATURE.c.id)
     ).first()
     return (replaced[0],) if replaced else None
-
-
-def has_signed(session: Session, campaign_id: int, email: str) -> bool:
-    """Organizer/test helper: is there a signature for this address (canonically)?"""
-    try:
-        _, canonical = clean_email(email)
-    except RallyError:
-        return False
-    stmt = select(Signature.id).where(Signature.campaign_id == campaign_id, Signature.email_canonical == canonical)
-    return session.execute(stmt).first() is not None

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from campaigns.core.db import is_sqlite, run_write
 from campaigns.core.errors import RallyError
-from campaigns.signatures import confirmation, counts
+from campaigns.signatures import confirmation, count_writes
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ _folded_at = -math.inf
 
 
 def fold_past_hours(engine: Engine) -> None:
-    """PostgreSQL: fold past hours' count shards into one row per hour (``stats.fold_past_hours``), at most
+    """PostgreSQL: fold past hours' count shards into one row per hour (``count_writes.fold_past_hours``), at most
     every 5 minutes per process, so the dashboard's read sums one row per past hour. SQLite has one shard."""
     global _folded_at
     now = time.monotonic()
@@ -35,13 +35,13 @@ def fold_past_hours(engine: Engine) -> None:
         if now - _folded_at < FOLD_EVERY_SECONDS or is_sqlite(engine):
             return
         _folded_at = now
-    run_write(engine, lambda session: counts.fold_past_hours(session))
+    run_write(engine, lambda session: count_writes.fold_past_hours(session=session))
 
 
-TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.upkeep]
+TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.remind_and_expire]
 
 
-def run_all(engine: Engine) -> None:
+def run_all(*, engine: Engine) -> None:
     """Every task once (``python -m campaigns worker --once``); a failing one is logged, the others still run."""
     for task in TASKS:
         try:

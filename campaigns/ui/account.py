@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core.db import run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.people import logins, passwords
-from campaigns.ui import common
+from campaigns.ui import access, errors, widgets
 
 
 def render() -> None:
-    actor = common.require("admin", "organizer", "coordinator")
+    actor = access.require("admin", "organizer", "coordinator")
     st.title("Your account")
-    st.markdown(f"Logged in as **{common.plain(actor.email)}**")
+    st.markdown(f"Logged in as **{widgets.plain(actor.email)}**")
     st.markdown(f"Roles: {', '.join(sorted(actor.roles)) or 'none'}")
     st.caption("A log-in lasts while you use it; it ends when you log out, everywhere this browser was logged in.")
     if st.button("Log out", type="primary"):
-        cookie = common.session_cookie()
-        run_write(common.engine(), lambda session: logins.end_session(session=session, cookie_value=cookie))
+        cookie = access.session_cookie()
+        access.write(lambda session: logins.end_session(session=session, cookie_value=cookie))
         st.session_state["just_logged_out"] = True  # the next run has no Account page: say it there
         st.rerun()
 
 
 def render_password() -> None:
-    actor = common.require("admin", "organizer", "coordinator")
+    actor = access.require("admin", "organizer", "coordinator")
     st.title("Your password")
-    st.markdown(f"Changing the password of **{common.plain(actor.email)}**.")
+    st.markdown(f"Changing the password of **{widgets.plain(actor.email)}**.")
     st.caption(
         f"A new password needs {passwords.PASSWORD_RULE} (a few unrelated words make a good one). "
         "Saving it logs you out everywhere else; this browser stays logged in."
@@ -40,21 +38,16 @@ def render_password() -> None:
     if new != again:
         st.error("The two new passwords differ. Type the same one twice; nothing was changed.")
         return
-    try:
+    with errors.shown(each_field=True) as failed:
         ended = logins.change_own_password(
-            engine=common.engine(),
+            engine=access.engine(),
             actor=actor,
-            cookie_value=common.session_cookie(),
+            cookie_value=access.session_cookie(),
             current_password=current,
             new_password=new,
-            client_address=common.client_address(),
+            client_address=access.client_address(),
         )
-    except InvalidInput as exc:
-        for message in exc.errors.values():
-            st.error(message)
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     others = f" {ended} other log-in{'s' if ended != 1 else ''} ended." if ended else ""
     st.success(f"Your password is changed.{others}")

@@ -6,19 +6,17 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.core import audit
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import UserPublic
 from campaigns.people import password_links, passwords, staff
-from campaigns.ui import common
+from campaigns.ui import access, errors
 
 
 def render_people() -> None:
-    actor = common.require("admin")
+    actor = access.require("admin")
     st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         people = staff.list_users(session=session)
     st.dataframe(
         pd.DataFrame(
@@ -45,17 +43,13 @@ def render_people() -> None:
                 f"First password ({passwords.PASSWORD_RULE}; tell them privately)", type="password"
             )
             if st.form_submit_button("Add person", type="primary"):
-                try:
-                    run_write(
-                        common.engine(),
+                with errors.shown(each_field=True) as failed:
+                    access.write(
                         lambda s: staff.create_user(
                             session=s, email=email, password=password, roles=roles, display_name=name, actor=actor
                         ),
                     )
-                except InvalidInput as exc:
-                    for message in exc.errors.values():
-                        st.error(message)
-                else:
+                if not failed:
                     st.success(f"Added {email.strip().lower()}. They can log in now.")
                     st.rerun()
     if not people:
@@ -88,10 +82,9 @@ def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
     )
     if not st.button("Reset password", key=f"reset-{chosen.id}"):
         return
-    try:
-        issued = password_links.reset_password(engine=common.engine(), user_id=chosen.id, actor=actor)
-    except RallyError as exc:
-        st.error(exc.user_message)
+    with errors.shown() as failed:
+        issued = password_links.reset_password(engine=access.engine(), user_id=chosen.id, actor=actor)
+    if failed:
         return
     if issued.emailed:
         st.success(f"A set-password link was emailed to {issued.email}.")
@@ -103,23 +96,22 @@ def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
     st.code(issued.url, language=None)
 
 
-def _act(work, done: str) -> None:  # type: ignore[no-untyped-def]
-    try:
-        run_write(common.engine(), work)
-    except RallyError as exc:
-        st.error(exc.user_message)
+def _act(work, done: str) -> None:
+    with errors.shown() as failed:
+        access.write(work)
+    if failed:
         return
     st.success(done)
     st.rerun()
 
 
 def render_audit() -> None:
-    common.require("admin")
+    access.require("admin")
     st.set_page_config(layout="wide")  # tables need the room
     st.title("Audit log")
     st.caption("Every staff action that creates, changes, exports or reveals personal data. Newest first.")
     action = st.text_input("Only this action (e.g. campaign.publish, user.login)", "")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         entries = audit.list_entries(session, limit=500, action=action.strip() or None)
     if entries.empty:
         st.info("Nothing recorded yet.")

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from campaigns.core.db import run_write
 from campaigns.signatures import confirmation
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import common, public
+from campaigns.ui import access, errors, public, reads, widgets
 
 STATE = "confirmed_signature"
 URL_PATH = confirmation.PAGE_PATH
 
 
 def render() -> None:
-    with common.friendly_errors():
+    with errors.friendly_errors():
         token = st.query_params.get("token")
         if token:
             del st.query_params["token"]  # out of the address bar (and history) before anything else
@@ -30,16 +29,14 @@ def render() -> None:
             if not token:
                 st.title("Confirm your signature")
                 st.info("Open the link in the email we sent you when you signed: it brings you here.")
-            common.public_footer()
+            widgets.public_footer()
             return
         _render_confirmed(confirmed)
 
 
 def _use(token: str) -> None:
     try:
-        st.session_state[STATE] = run_write(
-            common.engine(), lambda session: confirmation.confirm(session=session, token=token)
-        )
+        st.session_state[STATE] = access.write(lambda session: confirmation.confirm(session=session, token=token))
     except confirmation.AlreadyConfirmed as exc:
         st.title("Confirm your signature")
         st.info(exc.user_message, icon=":material/verified:")
@@ -47,12 +44,12 @@ def _use(token: str) -> None:
         st.title("Confirm your signature")
         st.error(exc.user_message, icon=":material/link_off:")
     else:
-        common.forget_public_reads()  # this person sees the count with their signature in it
+        reads.forget_public_reads()  # this person sees the count with their signature in it
 
 
 def _render_confirmed(confirmed: confirmation.Confirmed) -> None:
-    page = common.campaign_page(confirmed.campaign_slug)
-    scheme = common.region_scheme(page.region_scheme)
+    page = reads.campaign_page(confirmed.campaign_slug)
+    scheme = reads.region_scheme(page.region_scheme)
     region = scheme.get(confirmed.region_code).name if scheme.has(confirmed.region_code) else confirmed.region_code
     done = SignResult(
         campaign_slug=page.slug,
@@ -64,7 +61,7 @@ def _render_confirmed(confirmed: confirmation.Confirmed) -> None:
         signature_id=confirmed.signature_id,
         confirm_by_email=True,
     )
-    st.title(common.plain(page.title))
+    st.title(widgets.plain(page.title))
     st.success("Your email is confirmed: your signature counts. Thank you!", icon=":material/verified:")
     public.render_thank_you(page, done, confirmed=True)
     st.caption(f"[Back to the campaign](/?campaign={page.slug})")

@@ -12,7 +12,7 @@ doing it for each viewer on each refresh was 90% of a refresh.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
@@ -21,12 +21,11 @@ import streamlit as st
 
 from campaigns.catalog import listing
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.settings import get_settings
 from campaigns.dashboard import live
 from campaigns.regions.schemes import hex_layout
-from campaigns.ui import common, dashboard_charts, review
+from campaigns.ui import access, dashboard_charts, errors, reads, review, widgets
 
 REFRESH_SECONDS = 5
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
@@ -37,24 +36,24 @@ STAFF_ROLES = ("organizer", "coordinator", "admin")
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _dashboard(url: str, slug: str, staff: bool, scheme: str | None) -> live.DashboardData:
     """One database read per campaign (and view) and interval, however many people watch."""
-    with snapshot_session(common.engine()) as session:
+    with access.reading(snapshot=True) as session:
         if slug == ALL:
-            return live.read_all_campaigns(session, scheme_id=scheme or "us-states")
-        return live.read_dashboard(session, slug=slug, staff=staff)
+            return live.read_all_campaigns(session=session, scheme_id=scheme or "us-states")
+        return live.read_dashboard(session=session, slug=slug, staff=staff)
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False)
 def _staff_choices(url: str) -> tuple[list[tuple[str, str]], list[str]]:
     """Staff: every campaign they may watch (drafts included), and the schemes of the public ones."""
-    with read_session(common.engine()) as session:
-        return live.campaign_choices(session), live.schemes_in_use(session)
+    with access.reading() as session:
+        return live.list_campaign_choices(session=session), live.list_schemes_in_use(session=session)
 
 
 @st.cache_resource(ttl=REFRESH_SECONDS, max_entries=500, show_spinner=False)
 def _trend(url: str, slug: str, code: str, name: str) -> dict[str, Any] | None:
     """A region's daily trend as a Vega-Lite spec (None without signatures), shared by every viewer."""
-    with read_session(common.engine()) as session:
-        days = live.region_trend(session, slug=slug, region_code=code)
+    with access.reading() as session:
+        days = live.read_region_trend(session=session, slug=slug, region_code=code)
     return None if days.empty else _spec(dashboard_charts.trend(days, name))
 
 
@@ -107,7 +106,7 @@ def _view(url: str, slug: str, staff: bool, scheme: str | None, per_capita: bool
     if per_capita and data.regions["per_100k"].isna().all():
         metric, label = "count", "Signatures"
         note = "Population is not known for this scheme's regions: showing signatures instead."
-    info = common.region_scheme(data.region_scheme).info
+    info = data.scheme
     chart: alt.TopLevelMixin | None = None
     if info.shape_kind == "geojson" or (info.shape_kind == "topojson" and info.shape_object):
         chart = dashboard_charts.choropleth(data.regions, info.id, info.shape_kind, info.shape_object, metric, label)
@@ -146,13 +145,13 @@ def _staff(actor: Actor | None) -> bool:
 def render() -> None:
     st.title("Live dashboard")
     url = get_settings().effective_database_url
-    staff = _staff(common.current_actor())
+    staff = _staff(access.current_person())
     if staff:
         choices, schemes = _staff_choices(url)
         options = [ALL, *[slug for slug, _ in choices]]
         titles = {ALL: "All campaigns", **dict(choices)}
     else:
-        campaigns = common.public_campaigns()
+        campaigns = reads.public_campaigns()
         options, schemes = [c.slug for c in campaigns], []
         titles = {c.slug: c.title for c in campaigns}
     if not options:
@@ -160,19 +159,19 @@ def render() -> None:
         return
     wanted = st.query_params.get("campaign")
     slug = st.selectbox(
-        "Campaign", options, index=options.index(wanted) if wanted in options else 0, format_func=titles.get
+        "Campaign", options, index=options.index(wanted) if wanted in options else 0, format_func=titles.__getitem__
     )
     if slug != ALL:
         st.query_params["campaign"] = slug  # the address can be shared as it is
         if staff:  # trending addresses and domains are for staff eyes only
-            with common.friendly_errors():
+            with errors.friendly_errors():
                 review.render_trends_for(slug)
     scheme = None
     if slug == ALL and schemes:
         scheme = st.selectbox(
             "Map campaigns on",
             schemes,
-            format_func=lambda s: common.region_scheme(s).info.name,
+            format_func=lambda s: reads.region_scheme(s).info.name,
             help="Campaigns on other region schemes still count in the totals.",
         )
     left, right = st.columns([3, 2])
@@ -180,7 +179,7 @@ def render() -> None:
         "Signatures per 100,000 residents", value=False, help="Only for regions whose population is known."
     )
     daily = right.segmented_control("Over time", ["Hourly", "Daily"], default="Daily") != "Hourly"
-    with common.friendly_errors():
+    with errors.friendly_errors():
         _live(slug, staff, scheme, per_capita, daily)
 
 
@@ -212,12 +211,12 @@ def _headline(data: live.DashboardData) -> None:
     reached = f"{100 * listing.goal_share(data.total, data.goal, capped=False):.0f}% reached" if data.goal else None
     second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
     third.metric("Last 24 hours", f"{data.last_24h:,}")
-    common.progress(data.total, data.goal)
-    st.caption(f"Updated at {common.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
+    widgets.progress(data.total, data.goal)
+    st.caption(f"Updated at {widgets.local_time(data.read_at):%H:%M:%S} · refreshes every {REFRESH_SECONDS} seconds")
     passed = [m for m in data.milestones if m.reached_at is not None]
     if passed:
         parts = [
-            f"{m.percent}% ({m.signatures:,}) on {common.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]
+            f"{m.percent}% ({m.signatures:,}) on {widgets.local_time(m.reached_at):%-d %b, %H:%M}"  # type: ignore[arg-type]  # passed: reached_at is set
             for m in passed
         ]
         st.caption("Milestones reached: " + " · ".join(parts))
@@ -227,11 +226,11 @@ def _map(view: _View) -> str | None:
     """Draw the scheme's map (shapes or hexagons), or nothing; returns the region code clicked, if any."""
     if view.map is None:
         return None  # no shapes: the ranked bars below are the picture
-    width = "stretch" if view.map_fills_width else "content"
+    width: Literal["stretch", "content"] = "stretch" if view.map_fills_width else "content"
     event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
     if view.attribution:
         st.caption(view.attribution)
-    points = (event or {}).get("selection", {}).get("region", []) if event else []
+    points = event.get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
 
 
@@ -260,7 +259,7 @@ def _region_detail(view: _View, slug: str, picked: str | None) -> None:
     )
     if code is None:
         return
-    row = regions.set_index("code").loc[code]
+    row: pd.Series = regions.set_index("code").loc[code]  # type: ignore[assignment]  # codes are unique: one row
     first, second, third = st.columns(3)
     first.metric("Signatures", f"{int(row['count']):,}")
     second.metric("Per 100,000", "n/a" if pd.isna(row["per_100k"]) else f"{row['per_100k']:.1f}")

@@ -3,7 +3,7 @@
 Organizers paste ``<iframe src="<RALLY_PUBLIC_URL>/embed?campaign=<slug>&embed=true">`` into their site
 (README, "Embedding a campaign"). ``embed=true`` makes Streamlit drop its own chrome; this page shows only
 the widget. The widget holds no form and no link that navigates inside the frame: the sign link opens the
-campaign page in a new tab, where the page is never framed (web.py allows framing of ``/embed`` only).
+campaign page in a new tab, where the page is never framed (web/middleware.py allows framing of ``/embed`` only).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.core.errors import CampaignNotFound
-from campaigns.ui import common
+from campaigns.ui import errors, reads, widgets
 
 REFRESH_SECONDS = 10
 URL_PATH = "embed"
@@ -36,7 +36,7 @@ def render() -> None:
     if not slug:
         st.info("Add the campaign's link name to the address: `/embed?campaign=<link name>&embed=true`.")
         return
-    with common.friendly_errors():
+    with errors.friendly_errors():
         _live(slug)
 
 
@@ -44,25 +44,25 @@ def render() -> None:
 def _live(slug: str) -> None:
     """Re-read every few seconds through the shared cache: one database read per campaign and interval."""
     try:
-        page, read_at = common.campaign_page_read_at(slug)
+        page, read_at = reads.campaign_page_read_at(slug)
     except CampaignNotFound as exc:
-        where = f"“{common.plain(slug)}”" if exc.shown else "that address"
+        where = f"“{widgets.plain(slug)}”" if exc.shown else "that address"
         st.warning(
             f"There is no published campaign at {where}. "
             "Check the link name in the embed code; drafts appear here once they are published.",
             icon=":material/search_off:",
         )
         return
-    st.subheader(common.plain(page.title), anchor=False)
-    common.progress(page.total, page.goal)
+    st.subheader(widgets.plain(page.title), anchor=False)
+    widgets.progress(page.total, page.goal)
     if page.is_open:
         st.link_button(
             "Sign the campaign",
-            common.share_link(page.slug, utm_source="embed", utm_medium="widget"),
+            widgets.share_link(page.slug, utm_source="embed", utm_medium="widget"),
             type="primary",
             icon=":material/open_in_new:",
             width="stretch",
         )
     else:
         st.markdown(f"**Closed.** Final count: {page.total:,} signature{'s' if page.total != 1 else ''}.")
-    st.caption(f"Live · updated {common.local_time(read_at):%H:%M:%S}")
+    st.caption(f"Live · updated {widgets.local_time(read_at):%H:%M:%S}")

@@ -5,12 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.catalog import lifecycle
-from campaigns.core.db import read_session
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.settings import get_settings
 from campaigns.export import links, snapshot
 from campaigns.export.formats import check_format
-from campaigns.ui import common
+from campaigns.ui import access, errors, widgets
 
 STATUS_LABELS = {
     "counted": "Counted",
@@ -27,17 +25,19 @@ FIELD_LABELS = {"campaigns": "Campaigns", "regions": "Regions", "signed_to": "Da
 
 
 def render() -> None:
-    actor = common.require("coordinator")
+    actor = access.require("coordinator")
     st.title("Export signers")
     st.caption(
         "A list of signers for a delivery, a follow-up or your CRM. Withdrawn and erased signatures are never "
         "included. Every export is written to the audit log."
     )
-    labels = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    with access.reading() as session:
+        campaigns = lifecycle.list_campaigns_for_staff(session=session)
+    labels = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not labels:
         return
-    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.get)
-    with read_session(common.engine()) as session:
+    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.__getitem__)
+    with access.reading() as session:
         names = snapshot.region_choices(session, chosen)
     regions = st.multiselect(
         "Regions (leave empty for all)", list(names), format_func=lambda code: f"{names[code]} ({code})"
@@ -61,26 +61,20 @@ def render() -> None:
     export_filter = snapshot.ExportFilter(
         campaigns=tuple(chosen),
         regions=tuple(regions),
-        signed_from=signed_from,  # type: ignore[arg-type]
-        signed_to=signed_to,  # type: ignore[arg-type]
+        signed_from=signed_from,
+        signed_to=signed_to,
         status=status or "counted",
         include_non_consenting=consent == "everyone",
         reason=reason,
     )
-    try:
-        count = snapshot.count_matching(common.engine(), export_filter)
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            st.error(f"{FIELD_LABELS.get(field, field)}: {message}")
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    with errors.shown(label=lambda field: FIELD_LABELS.get(field, field)) as failed:
+        count = snapshot.count_matching(access.engine(), export_filter)
+    if failed:
         return
     st.metric("People in this export", f"{count:,}")
-    try:
+    with errors.shown() as failed:
         check_format(fmt or "csv", count)
-    except RallyError as exc:
-        st.error(exc.user_message)
+    if failed:
         return
     wanted = (export_filter, fmt, bool(bom))
     if st.button("Prepare download", type="primary", disabled=count == 0):
@@ -104,7 +98,7 @@ def render() -> None:
 def _prepare(user_id: int, export_filter: snapshot.ExportFilter, fmt: str, bom: bool) -> None:
     with st.status("Preparing the export…", expanded=True) as status:
         bar = st.progress(0.0, text="Checking the filters")
-        count = snapshot.count_matching(common.engine(), export_filter)
+        count = snapshot.count_matching(access.engine(), export_filter)
         bar.progress(0.6, text=f"Counted {_people(count)} in one consistent snapshot")
         token = links.make_token(user_id=user_id, export_filter=export_filter, fmt=fmt, bom=bom)
         bar.progress(1.0, text="Signed a download link for you")

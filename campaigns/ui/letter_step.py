@@ -18,13 +18,11 @@ from urllib.parse import quote
 
 import streamlit as st
 
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import utcnow
 from campaigns.letters import outreach, pdf
 from campaigns.signatures.signing import SignResult
-from campaigns.ui import common
+from campaigns.ui import access, errors, widgets
 
 MAILTO_MAX = 1800  # longer links are cut by some mail apps
 
@@ -32,7 +30,7 @@ MAILTO_MAX = 1800  # longer links are cut by some mail apps
 def render(campaign_title: str, done: SignResult) -> None:
     if not done.created or done.signature_id is None:
         return  # a repeat sign-on: nothing stored about that signature is shown or acted on
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         suggestions = outreach.suggest_letters(session=session, signature_id=done.signature_id)
     if not suggestions:
         return
@@ -45,7 +43,7 @@ def render(campaign_title: str, done: SignResult) -> None:
 
 def _one_letter(campaign_title: str, done: SignResult, letter: outreach.SuggestedLetter) -> None:
     key = f"letter-{done.signature_id}-{letter.target_id}"
-    st.markdown(f"**To {common.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
+    st.markdown(f"**To {widgets.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
     subject = st.text_input("Subject", value=letter.subject, max_chars=outreach.SUBJECT_MAX, key=f"{key}-subject")
     body = st.text_area("Your letter", value=letter.body, height=280, max_chars=outreach.BODY_MAX, key=f"{key}-body")
     sent_key = f"{key}-sent"
@@ -53,9 +51,8 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
         st.success(st.session_state[sent_key], icon=":material/mark_email_read:")
 
     def save() -> int | None:
-        try:
-            saved = run_write(
-                common.engine(),
+        with errors.shown(each_field=True) as failed:
+            saved = access.write(
                 lambda s: outreach.save_letter(
                     session=s,
                     signature_id=done.signature_id or 0,
@@ -65,29 +62,21 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
                     suggested=letter.body,
                 ),
             )
-        except InvalidInput as exc:
-            for message in exc.errors.values():
-                st.error(message)
-            return None
-        return saved.id
+        return None if failed else saved.id
 
     def record(channel: str) -> None:
         letter_id = save()
         if letter_id is not None:
-            run_write(
-                common.engine(), lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel)
-            )
+            access.write(lambda s: outreach.record_delivery(session=s, letter_id=letter_id, channel=channel))
 
     mode = mail_mode()
     if mode and letter.target_email and not st.session_state.get(sent_key):
         if st.button(f"Send it to {letter.target_name} by email", type="primary", key=f"{key}-email"):
             letter_id = save()
             if letter_id is not None:
-                try:
-                    run_write(common.engine(), lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
-                except RallyError as exc:
-                    st.error(exc.user_message)
-                else:
+                with errors.shown() as failed:
+                    access.write(lambda s: outreach.deliver_by_email(session=s, letter_id=letter_id))
+                if not failed:
                     st.session_state[sent_key] = (
                         f"Your letter to {letter.target_name} is on its way by email. Thank you for speaking up."
                         if mode == "smtp"

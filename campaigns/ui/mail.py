@@ -9,8 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.core import outbox
-from campaigns.core.db import read_session, run_write
-from campaigns.ui import common
+from campaigns.ui import access, errors, widgets
 
 KIND_TEXT = {
     "letter": "Letter to a target",
@@ -27,9 +26,9 @@ STATUS_HELP = {
 
 
 def render() -> None:
-    actor = common.require("organizer", "admin")
+    actor = access.require("organizer", "admin")
     st.title("Mail")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         summary = outbox.summary(session=session)
         problems = outbox.problems(session=session)
     counts = summary.counts
@@ -51,10 +50,10 @@ def render() -> None:
     for problem in problems:
         with st.container(border=True):
             label = KIND_TEXT.get(problem.kind, problem.kind)
-            st.markdown(f"**{common.plain(label)}** to {common.plain(problem.to_address)}")
+            st.markdown(f"**{widgets.plain(label)}** to {widgets.plain(problem.to_address)}")
             st.caption(
                 f"{problem.status.capitalize()} · {problem.attempts} attempt{'s' if problem.attempts != 1 else ''}"
-                f" · queued {common.local_time(problem.created_at):%d %b %H:%M} · {STATUS_HELP[problem.status]}"
+                f" · queued {widgets.local_time(problem.created_at):%d %b %H:%M} · {STATUS_HELP[problem.status]}"
             )
             if problem.last_error:
                 st.text(problem.last_error)
@@ -62,10 +61,9 @@ def render() -> None:
             if problem.status == "uncertain":
                 sure = st.checkbox("I checked: it did not arrive. Send it again.", key=f"sure-{problem.id}")
             if st.button("Send again", key=f"resend-{problem.id}", disabled=not sure):
-                with common.friendly_errors():
-                    run_write(
-                        common.engine(),
-                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),
+                with errors.friendly_errors():
+                    access.write(
+                        lambda s, i=problem.id: outbox.resend(session=s, message_id=i, actor=actor),  # type: ignore[misc]  # mypy can't type a lambda with a default
                     )
                     st.toast("Queued again.", icon=":material/send:")
                     st.rerun()

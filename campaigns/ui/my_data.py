@@ -10,12 +10,10 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporter_data, supporter_erasure, supporter_links
-from campaigns.ui import common
+from campaigns.ui import access, errors, reads, widgets
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
 NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
@@ -23,7 +21,7 @@ NOTICE = "my_data_notice"  # a message to show once, after the verified address 
 
 def render() -> None:
     st.title("Your data")
-    with common.friendly_errors():
+    with errors.friendly_errors():
         token = st.query_params.get("token")
         if token:
             _open_link(token)
@@ -40,7 +38,7 @@ def render() -> None:
 def _open_link(token: str) -> None:
     del st.query_params["token"]  # out of the address bar (and history) before anything else
     try:
-        email = run_write(common.engine(), lambda session: supporter_links.claim_link(session=session, token=token))
+        email = access.write(lambda session: supporter_links.claim_link(session=session, token=token))
     except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
@@ -52,7 +50,7 @@ def _open_receipt(token: str) -> None:
     """A receipt (shown on the thank-you): this one signature, for as long as the page remembers it."""
     del st.query_params["receipt"]
     try:
-        with read_session(common.engine()) as session:
+        with access.reading() as session:
             owner = supporter_links.open_receipt(session=session, token=token)
     except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
@@ -104,16 +102,12 @@ def _render_request() -> None:
     st.caption("[All campaigns](/) · [Staff log-in](/auth/login)")
     if not submitted:
         return
-    try:
-        supporter_links.send_link(engine=common.engine(), email=email)
-    except InvalidInput as exc:
-        slot.error(next(iter(exc.errors.values())))
-        return
-    except RallyError as exc:
-        slot.error(exc.user_message)
+    with errors.shown(slot) as failed:  # an InvalidInput's first message is its user_message
+        supporter_links.send_link(engine=access.engine(), email=email)
+    if failed:
         return
     slot.success(
-        f"We sent a link to {common.plain(email.strip())}. Open it within "
+        f"We sent a link to {widgets.plain(email.strip())}. Open it within "
         f"{get_settings().my_data_link_minutes} minutes (if you don't see it, look in your spam folder).",
         icon=":material/mark_email_read:",
     )
@@ -127,11 +121,11 @@ def _day(moment: datetime | None) -> str:
 
 
 def _render_data(email: str, only: int | None = None) -> None:
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         data = supporter_data.get_my_data(session=session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
-        st.caption(f"Data held for {common.plain(email)}. This page forgets you in {minutes} minutes.")
+        st.caption(f"Data held for {widgets.plain(email)}. This page forgets you in {minutes} minutes.")
     else:
         st.caption(
             f"One signature, opened with its receipt. This page forgets it in {minutes} minutes. To see every "
@@ -164,7 +158,7 @@ def _render_data(email: str, only: int | None = None) -> None:
 
 
 def _export(email: str, only: int | None) -> str:
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         return supporter_data.export_my_data_json(session=session, email_canonical=email, only=only)
 
 
@@ -180,10 +174,10 @@ STATUS_TEXT = {
 
 def _one_signature(email: str, signature: SignatureView) -> None:
     sid = signature.signature_id
-    st.markdown(f"**{common.plain(signature.campaign_title)}**")
+    st.markdown(f"**{widgets.plain(signature.campaign_title)}**")
     st.caption(
         f"{STATUS_TEXT.get(signature.status, signature.status)} · signed {_day(signature.signed_at)} · "
-        f"{common.plain(signature.region_name)}"
+        f"{widgets.plain(signature.region_name)}"
     )
     st.text(f"Name: {signature.full_name}\nEmail: {signature.email}")
     if signature.comment:
@@ -191,8 +185,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
         st.text(f"Your comment{shown}: {signature.comment}")
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
-        run_write(
-            common.engine(),
+        access.write(
             lambda s: supporter_data.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
         )
         st.session_state["my_data_saved"] = (
@@ -220,12 +213,11 @@ def _one_signature(email: str, signature: SignatureView) -> None:
     st.warning("Your signature will no longer count for this campaign, and the total goes down by one.")
     yes, no = st.columns(2)
     if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
-        run_write(
-            common.engine(),
+        access.write(
             lambda s: supporter_data.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
         del st.session_state[confirm_key]
-        common.forget_public_reads()
+        reads.forget_public_reads()
         st.session_state["my_data_saved"] = f"Your signature on “{signature.campaign_title}” was withdrawn."
         st.rerun()
     if no.button("Keep it", key=f"withdraw-no-{sid}", use_container_width=True):
@@ -256,7 +248,7 @@ def delivery_text(delivery: DeliveryView) -> str:
 
 def _one_letter(letter: LetterView) -> None:
     to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
-    st.markdown(f"**To {common.plain(to)}** · {common.plain(letter.campaign_title)}")
+    st.markdown(f"**To {widgets.plain(to)}** · {widgets.plain(letter.campaign_title)}")
     how = [delivery_text(d) for d in letter.deliveries]
     st.caption(f"Written {_day(letter.created_at)}" + (f" · {', '.join(how)}" if how else ""))
     with st.expander(letter.subject or "(no subject)"):
@@ -292,10 +284,9 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
 
 
 def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
-    done = run_write(
-        common.engine(),
+    done = access.write(
         lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
-    common.forget_public_reads()
+    reads.forget_public_reads()
     counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""
     _forget(f"Your data has been erased.{counted} Nothing links this address to any campaign any more.")

@@ -66,7 +66,7 @@ ACCOUNT: list[PageSpec] = [
     (account.render_password, "Password", "password", ":material/password:"),
 ]
 # Reachable by URL for everyone, listed in no menu. The embed widget must resolve for every visitor, logged in or
-# not: an unknown path falls back to the default page, and web.py lets other sites frame "/embed" (only).
+# not: an unknown path falls back to the default page, and web/middleware.py lets other sites frame "/embed" (only).
 HIDDEN: list[PageSpec] = [
     (embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:"),
     (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),

@@ -11,13 +11,11 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import custom
-from campaigns.ui import common, organize_parts, public, review
+from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
 
 NEW = "new"
 FIELD_LABELS = {
@@ -33,11 +31,11 @@ FIELD_LABELS = {
 
 
 def render_overview() -> None:
-    actor = common.require("organizer", "coordinator")
+    actor = access.require("organizer", "coordinator")
     st.set_page_config(layout="wide")  # tables need the room
     st.title("Campaigns overview")
-    with read_session(common.engine()) as session:
-        rows = overview.campaign_overview(session)
+    with access.reading() as session:
+        rows = overview.read_overview(session=session)
     if not rows:
         st.info("No campaigns yet." + (" Create the first one in the editor." if actor.has("organizer") else ""))
         return
@@ -67,18 +65,21 @@ def render_overview() -> None:
 
 
 def _campaigns() -> list[Campaign]:
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         return lifecycle.list_campaigns_for_staff(session=session)
 
 
 def render_editor() -> None:
-    actor = common.require("organizer")
+    actor = access.require("organizer")
     st.title("Campaign editor")
     campaigns = _campaigns()
     labels = {NEW: "New campaign"} | {c.slug: f"{c.title} ({c.status})" for c in campaigns}
     wanted = st.query_params.get("edit", NEW)
     choice = st.selectbox(
-        "Campaign", list(labels), index=list(labels).index(wanted) if wanted in labels else 0, format_func=labels.get
+        "Campaign",
+        list(labels),
+        index=list(labels).index(wanted) if wanted in labels else 0,
+        format_func=labels.__getitem__,
     )
     if choice != wanted:
         st.query_params["edit"] = choice
@@ -114,7 +115,7 @@ def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
 
 def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         schemes = custom.all_schemes(session)
         consent = listing.get_consent_text(session=session, campaign=campaign) if campaign else DEFAULT_CONSENT_TEXT
     if campaign is None:
@@ -211,7 +212,7 @@ def _suggest_slug(key: str) -> None:
     if st.session_state.get(f"{key}-slug-typed"):
         return
     title = st.session_state.get(f"{key}-title", "")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session=session, title=title) if title.strip() else ""
 
 
@@ -219,24 +220,23 @@ def _slug_typed(key: str) -> None:
     st.session_state[f"{key}-slug-typed"] = bool(st.session_state.get(f"{key}-slug"))
 
 
+def _field_label(field: str) -> str:
+    return FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+
+
 def _attempt(work: Callable[[Any], Any]) -> Any:
     """Run a change; show each field's message, or the error, and return None when it failed."""
-    try:
-        result = run_write(common.engine(), work)
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            st.error(f"{FIELD_LABELS.get(field, field.replace('_', ' ').capitalize())}: {message}")
+    with errors.shown(label=_field_label) as failed:
+        result = access.write(work)
+    if failed:
         return None
-    except RallyError as exc:
-        st.error(exc.user_message)
-        return None
-    common.forget_public_reads()
+    reads.forget_public_reads()
     return result
 
 
 def _preview(campaign: Campaign) -> None:
     st.caption("Exactly what supporters see (the form is inert here).")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         page = listing.get_campaign_page_for_staff(session=session, campaign_id=campaign.id or 0)
     with st.container(border=True):
         public.render_campaign_view(page, preview=True)
@@ -255,10 +255,10 @@ def _status(actor: Actor, campaign: Campaign) -> None:
     st.markdown(f"This campaign is **{status.value}**.")
     if status == CampaignStatus.published:
         st.markdown("Share link:")
-        st.code(common.share_link(campaign.slug), language=None, wrap_lines=True)
+        st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
     cid = campaign.id or 0
     for label, change in TRANSITIONS[status]:
         if st.button(label, key=f"{campaign.slug}-{label}", type="primary" if label == "Publish" else "secondary"):
-            if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:
+            if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:  # type: ignore[misc]  # mypy can't type a lambda with a default
                 st.toast(f"{label}: done.")
                 st.rerun()

@@ -9,33 +9,26 @@ import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.audit import Actor
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import Campaign, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
 from campaigns.regions import custom
 from campaigns.signatures import moderation
-from campaigns.ui import common
+from campaigns.ui import access, errors, reads, widgets
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
 
-def _upload_failed(exc: RallyError, report_name: str) -> None:
-    if isinstance(exc, UploadRowsError):
-        st.error(exc.user_message)
-        st.download_button("Download the problem report (CSV)", exc.report_csv(), report_name, mime="text/csv")
-    elif isinstance(exc, InvalidInput):
-        for message in exc.errors.values():
-            st.error(message)
-    else:
-        st.error(exc.user_message)
+def _offer_report(failed: errors.Failure, report_name: str) -> None:
+    """Below a refused upload's message: the report of its wrong rows, when it had some."""
+    if isinstance(failed.error, UploadRowsError):
+        st.download_button("Download the problem report (CSV)", failed.error.report_csv(), report_name, mime="text/csv")
 
 
 def render_targets(actor: Actor, campaign: Campaign) -> None:
     cid = campaign.id or 0
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         current = targets.list_targets(session=session, campaign_id=cid)
     st.markdown("**Targets** are the people letters go to: one for everyone, or one or more per region.")
     if current:
@@ -57,9 +50,8 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         email = st.text_input("Email (optional)")
         address = st.text_area("Postal address (optional)", height=80)
         if st.form_submit_button("Add target"):
-            try:
-                run_write(
-                    common.engine(),
+            with errors.shown(each_field=True) as failed:
+                access.write(
                     lambda s: targets.add_target(
                         session=s,
                         campaign_id=cid,
@@ -71,8 +63,8 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
                         actor=actor,
                     ),
                 )
-            except RallyError as exc:
-                _upload_failed(exc, "target-problems.csv")
+            if failed:
+                _offer_report(failed, "target-problems.csv")
             else:
                 st.rerun()
     if current:
@@ -85,17 +77,15 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
     upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
     if upload is not None and st.button("Import targets", key=f"{campaign.slug}-import"):
         data = upload.getvalue()
-        try:
-            result = run_write(
-                common.engine(), lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor)
-            )
-        except RallyError as exc:
-            _upload_failed(exc, f"{campaign.slug}-target-problems.csv")
+        with errors.shown(each_field=True) as failed:
+            result = access.write(lambda s: targets.import_targets(session=s, campaign_id=cid, data=data, actor=actor))
+        if failed:
+            _offer_report(failed, f"{campaign.slug}-target-problems.csv")
         else:
             st.success(f"Imported {result.count} targets (replacing {result.replaced}).")
 
 
-def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg]
+def _bundle(campaign: Campaign, current: list) -> None:
     """One printable PDF per target: a cover page, then every letter written to them."""
     by_id = {t.id: t for t in current}
     chosen = st.selectbox(
@@ -106,7 +96,7 @@ def _bundle(campaign: Campaign, current: list) -> None:  # type: ignore[type-arg
     )
     ready_key = f"{campaign.slug}-bundle-{chosen}"
     if st.button("Build the bundle", key=f"{ready_key}-build"):
-        bundle = outreach.bundle_letters(engine=common.engine(), target_id=chosen)
+        bundle = outreach.bundle_letters(engine=access.engine(), target_id=chosen)
         if bundle.letter_count == 0:
             st.info("No letters to this target yet.")
         else:
@@ -141,15 +131,15 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
         )
         or "pending"
     )
-    with read_session(common.engine()) as session:
-        items = moderation.comments_for_review(session, cid, status=show)
+    with access.reading() as session:
+        items = moderation.list_comments_for_review(session=session, campaign_id=cid, status=show)
     if not items:
         st.info(f"No {show} comments.")
     for item in items:
         with st.container(border=True):
             st.text(item.comment)
             st.caption(
-                f"{common.plain(item.first_name)}, {common.plain(item.region_name)} · {item.created_at:%d %b %Y}"
+                f"{widgets.plain(item.first_name)}, {widgets.plain(item.region_name)} · {item.created_at:%d %b %Y}"
             )
             left, right = st.columns(2)
             if item.status != "approved" and left.button("Approve", key=f"ok-{item.signature_id}"):
@@ -158,20 +148,19 @@ def render_comments(actor: Actor, campaign: Campaign) -> None:
                 _moderate(moderation.hide_comment, item.signature_id, actor)
 
 
-def _moderate(action, signature_id: int, actor: Actor) -> None:  # type: ignore[no-untyped-def]
-    try:
-        run_write(common.engine(), lambda s: action(session=s, signature_id=signature_id, actor=actor))
-    except RallyError as exc:
-        st.error(exc.user_message)
+def _moderate(action, signature_id: int, actor: Actor) -> None:
+    with errors.shown() as failed:
+        access.write(lambda s: action(session=s, signature_id=signature_id, actor=actor))
+    if failed:
         return
-    common.forget_public_reads()
+    reads.forget_public_reads()
     st.rerun()
 
 
 def render_regions() -> None:
-    actor = common.require("organizer")
+    actor = access.require("organizer")
     st.title("Region schemes")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         mine = custom.list_custom_schemes(session)
     st.markdown(
         "Campaigns count signatures by region. Besides the shipped schemes (US states, countries, UK "
@@ -195,9 +184,8 @@ def render_regions() -> None:
             if regions_csv is None:
                 st.error("Choose the regions CSV file.")
                 return
-            try:
-                created = run_write(
-                    common.engine(),
+            with errors.shown(each_field=True) as failed:
+                created = access.write(
                     lambda s: custom.create_custom_scheme(
                         session=s,
                         name=name,
@@ -207,8 +195,8 @@ def render_regions() -> None:
                         region_label=label,
                     ),
                 )
-            except RallyError as exc:
-                _upload_failed(exc, "region-problems.csv")
+            if failed:
+                _offer_report(failed, "region-problems.csv")
             else:
                 st.success(
                     f"Created “{created.id}” with {created.regions} regions "
@@ -250,10 +238,10 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 for field in (sorted(fields_) if fields_ else [""])
             )
         )
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         current_targets = targets.list_targets(session=session, campaign_id=cid)
     sample = templates.sample_context()
-    preview_targets = current_targets[:5] or [None]
+    preview_targets = current_targets[:5] or [None]  # type: ignore[list-item]  # None: the preview without a target
     st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
     for target in preview_targets:
         context = (
@@ -264,24 +252,18 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 target=templates.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
             )
         )
-        with st.container(border=True):
-            try:
-                st.markdown(f"**{common.plain(templates.render_source(subject, context))}**" if subject.strip() else "")
-                st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
-            except RallyError as exc:
-                st.error(exc.user_message)
+        with st.container(border=True), errors.shown():
+            heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
+            st.markdown(heading)
+            st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
     if st.button("Save the letter", type="primary", key=f"{key}-save"):
-        try:
-            run_write(
-                common.engine(),
+        with errors.shown(each_field=True) as refused:
+            access.write(
                 lambda s: lifecycle.set_letter(session=s, campaign_id=cid, subject=subject, template=body, actor=actor),
             )
-        except InvalidInput as exc:
-            for message in exc.errors.values():
-                st.error(message)
-        else:
+        if not refused:
             st.success("Saved. New signers get this letter.")
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         tallies = outreach.tally_letters(session=session, campaign_id=cid)
         failed = outreach.list_failed_deliveries(session=session, campaign_id=cid)
     if tallies:

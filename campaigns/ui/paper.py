@@ -7,12 +7,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from campaigns.core.db import read_session
-from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import SignatureSource
 from campaigns.core.settings import get_settings
 from campaigns.signatures import paper
-from campaigns.ui import common
+from campaigns.ui import access, errors, reads, widgets
 
 _SHOWN_ROWS = 500
 _STATE = "paper-import"  # session_state: {"key": (campaign, file digest), "preview": report, "result": report}
@@ -56,15 +54,17 @@ def _download(report: paper.ImportReport, label: str, key: str) -> None:
 
 
 def render() -> None:
-    actor = common.require("coordinator", "organizer")
+    actor = access.require("coordinator", "organizer")
     st.title("Paper signatures")
     _explain()
-    labels = common.campaign_choices(
-        paper.importable_campaigns, "No published or closed campaign yet: paper signatures go into one of those."
+    with access.reading() as session:
+        campaigns = paper.list_importable_campaigns(session=session)
+    labels = widgets.campaign_choices(
+        campaigns, "No published or closed campaign yet: paper signatures go into one of those."
     )
     if not labels:
         return
-    slug = st.selectbox("Campaign", list(labels), format_func=labels.get, key="paper-campaign")
+    slug = st.selectbox("Campaign", list(labels), format_func=labels.__getitem__, key="paper-campaign")
     upload = st.file_uploader("Signatures CSV", type=["csv", "txt"], key="paper-file")
     if upload is None:
         return
@@ -79,7 +79,7 @@ def render() -> None:
         state["result"] = None
         bar = st.progress(0.0, text="Checking…")
         try:
-            with read_session(common.engine()) as session:
+            with errors.shown(each_field=True) as failed, access.reading() as session:
                 state["preview"] = paper.preview_import(
                     session=session,
                     campaign_slug=slug,
@@ -87,18 +87,13 @@ def render() -> None:
                     file_name=file_name,
                     on_progress=lambda done, total: bar.progress(done / total, text=f"Checked {done:,} of {total:,}"),
                 )
-        except InvalidInput as exc:
-            state["preview"] = None
-            for message in exc.errors.values():
-                st.error(message)
-        except RallyError as exc:
-            state["preview"] = None
-            st.error(exc.user_message)
         finally:
             bar.empty()
+        if failed:
+            state["preview"] = None
     preview: paper.ImportReport | None = state["preview"]
     if preview is not None and state["result"] is None:
-        st.markdown(f"**Check of {common.plain(file_name)}**: {preview.summary()}")
+        st.markdown(f"**Check of {widgets.plain(file_name)}**: {preview.summary()}")
         _outcomes(preview)
         _download(preview, "Download the check report (CSV)", "paper-check-report")
         if preview.ready:
@@ -109,29 +104,29 @@ def render() -> None:
             st.info("No row to import: fix the rows above, or this file is already in.")
     result: paper.ImportReport | None = state["result"]
     if result is not None:
-        st.success(f"Imported {common.plain(file_name)}: {result.summary()}")
+        st.success(f"Imported {widgets.plain(file_name)}: {result.summary()}")
         _outcomes(result)
         _download(result, "Download the import report (CSV)", "paper-import-report")
 
 
-def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:  # type: ignore[no-untyped-def, type-arg]
+def _import(state: dict, actor, slug: str, data: bytes, file_name: str) -> None:
     bar = st.progress(0.0, text="Importing…")
     try:
-        state["result"] = paper.import_signatures(
-            engine=common.engine(),
-            campaign_slug=slug,
-            data=data,
-            actor=actor,
-            file_name=file_name,
-            source=SignatureSource.paper.value,
-            on_progress=lambda done, total: bar.progress(done / total, text=f"Imported {done:,} of {total:,} rows"),
-        )
-    except RallyError as exc:
-        st.error(exc.user_message)
-        st.info("Rows saved before the problem stay counted; importing the same file again adds only the rest.")
-    else:
-        state["preview"] = None
-        common.forget_public_reads()
+        with errors.shown() as failed:
+            state["result"] = paper.import_signatures(
+                engine=access.engine(),
+                campaign_slug=slug,
+                data=data,
+                actor=actor,
+                file_name=file_name,
+                source=SignatureSource.paper.value,
+                on_progress=lambda done, total: bar.progress(done / total, text=f"Imported {done:,} of {total:,} rows"),
+            )
+        if failed:
+            st.info("Rows saved before the problem stay counted; importing the same file again adds only the rest.")
+        else:
+            state["preview"] = None
+            reads.forget_public_reads()
     finally:
         bar.empty()
     if state["result"] is not None:

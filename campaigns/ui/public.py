@@ -10,22 +10,20 @@ from datetime import datetime
 
 import streamlit as st
 
-from campaigns.core.db import run_write
-from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.errors import InvalidInput
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.ui import common, letter_step
+from campaigns.ui import access, errors, letter_step, reads, widgets
 
-FIELDS = ("full_name", "email", "region", "postal_code", "comment")
 REFRESH_SECONDS = 10
 
 
 def render() -> None:
     slug = st.query_params.get("campaign")
-    with common.friendly_errors():
+    with errors.friendly_errors():
         if slug:
             render_campaign(slug)
         else:
@@ -35,23 +33,23 @@ def render() -> None:
 def render_list() -> None:
     st.title("Campaigns")
     st.caption("Add your name to a campaign you care about. It takes less than a minute.")
-    campaigns = common.public_campaigns()
+    campaigns = reads.public_campaigns()
     if not campaigns:
         st.info("There are no campaigns to sign yet. Check back soon.")
-        common.public_footer()
+        widgets.public_footer()
         return
     for summary in campaigns:
         with st.container(border=True):
-            st.subheader(common.plain(summary.title), anchor=False)
-            st.markdown(common.plain(summary.purpose))
-            common.progress(summary.total, summary.goal)
+            st.subheader(widgets.plain(summary.title), anchor=False)
+            st.markdown(widgets.plain(summary.purpose))
+            widgets.progress(summary.total, summary.goal)
             is_open = summary.status == "published"
-            st.caption(common.deadline_text(summary.deadline, is_open))
+            st.caption(widgets.deadline_text(summary.deadline, is_open))
             label = "Read and sign" if is_open else "See the result"
             if st.button(label, key=f"open-{summary.slug}", type="primary" if is_open else "secondary"):
                 st.query_params.from_dict({"campaign": summary.slug})
                 st.rerun()
-    common.public_footer()
+    widgets.public_footer()
 
 
 def _back_to_list() -> None:
@@ -61,15 +59,15 @@ def _back_to_list() -> None:
 
 
 def render_campaign(slug: str) -> None:
-    page = common.campaign_page(slug)
+    page = reads.campaign_page(slug)
     _back_to_list()
     render_campaign_view(page, done=st.session_state.get(f"signed:{slug}"))
 
 
 def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None, preview: bool = False) -> None:
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
-    st.title(common.plain(page.title))
-    st.markdown(f"**{common.plain(page.purpose)}**")
+    st.title(widgets.plain(page.title))
+    st.markdown(f"**{widgets.plain(page.purpose)}**")
     if preview:
         render_count(page)
     else:
@@ -83,31 +81,31 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     if page.body.strip():
         st.divider()
         st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
-    comments = common.public_comments(page.slug) if not preview else []
+    comments = reads.public_comments(page.slug) if not preview else []
     if comments:
         st.subheader("Why people signed", anchor=False)
         for comment in comments:
             with st.container(border=True):
                 st.text(comment.comment)
-                st.caption(f"{common.plain(comment.region_name)} · {comment.created_on:%d %b %Y}")
+                st.caption(f"{widgets.plain(comment.region_name)} · {comment.created_on:%d %b %Y}")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def _live_count(slug: str, own_total: int) -> None:
     """The count, progress and milestone, re-read every few seconds through the shared cache (never the form)."""
-    with common.friendly_errors():
-        page, read_at = common.campaign_page_read_at(slug)
+    with errors.friendly_errors():
+        page, read_at = reads.campaign_page_read_at(slug)
         render_count(page, own_total=own_total, read_at=read_at)
 
 
 def render_count(page: CampaignPublic, *, own_total: int = 0, read_at: datetime | None = None) -> None:
     """``own_total``: the count this visitor saw right after signing (the cached page may not include them yet)."""
     total = max(page.total, own_total)
-    common.progress(total, page.goal)
-    details = [common.deadline_text(page.deadline, page.is_open)]
+    widgets.progress(total, page.goal)
+    details = [widgets.deadline_text(page.deadline, page.is_open)]
     if read_at is not None:
         details += [
-            f"Updated at {common.local_time(read_at):%H:%M:%S}",
+            f"Updated at {widgets.local_time(read_at):%H:%M:%S}",
             f"[See signatures by region](/dashboard?campaign={page.slug})",
         ]
     st.caption(" · ".join(details))
@@ -143,7 +141,7 @@ def _source() -> dict[str, str | None]:
 
 
 def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
-    scheme = common.region_scheme(page.region_scheme)
+    scheme = reads.region_scheme(page.region_scheme)
     info = scheme.info
     codes = [r.code for r in scheme.regions]
     names = {r.code: r.name for r in scheme.regions}
@@ -189,19 +187,20 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
         contact_consent=consent,
         **_source(),
     )
-    try:
-        address = common.client_address()
-        result = run_write(
-            common.engine(),
-            lambda session: sign(session=session, campaign_slug=page.slug, signer=signer, client_address=address),
-        )
-    except InvalidInput as exc:
-        for field, message in exc.errors.items():
-            (slots.get(field) or slots["region"]).error(message)
-        st.error("Please fix the highlighted fields, then press the button again.")
-        return
-    except RallyError as exc:
-        st.error(exc.user_message)
+    with errors.shown() as failed:
+        try:
+            address = access.client_address()
+            result = access.write(
+                lambda session: sign(
+                    session=session, campaign_slug=page.slug, signer=signer, client_address=address, scheme=scheme
+                ),
+            )
+        except InvalidInput as exc:  # each message under its own field
+            for field, message in exc.errors.items():
+                (slots.get(field) or slots["region"]).error(message)
+            st.error("Please fix the highlighted fields, then press the button again.")
+            return
+    if failed:
         return
     # No cache clearing here: in a spike that would recompute the public reads for every signer.
     # The thank-you shows max(cached total, this signer's own total), so they always see themselves.
@@ -215,7 +214,7 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     with st.container(border=True):
         if done.confirm_by_email and not confirmed:
             st.success(
-                f"Thank you, {common.plain(done.full_name)}. One last step: check your inbox.",
+                f"Thank you, {widgets.plain(done.full_name)}. One last step: check your inbox.",
                 icon=":material/mark_email_unread:",
             )
             st.markdown(
@@ -225,14 +224,14 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
             )
         else:
             st.success(
-                f"Thank you, {common.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
+                f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
             )
             st.markdown(
                 f"You're one of **{max(done.total, 1):,}** people who have signed so far. "
-                f"Your signature counts for {common.plain(done.region_name)}."
+                f"Your signature counts for {widgets.plain(done.region_name)}."
             )
         st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends.")
-        link = common.share_link(page.slug, utm_source="share", utm_medium="supporter")
+        link = widgets.share_link(page.slug, utm_source="share", utm_medium="supporter")
         st.code(link, language=None, wrap_lines=True)
         st.caption("Copy the link above and send it to people who care about this too.")
     if done.receipt_token:

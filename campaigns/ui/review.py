@@ -9,12 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
-from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
 from campaigns.signatures import flood, review
 from campaigns.signatures import rules as sign_rules
-from campaigns.ui import common
+from campaigns.ui import access, errors, reads, widgets
 
 STATUS_LABELS = {
     "flagged": "Held for review (flagged)",
@@ -33,12 +32,12 @@ REASON_TEXT = {
 
 def render_trends(campaign_id: int, *, title: str | None = None, where: str = "below") -> None:
     """Trending alerts for one campaign (staff pages only: they name addresses)."""
-    with read_session(common.engine()) as session:
-        trends = flood.trending(session, campaign_id=campaign_id, now=utcnow())
-    on = f" on “{common.plain(title)}”" if title else ""
+    with access.reading() as session:
+        trends = flood.find_trends(session=session, campaign_id=campaign_id, now=utcnow())
+    on = f" on “{widgets.plain(title)}”" if title else ""
     for trend in trends:
         st.warning(
-            f"**{flood.TREND_KINDS[trend.kind]} {common.plain(trend.value)}** signed {trend.count:,} times{on} in "
+            f"**{flood.TREND_KINDS[trend.kind]} {widgets.plain(trend.value)}** signed {trend.count:,} times{on} in "
             f"the last hour ({trend.share:.0%} of its signatures): far above everyone else. Review them {where}.",
             icon=":material/trending_up:",
         )
@@ -46,7 +45,7 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
 
 def render_trends_for(slug: str) -> None:
     """The staff dashboard's alerts for one campaign."""
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is not None:
         render_trends(campaign.id or 0, where="on [Review signatures](/review)")
@@ -59,14 +58,16 @@ def render_trends_of(campaigns: list[tuple[int, str]]) -> None:
 
 
 def render_review() -> None:
-    actor = common.require("organizer")
+    actor = access.require("organizer")
     st.title("Review signatures")
     _outcome()
-    choices = common.campaign_choices(lifecycle.list_campaigns_for_staff, "No campaigns yet.")
+    with access.reading() as session:
+        campaigns = lifecycle.list_campaigns_for_staff(session=session)
+    choices = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not choices:
         return
-    slug = st.selectbox("Campaign", list(choices), format_func=choices.get, key="review-campaign")
-    with read_session(common.engine()) as session:
+    slug = st.selectbox("Campaign", list(choices), format_func=choices.__getitem__, key="review-campaign")
+    with access.reading() as session:
         campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None:
         st.info("That campaign is gone. Pick another.")
@@ -78,7 +79,7 @@ def render_review() -> None:
     )
     with st.container(border=True):
         statuses = st.multiselect(
-            "Which signatures", list(STATUS_LABELS), default=["flagged"], format_func=STATUS_LABELS.get
+            "Which signatures", list(STATUS_LABELS), default=["flagged"], format_func=STATUS_LABELS.__getitem__
         )
         left, right = st.columns(2)
         address = left.text_input("Client address or range", placeholder="203.0.113.9 or 203.0.113.0/24")
@@ -95,12 +96,9 @@ def render_review() -> None:
         postal_code=postal or None,
         since=utcnow() - timedelta(hours=hours) if hours else None,
     )
-    try:
-        with read_session(common.engine()) as session:
-            page = review.find(session=session, review=chosen)
-    except InvalidInput as exc:
-        for message in exc.errors.values():
-            st.error(message)
+    with errors.shown(each_field=True) as failed, access.reading() as session:
+        page = review.find(session=session, review=chosen)
+    if failed:
         return
     counts = ", ".join(f"{STATUS_LABELS[s].lower()} {n:,}" for s, n in sorted(page.by_status.items()))
     st.subheader(f"{page.total:,} signature{'s' if page.total != 1 else ''} match", anchor=False)
@@ -144,7 +142,7 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "signed": common.local_time(r.created_at).strftime("%d %b %H:%M:%S"),
+                "signed": widgets.local_time(r.created_at).strftime("%d %b %H:%M:%S"),
                 "name": r.full_name,
                 "email": r.email,
                 "address": r.client_address or "",
@@ -158,16 +156,14 @@ def _table(rows: list[review.ReviewRow]) -> pd.DataFrame:
     )
 
 
-def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:  # type: ignore[no-untyped-def]
+def _apply(chosen: review.ReviewFilter, action: str, actor) -> None:
     """A button's callback: runs before the page, so the page then shows the new state."""
     try:
-        outcome = run_write(
-            common.engine(), lambda s: review.apply(session=s, review=chosen, action=action, actor=actor)
-        )
+        outcome = access.write(lambda s: review.apply(session=s, review=chosen, action=action, actor=actor))
     except RallyError as exc:
         st.session_state["review-failed"] = exc.user_message
         return
-    common.forget_public_reads()
+    reads.forget_public_reads()
     if action == "validate":
         message = f"{outcome.now_counted:,} now count."
         if outcome.now_pending:
@@ -185,7 +181,7 @@ ACTION_LABELS = {"block": "Block (hold for review)", "allow": "Allow (no per-add
 
 
 def render_rules() -> None:
-    actor = common.require("organizer", "admin")
+    actor = access.require("organizer", "admin")
     st.title("Sign rules")
     st.markdown(
         "**Block** an email pattern (`*@mailinator.com`, `bot?*@example.org`) or an address range "
@@ -193,26 +189,23 @@ def render_rules() -> None:
         "**Allow** a shared address (your office, a university's network) so that many people signing from it "
         "are not held by the per-address limit."
     )
-    with read_session(common.engine()) as session:
+    with access.reading() as session:
         rules = sign_rules.list_rules(session=session)
     with st.form("new-rule", border=True):
         left, right = st.columns(2)
-        kind = left.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.get)
-        action = right.selectbox("Rule", list(ACTION_LABELS), format_func=ACTION_LABELS.get)
+        kind = left.selectbox("Kind", list(KIND_LABELS), format_func=KIND_LABELS.__getitem__)
+        action = right.selectbox("Rule", list(ACTION_LABELS), format_func=ACTION_LABELS.__getitem__)
         pattern = st.text_input("Pattern", max_chars=sign_rules.PATTERN_MAX)
         note = st.text_input("Note (why; optional)", max_chars=200)
         slot = st.empty()
         if st.form_submit_button("Add rule", type="primary"):
-            try:
-                added = run_write(
-                    common.engine(),
+            with errors.shown(slot) as failed:  # an InvalidInput's first message is its user_message
+                added = access.write(
                     lambda s: sign_rules.add_rule(
                         session=s, kind=kind, action=action, pattern=pattern, note=note, actor=actor
                     ),
                 )
-            except InvalidInput as exc:
-                slot.error(next(iter(exc.errors.values())))
-            else:
+            if not failed:
                 st.toast("Added." if added else "That rule exists already.")
                 st.rerun()
     if not rules:
@@ -223,13 +216,11 @@ def render_rules() -> None:
             left, right = st.columns([4, 1])
             left.markdown(
                 f"**{ACTION_LABELS[rule.action].split(' (')[0]}** {KIND_LABELS[rule.kind].lower()} "
-                f"`{common.plain(rule.pattern)}`"
+                f"`{widgets.plain(rule.pattern)}`"
             )
             if rule.note:
-                left.caption(common.plain(rule.note))
+                left.caption(widgets.plain(rule.note))
             if right.button("Remove", key=f"remove-rule-{rule.id}"):
-                with common.friendly_errors():
-                    run_write(
-                        common.engine(), lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor)
-                    )
+                with errors.friendly_errors():
+                    access.write(lambda s, i=rule.id: sign_rules.remove_rule(session=s, rule_id=i, actor=actor))  # type: ignore[misc]  # mypy can't type a lambda with a default
                     st.rerun()

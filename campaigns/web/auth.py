@@ -9,7 +9,6 @@ Blocking work runs in Starlette's thread pool (these are plain functions).
 from __future__ import annotations
 
 import html
-import logging
 from urllib.parse import quote, urlsplit
 
 from anyio import to_thread
@@ -17,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from campaigns.core.audit import Actor
 from campaigns.core.client_address import client_address
 from campaigns.core.db import get_engine, read_session, run_write
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.settings import get_settings
 from campaigns.people import logins, password_links, passwords
+from campaigns.web import errors
 
-log = logging.getLogger(__name__)
 MESSAGES = {
     "failed": logins.LoginFailed().user_message,
     "throttled": logins.LoginThrottled().user_message,
@@ -91,10 +91,14 @@ def _page(
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
 
-def _unavailable(exc: StorageError, title: str, body: str) -> HTMLResponse:
-    """The page when the database can't be reached: 503 and a message for staff; the detail goes to the log."""
-    log.error("database unavailable: %s", exc.detail)
-    return _page(title, body, "unavailable", 503)
+def _failed(exc: RallyError, title: str, body: str = "", *, headers: dict[str, str] | None = None) -> Response:
+    """A refused request's page: the message above ``body`` (the form again, or nothing). While the database
+    can't be reached, staff are told it is not their password."""
+
+    def page(status: int, message: str) -> Response:
+        return _page(title, body, status_code=status, message_text=message, headers=headers)
+
+    return errors.html_error(exc, page, unavailable=MESSAGES["unavailable"])
 
 
 def safe_next(value: str | None) -> str:
@@ -108,7 +112,7 @@ def safe_next(value: str | None) -> str:
 def is_own_origin(origin: str | None, *, scheme: str, host: str) -> bool:
     """Whether a browser's ``Origin`` is Rally's own: the configured public URL's origin, or the address the
     request itself was sent to (``scheme`` http or https, and its ``Host``). The one rule for the log-in form
-    and for Streamlit's websocket (``web.WebsocketOriginMiddleware``)."""
+    and for Streamlit's websocket (``middleware.WebsocketOriginMiddleware``)."""
     if not origin or not host:
         return False
     public = urlsplit(get_settings().public_url)
@@ -132,13 +136,18 @@ def _client(request: Request) -> str:
     return client_address(request.client.host if request.client else None, forwarded)
 
 
-def login_page(request: Request) -> HTMLResponse:
-    key = request.query_params.get("m")
+def current_person(request: Request) -> Actor | None:
+    """Who sent ``request``: the staff session its cookie names, checked against the database (None without one)."""
     cookie = request.cookies.get(logins.COOKIE_NAME)
+    return run_write(get_engine(), lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
+
+
+def login_page(request: Request) -> Response:
+    key = request.query_params.get("m")
     try:
-        actor = run_write(get_engine(), lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
+        actor = current_person(request)
     except StorageError as exc:
-        return _unavailable(exc, "Log in", LOGIN_FORM.format(next="/"))
+        return _failed(exc, "Log in", LOGIN_FORM.format(next="/"))
     if actor is not None:
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
         return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
@@ -165,7 +174,7 @@ async def login(request: Request) -> Response:
     except logins.LoginThrottled:
         return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
     except StorageError as exc:  # not a wrong password: say so
-        return _unavailable(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
+        return _failed(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
     except RallyError:
         return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
     response = RedirectResponse(target, status_code=303)
@@ -194,7 +203,7 @@ async def logout(request: Request) -> Response:
             lambda: run_write(get_engine(), lambda s: logins.end_session(session=s, cookie_value=cookie))
         )
     except StorageError as exc:  # the session stays in the database; this browser forgets it at least
-        response: Response = _unavailable(exc, "Log out", LOGOUT_FORM)
+        response = _failed(exc, "Log out", LOGOUT_FORM)
         response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
         return response
     response = RedirectResponse("/auth/login?m=out", status_code=303)
@@ -216,14 +225,14 @@ def _set_password_form(token: str, email: str) -> str:
     )
 
 
-def set_password_page(request: Request) -> HTMLResponse:
+def set_password_page(request: Request) -> Response:
     """Only shows the form: the link is used by the POST (a mail scanner opening it spends nothing)."""
     token = request.query_params.get("token", "")[:200]
     try:
         with read_session(get_engine()) as session:
             email = password_links.check_link(session=session, token=token)
     except password_links.LinkRefused as exc:
-        return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+        return _failed(exc, "Set your password", headers=_NO_REFERRER)
     return _page("Set your password", _set_password_form(token, email), headers=_NO_REFERRER)
 
 
@@ -232,12 +241,12 @@ async def set_password(request: Request) -> Response:
     token = str(form.get("token") or "")[:200]
     password, confirm = str(form.get("password") or ""), str(form.get("confirm") or "")
 
-    def again(message: str, status_code: int) -> HTMLResponse:
+    def again(message: str, status_code: int) -> Response:
         try:
             with read_session(get_engine()) as session:
                 email = password_links.check_link(session=session, token=token)
         except password_links.LinkRefused as exc:
-            return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+            return _failed(exc, "Set your password", headers=_NO_REFERRER)
         body = _set_password_form(token, email)
         return _page("Set your password", body, message_text=message, status_code=status_code, headers=_NO_REFERRER)
 
@@ -248,10 +257,10 @@ async def set_password(request: Request) -> Response:
     try:
         await to_thread.run_sync(lambda: password_links.use_link(engine=get_engine(), token=token, password=password))
     except password_links.LinkRefused as exc:
-        return _page("Set your password", "", message_text=exc.user_message, status_code=400, headers=_NO_REFERRER)
+        return _failed(exc, "Set your password", headers=_NO_REFERRER)
     except RallyError as exc:  # the new password isn't good enough: the link still works
-        problem = exc.user_message
-        return await to_thread.run_sync(lambda: again(problem, 400))
+        problem, status = exc.user_message, errors.status_of(exc)
+        return await to_thread.run_sync(lambda: again(problem, status))
     response = RedirectResponse("/auth/login?m=password-set", status_code=303)
     response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response

@@ -19,13 +19,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from campaigns.core.db import get_engine, run_write
+from campaigns.core.db import get_engine
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.models import Role
 from campaigns.export.formats import MEDIA_TYPES, check_format, disk_problem, download_chunks
 from campaigns.export.links import DOWNLOAD_PATH, read_token
 from campaigns.export.snapshot import file_name, open_snapshot, record_export
-from campaigns.people import logins
+from campaigns.web import errors
+from campaigns.web.auth import current_person
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +37,18 @@ a {{ color: #C2410C; }}</style></head>
 <body><h1>Export</h1><p role="alert">{message}</p><p>{link}</p></body></html>"""
 
 
-def _refuse(status: int, message: str, *, login: bool = False) -> HTMLResponse:
+def _refuse(status: int, message: str, *, login: bool = False) -> Response:
     link = '<a href="/auth/login?next=/export">Log in</a>' if login else '<a href="/export">Back to the Export page</a>'
     body = _PAGE.format(message=html.escape(message), link=link)
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def download(request: Request) -> Response:
-    cookie = request.cookies.get(logins.COOKIE_NAME)
     try:
         engine = get_engine()
-        actor = run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
-    except StorageError as exc:  # its apology here, the detail in the log
-        log.error("database unavailable: %s", exc.detail)
-        return _refuse(503, exc.user_message)
+        actor = current_person(request)
+    except StorageError as exc:
+        return errors.html_error(exc, _refuse)
     if actor is None:
         return _refuse(401, "Log in as a coordinator to download signer exports.", login=True)
     if not actor.has(Role.coordinator):
@@ -57,7 +56,7 @@ def download(request: Request) -> Response:
     try:
         grant = read_token(request.query_params.get("t"))
     except RallyError as exc:
-        return _refuse(403, exc.user_message)
+        return errors.html_error(exc, _refuse, refused=403)
     if grant.user_id != actor.user_id:
         return _refuse(403, "This download link was made for someone else. Make your own on the Export page.")
     stack = ExitStack()
@@ -69,7 +68,7 @@ def download(request: Request) -> Response:
         record_export(engine, actor=actor, snapshot=snapshot, fmt=grant.fmt, name=name, via="web", bom=grant.bom)
     except RallyError as exc:
         stack.close()
-        return _refuse(422, exc.user_message)
+        return errors.html_error(exc, _refuse, refused=422)
     except OSError as exc:  # the server's disk refused the XLSX workbook's temporary files
         stack.close()
         log.error("could not build an XLSX export in %s: %s (%s)", tempfile.gettempdir(), disk_problem(exc), exc)

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from campaigns.core import settings as settings_module
 from campaigns.core.db import read_session, run_write
 from campaigns.signatures.signing import sign
-from campaigns.ui import common
+from campaigns.ui import access, reads
 from tests.support.factories import make_campaign, signer
 
 pytestmark = pytest.mark.apptest
@@ -25,7 +25,7 @@ SCHEMES = {  # scheme: regions to sign from (SG has no shape in the world map; t
 @pytest.fixture
 def dashboard_app(engine, default_settings):
     settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()
+    reads.forget_public_reads()
 
     def open_dashboard(slug: str) -> AppTest:
         at = AppTest.from_string("import campaigns.ui.dashboard as page\npage.render()\n", default_timeout=30)
@@ -61,7 +61,7 @@ def test_dashboard_of_a_campaign_without_signatures_says_so(engine, dashboard_ap
 
 
 def test_region_table_adds_up_and_computes_per_capita(engine):
-    from campaigns.dashboard.live import region_table
+    from campaigns.dashboard.live import read_dashboard
 
     campaign = make_campaign(engine, slug="dash-table")
     for region in ("US-CA", "US-CA", "US-WY"):
@@ -69,7 +69,7 @@ def test_region_table_adds_up_and_computes_per_capita(engine):
             engine, lambda s, r=region: sign(session=s, campaign_slug=campaign.slug, signer=signer(region_code=r))
         )
     with read_session(engine) as session:
-        table = region_table(session, campaign.id, "us-states")
+        table = read_dashboard(session=session, slug=campaign.slug).regions
     assert int(table["count"].sum()) == 3 and len(table) >= 51  # every state, with or without signatures
     wyoming = table.set_index("code").loc["US-WY"]
     assert wyoming["count"] == 1 and wyoming["per_100k"] == round(100_000 / wyoming["population"], 2)
@@ -145,7 +145,7 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
         ),
     )
     cookie = logins.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
-    monkeypatch.setattr(common, "session_cookie", lambda: cookie)
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception
     picker = at.selectbox[0]

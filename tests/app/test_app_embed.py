@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from campaigns.core.db import run_write
 from campaigns.signatures.signing import sign
-from campaigns.ui import common
+from campaigns.ui import reads, widgets
 from tests.support.apptest import point_app_at, run_with_query
 from tests.support.factories import make_campaign, signer
 
@@ -42,7 +42,7 @@ def test_widget_shows_title_live_count_progress_and_a_sign_link_to_the_campaign_
         run_write(engine, lambda s: sign(session=s, campaign_slug="rivers", signer=signer()))
     at = widget(campaign="rivers", embed="true")
     assert not at.exception
-    assert at.subheader[0].value == common.plain("Clean *rivers*")  # organizer text arrives escaped
+    assert at.subheader[0].value == widgets.plain("Clean *rivers*")  # organizer text arrives escaped
     (bar,) = at.get("progress")
     assert (bar.proto.value, bar.proto.text) == (7, "**3** of 40 signatures")
     (link,) = at.get("link_button")
@@ -57,7 +57,7 @@ def test_widget_count_follows_new_signatures_through_the_shared_cache(widget, en
     at = widget(campaign="rivers")
     assert at.get("progress")[0].proto.text == "**0** of 40 signatures"
     run_write(engine, lambda s: sign(session=s, campaign_slug="rivers", signer=signer()))
-    common.forget_public_reads()  # what the cache's few seconds of life do on their own
+    reads.forget_public_reads()  # what the cache's few seconds of life do on their own
     at.run()
     assert at.get("progress")[0].proto.text == "**1** of 40 signatures"
 
@@ -124,7 +124,7 @@ def test_public_page_count_says_when_it_was_updated_and_follows_new_signatures(a
     assert "Updated at" in at.caption[0].value and "See signatures by region" in at.caption[0].value
     for _ in range(5):
         run_write(engine, lambda s: sign(session=s, campaign_slug="libraries", signer=signer()))
-    common.forget_public_reads()
+    reads.forget_public_reads()
     at.run()
     assert at.get("progress")[0].proto.text == "**5** of 10 signatures"
     assert "Halfway to the goal" in at.success[0].value

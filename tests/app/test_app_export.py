@@ -13,7 +13,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import run_write
 from campaigns.export.links import read_token
 from campaigns.people import logins, staff
-from campaigns.ui import common
+from campaigns.ui import access
 from tests.support.export_data import EXPORTED_BY_DEFAULT, load_people
 
 pytestmark = pytest.mark.apptest
@@ -31,7 +31,7 @@ def export_page(engine, default_settings, monkeypatch):
         ),
     )
     cookie = logins.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
-    monkeypatch.setattr(common, "session_cookie", lambda: cookie)
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = AppTest.from_string("import campaigns.ui.export as page\npage.render()\n", default_timeout=30).run()
     assert at.multiselect[0].value == ["fund-libraries-other"]  # the newest campaign is chosen at first
     at.multiselect[0].set_value(["fund-libraries"]).run()

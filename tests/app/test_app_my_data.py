@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Signature, utcnow
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from campaigns.signatures.signing import sign
 from tests.support.apptest import point_app_at
 from tests.support.factories import make_campaign, signer
@@ -100,7 +100,7 @@ def test_withdrawing_on_the_page_asks_first_then_lowers_the_total(site):
     assert any("was withdrawn" in s.value for s in at.success)
     assert "Withdrawn" in texts(at)
     with read_session(engine) as session:
-        assert campaign_total(session, campaign.id) == 1
+        assert count_total(session=session, campaign_id=campaign.id) == 1
         status = session.execute(select(Signature.status).where(Signature.email == "rosa@example.org")).scalar_one()
     assert status == "withdrawn"
 
@@ -127,7 +127,7 @@ def test_erasing_on_the_page_forgets_the_person_and_keeps_the_count(site):
     assert any("has been erased" in i.value for i in at.info)
     assert [w.label for w in at.text_input] == ["Your email"]
     with read_session(engine) as session:
-        assert campaign_total(session, campaign.id) == 2
+        assert count_total(session=session, campaign_id=campaign.id) == 2
         names = session.execute(select(Signature.full_name)).scalars().all()
     assert "Rosa Parks" not in names
 

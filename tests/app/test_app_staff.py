@@ -17,7 +17,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import utcnow
 from campaigns.people import logins, passwords, staff
-from campaigns.ui import common, navigation
+from campaigns.ui import access, navigation, reads
 
 pytestmark = pytest.mark.apptest
 PASSWORD = "correct horse battery staple"
@@ -40,9 +40,9 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
 @pytest.fixture
 def staff_app(engine, default_settings, monkeypatch):
     settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    common.forget_public_reads()
+    reads.forget_public_reads()
     cookies: dict[str, str | None] = {"value": None}
-    monkeypatch.setattr(common, "session_cookie", lambda: cookies["value"])
+    monkeypatch.setattr(access, "session_cookie", lambda: cookies["value"])
 
     def as_person(roles: tuple[str, ...] | None, email: str = "staff@example.org") -> None:
         if roles is None:
@@ -108,7 +108,7 @@ def test_navigation_offers_each_person_only_their_pages():
 def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app, engine):
     as_person, open_page = staff_app
     as_person(("admin",), email="other-admin@example.org")
-    other = common.session_cookie()
+    other = access.session_cookie()
     as_person(("admin",))
     with read_session(engine) as session:
         me = next(u for u in staff.list_users(session=session) if u.email == "staff@example.org")
@@ -207,7 +207,7 @@ def test_password_page_states_the_rule_and_changes_the_password(staff_app, engin
     assert any(f"at least {passwords.PASSWORD_MIN} characters" in w.label for w in at.text_input)
     at = change_password_form(at, PASSWORD, "a brand new staff passphrase")
     assert not at.exception and any("password is changed" in s.value for s in at.success)
-    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=common.session_cookie())) is not None
+    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=access.session_cookie())) is not None
     assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=other)) is None
     logins.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
 

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from campaigns.core.db import read_session
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from tests.support.apptest import open_app, point_app_at
 from tests.support.factories import make_campaign, make_letter_campaign
 from tests.support.mail import Mailbox, smtp_settings
@@ -38,7 +38,7 @@ def shown(at) -> str:
 
 def total(engine, campaign_id) -> int:
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 @pytest.fixture

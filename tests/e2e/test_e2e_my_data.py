@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Signature
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from campaigns.signatures.signing import sign
 from tests.support.browser import E2E, browser_page
 from tests.support.factories import make_campaign, signer
@@ -65,5 +65,5 @@ def test_supporter_gets_an_emailed_link_opens_it_and_withdraws_on_a_phone(
         with read_session(engine) as session:
             status = session.execute(select(Signature.status).where(Signature.email == "wangari@example.org"))
             assert status.scalar_one() == "withdrawn"
-            assert campaign_total(session, campaign.id) == 1
+            assert count_total(session=session, campaign_id=campaign.id) == 1
         engine.dispose()

@@ -9,7 +9,7 @@ import pytest
 
 from campaigns.core.db import run_write
 from campaigns.signatures.signing import sign
-from campaigns.web.app import CONTENT_SECURITY_POLICY
+from campaigns.web.middleware import CONTENT_SECURITY_POLICY
 from tests.support.factories import make_campaign, signer
 from tests.support.servers import running_app
 from tests.support.storage import (
@@ -104,7 +104,7 @@ def test_health_turns_503_when_the_database_goes_away(tmp_path):
 def test_tcp_nodelay_reaches_accepted_connections_of_listening_sockets():
     import socket
 
-    from campaigns.web.app import enable_tcp_nodelay
+    from campaigns.web.lifespan import enable_tcp_nodelay
 
     with socket.socket(socket.AF_INET) as listener:  # protocol 0, as Streamlit binds it
         listener.bind(("127.0.0.1", 0))
@@ -195,7 +195,7 @@ def test_only_the_embed_widget_page_may_be_framed_by_other_sites(live_server):
 
 
 def test_campaign_api_cache_headers_match_its_server_cache_for_answers_and_404s(live_server):
-    from campaigns.web.app import API_CACHE_SECONDS
+    from campaigns.web.api import API_CACHE_SECONDS
 
     engine = live_server.engine()
     make_campaign(engine, slug="api-cached", goal=10)

@@ -13,7 +13,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.models import LoginAttempt
 from campaigns.people import logins, passwords
 from campaigns.people import staff as accounts  # "staff" is the fixture below
-from campaigns.web.app import StripIdentityHeadersMiddleware
+from campaigns.web.middleware import StripIdentityHeadersMiddleware
 
 pytestmark = pytest.mark.xdist_group("live")
 PASSWORD = "correct horse battery staple"

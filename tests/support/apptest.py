@@ -19,11 +19,11 @@ def point_app_at(engine: Engine, base: Settings, **changes: object) -> Settings:
 
     Public reads are cached per database URL for a few seconds, by design: an earlier test's are forgotten.
     """
-    from campaigns.ui import common
+    from campaigns.ui import reads
 
     url = engine.url.render_as_string(hide_password=False)
     settings_module._current = replace(base, database_url=url, **changes)  # type: ignore[arg-type]
-    common.forget_public_reads()
+    reads.forget_public_reads()
     return settings_module._current
 
 

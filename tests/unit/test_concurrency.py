@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from campaigns.core.db import make_engine, read_session, run_write
 from campaigns.core.models import RegionCount, Signature
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -44,7 +44,7 @@ def _counts_match_signatures(engine, campaign_id) -> tuple[int, dict, dict]:
                 .group_by(RegionCount.region_code)
             ).all()
         )
-        return campaign_total(session, campaign_id), stored, {k: int(v) for k, v in counted.items()}
+        return count_total(session=session, campaign_id=campaign_id), stored, {k: int(v) for k, v in counted.items()}
 
 
 def test_sixteen_simultaneous_submissions_of_one_email_make_one_signature(engine):

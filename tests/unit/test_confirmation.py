@@ -17,7 +17,7 @@ from campaigns.core.models import OutboxMessage, Signature, utcnow
 from campaigns.core.settings import override_settings
 from campaigns.people import supporter_data, supporter_erasure
 from campaigns.signatures import confirmation
-from campaigns.signatures.counts import campaign_total, hourly_counts, region_count_map
+from campaigns.signatures.counts import count_by_hour, count_by_region, count_total
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 from tests.support.mail import Mailbox, smtp_settings
@@ -57,7 +57,7 @@ def confirm(engine, token, now=None):
 
 def total(engine, campaign_id) -> int:
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 def stored(engine, email) -> Signature:
@@ -78,8 +78,8 @@ def test_a_pending_signature_counts_only_once_its_link_is_used(engine, mailbox):
     assert (done.signature_id, done.counts, done.full_name) == (result.signature_id, True, "Rosa Parks")
     assert total(engine, campaign.id) == 1
     with read_session(engine) as session:  # every aggregate moved with it, in the same transaction
-        assert region_count_map(session, campaign.id) == {"US-AL": 1}
-        assert int(hourly_counts(session, campaign.id)["count"].sum()) == 1
+        assert count_by_region(session=session, campaign_id=campaign.id) == {"US-AL": 1}
+        assert int(count_by_hour(session=session, campaign_id=campaign.id)["count"].sum()) == 1
     row = stored(engine, "rosa@example.org")
     assert row.status == "counted" and row.confirmed_at is not None
 
@@ -198,9 +198,9 @@ def test_the_reminder_goes_once_with_a_fresh_link_and_the_old_one_stops(engine, 
     do_sign(engine, campaign.slug, email="a@example.org")
     first = token_in(mailbox[0])
     with override_settings(confirm_reminder_hours=24):
-        assert confirmation.send_reminders(engine, now=utcnow() + timedelta(hours=23)) == 0
-        assert confirmation.send_reminders(engine, now=utcnow() + timedelta(hours=25)) == 1
-        assert confirmation.send_reminders(engine, now=utcnow() + timedelta(hours=30)) == 0  # one reminder only
+        assert confirmation.send_reminders(engine=engine, now=utcnow() + timedelta(hours=23)) == 0
+        assert confirmation.send_reminders(engine=engine, now=utcnow() + timedelta(hours=25)) == 1
+        assert confirmation.send_reminders(engine=engine, now=utcnow() + timedelta(hours=30)) == 0  # one reminder only
     assert len(mailbox) == 2 and subject(mailbox[1]).startswith("Reminder: please confirm")
     with pytest.raises(confirmation.ConfirmRefused):
         confirm(engine, first)
@@ -213,8 +213,8 @@ def test_unconfirmed_signatures_are_deleted_after_their_link_expired_with_their_
     do_sign(engine, campaign.slug, email="kept@example.org")
     confirm(engine, token_in(mailbox[1]))
     days = 7 + confirmation.PENDING_GRACE_DAYS
-    assert confirmation.delete_expired(engine, now=utcnow() + timedelta(days=days - 1)) == 0
-    assert confirmation.delete_expired(engine, now=utcnow() + timedelta(days=days, minutes=1)) == 1
+    assert confirmation.delete_expired(engine=engine, now=utcnow() + timedelta(days=days - 1)) == 0
+    assert confirmation.delete_expired(engine=engine, now=utcnow() + timedelta(days=days, minutes=1)) == 1
     with read_session(engine) as session:
         emails = session.execute(select(Signature.email_canonical)).scalars().all()
         messages = session.execute(select(OutboxMessage.to_address)).scalars().all()

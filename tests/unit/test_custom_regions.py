@@ -26,7 +26,7 @@ from campaigns.regions.custom import (
     resolve_scheme,
 )
 from campaigns.regions.shapes import check_shapes
-from campaigns.signatures.counts import region_counts
+from campaigns.signatures.counts import rank_regions
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -99,7 +99,7 @@ def test_scheme_with_geojson_is_stored_and_usable_for_signing_and_counts(engine)
     )
     assert (result.region_code, result.region_name, result.total) == ("NORTH", "North Ward", 1)
     with read_session(engine) as session:
-        frame = region_counts(session, campaign.id, created.id)
+        frame = rank_regions(session=session, campaign_id=campaign.id, scheme_id=created.id)
         scheme = resolve_scheme(session, created.id)
         shapes_text = custom_shapes(session, created.id)
         [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "regions.create_scheme")).scalars()

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from campaigns.core.db import read_session, run_write, snapshot_session
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.models import Signature, SignatureStatus
-from campaigns.dashboard import live
-from campaigns.signatures import counts
+from campaigns.dashboard import live, overview
+from campaigns.regions.schemes import get_scheme
+from campaigns.signatures import count_writes, counts
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -66,8 +67,11 @@ def test_aggregates_equal_a_brute_force_count_after_randomized_concurrent_signin
 
     regions, hours, days = _brute_force(engine, campaign.id)
     with snapshot_session(engine) as session:
-        data = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
-        trends = {code: counts.region_daily_counts(session, campaign.id, code) for code in REGIONS}
+        data = live.read_dashboard(session=session, slug=campaign.slug, now=START + timedelta(days=5))
+        trends = {
+            code: counts.count_region_by_day(session=session, campaign_id=campaign.id, region_code=code)
+            for code in REGIONS
+        }
     assert data.total == sum(regions.values()) == len({p.email.split("+")[0] for p, _ in attempts})
     assert {c: n for c, n in data.regions[["code", "count"]].itertuples(index=False) if n} == regions
     assert {h.to_pydatetime(): n for h, n in data.hourly.itertuples(index=False)} == hours
@@ -75,9 +79,10 @@ def test_aggregates_equal_a_brute_force_count_after_randomized_concurrent_signin
         (code, d.to_pydatetime()): n for code, frame in trends.items() for d, n in frame.itertuples(index=False)
     } == days
     assert data.last_24h == sum(n for h, n in hours.items() if h >= counts.hour_of(START + timedelta(days=4, hours=1)))
-    run_write(engine, lambda s: counts.rebuild_counts(s, campaign.id))  # a rebuild gives the same numbers
+    # a rebuild gives the same numbers
+    run_write(engine, lambda s: count_writes.rebuild_counts(session=s, campaign_id=campaign.id))
     with snapshot_session(engine) as session:
-        again = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=5))
+        again = live.read_dashboard(session=session, slug=campaign.slug, now=START + timedelta(days=5))
     assert again.total == data.total and again.hourly.equals(data.hourly)
 
 
@@ -87,7 +92,7 @@ def test_milestones_carry_the_hour_the_running_count_crossed_them(engine):
         moment = START + timedelta(hours=i * 5, minutes=30)
         run_write(engine, lambda s, w=moment: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=w))
     with read_session(engine) as session:
-        data = live.read_dashboard(session, slug=campaign.slug, now=START + timedelta(days=1))
+        data = live.read_dashboard(session=session, slug=campaign.slug, now=START + timedelta(days=1))
     reached = {m.percent: m.reached_at for m in data.milestones}
     assert reached == {25: START, 50: START + timedelta(hours=5), 75: START + timedelta(hours=10), 100: None}
 
@@ -105,8 +110,8 @@ def test_drafts_are_not_on_the_public_dashboard_but_staff_see_them(engine):
     make_campaign(engine, slug="dash-draft", status="draft")
     with read_session(engine) as session:
         with pytest.raises(CampaignNotFound):
-            live.read_dashboard(session, slug="dash-draft")
-        assert live.read_dashboard(session, slug="dash-draft", staff=True).total == 0
+            live.read_dashboard(session=session, slug="dash-draft")
+        assert live.read_dashboard(session=session, slug="dash-draft", staff=True).total == 0
 
 
 @pytest.mark.parametrize("slug", ["dash-open\x00", "\x00", "dash open", "dash-\ud800"])
@@ -114,9 +119,9 @@ def test_a_slug_that_cannot_be_one_is_not_found_on_the_dashboard(engine, slug):
     make_campaign(engine, slug="dash-open")
     with read_session(engine) as session:
         with pytest.raises(CampaignNotFound, match="at that address"):
-            live.read_dashboard(session, slug=slug, staff=True)
+            live.read_dashboard(session=session, slug=slug, staff=True)
         with pytest.raises(CampaignNotFound):
-            live.region_trend(session, slug=slug, region_code="US-CA")
+            live.read_region_trend(session=session, slug=slug, region_code="US-CA")
 
 
 def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engine):
@@ -127,10 +132,11 @@ def test_all_campaigns_view_sums_every_public_campaign_and_maps_one_scheme(engin
     for slug, region in [(one.slug, "US-CA"), (two.slug, "US-CA"), (two.slug, "US-NY"), (world.slug, "FR")]:
         run_write(engine, lambda s, c=slug, r=region: sign(session=s, campaign_slug=c, signer=signer(region_code=r)))
     with read_session(engine) as session:
-        assert live.schemes_in_use(session) == ["us-states", "world-countries"]
-        data = live.read_all_campaigns(session, scheme_id="us-states")
+        assert live.list_schemes_in_use(session=session) == ["us-states", "world-countries"]
+        data = live.read_all_campaigns(session=session, scheme_id="us-states")
         stored = session.execute(select(func.count()).select_from(Signature)).scalar_one()
     assert data.total == stored == 4 and data.goal == 45
+    assert data.scheme == get_scheme("us-states").info  # resolved with the data: the page's map uses it as is
     assert set(data.campaigns["slug"]) == {one.slug, two.slug, world.slug}
     assert dict(data.regions[data.regions["count"] > 0][["code", "count"]].itertuples(index=False)) == {
         "US-CA": 2,
@@ -155,13 +161,13 @@ def test_folding_past_hours_keeps_every_count_and_leaves_one_row_per_past_hour(e
         list(pool.map(sign_at, earlier))
     with ThreadPoolExecutor(max_workers=4) as pool:  # folding while the current hour keeps signing
         signing = [pool.submit(sign_at, None) for _ in range(20)]
-        folded = run_write(engine, lambda s: counts.fold_past_hours(s, now=now))
+        folded = run_write(engine, lambda s: count_writes.fold_past_hours(session=s, now=now))
         for future in signing:
             future.result()
-        run_write(engine, lambda s: counts.fold_past_hours(s, now=now))  # again: nothing left to fold
+        run_write(engine, lambda s: count_writes.fold_past_hours(session=s, now=now))  # again: nothing left to fold
     regions, hours, _ = _brute_force(engine, campaign.id)
     with snapshot_session(engine) as session:
-        data = live.read_dashboard(session, slug=campaign.slug)
+        data = live.read_dashboard(session=session, slug=campaign.slug)
         rows = session.execute(
             select(HourlyCount.hour, func.count())
             .where(HourlyCount.campaign_id == campaign.id)
@@ -205,7 +211,7 @@ def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart
 
     run_write(engine, work)
     with read_session(engine) as session:
-        frame = live.read_dashboard(session, slug=campaign.slug).letters
+        frame = live.read_dashboard(session=session, slug=campaign.slug).letters
     assert list(frame.columns) == live.LETTER_COLUMNS
     assert [tuple(r) for r in frame[["target", "sent", "downloaded", "opened"]].itertuples(index=False)] == [
         ("Senator A", 2, 1, 0),  # most sent first; the failed email is not sent
@@ -214,3 +220,26 @@ def test_letters_per_target_counts_only_rallys_emails_as_sent_and_the_rest_apart
         ("Senator D", 0, 0, 0),
     ]
     assert set(frame["region"]) == {"Everyone"}
+
+
+def test_the_dashboard_and_overview_reads_write_nothing(engine):
+    """The pages' cached reads run in a transaction that refuses writes: a read that folded hours (the
+    upkeep's job), bumped a count or stored anything would fail here."""
+    campaign = make_campaign(engine, slug="dash-read-only", goal=10)
+    for hours_ago in (0, 1, 30):  # past hours keep their shards until the upkeep folds them
+        moment = datetime.now(UTC) - timedelta(hours=hours_ago)
+        run_write(engine, lambda s, w=moment: sign(session=s, campaign_slug=campaign.slug, signer=signer(), now=w))
+    with snapshot_session(engine) as session:
+        postgres = session.connection().dialect.name == "postgresql"
+        session.execute(text("SET TRANSACTION READ ONLY" if postgres else "PRAGMA query_only = ON"))
+        try:
+            data = live.read_dashboard(session=session, slug=campaign.slug)
+            everything = live.read_all_campaigns(session=session, scheme_id="us-states")
+            trend = live.read_region_trend(session=session, slug=campaign.slug, region_code="US-CA")
+            choices = live.list_campaign_choices(session=session), live.list_schemes_in_use(session=session)
+            rows = overview.read_overview(session=session)
+        finally:
+            if not postgres:
+                session.execute(text("PRAGMA query_only = OFF"))  # the connection goes back to the pool
+    assert data.total == everything.total == rows[0].total == 3 and data.last_24h == rows[0].last_24h == 2
+    assert int(trend["count"].sum()) == 3 and choices == ([(campaign.slug, campaign.title)], ["us-states"])

@@ -17,7 +17,7 @@ from campaigns.core.errors import StorageBusy, StorageError
 from campaigns.core.migrate import current_revision, head_revision, upgrade
 from campaigns.core.models import Campaign
 from campaigns.core.settings import override_settings
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
 
@@ -102,7 +102,7 @@ def test_write_that_stays_locked_is_retried_then_reported_and_stores_nothing(tmp
             blocker.execute("ROLLBACK")
             blocker.close()
         with read_session(engine) as session:
-            assert campaign_total(session, campaign.id) == 0
+            assert count_total(session=session, campaign_id=campaign.id) == 0
         # once the lock is gone the same write succeeds
         run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer()))
 
@@ -198,7 +198,7 @@ def test_a_nested_write_in_one_thread_fails_instead_of_hanging(tmp_path):
         with pytest.raises(StorageBusy):
             run_write(engine, outer)
         with read_session(engine) as session:
-            assert campaign_total(session, campaign.id) == 0  # the outer write rolled back whole
+            assert count_total(session=session, campaign_id=campaign.id) == 0  # the outer write rolled back whole
 
 
 def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
@@ -243,10 +243,10 @@ def test_upgrading_a_database_with_signatures_keeps_every_row(engine):
         assert conn.execute(text("SELECT count(*) FROM campaign")).scalar() == 1
         assert conn.execute(text("SELECT DISTINCT source FROM signature")).scalar() == "online"
 
-    from campaigns.signatures.counts import hourly_counts
+    from campaigns.signatures.counts import count_by_hour
 
     with read_session(engine) as session:  # 0004 back-filled the hourly rows from the signatures
-        series = hourly_counts(session, 1)
+        series = count_by_hour(session=session, campaign_id=1)
     hours = [(h.to_pydatetime(), n) for h, n in series.itertuples(index=False)]
     assert hours == [(datetime(2026, 1, 2, tzinfo=UTC), 5)]
     if engine.dialect.name == "sqlite":

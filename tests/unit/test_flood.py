@@ -15,13 +15,13 @@ from campaigns.core.errors import InvalidInput
 from campaigns.core.models import Signature, utcnow
 from campaigns.core.settings import override_settings
 from campaigns.signatures import flood, rules
-from campaigns.signatures.counts import campaign_total
+from campaigns.signatures.counts import count_total
 from tests.support.factories import make_campaign, sign_from, status_counts
 
 
 def total(engine, campaign_id) -> int:
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 def add_rule(engine, kind, action, pattern):
@@ -169,7 +169,7 @@ def test_an_address_signing_far_above_the_rate_is_trending(engine):
         for n in range(20):
             sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@site{n}.example")
     with read_session(engine) as session:
-        trends = flood.trending(session, campaign_id=campaign.id, now=utcnow())
+        trends = flood.find_trends(session=session, campaign_id=campaign.id, now=utcnow())
     found = {(t.kind, t.value): t.count for t in trends}
     assert found == {("client_address", "203.0.113.9"): 30, ("email_domain", "burner.example"): 30}
 
@@ -179,7 +179,7 @@ def test_free_mail_providers_and_an_ordinary_spread_are_not_trending(engine):
     for n in range(40):
         sign_from(engine, campaign.slug, address=f"198.51.100.{n}", email=f"p{n}@gmail.com")
     with read_session(engine) as session:
-        assert flood.trending(session, campaign_id=campaign.id, now=utcnow()) == []
+        assert flood.find_trends(session=session, campaign_id=campaign.id, now=utcnow()) == []
 
 
 def test_the_client_address_and_email_domain_are_erased_with_the_person_and_at_retention(engine):

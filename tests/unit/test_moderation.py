@@ -13,14 +13,14 @@ from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import NotFound, RallyError
 from campaigns.core.models import AuditEntry, Campaign, CustomRegion, CustomRegionScheme, Signature, utcnow
-from campaigns.signatures.counts import campaign_total, region_counts
+from campaigns.signatures.counts import count_total, rank_regions
 from campaigns.signatures.moderation import (
     CommentForReview,
     PublicComment,
     approve_comment,
-    comments_for_review,
     hide_comment,
-    public_comments,
+    list_comments_for_review,
+    list_public_comments,
 )
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
@@ -47,12 +47,12 @@ def hide(engine, sid, actor=MOD):
 
 def review(engine, campaign_id, status="pending", limit=100) -> list[CommentForReview]:
     with read_session(engine) as session:
-        return comments_for_review(session, campaign_id, status=status, limit=limit)
+        return list_comments_for_review(session=session, campaign_id=campaign_id, status=status, limit=limit)
 
 
 def public(engine, campaign_id, limit=20) -> list[PublicComment]:
     with read_session(engine) as session:
-        return public_comments(session, campaign_id, limit=limit)
+        return list_public_comments(session=session, campaign_id=campaign_id, limit=limit)
 
 
 def status_of(engine, sid) -> str | None:
@@ -193,8 +193,8 @@ def test_moderation_never_changes_counts(engine, campaign):
 
     def counts():
         with read_session(engine) as session:
-            frame = region_counts(session, campaign.id, "us-states")
-            return campaign_total(session, campaign.id), frame.to_dict("records")
+            frame = rank_regions(session=session, campaign_id=campaign.id, scheme_id="us-states")
+            return count_total(session=session, campaign_id=campaign.id), frame.to_dict("records")
 
     before = counts()
     approve(engine, signature_id(engine, "c0@example.org"))

@@ -213,7 +213,7 @@ def _env(engine, controller) -> dict[str, str]:
 KILLER = textwrap.dedent(
     """
     import os, signal, sys
-    from campaigns import outbox
+    from campaigns.core import outbox
     from campaigns.core.db import get_engine
     sent = []
     def after_send(message_id):

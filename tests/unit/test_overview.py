@@ -11,7 +11,9 @@ from campaigns.catalog.lifecycle import archive_campaign
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Signature, utcnow
-from campaigns.dashboard.overview import MILESTONES, campaign_overview, milestone_reached
+from campaigns.dashboard.live import read_dashboard
+from campaigns.dashboard.overview import MILESTONES, milestone_reached, read_overview
+from campaigns.signatures.counts import hour_of
 from campaigns.signatures.moderation import approve_comment
 from campaigns.signatures.signing import sign
 from tests.support.factories import future, make_campaign, signer
@@ -23,7 +25,7 @@ def do_sign(engine, slug, now=None, **overrides):
 
 def overview(engine, now=None):
     with read_session(engine) as session:
-        return {row.slug: row for row in campaign_overview(session, now=now)}
+        return {row.slug: row for row in read_overview(session=session, now=now)}
 
 
 @pytest.mark.parametrize(
@@ -50,16 +52,17 @@ def test_milestone_reached(total, goal, expected):
 
 
 def test_overview_numbers_equal_brute_force_counts(engine):
-    now = utcnow()
+    now = hour_of(utcnow()) - timedelta(minutes=30)  # half past an hour
+    since = hour_of(now) - timedelta(hours=23)  # the last 24 hours: this hour and the 23 whole hours before it
     busy = make_campaign(engine, slug="busy", goal=8)
     quiet = make_campaign(engine, slug="quiet", goal=4)
     draft = make_campaign(engine, slug="draft-one", status="draft")
     gone = make_campaign(engine, slug="gone", status="closed")
     run_write(engine, lambda s: archive_campaign(session=s, campaign_id=gone.id))
-    # busy: 2 a few days ago, 1 just outside the window, 3 inside it (one at its very edge plus a minute)
-    for when in (now - timedelta(days=3), now - timedelta(days=2), now - timedelta(hours=24, seconds=1)):
+    # busy: 2 a few days ago, 1 just outside the window, 3 inside it (one at its very first instant)
+    for when in (now - timedelta(days=3), now - timedelta(days=2), since - timedelta(seconds=1)):
         do_sign(engine, "busy", now=when, comment="old reason")
-    for when in (now - timedelta(hours=23, minutes=59), now - timedelta(hours=2), now - timedelta(minutes=1)):
+    for when in (since, now - timedelta(hours=2), now - timedelta(minutes=1)):
         do_sign(engine, "busy", now=when)
     do_sign(engine, "busy", now=now - timedelta(minutes=1), email="twice@example.org", comment="why")
     do_sign(engine, "busy", now=now - timedelta(minutes=1), email="Twice@example.org")  # not counted again
@@ -75,13 +78,15 @@ def test_overview_numbers_equal_brute_force_counts(engine):
         for slug, campaign in (("busy", busy), ("quiet", quiet), ("draft-one", draft)):
             base = select(func.count()).select_from(Signature).where(Signature.campaign_id == campaign.id)
             total = session.execute(base).scalar_one()
-            recent = session.execute(base.where(Signature.created_at > now - timedelta(hours=24))).scalar_one()
+            recent = session.execute(base.where(Signature.created_at >= since)).scalar_one()
             pending = session.execute(base.where(Signature.comment_status == "pending")).scalar_one()
             row = rows[slug]
             assert (row.total, row.last_24h, row.pending_comments) == (total, recent, pending), slug
             assert row.goal == campaign.goal and row.title == campaign.title
             assert row.progress == min(1.0, total / campaign.goal)
             assert row.milestone == milestone_reached(total, campaign.goal)
+            dashboard = read_dashboard(session=session, slug=slug, staff=True, now=now)
+            assert row.last_24h == dashboard.last_24h, slug  # the overview and the dashboard agree
 
     assert (rows["busy"].total, rows["busy"].last_24h, rows["busy"].pending_comments) == (7, 4, 4)
     assert (rows["busy"].milestone, rows["busy"].progress) == (75, 7 / 8)
@@ -120,7 +125,7 @@ def test_overview_order_is_newest_first_and_empty_is_fine(engine):
     make_campaign(engine, slug="older")
     make_campaign(engine, slug="newer", status="draft")
     with read_session(engine) as session:
-        assert [r.slug for r in campaign_overview(session)] == ["newer", "older"]
+        assert [r.slug for r in read_overview(session=session)] == ["newer", "older"]
 
 
 def test_overview_uses_a_fixed_number_of_queries(engine):
@@ -136,7 +141,7 @@ def test_overview_uses_a_fixed_number_of_queries(engine):
         event.listen(engine, "before_cursor_execute", before)
         try:
             with read_session(engine) as session:
-                rows = campaign_overview(session)
+                rows = read_overview(session=session)
         finally:
             event.remove(engine, "before_cursor_execute", before)
         return len(rows), len(statements)

@@ -21,7 +21,7 @@ from campaigns.core import settings as settings_module
 from campaigns.core.db import make_engine
 from campaigns.core.errors import StorageError
 from campaigns.core.migrate import upgrade
-from campaigns.ui import common
+from campaigns.ui import reads
 from tests.support.apptest import open_app
 from tests.support.factories import PASSWORD, make_campaign, make_user
 from tests.support.servers import REPO, running_app
@@ -89,7 +89,7 @@ def test_the_running_app_answers_503_says_it_is_not_the_password_and_logs_the_de
 def test_visitors_see_a_short_apology_without_the_folder(read_only_data, default_settings, caplog):
     view, url = read_only_data
     settings_module._current = replace(default_settings, database_url=url)
-    common.forget_public_reads()
+    reads.forget_public_reads()
     for query in ({}, {"campaign": "read-only"}):
         at = open_app(**query)
         assert not at.exception

@@ -11,7 +11,10 @@ from campaigns.catalog.listing import consent_hash, get_consent_text, get_public
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, ConsentWording, Signature
-from campaigns.signatures.counts import campaign_total, rebuild_counts, region_counts
+from campaigns.regions.schemes import get_scheme
+from campaigns.signatures import signing
+from campaigns.signatures.count_writes import rebuild_counts
+from campaigns.signatures.counts import count_total, rank_regions
 from campaigns.signatures.signing import SignerInput, sign
 from tests.support.factories import future, make_campaign, past, signer
 
@@ -30,7 +33,7 @@ def signatures(engine, campaign_id=None) -> list[Signature]:
 
 def total(engine, campaign_id) -> int:
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 def test_signing_stores_one_signature_and_counts_it(engine):
@@ -184,6 +187,26 @@ def test_zip_code_fills_in_the_state(engine):
     assert (row.region_code, row.postal_code) == ("US-NY", "10001")
 
 
+def test_a_scheme_the_form_resolved_is_used_only_if_it_is_the_campaigns(engine, monkeypatch):
+    campaign = make_campaign(engine)  # on us-states
+    resolved = []
+    monkeypatch.setattr(
+        signing, "resolve_scheme", lambda session, scheme_id: resolved.append(scheme_id) or get_scheme(scheme_id)
+    )
+
+    def sign_with(scheme_id, s):
+        scheme = get_scheme(scheme_id)
+        return run_write(engine, lambda db: sign(session=db, campaign_slug=campaign.slug, signer=s, scheme=scheme))
+
+    assert sign_with("us-states", signer(email="a@example.org")).region_name == "California"
+    assert resolved == []  # the form's scheme: not resolved a second time
+    # a stale page's scheme: the region is still checked against the campaign's own scheme
+    assert sign_with("world-countries", signer(email="b@example.org")).region_name == "California"
+    with pytest.raises(InvalidInput):
+        sign_with("world-countries", signer(email="c@example.org", region_code="FR"))
+    assert resolved == ["us-states", "us-states"] and total(engine, campaign.id) == 2
+
+
 def test_comment_is_stored_literally_and_pending_moderation(engine):
     campaign = make_campaign(engine)
     do_sign(engine, campaign.slug, signer(comment="  {{ 7*7 }} <script>alert(1)</script>\r\nsecond line "))
@@ -279,13 +302,13 @@ def test_region_counts_match_signatures_and_rebuild(engine, default_settings):
         for _ in range(n):
             do_sign(engine, campaign.slug, signer(region_code=region))
     with read_session(engine) as session:
-        frame = region_counts(session, campaign.id, "us-states")
+        frame = rank_regions(session=session, campaign_id=campaign.id, scheme_id="us-states")
     assert list(frame.itertuples(index=False, name=None)) == [
         ("US-CA", "California", 3),
         ("US-TX", "Texas", 2),
         ("US-WY", "Wyoming", 1),
     ]
-    assert run_write(engine, lambda s: rebuild_counts(s, campaign.id)) == 6
+    assert run_write(engine, lambda s: rebuild_counts(session=s, campaign_id=campaign.id)) == 6
     assert total(engine, campaign.id) == 6
     with read_session(engine) as session:
         assert session.execute(select(func.count()).select_from(Signature)).scalar_one() == 6

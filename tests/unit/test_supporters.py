@@ -38,7 +38,7 @@ from campaigns.letters import outreach
 from campaigns.people import supporter_data, supporter_erasure, supporter_links
 from campaigns.people.supporter_links import LinkRefused, TooManyLinks
 from campaigns.signatures import moderation
-from campaigns.signatures.counts import campaign_total, day_of, hour_of, hourly_counts, region_daily_counts
+from campaigns.signatures.counts import count_by_hour, count_region_by_day, count_total, day_of, hour_of
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, make_letter_campaign, signer
 from tests.support.mail import Mailbox, smtp_settings
@@ -91,7 +91,9 @@ def assert_counts_match_signatures(engine, campaign_id):
             )
             if n
         }
-        hours = {row.hour: int(row.count) for row in hourly_counts(session, campaign_id).itertuples()}
+        hours = {
+            row.hour: int(row.count) for row in count_by_hour(session=session, campaign_id=campaign_id).itertuples()
+        }
         negative = (
             session.execute(
                 select(func.count()).where(RegionCount.campaign_id == campaign_id, RegionCount.count < 0)
@@ -100,11 +102,13 @@ def assert_counts_match_signatures(engine, campaign_id):
                 select(func.count()).where(HourlyCount.campaign_id == campaign_id, HourlyCount.count < 0)
             ).scalar_one()
         )
-        total = campaign_total(session, campaign_id)
+        total = count_total(session=session, campaign_id=campaign_id)
         days = {
             (code, day.to_pydatetime()): n
             for code in {code for code, _ in rows} | set(regions)
-            for day, n in region_daily_counts(session, campaign_id, code).itertuples(index=False)
+            for day, n in count_region_by_day(session=session, campaign_id=campaign_id, region_code=code).itertuples(
+                index=False
+            )
         }
     assert days == dict(Counter((code, day_of(at)) for code, at in rows))
     assert regions == dict(Counter(code for code, _ in rows))
@@ -448,7 +452,7 @@ def test_erasing_leaves_no_trace_of_the_person_in_any_table_and_the_counts_stay(
         assert row.email_canonical.startswith("erased:") and row.full_name == "" and row.comment is None
         assert session.execute(select(func.count()).select_from(SupporterToken)).scalar_one() == 0
         assert supporter_data.get_my_data(session=session, email_canonical=CANONICAL).signatures == ()
-        assert moderation.public_comments(session, campaign.id) == []
+        assert moderation.list_public_comments(session=session, campaign_id=campaign.id) == []
         [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "supporter.erase")).scalars().all()
         assert json.loads(entry.detail) == {"signatures": 2, "withdrawn": 0} and entry.actor == "supporter"
         other = session.execute(select(Signature).where(Signature.email_canonical == "else@example.org")).scalar_one()
@@ -484,7 +488,7 @@ def test_withdraw_and_erase_takes_every_signature_out_of_the_counts(engine, mail
 
 def campaign_total_of(engine, campaign_id):
     with read_session(engine) as session:
-        return campaign_total(session, campaign_id)
+        return count_total(session=session, campaign_id=campaign_id)
 
 
 # --- receipts -----------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""How a page reaches the database and learns who is looking: the engine, a read session, a write, the person.
+
+The one page module that imports ``campaigns.core.db``. Pages read in ``with access.reading() as session:``,
+write with ``access.write(lambda session: ...)``, and ask ``access.current_person()`` (or ``access.require``)
+who is looking; services that open their own transactions get ``engine=access.engine()``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy.engine import Engine
+
+from campaigns.core import client_address as address_rule
+from campaigns.core.audit import Actor
+from campaigns.core.db import get_engine, read_session, run_write, snapshot_session
+from campaigns.core.errors import RallyError
+from campaigns.core.migrate import upgrade
+from campaigns.core.settings import get_settings
+from campaigns.people import logins
+from campaigns.ui import widgets
+
+log = logging.getLogger("campaigns.ui")
+T = TypeVar("T")
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(url: str) -> Engine:
+    engine = get_engine()
+    upgrade(engine)
+    return engine
+
+
+def engine() -> Engine:
+    """The process-wide engine, with the schema brought up to date once per process."""
+    return _engine_for(get_settings().effective_database_url)
+
+
+@contextmanager
+def reading(*, snapshot: bool = False) -> Iterator[Any]:
+    """A read-only session (pages never import SQLAlchemy, hence ``Any``). ``snapshot``: every statement sees
+    one snapshot of the database, for figures that must agree (a total, its regions, its hours)."""
+    with (snapshot_session if snapshot else read_session)(engine()) as session:
+        yield session
+
+
+def write(work: Callable[[Any], T]) -> T:
+    """``work(session)`` in one write transaction, committed, and run again while the database is locked by
+    other writers (which is why it takes a function, not a block)."""
+    return run_write(engine(), work)
+
+
+# --- who is looking ---------------------------------------------------------------------------
+
+
+def session_cookie() -> str | None:
+    """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
+    value = st.context.cookies.get(logins.COOKIE_NAME)
+    return value if isinstance(value, str) else None
+
+
+def client_address() -> str:
+    """This visitor's address by Rally's one rule (campaigns/core/client_address.py), from the websocket's peer and
+    its X-Forwarded-For. Streamlit reports a loopback peer (a proxy on this machine) as None: it is taken as
+    127.0.0.1 when there is a connection at all (its headers), "unknown" otherwise."""
+    headers = st.context.headers
+    reported = st.context.ip_address
+    peer = reported if isinstance(reported, str) else ("127.0.0.1" if headers else None)
+    forwarded = [value for value in headers.get_all("X-Forwarded-For") if isinstance(value, str)] if headers else []
+    return address_rule.client_address(peer, ", ".join(forwarded) or None)
+
+
+def current_person() -> Actor | None:
+    """The logged-in person, checked against the database on every run (logout and deactivation apply at once)."""
+    cookie = session_cookie()
+    if not cookie:
+        return None
+    try:
+        return write(lambda session: logins.identify(session=session, cookie_value=cookie))
+    except RallyError:
+        log.exception("could not check the session")
+        return None
+
+
+def require(*roles: str) -> Actor:
+    """Stop the page unless the person holds one of ``roles`` (pages are also hidden from navigation)."""
+    actor = current_person()
+    if actor is None or not any(actor.has(role) for role in roles):
+        st.error("This page is for Rally staff with the right role. Log in, or ask an admin for access.")
+        st.link_button("Log in", "/auth/login")
+        st.stop()
+    assert actor is not None
+    widgets.mail_banner()  # every staff page says so when supporters can't receive email
+    return actor

@@ -1,0 +1,67 @@
+"""What public pages read often, kept a few seconds and shared by every visitor: the campaigns, one campaign's
+page, its approved comments. A person's own write forgets them, so they see it at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from campaigns.catalog import listing
+from campaigns.core.models import CampaignPublic, CampaignSummary
+from campaigns.core.settings import get_settings
+from campaigns.regions import custom
+from campaigns.regions.schemes import RegionScheme
+from campaigns.signatures import moderation
+from campaigns.ui import access
+
+PUBLIC_TTL_SECONDS = 5
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _public_campaigns(url: str) -> list[CampaignSummary]:
+    with access.reading() as session:
+        return listing.list_public_campaigns(session=session)
+
+
+def public_campaigns() -> list[CampaignSummary]:
+    return _public_campaigns(get_settings().effective_database_url)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _campaign_page(url: str, slug: str) -> tuple[CampaignPublic, datetime]:
+    with access.reading() as session:
+        return listing.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
+
+
+def campaign_page(slug: str) -> CampaignPublic:
+    return _campaign_page(get_settings().effective_database_url, slug)[0]
+
+
+def campaign_page_read_at(slug: str) -> tuple[CampaignPublic, datetime]:
+    """The cached public page and when it was read from the database (UTC): for "updated at" notes."""
+    return _campaign_page(get_settings().effective_database_url, slug)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
+    with access.reading() as session:
+        campaign = listing.get_public_campaign(session=session, slug=slug)
+        return moderation.list_public_comments(session=session, campaign_id=campaign.id or 0)
+
+
+def public_comments(slug: str) -> list[moderation.PublicComment]:
+    return _public_comments(get_settings().effective_database_url, slug)
+
+
+def region_scheme(scheme_id: str) -> RegionScheme:
+    """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
+    with access.reading() as session:
+        return custom.resolve_scheme(session, scheme_id)
+
+
+def forget_public_reads() -> None:
+    """After this person's own write: show them the count including their signature."""
+    _campaign_page.clear()
+    _public_campaigns.clear()
+    _public_comments.clear()

@@ -1,0 +1,171 @@
+"""Rally's JSON API (``/api/*``): health, the public campaigns and their per-region counts, and region shapes.
+
+Handlers are plain functions: Starlette runs them in a worker thread, so blocking
+database work never stalls the event loop that serves every websocket session.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from campaigns.catalog import listing
+from campaigns.core.db import get_engine, ping, read_session
+from campaigns.core.errors import NotFound, StorageError
+from campaigns.signatures import counts
+from campaigns.web import errors
+
+API_CACHE_SECONDS = 5
+
+
+def health(request: Request) -> JSONResponse:
+    try:
+        ok = ping(get_engine())
+    except StorageError as exc:  # e.g. a read-only data folder
+        errors.log_unavailable(exc)
+        ok = False
+    if ok:
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+    return JSONResponse({"status": "unavailable"}, status_code=503, headers={"Cache-Control": "no-store"})
+
+
+def list_campaigns(request: Request) -> JSONResponse:
+    try:
+        with read_session(get_engine()) as session:
+            summaries = listing.list_public_campaigns(session=session)
+    except StorageError as exc:
+        return errors.json_error(exc)
+    body = [{"slug": s.slug, "title": s.title, "total": s.total, "goal": s.goal, "status": s.status} for s in summaries]
+    return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
+
+
+class _TTLCache:
+    """A few seconds of memory per key, shared by all requests of this process (thread-safe)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def peek(self, key: str) -> Any:
+        """The fresh value for ``key``, or None (no locking: a dict read is atomic)."""
+        hit = self._items.get(key)
+        return hit[1] if hit and time.monotonic() - hit[0] < self.seconds else None
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and now - hit[0] < self.seconds:
+                return hit[1]
+        value = make()  # outside the lock: a slow database never blocks other keys
+        with self._lock:
+            if len(self._items) > 1000:
+                self._items.clear()
+            self._items[key] = (now, value)
+        return value
+
+
+_campaign_cache = _TTLCache(API_CACHE_SECONDS)
+NO_CAMPAIGN = "There is no published campaign at that address."
+NO_SHAPES = "No shapes for that region scheme."
+_JSON_HEADERS = {"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"}
+
+
+async def campaign_detail(request: Request) -> Response:
+    """One public campaign's totals and per-region counts (they add up to the total).
+
+    The encoded answer is kept for a few seconds: a hit is served from memory on the event
+    loop; a miss reads the database in a worker thread, once per slug and interval.
+    """
+    slug = request.path_params["slug"]
+    encoded = _campaign_cache.peek(slug)
+    if encoded is None:
+        try:
+            encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+        except StorageError as exc:
+            return errors.json_error(exc)
+    if encoded == b"":
+        return errors.json_not_found(NO_CAMPAIGN, headers=_JSON_HEADERS)  # cached for as long as an answer
+    return Response(encoded, media_type="application/json", headers=_JSON_HEADERS)
+
+
+def _encoded_body(slug: str) -> bytes:
+    body = _campaign_body(slug)
+    return b"" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _campaign_body(slug: str) -> dict[str, Any] | None:
+    with read_session(get_engine()) as session:
+        try:
+            page = listing.get_campaign_page(session=session, slug=slug)
+        except NotFound:
+            return None
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
+        assert campaign is not None and campaign.id is not None
+        regions = counts.rank_regions(session=session, campaign_id=campaign.id, scheme_id=campaign.region_scheme)
+        updated = counts.get_last_updated(session=session, campaign_id=campaign.id)
+    return {
+        "slug": page.slug,
+        "title": page.title,
+        "status": page.status,
+        "goal": page.goal,
+        "total": int(regions["count"].sum()) if len(regions) else 0,
+        "updated": (updated or campaign.updated_at).isoformat(),
+        "regions": [{"code": c, "name": n, "count": int(k)} for c, n, k in regions.itertuples(index=False)],
+    }
+
+
+SHAPES_CACHE_SECONDS = 86_400
+
+
+CUSTOM_SHAPES_CACHE_SECONDS = 300
+_custom_shapes_cache = _TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
+
+
+def shapes(request: Request) -> Response:
+    """A scheme's shapes, for maps drawn in the browser: shipped files cached a day (they never change),
+    uploaded ones normalized for Vega and cached a few minutes."""
+    from campaigns.regions.custom import CUSTOM_PREFIX, custom_map_shapes
+    from campaigns.regions.schemes import SchemeInfo, list_schemes, shape_path
+
+    wanted = request.path_params["scheme"].lower()
+    if wanted.startswith(CUSTOM_PREFIX):
+
+        def read() -> bytes:
+            with read_session(get_engine()) as session:
+                return custom_map_shapes(session, wanted) or b""
+
+        try:
+            body = _custom_shapes_cache.get(wanted, read)
+        except StorageError as exc:
+            return errors.json_error(exc)
+        if body:
+            cache = f"public, max-age={CUSTOM_SHAPES_CACHE_SECONDS}"
+            return Response(body, media_type="application/json", headers={"Cache-Control": cache})
+        return errors.json_not_found(NO_SHAPES)
+    info: SchemeInfo | None = next((i for i in list_schemes() if i.id == wanted and i.shapes), None)
+    path = shape_path(info) if info else None
+    if path is None or not path.is_file():
+        return errors.json_not_found(NO_SHAPES)
+    return Response(
+        path.read_bytes(),
+        media_type="application/json",
+        headers={"Cache-Control": f"public, max-age={SHAPES_CACHE_SECONDS}, immutable"},
+    )
+
+
+ROUTES = [
+    Route("/api/health", health, methods=["GET"]),
+    Route("/api/shapes/{scheme}.json", shapes, methods=["GET"]),
+    Route("/api/campaigns", list_campaigns, methods=["GET"]),
+    Route("/api/campaigns/{slug}", campaign_detail, methods=["GET"]),
+]
