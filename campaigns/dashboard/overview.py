@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import goal_share
 from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, utcnow
@@ -54,13 +54,13 @@ def _effective_status(campaign: Campaign, now: datetime) -> str:
 
 def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
     rows = session.execute(
-        select(Signature.campaign_id, func.count())
+        select(col(Signature.campaign_id), func.count())
         .where(
-            Signature.campaign_id.in_(ids),  # type: ignore[attr-defined]
-            Signature.comment_status == CommentStatus.pending.value,
-            Signature.comment.is_not(None),  # type: ignore[union-attr]
+            col(Signature.campaign_id).in_(ids),
+            col(Signature.comment_status) == CommentStatus.pending.value,
+            col(Signature.comment).is_not(None),
         )
-        .group_by(Signature.campaign_id)
+        .group_by(col(Signature.campaign_id))
     ).all()
     return {cid: int(n) for cid, n in rows}
 
@@ -71,8 +71,8 @@ def read_overview(*, session: Session, now: datetime | None = None) -> list[Camp
     campaigns = (
         session.execute(
             select(Campaign)
-            .where(Campaign.status != CampaignStatus.archived.value)
-            .order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
+            .where(col(Campaign.status) != CampaignStatus.archived.value)
+            .order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
         .all()
