@@ -25,10 +25,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
 
 from campaigns.catalog.lifecycle import publish_campaign
-from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.catalog.listing import create_campaign
 from campaigns.core.db import make_engine, normalize_url, run_write
 from campaigns.core.errors import InvalidInput
 from campaigns.core.migrate import upgrade
+from campaigns.core.models import CampaignCreate
 from campaigns.core.settings import get_settings
 from campaigns.regions.schemes import get_scheme
 from campaigns.signatures.signing import SignerInput

@@ -164,7 +164,7 @@ def _export(args: argparse.Namespace, engine: Engine) -> None:
 
 
 def _read_password() -> str:
-    from campaigns.people.staff import PASSWORD_RULE
+    from campaigns.people.passwords import PASSWORD_RULE
 
     if sys.stdin.isatty():
         first = getpass.getpass(f"Password ({PASSWORD_RULE}): ")
@@ -175,11 +175,11 @@ def _read_password() -> str:
 
 
 def _users(args: argparse.Namespace, engine: Engine) -> None:
-    from campaigns.people.staff import create_user, list_users, set_password, user_by_email
+    from campaigns.people.staff import create_user, get_user_by_email, list_users, set_password
 
     if args.users_command == "list":
         with read_session(engine) as session:
-            for user in list_users(session):
+            for user in list_users(session=session):
                 state = "" if user.is_active else "  (deactivated)"
                 print(f"{user.email}  {', '.join(user.roles)}{state}")
         return
@@ -188,7 +188,7 @@ def _users(args: argparse.Namespace, engine: Engine) -> None:
         run_write(
             engine,
             lambda s: set_password(
-                session=s, user_id=user_by_email(s, args.email).id or 0, password=password, actor=CLI
+                session=s, user_id=get_user_by_email(session=s, email=args.email).id or 0, password=password, actor=CLI
             ),
         )
         print(f"New password set for {args.email.strip().lower()}; their log-ins have ended.")
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
             from campaigns.people.staff import count_users
 
             with read_session(engine) as session:
-                if count_users(session) == 0:
+                if count_users(session=session) == 0:
                     print(FIRST_ADMIN_HINT)
         elif args.command == "demo":
             from campaigns.demo import load_demo

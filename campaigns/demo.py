@@ -16,9 +16,9 @@ from functools import cache
 from sqlalchemy.engine import Engine
 
 from campaigns.catalog.lifecycle import publish_campaign
-from campaigns.catalog.listing import CampaignCreate, create_campaign, get_campaign_by_slug
+from campaigns.catalog.listing import create_campaign, get_campaign_by_slug
 from campaigns.core.db import dialect_insert, run_write
-from campaigns.core.models import CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.models import CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
 from campaigns.regions.schemes import Region, get_scheme
@@ -126,7 +126,7 @@ def demo_rows(campaign_id: int, demo: DemoCampaign, count: int, now: datetime, s
 
 def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple[int, str]:
     def work(session):
-        campaign = get_campaign_by_slug(session, demo.slug)
+        campaign = get_campaign_by_slug(session=session, slug=demo.slug)
         if campaign is None:
             campaign = create_campaign(
                 session=session,

@@ -1,2 +1,5 @@
-"""Campaigns themselves: creating them and finding them as the public or staff may see them (``listing``),
-and running them through their life (``lifecycle``)."""
+"""Campaigns themselves: creating them, the checks every campaign passes and finding them as the public or staff
+may see them, with the one rule for what the public sees and for progress toward a goal (``listing``); running
+them through their life: edits, the letter, status changes (``lifecycle``)."""
+
+__all__ = ["lifecycle", "listing"]

@@ -12,19 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 
 from campaigns.catalog.listing import (
-    CampaignCreate,
-    _validate,
-    consent_text,
+    check_campaign,
     get_campaign_by_slug,
+    get_consent_text,
     store_consent_wording,
 )
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
-from campaigns.core.models import Campaign, CampaignStatus, Signature, utcnow
+from campaigns.core.models import Campaign, CampaignCreate, CampaignStatus, CampaignUpdate, Signature, utcnow
 from campaigns.core.validation import find_bad_characters
 from campaigns.letters.templates import TemplateRejected, check_template
 
@@ -140,7 +139,7 @@ def _join_words(words: list[str], limit: int) -> str:
     return slug or words[0][:limit]  # one word longer than the limit: cut inside it
 
 
-def suggest_slug(session: Session, title: str) -> str:
+def suggest_slug(*, session: Session, title: str) -> str:
     """A link name for a title: ASCII words and hyphens, at most 60 characters, not used by any campaign yet."""
     folded = unicodedata.normalize("NFKD", title.lower().translate(_UNSPLIT_LETTERS))
     words = re.findall(r"[a-z0-9]+", folded.encode("ascii", "ignore").decode("ascii")) or ["campaign"]
@@ -155,36 +154,14 @@ def suggest_slug(session: Session, title: str) -> str:
         n += 1
 
 
-class CampaignUpdate(SQLModel):
-    """The fields to change; those left unset stay as they are (set ``deadline=None`` to remove a deadline)."""
-
-    slug: str | None = None
-    title: str | None = None
-    purpose: str | None = None
-    body: str | None = None
-    goal: int | None = None
-    deadline: datetime | None = None
-    region_scheme: str | None = None
-    consent_text: str | None = None
-    require_confirmation: bool | None = None
-
-
 _STRIPPED = ("title", "purpose", "consent_text")  # stored without surrounding blanks, as on create
 # short: old and new values go in the log
 _AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "require_confirmation")
 
 
 def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
-    return CampaignCreate(
-        slug=campaign.slug,
-        title=campaign.title,
-        purpose=campaign.purpose,
-        body=campaign.body,
-        goal=campaign.goal,
-        deadline=campaign.deadline,
-        region_scheme=campaign.region_scheme,
-        consent_text=consent_text(session, campaign),
-        require_confirmation=campaign.require_confirmation,
+    return CampaignCreate.model_validate(
+        campaign, update={"consent_text": get_consent_text(session=session, campaign=campaign)}
     )
 
 
@@ -221,13 +198,18 @@ def update_campaign(
         return campaign
     merged = current.model_copy(update=given)
     # Only what this edit changes is checked: an unchanged deadline that has passed since is not the editor's fault.
-    errors = {name: message for name, message in _validate(session, merged, now).items() if name in changed}
+    problems = check_campaign(session=session, data=merged, now=now)
+    errors = {name: message for name, message in problems.items() if name in changed}
     # What can never change is said first: fixing the value's format would not help.
     if "slug" in changed and campaign.published_at is not None:
         errors["slug"] = (
             f"A published campaign's link never changes: people have already shared it. Keep “{campaign.slug}”."
         )
-    elif "slug" in changed and "slug" not in errors and get_campaign_by_slug(session, merged.slug) is not None:
+    elif (
+        "slug" in changed
+        and "slug" not in errors
+        and get_campaign_by_slug(session=session, slug=merged.slug) is not None
+    ):
         errors["slug"] = f"The link name “{merged.slug}” is already used by another campaign."
     if "region_scheme" in changed and _has_signatures(session, campaign_id):
         errors["region_scheme"] = (
@@ -239,7 +221,7 @@ def update_campaign(
     for name in changed:
         value = getattr(merged, name)
         if name == "consent_text":
-            campaign.consent_hash = store_consent_wording(session, value.strip())
+            campaign.consent_hash = store_consent_wording(session=session, text=value.strip())
         else:
             setattr(campaign, name, value.strip() if name in _STRIPPED else value)
     campaign.updated_at = now
@@ -257,7 +239,7 @@ def update_campaign(
     return campaign
 
 
-def list_campaigns_for_staff(session: Session) -> list[Campaign]:
+def list_campaigns_for_staff(*, session: Session) -> list[Campaign]:
     """Every campaign, whatever its status, newest first."""
     stmt = select(Campaign).order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
     return list(session.execute(stmt).scalars().all())

@@ -1,20 +1,34 @@
-"""Campaigns: create, edit, publish, close, reopen, archive, and find them as the public or staff may see them."""
+"""Creating campaigns and finding them as the public or staff may see them.
+
+The one home of three rules: what every campaign's fields must be (:func:`check_campaign`, on create and on each
+edit), which campaigns the public may see (:func:`is_public`, :func:`public_campaigns` in SQL) and how far a
+campaign is toward its goal (:func:`goal_share`). Edits and status changes are ``campaigns.catalog.lifecycle``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
-from sqlalchemy import select
-from sqlmodel import Session, SQLModel, col
+from sqlalchemy import ColumnElement, select
+from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
-from campaigns.core.models import Campaign, CampaignStatus, ConsentWording, utcnow
+from campaigns.core.models import (
+    DEFAULT_CONSENT_TEXT,
+    Campaign,
+    CampaignCreate,
+    CampaignPublic,
+    CampaignStatus,
+    CampaignSummary,
+    ConsentWording,
+    utcnow,
+)
 from campaigns.core.validation import external_image_error, find_bad_characters, has_visible_text
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.counts import count_total, count_totals
@@ -25,52 +39,26 @@ TITLE_MAX = 200
 PURPOSE_MAX = 2000
 BODY_MAX = 50_000
 CONSENT_MAX = 1000
-DEFAULT_CONSENT_TEXT = (
-    "Yes, the organizers of this campaign may email me about it and about related actions. "
-    "I can unsubscribe at any time."
-)
-
-
-class CampaignCreate(SQLModel):
-    slug: str
-    title: str
-    purpose: str
-    body: str = ""
-    goal: int
-    deadline: datetime | None = None
-    region_scheme: str
-    consent_text: str = DEFAULT_CONSENT_TEXT
-    # Count a signature once its signer confirms their email. None: on when an SMTP server is configured
-    # (the development outbox does not turn it on, so a fresh `make run` counts a signature at once).
-    require_confirmation: bool | None = None
 
 
 def default_require_confirmation() -> bool:
     return mail_mode() == "smtp"
 
 
-@dataclass(frozen=True)
-class CampaignSummary:
-    """What the public sees of a campaign in lists and the JSON API."""
-
-    slug: str
-    title: str
-    purpose: str
-    goal: int
-    total: int
-    status: str  # "published" (accepting signatures) or "closed"
-    deadline: datetime | None
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+def goal_share(total: int, goal: int, *, capped: bool = True) -> float:
+    """How much of its goal a campaign has reached: 0..1 for a progress bar, or past 1 with ``capped=False``
+    ("150% reached"); 0 without a goal."""
+    if goal <= 0:
+        return 0.0
+    share = total / goal
+    return min(1.0, share) if capped else share
 
 
 def consent_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def store_consent_wording(session: Session, text: str) -> str:
+def store_consent_wording(*, session: Session, text: str) -> str:
     digest = consent_hash(text)
     if session.get(ConsentWording, digest) is None:
         session.add(ConsentWording(hash=digest, text=text))
@@ -78,7 +66,7 @@ def store_consent_wording(session: Session, text: str) -> str:
     return digest
 
 
-def consent_text(session: Session, campaign: Campaign) -> str:
+def get_consent_text(*, session: Session, campaign: Campaign) -> str:
     wording = session.get(ConsentWording, campaign.consent_hash)
     return wording.text if wording else DEFAULT_CONSENT_TEXT
 
@@ -97,7 +85,8 @@ def campaign_not_found(slug: str) -> CampaignNotFound:
     return CampaignNotFound(slug, shown=is_possible_slug(slug))
 
 
-def _validate(session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
+def check_campaign(*, session: Session, data: CampaignCreate, now: datetime) -> dict[str, str]:
+    """What is wrong with each field of a new or edited campaign (empty: nothing), in words for the organizer."""
     errors: dict[str, str] = {}
     if not is_possible_slug(data.slug):
         errors["slug"] = (
@@ -142,7 +131,7 @@ def create_campaign(
     """A new draft. Without an actor (demo, bench, tests) it is recorded as created from the command line."""
     now = now or utcnow()
     actor = actor or audit.CLI
-    errors = _validate(session, campaign_create, now)
+    errors = check_campaign(session=session, data=campaign_create, now=now)
     if (
         not errors
         and session.execute(select(col(Campaign.id)).where(col(Campaign.slug) == campaign_create.slug)).first()
@@ -150,7 +139,7 @@ def create_campaign(
         errors["slug"] = f"The link name “{campaign_create.slug}” is already used by another campaign."
     if errors:
         raise InvalidInput(errors)
-    digest = store_consent_wording(session, campaign_create.consent_text.strip())
+    digest = store_consent_wording(session=session, text=campaign_create.consent_text.strip())
     confirm = campaign_create.require_confirmation
     campaign = Campaign(
         **campaign_create.model_dump(exclude={"consent_text", "require_confirmation"}),
@@ -170,17 +159,36 @@ def create_campaign(
     return campaign
 
 
-def get_campaign_by_slug(session: Session, slug: str) -> Campaign | None:
+def get_campaign_by_slug(*, session: Session, slug: str) -> Campaign | None:
     """The campaign at this link name, whatever its status; None also for text that cannot be a link name."""
     if not is_possible_slug(slug):
         return None
     return session.execute(select(Campaign).where(col(Campaign.slug) == slug)).scalar_one_or_none()
 
 
+# What the public may see: published and closed campaigns. Drafts and archived ones look like no campaign at all.
+PUBLIC_STATUSES = (CampaignStatus.published.value, CampaignStatus.closed.value)
+
+
+class _HasStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+
+
+def is_public(campaign: _HasStatus) -> bool:
+    """Whether the public may see this campaign (its page, its dashboard, signing it while it is open)."""
+    return campaign.status in PUBLIC_STATUSES
+
+
+def public_campaigns() -> ColumnElement[bool]:
+    """SQL: the campaigns the public may see (``is_public`` as a where-clause)."""
+    return col(Campaign.status).in_(PUBLIC_STATUSES)
+
+
 def get_public_campaign(*, session: Session, slug: str) -> Campaign:
     """A published or closed campaign; drafts, archived and unknown slugs look the same: not found."""
-    campaign = get_campaign_by_slug(session, slug)
-    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):
+    campaign = get_campaign_by_slug(session=session, slug=slug)
+    if campaign is None or not is_public(campaign):
         raise campaign_not_found(slug)
     return campaign
 
@@ -194,7 +202,7 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     campaigns = (
         session.execute(
             select(Campaign)
-            .where(col(Campaign.status).in_([CampaignStatus.published.value, CampaignStatus.closed.value]))
+            .where(public_campaigns())
             .order_by(col(Campaign.published_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
@@ -202,60 +210,24 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     )
     totals = count_totals(session=session, campaign_ids=[c.id for c in campaigns if c.id is not None])
     summaries = [
-        CampaignSummary(
-            slug=c.slug,
-            title=c.title,
-            purpose=c.purpose,
-            goal=c.goal,
-            total=totals.get(c.id or 0, 0),
-            status=public_status(c, now),
-            deadline=c.deadline,
-        )
+        CampaignSummary.model_validate(c, update={"total": totals.get(c.id or 0, 0), "status": public_status(c, now)})
         for c in campaigns
     ]
     return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)
 
 
-@dataclass(frozen=True)
-class CampaignPage:
-    """Everything the public campaign page shows, as plain values (safe to cache and share)."""
-
-    slug: str
-    title: str
-    purpose: str
-    body: str
-    goal: int
-    total: int
-    status: str  # "published" (open) or "closed"
-    deadline: datetime | None
-    region_scheme: str
-    consent_text: str
-
-    @property
-    def is_open(self) -> bool:
-        return self.status == CampaignStatus.published.value
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
-
-
-def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPage:
-    return CampaignPage(
-        slug=campaign.slug,
-        title=campaign.title,
-        purpose=campaign.purpose,
-        body=campaign.body,
-        goal=campaign.goal,
-        total=count_total(session=session, campaign_id=campaign.id or 0),
-        status=public_status(campaign, now),
-        deadline=campaign.deadline,
-        region_scheme=campaign.region_scheme,
-        consent_text=consent_text(session, campaign),
+def _page(session: Session, campaign: Campaign, now: datetime | None) -> CampaignPublic:
+    return CampaignPublic.model_validate(
+        campaign,
+        update={
+            "total": count_total(session=session, campaign_id=campaign.id or 0),
+            "status": public_status(campaign, now),
+            "consent_text": get_consent_text(session=session, campaign=campaign),
+        },
     )
 
 
-def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPage:
+def get_campaign_page(*, session: Session, slug: str, now: datetime | None = None) -> CampaignPublic:
     return _page(session, get_public_campaign(session=session, slug=slug), now)
 
 
@@ -267,7 +239,7 @@ def days_left(deadline: datetime | None, now: datetime | None = None) -> int | N
     return max(0, int(seconds // 86_400))
 
 
-def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPage:
+def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPublic:
     """The public page's content for any status (organizers preview drafts exactly as supporters will see them)."""
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:

@@ -55,10 +55,6 @@ class DashboardData:
     campaigns: pd.DataFrame  # slug, title, status, total, goal (the all-campaigns view; one row otherwise)
     read_at: datetime
 
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
-
 
 @dataclass(frozen=True)
 class _SchemeTable:
@@ -195,10 +191,10 @@ def _letters_per_target(session: Session, campaign_ids: list[int]) -> pd.DataFra
 def read_dashboard(*, session: Session, slug: str, staff: bool = False, now: datetime | None = None) -> DashboardData:
     """One campaign's dashboard. The public sees published and closed campaigns; staff any but archived."""
     now = now or utcnow()
-    campaign = listing.get_campaign_by_slug(session, slug)
+    campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None or campaign.status == CampaignStatus.archived:
         raise listing.campaign_not_found(slug)
-    if not staff and campaign.status == CampaignStatus.draft:
+    if not staff and not listing.is_public(campaign):
         raise listing.campaign_not_found(slug)
     return _read(session, [campaign], campaign.title, campaign.slug, campaign.region_scheme, campaign.goal, now)
 
@@ -222,8 +218,7 @@ def read_all_campaigns(*, session: Session, scheme_id: str, now: datetime | None
 
 
 def _visible_campaigns(session: Session) -> list[Campaign]:
-    visible = (CampaignStatus.published.value, CampaignStatus.closed.value)
-    stmt = select(Campaign).where(col(Campaign.status).in_(visible)).order_by(col(Campaign.id))
+    stmt = select(Campaign).where(listing.public_campaigns()).order_by(col(Campaign.id))
     return list(session.execute(stmt).scalars())
 
 
@@ -310,7 +305,7 @@ def list_campaign_choices(*, session: Session) -> list[tuple[str, str]]:
 
 def read_region_trend(*, session: Session, slug: str, region_code: str, now: datetime | None = None) -> pd.DataFrame:
     """One region's signatures per UTC day, quiet days filled with zeros up to today: ``day``, ``count``."""
-    campaign = listing.get_campaign_by_slug(session, slug)
+    campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None:
         raise listing.campaign_not_found(slug)
     days = stats.count_region_by_day(session=session, campaign_id=campaign.id, region_code=region_code)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from campaigns.catalog.listing import goal_share
 from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, utcnow
 from campaigns.signatures.counts import count_last_24_hours, count_totals
 
@@ -42,7 +43,7 @@ class CampaignOverviewRow:
     @property
     def progress(self) -> float:
         """Share of the goal reached, 0..1 (a progress bar's value; see ``milestone`` beyond it)."""
-        return min(1.0, self.total / self.goal) if self.goal > 0 else 0.0
+        return goal_share(self.total, self.goal)
 
 
 def _effective_status(campaign: Campaign, now: datetime) -> str:
@@ -53,13 +54,13 @@ def _effective_status(campaign: Campaign, now: datetime) -> str:
 
 def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
     rows = session.execute(
-        select(Signature.campaign_id, func.count())
+        select(col(Signature.campaign_id), func.count())
         .where(
-            Signature.campaign_id.in_(ids),  # type: ignore[attr-defined]
-            Signature.comment_status == CommentStatus.pending.value,
-            Signature.comment.is_not(None),  # type: ignore[union-attr]
+            col(Signature.campaign_id).in_(ids),
+            col(Signature.comment_status) == CommentStatus.pending.value,
+            col(Signature.comment).is_not(None),
         )
-        .group_by(Signature.campaign_id)
+        .group_by(col(Signature.campaign_id))
     ).all()
     return {cid: int(n) for cid, n in rows}
 
@@ -70,8 +71,8 @@ def read_overview(*, session: Session, now: datetime | None = None) -> list[Camp
     campaigns = (
         session.execute(
             select(Campaign)
-            .where(Campaign.status != CampaignStatus.archived.value)
-            .order_by(Campaign.created_at.desc(), Campaign.id.desc())  # type: ignore[attr-defined, union-attr]
+            .where(col(Campaign.status) != CampaignStatus.archived.value)
+            .order_by(col(Campaign.created_at).desc(), col(Campaign.id).desc())
         )
         .scalars()
         .all()

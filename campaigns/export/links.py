@@ -23,7 +23,7 @@ from campaigns.core.models import utcnow
 from campaigns.core.settings import get_settings
 from campaigns.export.filters import ExportFilter
 from campaigns.export.formats import FORMATS
-from campaigns.people.staff import secret_key
+from campaigns.people.logins import secret_key
 
 DOWNLOAD_PATH = "/export/download"
 _PURPOSE = b"rally export link v1"

@@ -1,8 +1,8 @@
 """Save-time checks on a letter's parsed tree, and the instrumentation that lets the render budget see all work.
 
-:func:`_static_problems` walks Jinja's parsed tree and lists every rule a template breaks (unknown names,
+:func:`static_problems` walks Jinja's parsed tree and lists every rule a template breaks (unknown names,
 attributes off the allow-list, refused tags such as ``include``, filters and tests not in the sandbox, calls
-that aren't macros, lists of non-constant values), each with its line. :func:`_instrument` then rewrites the
+that aren't macros, lists of non-constant values), each with its line. :func:`instrument` then rewrites the
 tree so that every loop step, printed expression and ``~`` concatenation goes through the sandbox's guard
 filters.
 """
@@ -14,10 +14,13 @@ from typing import Any
 
 from jinja2 import meta, nodes
 
-from campaigns.letters.context import _ALLOWED_LIST, _LOOP_ATTRS, _RESERVED, _VIEWS, ALLOWED, TemplateProblem
+from campaigns.letters.context import ALLOWED, LOOP_ATTRS, VIEWS, TemplateProblem
 from campaigns.letters.sandbox import SAFE_FILTERS, SAFE_TESTS
 
 # --------------------------------------------------------------------------- save-time checks
+
+_ALLOWED_LIST = ", ".join([f"{n}.{f.name}" for n, v in VIEWS.items() for f in fields(v)] + ["today"])
+_RESERVED = frozenset(ALLOWED) | {"loop", "self", "super", "caller", "varargs", "kwargs"}  # a template may not define
 
 _ALLOWED_NODES = (
     nodes.Output, nodes.TemplateData, nodes.If, nodes.For, nodes.Macro, nodes.CallBlock, nodes.FilterBlock,
@@ -47,8 +50,8 @@ def _attribute_problem(node: nodes.Getattr | nodes.Getitem) -> str | None:
     elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
         attr = node.arg.value
     else:
-        if isinstance(base, nodes.Name) and base.name in _VIEWS:
-            return f"Write {base.name}.<name> with a fixed name, e.g. {base.name}.{fields(_VIEWS[base.name])[0].name}."
+        if isinstance(base, nodes.Name) and base.name in VIEWS:
+            return f"Write {base.name}.<name> with a fixed name, e.g. {base.name}.{fields(VIEWS[base.name])[0].name}."
         return None  # an index or slice, e.g. signer.first_name[0]
     if attr.startswith("_"):
         return f"'{attr}' is not available in letters (names starting with '_' never are)."
@@ -56,7 +59,7 @@ def _attribute_problem(node: nodes.Getattr | nodes.Getitem) -> str | None:
         allowed = ALLOWED[base.name]
         return None if allowed and attr in allowed else _unknown(f"{base.name}.{attr}")
     if isinstance(base, nodes.Name) and base.name == "loop":
-        return None if attr in _LOOP_ATTRS else f"'loop.{attr}' is not available in letters."
+        return None if attr in LOOP_ATTRS else f"'loop.{attr}' is not available in letters."
     return (
         f"'.{attr}' can't be used here: in letters, only signer, target and campaign have parts. "
         "To change text, use a filter, e.g. {{ signer.first_name|upper }}."
@@ -111,7 +114,7 @@ def _declared_names(tree: nodes.Template) -> set[str]:
     return names
 
 
-def _static_problems(tree: nodes.Template) -> list[TemplateProblem]:
+def static_problems(tree: nodes.Template) -> list[TemplateProblem]:
     declared = _declared_names(tree)
     problems = []
     for node in tree.find_all(nodes.Node):
@@ -135,15 +138,15 @@ def _filter(node: nodes.Expr, name: str, *args: Any) -> nodes.Filter:
     return nodes.Filter(node, name, consts, [], None, None, lineno=node.lineno)
 
 
-def _instrument(node: nodes.Node, repeats: bool) -> nodes.Node:
+def instrument(node: nodes.Node, repeats: bool) -> nodes.Node:
     """Count loop steps and output, and bound ``~``, so the render budget sees all work."""
     inner = repeats or isinstance(node, nodes.For | nodes.Macro | nodes.CallBlock)
     for name in node.fields:
         value = getattr(node, name)
         if isinstance(value, nodes.Node):
-            setattr(node, name, _instrument(value, inner))
+            setattr(node, name, instrument(value, inner))
         elif isinstance(value, list):
-            setattr(node, name, [_instrument(v, inner) if isinstance(v, nodes.Node) else v for v in value])
+            setattr(node, name, [instrument(v, inner) if isinstance(v, nodes.Node) else v for v in value])
     if isinstance(node, nodes.For):
         node.iter = _filter(node.iter, "rally_loop")  # type: ignore[arg-type]  # jinja types For.iter as a Node; it is an Expr
     elif isinstance(node, nodes.Concat):

@@ -61,18 +61,14 @@ class LetterContext:
         return {"signer": self.signer, "target": self.target, "campaign": self.campaign, "today": self.today}
 
 
-_VIEWS: dict[str, type] = {"signer": SignerView, "target": TargetView, "campaign": CampaignView}
-_VIEW_FIELDS: dict[type, frozenset[str]] = {v: frozenset(f.name for f in fields(v)) for v in _VIEWS.values()}
+VIEWS: dict[str, type] = {"signer": SignerView, "target": TargetView, "campaign": CampaignView}
+VIEW_FIELDS: dict[type, frozenset[str]] = {v: frozenset(f.name for f in fields(v)) for v in VIEWS.values()}
 
 #: The documented allow-list: attributes may only be read from these, and only these attributes.
-ALLOWED: dict[str, frozenset[str] | None] = {name: _VIEW_FIELDS[view] for name, view in _VIEWS.items()} | {
-    "today": None
-}
-_ALLOWED_LIST = ", ".join([f"{n}.{f.name}" for n, v in _VIEWS.items() for f in fields(v)] + ["today"])
-_LOOP_ATTRS = frozenset(
+ALLOWED: dict[str, frozenset[str] | None] = {name: VIEW_FIELDS[view] for name, view in VIEWS.items()} | {"today": None}
+LOOP_ATTRS = frozenset(
     "index index0 revindex revindex0 first last length depth depth0 previtem nextitem cycle changed".split()
 )
-_RESERVED = frozenset(ALLOWED) | {"loop", "self", "super", "caller", "varargs", "kwargs"}
 
 
 def sample_context() -> LetterContext:
@@ -100,7 +96,7 @@ def sample_context() -> LetterContext:
     )
 
 
-def _sparse_context() -> LetterContext:
+def sparse_context() -> LetterContext:
     """Every optional detail missing: templates must cope with this supporter too."""
     return LetterContext(
         signer=SignerView(first_name="Sam", full_name="Sam Lee"),
@@ -139,12 +135,11 @@ class RenderStopped(RallyError):
         self.line = line
 
 
-_TOO_LONG = (
+TOO_LONG = (
     f"The template took longer than {RENDER_SECONDS:g} second to fill in, so it was stopped. "
     "Look for loops or macros that repeat too often."
 )
-_TOO_MUCH = (
+TOO_MUCH = (
     f"The template made more than {OUTPUT_MAX:,} characters, so it was stopped. "
     "Letters must be shorter; look for loops that repeat text."
 )
-_TOO_DEEP = "The template calls itself too deeply (a macro that keeps calling itself), so it was stopped."

@@ -41,7 +41,7 @@ from campaigns.core.models import (
 from campaigns.core.validation import find_bad_characters
 from campaigns.letters.deliveries import is_downloaded, is_email_in, is_opened, is_sent, letters_where
 from campaigns.letters.pdf import LetterDoc
-from campaigns.letters.targets import targets_for_region
+from campaigns.letters.targets import list_targets_for_region
 from campaigns.letters.templates import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.counts import count_total
@@ -202,7 +202,7 @@ class TargetTally:
     waiting: int  # Rally's email waiting in the outbox
 
 
-def tally(session: Session, campaign_id: int) -> list[TargetTally]:
+def tally_letters(*, session: Session, campaign_id: int) -> list[TargetTally]:
     """Per target: letters sent by Rally, downloaded, opened in a mail app, and emails failed, uncertain, waiting."""
     counts = (
         letters_where(is_sent()),
@@ -222,7 +222,7 @@ def tally(session: Session, campaign_id: int) -> list[TargetTally]:
     return [TargetTally(i, n, r, *(int(c) for c in rest)) for i, n, r, *rest in rows]
 
 
-def failed_deliveries(session: Session, campaign_id: int) -> list[tuple[str, int, str | None, datetime]]:
+def list_failed_deliveries(*, session: Session, campaign_id: int) -> list[tuple[str, int, str | None, datetime]]:
     """(target name, attempts, last error, first tried) for Rally's emails that failed (never a download)."""
     return [
         (name, attempts, error, created)
@@ -245,7 +245,9 @@ class SuggestedLetter:
     body: str
 
 
-def letter_context(session: Session, signature: Signature, target: Target, campaign: Campaign) -> LetterContext:
+def build_letter_context(
+    *, session: Session, signature: Signature, target: Target, campaign: Campaign
+) -> LetterContext:
     region = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
     region_name = region.get(signature.region_code).name if region.has(signature.region_code) else None
     return LetterContext(
@@ -267,7 +269,7 @@ def letter_context(session: Session, signature: Signature, target: Target, campa
     )
 
 
-def suggest_letters(session: Session, signature_id: int) -> list[SuggestedLetter]:
+def suggest_letters(*, session: Session, signature_id: int) -> list[SuggestedLetter]:
     """The campaign's letter for this signer, addressed to each of their targets (empty without a template)."""
     signature = session.get(Signature, signature_id)
     if signature is None:
@@ -276,8 +278,10 @@ def suggest_letters(session: Session, signature_id: int) -> list[SuggestedLetter
     if campaign is None or not campaign.letter_template or not campaign.letter_subject:
         return []
     suggested = []
-    for target in targets_for_region(session, campaign.id or 0, signature.region_code):
-        context = letter_context(session, signature, target, campaign)
+    for target in list_targets_for_region(
+        session=session, campaign_id=campaign.id or 0, region_code=signature.region_code
+    ):
+        context = build_letter_context(session=session, signature=signature, target=target, campaign=campaign)
         suggested.append(
             SuggestedLetter(
                 target_id=target.id or 0,
@@ -309,7 +313,7 @@ def _bundled(target_id: int) -> tuple[Any, ...]:
     )
 
 
-def bundle_letters(engine: Engine, target_id: int) -> Bundle:
+def bundle_letters(*, engine: Engine, target_id: int) -> Bundle:
     """What a printable bundle for one target holds; the letters are read in pages, never all at once."""
     with read_session(engine) as session:
         target = session.get(Target, target_id)

@@ -1,9 +1,9 @@
 """The locked-down Jinja sandbox letters render in: the render budget, bounded operators, filters and tests.
 
-Holds the per-render :class:`_Budget` (deadline, counted steps and characters, in a context variable), the
+Holds the per-render :class:`RenderBudget` (deadline, counted steps and characters, in a context variable), the
 :class:`_LetterSandbox` environment (bounds ``*``, ``**``, ``+``, ``%``; attribute reads only from the allow-list),
 the allow-listed filters (:data:`SAFE_FILTERS`, each checking the size of what it would make) and tests
-(:data:`SAFE_TESTS`), the guard filters the instrumented tree calls, and the one shared environment ``_ENV``.
+(:data:`SAFE_TESTS`), the guard filters the instrumented tree calls, and the one shared environment ``LETTER_ENV``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context, pass_environment
 
 from campaigns.letters.context import (
-    _LOOP_ATTRS,
-    _TOO_LONG,
-    _TOO_MUCH,
-    _VIEW_FIELDS,
-    _VIEWS,
     INT_BITS_MAX,
+    LOOP_ATTRS,
     OUTPUT_MAX,
     RENDER_SECONDS,
+    TOO_LONG,
+    TOO_MUCH,
+    VIEW_FIELDS,
+    VIEWS,
     WORK_MAX,
     RenderStopped,
 )
@@ -37,7 +37,7 @@ from campaigns.letters.context import (
 # --------------------------------------------------------------------------- the render budget
 
 
-class _Budget:
+class RenderBudget:
     __slots__ = ("deadline", "produced", "steps")
 
     def __init__(self) -> None:
@@ -48,12 +48,12 @@ class _Budget:
     def step(self) -> None:
         self.steps += 1
         if not self.steps & 15 and time.monotonic() > self.deadline:
-            raise RenderStopped(_TOO_LONG)
+            raise RenderStopped(TOO_LONG)
 
     def produce(self, size: int) -> None:
         self.produced += size
         if self.produced > WORK_MAX:
-            raise RenderStopped(_TOO_MUCH)
+            raise RenderStopped(TOO_MUCH)
         self.step()
 
     def iterate(self, iterable: Iterable[Any]) -> Iterator[Any]:
@@ -62,11 +62,11 @@ class _Budget:
             yield item
 
 
-_BUDGET: ContextVar[_Budget | None] = ContextVar("rally_letter_budget", default=None)
+CURRENT_BUDGET: ContextVar[RenderBudget | None] = ContextVar("rally_letter_budget", default=None)
 
 
 def _step() -> None:
-    budget = _BUDGET.get()
+    budget = CURRENT_BUDGET.get()
     if budget is not None:
         budget.step()
 
@@ -76,9 +76,9 @@ def _too_big(size: int) -> RenderStopped:
 
 
 def _kind(value: Any) -> str:
-    if type(value) in _VIEW_FIELDS:
-        name = next(n for n, v in _VIEWS.items() if v is type(value))
-        return f"the whole {name} (use one of its parts, e.g. {name}.{fields(_VIEWS[name])[0].name})"
+    if type(value) in VIEW_FIELDS:
+        name = next(n for n, v in VIEWS.items() if v is type(value))
+        return f"the whole {name} (use one of its parts, e.g. {name}.{fields(VIEWS[name])[0].name})"
     if isinstance(value, list | tuple):
         return "a list (use |join(', ') to turn it into text)"
     return f"a {type(value).__name__}"
@@ -128,10 +128,10 @@ class _LetterSandbox(ImmutableSandboxedEnvironment):
         return super().call(context, obj, *args, **kwargs)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
-        allowed = _VIEW_FIELDS.get(type(obj))
+        allowed = VIEW_FIELDS.get(type(obj))
         if allowed is not None:
             return getattr(obj, attribute) if attribute in allowed else self.undefined(obj=obj, name=attribute)
-        if isinstance(obj, Undefined) or (isinstance(obj, LoopContext) and attribute in _LOOP_ATTRS):
+        if isinstance(obj, Undefined) or (isinstance(obj, LoopContext) and attribute in LOOP_ATTRS):
             return super().getattr(obj, attribute)
         return self.unsafe_undefined(obj, attribute)
 
@@ -261,7 +261,7 @@ SAFE_TESTS = frozenset(
 def _guard_output(context: Any, value: Any, literal: int = 0) -> str:
     """Wraps every printed expression: text only, and every character counted wherever it is made."""
     text = _text(value)
-    budget = _BUDGET.get()
+    budget = CURRENT_BUDGET.get()
     if budget is not None:
         budget.produce(len(text) + literal)
     return text
@@ -269,7 +269,7 @@ def _guard_output(context: Any, value: Any, literal: int = 0) -> str:
 
 @pass_context
 def _guard_loop(context: Any, iterable: Any) -> Any:
-    budget = _BUDGET.get()
+    budget = CURRENT_BUDGET.get()
     return iterable if budget is None else budget.iterate(iterable)
 
 
@@ -297,4 +297,4 @@ def _make_environment() -> _LetterSandbox:
     return env
 
 
-_ENV = _make_environment()
+LETTER_ENV = _make_environment()

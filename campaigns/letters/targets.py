@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor
-from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
+from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, Target, utcnow
 from campaigns.core.uploads import RowError, UploadRowsError, check_cells, read_csv, row_errors, shown
 from campaigns.core.validation import NAME_MAX, canonical_email, clean_email, clean_text
@@ -197,34 +197,17 @@ def add_target(
     return target
 
 
-def delete_target(*, session: Session, target_id: int, actor: Actor) -> None:
-    target = session.get(Target, target_id)
-    if target is None:
-        raise NotFound("That target doesn't exist any more: someone may have deleted it already.")
-    session.delete(target)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="targets.delete",
-        campaign_id=target.campaign_id,
-        target_id=target_id,
-        name=target.name,
-        region_code=target.region_code,
-    )
-
-
 def _order(target: Target) -> tuple[bool, str, str, int]:
     return (target.region_code is not None, target.region_code or "", target.name.casefold(), target.id or 0)
 
 
-def list_targets(session: Session, campaign_id: int) -> list[Target]:
+def list_targets(*, session: Session, campaign_id: int) -> list[Target]:
     """All targets of a campaign: those for every signer first, then by region code, then by name."""
     targets = session.execute(select(Target).where(col(Target.campaign_id) == campaign_id)).scalars().all()
     return sorted(targets, key=_order)
 
 
-def targets_for_region(session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
+def list_targets_for_region(*, session: Session, campaign_id: int, region_code: str | None) -> list[Target]:
     """Who a signer of ``region_code`` writes to: the region's own targets, then the targets for every signer."""
     code = (region_code or "").strip().upper()
     where = (

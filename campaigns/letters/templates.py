@@ -29,17 +29,16 @@ from pathlib import Path
 from jinja2 import Template
 from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-from campaigns.letters.checks import _instrument, _static_problems
+from campaigns.letters.checks import instrument, static_problems
 from campaigns.letters.context import (
-    _TOO_DEEP,
-    _TOO_LONG,
-    _TOO_MUCH,
     ALLOWED,
     INT_BITS_MAX,
     OUTPUT_MAX,
     RENDER_SECONDS,
     SOURCE_MAX,
     STOCK_DIR,
+    TOO_LONG,
+    TOO_MUCH,
     WORK_MAX,
     CampaignView,
     LetterContext,
@@ -48,10 +47,10 @@ from campaigns.letters.context import (
     TargetView,
     TemplateProblem,
     TemplateRejected,
-    _sparse_context,
     sample_context,
+    sparse_context,
 )
-from campaigns.letters.sandbox import _BUDGET, _ENV, SAFE_FILTERS, SAFE_TESTS, _Budget
+from campaigns.letters.sandbox import CURRENT_BUDGET, LETTER_ENV, SAFE_FILTERS, SAFE_TESTS, RenderBudget
 
 __all__ = [
     "ALLOWED",
@@ -104,14 +103,14 @@ def _compile(source: str) -> CompiledLetter:
 @functools.lru_cache(maxsize=256)
 def _compile_text(source: str) -> CompiledLetter:
     try:
-        tree = _ENV.parse(source)
-        problems = _static_problems(tree)
+        tree = LETTER_ENV.parse(source)
+        problems = static_problems(tree)
         if problems:
             raise TemplateRejected(problems)
-        tree = _instrument(tree, False)
-        tree.set_environment(_ENV)
-        code = _ENV.compile(tree)  # type: ignore[call-overload]  # _instrument hands back the Template it was given
-        template = _ENV.template_class.from_code(_ENV, code, _ENV.make_globals(None))
+        tree = instrument(tree, False)
+        tree.set_environment(LETTER_ENV)
+        code = LETTER_ENV.compile(tree)  # type: ignore[call-overload]  # instrument hands back the Template it was given
+        template = LETTER_ENV.template_class.from_code(LETTER_ENV, code, LETTER_ENV.make_globals(None))
     except TemplateRejected:
         raise
     except TemplateSyntaxError as exc:
@@ -127,13 +126,14 @@ def _compile_text(source: str) -> CompiledLetter:
     return CompiledLetter(source, template)
 
 
+_TOO_DEEP = "The template calls itself too deeply (a macro that keeps calling itself), so it was stopped."
 _SPARSE = "For a supporter who left out their region, postal code and comment: "
 
 
 def check_template(source: str) -> CompiledLetter:
     """Save-time validation: every rule, then one trial render with sample details (and with none)."""
     compiled = _compile(source)
-    for context, when in ((sample_context(), ""), (_sparse_context(), _SPARSE)):
+    for context, when in ((sample_context(), ""), (sparse_context(), _SPARSE)):
         try:
             render(compiled, context)
         except RenderStopped as exc:
@@ -150,23 +150,23 @@ def _template_line(exc: BaseException) -> int | None:
     return line
 
 
-def _collect(chunks: Iterator[str], budget: _Budget) -> str:
+def _collect(chunks: Iterator[str], budget: RenderBudget) -> str:
     parts: list[str] = []
     size = 0
     for n, chunk in enumerate(chunks):
         size += len(chunk)
         if size > OUTPUT_MAX:
-            raise RenderStopped(_TOO_MUCH)
+            raise RenderStopped(TOO_MUCH)
         parts.append(chunk)
         if not n & 31 and time.monotonic() > budget.deadline:
-            raise RenderStopped(_TOO_LONG)
+            raise RenderStopped(TOO_LONG)
     return "".join(parts)
 
 
 def render(compiled: CompiledLetter, context: LetterContext) -> str:
     """Fill in one letter within :data:`RENDER_SECONDS` and :data:`OUTPUT_MAX`, or raise RenderStopped."""
-    budget = _Budget()
-    token = _BUDGET.set(budget)
+    budget = RenderBudget()
+    token = CURRENT_BUDGET.set(budget)
     chunks = compiled.template.generate(context.variables())
     try:
         return _collect(chunks, budget)
@@ -175,7 +175,7 @@ def render(compiled: CompiledLetter, context: LetterContext) -> str:
     except RecursionError as exc:
         raise RenderStopped(_TOO_DEEP, line=_template_line(exc)) from None
     except MemoryError:
-        raise RenderStopped(_TOO_MUCH) from None
+        raise RenderStopped(TOO_MUCH) from None
     except (SecurityError, UndefinedError) as exc:
         raise RenderStopped(f"{exc.message or exc}", line=_template_line(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a template error (1/0, "a" - 1, ...) is the template's fault
@@ -183,7 +183,7 @@ def render(compiled: CompiledLetter, context: LetterContext) -> str:
         raise RenderStopped(reason, line=_template_line(exc)) from None
     finally:
         chunks.close()  # type: ignore[attr-defined]  # generate() returns a generator; jinja types it Iterator
-        _BUDGET.reset(token)
+        CURRENT_BUDGET.reset(token)
 
 
 def render_source(source: str, context: LetterContext) -> str:

@@ -13,7 +13,6 @@ password ends every log-in of that person. Issuing and using a link are both aud
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,9 +30,7 @@ from campaigns.core.mail import OutgoingMail, mail_mode
 from campaigns.core.models import SupporterToken, User, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import claim_once, hash_token
-from campaigns.people import staff
-
-log = logging.getLogger(__name__)
+from campaigns.people import passwords
 
 PURPOSE = "set-password"
 LINK_HOURS = 24
@@ -163,7 +160,7 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
     """Set the new password with a link: once, before it expires; every log-in of that person ends.
     Returns their email. InvalidInput for a password that isn't good enough (the link still works),
     LinkRefused for a used, expired or unknown link (nothing changes)."""
-    new_hash = staff.hash_password(password)  # slow: before the transaction, and a refused password spends no link
+    new_hash = passwords.hash_password(password)  # slow: before the transaction, and a refused password spends no link
     digest = hash_token(token or "")
 
     def work(session: Session) -> str:
@@ -174,7 +171,7 @@ def use_link(*, engine: Engine, token: str, password: str, now: datetime | None 
         user = session.execute(select(User).where(col(User.email) == claimed)).scalar_one_or_none()
         if user is None or not user.is_active:
             raise LinkRefused("This account is no longer active, so its password can't be set. Ask an admin.")
-        ended = staff.store_password(session, user, new_hash, now=at)
+        ended = passwords.store_password(session=session, user=user, password_hash=new_hash, now=at)
         record(session=session, actor=Actor(user.id, user.email), action="user.password_reset", sessions_ended=ended)
         return user.email
 

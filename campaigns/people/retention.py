@@ -3,7 +3,7 @@
 ``RALLY_RETENTION_DAYS`` (default 365; 0 or empty: keep until each supporter erases it) counts from the
 campaign's close: ``closed_at`` for a closed or archived campaign, the deadline for a published one
 whose deadline has passed (it closed itself). Signatures are anonymized exactly as a supporter's own
-erasure does it (:func:`campaigns.people.supporters.anonymize_signatures`): counts stay, people go.
+erasure does it (:func:`campaigns.people.supporter_erasure.anonymize_signatures`): counts stay, people go.
 
 Runs in batches, one short transaction each, so a large campaign never holds a long lock and an
 interrupted run simply continues next time. Already-anonymized signatures are skipped: running it
@@ -24,7 +24,7 @@ from campaigns.core import audit
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SupporterToken, utcnow
 from campaigns.core.settings import get_settings
-from campaigns.people.supporters import anonymize_signatures
+from campaigns.people.supporter_erasure import anonymize_signatures
 
 BATCH = 1000
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
@@ -81,7 +81,7 @@ def _spent_links(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def plan(session: Session, *, days: int, now: datetime | None = None) -> RetentionReport:
+def plan_retention(*, session: Session, days: int, now: datetime | None = None) -> RetentionReport:
     """What a run would do now, changing nothing."""
     now = now or utcnow()
     spent = int(session.execute(select(func.count()).select_from(_TOKENS).where(_spent_links(now))).scalar_one())
@@ -115,7 +115,7 @@ def _anonymize_batch(session: Session, campaign_id: int, after_id: int, batch: i
     )
     if not ids:
         return None
-    anonymize_signatures(session, [i for i in ids if i is not None], now=now)
+    anonymize_signatures(session=session, signature_ids=[i for i in ids if i is not None], now=now)
     return max(i for i in ids if i is not None)
 
 
@@ -131,7 +131,7 @@ def run_retention(
     days = get_settings().retention_days if days is None else days
     now = now or utcnow()
     with read_session(engine) as session:
-        report = plan(session, days=days, now=now)
+        report = plan_retention(session=session, days=days, now=now)
     if not apply:
         return report
     done = []
@@ -147,14 +147,8 @@ def run_retention(
         if total:
             run_write(
                 engine,
-                lambda s, cid=due.campaign_id, n=total: audit.record(
-                    # type: ignore[misc]  # mypy can't type a lambda with a default
-                    session=s,
-                    actor=audit.CLI,
-                    action="retention.anonymize",
-                    campaign_id=cid,
-                    signatures=n,
-                    days=days,
+                lambda s, cid=due.campaign_id, n=total: audit.record(  # type: ignore[misc]  # mypy can't type a lambda with a default
+                    session=s, actor=audit.CLI, action="retention.anonymize", campaign_id=cid, signatures=n, days=days
                 ),
             )
         done.append(CampaignDue(due.campaign_id, due.slug, due.closed_at, total))

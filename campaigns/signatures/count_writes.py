@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import delete, func, insert, literal_column, select, text, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, Signature, SignatureStatus, utcnow
@@ -143,11 +143,11 @@ def _take(session: Session, table: Any, where: list[Any], n: int, now: datetime)
         ).first()
         if row is None:
             break
-        step = min(left, int(row.count))
+        step = min(left, int(row.count))  # type: ignore[call-overload]  # the "count" column; the stubs see tuple.count
         values: dict[str, Any] = {"count": table.c.count - step}
         if "updated_at" in table.c:
             values["updated_at"] = now
-        if session.execute(
+        if session.execute(  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
             update(table).where(*where, table.c.shard == row.shard, table.c.count >= step).values(**values)
         ).rowcount:
             left -= step
@@ -221,10 +221,10 @@ def rebuild_counts(*, session: Session, campaign_id: int) -> int:
     For after a bulk load or a repair. Runs inside the caller's write transaction; returns the new total.
     """
     _rebuild_hourly(session, campaign_id)
-    session.execute(delete(RegionCount).where(RegionCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    session.execute(delete(RegionCount).where(col(RegionCount.campaign_id) == campaign_id))
     grouped = session.execute(
-        select(Signature.region_code, func.count())
-        .where(Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
+        select(col(Signature.region_code), func.count())
+        .where(col(Signature.campaign_id) == campaign_id, col(Signature.status) == SignatureStatus.counted.value)
         .group_by(Signature.region_code)
     ).all()
     now = utcnow()
@@ -241,21 +241,19 @@ def rebuild_counts(*, session: Session, campaign_id: int) -> int:
 
 def _rebuild_hourly(session: Session, campaign_id: int) -> None:
     dialect = session.connection().dialect.name
-    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]
-    counted = (Signature.campaign_id == campaign_id, Signature.status == SignatureStatus.counted.value)
-    session.execute(delete(HourlyCount).where(HourlyCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    created = Signature.__table__.c.created_at  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+    counted = (col(Signature.campaign_id) == campaign_id, col(Signature.status) == SignatureStatus.counted.value)
+    session.execute(delete(HourlyCount).where(col(HourlyCount.campaign_id) == campaign_id))
     hour = time_bucket(dialect, created, "hour")
     by_hour = select(literal_column(str(campaign_id)), hour, literal_column("0"), func.count()).where(*counted)
-    session.execute(
-        insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour))  # type: ignore[arg-type]
-    )
-    session.execute(delete(RegionDayCount).where(RegionDayCount.campaign_id == campaign_id))  # type: ignore[arg-type]
+    session.execute(insert(HourlyCount).from_select(["campaign_id", "hour", "shard", "count"], by_hour.group_by(hour)))
+    session.execute(delete(RegionDayCount).where(col(RegionDayCount.campaign_id) == campaign_id))
     day = time_bucket(dialect, created, "day")
     by_day = select(
-        literal_column(str(campaign_id)), Signature.region_code, day, literal_column("0"), func.count()
+        literal_column(str(campaign_id)), col(Signature.region_code), day, literal_column("0"), func.count()
     ).where(*counted)
     session.execute(
-        insert(RegionDayCount).from_select(  # type: ignore[arg-type]
+        insert(RegionDayCount).from_select(
             ["campaign_id", "region_code", "day", "shard", "count"], by_day.group_by(Signature.region_code, day)
         )
     )
@@ -281,4 +279,4 @@ def fold_past_hours(*, session: Session, now: datetime | None = None) -> int:
     """
     if session.connection().dialect.name != "postgresql":
         return 0
-    return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)
+    return int(session.execute(_FOLD_PAST_HOURS, {"before": hour_of(now or utcnow())}).rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import BigInteger, bindparam, cast, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from campaigns.core.db import HotStatement
 from campaigns.core.models import HourlyCount, RegionCount, RegionDayCount, utcnow
@@ -40,9 +40,9 @@ def count_total(*, session: Session, campaign_id: int) -> int:
 
 
 _TOTALS = (
-    select(RegionCount.campaign_id, func.sum(RegionCount.count))
-    .where(RegionCount.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(RegionCount.campaign_id)
+    select(col(RegionCount.campaign_id), func.sum(RegionCount.count))
+    .where(col(RegionCount.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(RegionCount.campaign_id))
 )
 
 
@@ -57,9 +57,9 @@ def count_totals(*, session: Session, campaign_ids: Iterable[int]) -> dict[int, 
 
 
 _REGION_SUMS = (
-    select(RegionCount.region_code, func.sum(RegionCount.count).label("n"))
-    .where(RegionCount.campaign_id == bindparam("campaign_id"))
-    .group_by(RegionCount.region_code)
+    select(col(RegionCount.region_code), func.sum(RegionCount.count).label("n"))
+    .where(col(RegionCount.campaign_id) == bindparam("campaign_id"))
+    .group_by(col(RegionCount.region_code))
 )
 
 
@@ -75,9 +75,9 @@ def count_by_region(*, session: Session, campaign_id: int) -> dict[str, int]:
 
 
 _REGION_SUMS_OF = (
-    select(RegionCount.campaign_id, RegionCount.region_code, func.sum(RegionCount.count))
-    .where(RegionCount.campaign_id.in_(bindparam("ids", expanding=True)))  # type: ignore[attr-defined]
-    .group_by(RegionCount.campaign_id, RegionCount.region_code)
+    select(col(RegionCount.campaign_id), col(RegionCount.region_code), func.sum(RegionCount.count))
+    .where(col(RegionCount.campaign_id).in_(bindparam("ids", expanding=True)))
+    .group_by(col(RegionCount.campaign_id), col(RegionCount.region_code))
 )
 
 
@@ -105,7 +105,7 @@ def rank_regions(*, session: Session, campaign_id: int, scheme_id: str) -> pd.Da
 
 def get_last_updated(*, session: Session, campaign_id: int) -> datetime | None:
     """When the campaign's region counts last changed (None before its first counted signature)."""
-    stmt = select(func.max(RegionCount.updated_at)).where(RegionCount.campaign_id == campaign_id)
+    stmt = select(func.max(col(RegionCount.updated_at))).where(col(RegionCount.campaign_id) == campaign_id)
     value = session.execute(stmt).scalar_one()
     return value
 
@@ -153,13 +153,13 @@ def count_by_hour(*, session: Session, campaign_id: int) -> pd.DataFrame:
 
 
 _LAST_24_HOURS = (
-    select(HourlyCount.campaign_id, func.sum(HourlyCount.count))
+    select(col(HourlyCount.campaign_id), func.sum(HourlyCount.count))
     .where(
-        HourlyCount.campaign_id.in_(bindparam("ids", expanding=True)),  # type: ignore[attr-defined]
-        HourlyCount.hour >= bindparam("since"),
-        HourlyCount.hour <= bindparam("until"),
+        col(HourlyCount.campaign_id).in_(bindparam("ids", expanding=True)),
+        col(HourlyCount.hour) >= bindparam("since"),
+        col(HourlyCount.hour) <= bindparam("until"),
     )
-    .group_by(HourlyCount.campaign_id)
+    .group_by(col(HourlyCount.campaign_id))
 )
 
 
@@ -180,10 +180,13 @@ def count_last_24_hours(
 
 
 _REGION_DAYS = (
-    select(RegionDayCount.day, func.sum(RegionDayCount.count).label("n"))
-    .where(RegionDayCount.campaign_id == bindparam("campaign_id"), RegionDayCount.region_code == bindparam("region"))
-    .group_by(RegionDayCount.day)
-    .order_by(RegionDayCount.day)
+    select(col(RegionDayCount.day), func.sum(RegionDayCount.count).label("n"))
+    .where(
+        col(RegionDayCount.campaign_id) == bindparam("campaign_id"),
+        col(RegionDayCount.region_code) == bindparam("region"),
+    )
+    .group_by(col(RegionDayCount.day))
+    .order_by(col(RegionDayCount.day))
 )
 
 

@@ -118,7 +118,7 @@ def list_importable_campaigns(*, session: Session) -> list[Campaign]:
 
 
 def _campaign(session: Session, slug: str) -> PaperCampaign:
-    campaign = get_campaign_by_slug(session, slug.strip())
+    campaign = get_campaign_by_slug(session=session, slug=slug.strip())
     if campaign is None:
         raise campaign_not_found(slug.strip())
     if campaign.status not in IMPORTABLE:

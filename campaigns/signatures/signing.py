@@ -20,12 +20,11 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlmodel import Session, SQLModel
 
-from campaigns.catalog.listing import campaign_not_found, is_possible_slug
+from campaigns.catalog.listing import campaign_not_found, is_possible_slug, is_public
 from campaigns.core.db import HotStatement, insert_for
 from campaigns.core.errors import CampaignClosed, InvalidInput
 from campaigns.core.models import (
     Campaign,
-    CampaignStatus,
     CommentStatus,
     Signature,
     SignatureSource,
@@ -208,9 +207,9 @@ def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
     """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
     row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if is_possible_slug(slug) else None
     campaign = _OpenCampaign(*row) if row is not None else None
-    if campaign is None or campaign.status in (CampaignStatus.draft, CampaignStatus.archived):  # look the same
+    if campaign is None or not is_public(campaign):  # look the same
         raise campaign_not_found(slug)
-    if not campaign.accepts_signatures(now):
+    if not campaign.accepts_signatures(now):  # type: ignore[misc]  # Campaign's method, reading fields both have
         raise CampaignClosed("This campaign has closed and no longer accepts signatures. Thank you for caring.")
     return campaign
 
@@ -284,7 +283,12 @@ def sign(
             )
         if confirm is not None:
             confirmation.queue_link(
-                session=session, signature_id=signature_id, campaign=campaign, row=row, token=confirm, now=now
+                session=session,
+                signature_id=signature_id,  # type: ignore[arg-type]  # created: it has an id
+                campaign=campaign,
+                row=row,
+                token=confirm,
+                now=now,
             )
     elif campaign.require_confirmation:  # the owner hears of it by email; the screen is the same as anyone's
         confirmation.answer_repeat(session=session, campaign=campaign, email_canonical=row["email_canonical"], now=now)

@@ -21,7 +21,7 @@ from campaigns.core.db import get_engine, read_session, run_write, snapshot_sess
 from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import get_settings
-from campaigns.people import staff
+from campaigns.people import logins
 from campaigns.ui import widgets
 
 log = logging.getLogger("campaigns.ui")
@@ -59,7 +59,7 @@ def write(work: Callable[[Any], T]) -> T:
 
 def session_cookie() -> str | None:
     """The browser's Rally session cookie (HttpOnly: sent with the websocket that runs this script)."""
-    value = st.context.cookies.get(staff.COOKIE_NAME)
+    value = st.context.cookies.get(logins.COOKIE_NAME)
     return value if isinstance(value, str) else None
 
 
@@ -80,7 +80,7 @@ def current_person() -> Actor | None:
     if not cookie:
         return None
     try:
-        return write(lambda session: staff.identify(session=session, cookie_value=cookie))
+        return write(lambda session: logins.identify(session=session, cookie_value=cookie))
     except RallyError:
         log.exception("could not check the session")
         return None

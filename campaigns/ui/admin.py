@@ -7,7 +7,8 @@ import streamlit as st
 
 from campaigns.core import audit
 from campaigns.core.mail import mail_mode
-from campaigns.people import password_links, staff
+from campaigns.core.models import UserPublic
+from campaigns.people import password_links, passwords, staff
 from campaigns.ui import access, errors
 
 
@@ -16,7 +17,7 @@ def render_people() -> None:
     st.set_page_config(layout="wide")  # tables need the room
     st.title("People")
     with access.reading() as session:
-        people = staff.list_users(session)
+        people = staff.list_users(session=session)
     st.dataframe(
         pd.DataFrame(
             [
@@ -38,7 +39,9 @@ def render_people() -> None:
             email = st.text_input("Email")
             name = st.text_input("Name (optional)")
             roles = st.multiselect("Roles", staff.ROLES, default=["organizer"])
-            password = st.text_input(f"First password ({staff.PASSWORD_RULE}; tell them privately)", type="password")
+            password = st.text_input(
+                f"First password ({passwords.PASSWORD_RULE}; tell them privately)", type="password"
+            )
             if st.form_submit_button("Add person", type="primary"):
                 with errors.shown(each_field=True) as failed:
                     access.write(
@@ -65,14 +68,14 @@ def render_people() -> None:
     _reset_password(actor, chosen)
 
 
-def _reset_password(actor: audit.Actor, chosen: staff.UserInfo) -> None:
+def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
     st.subheader("Reset their password", anchor=False)
     if chosen.id == actor.user_id:
         st.caption("To change your own password, use Account → Password.")
         return
     by_mail = mail_mode() is not None
     st.caption(
-        f"Makes a link with which {chosen.email} chooses a new password ({staff.PASSWORD_RULE}). It works once, "
+        f"Makes a link with which {chosen.email} chooses a new password ({passwords.PASSWORD_RULE}). It works once, "
         f"within {password_links.LINK_HOURS} hours, and using it logs them out everywhere; until then their "
         "current password keeps working. "
         + ("The link is emailed to them." if by_mail else "Email is not set up here, so the link is shown to you once.")

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import streamlit as st
 
+from campaigns.catalog import listing
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.settings import get_settings
@@ -207,7 +208,7 @@ def _live(slug: str, staff: bool, scheme: str | None, per_capita: bool, daily: b
 def _headline(data: live.DashboardData) -> None:
     first, second, third = st.columns(3)
     first.metric("Signatures", f"{data.total:,}")
-    reached = f"{100 * data.total / data.goal:.0f}% reached" if data.goal else None
+    reached = f"{100 * listing.goal_share(data.total, data.goal, capped=False):.0f}% reached" if data.goal else None
     second.metric("Goal", f"{data.goal:,}", reached, delta_color="off")
     third.metric("Last 24 hours", f"{data.last_24h:,}")
     widgets.progress(data.total, data.goal)
@@ -296,7 +297,8 @@ def _letters(data: live.DashboardData) -> None:
 
 def _campaigns_table(data: live.DashboardData) -> None:
     st.subheader("Campaigns", anchor=False)
-    table = data.campaigns.assign(progress=lambda f: (f["total"] / f["goal"].where(f["goal"] > 0)).clip(upper=1))
+    shares = [listing.goal_share(t, g) for t, g in zip(data.campaigns["total"], data.campaigns["goal"], strict=True)]
+    table = data.campaigns.assign(progress=shares)
     st.dataframe(
         table.drop(columns=["slug"]),
         hide_index=True,

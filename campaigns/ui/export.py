@@ -32,7 +32,7 @@ def render() -> None:
         "included. Every export is written to the audit log."
     )
     with access.reading() as session:
-        campaigns = lifecycle.list_campaigns_for_staff(session)
+        campaigns = lifecycle.list_campaigns_for_staff(session=session)
     labels = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not labels:
         return

@@ -31,7 +31,7 @@ def render(campaign_title: str, done: SignResult) -> None:
     if not done.created or done.signature_id is None:
         return  # a repeat sign-on: nothing stored about that signature is shown or acted on
     with access.reading() as session:
-        suggestions = outreach.suggest_letters(session, done.signature_id)
+        suggestions = outreach.suggest_letters(session=session, signature_id=done.signature_id)
     if not suggestions:
         return
     st.subheader("Now write to the people who decide", anchor=False)

@@ -1,7 +1,7 @@
 """My data: a supporter asks for a one-time link by email, opens it, and manages what Rally holds about them.
 
 ``/my-data?token=...`` (the emailed link) is claimed once; the token leaves the address bar at once and
-the page remembers the verified address for ``supporters.SESSION_MINUTES`` in this browser tab only.
+the page remembers the verified address for ``supporter_links.SESSION_MINUTES`` in this browser tab only.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 import streamlit as st
 
-from campaigns.core.models import utcnow
+from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
-from campaigns.people import supporters
+from campaigns.people import supporter_data, supporter_erasure, supporter_links
 from campaigns.ui import access, errors, reads, widgets
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
@@ -38,11 +38,11 @@ def render() -> None:
 def _open_link(token: str) -> None:
     del st.query_params["token"]  # out of the address bar (and history) before anything else
     try:
-        email = access.write(lambda session: supporters.claim_link(session=session, token=token))
-    except supporters.LinkRefused as exc:
+        email = access.write(lambda session: supporter_links.claim_link(session=session, token=token))
+    except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
-    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    until = utcnow() + timedelta(minutes=supporter_links.SESSION_MINUTES)
     st.session_state[STATE] = {"email": email, "until": until, "only": None}
 
 
@@ -51,11 +51,11 @@ def _open_receipt(token: str) -> None:
     del st.query_params["receipt"]
     try:
         with access.reading() as session:
-            owner = supporters.open_receipt(session=session, token=token)
-    except supporters.LinkRefused as exc:
+            owner = supporter_links.open_receipt(session=session, token=token)
+    except supporter_links.LinkRefused as exc:
         st.error(exc.user_message, icon=":material/link_off:")
         return
-    until = utcnow() + timedelta(minutes=supporters.SESSION_MINUTES)
+    until = utcnow() + timedelta(minutes=supporter_links.SESSION_MINUTES)
     st.session_state[STATE] = {"email": owner.email_canonical, "until": until, "only": owner.signature_id}
 
 
@@ -66,7 +66,7 @@ def _verified_email() -> str | None:
     if state["until"] <= utcnow():
         del st.session_state[STATE]
         st.session_state[NOTICE] = (
-            f"For your safety this page forgets your address after {supporters.SESSION_MINUTES} minutes. "
+            f"For your safety this page forgets your address after {supporter_links.SESSION_MINUTES} minutes. "
             "Ask for a new link below."
         )
         return None
@@ -103,7 +103,7 @@ def _render_request() -> None:
     if not submitted:
         return
     with errors.shown(slot) as failed:  # an InvalidInput's first message is its user_message
-        supporters.send_link(engine=access.engine(), email=email)
+        supporter_links.send_link(engine=access.engine(), email=email)
     if failed:
         return
     slot.success(
@@ -122,7 +122,7 @@ def _day(moment: datetime | None) -> str:
 
 def _render_data(email: str, only: int | None = None) -> None:
     with access.reading() as session:
-        data = supporters.my_data(session, email_canonical=email, only=only)
+        data = supporter_data.get_my_data(session=session, email_canonical=email, only=only)
     minutes = max(1, int((st.session_state[STATE]["until"] - utcnow()).total_seconds() // 60))
     if only is None:
         st.caption(f"Data held for {widgets.plain(email)}. This page forgets you in {minutes} minutes.")
@@ -159,7 +159,7 @@ def _render_data(email: str, only: int | None = None) -> None:
 
 def _export(email: str, only: int | None) -> str:
     with access.reading() as session:
-        return supporters.export_my_data_json(session, email_canonical=email, only=only)
+        return supporter_data.export_my_data_json(session=session, email_canonical=email, only=only)
 
 
 COMMENT_TEXT = {"pending": " (awaiting review)", "approved": " (shown publicly)", "hidden": " (not shown)"}
@@ -172,7 +172,7 @@ STATUS_TEXT = {
 }
 
 
-def _one_signature(email: str, signature: supporters.SignatureView) -> None:
+def _one_signature(email: str, signature: SignatureView) -> None:
     sid = signature.signature_id
     st.markdown(f"**{widgets.plain(signature.campaign_title)}**")
     st.caption(
@@ -186,7 +186,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
         access.write(
-            lambda s: supporters.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
+            lambda s: supporter_data.set_consent(session=s, email_canonical=email, signature_id=sid, consent=consent),
         )
         st.session_state["my_data_saved"] = (
             "Saved: the organizers may contact you about this campaign."
@@ -214,7 +214,7 @@ def _one_signature(email: str, signature: supporters.SignatureView) -> None:
     yes, no = st.columns(2)
     if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
         access.write(
-            lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
+            lambda s: supporter_data.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
         del st.session_state[confirm_key]
         reads.forget_public_reads()
@@ -240,13 +240,13 @@ DELIVERY_TEXT = {  # (what happened, channel) -> what the page says; only "sent 
 }
 
 
-def delivery_text(delivery: supporters.DeliveryView) -> str:
+def delivery_text(delivery: DeliveryView) -> str:
     """What happened to one delivery, in the page's words, with its day when there is one."""
     text = DELIVERY_TEXT.get((delivery.what_happened, delivery.channel), f"{delivery.channel}: {delivery.status}")
     return text + (f" on {_day(delivery.sent_at)}" if delivery.sent_at else "")
 
 
-def _one_letter(letter: supporters.LetterView) -> None:
+def _one_letter(letter: LetterView) -> None:
     to = " ".join(p for p in (letter.target_title, letter.target_name) if p) or "a target no longer listed"
     st.markdown(f"**To {widgets.plain(to)}** · {widgets.plain(letter.campaign_title)}")
     how = [delivery_text(d) for d in letter.deliveries]
@@ -285,7 +285,7 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
 
 def _erase(email: str, *, withdraw: bool, only: int | None) -> None:
     done = access.write(
-        lambda s: supporters.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
+        lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=email, withdraw=withdraw, only=only),
     )
     reads.forget_public_reads()
     counted = f" {done.withdrawn} signature{'s' if done.withdrawn != 1 else ''} no longer count." if withdraw else ""

@@ -12,7 +12,7 @@ import streamlit as st
 from campaigns.catalog import lifecycle, listing
 from campaigns.core.audit import Actor
 from campaigns.core.mail import mail_mode
-from campaigns.core.models import Campaign, CampaignStatus
+from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
 from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
@@ -66,7 +66,7 @@ def render_overview() -> None:
 
 def _campaigns() -> list[Campaign]:
     with access.reading() as session:
-        return lifecycle.list_campaigns_for_staff(session)
+        return lifecycle.list_campaigns_for_staff(session=session)
 
 
 def render_editor() -> None:
@@ -117,7 +117,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     key = campaign.slug if campaign else NEW
     with access.reading() as session:
         schemes = lookup.list_all_schemes(session=session)
-        consent = listing.consent_text(session, campaign) if campaign else listing.DEFAULT_CONSENT_TEXT
+        consent = listing.get_consent_text(session=session, campaign=campaign) if campaign else DEFAULT_CONSENT_TEXT
     if campaign is None:
         title = st.text_input("Title", max_chars=200, key=f"{key}-title", on_change=_suggest_slug, args=(key,))
         slug = st.text_input(
@@ -193,12 +193,12 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
     if st.button("Create draft" if campaign is None else "Save changes", type="primary", key=f"{key}-save"):
         if campaign is None:
             work: Callable[[Any], Campaign] = lambda s: listing.create_campaign(  # noqa: E731
-                session=s, campaign_create=listing.CampaignCreate(**values), actor=actor
+                session=s, campaign_create=CampaignCreate(**values), actor=actor
             )
         else:
             cid = campaign.id or 0
             work = lambda s: lifecycle.update_campaign(  # noqa: E731
-                session=s, campaign_id=cid, changes=lifecycle.CampaignUpdate(**values), actor=actor
+                session=s, campaign_id=cid, changes=CampaignUpdate(**values), actor=actor
             )
         saved = _attempt(work)
         if saved is not None:
@@ -213,7 +213,7 @@ def _suggest_slug(key: str) -> None:
         return
     title = st.session_state.get(f"{key}-title", "")
     with access.reading() as session:
-        st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session, title) if title.strip() else ""
+        st.session_state[f"{key}-slug"] = lifecycle.suggest_slug(session=session, title=title) if title.strip() else ""
 
 
 def _slug_typed(key: str) -> None:

@@ -29,7 +29,7 @@ def _offer_report(failed: errors.Failure, report_name: str) -> None:
 def render_targets(actor: Actor, campaign: Campaign) -> None:
     cid = campaign.id or 0
     with access.reading() as session:
-        current = targets.list_targets(session, cid)
+        current = targets.list_targets(session=session, campaign_id=cid)
     st.markdown("**Targets** are the people letters go to: one for everyone, or one or more per region.")
     if current:
         st.dataframe(
@@ -96,7 +96,7 @@ def _bundle(campaign: Campaign, current: list) -> None:
     )
     ready_key = f"{campaign.slug}-bundle-{chosen}"
     if st.button("Build the bundle", key=f"{ready_key}-build"):
-        bundle = outreach.bundle_letters(access.engine(), chosen)
+        bundle = outreach.bundle_letters(engine=access.engine(), target_id=chosen)
         if bundle.letter_count == 0:
             st.info("No letters to this target yet.")
         else:
@@ -239,7 +239,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
             )
         )
     with access.reading() as session:
-        current_targets = targets.list_targets(session, cid)
+        current_targets = targets.list_targets(session=session, campaign_id=cid)
     sample = templates.sample_context()
     preview_targets = current_targets[:5] or [None]  # type: ignore[list-item]  # None: the preview without a target
     st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
@@ -264,8 +264,8 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         if not refused:
             st.success("Saved. New signers get this letter.")
     with access.reading() as session:
-        tallies = outreach.tally(session, cid)
-        failed = outreach.failed_deliveries(session, cid)
+        tallies = outreach.tally_letters(session=session, campaign_id=cid)
+        failed = outreach.list_failed_deliveries(session=session, campaign_id=cid)
     if tallies:
         st.markdown("**Letters per target**")
         st.dataframe(

@@ -10,11 +10,11 @@ from datetime import datetime
 
 import streamlit as st
 
-from campaigns.catalog.listing import CampaignPage
 from campaigns.core.errors import InvalidInput
+from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
-from campaigns.people.supporters import receipt_url
+from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import access, errors, letter_step, reads, widgets
 
@@ -64,7 +64,7 @@ def render_campaign(slug: str) -> None:
     render_campaign_view(page, done=st.session_state.get(f"signed:{slug}"))
 
 
-def render_campaign_view(page: CampaignPage, *, done: SignResult | None = None, preview: bool = False) -> None:
+def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None, preview: bool = False) -> None:
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(widgets.plain(page.title))
     st.markdown(f"**{widgets.plain(page.purpose)}**")
@@ -98,7 +98,7 @@ def _live_count(slug: str, own_total: int) -> None:
         render_count(page, own_total=own_total, read_at=read_at)
 
 
-def render_count(page: CampaignPage, *, own_total: int = 0, read_at: datetime | None = None) -> None:
+def render_count(page: CampaignPublic, *, own_total: int = 0, read_at: datetime | None = None) -> None:
     """``own_total``: the count this visitor saw right after signing (the cached page may not include them yet)."""
     total = max(page.total, own_total)
     widgets.progress(total, page.goal)
@@ -140,7 +140,7 @@ def _source() -> dict[str, str | None]:
     }
 
 
-def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
+def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
     scheme = reads.region_scheme(page.region_scheme)
     info = scheme.info
     codes = [r.code for r in scheme.regions]
@@ -208,7 +208,7 @@ def render_sign_form(page: CampaignPage, *, preview: bool = False) -> None:
     st.rerun()
 
 
-def render_thank_you(page: CampaignPage, done: SignResult, *, confirmed: bool = False) -> None:
+def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool = False) -> None:
     """The thank-you: built only from what this visitor typed (``done``), the same for a new and a repeated
     signature. ``confirmed``: shown after the signer followed their confirmation link."""
     with st.container(border=True):

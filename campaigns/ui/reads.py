@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import streamlit as st
 
 from campaigns.catalog import listing
+from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
@@ -18,26 +19,26 @@ PUBLIC_TTL_SECONDS = 5
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _public_campaigns(url: str) -> list[listing.CampaignSummary]:
+def _public_campaigns(url: str) -> list[CampaignSummary]:
     with access.reading() as session:
         return listing.list_public_campaigns(session=session)
 
 
-def public_campaigns() -> list[listing.CampaignSummary]:
+def public_campaigns() -> list[CampaignSummary]:
     return _public_campaigns(get_settings().effective_database_url)
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _campaign_page(url: str, slug: str) -> tuple[listing.CampaignPage, datetime]:
+def _campaign_page(url: str, slug: str) -> tuple[CampaignPublic, datetime]:
     with access.reading() as session:
         return listing.get_campaign_page(session=session, slug=slug), datetime.now(UTC)
 
 
-def campaign_page(slug: str) -> listing.CampaignPage:
+def campaign_page(slug: str) -> CampaignPublic:
     return _campaign_page(get_settings().effective_database_url, slug)[0]
 
 
-def campaign_page_read_at(slug: str) -> tuple[listing.CampaignPage, datetime]:
+def campaign_page_read_at(slug: str) -> tuple[CampaignPublic, datetime]:
     """The cached public page and when it was read from the database (UTC): for "updated at" notes."""
     return _campaign_page(get_settings().effective_database_url, slug)
 

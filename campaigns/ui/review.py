@@ -46,7 +46,7 @@ def render_trends(campaign_id: int, *, title: str | None = None, where: str = "b
 def render_trends_for(slug: str) -> None:
     """The staff dashboard's alerts for one campaign."""
     with access.reading() as session:
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is not None:
         render_trends(campaign.id or 0, where="on [Review signatures](/review)")
 
@@ -62,13 +62,13 @@ def render_review() -> None:
     st.title("Review signatures")
     _outcome()
     with access.reading() as session:
-        campaigns = lifecycle.list_campaigns_for_staff(session)
+        campaigns = lifecycle.list_campaigns_for_staff(session=session)
     choices = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not choices:
         return
     slug = st.selectbox("Campaign", list(choices), format_func=choices.__getitem__, key="review-campaign")
     with access.reading() as session:
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None:
         st.info("That campaign is gone. Pick another.")
         return

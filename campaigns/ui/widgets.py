@@ -53,7 +53,7 @@ def deadline_text(deadline: datetime | None, is_open: bool) -> str:
 
 
 def progress(total: int, goal: int) -> None:
-    st.progress(min(1.0, total / goal) if goal else 0.0, text=f"**{total:,}** of {goal:,} signatures")
+    st.progress(listing.goal_share(total, goal), text=f"**{total:,}** of {goal:,} signatures")
 
 
 _STYLE = """

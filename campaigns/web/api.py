@@ -109,7 +109,7 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
             page = listing.get_campaign_page(session=session, slug=slug)
         except NotFound:
             return None
-        campaign = listing.get_campaign_by_slug(session, slug)
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
         assert campaign is not None and campaign.id is not None
         regions = counts.rank_regions(session=session, campaign_id=campaign.id, scheme_id=campaign.region_scheme)
         updated = counts.get_last_updated(session=session, campaign_id=campaign.id)

@@ -21,12 +21,12 @@ from campaigns.core.client_address import client_address
 from campaigns.core.db import get_engine, read_session, run_write
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.settings import get_settings
-from campaigns.people import password_links, staff
+from campaigns.people import logins, password_links, passwords
 from campaigns.web import errors
 
 MESSAGES = {
-    "failed": staff.LoginFailed().user_message,
-    "throttled": staff.LoginThrottled().user_message,
+    "failed": logins.LoginFailed().user_message,
+    "throttled": logins.LoginThrottled().user_message,
     "origin": "The log-in form must be sent from this site. Open the log-in page again and retry.",
     "unavailable": "Rally can't reach its database right now, so nobody can log in. This is not about your "
     "password: please try again in a few minutes.",
@@ -138,8 +138,8 @@ def _client(request: Request) -> str:
 
 def current_person(request: Request) -> Actor | None:
     """Who sent ``request``: the staff session its cookie names, checked against the database (None without one)."""
-    cookie = request.cookies.get(staff.COOKIE_NAME)
-    return run_write(get_engine(), lambda s: staff.identify(session=s, cookie_value=cookie)) if cookie else None
+    cookie = request.cookies.get(logins.COOKIE_NAME)
+    return run_write(get_engine(), lambda s: logins.identify(session=s, cookie_value=cookie)) if cookie else None
 
 
 def login_page(request: Request) -> Response:
@@ -163,7 +163,7 @@ async def login(request: Request) -> Response:
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
     try:
         cookie = await to_thread.run_sync(
-            lambda: staff.log_in(
+            lambda: logins.log_in(
                 engine=get_engine(),
                 email=email,
                 password=password,
@@ -171,7 +171,7 @@ async def login(request: Request) -> Response:
                 user_agent=request.headers.get("user-agent", ""),
             )
         )
-    except staff.LoginThrottled:
+    except logins.LoginThrottled:
         return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
     except StorageError as exc:  # not a wrong password: say so
         return _failed(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
@@ -179,7 +179,7 @@ async def login(request: Request) -> Response:
         return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        staff.COOKIE_NAME,
+        logins.COOKIE_NAME,
         cookie,
         max_age=get_settings().session_hours * 3600,
         httponly=True,
@@ -197,17 +197,17 @@ def logout_page(request: Request) -> HTMLResponse:
 async def logout(request: Request) -> Response:
     if not same_origin(request):
         return _page("Log out", LOGOUT_FORM, "origin", 403)
-    cookie = request.cookies.get(staff.COOKIE_NAME)
+    cookie = request.cookies.get(logins.COOKIE_NAME)
     try:
         await to_thread.run_sync(
-            lambda: run_write(get_engine(), lambda s: staff.end_session(session=s, cookie_value=cookie))
+            lambda: run_write(get_engine(), lambda s: logins.end_session(session=s, cookie_value=cookie))
         )
     except StorageError as exc:  # the session stays in the database; this browser forgets it at least
         response = _failed(exc, "Log out", LOGOUT_FORM)
-        response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+        response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
         return response
     response = RedirectResponse("/auth/login?m=out", status_code=303)
-    response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
 
 
@@ -220,8 +220,8 @@ def _set_password_form(token: str, email: str) -> str:
     return LINK_FORM.format(
         token=html.escape(token, quote=True),
         email=html.escape(email),
-        rule=html.escape(staff.PASSWORD_RULE),
-        minimum=staff.PASSWORD_MIN,
+        rule=html.escape(passwords.PASSWORD_RULE),
+        minimum=passwords.PASSWORD_MIN,
     )
 
 
@@ -262,7 +262,7 @@ async def set_password(request: Request) -> Response:
         problem, status = exc.user_message, errors.status_of(exc)
         return await to_thread.run_sync(lambda: again(problem, status))
     response = RedirectResponse("/auth/login?m=password-set", status_code=303)
-    response.delete_cookie(staff.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    response.delete_cookie(logins.COOKIE_NAME, path="/", httponly=True, samesite="lax")
     return response
 
 

@@ -104,7 +104,7 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
         target={"region_code": "US-CA", "name": "Alex Padilla", "email": "senator@example.org"},
     )
     result = run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer()))
-    suggested = run_write(engine, lambda s: outreach.suggest_letters(s, result.signature_id))
+    suggested = run_write(engine, lambda s: outreach.suggest_letters(session=s, signature_id=result.signature_id))
     letter = run_write(
         engine,
         lambda s: outreach.save_letter(
@@ -132,7 +132,7 @@ def test_letters_sent_per_target_are_listed(engine, dashboard_app):
 
 def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashboard_app, monkeypatch):
     from campaigns.core.audit import CLI
-    from campaigns.people import staff
+    from campaigns.people import logins, staff
 
     make_campaign(engine, slug="dash-staff-open", goal=10)
     make_campaign(engine, slug="dash-staff-draft", status="draft", title="Secret plan")
@@ -144,7 +144,7 @@ def test_staff_watch_all_campaigns_including_drafts_in_the_picker(engine, dashbo
             session=s, email="coord@example.org", password=password, roles=["coordinator"], actor=CLI
         ),
     )
-    cookie = staff.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
+    cookie = logins.log_in(engine=engine, email="coord@example.org", password=password, client_address="test")
     monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = dashboard_app("nothing-chosen")
     assert not at.exception

@@ -12,7 +12,7 @@ from campaigns.core import settings as settings_module
 from campaigns.core.audit import CLI
 from campaigns.core.db import run_write
 from campaigns.export.links import read_token
-from campaigns.people import staff
+from campaigns.people import logins, staff
 from campaigns.ui import access
 from tests.support.export_data import EXPORTED_BY_DEFAULT, load_people
 
@@ -30,7 +30,7 @@ def export_page(engine, default_settings, monkeypatch):
             session=s, email="coord@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
         ),
     )
-    cookie = staff.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
+    cookie = logins.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
     monkeypatch.setattr(access, "session_cookie", lambda: cookie)
     at = AppTest.from_string("import campaigns.ui.export as page\npage.render()\n", default_timeout=30).run()
     assert at.multiselect[0].value == ["fund-libraries-other"]  # the newest campaign is chosen at first

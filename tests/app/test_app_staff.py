@@ -16,7 +16,7 @@ from campaigns.core import settings as settings_module
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import utcnow
-from campaigns.people import staff
+from campaigns.people import logins, passwords, staff
 from campaigns.ui import access, navigation, reads
 
 pytestmark = pytest.mark.apptest
@@ -52,7 +52,7 @@ def staff_app(engine, default_settings, monkeypatch):
             engine,
             lambda s: staff.create_user(session=s, email=email, password=PASSWORD, roles=list(roles), actor=CLI),
         )
-        cookies["value"] = staff.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
+        cookies["value"] = logins.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
 
     def open_page(name: str) -> AppTest:
         module, function, _, _ = STAFF_PAGES[name]
@@ -111,10 +111,10 @@ def test_a_deactivated_persons_open_page_refuses_them_on_the_next_run(staff_app,
     other = access.session_cookie()
     as_person(("admin",))
     with read_session(engine) as session:
-        me = next(u for u in staff.list_users(session) if u.email == "staff@example.org")
-        them = next(u for u in staff.list_users(session) if u.email == "other-admin@example.org")
+        me = next(u for u in staff.list_users(session=session) if u.email == "staff@example.org")
+        them = next(u for u in staff.list_users(session=session) if u.email == "other-admin@example.org")
     assert not refused(open_page("people"))
-    actor = run_write(engine, lambda s: staff.identify(session=s, cookie_value=other))
+    actor = run_write(engine, lambda s: logins.identify(session=s, cookie_value=other))
     run_write(engine, lambda s: staff.set_active(session=s, user_id=me.id, active=False, actor=actor))
     assert refused(open_page("people"))
     assert them.is_active
@@ -135,7 +135,7 @@ def test_admin_adds_a_person_through_the_form(staff_app, engine):
     at = add_person(staff_app, "new.organizer@example.org", "a long enough first password")
     assert not at.exception
     with read_session(engine) as session:
-        emails = {u.email: u.roles for u in staff.list_users(session)}
+        emails = {u.email: u.roles for u in staff.list_users(session=session)}
     assert emails["new.organizer@example.org"] == ("organizer",)
 
 
@@ -143,7 +143,7 @@ def test_short_first_password_is_refused_in_the_form(staff_app, engine):
     at = add_person(staff_app, "x@example.org", "short")
     assert any("at least 12 characters" in e.value for e in at.error)
     with read_session(engine) as session:
-        assert "x@example.org" not in {u.email for u in staff.list_users(session)}
+        assert "x@example.org" not in {u.email for u in staff.list_users(session=session)}
 
 
 def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
@@ -158,7 +158,7 @@ def test_organizer_creates_a_draft_in_the_editor(staff_app, engine):
     at = next(b for b in at.button if b.label == "Create draft").click().run()
     assert not at.exception, at.exception
     with read_session(engine) as session:
-        campaign = get_campaign_by_slug(session, "save-the-elm-street-trees")
+        campaign = get_campaign_by_slug(session=session, slug="save-the-elm-street-trees")
         assert campaign is not None and campaign.status == "draft"
 
 
@@ -202,14 +202,14 @@ def change_password_form(at: AppTest, current: str, new: str, again: str | None 
 def test_password_page_states_the_rule_and_changes_the_password(staff_app, engine):
     as_person, open_page = staff_app
     as_person(("organizer",))
-    other = staff.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="test")
+    other = logins.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="test")
     at = open_page("password")
-    assert any(f"at least {staff.PASSWORD_MIN} characters" in w.label for w in at.text_input)
+    assert any(f"at least {passwords.PASSWORD_MIN} characters" in w.label for w in at.text_input)
     at = change_password_form(at, PASSWORD, "a brand new staff passphrase")
     assert not at.exception and any("password is changed" in s.value for s in at.success)
-    assert run_write(engine, lambda s: staff.identify(session=s, cookie_value=access.session_cookie())) is not None
-    assert run_write(engine, lambda s: staff.identify(session=s, cookie_value=other)) is None
-    staff.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
+    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=access.session_cookie())) is not None
+    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=other)) is None
+    logins.log_in(engine=engine, email="staff@example.org", password="a brand new staff passphrase", client_address="t")
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_password_page_refusals_change_nothing(staff_app, engine, current, new, 
     as_person(("coordinator",))
     at = change_password_form(open_page("password"), current, new, again)
     assert not at.exception and any(message in e.value for e in at.error)
-    staff.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="t")  # still works
+    logins.log_in(engine=engine, email="staff@example.org", password=PASSWORD, client_address="t")  # still works
 
 
 def reset_button(staff_app, engine):
@@ -237,7 +237,7 @@ def reset_button(staff_app, engine):
     as_person(("admin",))
     at = open_page("people")
     at.selectbox[0].set_value("ada@example.org").run()
-    assert any(f"at least {staff.PASSWORD_MIN} characters" in c.value for c in at.caption)
+    assert any(f"at least {passwords.PASSWORD_MIN} characters" in c.value for c in at.caption)
     return next(b for b in at.button if b.label == "Reset password").click().run()
 
 
@@ -363,7 +363,9 @@ def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_
     letters = []
     for _ in range(3):
         done = run_write(engine, lambda s: sign(session=s, campaign_slug="tally-tab", signer=signer()))
-        [suggested] = run_write(engine, lambda s, d=done: outreach.suggest_letters(s, d.signature_id))
+        [suggested] = run_write(
+            engine, lambda s, d=done: outreach.suggest_letters(session=s, signature_id=d.signature_id)
+        )
         letters.append(
             run_write(
                 engine,

@@ -108,7 +108,7 @@ def test_opening_the_letter_in_the_mail_app_is_recorded_once_and_never_counted_a
             page.wait_for_timeout(1000)
         with read_session(engine) as session:
             rows = session.execute(select(Outreach.channel)).scalars().all()
-            [tally] = outreach.tally(session, campaign.id)
+            [tally] = outreach.tally_letters(session=session, campaign_id=campaign.id)
         engine.dispose()
     assert rows == ["mailto"]
     assert (tally.sent, tally.opened, tally.downloaded) == (0, 1, 0)

@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import LoginAttempt
-from campaigns.people import staff as auth
+from campaigns.people import logins, passwords
+from campaigns.people import staff as accounts  # "staff" is the fixture below
 from campaigns.web.middleware import StripIdentityHeadersMiddleware
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -23,7 +24,7 @@ def staff(live_server):
     engine = live_server.engine()
     run_write(
         engine,
-        lambda s: auth.create_user(
+        lambda s: accounts.create_user(
             session=s, email="org@example.org", password=PASSWORD, roles=["organizer"], actor=CLI
         ),
     )
@@ -55,11 +56,11 @@ def test_login_answers_303_with_an_httponly_samesite_cookie(live_server, staff):
     response = post_login(live_server, next_="/?campaign=x")
     assert response.status_code == 303 and response.headers["location"] == "/?campaign=x"
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{auth.COOKIE_NAME}=")
+    assert cookie.startswith(f"{logins.COOKIE_NAME}=")
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain http here; Secure is added when served over https
-    value = response.cookies[auth.COOKIE_NAME]
-    actor = run_write(staff, lambda s: auth.identify(session=s, cookie_value=value))
+    value = response.cookies[logins.COOKIE_NAME]
+    actor = run_write(staff, lambda s: logins.identify(session=s, cookie_value=value))
     assert actor.email == "org@example.org"
 
 
@@ -88,17 +89,17 @@ def test_next_never_leaves_the_site(live_server, staff, target):
 
 
 def test_logout_clears_the_cookie_and_ends_the_session(live_server, staff):
-    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
-    refused = httpx.post(f"{live_server.url}/auth/logout", cookies={auth.COOKIE_NAME: cookie}, follow_redirects=False)
+    cookie = post_login(live_server).cookies[logins.COOKIE_NAME]
+    refused = httpx.post(f"{live_server.url}/auth/logout", cookies={logins.COOKIE_NAME: cookie}, follow_redirects=False)
     assert refused.status_code == 403  # no Origin: refused like a cross-site request
     response = httpx.post(
         f"{live_server.url}/auth/logout",
-        cookies={auth.COOKIE_NAME: cookie},
+        cookies={logins.COOKIE_NAME: cookie},
         headers={"Origin": live_server.url},
         follow_redirects=False,
     )
-    assert response.status_code == 303 and f'{auth.COOKIE_NAME}=""' in response.headers["set-cookie"]
-    assert run_write(staff, lambda s: auth.identify(session=s, cookie_value=cookie)) is None
+    assert response.status_code == 303 and f'{logins.COOKIE_NAME}=""' in response.headers["set-cookie"]
+    assert run_write(staff, lambda s: logins.identify(session=s, cookie_value=cookie)) is None
 
 
 def test_identity_headers_never_reach_the_app():
@@ -123,11 +124,11 @@ def test_identity_headers_never_reach_the_app():
 
 
 def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
-    cookie = post_login(live_server).cookies[auth.COOKIE_NAME]
-    page = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie})
+    cookie = post_login(live_server).cookies[logins.COOKIE_NAME]
+    page = httpx.get(f"{live_server.url}/auth/login", cookies={logins.COOKIE_NAME: cookie})
     assert "You are logged in as <strong>org@example.org</strong>" in page.text
     assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
-    forged = httpx.get(f"{live_server.url}/auth/login", cookies={auth.COOKIE_NAME: cookie + "x"})
+    forged = httpx.get(f"{live_server.url}/auth/login", cookies={logins.COOKIE_NAME: cookie + "x"})
     assert 'type="password"' in forged.text and "logged in as" not in forged.text
 
 
@@ -149,7 +150,7 @@ def test_forwarded_for_from_an_untrusted_peer_does_not_change_the_counted_addres
     # `make run` listens on "::": over IPv4 uvicorn sees ::ffff:127.0.0.1, over IPv6 ::1, which it trusts by default
     engine = no_attempts
     base = live_server.url.replace("127.0.0.1", host)
-    for i in range(auth.MAX_FAILURES_PER_ADDRESS):
+    for i in range(logins.MAX_FAILURES_PER_ADDRESS):
         response = httpx.post(
             f"{base}/auth/login",
             data={"email": f"guess{i}@example.org", "password": "wrong password here", "next": "/"},
@@ -179,7 +180,7 @@ def reset_link(live_server, no_attempts):
 
     engine = no_attempts
     with read_session(engine) as session:
-        number = auth.count_users(session)
+        number = accounts.count_users(session=session)
     person = make_user(engine, email=f"reset{number}@example.org", roles=["coordinator"])
     admin = Actor(None, "cli", frozenset({"admin"}))
     token = password_links.reset_password(engine=engine, user_id=person.id, actor=admin).url.split("token=")[1]
@@ -201,7 +202,7 @@ def post_new_password(server, token, password=NEW, confirm=None, origin="self"):
 
 def can_log_in(server, email, password):
     response = post_login(server, email=email, password=password)
-    return auth.COOKIE_NAME in response.cookies
+    return logins.COOKIE_NAME in response.cookies
 
 
 def test_opening_a_set_password_link_shows_a_form_and_spends_nothing(live_server, reset_link):
@@ -209,7 +210,7 @@ def test_opening_a_set_password_link_shows_a_form_and_spends_nothing(live_server
     for _ in range(3):  # a mail scanner, a preview, the person
         page = httpx.get(f"{live_server.url}/auth/set-password", params={"token": token})
         assert page.status_code == 200 and 'action="/auth/set-password"' in page.text
-        assert email in page.text and f"at least {auth.PASSWORD_MIN} characters" in page.text
+        assert email in page.text and f"at least {passwords.PASSWORD_MIN} characters" in page.text
         assert page.headers["referrer-policy"] == "no-referrer" and page.headers["cache-control"] == "no-store"
     response = post_new_password(live_server, token)
     assert response.status_code == 303 and response.headers["location"] == "/auth/login?m=password-set"
@@ -246,7 +247,7 @@ def test_set_password_from_another_origin_is_refused(live_server, reset_link, or
     ("password", "confirm", "message"),
     [
         (NEW, "something else entirely", "two passwords differ"),
-        ("short", None, f"at least {auth.PASSWORD_MIN} characters"),
+        ("short", None, f"at least {passwords.PASSWORD_MIN} characters"),
         ("qwerty123456", None, "most common passwords"),
     ],
 )
@@ -260,6 +261,6 @@ def test_a_refused_new_password_keeps_the_form_and_the_link(live_server, reset_l
 
 def test_using_a_link_ends_every_log_in_of_that_person(live_server, reset_link):
     engine, email, token = reset_link
-    cookie = post_login(live_server, email=email).cookies[auth.COOKIE_NAME]
+    cookie = post_login(live_server, email=email).cookies[logins.COOKIE_NAME]
     assert post_new_password(live_server, token).status_code == 303
-    assert run_write(engine, lambda s: auth.identify(session=s, cookie_value=cookie)) is None
+    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie)) is None

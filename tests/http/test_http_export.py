@@ -16,7 +16,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.models import AuditEntry, utcnow
 from campaigns.export.filters import ExportFilter
 from campaigns.export.links import download_url, make_token
-from campaigns.people import staff
+from campaigns.people import logins, staff
 from tests.support.export_data import EXPORTED_BY_DEFAULT, load_people
 
 pytestmark = pytest.mark.xdist_group("live")
@@ -39,14 +39,14 @@ def people(live_server):
             engine,
             lambda s, e=email, r=roles: staff.create_user(session=s, email=e, password=PASSWORD, roles=r, actor=CLI),
         )
-        cookie = staff.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
+        cookie = logins.log_in(engine=engine, email=email, password=PASSWORD, client_address="test")
         found[email.split("@")[0]] = (user.id, cookie)
     yield found
     engine.dispose()
 
 
 def get(server, token, cookie=None, **kwargs):
-    cookies = {staff.COOKIE_NAME: cookie} if cookie else None
+    cookies = {logins.COOKIE_NAME: cookie} if cookie else None
     return httpx.get(f"{server.url}{download_url(token)}", cookies=cookies, follow_redirects=False, **kwargs)
 
 
@@ -97,7 +97,7 @@ def test_a_coordinator_downloads_a_streamed_csv_and_it_is_audited(live_server, p
     with httpx.stream(
         "GET",
         f"{live_server.url}{download_url(make_token(user_id=user_id, export_filter=LIBS, fmt='csv'))}",
-        cookies={staff.COOKIE_NAME: cookie},
+        cookies={logins.COOKIE_NAME: cookie},
     ) as response:
         assert response.status_code == 200
         assert "content-length" not in response.headers  # streamed, not built in memory first
@@ -145,7 +145,7 @@ def test_an_xlsx_download_when_the_servers_disk_is_full_says_so_and_leaves_nothi
                     session=s, email="coord@example.org", password=PASSWORD, roles=["coordinator"], actor=CLI
                 ),
             )
-            cookie = staff.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
+            cookie = logins.log_in(engine=engine, email="coord@example.org", password=PASSWORD, client_address="test")
             engine.dispose()
             before = len(export_audits(server))
             response = get(server, make_token(user_id=user.id, export_filter=LIBS, fmt="xlsx"), cookie)

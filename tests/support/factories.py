@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from campaigns.catalog.lifecycle import close_campaign, publish_campaign
-from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.catalog.listing import create_campaign
 from campaigns.core.db import run_write
-from campaigns.core.models import Campaign, User, utcnow
+from campaigns.core.models import Campaign, CampaignCreate, User, utcnow
 from campaigns.signatures.signing import SignerInput
 
 _seq = itertools.count(1)

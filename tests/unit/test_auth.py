@@ -8,13 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from campaigns.core.audit import CLI, Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import AuditEntry, AuthSession, LoginAttempt, utcnow
-from campaigns.people import staff
+from campaigns.people import logins, staff
 
 PASSWORD = "correct horse battery staple"
 
@@ -26,11 +27,11 @@ def add_user(engine, email="ada@example.org", roles=("organizer",), password=PAS
 
 
 def log_in(engine, email="ada@example.org", password=PASSWORD, client="10.0.0.1"):
-    return staff.log_in(engine=engine, email=email, password=password, client_address=client)
+    return logins.log_in(engine=engine, email=email, password=password, client_address=client)
 
 
 def who(engine, cookie, now=None):
-    return run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie, now=now))
+    return run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie, now=now))
 
 
 def test_password_is_hashed_with_argon2id_never_stored_plain(engine):
@@ -78,7 +79,7 @@ def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
     token, _, mac = cookie.rpartition(".")
     bad = {
         "forged": f"{token}x.{mac}",
-        "resigned": staff.sign_token(token, b"another key"),
+        "resigned": logins.sign_token(token, b"another key"),
         "garbage": "a" * 500,
         "empty": "",
     }[tamper]
@@ -91,16 +92,16 @@ def test_forged_or_malformed_cookies_identify_nobody(engine, tamper):
 def test_log_in_with_text_no_account_can_have_just_fails(engine, email, password):
     """A NUL byte is refused by PostgreSQL, a lone surrogate by the hasher: the answer is the usual one."""
     add_user(engine)
-    with pytest.raises(staff.LoginFailed):
+    with pytest.raises(logins.LoginFailed):
         log_in(engine, email=email, password=password)
     assert log_in(engine)  # and the account is not locked by it
 
 
 def test_wrong_password_and_unknown_email_get_the_same_answer(engine):
     add_user(engine)
-    with pytest.raises(staff.LoginFailed) as wrong:
+    with pytest.raises(logins.LoginFailed) as wrong:
         log_in(engine, password="wrong password here")
-    with pytest.raises(staff.LoginFailed) as unknown:
+    with pytest.raises(logins.LoginFailed) as unknown:
         log_in(engine, email="nobody@example.org")
     assert wrong.value.user_message == unknown.value.user_message
 
@@ -110,7 +111,7 @@ def test_unknown_email_takes_as_long_as_a_wrong_password(engine):
 
     def timed(email):
         started = time.perf_counter()
-        with pytest.raises(staff.LoginFailed):
+        with pytest.raises(logins.LoginFailed):
             log_in(engine, email=email, password="wrong password here", client=email)
         return time.perf_counter() - started
 
@@ -122,22 +123,22 @@ def test_unknown_email_takes_as_long_as_a_wrong_password(engine):
 
 def test_failed_log_ins_are_limited_per_account_then_even_the_right_password_waits(engine):
     add_user(engine)
-    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT):
-        with pytest.raises(staff.LoginFailed):
+    for _ in range(logins.MAX_FAILURES_PER_ACCOUNT):
+        with pytest.raises(logins.LoginFailed):
             log_in(engine, password="wrong password here")
-    with pytest.raises(staff.LoginThrottled, match="wait 15 minutes"):
+    with pytest.raises(logins.LoginThrottled, match="wait 15 minutes"):
         log_in(engine)
     with read_session(engine) as session:
         failures = session.execute(select(func.count()).select_from(LoginAttempt)).scalar_one()
-    assert failures == staff.MAX_FAILURES_PER_ACCOUNT
+    assert failures == logins.MAX_FAILURES_PER_ACCOUNT
 
 
 def test_failed_log_ins_are_limited_per_client_address_across_accounts(engine):
-    for i in range(staff.MAX_FAILURES_PER_ADDRESS):
-        with pytest.raises(staff.LoginFailed):
+    for i in range(logins.MAX_FAILURES_PER_ADDRESS):
+        with pytest.raises(logins.LoginFailed):
             log_in(engine, email=f"guess{i}@example.org", password="wrong password here", client="203.0.113.9")
     add_user(engine)
-    with pytest.raises(staff.LoginThrottled):
+    with pytest.raises(logins.LoginThrottled):
         log_in(engine, client="203.0.113.9")
     assert who(engine, log_in(engine, client="198.51.100.1")) is not None  # another address is not blocked
 
@@ -145,7 +146,7 @@ def test_failed_log_ins_are_limited_per_client_address_across_accounts(engine):
 def test_logout_ends_the_session_everywhere(engine):
     add_user(engine)
     cookie = log_in(engine)
-    assert run_write(engine, lambda s: staff.end_session(session=s, cookie_value=cookie))
+    assert run_write(engine, lambda s: logins.end_session(session=s, cookie_value=cookie))
     assert who(engine, cookie) is None
 
 
@@ -156,7 +157,7 @@ def test_deactivation_ends_sessions_and_blocks_log_in(engine):
     actor = Actor(admin.id, admin.email, frozenset({"admin"}))
     run_write(engine, lambda s: staff.set_active(session=s, user_id=user.id, active=False, actor=actor))
     assert who(engine, cookie) is None
-    with pytest.raises(staff.LoginFailed):
+    with pytest.raises(logins.LoginFailed):
         log_in(engine)
     run_write(engine, lambda s: staff.set_active(session=s, user_id=user.id, active=True, actor=actor))
     assert who(engine, log_in(engine)) is not None
@@ -185,7 +186,7 @@ def test_account_changes_and_log_ins_are_audited(engine):
     user = add_user(engine)
     actor = Actor(admin.id, admin.email, frozenset({"admin"}))
     run_write(engine, lambda s: staff.set_roles(session=s, user_id=user.id, roles=["coordinator"], actor=actor))
-    run_write(engine, lambda s: staff.end_session(session=s, cookie_value=log_in(engine)))
+    run_write(engine, lambda s: logins.end_session(session=s, cookie_value=log_in(engine)))
     with read_session(engine) as session:
         entries = session.execute(select(AuditEntry.actor, AuditEntry.action).order_by(AuditEntry.id)).all()
     assert ("admin@example.org", "user.roles") in entries
@@ -202,9 +203,9 @@ def _burst(engine, attempts, *, client=lambda i: f"10.0.1.{i}"):
         barrier.wait()
         try:
             return "ok", log_in(engine, email=email, password=password, client=client(i))
-        except staff.LoginThrottled:
+        except logins.LoginThrottled:
             return "throttled", None
-        except staff.LoginFailed:
+        except logins.LoginFailed:
             return "failed", None
 
     with ThreadPoolExecutor(max_workers=len(attempts)) as pool:
@@ -216,15 +217,15 @@ def verifications(monkeypatch):
     """How many argon2 verifications of a wrong password ran (counted across threads)."""
     count = {"n": 0}
     lock = threading.Lock()
-    real = staff._verify
+    real = PasswordHasher.verify
 
-    def counting(password_hash, password):
+    def counting(hasher, password_hash, password):
         if password != PASSWORD:
             with lock:
                 count["n"] += 1
-        return real(password_hash, password)
+        return real(hasher, password_hash, password)
 
-    monkeypatch.setattr(staff, "_verify", counting)
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
     return count
 
 
@@ -235,7 +236,7 @@ def _no_success_past_the_limit(engine):
     failures = 0
     for succeeded in rows:
         if succeeded:
-            assert failures < staff.MAX_FAILURES_PER_ACCOUNT
+            assert failures < logins.MAX_FAILURES_PER_ACCOUNT
         else:
             failures += 1
     return rows
@@ -247,8 +248,8 @@ def test_parallel_guesses_at_one_account_check_at_most_the_limit(engine, verific
     attempts.insert(20, ("ada@example.org", PASSWORD))
     results = _burst(engine, attempts)
     outcomes = [outcome for outcome, _ in results]
-    assert verifications["n"] <= staff.MAX_FAILURES_PER_ACCOUNT
-    assert outcomes.count("throttled") >= len(attempts) - staff.MAX_FAILURES_PER_ACCOUNT - 1
+    assert verifications["n"] <= logins.MAX_FAILURES_PER_ACCOUNT
+    assert outcomes.count("throttled") >= len(attempts) - logins.MAX_FAILURES_PER_ACCOUNT - 1
     rows = _no_success_past_the_limit(engine)
     assert rows.count(False) == verifications["n"]  # each verified guess was claimed (and counted) first
     if "ok" in outcomes:
@@ -257,8 +258,8 @@ def test_parallel_guesses_at_one_account_check_at_most_the_limit(engine, verific
 
 def test_once_throttled_no_parallel_log_in_gets_in(engine, verifications):
     add_user(engine)
-    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT - 1):
-        with pytest.raises(staff.LoginFailed):
+    for _ in range(logins.MAX_FAILURES_PER_ACCOUNT - 1):
+        with pytest.raises(logins.LoginFailed):
             log_in(engine, password="wrong password here")
     verifications["n"] = 0
     attempts = [("ada@example.org", "wrong password here")] * 20 + [("ada@example.org", PASSWORD)] * 20
@@ -266,13 +267,13 @@ def test_once_throttled_no_parallel_log_in_gets_in(engine, verifications):
     assert verifications["n"] <= 1  # at most the one guess left under the limit
     assert outcomes.count("failed") == verifications["n"]
     rows = _no_success_past_the_limit(engine)
-    if rows.count(False) >= staff.MAX_FAILURES_PER_ACCOUNT:
-        with pytest.raises(staff.LoginThrottled):  # at the limit now: even the right password waits
+    if rows.count(False) >= logins.MAX_FAILURES_PER_ACCOUNT:
+        with pytest.raises(logins.LoginThrottled):  # at the limit now: even the right password waits
             log_in(engine)
 
 
 def test_parallel_guesses_from_one_address_check_at_most_its_limit(engine, verifications):
     attempts = [(f"guess{i}@example.org", "wrong password here") for i in range(40)]
     outcomes = [outcome for outcome, _ in _burst(engine, attempts, client=lambda i: "203.0.113.7")]
-    assert verifications["n"] <= staff.MAX_FAILURES_PER_ADDRESS
-    assert outcomes.count("throttled") >= len(attempts) - staff.MAX_FAILURES_PER_ADDRESS
+    assert verifications["n"] <= logins.MAX_FAILURES_PER_ADDRESS
+    assert outcomes.count("throttled") >= len(attempts) - logins.MAX_FAILURES_PER_ADDRESS

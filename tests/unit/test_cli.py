@@ -62,12 +62,12 @@ def cli_with_input(*args: str, database_url: str, stdin: str) -> subprocess.Comp
 
 def test_users_set_password_reads_stdin_and_ends_that_persons_log_ins(engine):
     from campaigns.core.db import run_write
-    from campaigns.people import staff
+    from campaigns.people import logins
     from tests.support.factories import PASSWORD, make_user
 
     url = engine.url.render_as_string(hide_password=False)
     make_user(engine, email="ada@example.org", roles=["organizer"])
-    cookie = staff.log_in(engine=engine, email="ada@example.org", password=PASSWORD, client_address="t")
+    cookie = logins.log_in(engine=engine, email="ada@example.org", password=PASSWORD, client_address="t")
     reset = ("users", "set-password", "--email")
     weak = cli_with_input(*reset, "ada@example.org", database_url=url, stdin="qwerty123456\n")
     assert weak.returncode == 1 and "most common passwords" in weak.stderr
@@ -76,5 +76,5 @@ def test_users_set_password_reads_stdin_and_ends_that_persons_log_ins(engine):
     done = cli_with_input(*reset, "ADA@example.org", database_url=url, stdin="a brand new staff passphrase\n")
     assert done.returncode == 0, done.stderr
     assert "log-ins have ended" in done.stdout
-    assert run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie)) is None
-    staff.log_in(engine=engine, email="ada@example.org", password="a brand new staff passphrase", client_address="t")
+    assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie)) is None
+    logins.log_in(engine=engine, email="ada@example.org", password="a brand new staff passphrase", client_address="t")

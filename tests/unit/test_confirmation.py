@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import OutboxMessage, Signature, utcnow
 from campaigns.core.settings import override_settings
-from campaigns.people import supporters
+from campaigns.people import supporter_data, supporter_erasure
 from campaigns.signatures import confirmation
 from campaigns.signatures.counts import count_by_hour, count_by_region, count_total
 from campaigns.signatures.signing import sign
@@ -149,9 +149,10 @@ def test_a_withdrawn_or_erased_signature_cannot_be_confirmed(engine, mailbox):
     withdrawn, erased = token_in(mailbox[0]), token_in(mailbox[1])
     sid = stored(engine, "w@example.org").id
     run_write(
-        engine, lambda s: supporters.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=sid)
+        engine,
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=sid),
     )
-    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="e@example.org"))
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="e@example.org"))
     with pytest.raises(confirmation.ConfirmRefused, match="withdrew"):
         confirm(engine, withdrawn)
     with pytest.raises(confirmation.ConfirmRefused, match="erased"):
@@ -262,7 +263,8 @@ def test_a_confirmed_signature_stays_confirmed_when_withdrawn_and_signed_again_i
     confirm(engine, token_in(mailbox[0]))
     sid = stored(engine, "a@example.org").id
     run_write(
-        engine, lambda s: supporters.withdraw_signature(session=s, email_canonical="a@example.org", signature_id=sid)
+        engine,
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical="a@example.org", signature_id=sid),
     )
     again = do_sign(engine, campaign.slug, email="a@example.org")
     assert again.created and again.signature_id == sid  # the withdrawn row becomes this new signature

@@ -8,12 +8,12 @@ import tracemalloc
 import pytest
 from sqlalchemy import select
 
-from campaigns.catalog.listing import CampaignCreate, create_campaign
+from campaigns.catalog.listing import create_campaign
 from campaigns.core import uploads
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, UnknownRegionScheme
-from campaigns.core.models import AuditEntry
+from campaigns.core.models import AuditEntry, CampaignCreate
 from campaigns.core.settings import override_settings
 from campaigns.core.uploads import UploadRowsError
 from campaigns.regions import shapes

@@ -183,14 +183,14 @@ def test_free_mail_providers_and_an_ordinary_spread_are_not_trending(engine):
 
 
 def test_the_client_address_and_email_domain_are_erased_with_the_person_and_at_retention(engine):
-    from campaigns.people import supporters
+    from campaigns.people import supporter_erasure
 
     campaign = make_campaign(engine)
     sign_from(engine, campaign.slug, address="203.0.113.9", email="ada@lovelace.example")
     with read_session(engine) as session:
         row = session.execute(select(Signature.client_address, Signature.email_domain)).one()
     assert tuple(row) == ("203.0.113.9", "lovelace.example")
-    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="ada@lovelace.example"))
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="ada@lovelace.example"))
     with read_session(engine) as session:
         erased = session.execute(
             select(Signature.client_address, Signature.email_domain, Signature.receipt_hash, Signature.confirm_hash)

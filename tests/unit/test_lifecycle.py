@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from campaigns.catalog.lifecycle import (
-    CampaignUpdate,
     InvalidTransition,
     archive_campaign,
     close_campaign,
@@ -20,18 +19,20 @@ from campaigns.catalog.lifecycle import (
 )
 from campaigns.catalog.listing import (
     SLUG_RE,
-    CampaignCreate,
     consent_hash,
-    consent_text,
     create_campaign,
     get_campaign_page,
+    get_consent_text,
     get_public_campaign,
+    goal_share,
+    is_public,
     list_public_campaigns,
+    public_campaigns,
 )
 from campaigns.core.audit import CLI, Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignNotFound, InvalidInput
-from campaigns.core.models import AuditEntry, Campaign, ConsentWording, Signature, User
+from campaigns.core.models import AuditEntry, Campaign, CampaignCreate, CampaignUpdate, ConsentWording, Signature, User
 from campaigns.signatures.signing import sign
 from tests.support.factories import future, make_campaign, past, signer
 
@@ -110,15 +111,15 @@ def update(engine, campaign_id, actor, now=None, **changes):
 )
 def test_suggested_slug_is_lower_case_ascii_words(engine, title, expected):
     with read_session(engine) as session:
-        slug = suggest_slug(session, title)
+        slug = suggest_slug(session=session, title=title)
     assert slug == expected and SLUG_RE.match(slug)
 
 
 def test_suggested_slug_is_cut_at_a_word_boundary(engine):
     title = "Protect the river meadows from the new motorway extension before the spring floods arrive"
     with read_session(engine) as session:
-        slug = suggest_slug(session, title)
-        single = suggest_slug(session, "x" * 100)
+        slug = suggest_slug(session=session, title=title)
+        single = suggest_slug(session=session, title="x" * 100)
     assert slug == "protect-the-river-meadows-from-the-new-motorway-extension"
     assert len(slug) <= 60 and title.lower().replace(" ", "-").startswith(slug + "-")
     assert single == "x" * 60
@@ -129,23 +130,23 @@ def test_suggested_slug_avoids_slugs_in_use(engine):
     make_campaign(engine, slug="fund-the-libraries-2")
     make_campaign(engine, slug="fund-the-libraries-4", status="closed")
     with read_session(engine) as session:
-        assert suggest_slug(session, "Fund the libraries") == "fund-the-libraries-3"
-        assert suggest_slug(session, "Fund the") == "fund-the"
+        assert suggest_slug(session=session, title="Fund the libraries") == "fund-the-libraries-3"
+        assert suggest_slug(session=session, title="Fund the") == "fund-the"
 
 
 def test_suggested_slug_with_suffix_stays_within_sixty_characters(engine):
     title = "Protect the river meadows from the new motorway extension ab cd"
     with read_session(engine) as session:
-        first = suggest_slug(session, title)
+        first = suggest_slug(session=session, title=title)
     assert first == "protect-the-river-meadows-from-the-new-motorway-extension-ab" and len(first) == 60
     make_campaign(engine, slug=first)
     with read_session(engine) as session:
-        second = suggest_slug(session, title)
+        second = suggest_slug(session=session, title=title)
     assert second == "protect-the-river-meadows-from-the-new-motorway-extension-2"
     assert len(second) <= 60 and SLUG_RE.match(second)
     make_campaign(engine, slug="x" * 60)
     with read_session(engine) as session:
-        assert suggest_slug(session, "x" * 70) == "x" * 58 + "-2"
+        assert suggest_slug(session=session, title="x" * 70) == "x" * 58 + "-2"
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -341,13 +342,13 @@ def test_new_consent_wording_keeps_earlier_signers_wording(engine, organizer):
     campaign = make_campaign(engine)
     do_sign(engine, campaign.slug, email="early@example.org", contact_consent=True)
     with read_session(engine) as session:
-        old_text = consent_text(session, load(engine, campaign.id))
+        old_text = get_consent_text(session=session, campaign=load(engine, campaign.id))
     update(engine, campaign.id, organizer, consent_text="  You may email me about this campaign only.  ")
     do_sign(engine, campaign.slug, email="late@example.org", contact_consent=True)
     with read_session(engine) as session:
         rows = {s.email: s for s in session.execute(select(Signature)).scalars()}
         stored = session.get(Campaign, campaign.id)
-        assert consent_text(session, stored) == "You may email me about this campaign only."
+        assert get_consent_text(session=session, campaign=stored) == "You may email me about this campaign only."
         early, late = rows["early@example.org"], rows["late@example.org"]
         assert early.consent_hash == consent_hash(old_text) != late.consent_hash
         assert session.get(ConsentWording, early.consent_hash).text == old_text
@@ -474,6 +475,25 @@ def test_archived_campaign_is_invisible_publicly_but_listed_for_staff(engine, or
             with pytest.raises(CampaignNotFound):
                 get_campaign_page(session=session, slug=slug)
         assert get_public_campaign(session=session, slug="shown").id == shown.id
-        staff = list_campaigns_for_staff(session)
+        staff = list_campaigns_for_staff(session=session)
     assert [c.slug for c in staff] == ["draft-one", "gone", "shown"]  # newest first
     assert {c.id: c.status for c in staff} == {draft.id: "draft", archived.id: "archived", shown.id: "published"}
+
+
+def test_the_public_rule_reads_the_same_in_python_and_in_sql(engine, organizer):
+    """``is_public`` and ``public_campaigns()`` are one rule: signing, the catalog and the dashboard use both."""
+    ids = {status: make_campaign(engine, slug=f"is-{status}", status=status).id for status in ("draft", "published")}
+    ids["closed"] = make_campaign(engine, slug="is-closed", status="closed").id
+    ids["archived"] = make_campaign(engine, slug="is-archived", status="closed").id
+    transition(engine, archive_campaign, ids["archived"], organizer)
+    with read_session(engine) as session:
+        in_sql = set(session.execute(select(Campaign.id).where(public_campaigns())).scalars())
+        in_python = {c.id for c in session.execute(select(Campaign)).scalars() if is_public(c)}
+    assert in_sql == in_python == {ids["published"], ids["closed"]}
+
+
+def test_goal_share_is_capped_for_progress_bars_but_not_for_the_percentage_reached():
+    assert goal_share(3, 12) == 0.25
+    assert goal_share(150, 100) == 1.0
+    assert goal_share(150, 100, capped=False) == 1.5
+    assert goal_share(5, 0) == goal_share(5, 0, capped=False) == 0.0

@@ -54,7 +54,7 @@ def setup(engine):
     add(region_code="US-NY", name="Not Mine", title="Senator", email="ny@example.gov")
     with read_session(engine) as session:
         signature_id = session.execute(select(Signature.id)).scalar_one()
-        suggested = outreach.suggest_letters(session, signature_id)
+        suggested = outreach.suggest_letters(session=session, signature_id=signature_id)
     letters = {
         s.target_name: run_write(
             engine,
@@ -166,7 +166,7 @@ def test_failed_sends_are_visible_with_the_servers_answer_and_resent_by_a_person
         assert deliver(engine, letters["Dana Reyes"].id).status == "pending"
         assert outbox_worker.run_once(engine=engine).failed == 1
     with read_session(engine) as session:
-        [(name, attempts, error, _)] = outreach.failed_deliveries(session, campaign.id)
+        [(name, attempts, error, _)] = outreach.list_failed_deliveries(session=session, campaign_id=campaign.id)
         [problem] = outbox_worker.list_problems(session=session, campaign_id=campaign.id)
     assert (name, attempts) == ("Dana Reyes", 1) and "could not be reached" in error
     with smtp(controller):
@@ -191,7 +191,7 @@ def test_own_deliveries_are_recorded_once_per_channel_and_never_tallied_as_sent(
         )
     with read_session(engine) as session:
         rows = session.execute(select(Outreach.channel)).scalars().all()
-        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
+        tallies = {t.target_name: t for t in outreach.tally_letters(session=session, campaign_id=campaign.id)}
     assert sorted(rows) == ["mailto", "pdf", "text"]  # once per letter and channel
     post, dana = tallies["Post Only"], tallies["Dana Reyes"]
     assert (post.sent, post.downloaded, post.opened) == (0, 1, 0)  # a PDF and a text of one letter: 1 letter
@@ -241,8 +241,8 @@ def test_only_an_email_rally_sent_counts_as_sent_in_every_state(engine, setup):
         rows = session.execute(
             select(Outreach.channel, Outreach.status, deliveries.is_taken_by_signer(), *sql.values())
         ).all()
-        tallies = {t.target_name: t for t in outreach.tally(session, campaign.id)}
-        failed = outreach.failed_deliveries(session, campaign.id)
+        tallies = {t.target_name: t for t in outreach.tally_letters(session=session, campaign_id=campaign.id)}
+        failed = outreach.list_failed_deliveries(session=session, campaign_id=campaign.id)
     assert len(rows) == len(OutreachChannel) * len(OutreachStatus)
     for channel, status, taken, *flags in rows:
         kind = deliveries.delivery_kind(channel, status).value
@@ -293,11 +293,11 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
     from campaigns.letters.pdf import bundle_pdf
 
     _, _, _, letters = setup
-    bundle = outreach.bundle_letters(engine, letters["Gavin Ortiz"].target_id)
+    bundle = outreach.bundle_letters(engine=engine, target_id=letters["Gavin Ortiz"].target_id)
     assert (bundle.letter_count, bundle.constituents) == (1, 1)  # one signer from California
     docs = list(bundle.letters)
     assert [d.signer_name for d in docs] == ["Zoë Ångström"] and docs[0].body.endswith("P.S. mine")
-    everyone = outreach.bundle_letters(engine, letters["Dana Reyes"].target_id)
+    everyone = outreach.bundle_letters(engine=engine, target_id=letters["Dana Reyes"].target_id)
     assert everyone.constituents == 1
     seen = []
     data = bundle_pdf(
@@ -314,7 +314,7 @@ def test_a_targets_printable_bundle_holds_every_letter_written_to_them(engine, s
 
 
 def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, setup):
-    from campaigns.people import supporters
+    from campaigns.people import supporter_data, supporter_erasure
 
     campaign, _, _, letters = setup
     run_write(engine, lambda s: sign(session=s, campaign_slug=campaign.slug, signer=signer(email="w@example.org")))
@@ -329,12 +329,12 @@ def test_a_bundle_leaves_out_letters_of_withdrawn_and_erased_signers(engine, set
                 session=s, signature_id=ids[email], target_id=target_id, subject="Hi", body=f"From {email}"
             ),
         )
-    assert outreach.bundle_letters(engine, target_id).letter_count == 3
+    assert outreach.bundle_letters(engine=engine, target_id=target_id).letter_count == 3
     withdrawn = ids["w@example.org"]
     run_write(
         engine,
-        lambda s: supporters.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=withdrawn),
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical="w@example.org", signature_id=withdrawn),
     )
-    run_write(engine, lambda s: supporters.erase_my_data(session=s, email_canonical="e@example.org"))
-    bundle = outreach.bundle_letters(engine, target_id)
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="e@example.org"))
+    bundle = outreach.bundle_letters(engine=engine, target_id=target_id)
     assert bundle.letter_count == 1 and [d.signer_name for d in bundle.letters] == ["Zoë Ångström"]

@@ -16,8 +16,8 @@ from campaigns.core import settings as settings_module
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core.models import AuditEntry, LoginAttempt, utcnow
-from campaigns.people import password_links, staff
+from campaigns.core.models import AuditEntry, LoginAttempt, SupporterToken, utcnow
+from campaigns.people import logins, password_links, passwords, staff
 from tests.support.factories import PASSWORD, make_user
 from tests.support.mail import Mailbox, smtp_settings
 
@@ -25,11 +25,11 @@ NEW = "a brand new staff passphrase"
 
 
 def log_in(engine, email="ada@example.org", password=PASSWORD):
-    return staff.log_in(engine=engine, email=email, password=password, client_address="10.0.0.1")
+    return logins.log_in(engine=engine, email=email, password=password, client_address="10.0.0.1")
 
 
 def who(engine, cookie):
-    return run_write(engine, lambda s: staff.identify(session=s, cookie_value=cookie))
+    return run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie))
 
 
 def actions(engine):
@@ -56,15 +56,15 @@ def people(engine):
 )
 def test_common_passwords_are_refused_whatever_their_case_and_the_digits_around_them(password):
     with pytest.raises(InvalidInput, match="most common passwords") as info:
-        staff.check_password(password)
+        passwords.check_password(password)
     assert "password" in info.value.errors
 
 
 def test_good_passwords_pass_and_the_minimum_is_stated():
-    assert staff.check_password(PASSWORD) == PASSWORD
-    assert str(staff.PASSWORD_MIN) in staff.PASSWORD_RULE
-    with pytest.raises(InvalidInput, match=f"at least {staff.PASSWORD_MIN} characters"):
-        staff.check_password("short")
+    assert passwords.check_password(PASSWORD) == PASSWORD
+    assert str(passwords.PASSWORD_MIN) in passwords.PASSWORD_RULE
+    with pytest.raises(InvalidInput, match=f"at least {passwords.PASSWORD_MIN} characters"):
+        passwords.check_password("short")
 
 
 def test_a_common_password_is_refused_for_a_new_account(engine):
@@ -76,7 +76,7 @@ def test_a_common_password_is_refused_for_a_new_account(engine):
 
 
 def change(engine, actor, cookie, current=PASSWORD, new=NEW):
-    return staff.change_own_password(
+    return logins.change_own_password(
         engine=engine,
         actor=actor,
         cookie_value=cookie,
@@ -92,7 +92,7 @@ def test_changing_ones_password_keeps_this_log_in_and_ends_the_others(engine, pe
     assert change(engine, actor, here) == 2
     assert who(engine, here) is not None
     assert who(engine, elsewhere) is None and who(engine, phone) is None
-    with pytest.raises(staff.LoginFailed):
+    with pytest.raises(logins.LoginFailed):
         log_in(engine)
     assert who(engine, log_in(engine, password=NEW)) is not None
     assert ("ada@example.org", "user.password_change") in actions(engine)
@@ -101,17 +101,17 @@ def test_changing_ones_password_keeps_this_log_in_and_ends_the_others(engine, pe
 def test_a_wrong_current_password_changes_nothing_and_counts_toward_the_log_in_limit(engine, people):
     cookie = log_in(engine)
     actor = who(engine, cookie)
-    with pytest.raises(staff.WrongCurrentPassword, match="not your current password"):
+    with pytest.raises(logins.WrongCurrentPassword, match="not your current password"):
         change(engine, actor, cookie, current="not my password at all")
     with read_session(engine) as session:
         failures = session.execute(
             select(LoginAttempt.client_address).where(LoginAttempt.succeeded.is_(False))
         ).scalars()
         assert list(failures) == ["10.0.0.2"]
-    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT - 1):
-        with pytest.raises(staff.WrongCurrentPassword):
+    for _ in range(logins.MAX_FAILURES_PER_ACCOUNT - 1):
+        with pytest.raises(logins.WrongCurrentPassword):
             change(engine, actor, cookie, current="not my password at all")
-    with pytest.raises(staff.LoginThrottled):  # a session left open can't be used to guess the password
+    with pytest.raises(logins.LoginThrottled):  # a session left open can't be used to guess the password
         change(engine, actor, cookie)
     assert who(engine, cookie) is not None
     assert ("ada@example.org", "user.password_change") not in actions(engine)
@@ -158,7 +158,7 @@ def test_without_mail_the_link_is_shown_once_and_works_once(engine, people):
     assert issued.url.startswith(f"{settings_module.get_settings().public_url}/auth/set-password?token=")
     assert check(engine, issued.url) == "ada@example.org" and check(engine, issued.url)  # looking spends nothing
     with read_session(engine) as session:
-        stored = session.execute(select(password_links._TOKENS.c.token_hash)).scalars().all()
+        stored = session.execute(select(SupporterToken.token_hash)).scalars().all()
     assert token_of(issued.url) not in stored  # only its hash is kept
     assert use(engine, issued.url) == "ada@example.org"
     assert all(who(engine, cookie) is None for cookie in sessions)  # every log-in of theirs ended
@@ -248,7 +248,7 @@ def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(en
     with read_session(engine) as session:
         [message] = session.execute(select(OutboxMessage)).scalars().all()
         assert message.kind == "set-password" and message.status == "queued" and message.last_error
-        assert len(session.execute(select(password_links._TOKENS.c.token_hash)).all()) == 1
+        assert len(session.execute(select(SupporterToken.token_hash)).all()) == 1
 
 
 def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people, default_settings, tmp_path):
@@ -259,7 +259,7 @@ def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people,
 
 
 def test_a_supporter_erasing_their_data_leaves_a_staff_link_of_the_same_address_alone(engine, people):
-    from campaigns.people.supporters import erase_my_data
+    from campaigns.people.supporter_erasure import erase_my_data
 
     admin, ada = people
     url = reset(engine, admin, ada).url

@@ -15,7 +15,7 @@ from campaigns.catalog.lifecycle import close_campaign
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import AuditEntry, Campaign, Signature, SupporterToken, utcnow
 from campaigns.core.settings import override_settings
-from campaigns.people import supporters
+from campaigns.people import supporter_links
 from campaigns.people.retention import run_retention
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, past, signer
@@ -94,10 +94,13 @@ def test_spent_links_are_deleted_and_live_ones_kept(engine):
     now = utcnow()
     with override_settings(my_data_link_minutes=60):
         for when in (now - timedelta(hours=3), now - timedelta(hours=2), now - timedelta(minutes=5)):
-            run_write(engine, lambda s, when=when: supporters.issue_link(session=s, email="ada@example.org", now=when))
+            run_write(
+                engine, lambda s, when=when: supporter_links.issue_link(session=s, email="ada@example.org", now=when)
+            )
     with override_settings(my_data_link_minutes=24 * 60):  # a long-lived link, unused, still valid
         run_write(
-            engine, lambda s: supporters.issue_link(session=s, email="bob@example.org", now=now - timedelta(hours=5))
+            engine,
+            lambda s: supporter_links.issue_link(session=s, email="bob@example.org", now=now - timedelta(hours=5)),
         )
     assert run_retention(engine=engine, apply=False).spent_links == 2
     assert run_retention(engine=engine, apply=True).spent_links == 2

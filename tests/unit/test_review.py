@@ -169,7 +169,7 @@ def test_letters_of_a_flagged_signature_wait_and_go_out_once_validated_or_are_dr
 
         def write(result):
             def work(s):
-                [suggested] = outreach.suggest_letters(s, result.signature_id)
+                [suggested] = outreach.suggest_letters(session=s, signature_id=result.signature_id)
                 letter = outreach.save_letter(
                     session=s,
                     signature_id=result.signature_id,

@@ -7,7 +7,7 @@ import unicodedata
 import pytest
 from sqlalchemy import func, select
 
-from campaigns.catalog.listing import consent_hash, consent_text, get_public_campaign
+from campaigns.catalog.listing import consent_hash, get_consent_text, get_public_campaign
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignClosed, CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, ConsentWording, Signature
@@ -227,7 +227,7 @@ def test_contact_consent_records_exact_wording_and_time(engine):
         wording = session.get(ConsentWording, yes.consent_hash)
         stored = session.get(Campaign, campaign.id)
         assert wording is not None and consent_hash(wording.text) == yes.consent_hash
-        assert consent_text(session, stored) == wording.text
+        assert get_consent_text(session=session, campaign=stored) == wording.text
 
 
 def test_share_link_source_is_stored_cleaned(engine):

@@ -35,8 +35,8 @@ from campaigns.core.models import (
 )
 from campaigns.core.settings import override_settings
 from campaigns.letters import outreach
-from campaigns.people import supporters
-from campaigns.people.supporters import LinkRefused, TooManyLinks
+from campaigns.people import supporter_data, supporter_erasure, supporter_links
+from campaigns.people.supporter_links import LinkRefused, TooManyLinks
 from campaigns.signatures import moderation
 from campaigns.signatures.counts import count_by_hour, count_region_by_day, count_total, day_of, hour_of
 from campaigns.signatures.signing import sign
@@ -71,7 +71,7 @@ def sign_up(engine, slug, **overrides):
 
 
 def claim(engine, token, now=None):
-    return do(engine, lambda s: supporters.claim_link(session=s, token=token, now=now))
+    return do(engine, lambda s: supporter_links.claim_link(session=s, token=token, now=now))
 
 
 def assert_counts_match_signatures(engine, campaign_id):
@@ -123,7 +123,7 @@ def assert_counts_match_signatures(engine, campaign_id):
 def test_a_link_arrives_by_email_and_works_once(engine, mailbox):
     make_campaign(engine, slug="libraries")
     sign_up(engine, "libraries", email="Ada.Lovelace@Example.org")
-    supporters.send_link(engine=engine, email="ada.lovelace@example.org")
+    supporter_links.send_link(engine=engine, email="ada.lovelace@example.org")
     [envelope] = mailbox
     assert envelope.rcpt_tos == ["ada.lovelace@example.org"]
     token = token_in(envelope)
@@ -138,7 +138,7 @@ def test_a_link_arrives_by_email_and_works_once(engine, mailbox):
 
 def test_an_expired_link_is_refused_with_a_way_to_ask_again(engine, mailbox):
     with override_settings(my_data_link_minutes=15):
-        supporters.send_link(engine=engine, email="ada@example.org", now=utcnow() - timedelta(minutes=16))
+        supporter_links.send_link(engine=engine, email="ada@example.org", now=utcnow() - timedelta(minutes=16))
         token = token_in(mailbox[0])
         with pytest.raises(LinkRefused, match=r"expired: links work for 15 minutes\. Ask for a new one"):
             claim(engine, token)
@@ -150,29 +150,29 @@ def test_the_answer_is_the_same_for_an_address_that_never_signed(engine, mailbox
     make_campaign(engine, slug="libraries")
     sign_up(engine, "libraries", email="signed@example.org")
     for address in ("signed@example.org", "never@example.org"):
-        assert supporters.send_link(engine=engine, email=address) is None
+        assert supporter_links.send_link(engine=engine, email=address) is None
     assert [e.rcpt_tos for e in mailbox] == [["signed@example.org"], ["never@example.org"]]
     email = claim(engine, token_in(mailbox[1]))
     with read_session(engine) as session:
-        data = supporters.my_data(session, email_canonical=email)
+        data = supporter_data.get_my_data(session=session, email_canonical=email)
     assert data.signatures == () and data.letters == ()
 
 
 def test_links_are_limited_to_three_an_hour_per_address(engine, mailbox):
     for _ in range(3):
-        supporters.send_link(engine=engine, email="ada@example.org")
+        supporter_links.send_link(engine=engine, email="ada@example.org")
     with pytest.raises(TooManyLinks, match="already sent 3 links"):
-        supporters.send_link(engine=engine, email="ADA@example.org")
-    supporters.send_link(engine=engine, email="grace@example.org")  # other addresses are not affected
+        supporter_links.send_link(engine=engine, email="ADA@example.org")
+    supporter_links.send_link(engine=engine, email="grace@example.org")  # other addresses are not affected
     assert len(mailbox) == 4
     later = utcnow() + timedelta(minutes=61)
-    supporters.send_link(engine=engine, email="ada@example.org", now=later)  # the hour has passed
+    supporter_links.send_link(engine=engine, email="ada@example.org", now=later)  # the hour has passed
     assert len(mailbox) == 5
 
 
 def test_a_bad_address_gets_a_clear_message_and_no_mail(engine, mailbox):
     with pytest.raises(InvalidInput, match="email"):
-        supporters.send_link(engine=engine, email="not an address")
+        supporter_links.send_link(engine=engine, email="not an address")
     assert mailbox == []
 
 
@@ -183,7 +183,7 @@ def test_a_mail_server_that_is_down_gets_the_link_later_through_the_outbox(engin
     controller, handler = smtp_server
     down = {"smtp_host": "127.0.0.1", "smtp_port": free_port(), "smtp_security": "none", "mail_from": "a@b.org"}
     with override_settings(**down, public_url=PUBLIC):
-        supporters.send_link(engine=engine, email="ada@example.org")  # the supporter is told it is on its way
+        supporter_links.send_link(engine=engine, email="ada@example.org")  # the supporter is told it is on its way
         assert outbox_worker.run_once(engine=engine).retried == 1
     with read_session(engine) as session:
         [problem] = session.execute(select(OutboxMessage)).scalars().all()
@@ -195,7 +195,7 @@ def test_a_mail_server_that_is_down_gets_the_link_later_through_the_outbox(engin
 
 
 def test_two_simultaneous_claims_of_one_link_let_exactly_one_in(engine, mailbox):
-    supporters.send_link(engine=engine, email="ada@example.org")
+    supporter_links.send_link(engine=engine, email="ada@example.org")
     token = token_in(mailbox[0])
     tabs = 8
     barrier = threading.Barrier(tabs)
@@ -225,18 +225,18 @@ def test_withdrawing_lowers_the_region_and_hourly_counts_and_the_public_total(en
     sign_up(engine, "rivers", email="ada@example.org", region_code="US-CA")
     assert assert_counts_match_signatures(engine, campaign.id) == 7
     with read_session(engine) as session:
-        data = supporters.my_data(session, email_canonical="ada@example.org")
+        data = supporter_data.get_my_data(session=session, email_canonical="ada@example.org")
     mine = next(s for s in data.signatures if s.campaign_slug == "libraries")
     assert {s.campaign_slug for s in data.signatures} == {"libraries", "rivers"}
     withdrawn = do(
         engine,
-        lambda s: supporters.withdraw_signature(
+        lambda s: supporter_data.withdraw_signature(
             session=s, email_canonical="ada@example.org", signature_id=mine.signature_id
         ),
     )
     again = do(
         engine,
-        lambda s: supporters.withdraw_signature(
+        lambda s: supporter_data.withdraw_signature(
             session=s, email_canonical="ada@example.org", signature_id=mine.signature_id
         ),
     )
@@ -266,7 +266,7 @@ def test_many_withdrawals_across_shards_never_go_negative_and_match_a_brute_forc
         def withdraw(pair):
             sid, email = pair
             return do(
-                engine, lambda s: supporters.withdraw_signature(session=s, email_canonical=email, signature_id=sid)
+                engine, lambda s: supporter_data.withdraw_signature(session=s, email_canonical=email, signature_id=sid)
             )
 
         with ThreadPoolExecutor(max_workers=6) as pool:
@@ -280,7 +280,7 @@ def test_nobody_can_withdraw_someone_elses_signature(engine):
     with pytest.raises(NotFound, match="among yours"):
         do(
             engine,
-            lambda s: supporters.withdraw_signature(
+            lambda s: supporter_data.withdraw_signature(
                 session=s, email_canonical="ada@example.org", signature_id=theirs.signature_id
             ),
         )
@@ -291,7 +291,7 @@ def test_who_withdrew_and_signs_again_counts_again(engine):
     first = sign_up(engine, "libraries", email="ada@example.org", region_code="US-CA")
     do(
         engine,
-        lambda s: supporters.withdraw_signature(
+        lambda s: supporter_data.withdraw_signature(
             session=s, email_canonical="ada@example.org", signature_id=first.signature_id
         ),
     )
@@ -312,7 +312,7 @@ def test_changing_contact_consent_records_the_wording_and_time_or_clears_it(engi
     def consent(value):
         do(
             engine,
-            lambda s: supporters.set_consent(
+            lambda s: supporter_data.set_consent(
                 session=s, email_canonical="ada@example.org", signature_id=done.signature_id, consent=value
             ),
         )
@@ -374,7 +374,7 @@ def _person_with_everything(engine, mailbox):
     do(engine, lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="pdf"))
     # a delivery error that named the signer (as a mail server's refusal might)
     do(engine, lambda s: s.execute(update(Outreach).values(last_error=f"550 rejected reply-to {EMAIL.lower()}")))
-    supporters.send_link(engine=engine, email=EMAIL)
+    supporter_links.send_link(engine=engine, email=EMAIL)
     assert claim(engine, token_in(mailbox[-1])) == CANONICAL
     sign_up(engine, "libraries", full_name="Someone Else", email="else@example.org", comment="Keep it open")
     return letters, done, letter
@@ -390,8 +390,10 @@ def _target_id(engine, campaign_id):
 def test_the_json_download_holds_everything_about_them(engine, mailbox):
     _person_with_everything(engine, mailbox)
     with read_session(engine) as session:
-        data = json.loads(supporters.export_my_data_json(session, email_canonical=CANONICAL))
-        consent_text = supporters.my_data(session, email_canonical=CANONICAL).signatures[-1].consent_text
+        data = json.loads(supporter_data.export_my_data_json(session=session, email_canonical=CANONICAL))
+        consent_text = (
+            supporter_data.get_my_data(session=session, email_canonical=CANONICAL).signatures[-1].consent_text
+        )
     assert data["email_canonical"] == CANONICAL
     by_slug = {s["campaign"]["slug"]: s for s in data["signatures"]}
     assert set(by_slug) == {"write-in", "libraries"}
@@ -440,7 +442,7 @@ def test_erasing_leaves_no_trace_of_the_person_in_any_table_and_the_counts_stay(
     needles = (NAME, "Quixote", EMAIL, CANONICAL, "zelda.quixote", "zelda-newsletter", "zelda.example.org")
     assert traces(engine, *needles)  # the scan does find them before
     before = assert_counts_match_signatures(engine, campaign.id)
-    erased = do(engine, lambda s: supporters.erase_my_data(session=s, email_canonical=CANONICAL))
+    erased = do(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=CANONICAL))
     assert (erased.signatures, erased.withdrawn) == (2, 0)
     assert traces(engine, *needles) == []
     assert assert_counts_match_signatures(engine, campaign.id) == before  # still counted, anonymously
@@ -449,7 +451,7 @@ def test_erasing_leaves_no_trace_of_the_person_in_any_table_and_the_counts_stay(
         assert row.status == "counted" and row.region_code == "US-NY" and row.erased_at is not None
         assert row.email_canonical.startswith("erased:") and row.full_name == "" and row.comment is None
         assert session.execute(select(func.count()).select_from(SupporterToken)).scalar_one() == 0
-        assert supporters.my_data(session, email_canonical=CANONICAL).signatures == ()
+        assert supporter_data.get_my_data(session=session, email_canonical=CANONICAL).signatures == ()
         assert moderation.list_public_comments(session=session, campaign_id=campaign.id) == []
         [entry] = session.execute(select(AuditEntry).where(AuditEntry.action == "supporter.erase")).scalars().all()
         assert json.loads(entry.detail) == {"signatures": 2, "withdrawn": 0} and entry.actor == "supporter"
@@ -460,11 +462,13 @@ def test_erasing_leaves_no_trace_of_the_person_in_any_table_and_the_counts_stay(
 def test_erase_then_sign_again_counts_the_new_signature(engine, mailbox):
     campaign = make_campaign(engine, slug="libraries")
     sign_up(engine, "libraries", full_name=NAME, email=EMAIL)
-    do(engine, lambda s: supporters.erase_my_data(session=s, email_canonical=CANONICAL))
+    do(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=CANONICAL))
     again = sign_up(engine, "libraries", full_name=NAME, email=EMAIL)
     assert again.created and again.total == 2  # the erased signature still counts, anonymously
     assert assert_counts_match_signatures(engine, campaign.id) == 2
-    withdrew = do(engine, lambda s: supporters.erase_my_data(session=s, email_canonical=CANONICAL, withdraw=True))
+    withdrew = do(
+        engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=CANONICAL, withdraw=True)
+    )
     assert (withdrew.signatures, withdrew.withdrawn) == (1, 1)
     assert assert_counts_match_signatures(engine, campaign.id) == 1
     assert traces(engine, NAME, CANONICAL) == []
@@ -475,7 +479,7 @@ def test_withdraw_and_erase_takes_every_signature_out_of_the_counts(engine, mail
     with read_session(engine) as session:
         libraries = session.execute(select(Campaign.id).where(Campaign.slug == "libraries")).scalar_one()
     totals = (campaign_total_of(engine, campaign.id), campaign_total_of(engine, libraries))
-    result = do(engine, lambda s: supporters.erase_my_data(session=s, email_canonical=CANONICAL, withdraw=True))
+    result = do(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical=CANONICAL, withdraw=True))
     assert (result.signatures, result.withdrawn) == (2, 2)
     assert assert_counts_match_signatures(engine, campaign.id) == totals[0] - 1
     assert assert_counts_match_signatures(engine, libraries) == totals[1] - 1
@@ -498,9 +502,13 @@ def test_a_receipt_opens_that_signature_alone_without_mail(engine):
     assert first.receipt_token and len(first.receipt_token) >= 32
     with read_session(engine) as session:
         stored = session.execute(select(Signature.receipt_hash).where(Signature.id == first.signature_id)).scalar_one()
-        owner = supporters.open_receipt(session=session, token=first.receipt_token)
-        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
+        owner = supporter_links.open_receipt(session=session, token=first.receipt_token)
+        data = supporter_data.get_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
+        exported = supporter_data.export_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
     assert stored == hashlib.sha256(first.receipt_token.encode()).hexdigest()
     assert [s.campaign_slug for s in data.signatures] == ["libraries"]  # not the other campaign
     assert [s["campaign"]["slug"] for s in exported["signatures"]] == ["libraries"]
@@ -520,10 +528,10 @@ def test_erasing_through_a_receipt_erases_that_signature_only_and_the_receipt_st
     first = sign_up(engine, "libraries", email="ada@example.org", full_name="Ada Lovelace")
     sign_up(engine, "river", email="ada@example.org", full_name="Ada Lovelace")
     with read_session(engine) as session:
-        owner = supporters.open_receipt(session=session, token=first.receipt_token)
+        owner = supporter_links.open_receipt(session=session, token=first.receipt_token)
     done = do(
         engine,
-        lambda s: supporters.erase_my_data(
+        lambda s: supporter_erasure.erase_my_data(
             session=s, email_canonical=owner.email_canonical, only=owner.signature_id, withdraw=True
         ),
     )
@@ -531,24 +539,24 @@ def test_erasing_through_a_receipt_erases_that_signature_only_and_the_receipt_st
     with read_session(engine) as session:
         left = session.execute(select(Signature.email).order_by(Signature.id)).scalars().all()
         with pytest.raises(LinkRefused, match="erased"):
-            supporters.open_receipt(session=session, token=first.receipt_token)
+            supporter_links.open_receipt(session=session, token=first.receipt_token)
     assert left[0].startswith("erased:") and left[1] == "ada@example.org"
 
 
 @pytest.mark.parametrize("token", ["", "x", "\x00", "a" * 5000])
 def test_a_bad_receipt_is_refused_clearly(engine, token):
     with read_session(engine) as session, pytest.raises(LinkRefused, match="doesn't work"):
-        supporters.open_receipt(session=session, token=token)
+        supporter_links.open_receipt(session=session, token=token)
 
 
 def test_withdrawing_through_a_receipt_works_on_a_pending_signature(engine):
     make_campaign(engine, slug="confirming", require_confirmation=True)
     result = sign_up(engine, "confirming", email="ada@example.org")
     with read_session(engine) as session:
-        owner = supporters.open_receipt(session=session, token=result.receipt_token)
+        owner = supporter_links.open_receipt(session=session, token=result.receipt_token)
     assert do(
         engine,
-        lambda s: supporters.withdraw_signature(
+        lambda s: supporter_data.withdraw_signature(
             session=s, email_canonical=owner.email_canonical, signature_id=owner.signature_id
         ),
     )
@@ -576,16 +584,20 @@ def test_a_receipt_after_re_signing_a_withdrawn_signature_shows_none_of_the_earl
     )
     do(
         engine,
-        lambda s: supporters.withdraw_signature(
+        lambda s: supporter_data.withdraw_signature(
             session=s, email_canonical="ada@example.org", signature_id=first.signature_id
         ),
     )
     again = sign_up(engine, "write-in", email="ADA@example.org", full_name="Somebody Else")
     assert again.created and again.signature_id == first.signature_id  # the row is reused
     with read_session(engine) as session:
-        owner = supporters.open_receipt(session=session, token=again.receipt_token)
-        data = supporters.my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        exported = supporters.export_my_data(session, email_canonical=owner.email_canonical, only=owner.signature_id)
-        mailbox_view = supporters.my_data(session, email_canonical="ada@example.org")
+        owner = supporter_links.open_receipt(session=session, token=again.receipt_token)
+        data = supporter_data.get_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
+        exported = supporter_data.export_my_data(
+            session=session, email_canonical=owner.email_canonical, only=owner.signature_id
+        )
+        mailbox_view = supporter_data.get_my_data(session=session, email_canonical="ada@example.org")
     assert data.letters == () and exported["signatures"][0]["letters"] == []
     assert [letter.body for letter in mailbox_view.letters] == ["Ada's own words"]  # the mailbox's owner still sees it

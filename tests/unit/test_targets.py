@@ -9,15 +9,14 @@ from sqlalchemy import select
 
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
-from campaigns.core.errors import InvalidInput, NotFound
+from campaigns.core.errors import InvalidInput
 from campaigns.core.models import AuditEntry, Target
 from campaigns.letters.targets import (
     TargetImportError,
     add_target,
-    delete_target,
     import_targets,
     list_targets,
-    targets_for_region,
+    list_targets_for_region,
 )
 from tests.support.factories import make_campaign
 
@@ -38,7 +37,7 @@ def import_error(engine, campaign_id, text: str) -> TargetImportError:
 
 def stored(engine, campaign_id) -> list[tuple[str | None, str, str | None]]:
     with read_session(engine) as session:
-        return [(t.region_code, t.name, t.email) for t in list_targets(session, campaign_id)]
+        return [(t.region_code, t.name, t.email) for t in list_targets(session=session, campaign_id=campaign_id)]
 
 
 def audit_actions(engine) -> list[tuple[str, dict]]:
@@ -61,7 +60,7 @@ def test_import_stores_every_row_with_canonical_region_codes(engine):
         ("US-CA", "Alex Padilla", "senator@padilla.example.org"),
     ]
     with read_session(engine) as session:
-        padilla = targets_for_region(session, campaign.id, "US-CA")[0]
+        padilla = list_targets_for_region(session=session, campaign_id=campaign.id, region_code="US-CA")[0]
     assert (padilla.title, padilla.postal_address) == ("Senator", "Hart Building\nWashington DC")
     assert audit_actions(engine) == [("targets.import", {"count": 2, "replaced": 0})]
 
@@ -118,13 +117,15 @@ def test_targets_for_region_adds_everyone_targets_and_falls_back_to_them(engine)
     campaign = make_campaign(engine)
     do_import(engine, campaign.id, HEADER + ",Governor Everyone,,,\nUS-CA,Senator Ca,,,\nUS-CA,Another Ca,,,\n")
     with read_session(engine) as session:
-        california = [t.name for t in targets_for_region(session, campaign.id, "us-ca")]
-        texas = [t.name for t in targets_for_region(session, campaign.id, "US-TX")]
+        california = [
+            t.name for t in list_targets_for_region(session=session, campaign_id=campaign.id, region_code="us-ca")
+        ]
+        texas = [t.name for t in list_targets_for_region(session=session, campaign_id=campaign.id, region_code="US-TX")]
     assert california == ["Another Ca", "Senator Ca", "Governor Everyone"]
     assert texas == ["Governor Everyone"]
 
 
-def test_add_and_delete_a_target_are_checked_and_audited(engine):
+def test_adding_a_target_is_checked_and_audited_and_an_import_replaces_it(engine):
     campaign = make_campaign(engine)
     target = run_write(
         engine,
@@ -153,11 +154,13 @@ def test_add_and_delete_a_target_are_checked_and_audited(engine):
                 session=s, campaign_id=campaign.id, region_code="US-WA", name="patty", actor=ORGANIZER
             ),
         )
-    run_write(engine, lambda s: delete_target(session=s, target_id=target.id, actor=ORGANIZER))
-    assert stored(engine, campaign.id) == []
-    with pytest.raises(NotFound):
-        run_write(engine, lambda s: delete_target(session=s, target_id=target.id, actor=ORGANIZER))
-    assert [action for action, _ in audit_actions(engine)] == ["targets.add", "targets.delete"]
+    # A target leaves a campaign with an import that replaces them all: organizers remove none one by one.
+    assert do_import(engine, campaign.id, HEADER + "US-OR,Ron,,,\n").replaced == 1
+    assert stored(engine, campaign.id) == [("US-OR", "Ron", None)]
+    assert [(action, detail.get("replaced")) for action, detail in audit_actions(engine)] == [
+        ("targets.add", None),
+        ("targets.import", 1),
+    ]
 
 
 def test_region_codes_are_checked_against_the_campaigns_own_scheme(engine):
