@@ -31,13 +31,11 @@ from tests.support.storage import (
 @pytest.fixture(autouse=True)
 def default_settings(tmp_path: Path) -> Iterator[Settings]:
     """Each test starts from the documented defaults, untouched by a developer's .env."""
-    previous = settings_module._current
     # the documented defaults, except that a development outbox folder is this test's own (never the repo's var/)
-    settings_module._current = replace(
-        load_settings(environ={}, env_file=tmp_path / "no.env"), mail_outbox=str(tmp_path / "outbox")
-    )
-    yield settings_module._current
-    settings_module._current = previous
+    settings = replace(load_settings(environ={}, env_file=tmp_path / "no.env"), mail_outbox=str(tmp_path / "outbox"))
+    previous = settings_module.use_settings(settings)
+    yield settings
+    settings_module.use_settings(previous)
 
 
 @pytest.fixture(scope="session")

@@ -171,6 +171,14 @@ def get_settings() -> Settings:
     return _current
 
 
+def use_settings(settings: Settings | None) -> Settings | None:
+    """Make ``settings`` the ones in force (None: read them again on next use); returns those it replaced.
+    For tests and harnesses that point the app at another database or mail server."""
+    global _current
+    previous, _current = _current, settings
+    return previous
+
+
 @contextmanager
 def override_settings(**changes: object) -> Iterator[Settings]:
     """Replace settings for the duration of a block (tests)."""

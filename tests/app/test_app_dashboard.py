@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns.core import settings as settings_module
 from campaigns.core.db import read_session, run_write
 from campaigns.signatures.signing import sign
-from campaigns.ui import access, reads
+from campaigns.ui import access
+from tests.support.apptest import point_app_at
 from tests.support.factories import make_campaign, signer
 
 pytestmark = pytest.mark.apptest
@@ -24,8 +22,7 @@ SCHEMES = {  # scheme: regions to sign from (SG has no shape in the world map; t
 
 @pytest.fixture
 def dashboard_app(engine, default_settings):
-    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    reads.forget_public_reads()
+    point_app_at(engine, default_settings)
 
     def open_dashboard(slug: str) -> AppTest:
         at = AppTest.from_string("import campaigns.ui.dashboard as page\npage.render()\n", default_timeout=30)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from campaigns.core import settings as settings_module
 from campaigns.core.audit import CLI
 from campaigns.core.db import run_write
 from campaigns.export.links import read_token
 from campaigns.people import logins, staff
 from campaigns.ui import access
+from tests.support.apptest import point_app_at
 from tests.support.export_data import EXPORTED_BY_DEFAULT, load_people
 
 pytestmark = pytest.mark.apptest
@@ -22,7 +21,7 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture
 def export_page(engine, default_settings, monkeypatch):
-    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
+    point_app_at(engine, default_settings)
     load_people(engine)
     user = run_write(
         engine,

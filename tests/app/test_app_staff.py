@@ -17,7 +17,8 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import utcnow
 from campaigns.people import logins, passwords, staff
-from campaigns.ui import access, navigation, reads
+from campaigns.ui import access, navigation
+from tests.support.apptest import point_app_at
 
 pytestmark = pytest.mark.apptest
 PASSWORD = "correct horse battery staple"
@@ -39,8 +40,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
 
 @pytest.fixture
 def staff_app(engine, default_settings, monkeypatch):
-    settings_module._current = replace(default_settings, database_url=engine.url.render_as_string(hide_password=False))
-    reads.forget_public_reads()
+    point_app_at(engine, default_settings)
     cookies: dict[str, str | None] = {"value": None}
     monkeypatch.setattr(access, "session_cookie", lambda: cookies["value"])
 
@@ -256,7 +256,9 @@ def test_admin_reset_with_mail_emails_the_link(staff_app, engine, smtp_server):
     from tests.support.mail import Mailbox, smtp_settings
 
     controller, handler = smtp_server
-    settings_module._current = replace(settings_module._current, **smtp_settings(controller, "staff@example.org"))
+    settings_module.use_settings(
+        replace(settings_module.get_settings(), **smtp_settings(controller, "staff@example.org"))
+    )
     at = reset_button(staff_app, engine)
     assert not at.exception and any("emailed to ada@example.org" in s.value for s in at.success) and not at.code
     (envelope,) = Mailbox(engine, handler)

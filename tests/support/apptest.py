@@ -22,9 +22,10 @@ def point_app_at(engine: Engine, base: Settings, **changes: object) -> Settings:
     from campaigns.ui import reads
 
     url = engine.url.render_as_string(hide_password=False)
-    settings_module._current = replace(base, database_url=url, **changes)  # type: ignore[arg-type]
+    settings = replace(base, database_url=url, **changes)  # type: ignore[arg-type]
+    settings_module.use_settings(settings)
     reads.forget_public_reads()
-    return settings_module._current
+    return settings
 
 
 def run_with_query(at: Any, **query: str) -> Any:

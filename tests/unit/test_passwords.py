@@ -225,7 +225,7 @@ def test_only_admins_reset_and_not_their_own(engine, people):
 def test_with_mail_the_link_is_emailed_to_the_person(engine, people, smtp_server, default_settings):
     controller, handler = smtp_server
     admin, ada = people
-    settings_module._current = replace(default_settings, **smtp_settings(controller, "Rally <staff@example.org>"))
+    settings_module.use_settings(replace(default_settings, **smtp_settings(controller, "Rally <staff@example.org>")))
     issued = reset(engine, admin, ada)
     assert issued.emailed
     (envelope,) = Mailbox(engine, handler)  # the outbox worker sends it
@@ -240,8 +240,8 @@ def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(en
     from campaigns.core.models import OutboxMessage
 
     admin, ada = people
-    settings_module._current = replace(
-        default_settings, smtp_host="127.0.0.1", smtp_port=1, smtp_security="none", mail_from="r@example.org"
+    settings_module.use_settings(
+        replace(default_settings, smtp_host="127.0.0.1", smtp_port=1, smtp_security="none", mail_from="r@example.org")
     )
     issued = reset(engine, admin, ada)
     assert issued.emailed and outbox_worker.run_once(engine=engine).retried == 1
@@ -253,7 +253,7 @@ def test_a_link_is_queued_with_its_email_and_retried_while_the_server_is_down(en
 
 def test_with_the_development_outbox_the_admin_is_shown_the_link(engine, people, default_settings, tmp_path):
     admin, ada = people
-    settings_module._current = replace(default_settings, smtp_host="", mail_outbox=str(tmp_path))
+    settings_module.use_settings(replace(default_settings, smtp_host="", mail_outbox=str(tmp_path)))
     issued = reset(engine, admin, ada)
     assert not issued.emailed and use(engine, issued.url) == "ada@example.org"
 

@@ -88,7 +88,7 @@ def test_the_running_app_answers_503_says_it_is_not_the_password_and_logs_the_de
 
 def test_visitors_see_a_short_apology_without_the_folder(read_only_data, default_settings, caplog):
     view, url = read_only_data
-    settings_module._current = replace(default_settings, database_url=url)
+    settings_module.use_settings(replace(default_settings, database_url=url))
     reads.forget_public_reads()
     for query in ({}, {"campaign": "read-only"}):
         at = open_app(**query)
