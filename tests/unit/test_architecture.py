@@ -53,6 +53,10 @@ def _bench_files() -> list[Path]:
     return sorted(p for p in (ROOT / "bench").rglob("*.py") if "__pycache__" not in p.parts)
 
 
+def _test_files() -> list[Path]:
+    return sorted(p for p in (ROOT / "tests").rglob("*.py") if "__pycache__" not in p.parts)
+
+
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -190,7 +194,7 @@ def test_no_underscore_name_crosses_a_module_boundary():
     """``_name`` is private to its module: no ``from x import _y`` (relative imports included), no import of a
     ``_module``, and no ``module._y`` on one of our modules. Dunder names (``__version__``) are public."""
     offenders = []
-    for path in [*_package_files(), *ENTRY_SCRIPTS, *_bench_files()]:
+    for path in [*_package_files(), *ENTRY_SCRIPTS, *_bench_files(), *_test_files()]:
         own = _module_name(path)
         for found in _imports(path):
             private = [part for part in found.module.split(".") if _is_private(part)]
