@@ -11,7 +11,7 @@ builds the aggregate rows (timed: the repair an operator runs after a bulk impor
 rows are spread over the count shards as its sign-ons spread them (SQLite keeps one row per key),
 and 100 real ``sign`` calls land on top, in the current hour.
 
-Then we time ``dashboard.read_dashboard`` inside ``db.snapshot_session``, a fresh session per call as
+Then we time ``live.read_dashboard`` inside ``db.snapshot_session``, a fresh session per call as
 the page opens it (the campaign, totals, every region with population and rate, the hourly series,
 the last 24 hours, milestones, letters per target), p50/p95 of 200 calls after 10 warm-up calls,
 beside the naive baseline in the same snapshot: ``GROUP BY region_code`` and ``GROUP BY <hour>``

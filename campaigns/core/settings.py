@@ -1,7 +1,7 @@
 """Settings from the environment and a ``.env`` file.
 
 Every setting is documented in README.md's configuration table and in ``.env.example``
-(``tests/test_docs.py`` checks both). Values in the real environment win over ``.env``.
+(``tests/unit/test_conventions.py`` checks both). Values in the real environment win over ``.env``.
 Tests replace the settings with ``override_settings``; nothing reads them at import time.
 """
 

@@ -5,7 +5,7 @@ An admin asks for a link for someone (*Admin → People*). The link carries a ra
 ``set-password`` and the person's email. It works once, for :data:`LINK_HOURS` hours: using it is one
 atomic ``UPDATE ... WHERE used_at IS NULL AND expires_at > now``, so two tabs can't both use it. A newer
 link replaces any unused older one. When mail is configured the link is emailed to the person
-(:func:`send_link_mail`, the one place that sends it); otherwise it is shown once to the admin, to pass on
+(:func:`reset_password`, the one place that queues it); otherwise it is shown once to the admin, to pass on
 privately. Opening the link (``GET /auth/set-password``) only shows a form: the token is used by the
 form's POST, so a mail scanner that fetches every link in a message spends nothing. Setting the new
 password ends every log-in of that person. Issuing and using a link are both audited.

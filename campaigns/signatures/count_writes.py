@@ -71,13 +71,13 @@ def bump_counts(
     delta: int = 1,
     now: datetime | None = None,
 ) -> None:
-    """Add ``delta`` (1 for a new counted signature, -1 for a withdrawn one) to every aggregate the
-    public reads: the region's count, the hour's and the region's day. Run it in the write transaction
-    that changes the signature, so counts and signatures never disagree.
+    """Add ``delta`` (1: a new counted signature) to every aggregate the public reads: the region's count,
+    the hour's and the region's day. Run it in the write transaction that changes the signature, so counts
+    and signatures never disagree. A signature taken out of the counts goes through ``remove_counts``, which
+    takes it off a shard that still has a count.
 
     PostgreSQL spreads each key over ``count_shards`` rows (concurrent signers rarely wait on one
-    row); readers sum the shards, so a decrement may land on any shard. SQLite has one writer at a
-    time: one row per key there.
+    row); readers sum the shards. SQLite has one writer at a time: one row per key there.
     """
     dialect = session.connection().dialect.name
     shard = 0 if dialect == "sqlite" else random.randrange(get_settings().count_shards)

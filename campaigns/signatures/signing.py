@@ -204,7 +204,7 @@ class _OpenCampaign:
 
 
 def _open_campaign(session: Session, slug: str, now: datetime) -> _OpenCampaign:
-    """The campaign, as ``catalog.get_public_campaign`` would find it, if it accepts signatures now."""
+    """The campaign, as ``listing.get_public_campaign`` would find it, if it accepts signatures now."""
     row = _CAMPAIGN_LOOKUP.first(session, {"slug": slug}) if is_possible_slug(slug) else None
     campaign = _OpenCampaign(*row) if row is not None else None
     if campaign is None or not is_public(campaign):  # look the same

@@ -1,5 +1,7 @@
 """What public pages read often, kept a few seconds and shared by every visitor: the campaigns, one campaign's
-page, its approved comments. A person's own write forgets them, so they see it at once."""
+page, its approved comments. Staff edits, a confirmation and a supporter's own changes forget them
+(``forget_public_reads``), so that person sees the change at once; a sign-on does not (in a spike every signer
+would recompute them), and its thank-you shows the signer's own total instead."""
 
 from __future__ import annotations
 

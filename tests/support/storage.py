@@ -80,8 +80,8 @@ def fresh_pg_database(name: str) -> str:
 def mounted_tmpfs(folder: Path, size: str = "64k") -> Iterator[Path]:
     """A tmpfs of ``size`` mounted at ``folder`` (a disk that really fills up); skips where it can't be mounted.
 
-    ``read_only()`` on the result remounts it read-only (a data folder that became read-only: root's
-    permission bits would not stop root, a read-only filesystem does).
+    For a data folder that became read-only, see ``read_only_view`` (root's permission bits would not stop
+    root, a read-only mount does).
     """
     import subprocess
 

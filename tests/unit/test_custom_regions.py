@@ -1,4 +1,4 @@
-"""Region schemes uploaded by organizers: checked, stored, and usable by campaigns, signing and stats."""
+"""Region schemes uploaded by organizers: checked, stored, and usable by campaigns, signing and counts."""
 
 from __future__ import annotations
 
