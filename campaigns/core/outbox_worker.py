@@ -109,35 +109,29 @@ def drain(*, engine: Engine, settings: Settings | None = None, max_passes: int =
     return total
 
 
-def _run_task(task: Callable[[Engine], None], engine: Engine) -> None:
-    try:
-        task(engine)
-    except RallyError as exc:
-        log.warning("upkeep %s: %s", getattr(task, "__name__", task), exc.user_message)
-    except Exception:
-        log.exception("upkeep %s failed", getattr(task, "__name__", task))
-
-
 @dataclass(kw_only=True)
 class Worker:
     """The outbox worker loop, in a thread of the app process or in ``python -m campaigns worker``."""
 
     engine: Engine
     idle_seconds: float = IDLE_SECONDS
-    maintenance: list[Callable[[Engine], None]] = field(default_factory=list)
-    maintenance_seconds: float = 60.0
+    # the periodic upkeep (``signatures.upkeep.run_all``), run about once a minute; it logs its own failures
+    upkeep: Callable[..., None] | None = None
+    upkeep_seconds: float = 60.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def run(self) -> None:
         name = worker_name()
-        last_maintenance = 0.0
+        last_upkeep = 0.0
         log.info("outbox worker %s started", name)
         while not self._stop.is_set():
-            if time.monotonic() - last_maintenance >= self.maintenance_seconds:
-                last_maintenance = time.monotonic()
-                for task in self.maintenance:
-                    _run_task(task, self.engine)
+            if self.upkeep is not None and time.monotonic() - last_upkeep >= self.upkeep_seconds:
+                last_upkeep = time.monotonic()
+                try:
+                    self.upkeep(engine=self.engine)
+                except Exception:  # the upkeep logs its own tasks' failures: this only keeps the loop (and mail) alive
+                    log.exception("upkeep failed")
             try:
                 stats = run_once(engine=self.engine, worker=name)
             except RallyError as exc:

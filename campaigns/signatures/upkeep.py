@@ -42,7 +42,8 @@ TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.remind_an
 
 
 def run_all(*, engine: Engine) -> None:
-    """Every task once (``python -m campaigns worker --once``); a failing one is logged, the others still run."""
+    """Every task once: the outbox worker's periodic upkeep, and ``python -m campaigns worker --once``. A failing
+    task is logged, the others still run."""
     for task in TASKS:
         try:
             task(engine)

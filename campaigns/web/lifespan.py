@@ -37,7 +37,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     worker = None
     if get_settings().outbox_worker == "app":
         try:
-            worker = outbox_worker.Worker(engine=get_engine(), maintenance=upkeep.TASKS)
+            worker = outbox_worker.Worker(engine=get_engine(), upkeep=upkeep.run_all)
         except RallyError as exc:
             log.error("mail worker not started: %s", getattr(exc, "detail", exc.user_message))
         else:

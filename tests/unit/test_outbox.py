@@ -305,3 +305,29 @@ def test_the_dev_outbox_folder_gets_whole_eml_files(engine, tmp_path):
     files = sorted((tmp_path / "outbox").glob("*.eml"))
     assert len(files) == 3 and not list((tmp_path / "outbox").glob("*.tmp"))
     assert Counter(row.status for row in rows(engine)) == {OutboxStatus.sent.value: 3}
+
+
+def test_the_worker_runs_the_upkeep_and_keeps_sending_when_an_upkeep_task_fails(engine, smtp, monkeypatch):
+    """The worker thread runs ``upkeep.run_all``: a task that fails is logged, the next task and the mail go on."""
+    import threading
+
+    from campaigns.signatures import upkeep
+
+    _, handler = smtp
+    ran = threading.Event()
+
+    def broken(engine):
+        raise RuntimeError("this task is broken")
+
+    monkeypatch.setattr(upkeep, "TASKS", [broken, lambda engine: ran.set()])
+    queue(engine, 3)
+    worker = outbox_worker.Worker(engine=engine, idle_seconds=0.05, upkeep=upkeep.run_all)
+    worker.start()
+    try:
+        assert ran.wait(20), "the upkeep's second task never ran"
+        deadline = utcnow() + timedelta(seconds=20)
+        while len(handler.envelopes) < 3 and utcnow() < deadline:
+            ran.wait(0.05)
+    finally:
+        worker.stop()
+    assert subjects(handler) == {"Message 0": 1, "Message 1": 1, "Message 2": 1}
