@@ -193,8 +193,11 @@ def get_public_campaign(*, session: Session, slug: str) -> Campaign:
     return campaign
 
 
-def public_status(campaign: Campaign, now: datetime | None = None) -> str:
-    return CampaignStatus.published.value if campaign.accepts_signatures(now) else CampaignStatus.closed.value
+def effective_status(campaign: Campaign, now: datetime | None = None) -> str:
+    """The status people see: a published campaign whose deadline has passed shows as closed."""
+    if campaign.status == CampaignStatus.published and not campaign.accepts_signatures(now):
+        return CampaignStatus.closed.value
+    return CampaignStatus(campaign.status).value
 
 
 def list_public_campaigns(*, session: Session, now: datetime | None = None) -> list[CampaignSummary]:
@@ -210,7 +213,9 @@ def list_public_campaigns(*, session: Session, now: datetime | None = None) -> l
     )
     totals = count_totals(session=session, campaign_ids=[c.id for c in campaigns if c.id is not None])
     summaries = [
-        CampaignSummary.model_validate(c, update={"total": totals.get(c.id or 0, 0), "status": public_status(c, now)})
+        CampaignSummary.model_validate(
+            c, update={"total": totals.get(c.id or 0, 0), "status": effective_status(c, now)}
+        )
         for c in campaigns
     ]
     return sorted(summaries, key=lambda s: s.status != CampaignStatus.published.value)
@@ -221,7 +226,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
         campaign,
         update={
             "total": count_total(session=session, campaign_id=campaign.id or 0),
-            "status": public_status(campaign, now),
+            "status": effective_status(campaign, now),
             "consent_text": get_consent_text(session=session, campaign=campaign),
         },
     )

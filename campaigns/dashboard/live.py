@@ -21,11 +21,11 @@ from sqlmodel import Session, col
 
 from campaigns.catalog import listing
 from campaigns.core.models import Campaign, CampaignStatus, Outreach, Target, utcnow
-from campaigns.dashboard.overview import MILESTONES
+from campaigns.dashboard.overview import MILESTONES, milestone_signatures
 from campaigns.letters import deliveries
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme, SchemeInfo
-from campaigns.signatures import counts as stats
+from campaigns.signatures import counts as signature_counts
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ def milestones(hourly: pd.DataFrame, goal: int) -> list[Milestone]:
     hours = hourly["hour"]
     result = []
     for percent in MILESTONES:
-        needed = -(-percent * goal // 100)  # ceiling: 25% of 10 is 3 signatures
+        needed = milestone_signatures(percent, goal)
         crossed = (running >= needed).nonzero()[0]
         when: datetime | None = hours.iat[crossed[0]].to_pydatetime() if len(crossed) else None  # type: ignore[union-attr, assignment]  # hours are Timestamps
         result.append(Milestone(percent, needed, when))
@@ -233,7 +233,7 @@ def _read(
 ) -> DashboardData:
     ids = [c.id for c in campaigns if c.id is not None]
     # one statement: the totals and the map agree
-    maps = stats.count_by_region_of_campaigns(session=session, campaign_ids=ids)
+    maps = signature_counts.count_by_region_of_campaigns(session=session, campaign_ids=ids)
     totals = {cid: sum(counted.values()) for cid, counted in maps.items()}
     on_scheme = [maps[c.id] for c in campaigns if c.id is not None and c.region_scheme == scheme_id]
     scheme = resolve_scheme(
@@ -241,9 +241,9 @@ def _read(
     )  # once per read: the regions and the page's map both use it
     regions = _region_table(on_scheme, scheme)
     hourly = _hourly(session, ids)
-    status = listing.public_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
+    status = listing.effective_status(campaigns[0], now) if slug and campaigns else CampaignStatus.published.value
     table = pd.DataFrame(
-        [(c.slug, c.title, listing.public_status(c, now), totals.get(c.id or 0, 0), c.goal) for c in campaigns],
+        [(c.slug, c.title, listing.effective_status(c, now), totals.get(c.id or 0, 0), c.goal) for c in campaigns],
         columns=["slug", "title", "status", "total", "goal"],
     )
     total = sum(totals.values())
@@ -254,7 +254,7 @@ def _read(
         goal=goal,
         status=status,
         total=total,
-        last_24h=sum(stats.count_last_24_hours(session=session, campaign_ids=ids, now=now).values()),
+        last_24h=sum(signature_counts.count_last_24_hours(session=session, campaign_ids=ids, now=now).values()),
         regions=regions,
         hourly=hourly,
         milestones=milestones(hourly, goal),
@@ -265,7 +265,7 @@ def _read(
 
 
 def _hourly(session: Session, ids: list[int]) -> pd.DataFrame:
-    frames = [stats.count_by_hour(session=session, campaign_id=cid) for cid in ids]
+    frames = [signature_counts.count_by_hour(session=session, campaign_id=cid) for cid in ids]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame({"hour": pd.Series(dtype="datetime64[us, UTC]"), "count": pd.Series(dtype="int64")})
@@ -308,10 +308,10 @@ def read_region_trend(*, session: Session, slug: str, region_code: str, now: dat
     campaign = listing.get_campaign_by_slug(session=session, slug=slug)
     if campaign is None or campaign.id is None:
         raise listing.campaign_not_found(slug)
-    days = stats.count_region_by_day(session=session, campaign_id=campaign.id, region_code=region_code)
+    days = signature_counts.count_region_by_day(session=session, campaign_id=campaign.id, region_code=region_code)
     if days.empty:
         return days
-    until = pd.Timestamp(stats.day_of(now or utcnow()))
+    until = pd.Timestamp(signature_counts.day_of(now or utcnow()))
     index = pd.date_range(days["day"].iloc[0], max(until, days["day"].iloc[-1]), freq="D")
     filled = days.set_index("day")["count"].reindex(index, fill_value=0)
     return filled.rename_axis("day").reset_index()

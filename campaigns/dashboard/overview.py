@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from campaigns.catalog import listing
 from campaigns.catalog.listing import goal_share
 from campaigns.core.models import Campaign, CampaignStatus, CommentStatus, Signature, utcnow
 from campaigns.signatures.counts import count_last_24_hours, count_totals
@@ -19,11 +20,16 @@ from campaigns.signatures.counts import count_last_24_hours, count_totals
 MILESTONES = (25, 50, 75, 100)
 
 
+def milestone_signatures(percent: int, goal: int) -> int:
+    """The signatures that reach ``percent`` of ``goal``: a ceiling, in integers (25% of 10 is 3; of 12, exactly 3)."""
+    return -(-percent * goal // 100)
+
+
 def milestone_reached(total: int, goal: int) -> int | None:
     """The highest milestone (percent of the goal) reached; None below the first."""
     if goal <= 0:
         return None
-    reached = [m for m in MILESTONES if total * 100 >= m * goal]  # integers: 3 of 12 is exactly 25%
+    reached = [m for m in MILESTONES if total >= milestone_signatures(m, goal)]
     return reached[-1] if reached else None
 
 
@@ -44,12 +50,6 @@ class CampaignOverviewRow:
     def progress(self) -> float:
         """Share of the goal reached, 0..1 (a progress bar's value; see ``milestone`` beyond it)."""
         return goal_share(self.total, self.goal)
-
-
-def _effective_status(campaign: Campaign, now: datetime) -> str:
-    if campaign.status == CampaignStatus.published and not campaign.accepts_signatures(now):
-        return CampaignStatus.closed.value
-    return campaign.status
 
 
 def _pending_comment_counts(session: Session, ids: list[int]) -> dict[int, int]:
@@ -92,7 +92,7 @@ def read_overview(*, session: Session, now: datetime | None = None) -> list[Camp
                 campaign_id=c.id,
                 slug=c.slug,
                 title=c.title,
-                status=_effective_status(c, now),
+                status=listing.effective_status(c, now),
                 total=total,
                 goal=c.goal,
                 last_24h=recent.get(c.id, 0),
