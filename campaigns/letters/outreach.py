@@ -32,7 +32,6 @@ from campaigns.core.models import (
     Outreach,
     OutreachChannel,
     OutreachStatus,
-    RegionCount,
     Signature,
     SignatureStatus,
     Target,
@@ -44,7 +43,7 @@ from campaigns.letters.pdf import LetterDoc
 from campaigns.letters.targets import list_targets_for_region
 from campaigns.letters.templates import CampaignView, LetterContext, SignerView, TargetView, render_source
 from campaigns.regions.lookup import resolve_scheme
-from campaigns.signatures.counts import count_total
+from campaigns.signatures.counts import count_by_region, count_total
 
 BODY_MAX = 20_000
 SUBJECT_MAX = 300
@@ -327,12 +326,10 @@ def bundle_letters(*, engine: Engine, target_id: int) -> Bundle:
             .where(*_bundled(target_id))
         ).scalar_one()
         scheme = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
-        counts = select(func.coalesce(func.sum(col(RegionCount.count)), 0)).where(
-            col(RegionCount.campaign_id) == campaign.id
-        )
         if target.region_code:
-            counts = counts.where(col(RegionCount.region_code) == target.region_code)
-        constituents = int(session.execute(counts).scalar_one())
+            constituents = count_by_region(session=session, campaign_id=target.campaign_id).get(target.region_code, 0)
+        else:
+            constituents = count_total(session=session, campaign_id=target.campaign_id)
 
     def letters(page: int = 500) -> Iterator[LetterDoc]:
         last_id = 0
