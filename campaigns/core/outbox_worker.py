@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0  # how long an idle worker waits before looking again
 
-_T = OutboxMessage.__table__  # type: ignore[attr-defined]
+_T = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @dataclass

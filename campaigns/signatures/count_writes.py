@@ -27,9 +27,9 @@ from campaigns.signatures.counts import day_of, hour_of
 
 log = logging.getLogger(__name__)
 
-_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
-_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
-_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]
+_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_REGION_DAY = RegionDayCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from campaigns.regions.schemes import RegionScheme
 
 # Statements built once, with bind parameters: each call only binds values (no statement
 # construction or cache-key generation per call).
-_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]
-_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]
+_COUNTS = RegionCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_HOURLY = HourlyCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
 # Every sign-on reads the total it shows: run on the DBAPI cursor (a db.HotStatement), for everyone.
 _TOTAL = HotStatement(

@@ -134,8 +134,8 @@ def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) 
 
 # The hot path's statements are built once per dialect, with bind parameters, so each sign only
 # binds values: no statement construction, no cache-key generation, no ORM loading per call.
-_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]
-_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]
+_CAMPAIGN = Campaign.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+_SIGNATURE = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.id,
     _CAMPAIGN.c.slug,

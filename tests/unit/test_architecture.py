@@ -392,3 +392,15 @@ def test_module_map_in_docs_is_true():
         if _rel(path) not in mapped
     ]
     _check(offenders)
+
+
+def test_every_type_ignore_says_why():
+    """A ``# type: ignore[code]`` names what it silences and ends with the reason: ``  # why``."""
+    pattern = re.compile(r"#\s*type:\s*ignore(?P<code>\[[^\]]*\])?(?P<rest>.*)$")
+    offenders = []
+    for path in _package_files():
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+            found = pattern.search(line)
+            if found and (not found.group("code") or not re.match(r"\s+#\s*\S", found.group("rest"))):
+                offenders.append(f"{_rel(path)}:{number}: name the error code and say why after it (`  # why`)")
+    _check(offenders)

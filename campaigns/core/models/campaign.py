@@ -50,13 +50,13 @@ class CampaignCreate(CampaignBase):
 class CampaignUpdate(CampaignBase):
     """The fields to change; those left unset stay as they are (set ``deadline=None`` to remove a deadline)."""
 
-    slug: str | None = None  # type: ignore[assignment]
-    title: str | None = None  # type: ignore[assignment]
-    purpose: str | None = None  # type: ignore[assignment]
-    body: str | None = None  # type: ignore[assignment]
-    goal: int | None = None  # type: ignore[assignment]
+    slug: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
+    title: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
+    purpose: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
+    body: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
+    goal: int | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
     deadline: datetime | None = None
-    region_scheme: str | None = None  # type: ignore[assignment]
+    region_scheme: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
     consent_text: str | None = None
     require_confirmation: bool | None = None
 
@@ -84,7 +84,7 @@ class Campaign(CampaignBase, table=True):
 class CampaignPublic(CampaignBase):
     """Everything the public campaign page shows, as plain values (frozen: safe to cache and share)."""
 
-    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     total: int
     status: str  # "published" (open) or "closed"
@@ -98,7 +98,7 @@ class CampaignPublic(CampaignBase):
 class CampaignSummary(SQLModel):
     """What the public sees of a campaign in lists and the JSON API (frozen: safe to cache and share)."""
 
-    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     slug: str
     title: str

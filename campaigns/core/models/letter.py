@@ -29,7 +29,7 @@ class Letter(SQLModel, table=True):
 class LetterView(SQLModel):
     """A letter sent in a supporter's name, as "your data" shows it (frozen: plain values)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True, populate_by_name=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     letter_id: int = Field(validation_alias="id")
     signature_id: int

@@ -48,7 +48,7 @@ class Outreach(SQLModel, table=True):
 class DeliveryView(SQLModel):
     """One delivery of a supporter's letter, as "your data" shows it (frozen: plain values)."""
 
-    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     channel: str
     status: str

@@ -97,7 +97,7 @@ class Signature(SQLModel, table=True):
 class SignatureView(SQLModel):
     """What a supporter sees of one of their own signatures on "your data" (frozen: plain values)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True, populate_by_name=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     signature_id: int = Field(validation_alias="id")
     campaign_slug: str

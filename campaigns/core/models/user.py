@@ -39,7 +39,7 @@ class User(UserBase, table=True):
 class UserPublic(UserBase):
     """An account as admins and the command line see it: never its password hash (frozen: plain values)."""
 
-    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]
+    model_config = ConfigDict(frozen=True)  # type: ignore[assignment]  # SQLModel types model_config as its own config
 
     id: int
     roles: tuple[str, ...]
