@@ -6,6 +6,7 @@ database work never stalls the event loop that serves every websocket session.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -163,9 +165,29 @@ def shapes(request: Request) -> Response:
     )
 
 
+# The public JSON (campaigns, totals, shapes) is public data: any site's page may read it from the browser, so a
+# partner site can show a campaign's count. "*" never carries cookies or credentials; no other route gets it.
+CROSS_ORIGIN = {"Access-Control-Allow-Origin": "*"}
+
+
+def readable_anywhere(endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+    """``endpoint`` with ``CROSS_ORIGIN`` on each of its answers (errors and not-found included)."""
+
+    async def route(request: Request) -> Response:
+        if inspect.iscoroutinefunction(endpoint):
+            response = await endpoint(request)
+        else:  # in a worker thread, as Starlette runs a plain function: it reads the database
+            response = await run_in_threadpool(endpoint, request)
+        response.headers.update(CROSS_ORIGIN)
+        return response
+
+    route.__name__ = getattr(endpoint, "__name__", "route")
+    return route
+
+
 ROUTES = [
     Route("/api/health", health, methods=["GET"]),
-    Route("/api/shapes/{scheme}.json", shapes, methods=["GET"]),
-    Route("/api/campaigns", list_campaigns, methods=["GET"]),
-    Route("/api/campaigns/{slug}", campaign_detail, methods=["GET"]),
+    Route("/api/shapes/{scheme}.json", readable_anywhere(shapes), methods=["GET"]),
+    Route("/api/campaigns", readable_anywhere(list_campaigns), methods=["GET"]),
+    Route("/api/campaigns/{slug}", readable_anywhere(campaign_detail), methods=["GET"]),
 ]

@@ -258,3 +258,20 @@ def test_a_websocket_from_rallys_own_pages_is_accepted(live_server):
             ws.ping().wait(10)
     with pytest.raises(Exception, match="HTTP 403"):  # but a page at localhost may not open it at 127.0.0.1
         _open_session(live_server.url, localhost)
+
+
+def test_public_json_may_be_read_by_any_site_and_nothing_else_may(live_server):
+    """A partner site's page can fetch a campaign's count: the public JSON routes (answers and 404s alike) allow
+    any origin, without credentials; the health check, log-in, export download and pages allow none."""
+    make_campaign(live_server.engine(), slug="api-partner", goal=10)
+    partner = {"Origin": "https://partner.example"}
+    public = ("/api/campaigns", "/api/campaigns/api-partner", "/api/campaigns/no-such", "/api/shapes/us-states.json")
+    for path in public:
+        response = httpx.get(f"{live_server.url}{path}", headers=partner)
+        assert response.status_code in (200, 404), path
+        assert response.headers.get("access-control-allow-origin") == "*", path
+        assert "access-control-allow-credentials" not in response.headers, path
+    assert httpx.get(f"{live_server.url}/api/campaigns/api-partner", headers=partner).json()["total"] == 0
+    for path in ("/api/health", "/auth/login", "/export/download?t=x", "/"):
+        response = httpx.get(f"{live_server.url}{path}", headers=partner)
+        assert "access-control-allow-origin" not in response.headers, path
