@@ -60,8 +60,15 @@ def render_overview() -> None:
         frame,
         hide_index=True,
         use_container_width=True,
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0)},
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+            # thousands separators in the reader's own locale (12,345 or 12.345)
+            **{c: st.column_config.NumberColumn(c, format="localized") for c in _COUNTS},
+        },
     )
+
+
+_COUNTS = ("signatures", "goal", "last 24 h", "comments to review")
 
 
 def _campaigns() -> list[Campaign]:

@@ -226,10 +226,7 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
             st.success(
                 f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
             )
-            st.markdown(
-                f"You're one of **{max(done.total, 1):,}** people who have signed so far. "
-                f"Your signature counts for {widgets.plain(done.region_name)}."
-            )
+            st.markdown(f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.")
         st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends.")
         link = widgets.share_link(page.slug, utm_source="share", utm_medium="supporter")
         st.code(link, language=None, wrap_lines=True)
@@ -248,3 +245,10 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     if not confirmed and st.button("Sign as someone else", type="tertiary"):
         st.session_state.pop(f"signed:{page.slug}", None)
         st.rerun()
+
+
+def _signed_so_far(total: int) -> str:
+    """Where this signer stands: the first, or one of everyone who has signed (never "one of 1 people")."""
+    if total <= 1:
+        return "You're the first to sign."
+    return f"You're one of **{total:,}** people who have signed so far."

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from campaigns.core.db import read_session
 from campaigns.core.models import Signature
 from campaigns.signatures.counts import count_total
-from tests.support.factories import make_campaign
+from tests.support.factories import make_campaign, sign_from
 
 pytestmark = pytest.mark.apptest
 
@@ -52,12 +52,21 @@ def test_signing_through_the_form_shows_thank_you_and_counts(app, engine):
     at = fill_form(at)
     assert not at.exception
     assert "Thank you, Rosa Parks" in at.success[0].value
-    assert "**1**" in markdown_text(at)
+    assert "You're the first to sign." in markdown_text(at) and "one of" not in markdown_text(at)
     assert "campaign=libraries" in at.code[0].value
     with read_session(engine) as session:
         stored = session.execute(select(Signature.email_canonical).where(Signature.campaign_id == campaign.id))
         assert stored.scalars().all() == ["rosa@example.org"]
         assert count_total(session=session, campaign_id=campaign.id) == 1
+
+
+def test_a_later_signer_hears_how_many_have_signed(app, engine):
+    make_campaign(engine, slug="libraries", goal=10)
+    for _ in range(2):
+        sign_from(engine, "libraries")
+    at = fill_form(app(campaign="libraries"))
+    assert not at.exception
+    assert "You're one of **3** people who have signed so far." in markdown_text(at)
 
 
 def test_bad_email_shows_its_field_message_and_stores_nothing(app, engine):
