@@ -47,7 +47,7 @@ def render_overview() -> None:
                 "status": r.status,
                 "signatures": r.total,
                 "goal": r.goal,
-                "progress": r.progress,
+                "progress": round(100 * r.progress),  # whole percents: "15%", not "15.01%"
                 "last 24 h": r.last_24h,
                 "milestone": f"{r.milestone}%" if r.milestone else "",
                 "comments to review": r.pending_comments,
@@ -61,7 +61,7 @@ def render_overview() -> None:
         hide_index=True,
         use_container_width=True,
         column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+            "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d%%"),
             # thousands separators in the reader's own locale (12,345 or 12.345)
             **{c: st.column_config.NumberColumn(c, format="localized") for c in _COUNTS},
         },
