@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -14,7 +13,7 @@ import streamlit as st
 from campaigns.catalog import listing
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.models import Campaign
-from campaigns.core.settings import get_settings
+from campaigns.sharing import links
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])")
 
@@ -37,8 +36,7 @@ def local_time(moment: datetime) -> datetime:
 
 
 def share_link(slug: str, **utm: str) -> str:
-    base = get_settings().public_url.rstrip("/")
-    return f"{base}/?{urlencode({'campaign': slug, **utm})}"
+    return links.share_url(slug, **utm)
 
 
 def deadline_text(deadline: datetime | None, is_open: bool) -> str:
