@@ -55,7 +55,8 @@ ROLES = tuple(r.value for r in Role)  # campaigns.people.staff is imported only 
 # password hasher costs half a second at import, which every export from cron would pay)
 FIRST_ADMIN_HINT = (
     "No staff accounts yet. Create the first admin (you will be asked for a password):\n"
-    "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer"
+    "    .venv/bin/python -m campaigns users add --email you@example.org --role admin --role organizer "
+    "--role coordinator"
 )
 
 

@@ -78,3 +78,11 @@ def test_users_set_password_reads_stdin_and_ends_that_persons_log_ins(engine):
     assert "log-ins have ended" in done.stdout
     assert run_write(engine, lambda s: logins.identify(session=s, cookie_value=cookie)) is None
     logins.log_in(engine=engine, email="ada@example.org", password="a brand new staff passphrase", client_address="t")
+
+
+def test_first_run_hint_is_the_readme_command_with_every_role(tmp_path):
+    run = cli("init", database_url=f"sqlite:///{tmp_path}/rally.db")
+    assert run.returncode == 0, run.stderr
+    command = next(line.strip() for line in run.stdout.splitlines() if "users add" in line)
+    assert command in (ROOT / "README.md").read_text("utf-8")
+    assert all(f"--role {role}" in command for role in ("admin", "organizer", "coordinator"))
