@@ -72,8 +72,8 @@ def render_preview(card: PreviewCard) -> bytes:
     draw.rectangle((0, 0, WIDTH, 16), fill=_BAND)
     inner = WIDTH - 2 * _MARGIN
 
-    org = _fit_one_line(_visible(card.org_name, FONT_BOLD), FONT_BOLD, 34, inner)
-    _draw_line(draw, org, FONT_BOLD, 34, _MARGIN, 96, _BAND, inner, rtl=_is_rtl(card.org_name))
+    org = _fit_one_line(_visible(card.org_name, FONT_BOLD), FONT_BOLD, 36, inner)
+    _draw_line(draw, org, FONT_BOLD, 36, _MARGIN, 96, _BAND, inner, rtl=_is_rtl(card.org_name))
 
     size, lines = _fit_title(_visible(card.title, FONT_BOLD), inner)
     step = round(size * _LINE_SPACING)
@@ -87,7 +87,7 @@ def render_preview(card: PreviewCard) -> bytes:
     count_baseline = 522
     draw.text((_MARGIN, count_baseline), count_text(card.total), font=_font(FONT_BOLD, 48), fill=_INK, anchor="ls")
     draw.text(
-        (WIDTH - _MARGIN, count_baseline), goal_text(card), font=_font(FONT_REGULAR, 32), fill=_MUTED, anchor="rs"
+        (WIDTH - _MARGIN, count_baseline), goal_text(card), font=_font(FONT_REGULAR, 36), fill=_MUTED, anchor="rs"
     )
     top, bottom = 552, 584
     draw.rounded_rectangle((_MARGIN, top, WIDTH - _MARGIN, bottom), radius=16, fill=_TRACK)
