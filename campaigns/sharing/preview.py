@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -157,24 +157,32 @@ def _tokens(text: str) -> list[str]:
     return tokens
 
 
+@lru_cache(maxsize=50_000)
+def _piece_width(piece: str, path: Path, size: int) -> float:
+    """One word's (or CJK character's, or space's) width: measured once per process and size."""
+    return _width(piece, path, size)
+
+
 def _wrap(text: str, path: Path, size: int, width: float) -> list[str]:
     """``text`` in lines no wider than ``width``; a word longer than a line is cut where it must be."""
     lines: list[str] = []
-    line = ""
+    line, used = "", 0.0
     for piece in _tokens(text):
-        candidate = line + piece
-        if _width(candidate, path, size) <= width:
-            line = candidate
+        wide = _piece_width(piece, path, size)
+        if used + wide <= width:
+            line, used = line + piece, used + wide
             continue
         if line.strip():
             lines.append(line.rstrip())
-        line = "" if piece == " " else piece
-        while _width(line, path, size) > width:  # one word wider than the card
-            cut = len(line) - 1
-            while cut > 1 and _width(line[:cut], path, size) > width:
-                cut -= 1
-            lines.append(line[:cut])
-            line = line[cut:]
+        line, used = ("", 0.0) if piece == " " else (piece, wide)
+        while used > width:  # one word wider than the card: cut it at the most that fits
+            low, high = 1, len(line) - 1
+            while low < high:
+                middle = (low + high + 1) // 2
+                low, high = (middle, high) if _width(line[:middle], path, size) <= width else (low, middle - 1)
+            lines.append(line[:low])
+            line = line[low:]
+            used = _width(line, path, size)
     if line.strip():
         lines.append(line.rstrip())
     return lines
