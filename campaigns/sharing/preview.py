@@ -143,7 +143,7 @@ def _width(text: str, path: Path, size: int) -> float:
 
 
 def _is_cjk(ch: str) -> bool:
-    return ch in covered_chars(FONT_CJK) and ch not in covered_chars(FONT_REGULAR)
+    return ch not in covered_chars(FONT_REGULAR) and ch in covered_chars(FONT_CJK)  # Droid read only if needed
 
 
 def _tokens(text: str) -> list[str]:
