@@ -46,7 +46,7 @@ _DROPPED_REQUEST_HEADERS = frozenset({b"accept-encoding", b"if-none-match", b"if
 Meta = tuple[str, str] | tuple[()]  # a public campaign's title element and tags, or () for any other slug
 _meta_cache = TTLCache(META_CACHE_SECONDS)  # (slug, base) -> (title element, tags), or () when not public
 _preview_cache = TTLCache(preview.REFRESH_SECONDS)  # slug -> RenderedPreview
-_missing_cache = TTLCache(META_CACHE_SECONDS)  # slug -> True: no public campaign there (a 404 costs no read)
+_public_cache = TTLCache(META_CACHE_SECONDS)  # slug -> whether the public may see it now (a kept card or not)
 
 
 # --------------------------------------------------------------------------- the preview image
@@ -57,6 +57,12 @@ class RenderedPreview:
     png: bytes
     etag: str
     last_modified: str  # an HTTP date
+
+
+def is_public_slug(slug: str) -> bool:
+    with read_session(get_engine()) as session:
+        campaign = listing.get_campaign_by_slug(session=session, slug=slug)
+        return campaign is not None and listing.is_public(campaign)
 
 
 def render_for(slug: str) -> RenderedPreview:
@@ -72,12 +78,15 @@ def preview_image(request: Request) -> Response:
     """``GET /share/<slug>/preview.png``: the 1200×630 card, kept ``preview.REFRESH_SECONDS``; 404 for drafts,
     archived and unknown campaigns."""
     slug = request.path_params["slug"]
-    if not listing.is_possible_slug(slug) or _missing_cache.peek(slug):
+    if not listing.is_possible_slug(slug):
         return _not_found()
     try:
+        # asked again every few seconds, so a card kept for minutes stops being served once its campaign is
+        # archived (or back to draft) as quickly as its page and its tags stop
+        if not _public_cache.get(slug, lambda: is_public_slug(slug)):
+            return _not_found()
         rendered: RenderedPreview = _preview_cache.get(slug, lambda: render_for(slug))
     except CampaignNotFound:
-        _missing_cache.get(slug, lambda: True)
         return _not_found()
     except RallyError as exc:  # the database can't be reached: 503, never cached
         return errors.html_error(exc, _plain_page)
@@ -127,6 +136,14 @@ def read_meta(slug: str, base: str) -> Meta:
         return meta.page_title(campaign), meta.meta_tags(campaign, base=base, site_name=get_settings().org_name)
 
 
+def request_base(scope: Scope) -> str:
+    """The address the tags' absolute links are built on for this request (crawlers need absolute URLs).
+
+    ``links.public_base()`` is the one rule; the request is passed to it when it reads one (then the key of
+    the tags' cache, which includes the base, keeps each allowed host's own tags apart)."""
+    return links.public_base()
+
+
 class LinkPreviewMiddleware:
     """Puts a public campaign's title and preview tags into the HTML of its share link; passes all else on."""
 
@@ -135,7 +152,7 @@ class LinkPreviewMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         slug = shared_slug(scope)
-        found = await self._meta(slug) if slug else ()
+        found = await self._meta(slug, request_base(scope)) if slug else ()
         if not found:
             await self.app(scope, receive, send)
             return
@@ -169,8 +186,8 @@ class LinkPreviewMiddleware:
 
         await self.app({**scope, "headers": headers}, receive, rewrite)
 
-    async def _meta(self, slug: str) -> Meta:
-        key = (slug, links.public_base())
+    async def _meta(self, slug: str, base: str) -> Meta:
+        key = (slug, base)
         found = _meta_cache.peek(key)
         if found is not None:
             return cast(Meta, found)

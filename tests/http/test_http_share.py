@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import time
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,20 @@ def test_every_other_page_and_file_is_served_as_streamlit_serves_it(live_server)
     assert head.status_code == 200 and int(head.headers["content-length"]) == len(INDEX)
     assert httpx.get(f"{live_server.url}/favicon.png").content == (STATIC / "favicon.png").read_bytes()
     assert "Traceback" not in live_server.log_path.read_text()
+
+
+def test_an_archived_campaign_loses_its_card_and_tags_within_seconds(live_server):
+    from campaigns.catalog.lifecycle import archive_campaign
+
+    engine = live_server.engine()
+    campaign = make_campaign(engine, slug="preview-archived", status="closed", title="Soon archived")
+    image_url = f"{live_server.url}/share/preview-archived/preview.png"
+    assert httpx.get(image_url).status_code == 200  # drawn and kept for minutes
+    run_write(engine, lambda s: archive_campaign(session=s, campaign_id=campaign.id))
+    deadline = time.monotonic() + 15  # the page's tags and the card's public check are kept 5 s
+    while httpx.get(image_url).status_code != 404 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert httpx.get(image_url).status_code == 404
+    page = httpx.get(f"{live_server.url}/?campaign=preview-archived")
+    assert page.content == INDEX and "Soon archived" not in page.text
+    engine.dispose()
