@@ -16,9 +16,10 @@ from campaigns.core.db import run_write
 from campaigns.sharing.preview import REFRESH_SECONDS
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
-from tests.unit.test_sharing import NASTY, parsed
+from tests.support.html_head import parsed
 
 pytestmark = pytest.mark.xdist_group("live")
+NASTY = "Stop the \"<script>alert(1)</script>\" & the 'quote' trick"
 
 STATIC = Path(importlib.util.find_spec("streamlit").origin).parent / "static"  # type: ignore[arg-type, union-attr]  # streamlit is installed
 INDEX = (STATIC / "index.html").read_bytes()

@@ -18,7 +18,7 @@ from campaigns.core.db import get_engine
 from campaigns.core.settings import override_settings
 from campaigns.web.share import MAX_PAGE_BYTES, LinkPreviewMiddleware, shared_slug
 from tests.support.factories import make_campaign
-from tests.unit.test_sharing import parsed
+from tests.support.html_head import parsed
 
 PAGE = b"<html><head><title>Streamlit</title></head><body><script src='x.js'></script></body></html>"
 seen_headers: list[dict[str, str]] = []

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import io
 import threading
-from html.parser import HTMLParser
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,46 +18,10 @@ from campaigns.core.ttl_cache import TTLCache
 from campaigns.sharing import links, meta, preview
 from campaigns.signatures.signing import sign
 from tests.support.factories import make_campaign, signer
+from tests.support.html_head import parsed
 
 BASE = "https://rally.example.org"
 NASTY = "Stop the \"<script>alert(1)</script>\" & the 'quote' trick"
-
-
-class Head(HTMLParser):
-    """The page's <title> text and its meta tags, as a browser or a crawler reads them (entities decoded)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.titles: list[str] = []
-        self.meta: dict[str, str] = {}
-        self.canonical: list[str] = []
-        self.scripts = 0
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag == "title":
-            self._in_title = True
-            self.titles.append("")
-        elif tag == "meta" and (values.get("property") or values.get("name")):
-            self.meta[values.get("property") or values.get("name") or ""] = values.get("content") or ""
-        elif tag == "link" and values.get("rel") == "canonical":
-            self.canonical.append(values.get("href") or "")
-        elif tag == "script":
-            self.scripts += 1
-
-    def handle_endtag(self, tag: str) -> None:
-        self._in_title = self._in_title and tag != "title"
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.titles[-1] += data
-
-
-def parsed(page: str) -> Head:
-    head = Head()
-    head.feed(page)
-    return head
 
 
 def campaign(**values: str) -> SimpleNamespace:
@@ -280,3 +243,12 @@ def test_one_caller_makes_a_missing_value_while_others_wait_for_it():
     first.join(10)
     second.join(10)
     assert results == ["made once", "made once"] and calls == ["first"]
+
+
+@pytest.mark.parametrize(
+    ("title", "flush"), [("أنقذوا المكتبات", "right"), ("שמרו על הספריות", "right"), ("Libraries", "left")]
+)
+def test_a_right_to_left_title_is_set_flush_right(title, flush):
+    image = picture(preview.render_preview(card(title)))
+    left, right = inked(image, (72, 150, 400, 445)), inked(image, (800, 150, 1128, 445))
+    assert (left == 0 < right) if flush == "right" else (right == 0 < left)
