@@ -8,19 +8,20 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
-from campaigns.web import api, auth, download, middleware
+from campaigns.web import api, auth, download, middleware, share
 from campaigns.web.lifespan import lifespan
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
 
 app = st.App(
     "streamlit_app.py",
-    routes=[*api.ROUTES, *auth.ROUTES, *download.ROUTES],
+    routes=[*api.ROUTES, *auth.ROUTES, *download.ROUTES, *share.ROUTES],
     # the first runs first: identity headers are gone before anything else reads the request
     middleware=[
         Middleware(middleware.StripIdentityHeadersMiddleware),
         Middleware(middleware.WebsocketOriginMiddleware),  # before Streamlit's looser check (any port on localhost)
         Middleware(middleware.SecurityHeadersMiddleware),
+        Middleware(share.LinkPreviewMiddleware),  # a share link's page gets its campaign's title and preview tags
     ],
     lifespan=lifespan,
 )

@@ -18,6 +18,7 @@ from bench import (
     outbox_drain,
     pdf_bundle,
     read_counts,
+    share_preview,
     sign_write,
 )
 from bench.common import Options
@@ -29,6 +30,7 @@ BENCHMARKS[dashboard_read.NAME] = dashboard_read.run
 BENCHMARKS[live_dashboard.NAME] = live_dashboard.run
 BENCHMARKS[export.NAME] = export.run
 BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
+BENCHMARKS[share_preview.NAME] = share_preview.run
 
 
 def main(argv: list[str] | None = None) -> int:

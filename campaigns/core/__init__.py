@@ -1,12 +1,14 @@
 """The foundation every capability stands on: settings, the database (engines, sessions, retries, migrations),
-the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, and
-mail (messages, transports, the durable outbox and its worker). Imports nothing from the other packages."""
+the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, the
+shipped fonts, a short-lived cache for routes, and mail (messages, transports, the durable outbox and its
+worker). Imports nothing from the other packages."""
 
 __all__ = [
     "audit",
     "client_address",
     "db",
     "errors",
+    "fonts",
     "mail",
     "migrate",
     "models",
@@ -14,6 +16,7 @@ __all__ = [
     "outbox_worker",
     "settings",
     "tokens",
+    "ttl_cache",
     "upload_json",
     "uploads",
     "validation",

@@ -27,19 +27,12 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
-from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from fpdf.bidi import auto_detect_base_direction
 from fpdf.enums import TextDirection
 
-from campaigns.core.settings import PROJECT_ROOT
-
-FONT_DIR = PROJECT_ROOT / "data" / "fonts"
-FONT_REGULAR = FONT_DIR / "DejaVuSans.ttf"
-FONT_BOLD = FONT_DIR / "DejaVuSans-Bold.ttf"
-FONT_CJK = FONT_DIR / "DroidSansFallbackFull.ttf"
+from campaigns.core.fonts import FONT_BOLD, FONT_CJK, FONT_REGULAR, covered_chars
 
 PROGRESS_EVERY = 100
 
@@ -132,19 +125,8 @@ class _Coverage:
 @cache
 def _coverage() -> _Coverage:
     """Which characters each shipped font covers, read once per process."""
-    for path in (FONT_REGULAR, FONT_BOLD, FONT_CJK):
-        if not path.is_file():
-            raise FileNotFoundError(f"Font {path.name} is missing from {FONT_DIR} (see data/README.md)")
-
-    def chars(path: Path) -> frozenset[str]:
-        font = TTFont(path, lazy=True)
-        try:
-            return frozenset(map(chr, font.getBestCmap()))
-        finally:
-            font.close()
-
-    regular = chars(FONT_REGULAR)
-    return _Coverage(regular, chars(FONT_BOLD), chars(FONT_CJK) - regular)
+    regular = covered_chars(FONT_REGULAR)
+    return _Coverage(regular, covered_chars(FONT_BOLD), covered_chars(FONT_CJK) - regular)
 
 
 class _Document(FPDF):

@@ -1,3 +1,4 @@
-"""Spreading a campaign: its public address and share links for each channel (``links``)."""
+"""Spreading a campaign: its public address and share links for each channel (``links``), the link-preview tags
+its share link's page carries (``meta``) and the preview image they point at (``preview``)."""
 
-__all__ = ["links"]
+__all__ = ["links", "meta", "preview"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from campaigns.core.settings import get_settings
 
@@ -17,3 +17,13 @@ def share_url(slug: str, *, base: str | None = None, **utm: str) -> str:
     public address."""
     root = (base or public_base()).rstrip("/")
     return f"{root}/?{urlencode({'campaign': slug, **utm})}"
+
+
+def preview_path(slug: str) -> str:
+    """Where the campaign's link-preview image is served (``/share/<slug>/preview.png``)."""
+    return f"/share/{quote(slug, safe='')}/preview.png"
+
+
+def preview_image_url(slug: str, *, base: str | None = None) -> str:
+    """The preview image's absolute address (crawlers need one), on ``base`` or the public address."""
+    return (base or public_base()).rstrip("/") + preview_path(slug)

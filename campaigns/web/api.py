@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +20,7 @@ from starlette.routing import Route
 from campaigns.catalog import listing
 from campaigns.core.db import get_engine, ping, read_session
 from campaigns.core.errors import NotFound, StorageError
+from campaigns.core.ttl_cache import TTLCache
 from campaigns.signatures import counts
 from campaigns.web import errors
 
@@ -49,34 +48,7 @@ def list_campaigns(request: Request) -> JSONResponse:
     return JSONResponse(body, headers={"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"})
 
 
-class _TTLCache:
-    """A few seconds of memory per key, shared by all requests of this process (thread-safe)."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._items: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def peek(self, key: str) -> Any:
-        """The fresh value for ``key``, or None (no locking: a dict read is atomic)."""
-        hit = self._items.get(key)
-        return hit[1] if hit and time.monotonic() - hit[0] < self.seconds else None
-
-    def get(self, key: str, make: Callable[[], Any]) -> Any:
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit and now - hit[0] < self.seconds:
-                return hit[1]
-        value = make()  # outside the lock: a slow database never blocks other keys
-        with self._lock:
-            if len(self._items) > 1000:
-                self._items.clear()
-            self._items[key] = (now, value)
-        return value
-
-
-_campaign_cache = _TTLCache(API_CACHE_SECONDS)
+_campaign_cache = TTLCache(API_CACHE_SECONDS)
 NO_CAMPAIGN = "There is no published campaign at that address."
 NO_SHAPES = "No shapes for that region scheme."
 _JSON_HEADERS = {"Cache-Control": f"public, max-age={API_CACHE_SECONDS}"}
@@ -130,7 +102,7 @@ SHAPES_CACHE_SECONDS = 86_400
 
 
 CUSTOM_SHAPES_CACHE_SECONDS = 300
-_custom_shapes_cache = _TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
+_custom_shapes_cache = TTLCache(CUSTOM_SHAPES_CACHE_SECONDS)
 
 
 def shapes(request: Request) -> Response:
