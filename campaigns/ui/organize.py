@@ -95,8 +95,7 @@ def render_editor() -> None:
     if campaign is None:
         _details_form(actor, None)
         return
-    if campaign.status == CampaignStatus.draft.value:
-        organize_steps.render_checklist(campaign)  # what is left before it goes public
+    next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     details, preview, status, targets, letter, comments = st.tabs(
         ["Details", "Preview", "Status", "Targets", "Letter", "Comments"]
     )
@@ -112,6 +111,9 @@ def render_editor() -> None:
         organize_parts.render_letter(actor, campaign)
     with comments:
         organize_parts.render_comments(actor, campaign)
+    if campaign.status == CampaignStatus.draft.value:
+        with next_steps:
+            organize_steps.render_checklist(campaign)  # what is left before it goes public
 
 
 def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
@@ -213,8 +215,12 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
         saved = _attempt(work)
         if saved is not None:
             st.query_params["edit"] = saved.slug
+            if campaign is None:  # the page stays scrolled down here: say where the next steps are
+                st.session_state[f"{saved.slug}-created"] = True
             st.toast("Saved.")
             st.rerun()
+    if campaign is not None and st.session_state.pop(f"{campaign.slug}-created", False):
+        organize_steps.render_created_note()
 
 
 def _suggest_slug(key: str) -> None:

@@ -19,6 +19,7 @@ TRANSITIONS: dict[CampaignStatus, list[tuple[str, Change]]] = {
     CampaignStatus.closed: [("Reopen", lifecycle.reopen_campaign), ("Archive", lifecycle.archive_campaign)],
     CampaignStatus.archived: [],
 }
+CHECKLIST_ANCHOR = "next-steps"
 # What each change does, said before it is made (the campaign's share link is added where it matters).
 CONSEQUENCES = {
     "Publish": "It becomes public at its share link and starts accepting signatures at once. Its link name is "
@@ -85,11 +86,21 @@ def render_checklist(campaign: Campaign) -> None:
     with access.reading() as session:
         steps = checklist.read_checklist(session=session, campaign_id=campaign.id or 0)
     with st.container(border=True, key=f"{campaign.slug}-checklist"):
-        st.markdown(f"**Next steps** · {steps.done} of {len(steps.steps)} done")
+        st.markdown("#### Next steps")  # its anchor: CHECKLIST_ANCHOR
+        st.caption(f"{steps.done} of {len(steps.steps)} done")
         for step in steps.steps:
             state = ":green[:material/check_circle: Done]" if step.done else ":gray[:material/circle: Not yet]"
             optional = " _(optional)_" if step.optional else ""
             st.markdown(f"{state} · **{step.label}**{optional}: {widgets.plain(step.detail)}")
+
+
+def render_created_note() -> None:
+    """Under "Create draft", once it is done (the page stays scrolled down there): where the next steps are."""
+    st.success(
+        f"Your draft is saved; nobody else can see it yet. [See the next steps](#{CHECKLIST_ANCHOR}) at the top: "
+        "targets, the letter, the preview, then publishing.",
+        icon=":material/checklist:",
+    )
 
 
 def render_preview_check(actor: Actor, campaign: Campaign) -> None:
