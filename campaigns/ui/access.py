@@ -89,16 +89,22 @@ def current_person() -> Actor | None:
 
 def _here() -> str:
     """This page's path and query, as the browser shows them ("/editor?edit=x"), for the log-in to come back to."""
-    path = urlsplit(st.context.url or "").path or "/"
-    query = urlencode(st.query_params.to_dict())
+    url = st.context.url
+    if not url:  # the browser has not said (no page to come back to): the home page
+        return "/"
+    path, query = urlsplit(url).path or "/", urlencode(st.query_params.to_dict())
     return f"{path}?{query}" if query else path
 
 
 def require(*roles: str) -> Actor:
     """Stop the page unless the person holds one of ``roles`` (pages are also hidden from navigation)."""
     actor = current_person()
-    if actor is None or not any(actor.has(role) for role in roles):
-        st.error("This page is for Rally staff with the right role. Log in, or ask an admin for access.")
+    if actor is None:  # never logged in here, or the log-in ended (logged out elsewhere, expired)
+        st.error("This page is for Rally staff. Log in to open it: you come back to this page afterwards.")
+        st.link_button("Log in", logins.login_url(_here()), type="primary")
+        st.stop()
+    if not any(actor.has(role) for role in roles):
+        st.error("This page is for Rally staff with the right role. Ask an admin for access, or log in as another.")
         st.link_button("Log in", logins.login_url(_here()))  # and back to this page
         st.stop()
     assert actor is not None

@@ -167,3 +167,13 @@ def test_anonymous_visitors_reach_staff_urls_to_be_told_to_log_in():
     anonymous, coordinator = (set(t.value.split()) for t in at.text)
     assert navigation.staff_paths() <= anonymous
     assert {"/editor", "/people", "/regions"} <= coordinator and not {"/overview", "/export"} & coordinator
+
+
+def test_a_staff_page_opened_after_the_log_in_ended_offers_the_log_in(engine, default_settings, monkeypatch):
+    point_app_at(engine, default_settings)
+    monkeypatch.setattr(access, "session_cookie", lambda: None)
+    at = AppTest.from_string("import campaigns.ui.organize as page\npage.render_editor()\n", default_timeout=30).run()
+    assert not at.exception and not at.title
+    assert any("Log in to open it" in e.value for e in at.error)
+    (link,) = at.get("link_button")
+    assert link.proto.label == "Log in" and link.proto.url.startswith("/auth/login")
