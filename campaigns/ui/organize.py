@@ -56,15 +56,15 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
         st.markdown(f"**{widgets.plain(row.title)}** :{color}-badge[{row.status}]")
         milestone = f" · milestone {row.milestone}% reached" if row.milestone else ""
         st.progress(row.progress, text=f"{round(100 * row.progress)}% of the goal{milestone}")
-        with st.container(horizontal=True, gap="medium"):
+        with st.container(horizontal=True, gap="small"):
             # thousands separators in the reader's own locale (12,345 or 12.345)
-            for label, value in (
-                ("Signatures", row.total),
-                ("Goal", row.goal),
-                ("Last 24 h", row.last_24h),
-                ("Comments to review", row.pending_comments),
-            ):
-                st.metric(label, value, format="localized", width="content")
+            for label, value, explained in (
+                ("Signatures", row.total, None),
+                ("Goal", row.goal, None),
+                ("Last 24 h", row.last_24h, "Signatures in the current hour and the 23 before it"),
+                ("To review", row.pending_comments, "Supporters' comments waiting for review (editor → Comments)"),
+            ):  # short labels: the four fit one row on a phone
+                st.metric(label, value, format="localized", width="content", help=explained)
         deadline = f"Last day {row.deadline.date().isoformat()}" if row.deadline else "No deadline"
         links = [f"[Live dashboard](/dashboard?campaign={row.slug})"]
         if editor:

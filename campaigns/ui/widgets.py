@@ -61,6 +61,8 @@ _STYLE = """
 .stApp:has([data-testid="stTopNav"], [data-testid="stExpandSidebarButton"]) [data-testid="stMainBlockContainer"] {
   padding-top: 5rem;
 }
+/* The overview's cards: four figures a row, with room between them. */
+[class*="st-key-overview-"] [data-testid="stMetricValue"] { font-size: 1.75rem; }
 /* A heading a link jumps to (#next-steps) lands below that bar too. */
 [data-testid="stMainBlockContainer"] :is(h1, h2, h3, h4, h5) { scroll-margin-top: 6rem; }
 @media (max-width: 640px) {
