@@ -1,8 +1,10 @@
 """Log-in and log-out over plain HTTP (Streamlit cannot set cookies, so these are st.App routes).
 
 ``GET /auth/login`` serves a small HTML form; ``POST /auth/login`` checks the request comes
-from our own origin, verifies the password, and answers 303 with an HttpOnly, SameSite=Lax
-session cookie (Secure over HTTPS). ``POST /auth/logout`` ends the session everywhere.
+from our own origin, verifies the password, and answers 303 to ``next`` (a path on this site:
+``safe_next``) with an HttpOnly, SameSite=Lax session cookie (Secure over HTTPS); a refused
+log-in shows the form again (401, or 429 over the limits) with the email kept. ``POST
+/auth/logout`` ends the session everywhere.
 Blocking work runs in Starlette's thread pool (these are plain functions).
 """
 
@@ -170,9 +172,10 @@ def login_page(request: Request) -> Response:
         actor = current_person(request)
     except StorageError as exc:
         return _failed(exc, "Log in", login_form())
-    if actor is not None:
+    if actor is not None:  # already logged in (another tab did it): on to where they were going
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
-        return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
+        onward = html.escape(safe_next(request.query_params.get("next")), quote=True)
+        return _page("Log in", who + f'<p><a href="{onward}">Go to Rally</a></p>' + LOGOUT_FORM, key)
     return _page("Log in", login_form(request.query_params.get("next") or "/"), key)
 
 

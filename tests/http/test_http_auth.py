@@ -188,6 +188,14 @@ def test_login_page_says_who_is_logged_in_and_offers_logout(live_server, staff):
     page = httpx.get(f"{live_server.url}/auth/login", cookies={logins.COOKIE_NAME: cookie})
     assert "You are logged in as <strong>org@example.org</strong>" in page.text
     assert 'action="/auth/logout"' in page.text and 'type="password"' not in page.text
+    onward = httpx.get(
+        f"{live_server.url}/auth/login", params={"next": "/overview?x=1"}, cookies={logins.COOKIE_NAME: cookie}
+    )
+    assert '<a href="/overview?x=1">Go to Rally</a>' in onward.text
+    elsewhere = httpx.get(
+        f"{live_server.url}/auth/login", params={"next": "//evil.example"}, cookies={logins.COOKIE_NAME: cookie}
+    )
+    assert '<a href="/">Go to Rally</a>' in elsewhere.text
     forged = httpx.get(f"{live_server.url}/auth/login", cookies={logins.COOKIE_NAME: cookie + "x"})
     assert 'type="password"' in forged.text and "logged in as" not in forged.text
 
