@@ -66,9 +66,9 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
             ):  # short labels: the four fit one row on a phone
                 st.metric(label, value, format="localized", width="content", help=explained)
         deadline = f"Last day {row.deadline.date().isoformat()}" if row.deadline else "No deadline"
-        links = [f"[Live dashboard](/dashboard?campaign={row.slug})"]
-        if editor:
-            links.insert(0, f"[Open in the editor](/editor?edit={row.slug})")
+        links = [f"[Open in the editor](/editor?edit={row.slug})"] if editor else []
+        if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
+            links.append(f"[Live dashboard](/dashboard?campaign={row.slug})")
         st.caption(" · ".join([deadline, *links]))
 
 
