@@ -80,9 +80,9 @@ def read_checklist(*, session: Session, campaign_id: int) -> Checklist:
     if fresh:
         preview = "You checked the preview since the last change."
     elif previewed is not None:
-        preview = "Changed since you last checked it: look at the Preview tab again."
+        preview = "Changed since you last checked it: look at the Preview tab again."  # the text or the letter
     else:
-        preview = "Look at the Preview tab: it is exactly what supporters will see."
+        preview = "Look at the Preview tab (exactly what supporters will see), then press “The preview looks right”."
     steps = (
         Step("details", "Details", True, "Title, purpose, text, goal and regions are saved."),
         Step(
