@@ -8,6 +8,7 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
+from campaigns.ui import navigation
 from campaigns.web import api, auth, download, middleware, share
 from campaigns.web.lifespan import lifespan
 
@@ -21,6 +22,8 @@ app = st.App(
         Middleware(middleware.StripIdentityHeadersMiddleware),
         Middleware(middleware.WebsocketOriginMiddleware),  # before Streamlit's looser check (any port on localhost)
         Middleware(middleware.SecurityHeadersMiddleware),
+        # a staff page opened without a log-in: to the log-in, and back (rather than Streamlit's "page not found")
+        Middleware(middleware.StaffLoginMiddleware, paths=navigation.staff_paths()),
         Middleware(share.LinkPreviewMiddleware),  # a share link's page gets its campaign's title and preview tags
     ],
     lifespan=lifespan,

@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
@@ -33,6 +34,7 @@ from campaigns.people.passwords import hash_password, rehash, store_password, ve
 from campaigns.people.staff import get_user_roles
 
 COOKIE_NAME = "rally_session"
+LOGIN_PATH = "/auth/login"  # campaigns/web/auth.py serves it (Streamlit cannot set cookies)
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
@@ -298,3 +300,11 @@ def change_own_password(
         return ended
 
     return run_write(engine, change)
+
+
+def login_url(next_path: str = "/") -> str:
+    """The log-in page's address, going on to ``next_path`` (a path on this site, its query included) once
+    logged in. The log-in route checks it again (``web.auth.safe_next``): this only builds the link."""
+    if not next_path or next_path == "/":
+        return LOGIN_PATH
+    return f"{LOGIN_PATH}?next={quote(next_path, safe='/')}"

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from sqlalchemy.engine import Engine
@@ -86,12 +87,25 @@ def current_person() -> Actor | None:
         return None
 
 
+def _here() -> str:
+    """This page's path and query, as the browser shows them ("/editor?edit=x"), for the log-in to come back to."""
+    url = st.context.url
+    if not url:  # the browser has not said (no page to come back to): the home page
+        return "/"
+    path, query = urlsplit(url).path or "/", urlencode(st.query_params.to_dict())
+    return f"{path}?{query}" if query else path
+
+
 def require(*roles: str) -> Actor:
     """Stop the page unless the person holds one of ``roles`` (pages are also hidden from navigation)."""
     actor = current_person()
-    if actor is None or not any(actor.has(role) for role in roles):
-        st.error("This page is for Rally staff with the right role. Log in, or ask an admin for access.")
-        st.link_button("Log in", "/auth/login")
+    if actor is None:  # never logged in here, or the log-in ended (logged out elsewhere, expired)
+        st.error("This page is for Rally staff. Log in to open it: you come back to this page afterwards.")
+        st.link_button("Log in", logins.login_url(_here()), type="primary")
+        st.stop()
+    if not any(actor.has(role) for role in roles):
+        st.error("This page is for Rally staff with the right role. Ask an admin for access, or log in as another.")
+        st.link_button("Log in", logins.login_url(_here()))  # and back to this page
         st.stop()
     assert actor is not None
     widgets.mail_banner()  # every staff page says so when supporters can't receive email

@@ -1,4 +1,6 @@
-"""Which pages each person may see. Pages outside this list cannot be reached by URL either."""
+"""Which pages each person may see. Pages outside this list cannot be reached by URL either, except staff pages:
+they are there, hidden, for everyone else, so that opening one says "log in" (or "not your role") instead of
+Streamlit's "page not found"; each staff page checks who is looking itself (``access.require``)."""
 
 from __future__ import annotations
 
@@ -89,14 +91,36 @@ def page_specs(actor: Actor | None) -> dict[str, list[PageSpec]]:
     return sections
 
 
+def staff_paths() -> frozenset[str]:
+    """Every staff page's path ("/overview", ...): what ``web.middleware.StaffLoginMiddleware`` guards."""
+    return frozenset(f"/{spec[2]}" for _, specs in ROLE_PAGES.values() for spec in specs) | {
+        f"/{spec[2]}" for spec in ACCOUNT
+    }
+
+
+def _hidden_staff_specs(shown: set[str]) -> list[PageSpec]:
+    """The staff pages this person may not see, once each: reachable by URL to say why (their render refuses)."""
+    specs: dict[str, PageSpec] = {}
+    for _, role_specs in ROLE_PAGES.values():
+        for spec in [*role_specs, *ACCOUNT]:
+            if spec[2] not in shown:
+                specs.setdefault(spec[2], spec)
+    return list(specs.values())
+
+
 def build(actor: Actor | None) -> dict[str, list[st.Page]]:
+    specs = page_specs(actor)
     sections = {
         section: [
             st.Page(render, title=title, url_path=path, icon=icon, default=(path == "campaigns"))
-            for render, title, path, icon in specs
+            for render, title, path, icon in section_specs
         ]
-        for section, specs in page_specs(actor).items()
+        for section, section_specs in specs.items()
     }
-    hidden = [st.Page(fn, title=t, url_path=path, icon=icon, visibility="hidden") for fn, t, path, icon in HIDDEN]
+    shown = {spec[2] for section_specs in specs.values() for spec in section_specs}
+    hidden = [
+        st.Page(fn, title=t, url_path=path, icon=icon, visibility="hidden")
+        for fn, t, path, icon in [*HIDDEN, *_hidden_staff_specs(shown)]
+    ]
     sections[""] += hidden
     return sections

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle, listing
@@ -15,7 +14,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
+from campaigns.ui import access, organize_parts, organize_steps, public, review, widgets
 
 NEW = "new"
 FIELD_LABELS = {
@@ -32,7 +31,7 @@ FIELD_LABELS = {
 
 def render_overview() -> None:
     actor = access.require("organizer", "coordinator")
-    st.set_page_config(layout="wide")  # tables need the room
+    st.set_page_config(layout="wide")  # two cards a row where there is room
     st.title("Campaigns overview")
     with access.reading() as session:
         rows = overview.read_overview(session=session)
@@ -40,35 +39,37 @@ def render_overview() -> None:
         st.info("No campaigns yet." + (" Create the first one in the editor." if actor.has("organizer") else ""))
         return
     review.render_trends_of([(r.campaign_id, r.title) for r in rows if r.status == "published"])
-    frame = pd.DataFrame(
-        [
-            {
-                "campaign": r.title,
-                "status": r.status,
-                "signatures": r.total,
-                "goal": r.goal,
-                "progress": round(100 * r.progress),  # whole percents: "15%", not "15.01%"
-                "last 24 h": r.last_24h,
-                "milestone": f"{r.milestone}%" if r.milestone else "",
-                "comments to review": r.pending_comments,
-                "deadline": r.deadline.date().isoformat() if r.deadline else "—",
-            }
-            for r in rows
-        ]
-    )
-    st.dataframe(
-        frame,
-        hide_index=True,
-        use_container_width=True,
-        column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d%%"),
+    # One card per campaign, its key figures in a row that wraps: it reads the same on a phone and a desktop
+    # (a wide table loses its columns on a phone, and Streamlit has no media queries for Python).
+    columns = st.columns(2, gap="medium")  # side by side on a desktop, one above the other on a phone
+    for i, row in enumerate(rows):
+        with columns[i % 2]:
+            _overview_card(row, editor=actor.has("organizer"))
+
+
+_STATUS_COLORS = {"published": "green", "draft": "gray", "closed": "blue"}
+
+
+def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
+    with st.container(border=True, key=f"overview-{row.slug}"):
+        color = _STATUS_COLORS.get(row.status, "gray")
+        st.markdown(f"**{widgets.plain(row.title)}** :{color}-badge[{row.status}]")
+        milestone = f" · milestone {row.milestone}% reached" if row.milestone else ""
+        st.progress(row.progress, text=f"{round(100 * row.progress)}% of the goal{milestone}")
+        with st.container(horizontal=True, gap="small"):
             # thousands separators in the reader's own locale (12,345 or 12.345)
-            **{c: st.column_config.NumberColumn(c, format="localized") for c in _COUNTS},
-        },
-    )
-
-
-_COUNTS = ("signatures", "goal", "last 24 h", "comments to review")
+            for label, value, explained in (
+                ("Signatures", row.total, None),
+                ("Goal", row.goal, None),
+                ("Last 24 h", row.last_24h, "Signatures in the current hour and the 23 before it"),
+                ("To review", row.pending_comments, "Supporters' comments waiting for review (editor → Comments)"),
+            ):  # short labels: the four fit one row on a phone
+                st.metric(label, value, format="localized", width="content", help=explained)
+        deadline = f"Last day {row.deadline.date().isoformat()}" if row.deadline else "No deadline"
+        links = [f"[Open in the editor](/editor?edit={row.slug})"] if editor else []
+        if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
+            links.append(f"[Live dashboard](/dashboard?campaign={row.slug})")
+        st.caption(" · ".join([deadline, *links]))
 
 
 def _campaigns() -> list[Campaign]:
@@ -94,13 +95,14 @@ def render_editor() -> None:
     if campaign is None:
         _details_form(actor, None)
         return
+    next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     details, preview, status, targets, letter, comments = st.tabs(
         ["Details", "Preview", "Status", "Targets", "Letter", "Comments"]
     )
     with details:
         _details_form(actor, campaign)
     with preview:
-        _preview(campaign)
+        _preview(actor, campaign)
     with status:
         _status(actor, campaign)
     with targets:
@@ -109,6 +111,9 @@ def render_editor() -> None:
         organize_parts.render_letter(actor, campaign)
     with comments:
         organize_parts.render_comments(actor, campaign)
+    if campaign.status == CampaignStatus.draft.value:
+        with next_steps:
+            organize_steps.render_checklist(campaign)  # what is left before it goes public
 
 
 def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
@@ -210,8 +215,12 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
         saved = _attempt(work)
         if saved is not None:
             st.query_params["edit"] = saved.slug
+            if campaign is None:  # the page stays scrolled down here: say where the next steps are
+                st.session_state[f"{saved.slug}-created"] = True
             st.toast("Saved.")
             st.rerun()
+    if campaign is not None and st.session_state.pop(f"{campaign.slug}-created", False):
+        organize_steps.render_created_note()
 
 
 def _suggest_slug(key: str) -> None:
@@ -233,28 +242,16 @@ def _field_label(field: str) -> str:
 
 def _attempt(work: Callable[[Any], Any]) -> Any:
     """Run a change; show each field's message, or the error, and return None when it failed."""
-    with errors.shown(label=_field_label) as failed:
-        result = access.write(work)
-    if failed:
-        return None
-    reads.forget_public_reads()
-    return result
+    return organize_steps.attempt(work, label=_field_label)
 
 
-def _preview(campaign: Campaign) -> None:
+def _preview(actor: Actor, campaign: Campaign) -> None:
     st.caption("Exactly what supporters see (the form is inert here).")
     with access.reading() as session:
         page = listing.get_campaign_page_for_staff(session=session, campaign_id=campaign.id or 0)
     with st.container(border=True):
         public.render_campaign_view(page, preview=True)
-
-
-TRANSITIONS = {
-    CampaignStatus.draft: [("Publish", lifecycle.publish_campaign), ("Archive", lifecycle.archive_campaign)],
-    CampaignStatus.published: [("Close early", lifecycle.close_campaign)],
-    CampaignStatus.closed: [("Reopen", lifecycle.reopen_campaign), ("Archive", lifecycle.archive_campaign)],
-    CampaignStatus.archived: [],
-}
+    organize_steps.render_preview_check(actor, campaign)
 
 
 def _status(actor: Actor, campaign: Campaign) -> None:
@@ -263,9 +260,4 @@ def _status(actor: Actor, campaign: Campaign) -> None:
     if status == CampaignStatus.published:
         st.markdown("Share link:")
         st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
-    cid = campaign.id or 0
-    for label, change in TRANSITIONS[status]:
-        if st.button(label, key=f"{campaign.slug}-{label}", type="primary" if label == "Publish" else "secondary"):
-            if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:  # type: ignore[misc]  # mypy can't type a lambda with a default
-                st.toast(f"{label}: done.")
-                st.rerun()
+    organize_steps.render_transitions(actor, campaign)  # each asks first, saying what will happen

@@ -57,16 +57,29 @@ def progress(total: int, goal: int) -> None:
 _STYLE = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-bottom: 3rem; }
+/* Staff pages have a top bar (the menu, or on a phone its button), 3.75rem high: start below it. */
+.stApp:has([data-testid="stTopNav"], [data-testid="stExpandSidebarButton"]) [data-testid="stMainBlockContainer"] {
+  padding-top: 5rem;
+}
+/* The overview's cards: four figures a row, with room between them. */
+[class*="st-key-overview-"] [data-testid="stMetricValue"] { font-size: 1.75rem; }
+/* A heading a link jumps to (#next-steps) lands below that bar too. */
+[data-testid="stMainBlockContainer"] :is(h1, h2, h3, h4, h5) { scroll-margin-top: 6rem; }
 @media (max-width: 640px) {
   [data-testid="stMainBlockContainer"] { padding-top: 1.25rem; }
+  .stApp:has([data-testid="stTopNav"], [data-testid="stExpandSidebarButton"]) [data-testid="stMainBlockContainer"] {
+    padding-top: 4.5rem;
+  }
   h1 { font-size: 2rem !important; line-height: 1.15 !important; }
+  [class*="st-key-overview-"] [data-testid="stMetricValue"] { font-size: 1.5rem; }  /* the overview's cards */
 }
 </style>
 """
 
 
 def apply_style() -> None:
-    """Tighter spacing and a phone-sized title; static CSS only, never any user text."""
+    """Tighter spacing, room for the staff pages' top bar, and a phone-sized title; static CSS only, never any
+    user text."""
     st.html(_STYLE)
 
 

@@ -1,15 +1,17 @@
 """Log-in and log-out over plain HTTP (Streamlit cannot set cookies, so these are st.App routes).
 
 ``GET /auth/login`` serves a small HTML form; ``POST /auth/login`` checks the request comes
-from our own origin, verifies the password, and answers 303 with an HttpOnly, SameSite=Lax
-session cookie (Secure over HTTPS). ``POST /auth/logout`` ends the session everywhere.
+from our own origin, verifies the password, and answers 303 to ``next`` (a path on this site:
+``safe_next``) with an HttpOnly, SameSite=Lax session cookie (Secure over HTTPS); a refused
+log-in shows the form again (401, or 429 over the limits) with the email kept. ``POST
+/auth/logout`` ends the session everywhere.
 Blocking work runs in Starlette's thread pool (these are plain functions).
 """
 
 from __future__ import annotations
 
 import html
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from anyio import to_thread
 from starlette.requests import Request
@@ -54,9 +56,11 @@ button {{ margin-top: 1.5rem; width: 100%; padding: .75rem; font-size: 1rem; bor
 
 LOGIN_FORM = """<form method="post" action="/auth/login">
 <input type="hidden" name="next" value="{next}">
-<label for="email">Email</label><input id="email" name="email" type="email" autocomplete="username" required>
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="username" value="{email}" maxlength="320"
+ required{focus_email}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" required{focus_password}>
 <button type="submit">Log in</button></form>
 <p>Rally accounts are for organizers, coordinators and admins. Supporters don't need one to sign.</p>"""
 
@@ -101,12 +105,32 @@ def _failed(exc: RallyError, title: str, body: str = "", *, headers: dict[str, s
     return errors.html_error(exc, page, unavailable=MESSAGES["unavailable"])
 
 
+NEXT_MAX = 2000  # a page's path and query; anything longer is no address of ours
+
+
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: never another host (no open redirect)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    """Where to go after logging in: a path on this site ("/overview?x=1"), else "/" (never an open redirect).
+
+    Refused: anything not starting with exactly one "/" ("//host" and "/\\host" name another host to a browser),
+    a scheme or host, and any control character or space (browsers drop tabs and newlines from addresses, so
+    "/\t/evil.example" would become "//evil.example")."""
+    if not value or len(value) > NEXT_MAX or not value.startswith("/") or value[1:2] in ("/", "\\"):
+        return "/"
+    if "\\" in value or any(ch.isspace() or not ch.isprintable() for ch in value):
         return "/"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc else "/"
+
+
+def login_form(next_path: str = "/", email: str = "") -> str:
+    """The log-in form, going on to ``next_path`` (checked by ``safe_next``), with ``email`` filled in when a
+    log-in failed (escaped: it is what someone typed), and the cursor in the field to fill next."""
+    return LOGIN_FORM.format(
+        next=html.escape(safe_next(next_path), quote=True),
+        email=html.escape(email[:320], quote=True),
+        focus_email="" if email else " autofocus",
+        focus_password=" autofocus" if email else "",
+    )
 
 
 def is_own_origin(origin: str | None, *, scheme: str, host: str) -> bool:
@@ -147,20 +171,20 @@ def login_page(request: Request) -> Response:
     try:
         actor = current_person(request)
     except StorageError as exc:
-        return _failed(exc, "Log in", LOGIN_FORM.format(next="/"))
-    if actor is not None:
+        return _failed(exc, "Log in", login_form())
+    if actor is not None:  # already logged in (another tab did it): on to where they were going
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
-        return _page("Log in", who + '<p><a href="/">Go to Rally</a></p>' + LOGOUT_FORM, key)
-    body = LOGIN_FORM.format(next=html.escape(safe_next(request.query_params.get("next")), quote=True))
-    return _page("Log in", body, key)
+        onward = html.escape(safe_next(request.query_params.get("next")), quote=True)
+        return _page("Log in", who + f'<p><a href="{onward}">Go to Rally</a></p>' + LOGOUT_FORM, key)
+    return _page("Log in", login_form(request.query_params.get("next") or "/"), key)
 
 
 async def login(request: Request) -> Response:
     form = await request.form()
     target = safe_next(str(form.get("next") or "/"))
-    if not same_origin(request):
-        return _page("Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)), "origin", 403)
     email, password = str(form.get("email") or ""), str(form.get("password") or "")
+    if not same_origin(request):
+        return _page("Log in", login_form(target), "origin", 403)
     try:
         cookie = await to_thread.run_sync(
             lambda: logins.log_in(
@@ -171,12 +195,12 @@ async def login(request: Request) -> Response:
                 user_agent=request.headers.get("user-agent", ""),
             )
         )
-    except logins.LoginThrottled:
-        return RedirectResponse(f"/auth/login?m=throttled&next={quote(target)}", status_code=303)
+    except logins.LoginThrottled:  # the form again, the email kept: the limits count attempts, not pages
+        return _page("Log in", login_form(target, email.strip()), "throttled", 429)
     except StorageError as exc:  # not a wrong password: say so
-        return _failed(exc, "Log in", LOGIN_FORM.format(next=html.escape(target, quote=True)))
+        return _failed(exc, "Log in", login_form(target, email.strip()))
     except RallyError:
-        return RedirectResponse(f"/auth/login?m=failed&next={quote(target)}", status_code=303)
+        return _page("Log in", login_form(target, email.strip()), "failed", 401)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         logins.COOKIE_NAME,

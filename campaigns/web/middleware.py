@@ -1,5 +1,6 @@
-"""Rally's middleware on every request: identity headers dropped, other sites' websockets refused, and the
-security headers (the Content-Security-Policy among them) added, with the outside referrer remembered."""
+"""Rally's middleware on every request: identity headers dropped, other sites' websockets refused, staff pages
+opened without a log-in sent to the log-in first, and the security headers (the Content-Security-Policy among
+them) added, with the outside referrer remembered."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from anyio import to_thread
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from campaigns.web.auth import is_own_origin
+from campaigns.core.errors import RallyError
+from campaigns.people import logins
+from campaigns.web.auth import current_person, is_own_origin
 
 log = logging.getLogger(__name__)
 
@@ -178,3 +184,40 @@ def _outside_referrer(scope: Scope) -> str | None:
     # keep it cookie-safe: origin and path only, no query (it may carry someone else's tokens)
     value = f"{parts.scheme}://{parts.netloc}{parts.path}"[:500]
     return "".join(ch for ch in value if ch.isascii() and ch.isprintable() and ch not in ' ;,"\\') or None
+
+
+class StaffLoginMiddleware:
+    """Sends a browser that opens a staff page (``paths``, e.g. "/overview") without a live log-in to the log-in
+    page (303), which brings it back to that page and its query once logged in.
+
+    Streamlit would otherwise serve the page and then, as the page is not in an anonymous visitor's navigation,
+    show its "page not found" popup. Only full page loads (``GET``/``HEAD`` of those exact paths) are looked at;
+    within a running app, an expired log-in meets the page's own "log in" message (``ui/access.require``).
+    While the database cannot be reached the page is served, and says so itself.
+    """
+
+    def __init__(self, app: ASGIApp, *, paths: frozenset[str]) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope.get("method") in ("GET", "HEAD")
+            and (scope.get("path", "").rstrip("/") or "/") in self.paths
+        ):
+            request = Request(scope)
+            if logins.COOKIE_NAME not in request.cookies or not await self._logged_in(request):
+                query = scope.get("query_string", b"").decode("latin-1")
+                here = request.url.path + (f"?{query}" if query else "")
+                await RedirectResponse(logins.login_url(here), status_code=303)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _logged_in(request: Request) -> bool:
+        try:
+            return await to_thread.run_sync(lambda: current_person(request)) is not None
+        except RallyError:  # the database is down: let the page show its own message
+            log.warning("could not check a staff page's log-in", exc_info=True)
+            return True
