@@ -48,6 +48,15 @@ class Signature(SQLModel, table=True):
             sqlite_where=text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
             postgresql_where=text("confirmed_at IS NULL AND confirm_hash IS NOT NULL"),
         ),
+        Index(  # the moderation queue: one campaign's comments in one status, oldest first (counted and paged)
+            "ix_signature_comment_queue",
+            "campaign_id",
+            "comment_status",
+            "created_at",
+            "id",
+            sqlite_where=text("comment IS NOT NULL"),
+            postgresql_where=text("comment IS NOT NULL"),
+        ),
         Index("ix_signature_receipt_hash", "receipt_hash", unique=True),
         Index("ix_signature_confirm_hash", "confirm_hash", unique=True),
     )
