@@ -16,6 +16,7 @@ from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
 from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
+from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
 FIELD_LABELS = {
@@ -51,6 +52,7 @@ def render_overview() -> None:
                 "last 24 h": r.last_24h,
                 "milestone": f"{r.milestone}%" if r.milestone else "",
                 "comments to review": r.pending_comments,
+                **({"review them": moderation_page.link(r.slug)} if actor.has("organizer") else {}),
                 "deadline": r.deadline.date().isoformat() if r.deadline else "—",
             }
             for r in rows
@@ -64,6 +66,7 @@ def render_overview() -> None:
             "progress": st.column_config.ProgressColumn("progress", min_value=0, max_value=100, format="%d%%"),
             # thousands separators in the reader's own locale (12,345 or 12.345)
             **{c: st.column_config.NumberColumn(c, format="localized") for c in _COUNTS},
+            "review them": st.column_config.LinkColumn("review them", display_text="Open the queue"),
         },
     )
 
@@ -108,7 +111,7 @@ def render_editor() -> None:
     with letter:
         organize_parts.render_letter(actor, campaign)
     with comments:
-        organize_parts.render_comments(actor, campaign)
+        organize_parts.render_comments(campaign)
 
 
 def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
