@@ -15,6 +15,7 @@ from bench import (
     export,
     letters,
     live_dashboard,
+    moderation,
     outbox_drain,
     pdf_bundle,
     read_counts,
@@ -29,6 +30,7 @@ BENCHMARKS[dashboard_read.NAME] = dashboard_read.run
 BENCHMARKS[live_dashboard.NAME] = live_dashboard.run
 BENCHMARKS[export.NAME] = export.run
 BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
+BENCHMARKS[moderation.NAME] = moderation.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -216,7 +216,7 @@ def _contains(dialect: str, word: str) -> Any:
 
     PostgreSQL's ILIKE folds Unicode; on SQLite, whose LIKE folds ASCII only, ``rally_lower`` (a Python function
     ``core/db.py`` registers on each connection) folds the text. Either scans only the rows the queue's index
-    gives (one campaign, one status): no text index is needed for a queue of tens of thousands."""
+    gives (one campaign's comments): no text index is needed for a queue of tens of thousands."""
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     if dialect == "postgresql":
         return _S.c.comment.ilike(f"%{escaped}%", escape="\\")
