@@ -255,6 +255,8 @@ def _outcome() -> None:
     done = st.session_state.pop(f"{_KEY}-done", None)
     if done:
         st.success(done, icon=":material/check_circle:")
+        st.toast(done, icon=":material/check_circle:")  # seen where the buttons are too, far down on a phone
     failed = st.session_state.pop(f"{_KEY}-failed", None)
     if failed:
         st.error(failed)
+        st.toast(failed, icon=":material/error:")

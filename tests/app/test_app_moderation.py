@@ -148,3 +148,29 @@ def test_a_stale_count_changes_nothing_and_says_how_many_match_now(queue):
     assert any("56 comments match now, not 55" in e.value for e in at.error)
     assert "approved" not in statuses(queue, "libraries").values()
     assert heading(at) == "56 comments to review"
+
+
+def test_the_overview_links_each_campaign_to_its_queue_for_organizers_only(staff_app, engine):
+    as_person, open_page = staff_app
+    make_campaign(engine, slug="libraries")
+    seed(engine, "libraries", 2)
+    as_person(("organizer",))
+    frame = open_page("overview").dataframe[0].value
+    row = frame[frame["campaign"] == "Fund the libraries"].iloc[0]
+    assert row["comments to review"] == 2 and row["review them"] == "/moderation?campaign=libraries"
+    as_person(("coordinator",), email="coordinator@example.org")
+    assert "review them" not in open_page("overview").dataframe[0].value.columns
+
+
+def test_the_editors_comments_tab_counts_and_links_to_the_queue(staff_app, engine):
+    as_person, _ = staff_app
+    make_campaign(engine, slug="libraries")
+    seed(engine, "libraries", 3)
+    as_person(("organizer",))
+    at = AppTest.from_string("import campaigns.ui.organize as page\npage.render_editor()\n", default_timeout=30)
+    at.query_params["edit"] = "libraries"
+    at = at.run()
+    assert not at.exception
+    assert any(
+        "**3** comments to review" in m.value and "(/moderation?campaign=libraries)" in m.value for m in at.markdown
+    )
