@@ -245,14 +245,20 @@ def count_comments_for_review(*, session: Session, comment_filter: CommentFilter
     return int(session.execute(select(func.count()).select_from(_S).where(*where)).scalar_one())
 
 
-def count_comments_by_region(*, session: Session, campaign_id: int, status: str) -> list[tuple[str, str, int]]:
-    """(code, name, comments) of each region with comments in this status, most comments first."""
+def count_comments_by_region(
+    *, session: Session, campaign_id: int, status: str, keep: str | None = None
+) -> list[tuple[str, str, int]]:
+    """(code, name, comments) of each region with comments in this status, most comments first; the region
+    ``keep`` too, with 0 if it has none (a filter the organizer chose stays on the list once it is done)."""
     where = _conditions(session, CommentFilter(campaign_id, status))
-    rows = session.execute(
-        select(_S.c.region_code, func.count()).where(*where).group_by(_S.c.region_code).order_by(_S.c.region_code)
-    ).all()
-    names = _region_names(session, _scheme_of(session, campaign_id), (code for code, _ in rows))
-    return sorted(((code, names[code], int(n)) for code, n in rows), key=lambda r: (-r[2], r[1]))
+    counts = {
+        code: int(n)
+        for code, n in session.execute(select(_S.c.region_code, func.count()).where(*where).group_by(_S.c.region_code))
+    }
+    if keep:
+        counts.setdefault(keep, 0)
+    names = _region_names(session, _scheme_of(session, campaign_id), counts)
+    return sorted(((code, names[code], n) for code, n in counts.items()), key=lambda r: (-r[2], r[1]))
 
 
 def _page_rows(session: Session, where: list[Any], offset: int, limit: int) -> list[Any]:

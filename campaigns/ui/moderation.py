@@ -74,13 +74,20 @@ def _narrowed(chosen: moderation.CommentFilter) -> bool:
 
 
 def _filter(campaign_id: int, slug: str) -> moderation.CommentFilter | None:
-    """The status, words and region chosen; a new choice goes back to the first page."""
+    """The status, words and region chosen; a new choice goes back to the first page, another campaign clears
+    the words and region (its regions may be another scheme's)."""
+    if st.session_state.get(f"{_KEY}-slug") != slug:
+        st.session_state[f"{_KEY}-slug"] = slug
+        for name in ("words", "region"):
+            st.session_state.pop(f"{_KEY}-{name}", None)
     status = st.segmented_control(
         "Show", list(STATUSES), default="pending", format_func=STATUSES.__getitem__, key=f"{_KEY}-status"
     )
     status = status or "pending"
     with access.reading() as session:
-        regions = moderation.count_comments_by_region(session=session, campaign_id=campaign_id, status=status)
+        regions = moderation.count_comments_by_region(
+            session=session, campaign_id=campaign_id, status=status, keep=st.session_state.get(f"{_KEY}-region")
+        )
     left, right = st.columns([3, 2])
     words = left.text_input(
         "Words in the comment",

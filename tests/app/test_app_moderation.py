@@ -174,3 +174,30 @@ def test_the_editors_comments_tab_counts_and_links_to_the_queue(staff_app, engin
     assert any(
         "**3** comments to review" in m.value and "(/moderation?campaign=libraries)" in m.value for m in at.markdown
     )
+
+
+def test_a_search_too_long_says_so_and_a_region_gone_from_the_list_falls_back_to_any(queue):
+    at = open_queue("libraries")
+    words = next(t for t in at.text_input if t.label == "Words in the comment")
+    at = words.set_value(" ".join(f"w{i}" for i in range(11))).run()
+    assert not at.exception and any("at most 10 words" in e.value for e in at.error)
+    at = next(t for t in at.text_input if t.label == "Words in the comment").set_value("").run()
+    at = next(s for s in at.selectbox if s.label == "Region").set_value("US-NY").run()
+    at = choose_rows(at, [0, 1, 2])
+    at = button(at, "Hide selected (3)").click().run()
+    assert heading(at) == "0 comments to review"  # New York has none left to review
+    at = next(s for s in at.selectbox if s.label == "Region").set_value("").run()
+    assert heading(at) == "52 comments to review"
+    at = next(s for s in at.segmented_control if s.label == "Show").set_value("hidden").run()
+    region = next(s for s in at.selectbox if s.label == "Region")
+    assert region.options == ["Any region", "New York (3)"] and heading(at) == "3 comments hidden"
+
+
+def test_another_campaign_starts_with_its_whole_queue(queue):
+    at = open_queue("libraries")
+    at = next(s for s in at.selectbox if s.label == "Region").set_value("US-NY").run()
+    at = next(t for t in at.text_input if t.label == "Words in the comment").set_value("york").run()
+    assert heading(at) == "3 comments to review"
+    at = next(s for s in at.selectbox if s.label == "Campaign").set_value("other").run()
+    assert at.query_params["campaign"] == "other" and heading(at) == "2 comments to review"
+    assert next(t for t in at.text_input if t.label == "Words in the comment").value == ""

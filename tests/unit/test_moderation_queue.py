@@ -128,6 +128,8 @@ def test_region_and_status_filters(engine, campaign):
             ("US-NY", "New York", 3),
             ("US-TX", "Texas", 2),
         ]
+        kept = count_comments_by_region(session=session, campaign_id=campaign.id, status="hidden", keep="US-TX")
+        assert kept == [("US-TX", "Texas", 0)]  # the region chosen stays on the list, with none
     for wrong in ({"status": "spam"}, {"words": " ".join(f"w{i}" for i in range(11))}, {"words": "x" * 101}):
         with pytest.raises(InvalidInput):
             count(engine, campaign, **wrong)
