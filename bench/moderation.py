@@ -23,6 +23,7 @@ pending between runs (untimed). Target (printed PASS/MISS): each operation under
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -51,7 +52,7 @@ from campaigns.signatures import moderation
 from campaigns.signatures.moderation import CommentFilter
 
 NAME = "moderation"
-DB_NAME = "rally_bench_moderation"
+DB_NAME = f"rally_bench_moderation_{os.getpid()}"  # its own: concurrent runs never drop each other's
 TARGET_SECONDS = 0.5
 PAGE = 50
 COLUMNS = (
