@@ -15,6 +15,7 @@ from bench import (
     export,
     letters,
     live_dashboard,
+    moderation,
     outbox_drain,
     pdf_bundle,
     read_counts,
@@ -31,6 +32,7 @@ BENCHMARKS[live_dashboard.NAME] = live_dashboard.run
 BENCHMARKS[export.NAME] = export.run
 BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
 BENCHMARKS[share_preview.NAME] = share_preview.run
+BENCHMARKS[moderation.NAME] = moderation.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -124,6 +124,8 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable in WAL mode except on power loss
         cursor.close()
+        # lower() and LIKE fold ASCII only: rally_lower() folds "École" to "école" as PostgreSQL does (comment search)
+        dbapi_conn.create_function("rally_lower", 1, lambda v: v and str(v).lower(), deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

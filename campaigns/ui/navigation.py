@@ -16,6 +16,7 @@ from campaigns.ui import (
     dashboard,
     embed,
     mail,
+    moderation,
     my_data,
     organize,
     organize_parts,
@@ -38,6 +39,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
         [
             (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
+            (moderation.render, "Comments to review", moderation.URL_PATH, ":material/forum:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
             (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
             (review.render_review, "Review signatures", "review", ":material/fact_check:"),

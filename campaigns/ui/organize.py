@@ -15,6 +15,7 @@ from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
 from campaigns.ui import access, organize_parts, organize_steps, public, review, widgets
+from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
 FIELD_LABELS = {
@@ -62,11 +63,13 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
                 ("Signatures", row.total, None),
                 ("Goal", row.goal, None),
                 ("Last 24 h", row.last_24h, "Signatures in the current hour and the 23 before it"),
-                ("To review", row.pending_comments, "Supporters' comments waiting for review (editor → Comments)"),
+                ("To review", row.pending_comments, "Supporters' comments waiting for review"),
             ):  # short labels: the four fit one row on a phone
                 st.metric(label, value, format="localized", width="content", help=explained)
         deadline = f"Last day {row.deadline.date().isoformat()}" if row.deadline else "No deadline"
         links = [f"[Open in the editor](/editor?edit={row.slug})"] if editor else []
+        if editor and row.pending_comments:
+            links.append(f"[Review {row.pending_comments:,} comments]({moderation_page.link(row.slug)})")
         if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
             links.append(f"[Live dashboard](/dashboard?campaign={row.slug})")
         st.caption(" · ".join([deadline, *links]))
@@ -110,7 +113,7 @@ def render_editor() -> None:
     with letter:
         organize_parts.render_letter(actor, campaign)
     with comments:
-        organize_parts.render_comments(actor, campaign)
+        organize_parts.render_comments(campaign)
     if campaign.status == CampaignStatus.draft.value:
         with next_steps:
             organize_steps.render_checklist(campaign)  # what is left before it goes public

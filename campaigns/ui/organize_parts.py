@@ -15,7 +15,8 @@ from campaigns.core.uploads import UploadRowsError
 from campaigns.letters import outreach, pdf, targets, templates
 from campaigns.regions import custom, lookup
 from campaigns.signatures import moderation
-from campaigns.ui import access, errors, reads, widgets
+from campaigns.ui import access, errors, widgets
+from campaigns.ui import moderation as moderation_page
 
 TARGET_COLUMNS = "region_code,name,title,email,postal_address"
 
@@ -122,39 +123,18 @@ def _bundle(campaign: Campaign, current: list) -> None:
         )
 
 
-def render_comments(actor: Actor, campaign: Campaign) -> None:
-    cid = campaign.id or 0
-    st.markdown("Comments appear on the public page only once approved. Counts never change.")
-    show = (
-        st.segmented_control(
-            "Show", ["pending", "approved", "hidden"], default="pending", key=f"{campaign.slug}-comment-filter"
-        )
-        or "pending"
-    )
+def render_comments(campaign: Campaign) -> None:
+    """The editor's Comments tab: how many wait, and the way to the queue where they are reviewed in bulk."""
     with access.reading() as session:
-        items = moderation.list_comments_for_review(session=session, campaign_id=cid, status=show)
-    if not items:
-        st.info(f"No {show} comments.")
-    for item in items:
-        with st.container(border=True):
-            st.text(item.comment)
-            st.caption(
-                f"{widgets.plain(item.first_name)}, {widgets.plain(item.region_name)} · {item.created_at:%d %b %Y}"
-            )
-            left, right = st.columns(2)
-            if item.status != "approved" and left.button("Approve", key=f"ok-{item.signature_id}"):
-                _moderate(moderation.approve_comment, item.signature_id, actor)
-            if item.status != "hidden" and right.button("Hide", key=f"hide-{item.signature_id}"):
-                _moderate(moderation.hide_comment, item.signature_id, actor)
-
-
-def _moderate(action, signature_id: int, actor: Actor) -> None:
-    with errors.shown() as failed:
-        access.write(lambda s: action(session=s, signature_id=signature_id, actor=actor))
-    if failed:
-        return
-    reads.forget_public_reads()
-    st.rerun()
+        waiting = moderation.count_comments_for_review(
+            session=session, comment_filter=moderation.CommentFilter(campaign.id or 0)
+        )
+    st.markdown("Comments appear on the public page only once approved. Counts never change.")
+    st.markdown(
+        f"**{waiting:,}** comment{'s' if waiting != 1 else ''} to review. "
+        f"[Open the queue]({moderation_page.link(campaign.slug)}) to read them a page at a time, find them by "
+        "words or region, and approve or hide many at once."
+    )
 
 
 def render_regions() -> None:

@@ -29,6 +29,7 @@ STAFF_PAGES = {  # page: (module, function, a role that may see it, a role that 
     "password": ("campaigns.ui.account", "render_password", "coordinator", None),
     "overview": ("campaigns.ui.organize", "render_overview", "coordinator", "admin"),
     "editor": ("campaigns.ui.organize", "render_editor", "organizer", "coordinator"),
+    "moderation": ("campaigns.ui.moderation", "render", "organizer", "coordinator"),
     "regions": ("campaigns.ui.organize_parts", "render_regions", "organizer", "coordinator"),
     "paper": ("campaigns.ui.paper", "render", "coordinator", "admin"),
     "export": ("campaigns.ui.export", "render", "coordinator", "admin"),
