@@ -155,11 +155,10 @@ def test_the_overview_links_each_campaign_to_its_queue_for_organizers_only(staff
     make_campaign(engine, slug="libraries")
     seed(engine, "libraries", 2)
     as_person(("organizer",))
-    frame = open_page("overview").dataframe[0].value
-    row = frame[frame["campaign"] == "Fund the libraries"].iloc[0]
-    assert row["comments to review"] == 2 and row["review them"] == "/moderation?campaign=libraries"
+    link = "[Review 2 comments](/moderation?campaign=libraries)"
+    assert any(link in caption.value for caption in open_page("overview").caption)
     as_person(("coordinator",), email="coordinator@example.org")
-    assert "review them" not in open_page("overview").dataframe[0].value.columns
+    assert not any("/moderation" in caption.value for caption in open_page("overview").caption)
 
 
 def test_the_editors_comments_tab_counts_and_links_to_the_queue(staff_app, engine):
