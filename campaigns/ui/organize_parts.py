@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.audit import Actor
-from campaigns.core.models import Campaign, utcnow
+from campaigns.core.models import Campaign
 from campaigns.core.settings import get_settings
 from campaigns.core.uploads import UploadRowsError
-from campaigns.letters import outreach, pdf, targets, templates
+from campaigns.letters import outreach, pdf, preview, targets, templates
 from campaigns.regions import custom, lookup
 from campaigns.signatures import moderation
 from campaigns.ui import access, errors, reads, widgets
@@ -106,7 +104,7 @@ def _bundle(campaign: Campaign, current: list) -> None:
                 bundle.target.name,
                 bundle.target.title,
                 bundle.campaign.title,
-                f"{utcnow():%-d %B %Y}",
+                templates.date_text(),
                 bundle.letters,
                 constituents=bundle.constituents,
                 on_progress=lambda n: bar.progress(min(1.0, n / total), text=f"{n:,} of {total:,} letters"),
@@ -238,24 +236,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 for field in (sorted(fields_) if fields_ else [""])
             )
         )
-    with access.reading() as session:
-        current_targets = targets.list_targets(session=session, campaign_id=cid)
-    sample = templates.sample_context()
-    preview_targets = current_targets[:5] or [None]  # type: ignore[list-item]  # None: the preview without a target
-    st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
-    for target in preview_targets:
-        context = (
-            sample
-            if target is None
-            else replace(
-                sample,
-                target=templates.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
-            )
-        )
-        with st.container(border=True), errors.shown():
-            heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
-            st.markdown(heading)
-            st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
+    _previews(campaign, subject, body)
     if st.button("Save the letter", type="primary", key=f"{key}-save"):
         with errors.shown(each_field=True) as refused:
             access.write(
@@ -283,6 +264,42 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
             f"{len(failed)} of Rally's emails to targets could not be delivered (refused by the mail server, or it "
             "could not be reached through every retry). The *Mail* page shows each answer and can send them again."
         )
+
+
+PREVIEW_TARGETS = 5  # previews shown at once; the rest are like them
+
+
+def _previews(campaign: Campaign, subject: str, body: str) -> None:
+    """The letter as typed, filled in for a made-up signer and each target (the first few), with its PDF."""
+    cid = campaign.id or 0
+    with access.reading() as session:
+        target_ids = [t.id for t in targets.list_targets(session=session, campaign_id=cid)]
+    more = len(target_ids) - PREVIEW_TARGETS
+    st.caption(
+        f"Preview for a made-up signer ({preview.SAMPLE_NAME}) writing to "
+        + ("each target" if target_ids else "a placeholder target (add targets to see each one)")
+        + ", with this campaign's own title, purpose and count. The PDF is exactly what gets printed."
+        + (f" The {more:,} other targets get the same letter." if more > 0 else "")
+    )
+    for n, target_id in enumerate(target_ids[:PREVIEW_TARGETS] or [None]):
+        with st.container(border=True), errors.shown():
+            with access.reading() as session:
+                letter = preview.preview_letter(
+                    session=session, campaign_id=cid, subject=subject, template=body, target_id=target_id
+                )
+            where = f" in {widgets.plain(letter.region_name)}" if letter.region_name else ""
+            st.caption(f"To {widgets.plain(letter.target_name or 'a placeholder target')}, from a signer{where}")
+            st.markdown(f"**{widgets.plain(letter.subject)}**" if letter.subject else "")
+            st.text(letter.body or "Nothing yet.")
+            if letter.body:
+                st.download_button(
+                    "Download this preview (PDF)",
+                    lambda doc=letter.document: pdf.letter_pdf(doc),  # made only when asked for
+                    f"{campaign.slug}-letter-preview-{n + 1}.pdf",
+                    mime="application/pdf",
+                    key=f"{campaign.slug}-letter-preview-{n}",
+                    on_click="ignore",
+                )
 
 
 TALLY_COLUMNS = {  # TargetTally field -> the Letter tab's column
