@@ -15,7 +15,7 @@ from campaigns.regions import custom, lookup
 from campaigns.signatures import moderation
 from campaigns.ui import access, errors, reads, widgets
 
-TARGET_COLUMNS = "region_code,name,title,email,postal_address"
+TARGET_COLUMNS = ",".join(targets.REQUIRED_COLUMNS)
 
 
 def _offer_report(failed: errors.Failure, report_name: str) -> None:
@@ -33,7 +33,13 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         st.dataframe(
             pd.DataFrame(
                 [
-                    {"region": t.region_code or "everyone", "name": t.name, "title": t.title, "email": t.email or ""}
+                    {
+                        "region": t.region_code or "everyone",
+                        "name": t.name,
+                        "title": t.title,
+                        "email": t.email or "",
+                        "postal address": ", ".join(t.postal_address.splitlines()),
+                    }
                     for t in current
                 ]
             ),
@@ -68,8 +74,9 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
     if current:
         _bundle(campaign, current)
     st.markdown(
-        f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` "
-        f"(UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB). "
+        f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` and, for printed letters, "
+        "the postal address: one `postal_address` cell of several lines, or `address_line1` to `address_line4` "
+        f"(one printed line each). UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB. "
         "Uploading replaces the current list; a file with any wrong row changes nothing."
     )
     upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
