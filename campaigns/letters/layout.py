@@ -8,8 +8,8 @@ reads the same as a printed one. Two rules keep anything from printing twice:
 * **Nothing above the salutation twice.** Lines at the top of the text that repeat what the letterhead prints
   (a line that is only a date, the recipient's name, title or address lines) are left out of the body.
 * **One signature.** When one of the text's last three lines is the signer's name (all of it, part of it, or
-  initials: "Amara Okafor", "Amara", "A. Okafor"), the text is signed and the PDF adds nothing; otherwise the
-  PDF signs it: a line to sign on, the name, the region.
+  initials: "Amara Okafor", "Amara", "A. Okafor"), the text is signed and the PDF adds nothing but room to sign
+  by hand above that line; otherwise the PDF signs it: a line to sign on, the name, the region.
 
 Positions follow DIN 5008 form B (a DL or C5/6 envelope with a left window, 20 mm from the left edge and 45 to
 90 mm from the top), which also fits the window of a US #10 envelope holding a page folded in three: the address
@@ -32,6 +32,7 @@ DATE_TOP = 97.0  # the date, right-aligned, once the address block is above it
 FOLD_MARKS = (105.0, 210.0)  # where an A4 letter is folded in three (form B)
 HOLE_MARK = 148.5  # the middle of the page, for a hole punch
 SIGNED_LINES = 3  # how many of the text's last lines are looked at for the signer's name
+SIGN_ROOM = 8.0  # mm left above a signed text's name, to sign by hand
 
 _MONTHS = "january february march april may june july august september october november december".split()
 _MONTH = "(?:" + "|".join(f"{m[:3]}(?:{m[3:]})?\\.?" for m in _MONTHS) + ")"
@@ -41,6 +42,7 @@ _DATE_LINE = re.compile(
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4})",
     re.IGNORECASE,
 )
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*\.?|\S", re.UNICODE)
 
 
@@ -52,7 +54,8 @@ class LetterParts:
     recipient: list[str]  # the address block: name, title, address lines
     date: str
     subject: str
-    body: str  # the letter's own text, less any top lines that repeat the letterhead
+    paragraphs: list[str]  # the letter's own text, less any top lines that repeat the letterhead
+    signed_at: int | None  # the paragraph that starts with the signer's name (room to sign is left above it)
     signature: list[str]  # what the PDF signs with ([] when the text is signed already): name, region
 
 
@@ -71,16 +74,23 @@ def letter_parts(
     name, region, date = signer_name.strip(), signer_region.strip(), date_text.strip()
     recipient = [t for t in (s.strip() for s in (target_name, target_title, *target_address.splitlines())) if t]
     repeated = [*recipient, f"{target_title.strip()} {target_name.strip()}", date]
-    body = strip_letterhead(body, repeated=repeated)
-    signature = [] if is_signed(body, signer_name=name) else [t for t in (name, region) if t]
+    lines = strip_letterhead(body, repeated=repeated).splitlines()
+    signed = signature_line("\n".join(lines), signer_name=name)
+    above = paragraphs_of("\n".join(lines[:signed]))
     return LetterParts(
         sender=[t for t in (name, region) if t],
         recipient=recipient,
         date=date,
         subject=subject.strip(),
-        body=body,
-        signature=signature,
+        paragraphs=above if signed is None else above + paragraphs_of("\n".join(lines[signed:])),
+        signed_at=None if signed is None else len(above),
+        signature=[t for t in (name, region) if t] if signed is None else [],
     )
+
+
+def paragraphs_of(text: str) -> list[str]:
+    """The text's paragraphs (split at blank lines), each without trailing space; empty ones dropped."""
+    return [p.rstrip() for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
 
 
 def _key(line: str) -> str:
@@ -112,17 +122,22 @@ def _words(text: str) -> list[str]:
     return [w.casefold() for w in _WORD.findall(text)]
 
 
-def is_signed(body: str, *, signer_name: str) -> bool:
-    """One of the text's last :data:`SIGNED_LINES` lines is the signer's name, part of it, or its initials."""
+def signature_line(body: str, *, signer_name: str) -> int | None:
+    """Where the text is signed: the index (in ``body.splitlines()``) of the first of its last
+    :data:`SIGNED_LINES` lines that is the signer's name, part of it, or its initials; None when unsigned."""
     names = [w.rstrip(".") for w in _words(signer_name) if w.rstrip(".")]
     if not names:
-        return False
+        return None
     initials = {n[0] for n in names}
-    lines = [line for line in body.splitlines() if line.strip()][-SIGNED_LINES:]
-    for line in lines:
-        words = [w for w in _words(line) if w not in {",", "-", "–", "—"}]
-        if words and all(
-            w.rstrip(".") in names or (len(w.rstrip(".")) == 1 and w.rstrip(".") in initials) for w in words
-        ):
-            return True
-    return False
+    lines = body.splitlines()
+    last = [i for i, line in enumerate(lines) if line.strip()][-SIGNED_LINES:]
+    for i in last:
+        words = [w.rstrip(".") for w in _words(lines[i]) if w not in {",", "-", "–", "—"}]
+        if words and all(w in names or (len(w) == 1 and w in initials) for w in words):
+            return i
+    return None
+
+
+def is_signed(body: str, *, signer_name: str) -> bool:
+    """One of the text's last :data:`SIGNED_LINES` lines is the signer's name, part of it, or its initials."""
+    return signature_line(body, signer_name=signer_name) is not None

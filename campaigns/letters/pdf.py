@@ -322,7 +322,6 @@ class _Document(FPDF):
         self.small_line(self.footer_text, self.h - 14)
 
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _LAYOUT_FIELDS = "signer_name signer_region target_name target_title target_address date_text subject body".split()
 
 
@@ -350,10 +349,11 @@ def _add_letter(pdf: _Document, letter: LetterDoc) -> None:
     if parts.subject:
         pdf.paragraph(parts.subject, bold=True)
         pdf.ln(_LINE)
-    for text in _PARAGRAPH_BREAK.split(parts.body):
-        if text.strip():
-            pdf.paragraph(text.rstrip())
-            pdf.ln(_LINE * 0.6)
+    for n, text in enumerate(parts.paragraphs):
+        if n == parts.signed_at:
+            pdf.ln(layout.SIGN_ROOM)
+        pdf.paragraph(text)
+        pdf.ln(_LINE * 0.6)
     if not parts.signature:
         return
     if pdf.will_page_break(_LINE * (len(parts.signature) + 1.5)):

@@ -91,10 +91,12 @@ def test_parts_put_the_recipient_in_the_address_block_and_sign_only_an_unsigned_
     )
     assert parts.recipient == ["Jane Q. Public", "Senator", "State Capitol", "Springfield, IL 62706"]
     assert parts.sender == ["Ada Lovelace", "Illinois"] and parts.date == "22 November 2026"
-    assert parts.body == "Dear Senator,\n\nPlease act.\n\nSincerely,"
+    assert parts.paragraphs == ["Dear Senator,", "Please act.", "Sincerely,"] and parts.signed_at is None
     assert parts.signature == ["Ada Lovelace", "Illinois"]
-    fields = {k: v for k, v in vars(make_letter(body=SIGNED_BODY)).items() if k != "campaign_title"}
-    assert letter_parts(**fields).signature == []
+    fields = {k: v for k, v in vars(make_letter()).items() if k != "campaign_title"}
+    signed = letter_parts(**fields | {"body": "Dear Jane,\n\nAct.\n\nYours,\nAda Lovelace\nIllinois"})
+    assert signed.signature == [] and signed.signed_at == 3  # room to sign above the name, split from "Yours,"
+    assert signed.paragraphs == ["Dear Jane,", "Act.", "Yours,", "Ada Lovelace\nIllinois"]
 
 
 # --------------------------------------------------------------------------- real PDFs
@@ -127,7 +129,8 @@ def test_a_template_that_prints_the_date_and_signs_prints_each_once():
     assert text.count("Ada Lovelace") == 2  # the sender block at the top, and the signature: not a second one
     lines = placed_lines(letter_pdf(letter))
     signed = [y for t, _, y in lines if t == "Ada Lovelace"]
-    assert signed[0] < 40 and signed[1] > next(y for t, _, y in lines if t == "Sincerely,")
+    sincerely = next(y for t, _, y in lines if t == "Sincerely,")
+    assert signed[0] < 40 and signed[1] - sincerely > 12  # room to sign by hand between the two
 
 
 def test_an_unsigned_text_is_signed_by_the_pdf_once():
