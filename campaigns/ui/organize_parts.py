@@ -1,6 +1,8 @@
-"""Organizer tabs and pages: targets, comment moderation, custom region schemes."""
+"""Organizer tabs and pages: targets, the letter and its preview, comment moderation, custom region schemes."""
 
 from __future__ import annotations
+
+import functools
 
 import pandas as pd
 import streamlit as st
@@ -301,7 +303,7 @@ def _previews(campaign: Campaign, subject: str, body: str) -> None:
             if letter.body:
                 st.download_button(
                     "Download this preview (PDF)",
-                    lambda doc=letter.document: pdf.letter_pdf(doc),  # made only when asked for
+                    functools.partial(pdf.letter_pdf, letter.document),  # made only when asked for, this one's
                     f"{campaign.slug}-letter-preview-{n + 1}.pdf",
                     mime="application/pdf",
                     key=f"{campaign.slug}-letter-preview-{n}",
