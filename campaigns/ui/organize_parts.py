@@ -54,7 +54,11 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         name = st.text_input("Name")
         title = st.text_input("Title (e.g. Chief Executive)")
         email = st.text_input("Email (optional)")
-        address = st.text_area("Postal address (optional)", height=80)
+        address = st.text_area(
+            "Postal address (optional)",
+            height=100,
+            help="As on the envelope, one line per line: printed letters show it in the envelope's window.",
+        )
         if st.form_submit_button("Add target"):
             with errors.shown(each_field=True) as failed:
                 access.write(
