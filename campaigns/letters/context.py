@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
 from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import utcnow
 from campaigns.core.settings import PROJECT_ROOT
 
 SOURCE_MAX = 20_000  # characters of template source
@@ -69,6 +71,11 @@ ALLOWED: dict[str, frozenset[str] | None] = {name: VIEW_FIELDS[view] for name, v
 LOOP_ATTRS = frozenset(
     "index index0 revindex revindex0 first last length depth depth0 previtem nextitem cycle changed".split()
 )
+
+
+def date_text(moment: datetime | None = None) -> str:
+    """A date as letters print it (``today``, the PDF's date line): "22 November 2026"; now when not given."""
+    return f"{moment or utcnow():%-d %B %Y}"
 
 
 def sample_context() -> LetterContext:

@@ -38,6 +38,7 @@ from campaigns.core.models import (
     utcnow,
 )
 from campaigns.core.validation import find_bad_characters
+from campaigns.letters.context import date_text
 from campaigns.letters.deliveries import is_downloaded, is_email_in, is_opened, is_sent, letters_where
 from campaigns.letters.pdf import LetterDoc
 from campaigns.letters.targets import list_targets_for_region
@@ -242,6 +243,7 @@ class SuggestedLetter:
     target_email: str | None
     subject: str
     body: str
+    target_address: str = ""  # the postal address block a printed letter carries
 
 
 def build_letter_context(
@@ -264,8 +266,13 @@ def build_letter_context(
             goal=campaign.goal,
             count=count_total(session=session, campaign_id=campaign.id or 0),
         ),
-        today=f"{utcnow():%-d %B %Y}",
+        today=date_text(),
     )
+
+
+def fill_in(*, subject: str, template: str, context: LetterContext) -> tuple[str, str]:
+    """The subject (one line) and the letter, filled in: for a signer, and for the organizer's preview alike."""
+    return one_line(render_source(subject, context), SUBJECT_MAX), render_source(template, context).strip()
 
 
 def suggest_letters(*, session: Session, signature_id: int) -> list[SuggestedLetter]:
@@ -281,14 +288,16 @@ def suggest_letters(*, session: Session, signature_id: int) -> list[SuggestedLet
         session=session, campaign_id=campaign.id or 0, region_code=signature.region_code
     ):
         context = build_letter_context(session=session, signature=signature, target=target, campaign=campaign)
+        subject, body = fill_in(subject=campaign.letter_subject, template=campaign.letter_template, context=context)
         suggested.append(
             SuggestedLetter(
                 target_id=target.id or 0,
                 target_name=target.name,
                 target_title=target.title,
                 target_email=target.email,
-                subject=one_line(render_source(campaign.letter_subject, context), SUBJECT_MAX),
-                body=render_source(campaign.letter_template, context).strip(),
+                target_address=target.postal_address,
+                subject=subject,
+                body=body,
             )
         )
     return suggested
@@ -359,7 +368,7 @@ def bundle_letters(*, engine: Engine, target_id: int) -> Bundle:
                     target_name=target.name,
                     target_title=target.title,
                     target_address=target.postal_address,
-                    date_text=f"{utcnow():%-d %B %Y}",
+                    date_text=date_text(),
                     subject=subject,
                     body=body,
                 )

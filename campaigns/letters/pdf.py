@@ -33,6 +33,7 @@ from fpdf.bidi import auto_detect_base_direction
 from fpdf.enums import TextDirection
 
 from campaigns.core.fonts import FONT_BOLD, FONT_CJK, FONT_REGULAR, covered_chars
+from campaigns.letters import layout
 
 PROGRESS_EVERY = 100
 
@@ -75,7 +76,8 @@ class LetterDoc:
 
 
 def letter_pdf(letter: LetterDoc) -> bytes:
-    """One letter on A4: date, target block, subject (bold), body, signer's name and region."""
+    """One letter on A4, laid out by ``campaigns.letters.layout``: sender, the address block in a window
+    envelope's window, the date once, subject (bold), body, and the signer's name once."""
     pdf = _Document(footer=letter.campaign_title)
     pdf.set_title(letter.subject)
     pdf.set_author(letter.signer_name)
@@ -302,46 +304,48 @@ class _Document(FPDF):
         self.small_line(self.footer_text, self.h - 14)
 
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_LAYOUT_FIELDS = "signer_name signer_region target_name target_title target_address date_text subject body".split()
 
 
 def _add_letter(pdf: _Document, letter: LetterDoc) -> None:
+    """Sender, the address block in the envelope's window, the date, subject and body; signed once (see layout)."""
     clean = pdf.clean
-    signer = clean(letter.signer_name).strip()
+    parts = layout.letter_parts(**{name: clean(getattr(letter, name)) for name in _LAYOUT_FIELDS})
     pdf.continued_text = ""  # the new page is the letter's first: no header
     pdf.add_page()
     pdf.letter_first_page = pdf.page
-    pdf.continued_text = f"{signer} to {clean(letter.target_name).strip()}"
-
-    date = clean(letter.date_text).strip()
-    if date:
-        pdf.paragraph(date, align="R")
+    pdf.continued_text = f"{clean(letter.signer_name).strip()} to {parts.recipient[0] if parts.recipient else ''}"
+    pdf.set_draw_color(_GREY)
+    for y, length in ((layout.FOLD_MARKS[0], 5), (layout.HOLE_MARK, 8), (layout.FOLD_MARKS[1], 5)):
+        pdf.line(0, y, length, y)
+    pdf.set_y(layout.SENDER_TOP)
+    for text in parts.sender:
+        pdf.paragraph(text, size=layout.ADDRESS_SIZE, line=layout.ADDRESS_LINE, align="R")
+    pdf.set_y(max(pdf.get_y() + _LINE, layout.ADDRESS_TOP))
+    for text in parts.recipient:
+        pdf.paragraph(text, size=layout.ADDRESS_SIZE, line=layout.ADDRESS_LINE)
+    pdf.set_y(max(pdf.get_y() + _LINE, layout.DATE_TOP))
+    if parts.date:
+        pdf.paragraph(parts.date, align="R")
         pdf.ln(_LINE)
-    target_lines = [letter.target_name, letter.target_title, *letter.target_address.splitlines()]
-    for text in (clean(t).strip() for t in target_lines):
-        if text:
-            pdf.paragraph(text)
-    pdf.ln(_LINE * 1.5)
-    subject = clean(letter.subject).strip()
-    if subject:
-        pdf.paragraph(subject, bold=True)
+    if parts.subject:
+        pdf.paragraph(parts.subject, bold=True)
         pdf.ln(_LINE)
-    for text in _PARAGRAPH_BREAK.split(clean(letter.body).strip()):
-        if text.strip():
-            pdf.paragraph(text.rstrip())
-            pdf.ln(_LINE * 0.6)
-
-    region = clean(letter.signer_region).strip()
-    block = _LINE * (3.5 if region else 2.5)
-    if pdf.will_page_break(block):
+    for n, text in enumerate(parts.paragraphs):
+        if n == parts.signed_at:
+            pdf.ln(layout.SIGN_ROOM)
+        pdf.paragraph(text)
+        pdf.ln(_LINE * 0.6)
+    if not parts.signature:
+        return
+    if pdf.will_page_break(_LINE * (len(parts.signature) + 1.5)):
         pdf.add_page()  # keep the signature with at least its own lines
     pdf.ln(_LINE)
-    pdf.set_draw_color(_GREY)
     pdf.line(pdf.l_margin, pdf.get_y(), pdf.l_margin + 70, pdf.get_y())
     pdf.ln(1.5)
-    pdf.paragraph(signer, bold=True)
-    if region:
-        pdf.paragraph(region)
+    pdf.paragraph(parts.signature[0], bold=True)
+    for text in parts.signature[1:]:
+        pdf.paragraph(text)
 
 
 def _add_cover(

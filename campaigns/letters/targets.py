@@ -3,6 +3,10 @@
 Organizers upload them as a CSV file (``import_targets``) or add them one by one (``add_target``).
 An import checks every row first and saves nothing unless all rows are right; then the file
 replaces the campaign's targets in one transaction.
+
+The postal address a printed letter carries comes either as one ``postal_address`` cell of several lines or,
+easier in a spreadsheet, as up to four one-line columns ``address_line1`` to ``address_line4`` (each printed on
+its own line, as written: "Columbus, OH 43215"); both are optional, so files without them import too.
 """
 
 from __future__ import annotations
@@ -22,9 +26,13 @@ from campaigns.core.validation import NAME_MAX, canonical_email, clean_email, cl
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 
-COLUMNS = ["region_code", "name", "title", "email", "postal_address"]
+REQUIRED_COLUMNS = ["region_code", "name", "title", "email"]
+ADDRESS_LINE_COLUMNS = ["address_line1", "address_line2", "address_line3", "address_line4"]
+OPTIONAL_COLUMNS = ["postal_address", *ADDRESS_LINE_COLUMNS]
+COLUMNS = [*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS]
 TITLE_MAX = 200
 ADDRESS_MAX = 1000
+ADDRESS_LINE_MAX = 200
 
 
 class TargetImportError(UploadRowsError):
@@ -77,6 +85,20 @@ def _email(value: str) -> tuple[str | None, str | None]:
     return clean_email(value, field="email") if value.strip() else (None, None)
 
 
+def _address(values: dict[str, str]) -> str:
+    """The postal address: the ``postal_address`` cell, or the address line columns joined one a line."""
+    lines = [(column, values.get(column, "")) for column in ADDRESS_LINE_COLUMNS]
+    address = values.get("postal_address", "")
+    if any(line.strip() for _, line in lines):
+        if address.strip():
+            raise InvalidInput(
+                {"postal_address": "Give the address in postal_address or in address_line1 to address_line4, not both."}
+            )
+        cleaned = (clean_text(line, field=column, limit=ADDRESS_LINE_MAX) for column, line in lines)
+        address = "\n".join(line for line in cleaned if line)
+    return clean_text(address, field="postal_address", limit=ADDRESS_MAX, newlines=True)
+
+
 def _check(scheme: RegionScheme, values: dict[str, str]) -> tuple[_Checked | None, dict[str, str]]:
     """The cleaned target, or None and each field's problem."""
     cleaned, errors = check_cells(
@@ -86,7 +108,7 @@ def _check(scheme: RegionScheme, values: dict[str, str]) -> tuple[_Checked | Non
             "name": lambda v: clean_text(v, field="name", limit=NAME_MAX, required=True),
             "title": lambda v: clean_text(v, field="title", limit=TITLE_MAX),
             "email": _email,
-            "postal_address": lambda v: clean_text(v, field="postal_address", limit=ADDRESS_MAX, newlines=True),
+            "postal_address": lambda _: _address(values),
         },
     )
     if errors:
@@ -106,7 +128,7 @@ def _check_rows(scheme: RegionScheme, data: bytes) -> list[_Checked]:
     errors: list[RowError] = []
     checked: list[_Checked] = []
     seen: dict[str, dict[tuple[str | None, str], int]] = {"name": {}, "email": {}}
-    for row in read_csv(data, required=COLUMNS):
+    for row in read_csv(data, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS):
         problem = row.problem_error()
         if problem is not None:
             errors.append(problem)
@@ -127,7 +149,8 @@ def _check_rows(scheme: RegionScheme, data: bytes) -> list[_Checked]:
 
 
 def import_targets(*, session: Session, campaign_id: int, data: bytes, actor: Actor) -> ImportResult:
-    """Replace the campaign's targets by the rows of a CSV file (region_code,name,title,email,postal_address).
+    """Replace the campaign's targets by the rows of a CSV file (region_code,name,title,email and, optional,
+    postal_address or address_line1 to address_line4).
 
     Every row is checked first; if any is wrong, ``TargetImportError`` lists each problem and nothing
     changes. Otherwise the old targets are deleted and the new ones inserted in the caller's transaction,

@@ -47,6 +47,7 @@ from campaigns.letters.context import (
     TargetView,
     TemplateProblem,
     TemplateRejected,
+    date_text,
     sample_context,
     sparse_context,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "TemplateRejected",
     "check_files",
     "check_template",
+    "date_text",
     "parse_stock_template",
     "render",
     "render_source",

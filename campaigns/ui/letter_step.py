@@ -19,8 +19,7 @@ from urllib.parse import quote
 import streamlit as st
 
 from campaigns.core.mail import mail_mode
-from campaigns.core.models import utcnow
-from campaigns.letters import outreach, pdf
+from campaigns.letters import outreach, pdf, templates
 from campaigns.signatures.signing import SignResult
 from campaigns.ui import access, errors, widgets
 
@@ -90,8 +89,8 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
         signer_region=done.region_name,
         target_name=letter.target_name,
         target_title=letter.target_title,
-        target_address="",
-        date_text=f"{utcnow():%-d %B %Y}",
+        target_address=letter.target_address,
+        date_text=templates.date_text(),
         subject=subject,
         body=body,
     )

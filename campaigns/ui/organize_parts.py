@@ -1,24 +1,24 @@
-"""Organizer tabs and pages: targets, comment moderation, custom region schemes."""
+"""Organizer tabs and pages: targets, the letter and its preview, comment moderation, custom region schemes."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import functools
 
 import pandas as pd
 import streamlit as st
 
 from campaigns.catalog import lifecycle
 from campaigns.core.audit import Actor
-from campaigns.core.models import Campaign, utcnow
+from campaigns.core.models import Campaign
 from campaigns.core.settings import get_settings
 from campaigns.core.uploads import UploadRowsError
-from campaigns.letters import outreach, pdf, targets, templates
+from campaigns.letters import outreach, pdf, preview, targets, templates
 from campaigns.regions import custom, lookup
 from campaigns.signatures import moderation
 from campaigns.ui import access, errors, widgets
 from campaigns.ui import moderation as moderation_page
 
-TARGET_COLUMNS = "region_code,name,title,email,postal_address"
+TARGET_COLUMNS = ",".join(targets.REQUIRED_COLUMNS)
 
 
 def _offer_report(failed: errors.Failure, report_name: str) -> None:
@@ -36,7 +36,13 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         st.dataframe(
             pd.DataFrame(
                 [
-                    {"region": t.region_code or "everyone", "name": t.name, "title": t.title, "email": t.email or ""}
+                    {
+                        "region": t.region_code or "everyone",
+                        "name": t.name,
+                        "title": t.title,
+                        "email": t.email or "",
+                        "postal address": ", ".join(t.postal_address.splitlines()),
+                    }
                     for t in current
                 ]
             ),
@@ -49,7 +55,11 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         name = st.text_input("Name")
         title = st.text_input("Title (e.g. Chief Executive)")
         email = st.text_input("Email (optional)")
-        address = st.text_area("Postal address (optional)", height=80)
+        address = st.text_area(
+            "Postal address (optional)",
+            height=100,
+            help="As on the envelope, one line per line: printed letters show it in the envelope's window.",
+        )
         if st.form_submit_button("Add target"):
             with errors.shown(each_field=True) as failed:
                 access.write(
@@ -71,8 +81,9 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
     if current:
         _bundle(campaign, current)
     st.markdown(
-        f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` "
-        f"(UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB). "
+        f"**Targets per region from a CSV file** with the columns `{TARGET_COLUMNS}` and, for printed letters, "
+        "the postal address: one `postal_address` cell of several lines, or `address_line1` to `address_line4` "
+        f"(one printed line each). UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB. "
         "Uploading replaces the current list; a file with any wrong row changes nothing."
     )
     upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
@@ -107,7 +118,7 @@ def _bundle(campaign: Campaign, current: list) -> None:
                 bundle.target.name,
                 bundle.target.title,
                 bundle.campaign.title,
-                f"{utcnow():%-d %B %Y}",
+                templates.date_text(),
                 bundle.letters,
                 constituents=bundle.constituents,
                 on_progress=lambda n: bar.progress(min(1.0, n / total), text=f"{n:,} of {total:,} letters"),
@@ -218,24 +229,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
                 for field in (sorted(fields_) if fields_ else [""])
             )
         )
-    with access.reading() as session:
-        current_targets = targets.list_targets(session=session, campaign_id=cid)
-    sample = templates.sample_context()
-    preview_targets = current_targets[:5] or [None]  # type: ignore[list-item]  # None: the preview without a target
-    st.caption("Live preview for a sample signer" + (" and each target" if current_targets else ""))
-    for target in preview_targets:
-        context = (
-            sample
-            if target is None
-            else replace(
-                sample,
-                target=templates.TargetView(name=target.name, title=target.title, postal_address=target.postal_address),
-            )
-        )
-        with st.container(border=True), errors.shown():
-            heading = f"**{widgets.plain(templates.render_source(subject, context))}**" if subject.strip() else ""
-            st.markdown(heading)
-            st.text(templates.render_source(body, context) if body.strip() else "Nothing yet.")
+    _previews(campaign, subject, body)
     if st.button("Save the letter", type="primary", key=f"{key}-save"):
         with errors.shown(each_field=True) as refused:
             access.write(
@@ -263,6 +257,42 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
             f"{len(failed)} of Rally's emails to targets could not be delivered (refused by the mail server, or it "
             "could not be reached through every retry). The *Mail* page shows each answer and can send them again."
         )
+
+
+PREVIEW_TARGETS = 5  # previews shown at once; the rest are like them
+
+
+def _previews(campaign: Campaign, subject: str, body: str) -> None:
+    """The letter as typed, filled in for a made-up signer and each target (the first few), with its PDF."""
+    cid = campaign.id or 0
+    with access.reading() as session:
+        target_ids = [t.id for t in targets.list_targets(session=session, campaign_id=cid)]
+    more = len(target_ids) - PREVIEW_TARGETS
+    st.caption(
+        f"Preview for a made-up signer ({preview.SAMPLE_NAME}) writing to "
+        + ("each target" if target_ids else "a placeholder target (add targets to see each one)")
+        + ", with this campaign's own title, purpose and count. The PDF is exactly what gets printed."
+        + (f" The {more:,} other targets get the same letter." if more > 0 else "")
+    )
+    for n, target_id in enumerate(target_ids[:PREVIEW_TARGETS] or [None]):
+        with st.container(border=True), errors.shown():
+            with access.reading() as session:
+                letter = preview.preview_letter(
+                    session=session, campaign_id=cid, subject=subject, template=body, target_id=target_id
+                )
+            where = f" in {widgets.plain(letter.region_name)}" if letter.region_name else ""
+            st.caption(f"To {widgets.plain(letter.target_name or 'a placeholder target')}, from a signer{where}")
+            st.markdown(f"**{widgets.plain(letter.subject)}**" if letter.subject else "")
+            st.text(letter.body or "Nothing yet.")
+            if letter.body:
+                st.download_button(
+                    "Download this preview (PDF)",
+                    functools.partial(pdf.letter_pdf, letter.document),  # made only when asked for, this one's
+                    f"{campaign.slug}-letter-preview-{n + 1}.pdf",
+                    mime="application/pdf",
+                    key=f"{campaign.slug}-letter-preview-{n}",
+                    on_click="ignore",
+                )
 
 
 TALLY_COLUMNS = {  # TargetTally field -> the Letter tab's column

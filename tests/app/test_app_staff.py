@@ -410,3 +410,43 @@ def test_the_letter_tab_tallies_sent_by_rally_apart_from_downloads_and_mail_app_
         }
     ]
     assert any("1 of Rally's emails to targets could not be delivered" in w.value for w in at.warning)
+
+
+def test_the_letter_tab_previews_this_campaign_for_a_made_up_signer_with_a_pdf(staff_app, engine):
+    """Regression: the preview used to show a sample campaign's title, purpose and count, not this one's."""
+    from campaigns.letters import preview
+    from tests.support.factories import make_letter_campaign, sign_from
+
+    as_person, _ = staff_app
+    as_person(("organizer",))
+    make_letter_campaign(
+        engine, slug="other-one", title="Someone else's campaign", target={"region_code": None, "name": "Nobody"}
+    )
+    template = (
+        "Dear {{ target.title }} {{ target.name }},\n\n{{ campaign.title }}: {{ campaign.count }} so far, "
+        "from {{ signer.region_name }}.\n\n{{ signer.full_name }}"
+    )
+    campaign = make_letter_campaign(
+        engine,
+        slug="river-letter",
+        title="Save the river",
+        template=template,
+        target={"region_code": "US-NY", "name": "Lena Park", "postal_address": "State Capitol\nAlbany, NY 12224"},
+    )
+    sign_from(engine, "river-letter", region_code="US-NY", full_name="Rosa Real")
+    at = AppTest.from_string("import campaigns.ui.organize as page\npage.render_editor()\n", default_timeout=30)
+    at.query_params["edit"] = campaign.slug
+    at.run()
+    assert not at.exception, at.exception
+    previews = [t.value for t in at.text if "Dear Senator Lena Park" in t.value]
+    assert previews == [f"Dear Senator Lena Park,\n\nSave the river: 1 so far, from New York.\n\n{preview.SAMPLE_NAME}"]
+    assert not any("Rosa Real" in t.value or "Someone else" in t.value for t in at.text)
+    assert any("**About Save the river**" in m.value for m in at.markdown)
+    assert any("To Lena Park, from a signer in New York" in c.value for c in at.caption)
+    [download] = [d for d in at.get("download_button") if d.proto.label == "Download this preview (PDF)"]
+    assert download.proto.label
+
+    body = next(w for w in at.text_area if w.label == "Letter (Jinja2 template)")
+    at = body.set_value("{{ campaign.nope }}").run()  # a broken template: its reason, where the preview was
+    assert not at.exception
+    assert any("nope" in e.value for e in at.error)

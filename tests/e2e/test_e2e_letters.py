@@ -10,7 +10,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from playwright.sync_api import expect
+from pypdf import PdfReader
 
+from campaigns.letters.templates import date_text
 from tests.support.browser import E2E, browser_page
 from tests.support.factories import make_letter_campaign
 from tests.support.mail import smtp_environment, wait_for_mail
@@ -30,7 +32,12 @@ def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, s
             slug="write-in",
             title="Save the river",
             template=TEMPLATE,
-            target={"region_code": "US-NY", "name": "Lena Park", "email": "lena@ny.example.gov"},
+            target={
+                "region_code": "US-NY",
+                "name": "Lena Park",
+                "email": "lena@ny.example.gov",
+                "postal_address": "Legislative Office Building\nAlbany, NY 12210",
+            },
         )
         with browser_page(
             browser, request, tmp_path, viewport={"width": 390, "height": 844}, accept_downloads=True
@@ -61,7 +68,12 @@ def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, s
     assert message.get_content().replace("\r\n", "\n").strip() == (
         "Dear Senator Park,\n\nThe river is our commons. Please act.\n\nWangari"
     )
-    assert pdf_path.read_bytes().startswith(b"%PDF")
+    [printed] = PdfReader(pdf_path).pages  # ready to mail: the target's address block, the date once, signed once
+    text = printed.extract_text()
+    assert "Lena Park\nSenator\nLegislative Office Building\nAlbany, NY 12210" in text
+    assert text.count(date_text()) == 1
+    assert text.split("Please act.")[1].strip().startswith("Wangari\n")  # her own sign-off, and no second one
+    assert text.count("Wangari Maathai") == 1  # only the sender block at the top
 
 
 def test_opening_the_letter_in_the_mail_app_is_recorded_once_and_never_counted_as_sent(

@@ -196,3 +196,40 @@ def test_a_file_mixing_utf8_and_windows_1252_is_refused_naming_the_line(engine):
     with pytest.raises(InvalidInput, match=r"^Line 3 of the file is not UTF-8 text"):
         run_write(engine, lambda s: import_targets(session=s, campaign_id=campaign.id, data=data, actor=ORGANIZER))
     assert stored(engine, campaign.id) == []
+
+
+def test_an_address_in_one_line_columns_is_stored_one_line_each(engine):
+    campaign = make_campaign(engine)
+    header = "region_code,name,title,email,address_line1,address_line2,address_line3\n"
+    do_import(
+        engine,
+        campaign.id,
+        header + 'US-OH,Jordan Ellis,Senator,,Room 201 Ohio Statehouse,1 Capitol Square,"Columbus, OH 43215"\n'
+        "US-CA,No Address,Senator,,,,\n",
+    )
+    with read_session(engine) as session:
+        addresses = {t.name: t.postal_address for t in list_targets(session=session, campaign_id=campaign.id)}
+    assert addresses == {
+        "Jordan Ellis": "Room 201 Ohio Statehouse\n1 Capitol Square\nColumbus, OH 43215",
+        "No Address": "",
+    }
+
+
+def test_a_file_without_any_address_column_imports(engine):
+    campaign = make_campaign(engine)
+    assert do_import(engine, campaign.id, "region_code,name,title,email\nUS-CA,Someone,Senator,\n").count == 1
+    with read_session(engine) as session:
+        [target] = list_targets(session=session, campaign_id=campaign.id)
+    assert target.postal_address == ""
+
+
+def test_an_address_given_twice_or_a_line_too_long_is_refused_and_nothing_changes(engine):
+    campaign = make_campaign(engine)
+    header = "region_code,name,title,email,postal_address,address_line1\n"
+    error = import_error(
+        engine, campaign.id, header + "US-CA,Both,,,Capitol,1 Main St\nUS-NY,Long,,," + f",{'x' * 201}\n"
+    )
+    assert [(e.line, e.column) for e in error.errors] == [(2, "postal_address"), (3, "postal_address")]
+    assert "not both" in error.errors[0].message
+    assert "address line1 has 201 characters; at most 200" in error.errors[1].message
+    assert stored(engine, campaign.id) == []
