@@ -162,6 +162,14 @@ class PdfText(FPDF):
             with self._drawing(row, style, direction if shaped else None):
                 self.cell(0, line, row, align=align, markdown=False, new_x="LMARGIN", new_y="NEXT")
 
+    def wrap_lines(self, text: str, *, bold: bool = False, size: float = BODY_SIZE) -> list[str]:
+        """The lines ``paragraph`` would print ``text`` in (cleaned), between the margins: to measure a block."""
+        style = "B" if bold else ""
+        self.set_font(FAMILY, style, size)  # _wrap measures characters it has not seen at the current size
+        text = self.clean(text)
+        direction = auto_detect_base_direction(text) if _NEEDS_SHAPING.search(text) else None
+        return self._wrap(text, style, size, direction)
+
     def one_line(
         self,
         text: str,
@@ -171,7 +179,7 @@ class PdfText(FPDF):
         bold: bool = False,
         size: float = BODY_SIZE,
         align: str = "L",
-        border: int | str = 0,
+        border: Literal[0, 1] | str = 0,
     ) -> None:
         """Cleaned ``text`` on one line ``w`` mm wide at the current position, cut with an ellipsis to fit."""
         style = "B" if bold else ""
