@@ -15,7 +15,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, errors, organize_parts, public, reads, review, widgets
+from campaigns.ui import access, errors, organize_parts, public, reads, review, share_kit
 
 NEW = "new"
 FIELD_LABELS = {
@@ -260,12 +260,10 @@ TRANSITIONS = {
 def _status(actor: Actor, campaign: Campaign) -> None:
     status = CampaignStatus(campaign.status)
     st.markdown(f"This campaign is **{status.value}**.")
-    if status == CampaignStatus.published:
-        st.markdown("Share link:")
-        st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
     cid = campaign.id or 0
     for label, change in TRANSITIONS[status]:
         if st.button(label, key=f"{campaign.slug}-{label}", type="primary" if label == "Publish" else "secondary"):
             if _attempt(lambda s, change=change: change(session=s, campaign_id=cid, actor=actor)) is not None:  # type: ignore[misc]  # mypy can't type a lambda with a default
                 st.toast(f"{label}: done.")
                 st.rerun()
+    share_kit.render(campaign)
