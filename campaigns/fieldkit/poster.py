@@ -83,23 +83,26 @@ def poster_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     bottom = qr_size + 4 + line_height(14) + 2 + len(link_rows) * line_height(link_size)
     bottom_top = pdf.h - _MARGIN - bottom
 
-    pdf.set_y(_MARGIN)
+    # above it, the words: measured first, then drawn in the middle of the room they have
+    kicker = line_height(14) + 3
+    title = pdf.clean(kit.title).strip()
+    title_room = min(_TITLE_MAX_LINES * line_height(_TITLE_SIZES[0]), (bottom_top - _MARGIN) * 0.45)
+    title_size, title_rows = fit_lines(pdf, title, sizes=_TITLE_SIZES, room=title_room, bold=True)
+    title_height = len(title_rows) * line_height(title_size) + 5
+    purpose = " ".join(pdf.clean(kit.purpose).split())
+    room = bottom_top - 8 - _MARGIN - kicker - title_height
+    size, rows = fit_lines(pdf, purpose, sizes=_PURPOSE_SIZES, room=room, bold=False) if purpose else (0.0, [])
+    words = kicker + title_height + len(rows) * line_height(size) if rows else kicker + title_height
+    pdf.set_y(_MARGIN + max(0.0, (bottom_top - 8 - _MARGIN - words) / 2))
     pdf.set_text_color(*ACCENT)
     pdf.paragraph(KICKER.upper(), bold=True, size=14, line=line_height(14), align="C")
     pdf.set_text_color(0)
     pdf.ln(3)
-    title = pdf.clean(kit.title).strip()
-    title_room = min(_TITLE_MAX_LINES * line_height(_TITLE_SIZES[0]), (bottom_top - pdf.get_y()) * 0.45)
-    size, rows = fit_lines(pdf, title, sizes=_TITLE_SIZES, room=title_room, bold=True)
-    _rows(pdf, rows, size=size, bold=True)
+    _rows(pdf, title_rows, size=title_size, bold=True)
     pdf.ln(5)
-    purpose = " ".join(pdf.clean(kit.purpose).split())
-    if purpose:
-        room = bottom_top - 8 - pdf.get_y()
-        size, rows = fit_lines(pdf, purpose, sizes=_PURPOSE_SIZES, room=room, bold=False)
-        pdf.set_text_color(40)
-        _rows(pdf, rows, size=size, bold=False)
-        pdf.set_text_color(0)
+    pdf.set_text_color(40)
+    _rows(pdf, rows, size=size, bold=False)
+    pdf.set_text_color(0)
 
     draw_qr(pdf, qr.qr_url(kit.slug, medium="poster"), x=(pdf.w - qr_size) / 2, y=bottom_top, size=qr_size)
     pdf.set_y(bottom_top + qr_size + 4)

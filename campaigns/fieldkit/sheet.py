@@ -23,6 +23,7 @@ from campaigns.signatures.paper_rows import COLUMNS
 _MARGIN = 12  # mm
 _QR = 30  # mm, the small code in the top right corner
 _ROW = 10  # mm per ruled row: room for handwriting
+_PURPOSE_LINES = 3  # the purpose under the title: what a signer supports, cut after that many lines
 _SHARES = {"name": 0.25, "email": 0.32, "region": 0.19, "signed_date": 0.13, "consent": 0.11}
 INTRO = (
     "One person per row, in capitals if you can. Every row needs an email: it is how each person is counted "
@@ -76,6 +77,11 @@ def sheet_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     rows = pdf.wrap_lines(title, bold=True, size=16)
     for row in rows[:2]:
         pdf.paragraph(row if len(rows) <= 2 or row is not rows[1] else row + " …", bold=True, size=16, line=7)
+    purpose = pdf.wrap_lines(" ".join(pdf.clean(kit.purpose).split()), size=9)
+    for i, row in enumerate(purpose[:_PURPOSE_LINES]):
+        cut = i == _PURPOSE_LINES - 1 and len(purpose) > _PURPOSE_LINES
+        pdf.paragraph(row.rstrip(" ,;:.") + " …" if cut else row, size=9, line=4.5)
+    pdf.ln(1)
     pdf.paragraph(f"Sign on paper, or online at {printed_link(kit.slug)}", size=9, line=4.5)
     pdf.paragraph(INTRO, size=9, line=4.5)
     pdf.ln(2)
