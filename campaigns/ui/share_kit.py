@@ -14,7 +14,6 @@ import streamlit as st
 
 from campaigns.catalog import listing
 from campaigns.core.models import Campaign
-from campaigns.core.pdf_text import Paper
 from campaigns.fieldkit import kit, poster, qr, sheet
 from campaigns.sharing import links
 from campaigns.ui import access, errors
@@ -51,13 +50,14 @@ def _field_kit(found: kit.KitCampaign, public: bool) -> None:
         caption="Scanning it opens the share link, marked utm_source=qr in the export.",
     )
     with files:
-        paper: Paper = st.radio(
+        choice = st.radio(
             "Paper size",
             list(kit.PAPER_NAMES),
             format_func=kit.PAPER_NAMES.__getitem__,
             horizontal=True,
             key=f"{slug}-kit-paper",
         )
+        paper = kit.check_paper(choice)
         _download(
             "QR code (PNG)", lambda: qr.qr_png(slug), kit.file_name(slug, "qr", "png"), "png", ":material/qr_code_2:"
         )
