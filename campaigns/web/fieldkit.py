@@ -8,15 +8,19 @@
 Only published and closed campaigns: all of it is public information, the same as the campaign page. A draft
 or an archived campaign looks not found here for everyone, staff included; its organizers get the same files
 from the Status tab of the campaign editor (``ui/share_kit.py``, through Streamlit's own downloads), so this
-module never has to tell staff from the public. Files are built on request (tens of milliseconds) and may be
-cached by browsers and proxies for a few minutes. Handlers are plain functions: Starlette runs them in a
-worker thread.
+module never has to tell staff from the public. A PDF takes a few tenths of a second of CPU to build (most of
+it parsing and subsetting the fonts), so the last ``BUILT_KEPT`` files built are kept in memory, keyed by
+everything they print (the campaign's title, purpose, consent wording, region label, its share link, the
+paper): an edit or another public address builds a new one, and a crowd of volunteers costs one build.
+Browsers and proxies may keep a file for ``CACHE_SECONDS``. Handlers are plain functions: Starlette runs
+them in a worker thread.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from functools import lru_cache
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -26,9 +30,11 @@ from campaigns.core.db import get_engine, read_session
 from campaigns.core.errors import RallyError
 from campaigns.core.pdf_text import Paper
 from campaigns.fieldkit import kit, poster, qr, sheet
+from campaigns.sharing import links
 from campaigns.web import errors
 
 CACHE_SECONDS = 300
+BUILT_KEPT = 64  # files, about 25 kB each
 PREFIX = "/share/{slug}"
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -46,6 +52,12 @@ def _page(status: int, message: str) -> Response:
 Build = Callable[[kit.KitCampaign, Paper], bytes]
 
 
+@lru_cache(maxsize=BUILT_KEPT)
+def _built(build: Build, found: kit.KitCampaign, paper: Paper, address: str) -> bytes:
+    """``build(found, paper)``, once per campaign text, paper and share link (``address``: its public base)."""
+    return build(found, paper)
+
+
 def _serve(item: str, extension: str, build: Build, *, paper: bool = False) -> Callable[[Request], Response]:
     """The endpoint for one download: ``build(campaign, paper size)`` makes its bytes."""
 
@@ -61,7 +73,8 @@ def _serve(item: str, extension: str, build: Build, *, paper: bool = False) -> C
             "Content-Disposition": f'{disposition}; filename="{kit.file_name(found.slug, item, extension, size)}"',
             "Cache-Control": f"public, max-age={CACHE_SECONDS}",
         }
-        return Response(build(found, size or "a4"), media_type=kit.MEDIA_TYPES[extension], headers=headers)
+        body = _built(build, found, size or "a4", links.share_url(found.slug))
+        return Response(body, media_type=kit.MEDIA_TYPES[extension], headers=headers)
 
     return endpoint
 

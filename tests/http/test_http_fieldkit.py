@@ -8,7 +8,10 @@ import httpx
 import pypdf
 import pytest
 from PIL import Image
+from sqlalchemy import update
 
+from campaigns.core.db import run_write
+from campaigns.core.models import Campaign
 from campaigns.signatures.paper_rows import COLUMNS
 from campaigns.web.fieldkit import CACHE_SECONDS
 from tests.support.factories import make_campaign
@@ -93,3 +96,17 @@ def test_an_unknown_paper_size_is_refused_with_the_sizes_there_are(live_server, 
 
 def test_the_routes_only_read(live_server, slugs):
     assert httpx.post(f"{live_server.url}/share/kit-open/poster.pdf").status_code == 405
+
+
+def test_a_poster_kept_in_memory_is_built_again_once_the_campaign_is_edited(live_server, slugs):
+    def title() -> str:
+        pdf = get(live_server, "/share/kit-closed/poster.pdf?paper=letter").content
+        return " ".join(pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+
+    assert "Fund the libraries" in title() and "Fund the libraries" in title()  # built, then kept
+    engine = live_server.engine()
+    run_write(
+        engine, lambda s: s.execute(update(Campaign).where(Campaign.slug == "kit-closed").values(title="Open late"))
+    )
+    engine.dispose()
+    assert "Open late" in title() and "Fund the libraries" not in title()
