@@ -155,8 +155,8 @@ class PdfText(FPDF):
         style = "B" if bold else ""
         self.set_font(FAMILY, style, size)
         direction = auto_detect_base_direction(text) if _NEEDS_SHAPING.search(text) else None
-        if direction == TextDirection.RTL:
-            align = "R"
+        if direction == TextDirection.RTL and align == "L":
+            align = "R"  # right-to-left text starts at the right; centred text stays centred
         for row in self._wrap(text, style, size, direction):
             shaped = direction == TextDirection.RTL or (direction is not None and _NEEDS_SHAPING.search(row))
             with self._drawing(row, style, direction if shaped else None):
