@@ -13,7 +13,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from campaigns.catalog import listing
-from campaigns.core.models import Campaign
+from campaigns.core.models import Campaign, CampaignStatus
 from campaigns.fieldkit import kit, poster, qr, sheet
 from campaigns.sharing import links
 from campaigns.ui import access, errors
@@ -23,7 +23,9 @@ def render(campaign: Campaign) -> None:
     slug = campaign.slug
     public = listing.is_public(campaign)
     st.subheader("Share and print", anchor=False)
-    if not public:
+    if campaign.status == CampaignStatus.archived.value:
+        st.info("This campaign is archived: its links below no longer open for anyone.", icon=":material/info:")
+    elif not public:
         st.info(
             "This campaign is not public yet: the links below open once it is published. The QR code, poster "
             "and signature sheet can be downloaded now, to check them before you publish.",

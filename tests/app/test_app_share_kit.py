@@ -4,8 +4,11 @@ downloads, for a published campaign and for a draft."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
+from campaigns.core.db import run_write
+from campaigns.core.models import Campaign
 from campaigns.people import logins
 from campaigns.ui import access
 from tests.support.apptest import point_app_at
@@ -73,3 +76,16 @@ def test_a_drafts_kit_can_be_downloaded_but_its_public_links_are_not_offered(edi
     ] == [QR_CAPTION]
     assert "/share/kit-draft-tab/" not in " ".join(c.value for c in at.caption)
     assert [b.label for b in at.button if b.label == "Publish"] == ["Publish"]  # the status buttons stay
+
+
+def test_an_archived_campaigns_tab_says_its_links_no_longer_open(editor, engine):
+    make_campaign(engine, slug="kit-archived-tab", status="closed")
+    run_write(
+        engine,
+        lambda s: s.execute(update(Campaign).where(Campaign.slug == "kit-archived-tab").values(status="archived")),
+    )
+    at = editor("kit-archived-tab")
+    infos = [i.value for i in at.info]
+    assert any("archived: its links below no longer open" in i for i in infos)
+    assert not any("not public yet" in i for i in infos)
+    assert "/share/kit-archived-tab/" not in " ".join(c.value for c in at.caption)

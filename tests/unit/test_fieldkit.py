@@ -238,3 +238,12 @@ def test_paper_sizes(given, paper_size):
 def test_an_unknown_paper_size_is_refused_in_words():
     with pytest.raises(InvalidInput, match="a4 or letter"):
         kit.check_paper("a3")
+
+
+def test_a_right_to_left_title_is_centred_like_any_other():
+    page, _ = page_text(poster.poster_pdf(a_kit(title="مكتبة", purpose="نص")))
+    starts: dict[str, float] = {}
+    page.extract_text(visitor_text=lambda text, cm, tm, font, size: starts.setdefault(text.strip(), tm[4]))
+    middle = float(page.mediabox.width) / 2
+    for word in ("مكتبة", "نص"):  # right-aligned, they would start well past the middle
+        assert middle - 80 < starts[word] < middle
