@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from bench.common import FIRST, LAST, SCHEME_ID, Options, fmt_ms, fmt_rate, median, print_table
-from campaigns.letters.pdf import FONT_BOLD, FONT_CJK, FONT_REGULAR, LetterDoc, bundle_pdf, letter_pdf
+from campaigns.core.fonts import FONT_BOLD, FONT_CJK, FONT_REGULAR
+from campaigns.letters.pdf import LetterDoc, bundle_pdf, letter_pdf
 from campaigns.regions.schemes import get_scheme
 
 NAME = "pdf_bundle"

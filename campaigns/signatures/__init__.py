@@ -1,6 +1,6 @@
 """Signatures: signing a campaign (``signing``), the counts the public watches (``counts``, kept by
-``count_writes``), paper imports (``paper``), comment moderation, email confirmation, flood control and
-its rules, bulk review, and the periodic upkeep."""
+``count_writes``), paper imports (``paper``; its columns and row checks in ``paper_rows``), comment
+moderation, email confirmation, flood control and its rules, bulk review, and the periodic upkeep."""
 
 __all__ = [
     "confirmation",
@@ -9,6 +9,7 @@ __all__ = [
     "flood",
     "moderation",
     "paper",
+    "paper_rows",
     "review",
     "rules",
     "signing",

@@ -14,7 +14,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, organize_parts, organize_steps, public, review, widgets
+from campaigns.ui import access, organize_parts, organize_steps, public, review, share_kit, widgets
 from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
@@ -260,7 +260,5 @@ def _preview(actor: Actor, campaign: Campaign) -> None:
 def _status(actor: Actor, campaign: Campaign) -> None:
     status = CampaignStatus(campaign.status)
     st.markdown(f"This campaign is **{status.value}**.")
-    if status == CampaignStatus.published:
-        st.markdown("Share link:")
-        st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
     organize_steps.render_transitions(actor, campaign)  # each asks first, saying what will happen
+    share_kit.render(campaign)
