@@ -8,14 +8,14 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
-from campaigns.web import api, auth, download, middleware
+from campaigns.web import api, assets, auth, download, middleware
 from campaigns.web.lifespan import lifespan
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
 
 app = st.App(
     "streamlit_app.py",
-    routes=[*api.ROUTES, *auth.ROUTES, *download.ROUTES],
+    routes=[*api.ROUTES, *assets.ROUTES, *auth.ROUTES, *download.ROUTES],
     # the first runs first: identity headers are gone before anything else reads the request
     middleware=[
         Middleware(middleware.StripIdentityHeadersMiddleware),

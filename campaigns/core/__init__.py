@@ -1,12 +1,14 @@
 """The foundation every capability stands on: settings, the database (engines, sessions, retries, migrations),
-the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, and
-mail (messages, transports, the durable outbox and its worker). Imports nothing from the other packages."""
+the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, the
+hosts links may be built on, and mail (messages, transports, the durable outbox and its worker). Imports nothing
+from the other packages."""
 
 __all__ = [
     "audit",
     "client_address",
     "db",
     "errors",
+    "hosts",
     "mail",
     "migrate",
     "models",

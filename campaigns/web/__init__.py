@@ -1,4 +1,4 @@
 """Rally's HTTP side, mounted on Streamlit's ASGI app (rally_app.py): the JSON API, the log-in routes, the export
-download, the middleware and the start-up; ``errors`` turns a failure into each route's answer."""
+download, Rally's own scripts, the middleware and the start-up; ``errors`` turns a failure into each route's answer."""
 
-__all__ = ["api", "auth", "download", "lifespan", "middleware"]
+__all__ = ["api", "assets", "auth", "download", "lifespan", "middleware"]
