@@ -122,6 +122,7 @@ _STYLE = """
 .rally-share-button[hidden] { display: none; }
 .rally-share-button:hover { filter: brightness(0.9); }
 .rally-share-button:focus-visible, .rally-share-link:focus-visible { outline: 2px solid PRIMARY; outline-offset: 2px; }
+@media (max-width: 640px) { .rally-share-link { flex-basis: 100%; } }
 .rally-share-status { min-height: 1.25rem; margin: 0.25rem 0 0; font-size: 0.875rem; }
 </style>
 """
