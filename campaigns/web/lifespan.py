@@ -3,6 +3,7 @@ the listening sockets, and the port they listen on (the default address of links
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -30,9 +31,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     """Create or upgrade the schema before serving (a broken database is reported, not fatal), say where mail
     goes, and run the outbox worker in this process unless ``RALLY_OUTBOX_WORKER=off``."""
     log.debug("TCP_NODELAY set on %d listening socket(s)", enable_tcp_nodelay())
-    ports = listening_ports()
-    if len(ports) == 1:  # links without RALLY_PUBLIC_URL default to http://localhost:<this port>
-        links.serve_on_port(ports[0])
+    remember_port(asyncio.get_running_loop())
     try:
         await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
     except RallyError as exc:
@@ -85,6 +84,17 @@ def _listening_sockets() -> Iterator[socket.socket]:
                 continue
             if listening and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
                 yield sock
+
+
+def remember_port(loop: asyncio.AbstractEventLoop, tries: int = 100) -> None:
+    """Tell ``sharing/links.py`` the port this process serves on (links without RALLY_PUBLIC_URL default to
+    http://localhost:<port>). Streamlit's server has bound its socket before the lifespan runs; uvicorn run on
+    its own binds it just after, so until one socket listens this looks again every 0.1 s (for 10 s)."""
+    ports = listening_ports()
+    if len(ports) == 1:
+        links.serve_on_port(ports[0])
+    elif tries > 0:
+        loop.call_later(0.1, remember_port, loop, tries - 1)
 
 
 def listening_ports() -> list[int]:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from campaigns.sharing import buttons
 from tests.support.factories import make_campaign
-from tests.support.servers import REPO, LiveServer, running_app
+from tests.support.servers import REPO, UVICORN, LiveServer, running_app
 from tests.support.storage import (
     NO_PG_REASON,
     TEST_DATABASE_URL,
@@ -125,3 +125,14 @@ def test_make_demo_prints_links_on_the_port_it_is_given(unconfigured):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"->  http://localhost:{port_of(unconfigured)}/?campaign=save-our-libraries" in done.stdout, done.stdout
+
+
+def test_the_default_address_follows_the_port_of_any_asgi_server(tmp_path):
+    """`uvicorn rally_app:app --port N` (no Makefile, no Streamlit option): the port comes from the listening
+    socket itself (web/lifespan.py), so a request naming an unlisted host still gets links on port N."""
+    env = {"RALLY_PUBLIC_URL": "", "STREAMLIT_SERVER_PORT": ""}
+    with running_app(f"sqlite:///{tmp_path / 'rally.db'}", tmp_path, env, command=UVICORN) as server:
+        make_campaign(server.engine(), slug="rivers", title="Save the rivers")
+        port = port_of(server)
+        run = campaign_page(server, "evil.example")
+        assert f'value="http://localhost:{port}/?campaign=rivers&amp;utm_source=copy' in run.html[-1]
