@@ -113,9 +113,8 @@ def test_hosts_named_in_the_setting_and_their_subdomains_are_allowed(request_see
             assert links.public_base() == "http://localhost:8501", url
 
 
-def test_for_an_http_route_the_request_host_and_scheme_are_given():
-    settings = load_settings(environ={}, env_file=None)
-    assert request_origin(settings, host="127.0.0.1:8000", scheme="https") == "https://127.0.0.1:8000"
+def test_for_an_http_route_the_request_host_and_scheme_are_given(default_settings):
+    assert request_origin(default_settings, host="127.0.0.1:8000", scheme="https") == "https://127.0.0.1:8000"
     assert links.base_for_request(host="evil.example", scheme="https") == "http://localhost:8501"
 
 
