@@ -7,6 +7,7 @@ import re
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -56,7 +57,7 @@ def page_link(
     label: str,
     *,
     query: dict[str, str] | None = None,
-    kind: str = "link",
+    kind: Literal["link", "primary", "secondary"] = "link",
     icon: str | None = None,
 ) -> None:
     """A real link (``<a href>``) to one of the app's pages, ``url_path`` ("" for the campaign list), opened in the
