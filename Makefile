@@ -20,10 +20,10 @@ init: $(VENV)/.runtime
 
 run: init
 	@echo "Rally is starting at http://localhost:$(PORT)  (Ctrl+C to stop)"
-	$(VENV)/bin/streamlit run rally_app.py --server.port $(PORT)
+	STREAMLIT_SERVER_PORT=$(PORT) $(VENV)/bin/streamlit run rally_app.py --server.port $(PORT)
 
 demo: init
-	$(PY) -m campaigns demo
+	STREAMLIT_SERVER_PORT=$(PORT) $(PY) -m campaigns demo
 
 test: $(VENV)/.dev
 	$(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

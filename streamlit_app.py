@@ -7,7 +7,10 @@ script inside the ASGI entry that adds Rally's HTTP routes (log-in among them).
 import streamlit as st
 
 from campaigns.core.settings import get_settings
+from campaigns.sharing import links
 from campaigns.ui import access, navigation, widgets
+
+links.read_requests_with(access.request_address)  # links and emails built on the address the visitor used
 
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
 widgets.apply_style()

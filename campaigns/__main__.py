@@ -322,10 +322,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(FIRST_ADMIN_HINT)
         elif args.command == "demo":
             from campaigns.demo import load_demo
+            from campaigns.sharing.links import share_url
 
             totals = load_demo(engine, signatures=args.signatures)
             for slug, total in totals.items():
-                print(f"{slug}: {total:,} signatures  ->  {settings.public_url}/?campaign={slug}")
+                print(f"{slug}: {total:,} signatures  ->  {share_url(slug)}")
         elif args.command == "users":
             _users(args, engine)
         elif args.command == "worker":

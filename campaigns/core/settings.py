@@ -12,10 +12,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from campaigns.core.errors import RallyError
+from campaigns.core.hosts import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # campaigns/core/settings.py -> the checkout
 DEFAULT_SQLITE_PATH = PROJECT_ROOT / "var" / "rally.db"
@@ -29,8 +31,12 @@ class SettingsError(RallyError):
 class Settings:
     # Where signatures live. Empty means the embedded SQLite file var/rally.db.
     database_url: str = ""
-    # The public address of the app, used to build share links.
-    public_url: str = "http://localhost:8501"
+    # The public address of the app, used in every link Rally builds (pages, emails, share links). Empty: the
+    # address each visitor used, for hosts in allowed_hosts; else http://localhost:<the port Rally serves on>.
+    public_url: str = ""
+    # Without public_url: the hosts a request may name for links to be built on them (comma-separated names,
+    # *.domain for its subdomains, addresses; any port). Other hosts get the default address.
+    allowed_hosts: str = DEFAULT_ALLOWED_HOSTS
     # Name of the organization running this Rally, shown in the page header.
     org_name: str = "Rally"
     # SQLite only: how long a writer waits for the lock (ms) before a retry.
@@ -139,6 +145,18 @@ def _coerce(name: str, raw: str, default: object) -> object:
             parse_trusted_proxies(value)
         except ValueError as exc:
             raise SettingsError(f"{ENV_NAMES[name]}: {exc}.") from None
+    if name == "allowed_hosts":
+        try:
+            parse_allowed_hosts(value)
+        except ValueError as exc:
+            raise SettingsError(f"{ENV_NAMES[name]}: {exc}.") from None
+    if name == "public_url" and value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise SettingsError(
+                f"{ENV_NAMES[name]} must be an address like https://rally.example.org (http or https, a host, "
+                f"no query), not “{raw}”."
+            )
     if name in _CHOICES and value not in _CHOICES[name]:
         raise SettingsError(f"{ENV_NAMES[name]} must be one of {', '.join(_CHOICES[name])}, not “{raw}”.")
     return value

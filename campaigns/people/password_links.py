@@ -31,6 +31,7 @@ from campaigns.core.models import SupporterToken, User, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import claim_once, hash_token
 from campaigns.people import passwords
+from campaigns.sharing import links
 
 PURPOSE = "set-password"
 LINK_HOURS = 24
@@ -49,9 +50,8 @@ class IssuedLink:
     emailed: bool  # False: show ``url`` to the admin, once
 
 
-def link_url(token: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    return f"{settings.public_url.rstrip('/')}{PATH}?token={token}"
+def link_url(token: str) -> str:
+    return links.page_url(PATH, token=token)
 
 
 def issue_link(*, session: Session, user_id: int, actor: Actor, emailed: bool, now: datetime | None = None) -> str:
@@ -116,7 +116,7 @@ def reset_password(*, engine: Engine, user_id: int, actor: Actor) -> IssuedLink:
     def work(session: Session) -> tuple[str, str]:
         token = issue_link(session=session, user_id=user_id, actor=actor, emailed=emailed)
         email = session.execute(select(col(User.email)).where(col(User.id) == user_id)).scalar_one()
-        url = link_url(token, settings)
+        url = link_url(token)
         if emailed:  # queued with the link itself: both exist, or neither
             outbox.enqueue(session=session, kind="set-password", mail=_link_mail(email, url, settings))
         return email, url

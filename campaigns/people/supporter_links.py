@@ -28,6 +28,7 @@ from campaigns.core.models import Signature, SupporterToken, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import claim_once, hash_token
 from campaigns.core.validation import clean_email
+from campaigns.sharing import links
 
 PURPOSE = "my-data"
 LINKS_PER_HOUR = 3
@@ -92,15 +93,13 @@ def issue_link(*, session: Session, email: str, now: datetime | None = None, set
     return token
 
 
-def receipt_url(token: str, settings: Settings | None = None) -> str:
+def receipt_url(token: str) -> str:
     """The receipt link shown to the browser that created a signature: "your data" for that signature alone."""
-    settings = settings or get_settings()
-    return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?receipt={token}"
+    return links.page_url(PAGE_PATH, receipt=token)
 
 
-def link_url(token: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?token={token}"
+def link_url(token: str) -> str:
+    return links.page_url(PAGE_PATH, token=token)
 
 
 def _link_mail(address: str, token: str, settings: Settings) -> OutgoingMail:
@@ -112,7 +111,7 @@ def _link_mail(address: str, token: str, settings: Settings) -> OutgoingMail:
         f"Someone (we hope you) asked to see what {settings.org_name} holds about this email address.\n"
         "Open this link to see the campaigns you signed and your letters (and what happened to each),\n"
         "withdraw a signature, choose whether we may contact you, download your data, or erase it:\n\n"
-        f"{link_url(token, settings)}\n\n"
+        f"{link_url(token)}\n\n"
         f"The link works once, within {minutes} minutes. If you did not ask for it, ignore this email:\n"
         "nothing changes.\n"
     )

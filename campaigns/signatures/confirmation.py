@@ -33,6 +33,7 @@ from campaigns.core.mail import OutgoingMail
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import hash_token, new_token
+from campaigns.sharing import links
 from campaigns.signatures.count_writes import bump_counts
 
 RESEND_MINUTES = 10
@@ -67,9 +68,9 @@ def fresh_link(token: str | None, now: datetime, settings: Settings | None = Non
     }
 
 
-def link_url(token: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    return f"{settings.public_url.rstrip('/')}/{PAGE_PATH}?token={token}"
+def link_url(token: str) -> str:
+    """The confirmation link, on the address of the request that queues it (the worker's: the default one)."""
+    return links.page_url(PAGE_PATH, token=token)
 
 
 def compose_mail(
@@ -87,7 +88,7 @@ def compose_mail(
         f"Hello {name},\n\n"
         f"{opening} To count it, please confirm that this is your email address by opening this link\n"
         f"(it works once, within {days} days of the first email):\n\n"
-        f"{link_url(token, settings)}\n\n"
+        f"{link_url(token)}\n\n"
         "If you did not sign, ignore this email: nothing is counted, and the signature is deleted.\n\n"
         f"{settings.org_name}\n"
     )
@@ -101,8 +102,8 @@ def _already_mail(to: str, name: str, title: str, slug: str, settings: Settings 
         f"Hello {name},\n\n"
         f"Someone (we hope you) just tried to sign “{title}” with this email address. You have already signed it,\n"
         "and your signature counts once: nothing was changed.\n\n"
-        f"To see, withdraw or erase your signature: {settings.public_url.rstrip('/')}/my-data\n"
-        f"To share the campaign: {settings.public_url.rstrip('/')}/?campaign={slug}\n\n"
+        f"To see, withdraw or erase your signature: {links.page_url('my-data')}\n"
+        f"To share the campaign: {links.share_url(slug)}\n\n"
         f"{settings.org_name}\n"
     )
     return OutgoingMail(

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 from sqlalchemy.engine import Engine
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from campaigns.core import client_address as address_rule
 from campaigns.core.audit import Actor
@@ -73,6 +74,16 @@ def client_address() -> str:
     peer = reported if isinstance(reported, str) else ("127.0.0.1" if headers else None)
     forwarded = [value for value in headers.get_all("X-Forwarded-For") if isinstance(value, str)] if headers else []
     return address_rule.client_address(peer, ", ".join(forwarded) or None)
+
+
+def request_address() -> tuple[str | None, str | None]:
+    """The request this page run answers, for links built on the address the visitor used (sharing/links.py,
+    which checks the host against RALLY_ALLOWED_HOSTS): the browser's URL, and the Host its websocket named.
+    (None, None) outside a page run, such as the mail worker's thread."""
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None, None
+    url, host = st.context.url, st.context.headers.get("host")
+    return (url if isinstance(url, str) else None), (host if isinstance(host, str) else None)
 
 
 def current_person() -> Actor | None:

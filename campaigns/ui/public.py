@@ -16,12 +16,13 @@ from campaigns.core.settings import get_settings
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.ui import access, errors, letter_step, reads, widgets
+from campaigns.ui import access, errors, letter_step, reads, share, widgets
 
 REFRESH_SECONDS = 10
 
 
 def render() -> None:
+    widgets.query_in_address_bar()
     slug = st.query_params.get("campaign")
     with errors.friendly_errors():
         if slug:
@@ -46,16 +47,13 @@ def render_list() -> None:
             is_open = summary.status == "published"
             st.caption(widgets.deadline_text(summary.deadline, is_open))
             label = "Read and sign" if is_open else "See the result"
-            if st.button(label, key=f"open-{summary.slug}", type="primary" if is_open else "secondary"):
-                st.query_params.from_dict({"campaign": summary.slug})
-                st.rerun()
+            widgets.page_link("", label, query={"campaign": summary.slug}, kind="primary" if is_open else "secondary")
     widgets.public_footer()
 
 
 def _back_to_list() -> None:
-    if st.button("← All campaigns", type="tertiary"):
-        st.query_params.clear()
-        st.rerun()
+    # "?campaign=" (blank) is the list: the default page's own link would be href="", this very page
+    widgets.page_link("", "All campaigns", query={"campaign": ""}, icon=":material/arrow_back:")
 
 
 def render_campaign(slug: str) -> None:
@@ -81,6 +79,9 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     if page.body.strip():
         st.divider()
         st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+    if done is None and not preview:  # after signing, the thank-you has them
+        st.subheader("Share this campaign", anchor=False)
+        share.render(page, medium="page")
     comments = reads.public_comments(page.slug) if not preview else []
     if comments:
         st.subheader("Why people signed", anchor=False)
@@ -227,10 +228,8 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
                 f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
             )
             st.markdown(f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.")
-        st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends.")
-        link = widgets.share_link(page.slug, utm_source="share", utm_medium="supporter")
-        st.code(link, language=None, wrap_lines=True)
-        st.caption("Copy the link above and send it to people who care about this too.")
+        st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends: send them the link.")
+        share.render(page, medium="supporter")
     if done.receipt_token:
         with st.container(border=True):
             st.markdown(

@@ -34,7 +34,7 @@ def render(campaign: Campaign) -> None:
     st.markdown("**Share link**: what supporters open to sign.")
     st.code(links.share_url(slug), language=None, wrap_lines=True)
     st.markdown("**Live dashboard**: the count by region, for anyone to watch.")
-    st.code(links.page_url("dashboard", slug), language=None, wrap_lines=True)
+    st.code(links.page_url("dashboard", campaign=slug), language=None, wrap_lines=True)
     st.markdown("**Embed on another site**: paste this HTML where the live count and sign button should appear.")
     st.code(links.embed_snippet(slug), language="html", wrap_lines=True)
     with errors.shown(), access.reading() as session:

@@ -4,8 +4,10 @@ the page style, the staff mail banner, the staff campaign picker and the public 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
@@ -37,6 +39,36 @@ def local_time(moment: datetime) -> datetime:
 
 def share_link(slug: str, **utm: str) -> str:
     return links.share_url(slug, **utm)
+
+
+def query_in_address_bar() -> None:
+    """Put the query this page runs with in the browser's address bar. Streamlit 1.67 runs a page link's query
+    (``page_link(..., query=...)``) without showing it there, so the address could not be shared, bookmarked or
+    reloaded as it is, and going back would show the wrong page; this says it (one small message a run)."""
+    st.query_params.from_dict({key: value for key, value in st.query_params.to_dict().items() if value})
+
+
+def _not_called() -> None:
+    """Never runs: see ``page_link``."""
+
+
+def page_link(
+    url_path: str,
+    label: str,
+    *,
+    query: dict[str, str] | None = None,
+    kind: Literal["link", "primary", "secondary"] = "link",
+    icon: str | None = None,
+) -> None:
+    """A real link (``<a href>``) to one of the app's pages, ``url_path`` ("" for the campaign list), opened in the
+    same tab without reloading the app, and long-pressed, copied or opened in a new tab like any link.
+
+    ``kind`` "primary" or "secondary" styles it as a button (see ``_STYLE``). ``st.page_link`` knows the page by
+    its URL path alone: the st.Page here only names it (``navigation.py`` registers the real one).
+    """
+    page = st.Page(_not_called, url_path=url_path or "campaigns", default=not url_path, title=label)
+    with st.container(key=f"link-{kind}-{zlib.crc32(repr((url_path, label, query)).encode()):08x}"):
+        st.page_link(page, label=label, icon=icon, query_params=query)
 
 
 def deadline_text(deadline: datetime | None, is_open: bool) -> str:
@@ -73,14 +105,47 @@ _STYLE = """
   h1 { font-size: 2rem !important; line-height: 1.15 !important; }
   [class*="st-key-overview-"] [data-testid="stMetricValue"] { font-size: 1.5rem; }  /* the overview's cards */
 }
+/* page_link(): a link to a page, not the menu's "you are here" look; kinds primary and secondary look like buttons */
+[class*="st-key-link-"] [data-testid="stPageLink-NavLink"] { background-color: transparent; }
+[class*="st-key-link-"] [data-testid="stPageLink-NavLink"] p { font-weight: 400; }
+[class*="st-key-link-primary-"] [data-testid="stPageLink-NavLink"],
+[class*="st-key-link-secondary-"] [data-testid="stPageLink-NavLink"] {
+  justify-content: center; min-height: 2.5rem; padding: 0.25rem 0.875rem; margin: 0;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; background-color: #fff;
+}
+[class*="st-key-link-primary-"] [data-testid="stPageLink-NavLink"] { background-color: PRIMARY; border-color: PRIMARY; }
+[class*="st-key-link-primary-"] [data-testid="stPageLink-NavLink"] * { color: #fff !important; }
+[class*="st-key-link-primary-"] [data-testid="stPageLink-NavLink"]:hover { filter: brightness(0.9); }
+[class*="st-key-link-secondary-"] [data-testid="stPageLink-NavLink"]:hover { border-color: PRIMARY; }
+[class*="st-key-link-"] [data-testid="stPageLink-NavLink"]:focus-visible {
+  outline: 2px solid PRIMARY; outline-offset: 2px;
+}
+/* the share box (sharing/buttons.py) */
+.rally-share-label { display: block; font-size: 0.875rem; margin-bottom: 0.25rem; }
+.rally-share-row { display: flex; flex-wrap: wrap; gap: 0.5rem; }
+.rally-share-link {
+  flex: 1 1 14rem; min-width: 0; font: inherit; font-size: 0.875rem; color: inherit; background: #f6f6f7;
+  padding: 0.45rem 0.6rem; border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;
+}
+.rally-share-button {
+  font: inherit; font-size: 0.875rem; min-height: 2.5rem; padding: 0.25rem 0.875rem; border-radius: 0.5rem;
+  cursor: pointer;
+  border: 1px solid PRIMARY; background: PRIMARY; color: #fff;
+}
+.rally-share-button[hidden] { display: none; }
+.rally-share-button:hover { filter: brightness(0.9); }
+.rally-share-button:focus-visible, .rally-share-link:focus-visible { outline: 2px solid PRIMARY; outline-offset: 2px; }
+@media (max-width: 640px) { .rally-share-link { flex-basis: 100%; } }
+.rally-share-status { min-height: 1.25rem; margin: 0.25rem 0 0; font-size: 0.875rem; }
 </style>
 """
 
 
 def apply_style() -> None:
-    """Tighter spacing, room for the staff pages' top bar, and a phone-sized title; static CSS only, never any
-    user text."""
-    st.html(_STYLE)
+    """Tighter spacing, room for the staff pages' top bar, a phone-sized title, links that look like buttons and
+    the share box; static CSS only (the theme's primary colour from .streamlit/config.toml), never any user text."""
+    primary = st.get_option("theme.primaryColor") or "#C2410C"
+    st.html(_STYLE.replace("PRIMARY", primary if re.fullmatch(r"#[0-9A-Fa-f]{3,8}", primary) else "#C2410C"))
 
 
 def mail_banner() -> None:

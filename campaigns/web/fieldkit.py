@@ -73,7 +73,9 @@ def _serve(item: str, extension: str, build: Build, *, paper: bool = False) -> C
             "Content-Disposition": f'{disposition}; filename="{kit.file_name(found.slug, item, extension, size)}"',
             "Cache-Control": f"public, max-age={CACHE_SECONDS}",
         }
-        body = _built(build, found, size or "a4", links.share_url(found.slug))
+        # the QR code and printed link point at the address this request used, when its host is allowed
+        with links.answering(host=request.headers.get("host"), scheme=request.url.scheme) as base:
+            body = _built(build, found, size or "a4", base)
         return Response(body, media_type=kit.MEDIA_TYPES[extension], headers=headers)
 
     return endpoint

@@ -1,13 +1,14 @@
-"""Rally's start-up and shut-down around serving: the schema, where mail goes, the outbox worker, and
-TCP_NODELAY on the listening sockets."""
+"""Rally's start-up and shut-down around serving: the schema, where mail goes, the outbox worker, TCP_NODELAY on
+the listening sockets, and the port they listen on (the default address of links, ``sharing/links.py``)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +20,7 @@ from campaigns.core.errors import RallyError
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import Settings, get_settings
+from campaigns.sharing import links
 from campaigns.signatures import upkeep
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     """Create or upgrade the schema before serving (a broken database is reported, not fatal), say where mail
     goes, and run the outbox worker in this process unless ``RALLY_OUTBOX_WORKER=off``."""
     log.debug("TCP_NODELAY set on %d listening socket(s)", enable_tcp_nodelay())
+    remember_port(asyncio.get_running_loop())
     try:
         await anyio.to_thread.run_sync(lambda: upgrade(get_engine()))
     except RallyError as exc:
@@ -64,6 +67,47 @@ def mail_notice(settings: Settings | None = None) -> str:
     return "Mail: off (RALLY_SMTP_HOST and RALLY_MAIL_OUTBOX are empty): Rally sends no email."
 
 
+def _listening_sockets() -> Iterator[socket.socket]:
+    """This process's listening TCP sockets (Linux: from /proc/self/fd; elsewhere none), each closed after use."""
+    fd_dir = "/proc/self/fd"
+    if not os.path.isdir(fd_dir):
+        return
+    for name in os.listdir(fd_dir):
+        try:
+            sock = socket.socket(fileno=os.dup(int(name)))
+        except (OSError, ValueError):
+            continue  # not a socket (or already closed)
+        with sock:
+            try:
+                listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            except OSError:
+                continue
+            if listening and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+                yield sock
+
+
+def remember_port(loop: asyncio.AbstractEventLoop, tries: int = 100) -> None:
+    """Tell ``sharing/links.py`` the port this process serves on (links without RALLY_PUBLIC_URL default to
+    http://localhost:<port>). Streamlit's server has bound its socket before the lifespan runs; uvicorn run on
+    its own binds it just after, so until one socket listens this looks again every 0.1 s (for 10 s)."""
+    ports = listening_ports()
+    if len(ports) == 1:
+        links.serve_on_port(ports[0])
+    elif tries > 0:
+        loop.call_later(0.1, remember_port, loop, tries - 1)
+
+
+def listening_ports() -> list[int]:
+    """The ports this process listens on (TCP), sorted; empty elsewhere than Linux."""
+    ports = set()
+    for sock in _listening_sockets():
+        try:
+            ports.add(int(sock.getsockname()[1]))
+        except OSError:
+            continue
+    return sorted(ports)
+
+
 def enable_tcp_nodelay() -> int:
     """Turn off Nagle's algorithm for this process's listening TCP sockets; returns how many.
 
@@ -74,21 +118,11 @@ def enable_tcp_nodelay() -> int:
     lifespan, after the server has bound its socket and before it accepts anything;
     elsewhere than Linux it does nothing.
     """
-    fd_dir = "/proc/self/fd"
-    if not os.path.isdir(fd_dir):
-        return 0
     changed = 0
-    for name in os.listdir(fd_dir):
+    for sock in _listening_sockets():
         try:
-            sock = socket.socket(fileno=os.dup(int(name)))
-        except (OSError, ValueError):
-            continue  # not a socket (or already closed)
-        with sock:
-            try:
-                listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
-                if listening and sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    changed += 1
-            except OSError:
-                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            continue
+        changed += 1
     return changed

@@ -139,9 +139,11 @@ def read_meta(slug: str, base: str) -> Meta:
 def request_base(scope: Scope) -> str:
     """The address the tags' absolute links are built on for this request (crawlers need absolute URLs).
 
-    ``links.public_base()`` is the one rule; the request is passed to it when it reads one (then the key of
-    the tags' cache, which includes the base, keeps each allowed host's own tags apart)."""
-    return links.public_base()
+    ``links.base_for_request`` is the one rule (the request's own host when allowed); the key of the tags'
+    cache includes the base, which keeps each allowed host's own tags apart."""
+    headers = dict(scope.get("headers") or [])
+    host = headers.get(b"host")
+    return links.base_for_request(host=host.decode("latin-1") if host else None, scheme=scope.get("scheme", "http"))
 
 
 class LinkPreviewMiddleware:

@@ -36,7 +36,8 @@ def test_campaign_list_shows_published_campaigns_only(app, engine):
     assert not at.exception
     text = markdown_text(at)
     assert "Open libraries" in text and "Secret draft" not in text
-    assert by_label(at.button, "Read and sign")
+    [link] = at.get("page_link")  # a real link to the share URL (tests/app/test_app_sharing.py)
+    assert (link.proto.label, link.proto.query_string) == ("Read and sign", "campaign=open-libraries")
 
 
 def test_empty_list_says_so(app):
@@ -53,7 +54,7 @@ def test_signing_through_the_form_shows_thank_you_and_counts(app, engine):
     assert not at.exception
     assert "Thank you, Rosa Parks" in at.success[0].value
     assert "You're the first to sign." in markdown_text(at) and "one of" not in markdown_text(at)
-    assert "campaign=libraries" in at.code[0].value
+    assert "campaign=libraries" in at.get("html")[0].proto.body  # the link to share, with its copy button
     with read_session(engine) as session:
         stored = session.execute(select(Signature.email_canonical).where(Signature.campaign_id == campaign.id))
         assert stored.scalars().all() == ["rosa@example.org"]

@@ -17,6 +17,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import utcnow
 from campaigns.people import logins, passwords, staff
+from campaigns.sharing import links
 from campaigns.ui import access, navigation
 from tests.support.apptest import point_app_at
 
@@ -248,7 +249,7 @@ def test_admin_reset_without_mail_shows_the_link_once(staff_app, engine):
     at = reset_button(staff_app, engine)
     assert not at.exception and any("shown only now" in w.value for w in at.warning)
     (link,) = [c.value for c in at.code]
-    assert link.startswith(f"{settings_module.get_settings().public_url}/auth/set-password?token=")
+    assert link.startswith(f"{links.public_base()}/auth/set-password?token=")
     password_links.use_link(engine=engine, token=link.split("token=")[1], password="a brand new staff passphrase")
     assert not at.run().code  # the next run shows it no more
 
