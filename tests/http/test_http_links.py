@@ -5,16 +5,19 @@ links on the Host a request names when it is allowed (RALLY_ALLOWED_HOSTS), and 
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.engine import make_url
 
 from campaigns.sharing import buttons
 from tests.support.factories import make_campaign
+from tests.support.html_head import parsed
 from tests.support.servers import REPO, UVICORN, LiveServer, running_app
 from tests.support.storage import (
     NO_PG_REASON,
@@ -136,3 +139,22 @@ def test_the_default_address_follows_the_port_of_any_asgi_server(tmp_path):
         port = port_of(server)
         run = campaign_page(server, "evil.example")
         assert f'value="http://localhost:{port}/?campaign=rivers&amp;utm_source=copy' in run.html[-1]
+
+
+@pytest.mark.parametrize(
+    ("named", "expected"), [("rally.test:{port}", "rally.test:{port}"), ("evil.example", "localhost:{port}")]
+)
+def test_routes_build_their_links_on_the_allowed_host_too(unconfigured, named, expected):
+    """The share link's preview tags and the poster's printed link and QR code follow the request's host when it
+    is allowed, and the default address for any other (a forged Host never reaches them)."""
+    port = port_of(unconfigured)
+    host, want = named.format(port=port), expected.format(port=port)
+    page = httpx.get(f"{unconfigured.url}/?campaign=rivers", headers={"Host": host}, timeout=30)
+    head = parsed(page.text)
+    assert head.meta["og:url"].startswith(f"http://{want}/?campaign=rivers")
+    assert head.meta["og:image"] == f"http://{want}/share/rivers/preview.png"
+    poster = httpx.get(f"{unconfigured.url}/share/rivers/poster.pdf", headers={"Host": host}, timeout=60)
+    assert poster.status_code == 200
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(poster.content)).pages)
+    assert f"{want}/?campaign=rivers" in text.replace("\n", "")
+    assert "evil.example" not in text
