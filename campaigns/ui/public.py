@@ -12,9 +12,9 @@ import streamlit as st
 
 from campaigns.core.errors import InvalidInput
 from campaigns.core.mail import mail_mode
-from campaigns.core.validation import COMMENT_MAX
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
+from campaigns.core.validation import COMMENT_MAX
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign

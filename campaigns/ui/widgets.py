@@ -66,7 +66,8 @@ _STYLE = """
 :is(a, button, summary, [role="button"], [role="tab"], [role="radio"]):focus-visible {
   outline: 3px solid #1D4ED8 !important; outline-offset: 2px;
 }
-[data-baseweb="input"]:focus-within, [data-baseweb="textarea"]:focus-within, [data-baseweb="select"] > div:focus-within {
+[data-baseweb="input"]:focus-within, [data-baseweb="textarea"]:focus-within,
+[data-baseweb="select"] > div:focus-within {
   outline: 3px solid #1D4ED8; outline-offset: 1px;
 }
 [data-testid="stCheckbox"] label:has(input:focus-visible) { outline: 3px solid #1D4ED8; outline-offset: 2px; }

@@ -13,7 +13,6 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
 
 from campaigns.core.db import run_write
 from campaigns.signatures.signing import sign
@@ -50,7 +49,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
             )
             make_campaign(engine, slug="confirm-river", title="Clean the river banks", require_confirmation=True)
             for region in ("US-NY", "US-NY", "US-CA", "US-TX"):
-                run_write(engine, lambda s, r=region: sign(session=s, campaign_slug="river", signer=signer(region_code=r)))
+                who = signer(region_code=region)
+                run_write(engine, lambda s, who=who: sign(session=s, campaign_slug="river", signer=who))
             make_user(engine, email=STAFF, roles=["admin", "organizer", "coordinator"])
             engine.dispose()
             yield server, handler

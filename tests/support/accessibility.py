@@ -2,8 +2,9 @@
 
 ``violations(page)`` injects ``vendor/axe-core/axe.min.js`` through the DevTools protocol (Playwright's
 ``evaluate``: the page's Content-Security-Policy stays as it is, and forbids inline scripts), waits until
-Streamlit has finished drawing, runs axe's default rules (WCAG 2.0-2.2 A and AA, and best practices) and returns the serious and critical
-violations, each as ``rule id: selector (what is wrong)``, minus the ``EXCUSED`` ones.
+Streamlit has finished drawing, runs axe's default rules (WCAG 2.0-2.2 A and AA, and best practices) and
+returns the serious and critical violations, each as ``rule id (impact): selector :: element :: what is
+wrong``, minus the ``EXCUSED`` ones.
 
 ``EXCUSED`` holds the few violations that are inside Streamlit's own markup, which Rally cannot change
 (it adds no scripts; CSS cannot change what an element is): each one is a rule id and the CSS selector of

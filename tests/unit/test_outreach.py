@@ -93,8 +93,13 @@ def test_the_letter_is_stored_in_the_signers_words(setup):
 
 @pytest.mark.parametrize(
     ("subject", "body", "field"),
-    [("", "t", "subject"), ("s" * 301, "t", "subject"), ("S", "  ", "body"), ("S", "x" * 20_001, "body")]
-    + [("S", "a\x00b", "body")],
+    [
+        ("", "t", "subject"),
+        ("s" * 301, "t", "subject"),
+        ("S", "  ", "body"),
+        ("S", "x" * 20_001, "body"),
+        ("S", "a\x00b", "body"),
+    ],
 )
 def test_bad_letters_are_refused_per_field(engine, setup, subject, body, field):
     _, signature_id, suggested, _ = setup
