@@ -66,8 +66,8 @@ _STYLE = """
 :is(a, button, summary, [role="button"], [role="tab"], [role="radio"]):focus-visible {
   outline: 3px solid #1D4ED8 !important; outline-offset: 2px;
 }
-[data-baseweb="input"]:focus-within, [data-baseweb="textarea"]:focus-within,
-[data-baseweb="select"] > div:focus-within {
+[data-testid="stTextInputRootElement"]:focus-within, [data-testid="stTextAreaRootElement"]:focus-within,
+[data-testid="stNumberInputContainer"]:focus-within, [data-testid="stSelectbox"] div:has(> input:focus) {
   outline: 3px solid #1D4ED8; outline-offset: 1px;
 }
 [data-testid="stCheckbox"] label:has(input:focus-visible) { outline: 3px solid #1D4ED8; outline-offset: 2px; }

@@ -13,6 +13,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from campaigns.core.db import run_write
 from campaigns.signatures.signing import sign
@@ -156,3 +157,77 @@ def test_the_main_staff_pages_have_no_serious_or_critical_axe_violation(site, ph
     page.get_by_role("heading", name=ready).first.wait_for()
     page.screenshot(path=str(tmp_path / f"axe-{path.strip('/').replace('/', '-')}.png"), full_page=True)
     assert violations(page) == []
+
+
+# Where each kind of control shows keyboard focus (Rally's ring, widgets.apply_style): a text field's frame,
+# the checkbox's label, or the control itself.
+_FOCUS = """() => {
+    const el = document.activeElement;
+    const field = el.closest('[data-testid="stTextInputRootElement"], [data-testid="stTextAreaRootElement"]');
+    const picker = el.tagName === 'INPUT' && el.closest('[data-testid="stSelectbox"]');
+    const shown = field || (picker ? el.parentElement : null)
+        || (el.type === 'checkbox' ? el.closest('label') : el);
+    const style = getComputedStyle(shown);
+    const name = el.getAttribute('aria-label') || (el.labels && el.labels[0] ? el.labels[0].innerText : '')
+        || el.innerText || '';
+    return {name: name.trim().split('\\n')[0], tag: el.tagName, type: el.type || '',
+            outline: style.outlineStyle, width: parseFloat(style.outlineWidth), color: style.outlineColor};
+}"""
+
+
+def _focused(page) -> dict:
+    page.wait_for_timeout(100)  # let the focus styles apply
+    return page.evaluate(_FOCUS)
+
+
+def _tab_to(page, name: str, limit: int = 25) -> dict:
+    """Press Tab until the control named ``name`` has focus; each stop on the way must show its focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focus = _focused(page)
+        if focus["tag"] not in ("BODY", "MAIN"):
+            assert focus["outline"] != "none" and focus["width"] >= 2, repr(focus)  # a focus ring anyone can see
+            assert focus["color"] == "rgb(29, 78, 216)", focus
+        if focus["name"].startswith(name):
+            return focus
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_a_supporter_signs_with_the_keyboard_alone_and_hears_the_result(site, phone, tmp_path):
+    server, _ = site
+    page = phone
+    page.goto(f"{server.url}/?campaign=river")
+    page.get_by_role("textbox", name="Your name").wait_for()
+
+    _tab_to(page, "Sign the campaign")  # with nothing typed: Enter submits, and the errors are announced
+    page.keyboard.press("Enter")
+    alerts = page.get_by_role("alert")
+    expect(alerts.filter(has_text="Please enter your name.")).to_have_count(1)
+    expect(alerts.filter(has_text="Please fix the highlighted fields")).to_have_count(1)
+
+    page.goto(f"{server.url}/?campaign=river")
+    page.get_by_role("textbox", name="Your name").wait_for()
+    _tab_to(page, "Your name")
+    page.keyboard.type("Wangari Keyboard")
+    _tab_to(page, "Email")
+    page.keyboard.type("keyboard@example.org")
+    _tab_to(page, "State")
+    page.keyboard.type("New York")
+    page.keyboard.press("Enter")  # the first match is picked
+    expect(page.get_by_role("combobox", name="State")).to_have_value("New York")
+    _tab_to(page, "ZIP code (optional)")
+    _tab_to(page, "Why are you signing? (optional)")
+    page.keyboard.type("Typed without a mouse.")
+    consent = _tab_to(page, "Yes, the organizers")
+    assert consent["type"] == "checkbox"
+    page.keyboard.press("Space")
+    expect(page.get_by_role("checkbox")).to_be_checked()
+    page.screenshot(path=str(tmp_path / "keyboard-focus-on-consent.png"))
+    _tab_to(page, "Sign the campaign")
+    page.screenshot(path=str(tmp_path / "keyboard-focus-on-button.png"))
+    page.keyboard.press("Enter")
+
+    thanks = page.get_by_role("status").filter(has_text="Thank you, Wangari Keyboard")  # a polite live region
+    expect(thanks).to_have_count(1)
+    expect(page.get_by_text("Your signature counts for New York.")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "keyboard-thank-you.png"))
