@@ -68,7 +68,7 @@ def _arrow(table: pa.Table) -> bytes:
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """A chart's Vega-Lite spec with its datasets already in Arrow form, so drawing it for a viewer
     converts nothing (Streamlit passes datasets given as bytes through as they are)."""
-    spec = chart.to_dict()
+    spec = dashboard_charts.readable(chart.to_dict())
     datasets = spec.get("datasets") or {}
     spec["datasets"] = {
         name: _arrow(pa.Table.from_pylist(rows)) if isinstance(rows, list) and rows else rows
@@ -248,8 +248,11 @@ def _ranking(view: _View) -> None:
 def _region_detail(view: _View, slug: str, picked: str | None) -> None:
     """Pick a region (or click it on the map): its count, rate per capita, rank and daily trend."""
     regions, codes, names = view.data.regions, view.region_codes, view.region_names
-    if picked in names and picked != st.session_state.get("map_pick"):  # a new click on the map wins
+    before = st.session_state.get("map_pick")
+    if picked in names and picked != before:  # a new click on the map wins
         st.session_state["region"] = picked
+    elif picked is None and before is not None:  # a double-click cleared the map's pick: clear the region too
+        st.session_state["region"] = None
     st.session_state["map_pick"] = picked
     code = st.selectbox(
         "Region details",

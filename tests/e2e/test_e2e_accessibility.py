@@ -231,3 +231,33 @@ def test_a_supporter_signs_with_the_keyboard_alone_and_hears_the_result(site, ph
     expect(thanks).to_have_count(1)
     expect(page.get_by_text("Your signature counts for New York.")).to_be_visible()
     page.screenshot(path=str(tmp_path / "keyboard-thank-you.png"))
+
+
+def test_text_pasted_over_a_limit_stays_and_is_refused_with_its_length(site, phone, tmp_path):
+    server, _ = site
+    page = phone
+    page.goto(f"{server.url}/?campaign=river")
+    name, comment = "N" * 201, "c" * 1001
+    name_box = page.get_by_role("textbox", name="Your name")
+    name_box.click()
+    page.keyboard.insert_text(name)  # what a paste does: the whole text at once
+    comment_box = page.get_by_role("textbox", name="Why are you signing? (optional)")
+    comment_box.click()
+    page.keyboard.insert_text(comment)
+    expect(name_box).to_have_value(name)  # nothing silently dropped (Streamlit's max_chars drops the whole paste)
+    expect(comment_box).to_have_value(comment)
+    page.get_by_role("textbox", name="Email", exact=True).fill("limits@example.org")
+    page.get_by_role("textbox", name="ZIP code (optional)").fill("10001")
+    page.get_by_role("button", name="Sign the campaign").click()
+    alerts = page.get_by_role("alert")
+    expect(alerts.filter(has_text="Please shorten your name to at most 200 characters (it has 201).")).to_have_count(1)
+    expect(
+        alerts.filter(has_text="Please shorten your comment to at most 1000 characters (it has 1001).")
+    ).to_have_count(1)
+    expect(name_box).to_have_value(name)  # still there, to be shortened
+    expect(comment_box).to_have_value(comment)
+    page.screenshot(path=str(tmp_path / "over-the-limit.png"))
+    name_box.fill("Wangari Maathai")
+    comment_box.fill(comment[:1000])
+    page.get_by_role("button", name="Sign the campaign").click()
+    page.get_by_text("Thank you, Wangari Maathai").wait_for()
