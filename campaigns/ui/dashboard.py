@@ -28,6 +28,7 @@ from campaigns.regions.schemes import hex_layout
 from campaigns.ui import access, dashboard_charts, errors, reads, review, widgets
 
 REFRESH_SECONDS = 5
+TABLE_NOTE = "The same figures as a table: “All regions with signatures”, below."  # the map's text alternative
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
 ALL = "__all__"  # the all-campaigns view (staff only)
 STAFF_ROLES = ("organizer", "coordinator", "admin")
@@ -228,8 +229,9 @@ def _map(view: _View) -> str | None:
         return None  # no shapes: the ranked bars below are the picture
     width: Literal["stretch", "content"] = "stretch" if view.map_fills_width else "content"
     event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
-    if view.attribution:
-        st.caption(view.attribution)
+    note = " ".join(part for part in (TABLE_NOTE if view.ranked_rows else "", view.attribution) if part)
+    if note:
+        st.caption(note)
     points = event.get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
 
@@ -241,7 +243,8 @@ def _ranking(view: _View) -> None:
         return
     st.subheader("Top regions", anchor=False)
     st.vega_lite_chart(view.ranking, width="stretch")
-    with st.expander(f"All {view.ranked_rows:,} regions with signatures"):
+    as_table = ": the map's figures as a table" if view.map is not None else ""
+    with st.expander(f"All regions with signatures ({view.ranked_rows:,}){as_table}"):
         st.dataframe(view.ranked, hide_index=True, width="stretch")
 
 
