@@ -22,7 +22,7 @@ REGION_PICK = alt.selection_point(name="region", fields=["code"], on="click", cl
 
 MUTED = "#57534E"  # axis and legend text: 7.6:1 on white (Streamlit's chart theme draws it at 3.8:1)
 BORDER = "#78716C"  # region borders and the legend's frame: 4.8:1 on white, so the palest region is still seen
-READABLE = {
+READABLE: dict[str, dict[str, Any]] = {
     "axis": {"labelColor": MUTED, "titleColor": MUTED},
     "legend": {"labelColor": MUTED, "titleColor": MUTED, "gradientStrokeColor": BORDER, "gradientStrokeWidth": 1},
 }
@@ -132,7 +132,11 @@ def ranking(top: pd.DataFrame, metric: str, label: str) -> alt.Chart:
     )
 
 
-COUNT_AXIS = {"tickMinStep": 1, "format": ",d"}  # signatures are whole: no 0.5 ticks on a small count
+def count_axis() -> alt.Axis:
+    """An axis of signatures: whole numbers only (no 0.5 ticks on a small count), with thousands separators."""
+    return alt.Axis(tickMinStep=1, format=",d")
+
+
 HOUR_STEPS = (1, 2, 3, 4, 6, 12)
 MAX_TICKS = 6  # time labels that fit side by side at 390 px
 
@@ -179,7 +183,7 @@ def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
             y=alt.Y(
                 "count:Q",
                 title=f"Per {unit.lower()}",
-                axis=alt.Axis(**COUNT_AXIS),
+                axis=count_axis(),
                 scale=alt.Scale(domain=[0, max(2, 2 * busiest)], nice=False),
             ),
             tooltip=[alt.Tooltip("time:T", title=unit, format=when), alt.Tooltip("count:Q", format=",")],
@@ -195,7 +199,7 @@ def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
             y=alt.Y(
                 "cumulative:Q",
                 title="Total",
-                axis=alt.Axis(**COUNT_AXIS),
+                axis=count_axis(),
                 scale=alt.Scale(domain=[0, max(goal, total, 1)]),
             ),
             tooltip=[
