@@ -134,7 +134,7 @@ def clean_comment(raw: str | None, *, field: str = "comment") -> str | None:
         return None
     if len(value) > COMMENT_MAX:
         raise InvalidInput(
-            {field: f"Please shorten your comment to at most {COMMENT_MAX} characters (it has {len(value)})."}
+            {field: f"Please shorten your comment to at most {COMMENT_MAX:,} characters (it has {len(value):,})."}
         )
     return value
 

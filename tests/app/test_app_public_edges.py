@@ -30,7 +30,7 @@ def test_a_name_and_comment_over_their_limits_are_refused_with_their_length_and_
     assert not at.exception
     errors = [e.value for e in at.error]
     assert "Please shorten your name to at most 200 characters (it has 201)." in errors
-    assert "Please shorten your comment to at most 1000 characters (it has 1001)." in errors
+    assert "Please shorten your comment to at most 1,000 characters (it has 1,001)." in errors
     assert "Please fix the highlighted fields, then press the button again." in errors
     assert by_label(at.text_input, "Your name").value == name  # what was typed stays, to be shortened
     assert by_label(at.text_area, "Why are you signing? (optional)").value == comment

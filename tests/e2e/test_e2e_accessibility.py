@@ -252,7 +252,7 @@ def test_text_pasted_over_a_limit_stays_and_is_refused_with_its_length(site, pho
     alerts = page.get_by_role("alert")
     expect(alerts.filter(has_text="Please shorten your name to at most 200 characters (it has 201).")).to_have_count(1)
     expect(
-        alerts.filter(has_text="Please shorten your comment to at most 1000 characters (it has 1001).")
+        alerts.filter(has_text="Please shorten your comment to at most 1,000 characters (it has 1,001).")
     ).to_have_count(1)
     expect(name_box).to_have_value(name)  # still there, to be shortened
     expect(comment_box).to_have_value(comment)
