@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from sqlalchemy.engine import Engine
@@ -26,6 +26,10 @@ from campaigns.signatures.count_writes import rebuild_counts
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 BATCH = 5_000
+# The day the demo campaigns were created (drafted), whenever the demo runs: before the dates in the shipped
+# example of paper signatures (data/demo/paper-signatures-example.csv, March 2026), which a paper import refuses
+# when they fall before the campaign was created. They are published two weeks before the demo runs.
+DEMO_CREATED = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple
                     deadline=now + timedelta(days=demo.days_left),
                     region_scheme=demo.region_scheme,
                 ),
-                now=now - timedelta(days=15),
+                now=min(DEMO_CREATED, now - timedelta(days=15)),
             )
             publish_campaign(session=session, campaign_id=campaign.id, now=now - timedelta(days=14))  # type: ignore[arg-type]  # created: it has an id
         return campaign.id, campaign.consent_hash

@@ -134,7 +134,7 @@ def clean_comment(raw: str | None, *, field: str = "comment") -> str | None:
         return None
     if len(value) > COMMENT_MAX:
         raise InvalidInput(
-            {field: f"Please shorten your comment to at most {COMMENT_MAX} characters (it has {len(value)})."}
+            {field: f"Please shorten your comment to at most {COMMENT_MAX:,} characters (it has {len(value):,})."}
         )
     return value
 
@@ -144,7 +144,11 @@ def clean_email(raw: str | None, *, field: str = "email") -> tuple[str, str]:
     value = unicodedata.normalize("NFC", (raw or "").strip())
     if not value:
         raise InvalidInput({field: "Please enter your email address."})
-    if len(value) > EMAIL_MAX or find_bad_characters(value, allow_newlines=False):
+    if len(value) > EMAIL_MAX:
+        raise InvalidInput(
+            {field: f"An email address has at most {EMAIL_MAX} characters; this one has {len(value)}. Please check it."}
+        )
+    if find_bad_characters(value, allow_newlines=False):
         raise InvalidInput({field: "That doesn't look like an email address. Please check it."})
     try:
         checked = validate_email(value, check_deliverability=False)

@@ -63,11 +63,13 @@ def save_letter(
     *, session: Session, signature_id: int, target_id: int, subject: str, body: str, suggested: str | None = None
 ) -> Letter:
     """Store (or update, until it has been sent) the signer's letter to one target, in their own words."""
-    subject = one_line(unicodedata.normalize("NFC", subject), SUBJECT_MAX)
+    subject = one_line(unicodedata.normalize("NFC", subject), len(subject or ""))
     body = unicodedata.normalize("NFC", (body or "").replace("\r\n", "\n")).strip()
     errors = {}
     if not subject:
         errors["subject"] = "Please give the letter a subject."
+    elif len(subject) > SUBJECT_MAX:  # refused, never cut: the signer keeps what they typed and shortens it
+        errors["subject"] = f"Please shorten the subject to at most {SUBJECT_MAX} characters (it has {len(subject)})."
     elif find_bad_characters(subject, allow_newlines=False):
         errors["subject"] = "The subject contains characters we can't send; please retype it."
     if not body:

@@ -93,7 +93,7 @@ def _reset_password(actor: audit.Actor, chosen: UserPublic) -> None:
         f"Give this link to {issued.email} privately (not by a public channel). It is shown only now, "
         "and asking again makes a new one that replaces it."
     )
-    st.code(issued.url, language=None)
+    st.code(issued.url, language=None, wrap_lines=True)  # no sideways scrolling: keyboard users reach it all
 
 
 def _act(work, done: str) -> None:

@@ -28,6 +28,7 @@ from campaigns.regions.schemes import hex_layout
 from campaigns.ui import access, dashboard_charts, errors, reads, review, widgets
 
 REFRESH_SECONDS = 5
+TABLE_NOTE = "The same figures as a table: “All regions with signatures”, below."  # the map's text alternative
 HOURLY_WINDOW = 7 * 24  # the hourly chart shows the last week; the daily one the whole campaign
 ALL = "__all__"  # the all-campaigns view (staff only)
 STAFF_ROLES = ("organizer", "coordinator", "admin")
@@ -68,7 +69,7 @@ def _arrow(table: pa.Table) -> bytes:
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
     """A chart's Vega-Lite spec with its datasets already in Arrow form, so drawing it for a viewer
     converts nothing (Streamlit passes datasets given as bytes through as they are)."""
-    spec = chart.to_dict()
+    spec = dashboard_charts.readable(chart.to_dict())
     datasets = spec.get("datasets") or {}
     spec["datasets"] = {
         name: _arrow(pa.Table.from_pylist(rows)) if isinstance(rows, list) and rows else rows
@@ -228,8 +229,9 @@ def _map(view: _View) -> str | None:
         return None  # no shapes: the ranked bars below are the picture
     width: Literal["stretch", "content"] = "stretch" if view.map_fills_width else "content"
     event = st.vega_lite_chart(view.map, width=width, on_select="rerun", key="map")
-    if view.attribution:
-        st.caption(view.attribution)
+    note = " ".join(part for part in (TABLE_NOTE if view.ranked_rows else "", view.attribution) if part)
+    if note:
+        st.caption(note)
     points = event.get("selection", {}).get("region", []) if event else []
     return points[0].get("code") if points else None
 
@@ -241,15 +243,19 @@ def _ranking(view: _View) -> None:
         return
     st.subheader("Top regions", anchor=False)
     st.vega_lite_chart(view.ranking, width="stretch")
-    with st.expander(f"All {view.ranked_rows:,} regions with signatures"):
+    as_table = ": the map's figures as a table" if view.map is not None else ""
+    with st.expander(f"All regions with signatures ({view.ranked_rows:,}){as_table}"):
         st.dataframe(view.ranked, hide_index=True, width="stretch")
 
 
 def _region_detail(view: _View, slug: str, picked: str | None) -> None:
     """Pick a region (or click it on the map): its count, rate per capita, rank and daily trend."""
     regions, codes, names = view.data.regions, view.region_codes, view.region_names
-    if picked in names and picked != st.session_state.get("map_pick"):  # a new click on the map wins
+    before = st.session_state.get("map_pick")
+    if picked in names and picked != before:  # a new click on the map wins
         st.session_state["region"] = picked
+    elif picked is None and before is not None:  # a double-click cleared the map's pick: clear the region too
+        st.session_state["region"] = None
     st.session_state["map_pick"] = picked
     code = st.selectbox(
         "Region details",

@@ -34,17 +34,35 @@ def render(campaign_title: str, done: SignResult) -> None:
     if not suggestions:
         return
     st.subheader("Now write to the people who decide", anchor=False)
-    st.caption("We filled in a letter for you. Change anything: it goes out exactly as you leave it, signed by you.")
+    st.caption(letter_intro(mail_mode()))
     for letter in suggestions:
         with st.container(border=True):
             _one_letter(campaign_title, done, letter)
 
 
+def letter_intro(mode: str | None) -> str:
+    """What happens to the letter, said truly for this Rally's mail (``core.mail.mail_mode``)."""
+    start = "We filled in a letter for you, signed by you. Change anything you like"
+    if mode == "smtp":
+        return (
+            f"{start}: where there is a *Send* button, Rally emails it exactly as you leave it. You can also "
+            "download it or open it in your own email app and send it yourself."
+        )
+    if mode == "outbox":
+        return (
+            f"{start}, then download it or open it in your own email app to send it yourself. Email is not set up "
+            "on this Rally yet: its *Send* button only writes the letter to a test folder on the server, and "
+            "nothing reaches the recipient."
+        )
+    return f"{start}, then download it or open it in your own email app to send it yourself: this Rally sends no email."
+
+
 def _one_letter(campaign_title: str, done: SignResult, letter: outreach.SuggestedLetter) -> None:
     key = f"letter-{done.signature_id}-{letter.target_id}"
     st.markdown(f"**To {widgets.plain(' '.join(p for p in (letter.target_title, letter.target_name) if p))}**")
-    subject = st.text_input("Subject", value=letter.subject, max_chars=outreach.SUBJECT_MAX, key=f"{key}-subject")
-    body = st.text_area("Your letter", value=letter.body, height=280, max_chars=outreach.BODY_MAX, key=f"{key}-body")
+    # No max_chars: Streamlit drops a paste that would pass it, silently; saving refuses an over-long one instead.
+    subject = st.text_input("Subject", value=letter.subject, key=f"{key}-subject")
+    body = st.text_area("Your letter", value=letter.body, height=280, key=f"{key}-body")
     sent_key = f"{key}-sent"
     if st.session_state.get(sent_key):
         st.success(st.session_state[sent_key], icon=":material/mark_email_read:")

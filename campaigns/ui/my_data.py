@@ -92,7 +92,7 @@ def _render_request() -> None:
         "choose whether organizers may contact you, download everything we hold about you, or erase it."
     )
     with st.form("my-data-request", border=True):
-        email = st.text_input("Your email", max_chars=254, autocomplete="email")
+        email = st.text_input("Your email", autocomplete="email")  # no max_chars: Streamlit drops a long paste
         slot = st.empty()
         submitted = st.form_submit_button("Email me a link", type="primary", use_container_width=True)
     st.caption(

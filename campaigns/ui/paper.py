@@ -22,7 +22,11 @@ def _explain() -> None:
         "person: someone who also signed online is counted once. Upload a CSV (UTF-8 or Excel's Windows "
         f"encoding; comma, semicolon or tab; at most {get_settings().max_upload_mb} MB) with these columns:"
     )
-    st.code("name,email,region,signed_date,consent\nAda Lovelace,ada@example.org,CA,2026-03-14,yes", language=None)
+    st.code(  # wrapped: a code block that scrolls sideways cannot be reached by keyboard
+        "name,email,region,signed_date,consent\nAda Lovelace,ada@example.org,CA,2026-03-14,yes",
+        language=None,
+        wrap_lines=True,
+    )
     st.caption(
         "**email** is required (it is how a person is counted once). **region**: the scheme's code, the "
         "region's name, or a US state's two-letter abbreviation, any case. **signed_date**: YYYY-MM-DD, not "

@@ -11,8 +11,10 @@ from datetime import datetime
 import streamlit as st
 
 from campaigns.core.errors import InvalidInput
+from campaigns.core.mail import mail_mode
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
+from campaigns.core.validation import COMMENT_MAX
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
@@ -149,9 +151,11 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
     slots = {}
     with st.form(f"sign-{page.slug}{'-preview' if preview else ''}", enter_to_submit=False, border=True):
         st.subheader("Add your name", anchor=False)
-        full_name = st.text_input("Your name", max_chars=200, autocomplete="name")
+        # No max_chars on these fields: Streamlit drops a paste that would pass the limit, silently. The sign-on
+        # refuses an over-long value instead, with its length, under the field, and the typed text stays.
+        full_name = st.text_input("Your name", autocomplete="name")
         slots["full_name"] = st.empty()
-        email = st.text_input("Email", max_chars=254, autocomplete="email")
+        email = st.text_input("Email", autocomplete="email")
         slots["email"] = st.empty()
         region = st.selectbox(
             info.region_label,
@@ -165,14 +169,16 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
         if info.postal_code_label:
             postal = st.text_input(
                 f"{info.postal_code_label} (optional)",
-                max_chars=10,
                 autocomplete="postal-code",
                 help=f"We can find your {info.region_label.lower()} from it.",
             )
             slots["postal_code"] = st.empty()
-        comment = st.text_area("Why are you signing? (optional)", max_chars=1000, height=90)
+        comment = st.text_area("Why are you signing? (optional)", height=90)
         slots["comment"] = st.empty()
-        st.caption("Comments appear publicly only after an organizer reviews them. Your email is never shown.")
+        st.caption(
+            f"Up to {COMMENT_MAX:,} characters. Comments appear publicly only after an organizer reviews them. "
+            "Your email is never shown."
+        )
         consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
         submitted = st.form_submit_button(
             "Sign the campaign", type="primary", use_container_width=True, disabled=preview
@@ -223,6 +229,11 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
                 f"(within {get_settings().confirm_link_days} days). If it isn't there in a few minutes, "
                 "look in your spam folder."
             )
+            if mail_mode() == "outbox":  # a development Rally: say where the email really went
+                st.caption(
+                    "Email is not set up on this Rally yet: the message was written to a test folder on the "
+                    "server instead of being sent."
+                )
         else:
             st.success(
                 f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"

@@ -159,3 +159,23 @@ def test_the_public_cannot_open_a_draft_on_the_dashboard(engine, dashboard_app):
     at = dashboard_app("dash-public-draft")
     assert not at.exception
     assert "Secret plan" not in at.selectbox[0].options and at.selectbox[0].value == "dash-public-open"
+
+
+def test_the_map_names_the_table_that_lists_the_same_figures(engine, dashboard_app):
+    from campaigns.ui.dashboard import TABLE_NOTE
+
+    make_campaign(engine, slug="dash-alt")
+    run_write(engine, lambda s: sign(session=s, campaign_slug="dash-alt", signer=signer(region_code="US-NY")))
+    at = dashboard_app("dash-alt")
+    assert not at.exception
+    assert any(c.value.startswith(TABLE_NOTE) for c in at.caption)
+    assert [e.label for e in at.expander] == ["All regions with signatures (1): the map's figures as a table"]
+
+
+def test_without_signatures_the_map_points_to_no_table(engine, dashboard_app):
+    from campaigns.ui.dashboard import TABLE_NOTE
+
+    make_campaign(engine, slug="dash-alt-empty")
+    at = dashboard_app("dash-alt-empty")
+    assert not at.exception
+    assert not any(TABLE_NOTE in c.value for c in at.caption) and not at.expander

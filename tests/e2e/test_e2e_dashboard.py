@@ -68,3 +68,46 @@ def test_dashboard_map_draws_with_no_request_leaving_the_app_and_fills_in_withou
     assert any("/api/shapes/us-states.json" in u for u in requests)  # the shapes came from the app itself
     assert f"ws://{own}/_stcore/stream" in requests
     engine.dispose()
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_a_click_on_the_map_picks_a_region_a_double_click_clears_it_and_a_table_says_the_same(
+    live_server, browser, request, tmp_path
+):
+    engine = live_server.engine()
+    make_campaign(engine, slug="dash-phone", goal=50, title="Quiet streets")
+    _sign(engine, "dash-phone", "US-CO", 3)
+    _sign(engine, "dash-phone", "US-NY", 1)
+    with browser_page(browser, request, tmp_path, viewport=PHONE) as page:
+        page.goto(f"{live_server.url}/dashboard?campaign=dash-phone")
+        the_map = page.get_by_test_id("stVegaLiteChart").first
+        colorado = the_map.locator("path[aria-roledescription='geoshape'][aria-label*='Region: Colorado;']")
+        colorado.wait_for()
+        picker = page.get_by_role("combobox", name="Region details")
+        rank = page.get_by_test_id("stMetric").filter(has_text="Rank")
+
+        colorado.click()  # Colorado is a rectangle: its middle is inside it
+        expect(picker).to_have_value("Colorado", timeout=15_000)
+        expect(rank.get_by_test_id("stMetricValue")).to_have_text(re.compile(r"^1 of \d+$"), timeout=15_000)
+        page.screenshot(path=str(tmp_path / "map-picked.png"))
+
+        colorado.dblclick()  # as the README says: a double-click clears the region
+        expect(picker).to_have_value("", timeout=15_000)
+        expect(rank).to_have_count(0)
+        page.screenshot(path=str(tmp_path / "map-cleared.png"))
+
+        # The map's text alternative: a caption under it names the table that lists the same figures.
+        expect(page.get_by_text("The same figures as a table: “All regions with signatures”, below.")).to_be_visible()
+        page.get_by_text("All regions with signatures (2): the map's figures as a table").click()
+        table = page.get_by_test_id("stDataFrame")
+        expect(table).to_be_visible()
+        page.screenshot(path=str(tmp_path / "map-table.png"))
+        # The grid is drawn on a canvas; screen readers read the table Streamlit keeps inside it, row by row.
+        grid = table.locator("table[role='grid']")
+        expect(grid.locator("th[role='columnheader']", has_text="Signatures")).to_have_count(1)
+        colorado_row = grid.locator("tr[role='row']", has_text="Colorado")
+        expect(colorado_row).to_have_count(1)
+        assert [c.strip() for c in colorado_row.locator("td").all_text_contents()][:3] == ["1", "Colorado", "3"]
+    engine.dispose()

@@ -93,7 +93,13 @@ def test_the_letter_is_stored_in_the_signers_words(setup):
 
 @pytest.mark.parametrize(
     ("subject", "body", "field"),
-    [("", "t", "subject"), ("S", "  ", "body"), ("S", "x" * 20_001, "body"), ("S", "a\x00b", "body")],
+    [
+        ("", "t", "subject"),
+        ("s" * 301, "t", "subject"),
+        ("S", "  ", "body"),
+        ("S", "x" * 20_001, "body"),
+        ("S", "a\x00b", "body"),
+    ],
 )
 def test_bad_letters_are_refused_per_field(engine, setup, subject, body, field):
     _, signature_id, suggested, _ = setup
@@ -105,6 +111,8 @@ def test_bad_letters_are_refused_per_field(engine, setup, subject, body, field):
             ),
         )
     assert field in info.value.errors
+    if len(subject) > 300:  # refused with its length, never cut short
+        assert info.value.errors["subject"] == "Please shorten the subject to at most 300 characters (it has 301)."
 
 
 def deliver(engine, letter_id):

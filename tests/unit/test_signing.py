@@ -141,7 +141,7 @@ BAD_INPUTS = [
     ({"email": "x" * 250 + "@example.org"}, "email", "email address"),
     ({"region_code": "US-XX"}, "region", "US-XX"),
     ({"region_code": None}, "region", "pick your state"),
-    ({"comment": "y" * 1001}, "comment", "at most 1000"),
+    ({"comment": "y" * 1001}, "comment", "at most 1,000 characters (it has 1,001)"),
     ({"comment": "hi\u202e"}, "comment", "text-direction"),
     ({"postal_code": "00000", "region_code": None}, "postal_code", "00000"),
     ({"postal_code": "10001", "region_code": "US-CA"}, "postal_code", "New York"),
