@@ -1,7 +1,8 @@
 """The foundation every capability stands on: settings, the database (engines, sessions, retries, migrations),
 the tables, domain errors, the audit log, input cleaning, upload reading, random tokens, client addresses, the
 shipped fonts and PDF text set in them, a short-lived cache for routes, the hosts links may be built on,
-and mail (messages, transports, the durable outbox and its worker). Imports nothing from the other packages."""
+the theme's colour, and mail (messages, transports, the durable outbox and its worker). Imports nothing from
+the other packages."""
 
 __all__ = [
     "audit",
@@ -17,6 +18,7 @@ __all__ = [
     "outbox_worker",
     "pdf_text",
     "settings",
+    "theme",
     "tokens",
     "ttl_cache",
     "upload_json",

@@ -8,12 +8,13 @@ The QR code and the printed link are also links in the PDF, for a flyer shared a
 
 from __future__ import annotations
 
+from campaigns.core import theme
 from campaigns.core.pdf_text import FAMILY, GREY, Paper, PdfText
 from campaigns.fieldkit import qr
 from campaigns.fieldkit.kit import KitCampaign
 from campaigns.sharing import links
 
-ACCENT = (194, 65, 12)  # Rally's orange (#C2410C), as on its pages
+ACCENT = theme.primary_rgb()  # Rally's orange, as on its pages
 KICKER = "Sign this campaign"
 SCAN_TEXT = "Scan with your phone's camera, or visit"
 _MARGIN = 18  # mm

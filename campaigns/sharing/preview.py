@@ -21,14 +21,15 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlmodel import Session
 
 from campaigns.catalog import listing
+from campaigns.core import theme
 from campaigns.core.fonts import FONT_BOLD, FONT_CJK, FONT_REGULAR, covered_chars
 
 WIDTH, HEIGHT = 1200, 630  # the size Facebook, LinkedIn, X and chat apps show large
 REFRESH_SECONDS = 300  # a card is drawn again at most this often (its count may be this old)
 
 _MARGIN = 72
-_BACKGROUND = (255, 247, 237)  # the theme's orange (#C2410C) as a pale wash
-_BAND = (194, 65, 12)  # the theme's primaryColor
+_BACKGROUND = (255, 247, 237)  # the theme's orange as a pale wash
+_BAND = theme.primary_rgb()
 _INK = (28, 25, 23)
 _MUTED = (87, 83, 78)
 _TRACK = (254, 215, 170)

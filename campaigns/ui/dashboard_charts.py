@@ -13,8 +13,10 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from campaigns.core import theme
+
 PROJECTIONS = {"us-states": "albersUsa", "world-countries": "equalEarth"}
-COLOR = "#C2410C"
+COLOR = theme.primary_hex()
 TEXT = "#1F2937"
 HEXAGON = "M0,-1L0.866,-0.5L0.866,0.5L0,1L-0.866,0.5L-0.866,-0.5Z"  # pointy-top, one unit from centre to tip
 REGION_PICK = alt.selection_point(name="region", fields=["code"], on="click", clear="dblclick")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 
 from campaigns.catalog import listing
+from campaigns.core import theme
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.models import Campaign
 from campaigns.sharing import links
@@ -158,8 +159,8 @@ _STYLE = """
 def apply_style() -> None:
     """Tighter spacing, room for the staff pages' top bar, a phone-sized title, links that look like buttons and
     the share box; static CSS only (the theme's primary colour from .streamlit/config.toml), never any user text."""
-    primary = st.get_option("theme.primaryColor") or "#B93E0B"
-    st.html(_STYLE.replace("PRIMARY", primary if re.fullmatch(r"#[0-9A-Fa-f]{3,8}", primary) else "#B93E0B"))
+    primary = st.get_option("theme.primaryColor") or theme.primary_hex()
+    st.html(_STYLE.replace("PRIMARY", primary if re.fullmatch(r"#[0-9A-Fa-f]{3,8}", primary) else theme.primary_hex()))
 
 
 def mail_banner() -> None:

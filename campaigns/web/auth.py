@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from campaigns.core import theme
 from campaigns.core.audit import Actor
 from campaigns.core.client_address import client_address
 from campaigns.core.db import get_engine, read_session, run_write
@@ -46,9 +47,9 @@ h1 {{ font-size: 1.6rem; }} label {{ display: block; margin-top: 1rem; font-weig
 input {{ width: 100%; box-sizing: border-box; padding: .65rem; font-size: 1rem; margin-top: .35rem;
         border: 1px solid #b8bcc2; border-radius: .5rem; }}
 button {{ margin-top: 1.5rem; width: 100%; padding: .75rem; font-size: 1rem; border: 0; border-radius: .5rem;
-         background: #C2410C; color: white; font-weight: 600; cursor: pointer; }}
+         background: {primary}; color: white; font-weight: 600; cursor: pointer; }}
 .msg {{ padding: .75rem 1rem; border-radius: .5rem; background: #fdecea; color: #8a1c12; margin-top: 1rem; }}
-.ok {{ background: #e8f5e9; color: #1b5e20; }} a {{ color: #C2410C; }}
+.ok {{ background: #e8f5e9; color: #1b5e20; }} a {{ color: {primary}; }}
 </style></head><body>
 <h1>{title}</h1>{message}{body}
 <p><a href="/">← Back to the campaigns</a></p>
@@ -91,7 +92,12 @@ def _page(
         css = "msg ok" if message_key in OK_MESSAGES else "msg"
         text = message_text or MESSAGES[message_key or ""]
         message = f'<p class="{css}" role="alert">{html.escape(text)}</p>'
-    page = PAGE.format(title=html.escape(f"{title} · {get_settings().org_name}"), message=message, body=body)
+    page = PAGE.format(
+        title=html.escape(f"{title} · {get_settings().org_name}"),
+        message=message,
+        body=body,
+        primary=theme.primary_hex(),
+    )
     return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store", **(headers or {})})
 
 

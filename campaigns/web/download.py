@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from campaigns.core import theme
 from campaigns.core.db import get_engine
 from campaigns.core.errors import RallyError, StorageError
 from campaigns.core.models import Role
@@ -33,13 +34,13 @@ log = logging.getLogger(__name__)
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Export</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto; padding: 0 1.25rem; }}
-a {{ color: #C2410C; }}</style></head>
+a {{ color: {primary}; }}</style></head>
 <body><h1>Export</h1><p role="alert">{message}</p><p>{link}</p></body></html>"""
 
 
 def _refuse(status: int, message: str, *, login: bool = False) -> Response:
     link = '<a href="/auth/login?next=/export">Log in</a>' if login else '<a href="/export">Back to the Export page</a>'
-    body = _PAGE.format(message=html.escape(message), link=link)
+    body = _PAGE.format(message=html.escape(message), link=link, primary=theme.primary_hex())
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 

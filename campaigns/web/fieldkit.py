@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from campaigns.core import theme
 from campaigns.core.db import get_engine, read_session
 from campaigns.core.errors import RallyError
 from campaigns.core.pdf_text import Paper
@@ -40,12 +41,12 @@ PREFIX = "/share/{slug}"
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>Field kit</title>
 <style>body {{ font-family: system-ui, sans-serif; max-width: 30rem; margin: 3rem auto; padding: 0 1.25rem; }}
-a {{ color: #C2410C; }}</style></head>
+a {{ color: {primary}; }}</style></head>
 <body><h1>Field kit</h1><p role="alert">{message}</p><p><a href="/">Browse all campaigns</a></p></body></html>"""
 
 
 def _page(status: int, message: str) -> Response:
-    body = _PAGE.format(message=html.escape(message))
+    body = _PAGE.format(message=html.escape(message), primary=theme.primary_hex())
     return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 

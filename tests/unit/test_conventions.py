@@ -39,3 +39,18 @@ def test_bad_setting_is_reported_by_name(tmp_path, env, value):
 def test_no_raw_html_anywhere():
     for path in PY_FILES:
         assert "unsafe_allow_html=True" not in path.read_text("utf-8"), path
+
+
+def test_the_primary_colour_is_set_once_in_the_theme():
+    """Routes' pages, charts, the poster and the preview image take it from core/theme.py, which reads
+    .streamlit/config.toml: no module spells it out (the fallback in theme.py aside)."""
+    import tomllib
+
+    from campaigns.core import theme
+
+    configured = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text("utf-8"))["theme"]["primaryColor"]
+    assert theme.primary_hex() == configured and theme.primary_rgb() == tuple(
+        int(configured[i : i + 2], 16) for i in (1, 3, 5)
+    )
+    spelled = [p for p in PY_FILES if p.name != "theme.py" and configured.lower() in p.read_text("utf-8").lower()]
+    assert not spelled, spelled

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from campaigns.core import theme
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import CampaignNotFound
 from campaigns.core.ttl_cache import TTLCache
@@ -144,7 +145,7 @@ def test_the_preview_is_a_1200x630_png_with_the_title_inside_its_margins(title):
 def test_the_progress_bar_follows_the_share_of_the_goal():
     def filled(total: int) -> int:
         image = picture(preview.render_preview(card("Libraries", total=total, goal=1_000)))
-        return sum(1 for x in range(72, 1128) if image.getpixel((x, 568)) == (194, 65, 12))
+        return sum(1 for x in range(72, 1128) if image.getpixel((x, 568)) == theme.primary_rgb())
 
     assert filled(0) == 0
     assert 0 < filled(1) < filled(500) < filled(1_000)
