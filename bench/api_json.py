@@ -8,21 +8,16 @@ package) on loopback. The baseline in the same run is Streamlit's own ``GET /_st
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import httpx
 
-from bench.common import Options, print_table, streamlit_server
+from bench.common import Options, demo_app, print_table
 
 NAME = "api_json"
 TARGET_RATE = 2_000
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _wrk(url: str, seconds: int) -> tuple[float, str]:
@@ -40,30 +35,18 @@ def run(opts: Options) -> None:
         print("  skipped: wrk is not installed (apt-get install wrk)")
         return
     seconds = 3 if opts.quick else 10
-    folder = Path(tempfile.mkdtemp(prefix="rally-bench-api-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'rally.db'}"}
-    subprocess.run(
-        [sys.executable, "-m", "campaigns", "demo", "--signatures", "3000"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    with demo_app(3000, prefix="rally-bench-api-") as base:
+        httpx.get(f"{base}/api/campaigns/save-our-libraries")  # warm the cache
+        rows = []
+        for label, path in (
+            ("/_stcore/health (baseline)", "/_stcore/health"),
+            ("/api/campaigns/<slug>", "/api/campaigns/save-our-libraries"),
+        ):
+            rate, p99 = _wrk(base + path, seconds)
+            verdict = "PASS" if rate >= TARGET_RATE else "MISS"
+            rows.append([label, f"{rate:,.0f}", p99, f">= {TARGET_RATE:,}/s {verdict}" if "slug" in label else ""])
+    print_table(
+        f"JSON API (wrk -t2 -c32, {seconds} s each; wrk shares the machine's cores)",
+        ["route", "requests/s", "p99 latency", "target"],
+        rows,
     )
-    try:
-        with streamlit_server(ROOT, "rally_app.py", env, "/api/health") as (base, _):
-            httpx.get(f"{base}/api/campaigns/save-our-libraries")  # warm the cache
-            rows = []
-            for label, path in (
-                ("/_stcore/health (baseline)", "/_stcore/health"),
-                ("/api/campaigns/<slug>", "/api/campaigns/save-our-libraries"),
-            ):
-                rate, p99 = _wrk(base + path, seconds)
-                verdict = "PASS" if rate >= TARGET_RATE else "MISS"
-                rows.append([label, f"{rate:,.0f}", p99, f">= {TARGET_RATE:,}/s {verdict}" if "slug" in label else ""])
-        print_table(
-            f"JSON API (wrk -t2 -c32, {seconds} s each; wrk shares the machine's cores)",
-            ["route", "requests/s", "p99 latency", "target"],
-            rows,
-        )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

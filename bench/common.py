@@ -6,6 +6,7 @@ import itertools
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -599,3 +600,24 @@ def smtp_sink() -> Iterator[SmtpSink]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
+
+
+@contextmanager
+def demo_app(signatures: int, *, prefix: str) -> Iterator[str]:
+    """A fresh SQLite demo (``campaigns demo --signatures N``) served by ``rally_app.py``; yields its base URL and
+    removes the folder afterwards."""
+    root = Path(__file__).resolve().parent.parent
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'rally.db'}"}
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "campaigns", "demo", "--signatures", str(signatures)],
+            cwd=root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        with streamlit_server(root, "rally_app.py", env, "/api/health") as (base, _):
+            yield base
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

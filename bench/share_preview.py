@@ -15,18 +15,15 @@ warm, for a short, a long and a Japanese title, against the cache hit every othe
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
-from bench.common import Options, fmt_ms, median, percentile, print_table, streamlit_server
+from bench.common import Options, demo_app, fmt_ms, median, percentile, print_table
 
 NAME = "share_preview"
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,32 +147,20 @@ def _seconds(work: Callable[[], object]) -> float:
 def run(opts: Options) -> None:
     print(f"== {NAME}: the share link's page rewrite and the preview image ==", flush=True)
     rounds, repeats = (100, 5) if opts.quick else (1_000, 30)
-    folder = Path(tempfile.mkdtemp(prefix="rally-bench-share-"))
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'rally.db'}"}
-    subprocess.run(
-        [sys.executable, "-m", "campaigns", "demo", "--signatures", "300"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
+    with demo_app(300, prefix="rally-bench-share-") as base:
+        rows = _http_rows(base, rounds)
+    print_table(
+        f"Share link page and preview image over HTTP (ms; {rounds:,} interleaved rounds, one keep-alive client)",
+        ["request", "p50", "p95", "added to its baseline (p50)"],
+        rows,
     )
-    try:
-        with streamlit_server(ROOT, "rally_app.py", env, "/api/health") as (base, _):
-            rows = _http_rows(base, rounds)
-        print_table(
-            f"Share link page and preview image over HTTP (ms; {rounds:,} interleaved rounds, one keep-alive client)",
-            ["request", "p50", "p95", "added to its baseline (p50)"],
-            rows,
-        )
-        print_table(
-            f"The rewrite alone, in process (ms; median of {repeats * 10})",
-            ["step", "p50", "p95"],
-            _rewrite_rows(repeats),
-        )
-        print_table(
-            f"Preview card, drawn and kept (ms; warm: median of {repeats})",
-            ["card", "cold (new process)", "warm p50", "warm p95", "kept (cache hit) p50"],
-            _card_rows(repeats),
-        )
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    print_table(
+        f"The rewrite alone, in process (ms; median of {repeats * 10})",
+        ["step", "p50", "p95"],
+        _rewrite_rows(repeats),
+    )
+    print_table(
+        f"Preview card, drawn and kept (ms; warm: median of {repeats})",
+        ["card", "cold (new process)", "warm p50", "warm p95", "kept (cache hit) p50"],
+        _card_rows(repeats),
+    )
