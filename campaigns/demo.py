@@ -4,6 +4,11 @@ Loading is idempotent: the i-th demo signer of a campaign always has the same em
 and signatures are inserted with ON CONFLICT DO NOTHING, so running it again adds
 only what is missing. Signers are spread over regions by population and over the
 last two weeks with a growing pace, like a real campaign.
+
+Each demo campaign also gets its targets, imported from ``data/demo/targets-<slug>.csv`` through the real
+targets import (one fictional decision-maker per region, all at example.org), and a letter from a stock
+template saved through the real save-time checks; both only when the campaign has none yet, so running the
+demo again, or after an organizer changed them, changes nothing.
 """
 
 from __future__ import annotations
@@ -12,15 +17,19 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from campaigns.catalog.lifecycle import publish_campaign
+from campaigns.catalog.lifecycle import publish_campaign, set_letter
 from campaigns.catalog.listing import create_campaign, get_campaign_by_slug
+from campaigns.core.audit import CLI
 from campaigns.core.db import dialect_insert, run_write
-from campaigns.core.models import CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.models import Campaign, CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
+from campaigns.letters.targets import import_targets, list_targets
+from campaigns.letters.templates import stock_templates
 from campaigns.regions.schemes import Region, get_scheme
 from campaigns.signatures.count_writes import rebuild_counts
 
@@ -70,6 +79,9 @@ DEMO_CAMPAIGNS = (
         days_left=90,
     ),
 )
+
+# The stock template (letter_templates/<name>.j2) each demo campaign's letter starts from.
+DEMO_LETTERS = {"save-our-libraries": "local-council", "clean-air-for-schools": "legislator-bill"}
 
 
 @cache
@@ -147,12 +159,33 @@ def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple
     return run_write(engine, work)
 
 
+def targets_file(demo: DemoCampaign) -> Path:
+    """The demo campaign's targets CSV (columns as in the README's targets table)."""
+    return DEMO_DIR / f"targets-{demo.slug}.csv"
+
+
+def _ensure_targets_and_letter(engine: Engine, demo: DemoCampaign, campaign_id: int) -> None:
+    """Import the campaign's demo targets and save its demo letter, each only if the campaign has none yet."""
+    stock = {t.name: t for t in stock_templates()}[DEMO_LETTERS[demo.slug]]
+
+    def work(session):
+        if not list_targets(session=session, campaign_id=campaign_id):
+            data = targets_file(demo).read_bytes()
+            import_targets(session=session, campaign_id=campaign_id, data=data, actor=CLI)
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is not None and not campaign.letter_template:
+            set_letter(session=session, campaign_id=campaign_id, subject=stock.subject, template=stock.body, actor=CLI)
+
+    run_write(engine, work)
+
+
 def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None = None) -> dict[str, int]:
-    """Create the demo campaigns and their signers; returns each campaign's total."""
+    """Create the demo campaigns, their targets, letters and signers; returns each campaign's total."""
     now = now or utcnow()
     totals: dict[str, int] = {}
     for demo in DEMO_CAMPAIGNS:
         campaign_id, consent = _ensure_campaign(engine, demo, now)
+        _ensure_targets_and_letter(engine, demo, campaign_id)
         rows = demo_rows(campaign_id, demo, round(signatures * demo.share), now)
         for row in rows:
             row["consent_hash"] = consent if row["contact_consent"] else None
