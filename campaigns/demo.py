@@ -80,8 +80,9 @@ DEMO_CAMPAIGNS = (
     ),
 )
 
-# The stock template (letter_templates/<name>.j2) each demo campaign's letter starts from.
-DEMO_LETTERS = {"save-our-libraries": "local-council", "clean-air-for-schools": "legislator-bill"}
+# The stock template (letter_templates/<name>.j2) each demo campaign's letter starts from: the one to a legislator
+# fits both (a board or a minister is asked to "vote in favour"; the local council's speaks of "the council").
+DEMO_LETTERS = {"save-our-libraries": "legislator-bill", "clean-air-for-schools": "legislator-bill"}
 
 
 @cache
