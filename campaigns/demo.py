@@ -14,20 +14,33 @@ demo again, or after an organizer changed them, changes nothing.
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from campaigns.catalog.lifecycle import publish_campaign, set_letter
 from campaigns.catalog.listing import create_campaign, get_campaign_by_slug
 from campaigns.core.audit import CLI
 from campaigns.core.db import dialect_insert, run_write
-from campaigns.core.models import Campaign, CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.models import (
+    Campaign,
+    CampaignCreate,
+    CommentStatus,
+    Letter,
+    OutreachChannel,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
+from campaigns.letters.outreach import record_delivery, save_letter, suggest_letters
 from campaigns.letters.targets import import_targets, list_targets
 from campaigns.letters.templates import stock_templates
 from campaigns.regions.schemes import Region, get_scheme
@@ -83,6 +96,14 @@ DEMO_CAMPAIGNS = (
 # The stock template (letter_templates/<name>.j2) each demo campaign's letter starts from: the one to a legislator
 # fits both (a board or a minister is asked to "vote in favour"; the local council's speaks of "the council").
 DEMO_LETTERS = {"save-our-libraries": "legislator-bill", "clean-air-for-schools": "legislator-bill"}
+LETTER_PERCENT = 10  # of the demo signers wrote their letter and downloaded it or opened it in their mail app
+_CHANNELS = (
+    OutreachChannel.pdf,
+    OutreachChannel.pdf,
+    OutreachChannel.pdf,
+    OutreachChannel.mailto,
+    OutreachChannel.text,
+)
 
 
 @cache
@@ -180,6 +201,46 @@ def _ensure_targets_and_letter(engine: Engine, demo: DemoCampaign, campaign_id: 
     run_write(engine, work)
 
 
+def writes_letter(email_canonical: str) -> bool:
+    """Whether this demo signer wrote their letter (the same signers on every run)."""
+    return zlib.crc32(email_canonical.encode()) % 100 < LETTER_PERCENT
+
+
+def _ensure_signer_letters(engine: Engine, campaign_id: int, rows: list[dict]) -> None:
+    """Some demo signers' letters, saved and downloaded (or opened) as the letter step does it, so the organizer's
+    tally and printable bundles have letters; only demo signers (never anyone who signed the demo for real),
+    and only those without a letter yet."""
+    writers = [row["email_canonical"] for row in rows if writes_letter(row["email_canonical"])]
+
+    def work(session):
+        found = session.execute(
+            select(col(Signature.id), col(Signature.email_canonical)).where(
+                col(Signature.campaign_id) == campaign_id, col(Signature.email_canonical).in_(writers)
+            )
+        ).all()
+        ids = [signature_id for signature_id, _ in found]
+        written = set(
+            session.execute(select(col(Letter.signature_id)).where(col(Letter.signature_id).in_(ids))).scalars()
+        )
+        for signature_id, email in found:
+            if signature_id in written:
+                continue
+            channel = _CHANNELS[zlib.crc32(email.encode(), 1) % len(_CHANNELS)]
+            for suggested in suggest_letters(session=session, signature_id=signature_id):
+                letter = save_letter(
+                    session=session,
+                    signature_id=signature_id,
+                    target_id=suggested.target_id,
+                    subject=suggested.subject,
+                    body=suggested.body,
+                    suggested=suggested.body,
+                )
+                record_delivery(session=session, letter_id=letter.id, channel=channel.value)  # type: ignore[arg-type]  # saved: it has an id
+
+    if writers:
+        run_write(engine, work)
+
+
 def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None = None) -> dict[str, int]:
     """Create the demo campaigns, their targets, letters and signers; returns each campaign's total."""
     now = now or utcnow()
@@ -202,4 +263,5 @@ def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None =
                 ),
             )
         totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(session=s, campaign_id=cid))  # type: ignore[misc]  # mypy can't type a lambda with a default
+        _ensure_signer_letters(engine, campaign_id, rows)
     return totals

@@ -19,11 +19,13 @@ from campaigns.catalog.lifecycle import set_letter
 from campaigns.catalog.listing import get_campaign_by_slug
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
-from campaigns.core.models import AuditEntry, Signature
-from campaigns.demo import DEMO_CAMPAIGNS, DEMO_LETTERS, load_demo, targets_file
+from campaigns.core.models import AuditEntry, Letter, Outreach, Signature
+from campaigns.demo import DEMO_CAMPAIGNS, DEMO_LETTERS, load_demo, targets_file, writes_letter
 from campaigns.letters import outreach, pdf, targets
 from campaigns.letters.templates import date_text, stock_templates
 from campaigns.regions.schemes import get_scheme
+from campaigns.signatures.signing import sign
+from tests.support.factories import signer
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SIGNERS = 40
@@ -143,3 +145,50 @@ def test_a_demo_signer_gets_a_letter_to_their_regions_target_that_prints_with_it
     assert lines.count(date_text()) == 1
     assert lines.count(signature.full_name) == 2  # top right as the sender, and the signature: once
     assert f"Dear {target.title} {target.name}," in lines
+
+
+def letters_and_deliveries(engine) -> tuple[list[tuple[int, int, str]], list[tuple[int, str]]]:
+    with read_session(engine) as session:
+        letters = session.execute(
+            select(col(Letter.signature_id), col(Letter.target_id), col(Letter.body)).order_by(col(Letter.id))
+        ).all()
+        deliveries = session.execute(
+            select(col(Outreach.letter_id), col(Outreach.channel)).order_by(col(Outreach.id))
+        ).all()
+    return [tuple(row) for row in letters], [tuple(row) for row in deliveries]
+
+
+def test_some_demo_signers_wrote_their_letter_once_so_tallies_and_bundles_have_letters(engine):
+    load_demo(engine, signatures=SIGNERS * 5, now=NOW)
+    first_letters, first_deliveries = letters_and_deliveries(engine)
+    real = run_write(  # someone trying the demo signs for real: the demo never writes a letter for them
+        engine, lambda s: sign(session=s, campaign_slug=DEMO_CAMPAIGNS[0].slug, signer=signer(region_code="US-OH"))
+    )
+    load_demo(engine, signatures=SIGNERS * 5, now=NOW)
+    assert letters_and_deliveries(engine) == (first_letters, first_deliveries)  # once: nothing more the second time
+    assert real.signature_id not in {signature_id for signature_id, _, _ in first_letters}
+    with read_session(engine) as session:
+        demo_signers = session.execute(
+            select(col(Signature.id), col(Signature.email_canonical)).where(col(Signature.id) != real.signature_id)
+        ).all()
+    writers = {signature_id for signature_id, email in demo_signers if writes_letter(email)}
+    assert writers and {signature_id for signature_id, _, _ in first_letters} == writers
+    assert 0 < len(writers) < len(demo_signers) / 4  # some, not all: about one in ten
+    assert len(first_deliveries) == len(first_letters)  # each downloaded or opened once, never "sent" by Rally
+    assert {channel for _, channel in first_deliveries} <= {"pdf", "text", "mailto"}
+    with read_session(engine) as session:
+        tallies = [
+            t
+            for demo in DEMO_CAMPAIGNS
+            for t in outreach.tally_letters(
+                session=session, campaign_id=get_campaign_by_slug(session=session, slug=demo.slug).id
+            )
+        ]
+    assert sum(t.downloaded + t.opened for t in tallies) == len(first_letters) and not any(t.sent for t in tallies)
+    busiest = max(tallies, key=lambda t: t.downloaded + t.opened)
+    bundle = outreach.bundle_letters(engine=engine, target_id=busiest.target_id)
+    printed = list(bundle.letters)
+    assert bundle.letter_count == len(printed) == busiest.downloaded + busiest.opened
+    assert all(
+        doc.target_address and doc.body.startswith(f"Dear {doc.target_title} {doc.target_name},") for doc in printed
+    )
