@@ -8,7 +8,9 @@ last two weeks with a growing pace, like a real campaign.
 Each demo campaign also gets its targets, imported from ``data/demo/targets-<slug>.csv`` through the real
 targets import (one fictional decision-maker per region, all at example.org), and a letter from a stock
 template saved through the real save-time checks; both only when the campaign has none yet, so running the
-demo again, or after an organizer changed them, changes nothing.
+demo again, or after an organizer changed them, changes nothing. One demo signer in ten (``LETTER_PERCENT``)
+wrote their letter, saved and downloaded or opened as the letter step does it, so the organizer's tally and
+printable bundles have letters; never a letter for anyone who signed a demo campaign for real.
 """
 
 from __future__ import annotations
