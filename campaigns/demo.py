@@ -99,6 +99,8 @@ DEMO_CAMPAIGNS = (
 # fits both (a board or a minister is asked to "vote in favour"; the local council's speaks of "the council").
 DEMO_LETTERS = {"save-our-libraries": "legislator-bill", "clean-air-for-schools": "legislator-bill"}
 LETTER_PERCENT = 10  # of the demo signers wrote their letter and downloaded it or opened it in their mail app
+LETTERS_MAX = 1_000  # demo letters a campaign at most (about a second for every 300), however many signers
+LETTER_BATCH = 200  # demo signers' letters per transaction, so the app's own writes never wait long
 _CHANNELS = (
     OutreachChannel.pdf,
     OutreachChannel.pdf,
@@ -210,14 +212,14 @@ def writes_letter(email_canonical: str) -> bool:
 
 def _ensure_signer_letters(engine: Engine, campaign_id: int, rows: list[dict]) -> None:
     """Some demo signers' letters, saved and downloaded (or opened) as the letter step does it, so the organizer's
-    tally and printable bundles have letters; only demo signers (never anyone who signed the demo for real),
-    and only those without a letter yet."""
-    writers = [row["email_canonical"] for row in rows if writes_letter(row["email_canonical"])]
+    tally and printable bundles have letters; only demo signers (never anyone who signed the demo for real), only
+    those without a letter yet, at most :data:`LETTERS_MAX` a campaign, :data:`LETTER_BATCH` per transaction."""
+    writers = [row["email_canonical"] for row in rows if writes_letter(row["email_canonical"])][:LETTERS_MAX]
 
-    def work(session):
+    def work(session, emails: list[str]) -> None:
         found = session.execute(
             select(col(Signature.id), col(Signature.email_canonical)).where(
-                col(Signature.campaign_id) == campaign_id, col(Signature.email_canonical).in_(writers)
+                col(Signature.campaign_id) == campaign_id, col(Signature.email_canonical).in_(emails)
             )
         ).all()
         ids = [signature_id for signature_id, _ in found]
@@ -239,8 +241,8 @@ def _ensure_signer_letters(engine: Engine, campaign_id: int, rows: list[dict]) -
                 )
                 record_delivery(session=session, letter_id=letter.id, channel=channel.value)  # type: ignore[arg-type]  # saved: it has an id
 
-    if writers:
-        run_write(engine, work)
+    for start in range(0, len(writers), LETTER_BATCH):
+        run_write(engine, lambda s, emails=writers[start : start + LETTER_BATCH]: work(s, emails))  # type: ignore[misc]  # mypy can't type a lambda with a default
 
 
 def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None = None) -> dict[str, int]:
