@@ -4,23 +4,47 @@ Loading is idempotent: the i-th demo signer of a campaign always has the same em
 and signatures are inserted with ON CONFLICT DO NOTHING, so running it again adds
 only what is missing. Signers are spread over regions by population and over the
 last two weeks with a growing pace, like a real campaign.
+
+Each demo campaign also gets its targets, imported from ``data/demo/targets-<slug>.csv`` through the real
+targets import (one fictional decision-maker per region, all at example.org), and a letter from a stock
+template saved through the real save-time checks; both only when the campaign has none yet, so running the
+demo again, or after an organizer changed them, changes nothing. One demo signer in ten (``LETTER_PERCENT``)
+wrote their letter, saved and downloaded or opened as the letter step does it, so the organizer's tally and
+printable bundles have letters; never a letter for anyone who signed a demo campaign for real.
 """
 
 from __future__ import annotations
 
 import random
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
-from campaigns.catalog.lifecycle import publish_campaign
+from campaigns.catalog.lifecycle import publish_campaign, set_letter
 from campaigns.catalog.listing import create_campaign, get_campaign_by_slug
+from campaigns.core.audit import CLI
 from campaigns.core.db import dialect_insert, run_write
-from campaigns.core.models import CampaignCreate, CommentStatus, Signature, SignatureStatus, utcnow
+from campaigns.core.models import (
+    Campaign,
+    CampaignCreate,
+    CommentStatus,
+    Letter,
+    OutreachChannel,
+    Signature,
+    SignatureStatus,
+    utcnow,
+)
 from campaigns.core.settings import PROJECT_ROOT
 from campaigns.core.validation import canonical_email
+from campaigns.letters.outreach import record_delivery, save_letter, suggest_letters
+from campaigns.letters.targets import import_targets, list_targets
+from campaigns.letters.templates import stock_templates
 from campaigns.regions.schemes import Region, get_scheme
 from campaigns.signatures.count_writes import rebuild_counts
 
@@ -73,6 +97,20 @@ DEMO_CAMPAIGNS = (
         share=0.3,
         days_left=90,
     ),
+)
+
+# The stock template (letter_templates/<name>.j2) each demo campaign's letter starts from: the one to a legislator
+# fits both (a board or a minister is asked to "vote in favour"; the local council's speaks of "the council").
+DEMO_LETTERS = {"save-our-libraries": "legislator-bill", "clean-air-for-schools": "legislator-bill"}
+LETTER_PERCENT = 10  # of the demo signers wrote their letter and downloaded it or opened it in their mail app
+LETTERS_MAX = 1_000  # demo letters a campaign at most (about a second for every 300), however many signers
+LETTER_BATCH = 200  # demo signers' letters per transaction, so the app's own writes never wait long
+_CHANNELS = (
+    OutreachChannel.pdf,
+    OutreachChannel.pdf,
+    OutreachChannel.pdf,
+    OutreachChannel.mailto,
+    OutreachChannel.text,
 )
 
 
@@ -151,12 +189,73 @@ def _ensure_campaign(engine: Engine, demo: DemoCampaign, now: datetime) -> tuple
     return run_write(engine, work)
 
 
+def targets_file(demo: DemoCampaign) -> Path:
+    """The demo campaign's targets CSV (columns as in the README's targets table)."""
+    return DEMO_DIR / f"targets-{demo.slug}.csv"
+
+
+def _ensure_targets_and_letter(engine: Engine, demo: DemoCampaign, campaign_id: int) -> None:
+    """Import the campaign's demo targets and save its demo letter, each only if the campaign has none yet."""
+    stock = {t.name: t for t in stock_templates()}[DEMO_LETTERS[demo.slug]]
+
+    def work(session):
+        if not list_targets(session=session, campaign_id=campaign_id):
+            data = targets_file(demo).read_bytes()
+            import_targets(session=session, campaign_id=campaign_id, data=data, actor=CLI)
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is not None and not campaign.letter_template:
+            set_letter(session=session, campaign_id=campaign_id, subject=stock.subject, template=stock.body, actor=CLI)
+
+    run_write(engine, work)
+
+
+def writes_letter(email_canonical: str) -> bool:
+    """Whether this demo signer wrote their letter (the same signers on every run)."""
+    return zlib.crc32(email_canonical.encode()) % 100 < LETTER_PERCENT
+
+
+def _ensure_signer_letters(engine: Engine, campaign_id: int, rows: list[dict]) -> None:
+    """Some demo signers' letters, saved and downloaded (or opened) as the letter step does it, so the organizer's
+    tally and printable bundles have letters; only demo signers (never anyone who signed the demo for real), only
+    those without a letter yet, at most :data:`LETTERS_MAX` a campaign, :data:`LETTER_BATCH` per transaction."""
+    writers = [row["email_canonical"] for row in rows if writes_letter(row["email_canonical"])][:LETTERS_MAX]
+
+    def work(session, emails: list[str]) -> None:
+        found = session.execute(
+            select(col(Signature.id), col(Signature.email_canonical)).where(
+                col(Signature.campaign_id) == campaign_id, col(Signature.email_canonical).in_(emails)
+            )
+        ).all()
+        ids = [signature_id for signature_id, _ in found]
+        written = set(
+            session.execute(select(col(Letter.signature_id)).where(col(Letter.signature_id).in_(ids))).scalars()
+        )
+        for signature_id, email in found:
+            if signature_id in written:
+                continue
+            channel = _CHANNELS[zlib.crc32(email.encode(), 1) % len(_CHANNELS)]
+            for suggested in suggest_letters(session=session, signature_id=signature_id):
+                letter = save_letter(
+                    session=session,
+                    signature_id=signature_id,
+                    target_id=suggested.target_id,
+                    subject=suggested.subject,
+                    body=suggested.body,
+                    suggested=suggested.body,
+                )
+                record_delivery(session=session, letter_id=letter.id, channel=channel.value)  # type: ignore[arg-type]  # saved: it has an id
+
+    for start in range(0, len(writers), LETTER_BATCH):
+        run_write(engine, lambda s, emails=writers[start : start + LETTER_BATCH]: work(s, emails))  # type: ignore[misc]  # mypy can't type a lambda with a default
+
+
 def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None = None) -> dict[str, int]:
-    """Create the demo campaigns and their signers; returns each campaign's total."""
+    """Create the demo campaigns, their targets, letters and signers; returns each campaign's total."""
     now = now or utcnow()
     totals: dict[str, int] = {}
     for demo in DEMO_CAMPAIGNS:
         campaign_id, consent = _ensure_campaign(engine, demo, now)
+        _ensure_targets_and_letter(engine, demo, campaign_id)
         rows = demo_rows(campaign_id, demo, round(signatures * demo.share), now)
         for row in rows:
             row["consent_hash"] = consent if row["contact_consent"] else None
@@ -172,4 +271,5 @@ def load_demo(engine: Engine, *, signatures: int = 3_000, now: datetime | None =
                 ),
             )
         totals[demo.slug] = run_write(engine, lambda s, cid=campaign_id: rebuild_counts(session=s, campaign_id=cid))  # type: ignore[misc]  # mypy can't type a lambda with a default
+        _ensure_signer_letters(engine, campaign_id, rows)
     return totals

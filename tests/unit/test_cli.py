@@ -7,9 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from campaigns.catalog.listing import list_public_campaigns
+from campaigns.catalog.listing import get_campaign_by_slug, list_public_campaigns
 from campaigns.core.db import read_session
 from campaigns.demo import DEMO_CAMPAIGNS
+from campaigns.letters.targets import list_targets
+from campaigns.regions.schemes import get_scheme
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,6 +34,13 @@ def test_init_then_demo_twice_loads_each_signer_once(engine):
     with read_session(engine) as session:
         totals = {c.slug: c.total for c in list_public_campaigns(session=session)}
     assert totals == {d.slug: round(400 * d.share) for d in DEMO_CAMPAIGNS}
+    with read_session(engine) as session:  # targets imported once (one per region), a letter to send them
+        for demo in DEMO_CAMPAIGNS:
+            campaign = get_campaign_by_slug(session=session, slug=demo.slug)
+            assert len(list_targets(session=session, campaign_id=campaign.id)) == len(
+                get_scheme(demo.region_scheme).regions
+            )
+            assert campaign.letter_template and campaign.letter_subject
 
 
 def test_unusable_database_gives_one_clear_line_and_exit_1(tmp_path):
