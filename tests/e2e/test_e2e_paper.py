@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from campaigns.core.db import read_session
 from campaigns.core.models import Signature
-from tests.support.browser import E2E, browser_page, log_in
+from tests.support.browser import E2E, browser_page, log_in, pick_option
 from tests.support.factories import PASSWORD, make_user
 from tests.unit.test_paper import HEADER, campaign_at
 
@@ -31,8 +31,7 @@ def test_coordinator_checks_imports_and_downloads_the_report(live_server, browse
         log_in(page, live_server.url, email, PASSWORD)
         page.goto(f"{live_server.url}/paper")
         page.get_by_role("heading", name="Paper signatures").wait_for()
-        page.get_by_test_id("stSelectbox").click()
-        page.get_by_role("option", name=f"{title} (published)").click()
+        pick_option(page, f"{title} (published)")
         page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(upload))
         page.get_by_role("button", name="Check the file").click()
         page.get_by_text("6 rows: 5 to import, 0 duplicates, 1 error.").wait_for()

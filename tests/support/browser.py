@@ -52,3 +52,12 @@ def log_in(page: Any, base_url: str, email: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{base_url}/")
+
+
+def pick_option(page: Any, label: str, *, box: Any = None) -> None:
+    """Choose ``label`` in a Streamlit selectbox (the page's first, or ``box``), typing it first: the list only
+    draws the options in view, and a shared test server holds many campaigns."""
+    box = box or page.get_by_test_id("stSelectbox").first
+    box.click()
+    box.locator("input").fill(label)
+    page.get_by_role("option", name=label).click()
