@@ -58,6 +58,9 @@ def pick_option(page: Any, label: str, *, box: Any = None) -> None:
     """Choose ``label`` in a Streamlit selectbox (the page's first, or ``box``), typing it first: the list only
     draws the options in view, and a shared test server holds many campaigns."""
     box = box or page.get_by_test_id("stSelectbox").first
-    box.click()
-    box.locator("input").fill(label)
+    field = box.locator("input")
+    if label in (box.inner_text(), field.input_value(), field.get_attribute("placeholder") or ""):
+        return  # already chosen (typing it again would search for the label twice over)
+    field.click()
+    field.fill(label)
     page.get_by_role("option", name=label).click()
