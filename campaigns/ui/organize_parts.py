@@ -98,8 +98,12 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
 
 
 def _bundle(campaign: Campaign, current: list) -> None:
-    """One printable PDF per target: a cover page, then every letter written to them."""
-    by_id = {t.id: t for t in current}
+    """One printable PDF per target: a cover page, then every letter written to them (the target with the most
+    letters first, so the first bundle an organizer builds has letters in it)."""
+    with access.reading() as session:
+        tallies = outreach.tally_letters(session=session, campaign_id=campaign.id or 0)
+    letters = {t.target_id: t.sent + t.downloaded + t.opened + t.failed + t.uncertain + t.waiting for t in tallies}
+    by_id = {t.id: t for t in sorted(current, key=lambda t: -letters.get(t.id, 0))}
     chosen = st.selectbox(
         "Printable bundle for",
         list(by_id),

@@ -451,3 +451,42 @@ def test_the_letter_tab_previews_this_campaign_for_a_made_up_signer_with_a_pdf(s
     at = body.set_value("{{ campaign.nope }}").run()  # a broken template: its reason, where the preview was
     assert not at.exception
     assert any("nope" in e.value for e in at.error)
+
+
+def test_the_bundle_picker_starts_with_the_target_who_has_the_most_letters(staff_app, engine):
+    from campaigns.core.audit import CLI
+    from campaigns.letters import outreach, targets
+    from campaigns.signatures.signing import sign
+    from tests.support.factories import make_letter_campaign, signer
+
+    as_person, _ = staff_app
+    as_person(("organizer",))
+    campaign = make_letter_campaign(
+        engine, slug="bundle-order", title="Bundles", target={"region_code": "US-AK", "name": "Alaska Board"}
+    )
+    run_write(
+        engine,
+        lambda s: targets.add_target(
+            session=s, campaign_id=campaign.id, region_code="US-CA", name="California Board", title="", actor=CLI
+        ),
+    )
+    done = run_write(
+        engine, lambda s: sign(session=s, campaign_slug="bundle-order", signer=signer(region_code="US-CA"))
+    )
+    [suggested] = run_write(engine, lambda s: outreach.suggest_letters(session=s, signature_id=done.signature_id))
+    letter = run_write(
+        engine,
+        lambda s: outreach.save_letter(
+            session=s, signature_id=done.signature_id, target_id=suggested.target_id, subject="Hi", body="Please."
+        ),
+    )
+    run_write(
+        engine,
+        lambda s: outreach.record_delivery(session=s, letter_id=letter.id, channel="pdf"),
+    )
+    at = AppTest.from_string("import campaigns.ui.organize as page\npage.render_editor()\n", default_timeout=30)
+    at.query_params["edit"] = campaign.slug
+    at.run()
+    assert not at.exception, at.exception
+    picker = next(s for s in at.selectbox if s.label == "Printable bundle for")
+    assert picker.value == suggested.target_id and "California Board" in picker.options[0]
