@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -187,7 +188,10 @@ def campaign_choices(campaigns: Sequence[Campaign], empty: str) -> dict[str, str
     """
     if not campaigns:
         st.info(empty)
-    return {c.slug: f"{c.title} ({c.status})" for c in campaigns}
+    labels = {c.slug: f"{c.title} ({c.status})" for c in campaigns}
+    seen = Counter(labels.values())
+    # two campaigns of one title and status: the link name tells them apart (a picker needs distinct labels)
+    return {slug: label if seen[label] == 1 else f"{label[:-1]}, {slug})" for slug, label in labels.items()}
 
 
 def public_footer() -> None:

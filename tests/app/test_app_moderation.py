@@ -200,3 +200,17 @@ def test_another_campaign_starts_with_its_whole_queue(queue):
     at = next(s for s in at.selectbox if s.label == "Campaign").set_value("other").run()
     assert at.query_params["campaign"] == "other" and heading(at) == "2 comments to review"
     assert next(t for t in at.text_input if t.label == "Words in the comment").value == ""
+
+
+def test_two_campaigns_of_one_title_can_each_be_picked(staff_app, engine):
+    as_person, open_page = staff_app
+    make_campaign(engine, slug="libraries-north", title="Fund the libraries")
+    make_campaign(engine, slug="libraries-south", title="Fund the libraries")
+    as_person(("organizer",))
+    picker = open_page("moderation").selectbox[0]
+    assert sorted(picker.options) == [
+        "Fund the libraries (published, libraries-north)",
+        "Fund the libraries (published, libraries-south)",
+    ]
+    picked = picker.select("libraries-south").run()
+    assert not picked.exception and picked.selectbox[0].value == "libraries-south"
