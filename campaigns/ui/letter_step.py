@@ -14,6 +14,7 @@ link") would cost a second tap, and opening the link from script instead would b
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote
 
 import streamlit as st
@@ -116,7 +117,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
     left.download_button(  # deferred: the PDF (~0.1 s, more with CJK names) is made only when asked for
         "Download PDF",
         lambda: pdf.letter_pdf(document),
-        f"letter-to-{letter.target_id}.pdf",
+        f"{_file_stem(letter.target_name)}.pdf",
         mime="application/pdf",
         key=f"{key}-pdf",
         on_click=record,
@@ -125,7 +126,7 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
     middle.download_button(
         "Download text",
         f"{subject}\n\n{body}\n",
-        f"letter-to-{letter.target_id}.txt",
+        f"{_file_stem(letter.target_name)}.txt",
         mime="text/plain",
         key=f"{key}-txt",
         on_click=record,
@@ -136,3 +137,9 @@ def _one_letter(campaign_title: str, done: SignResult, letter: outreach.Suggeste
         right.link_button(  # one tap: the browser follows the link, and the rerun it asks for records the open
             "Open in my email app", link, key=f"{key}-mailto", on_click=record, args=("mailto",)
         )
+
+
+def _file_stem(target_name: str) -> str:
+    """``letter-to-naomi-margindale``: the letter's file name says who it is for (any script's letters kept)."""
+    words = re.findall(r"\w+", target_name.lower())
+    return "-".join(["letter-to", *words])[:80].rstrip("-") or "letter"

@@ -250,8 +250,12 @@ def _decide(actor: Actor, action: str, campaign_id: int, **how: Any) -> None:
         return
     reads.forget_public_reads()
     st.session_state[f"{_KEY}-done-count"] = st.session_state.get(f"{_KEY}-done-count", 0) + 1
-    done = "approved: they show on the campaign's page" if action == "approve" else "hidden from the public"
-    message = f"{outcome.changed:,} comment{'s' if outcome.changed != 1 else ''} {done}."
+    one = outcome.changed == 1
+    if action == "approve":
+        done = "approved: it shows on the campaign's page" if one else "approved: they show on the campaign's page"
+    else:
+        done = "hidden from the public"
+    message = f"{outcome.changed:,} comment{'' if one else 's'} {done}."
     if outcome.changed < outcome.chosen:
         message += f" {outcome.chosen - outcome.changed:,} already were."
     st.session_state[f"{_KEY}-done"] = message + (" Recorded in the audit log." if outcome.changed else "")

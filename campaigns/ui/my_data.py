@@ -176,7 +176,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
     sid = signature.signature_id
     st.markdown(f"**{widgets.plain(signature.campaign_title)}**")
     st.caption(
-        f"{STATUS_TEXT.get(signature.status, signature.status)} · signed {_day(signature.signed_at)} · "
+        f"{STATUS_TEXT.get(signature.status, signature.status)} · {_day(signature.signed_at)} · "
         f"{widgets.plain(signature.region_name)}"
     )
     st.text(f"Name: {signature.full_name}\nEmail: {signature.email}")

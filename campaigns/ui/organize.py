@@ -66,7 +66,7 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
                 ("To review", row.pending_comments, "Supporters' comments waiting for review"),
             ):  # short labels: the four fit one row on a phone
                 st.metric(label, value, format="localized", width="content", help=explained)
-        deadline = f"Last day {row.deadline.date().isoformat()}" if row.deadline else "No deadline"
+        deadline = f"Last day {row.deadline:%-d %b %Y}" if row.deadline else "No deadline"
         links = [f"[Open in the editor](/editor?edit={row.slug})"] if editor else []
         if editor and row.pending_comments:
             links.append(f"[Review {row.pending_comments:,} comments]({moderation_page.link(row.slug)})")
@@ -257,8 +257,16 @@ def _preview(actor: Actor, campaign: Campaign) -> None:
     organize_steps.render_preview_check(actor, campaign)
 
 
+STATUS_PHRASE = {
+    "draft": "**a draft**: not public yet",
+    "published": "**published**",
+    "closed": "**closed**",
+    "archived": "**archived**",
+}
+
+
 def _status(actor: Actor, campaign: Campaign) -> None:
     status = CampaignStatus(campaign.status)
-    st.markdown(f"This campaign is **{status.value}**.")
+    st.markdown(f"This campaign is {STATUS_PHRASE.get(status.value, status.value)}.")
     organize_steps.render_transitions(actor, campaign)  # each asks first, saying what will happen
     share_kit.render(campaign)

@@ -86,7 +86,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
         f"(one printed line each). UTF-8, comma or semicolon, at most {get_settings().max_upload_mb} MB. "
         "Uploading replaces the current list; a file with any wrong row changes nothing."
     )
-    upload = st.file_uploader("Targets CSV", type=["csv"], key=f"{campaign.slug}-targets-csv")
+    upload = widgets.file_upload("Targets CSV", types=["csv"], key=f"{campaign.slug}-targets-csv")
     if upload is not None and st.button("Import targets", key=f"{campaign.slug}-import"):
         data = upload.getvalue()
         with errors.shown(each_field=True) as failed:
@@ -170,10 +170,10 @@ def render_regions() -> None:
     with st.form("new-scheme"):
         name = st.text_input("Name (e.g. City council wards 2026)")
         label = st.text_input("What one region is called in the sign form", value="Ward")
-        regions_csv = st.file_uploader("Regions CSV: code,name[,population]", type=["csv"])
-        shapes = st.file_uploader(
+        regions_csv = widgets.file_upload("Regions CSV: code,name[,population]", types=["csv"])
+        shapes = widgets.file_upload(
             "Shapes (optional): GeoJSON or TopoJSON whose features carry the codes",
-            type=["json", "geojson", "topojson"],
+            types=["json", "geojson", "topojson"],
         )
         if st.form_submit_button("Create scheme", type="primary"):
             if regions_csv is None:

@@ -21,6 +21,12 @@ TRANSITIONS: dict[CampaignStatus, list[tuple[str, Change]]] = {
 }
 CHECKLIST_ANCHOR = "next-steps"
 # What each change does, said before it is made (the campaign's share link is added where it matters).
+DONE = {  # what the organizer hears once a status change is made
+    "Publish": "Published: it is public at its share link and accepts signatures.",
+    "Close early": "Closed: it accepts no more signatures; its page shows the result.",
+    "Reopen": "Reopened: it accepts signatures again.",
+    "Archive": "Archived: it is gone from every public list, kept for the record.",
+}
 CONSEQUENCES = {
     "Publish": "It becomes public at its share link and starts accepting signatures at once. Its link name is "
     "fixed from then on, so shared links keep working.",
@@ -66,7 +72,7 @@ def render_transitions(actor: Actor, campaign: Campaign) -> None:
         cid = campaign.id or 0
         if attempt(lambda s: change(session=s, campaign_id=cid, actor=actor)) is not None:
             st.session_state.pop(key, None)
-            st.toast(f"{pending}: done.")
+            st.toast(DONE[pending], icon=":material/check_circle:")
             st.rerun()
 
 

@@ -69,7 +69,7 @@ def render() -> None:
     if not labels:
         return
     slug = st.selectbox("Campaign", list(labels), format_func=labels.__getitem__, key="paper-campaign")
-    upload = st.file_uploader("Signatures CSV", type=["csv", "txt"], key="paper-file")
+    upload = widgets.file_upload("Signatures CSV", types=["csv", "txt"], key="paper-file")
     if upload is None:
         return
     data = upload.getvalue()

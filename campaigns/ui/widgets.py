@@ -17,6 +17,7 @@ from campaigns.catalog import listing
 from campaigns.core import theme
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.models import Campaign
+from campaigns.core.settings import get_settings
 from campaigns.sharing import links
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])")
@@ -197,3 +198,8 @@ def campaign_choices(campaigns: Sequence[Campaign], empty: str) -> dict[str, str
 def public_footer() -> None:
     """The public pages' footer: supporters' own data, and the staff log-in."""
     st.caption("[Your data](/my-data) · [Staff log-in](/auth/login)")
+
+
+def file_upload(label: str, *, types: list[str], key: str | None = None, help: str | None = None):  # type: ignore[no-untyped-def]  # returns Streamlit's UploadedFile or None
+    """A file picker that says and enforces Rally's own limit (RALLY_MAX_UPLOAD_MB), not Streamlit's."""
+    return st.file_uploader(label, type=types, key=key, help=help, max_upload_size=get_settings().max_upload_mb)

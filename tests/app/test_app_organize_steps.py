@@ -106,6 +106,7 @@ def test_publish_asks_first_and_says_what_will_happen(organizer, engine):
     at = button(button(at, "Publish…").click().run(), "Yes, publish").click().run()
     assert not at.exception and status_of(engine, "quiet-streets") == "published"
     assert "This campaign is **published**." in texts(at) and button(at, "Close early…")
+    assert [t.value for t in at.toast] == ["Published: it is public at its share link and accepts signatures."]
 
 
 def test_close_early_asks_first_and_says_signatures_stop(organizer, engine):

@@ -55,6 +55,7 @@ def test_supporter_edits_and_sends_the_letter_and_gets_a_pdf(browser, request, s
             page.get_by_text("Your letter to Lena Park is on its way by email").wait_for()
             with page.expect_download() as download:
                 page.get_by_role("button", name="Download PDF").click()
+            assert download.value.suggested_filename == "letter-to-lena-park.pdf"  # who it is for, not an id
             pdf_path = tmp_path / "letter.pdf"
             download.value.save_as(pdf_path)
             page.screenshot(path=str(tmp_path / "letter-sent.png"), full_page=True)
