@@ -182,7 +182,12 @@ def login_page(request: Request) -> Response:
         who = f"<p>You are logged in as <strong>{html.escape(actor.email)}</strong>.</p>"
         onward = html.escape(safe_next(request.query_params.get("next")), quote=True)
         return _page("Log in", who + f'<p><a href="{onward}">Go to Rally</a></p>' + LOGOUT_FORM, key)
-    return _page("Log in", login_form(request.query_params.get("next") or "/"), key)
+    wanted = request.query_params.get("next") or "/"
+    why = "" if key or safe_next(wanted) == "/" else SENT_HERE  # a staff page sent them: say so
+    return _page("Log in", why + login_form(wanted), key)
+
+
+SENT_HERE = '<p class="msg ok" role="status">That page is for Rally staff: log in, and you go straight back to it.</p>'
 
 
 async def login(request: Request) -> Response:

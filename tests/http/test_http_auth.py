@@ -117,6 +117,7 @@ def test_next_never_leaves_the_site(live_server, staff, target):
 def test_the_login_page_never_carries_another_sites_next(live_server, target):
     page = httpx.get(f"{live_server.url}/auth/login", params={"next": target})
     assert page.status_code == 200 and 'name="next" value="/"' in page.text
+    assert "That page is for Rally staff" not in page.text  # a refused next is no staff page
 
 
 def test_a_staff_page_without_a_log_in_goes_to_the_log_in_and_back(live_server, staff):
@@ -128,6 +129,7 @@ def test_a_staff_page_without_a_log_in_goes_to_the_log_in_and_back(live_server, 
         assert answer.headers["location"] == "/auth/login?next=" + quote(back, safe="/")
         form = httpx.get(f"{live_server.url}{answer.headers['location']}")
         assert f'name="next" value="{html.escape(back)}"' in form.text
+        assert "That page is for Rally staff: log in, and you go straight back to it." in form.text
         logged_in = post_login(live_server, next_=back)
         assert logged_in.status_code == 303 and logged_in.headers["location"] == back
         again = httpx.get(f"{live_server.url}{path.rstrip('/')}", params=query or None, cookies=logged_in.cookies)
