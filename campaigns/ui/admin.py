@@ -32,7 +32,7 @@ def render_people() -> None:
             ]
         ),
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     with st.expander("Add a person", expanded=not people):
         with st.form("add-person", clear_on_submit=True):
@@ -116,4 +116,4 @@ def render_audit() -> None:
     if entries.empty:
         st.info("Nothing recorded yet.")
         return
-    st.dataframe(entries, hide_index=True, use_container_width=True)
+    st.dataframe(entries, hide_index=True, width="stretch")

@@ -94,7 +94,7 @@ def _render_request() -> None:
     with st.form("my-data-request", border=True):
         email = st.text_input("Your email", autocomplete="email")  # no max_chars: Streamlit drops a long paste
         slot = st.empty()
-        submitted = st.form_submit_button("Email me a link", type="primary", use_container_width=True)
+        submitted = st.form_submit_button("Email me a link", type="primary", width="stretch")
     st.caption(
         "We email a link to the address you type; it works once, for "
         f"{get_settings().my_data_link_minutes} minutes. Nobody else learns whether an address signed anything."
@@ -212,7 +212,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
         return
     st.warning("Your signature will no longer count for this campaign, and the total goes down by one.")
     yes, no = st.columns(2)
-    if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", use_container_width=True):
+    if yes.button("Yes, withdraw it", key=f"withdraw-yes-{sid}", type="primary", width="stretch"):
         access.write(
             lambda s: supporter_data.withdraw_signature(session=s, email_canonical=email, signature_id=sid),
         )
@@ -220,7 +220,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
         reads.forget_public_reads()
         st.session_state["my_data_saved"] = f"Your signature on “{signature.campaign_title}” was withdrawn."
         st.rerun()
-    if no.button("Keep it", key=f"withdraw-no-{sid}", use_container_width=True):
+    if no.button("Keep it", key=f"withdraw-no-{sid}", width="stretch"):
         del st.session_state[confirm_key]
         st.rerun()
 
@@ -275,10 +275,10 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
     sure = st.checkbox("I understand that erasing can't be undone", key="erase-sure")
     keep, withdraw = st.columns(2)
     erase_label = "Erase my data" if not has_signatures else "Erase (signatures stay counted)"
-    if keep.button(erase_label, disabled=not sure, use_container_width=True, key="erase"):
+    if keep.button(erase_label, disabled=not sure, width="stretch", key="erase"):
         _erase(email, withdraw=False, only=only)
     if has_signatures and withdraw.button(
-        "Withdraw and erase", disabled=not sure, type="primary", use_container_width=True, key="erase-withdraw"
+        "Withdraw and erase", disabled=not sure, type="primary", width="stretch", key="erase-withdraw"
     ):
         _erase(email, withdraw=True, only=only)
 

@@ -47,7 +47,7 @@ def render_targets(actor: Actor, campaign: Campaign) -> None:
                 ]
             ),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
     else:
         st.info("No targets yet.")
@@ -165,7 +165,7 @@ def render_regions() -> None:
         st.dataframe(
             pd.DataFrame([{"id": s.id, "name": s.name, "a region is a": s.region_label} for s in mine]),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
     with st.form("new-scheme"):
         name = st.text_input("Name (e.g. City council wards 2026)")
@@ -249,7 +249,7 @@ def render_letter(actor: Actor, campaign: Campaign) -> None:
         st.dataframe(
             pd.DataFrame([_tally_row(t) for t in tallies], columns=list(TALLY_COLUMNS.values())),
             hide_index=True,
-            use_container_width=True,
+            width="stretch",
         )
         st.caption(
             "Only *sent by Rally* letters certainly reached the target: Rally emailed them and the mail server "

@@ -180,9 +180,7 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
             "Your email is never shown."
         )
         consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
-        submitted = st.form_submit_button(
-            "Sign the campaign", type="primary", use_container_width=True, disabled=preview
-        )
+        submitted = st.form_submit_button("Sign the campaign", type="primary", width="stretch", disabled=preview)
     if not submitted or preview:
         return
     signer = SignerInput(

@@ -106,13 +106,13 @@ def render_review() -> None:
         st.info("Nothing matches. Widen the filter.")
         return
     st.caption(counts + (f". The newest {len(page.rows):,} are shown." if len(page.rows) < page.total else "."))
-    st.dataframe(_table(page.rows), hide_index=True, use_container_width=True)
+    st.dataframe(_table(page.rows), hide_index=True, width="stretch")
     sure = st.checkbox(f"I have looked at these {page.total:,} signatures", key="review-sure")
     count, invalidate = st.columns(2)
     count.button(
         "Count them",
         disabled=not sure,
-        use_container_width=True,
+        width="stretch",
         key="review-validate",
         on_click=_apply,
         args=(chosen, "validate", actor),
@@ -121,7 +121,7 @@ def render_review() -> None:
         "Invalidate them",
         disabled=not sure,
         type="primary",
-        use_container_width=True,
+        width="stretch",
         key="review-invalidate",
         on_click=_apply,
         args=(chosen, "invalidate", actor),
