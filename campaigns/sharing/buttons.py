@@ -33,16 +33,31 @@ def script_url() -> str:
 def share_box_html(*, copy_url: str, native_url: str, title: str, key: str) -> str:
     """The link in a read-only field with a *Copy link* button beside it, and a *Share…* button for the phone's
     share sheet (shown only where the browser has one). ``key`` keeps the field's id unique on the page."""
-    field_id = "rally-share-" + "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in key)[:60]
-    copy, native, name = (html.escape(value, quote=True) for value in (copy_url, native_url, title))
-    return (
-        '<div class="rally-share" data-rally-share>'
-        f'<label class="rally-share-label" for="{field_id}">Link to this campaign</label>'
-        '<div class="rally-share-row">'
-        f'<input id="{field_id}" class="rally-share-link" type="text" readonly value="{copy}">'
-        f'<button type="button" class="rally-share-button" data-rally-copy="{copy}" hidden>Copy link</button>'
+    native, name = (html.escape(value, quote=True) for value in (native_url, title))
+    share = (
         f'<button type="button" class="rally-share-button" data-rally-native="{native}" data-rally-title="{name}" '
         "hidden>Share…</button>"
+    )
+    return _box(url=copy_url, label="Link to this campaign", key=key, extra=share, copied="", button="Copy link")
+
+
+def copy_box_html(*, url: str, label: str, key: str, button: str, copied: str) -> str:
+    """A link in a read-only field with a visible copy ``button`` (``copied``: what it says once copied), for a
+    link that is not shared, such as a signer's own receipt."""
+    return _box(url=url, label=label, key=key, extra="", copied=copied, button=button)
+
+
+def _box(*, url: str, label: str, key: str, extra: str, copied: str, button: str) -> str:
+    field_id = "rally-share-" + "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in key)[:60]
+    link, said = (html.escape(value, quote=True) for value in (url, copied))
+    return (
+        '<div class="rally-share" data-rally-share>'
+        f'<label class="rally-share-label" for="{field_id}">{html.escape(label)}</label>'
+        '<div class="rally-share-row">'
+        f'<input id="{field_id}" class="rally-share-link" type="text" readonly value="{link}">'
+        f'<button type="button" class="rally-share-button" data-rally-copy="{link}"'
+        + (f' data-rally-copied="{said}"' if copied else "")
+        + f" hidden>{html.escape(button)}</button>{extra}"
         "</div>"
         '<p class="rally-share-status" data-rally-status role="status" aria-live="polite"></p>'
         f'<script src="{html.escape(script_url(), quote=True)}"></script>'

@@ -245,7 +245,13 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
                 "**Your receipt.** Keep this link (bookmark it): it lets you see, withdraw or erase "
                 "this signature later, without email."
             )
-            st.code(receipt_url(done.receipt_token), language=None, wrap_lines=True)
+            share.render_copy_box(
+                receipt_url(done.receipt_token),
+                label="Your receipt link",
+                key=f"receipt-{page.slug}",
+                button="Copy receipt link",
+                copied="Receipt link copied. Keep it somewhere safe, such as your notes or bookmarks.",
+            )
             st.caption("Anyone with this link can change this signature: keep it to yourself.")
     if not done.confirm_by_email or confirmed:
         letter_step.render(page.title, done)

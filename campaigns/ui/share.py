@@ -33,3 +33,9 @@ def render(page: CampaignPublic, *, medium: str) -> None:
         for channel, _label in links.INTENTS:
             target = targets[channel]
             st.link_button(target.label, target.url, icon=ICONS[channel])
+
+
+def render_copy_box(url: str, *, label: str, key: str, button: str, copied: str) -> None:
+    """A link that is not shared (a signer's receipt) in a field with a visible copy ``button``."""
+    box = buttons.copy_box_html(url=url, label=label, key=key, button=button, copied=copied)
+    st.html(box, unsafe_allow_javascript=True)  # escaped in sharing/buttons.py; the script is this site's own file

@@ -29,7 +29,7 @@ def share_buttons(at) -> dict[str, str]:
 
 
 def share_box(at) -> str:
-    [box] = [h.proto for h in at.get("html") if "data-rally-share" in h.proto.body]
+    [box] = [h.proto for h in at.get("html") if "data-rally-native" in h.proto.body]  # not the receipt's copy box
     assert box.unsafe_allow_javascript  # its script is the site's own file (sharing/buttons.py)
     return box.body
 

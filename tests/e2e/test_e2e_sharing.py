@@ -134,7 +134,7 @@ def test_after_signing_every_share_link_is_there_with_its_own_utm_source(fresh_c
     page.screenshot(path=str(tmp_path / "thank-you-390.png"))
 
     page.get_by_role("button", name="Copy link").click()
-    expect(page.locator(".rally-share [role=status]")).to_contain_text("Link copied")  # read out, too
+    expect(page.locator(".rally-share [role=status]").first).to_contain_text("Link copied")  # read out, too
     assert page.evaluate("navigator.clipboard.readText()") == copy_url
 
     page.get_by_role("button", name="Share…").click()

@@ -63,8 +63,9 @@ def test_sign_confirm_from_the_email_see_the_count_rise_and_write_the_letter(
             _sign(page, f"{server.url}/?campaign=river", "Wangari Maathai", "wangari@example.org", "10001")
             page.get_by_text("One last step: check your inbox").wait_for()
             expect(page.get_by_role("textbox", name="Your letter")).to_have_count(0)
-            receipt = page.locator("code", has_text="/my-data?receipt=")
+            receipt = page.get_by_role("textbox", name="Your receipt link")
             expect(receipt).to_have_count(1)
+            expect(page.get_by_role("button", name="Copy receipt link")).to_have_count(1)
             page.screenshot(path=str(tmp_path / "check-inbox.png"), full_page=True)
             [confirmation] = wait_for_mail(handler, 1)
             assert confirmation.rcpt_tos == ["wangari@example.org"]

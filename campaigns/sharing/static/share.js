@@ -34,7 +34,8 @@
       copy.hidden = false;
       copy.addEventListener("click", function () {
         var url = copy.getAttribute("data-rally-copy") || input.value;
-        var copied = function () { say(box, "Link copied. Paste it in a message, a post or an email."); };
+        var said = copy.getAttribute("data-rally-copied") || "Link copied. Paste it in a message, a post or an email.";
+        var copied = function () { say(box, said); };
         var byHand = function () {
           input.value = url;
           if (copyBySelecting(input)) copied();
