@@ -144,6 +144,7 @@ def _staff(actor: Actor | None) -> bool:
 
 
 def render() -> None:
+    widgets.query_in_address_bar()  # opened by a page link (the overview's): its query goes in the address bar
     st.title("Live dashboard")
     url = get_settings().effective_database_url
     staff = _staff(access.current_person())

@@ -27,6 +27,7 @@ def link(slug: str) -> str:
 
 def render() -> None:
     actor = access.require("organizer")
+    widgets.query_in_address_bar()  # opened by a page link (the overview's): its query goes in the address bar
     st.set_page_config(layout="wide")  # the comments need the room
     st.title("Comments to review")
     _outcome()

@@ -67,12 +67,16 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
             ):  # short labels: the four fit one row on a phone
                 st.metric(label, value, format="localized", width="content", help=explained)
         deadline = f"Last day {row.deadline:%-d %b %Y}" if row.deadline else "No deadline"
-        links = [f"[Open in the editor](/editor?edit={row.slug})"] if editor else []
-        if editor and row.pending_comments:
-            links.append(f"[Review {row.pending_comments:,} comments]({moderation_page.link(row.slug)})")
-        if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
-            links.append(f"[Live dashboard](/dashboard?campaign={row.slug})")
-        st.caption(" · ".join([deadline, *links]))
+        st.caption(deadline)
+        with st.container(horizontal=True, gap="small"):  # real links, opened in this tab (no pile of tabs)
+            if editor:
+                widgets.page_link("editor", "Open in the editor", query={"edit": row.slug})
+            if editor and row.pending_comments:
+                widgets.page_link(
+                    moderation_page.URL_PATH, f"Review {row.pending_comments:,} comments", query={"campaign": row.slug}
+                )
+            if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
+                widgets.page_link("dashboard", "Live dashboard", query={"campaign": row.slug})
 
 
 def _campaigns() -> list[Campaign]:
@@ -82,6 +86,7 @@ def _campaigns() -> list[Campaign]:
 
 def render_editor() -> None:
     actor = access.require("organizer")
+    widgets.query_in_address_bar()  # opened by a page link (the overview's): its query goes in the address bar
     st.title("Campaign editor")
     campaigns = _campaigns()
     labels = {NEW: "New campaign"} | {c.slug: f"{c.title} ({c.status})" for c in campaigns}

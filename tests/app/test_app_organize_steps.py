@@ -148,9 +148,11 @@ def test_the_overview_is_one_card_per_campaign(organizer, engine):
     shown = texts(at)
     assert "**Quiet streets** :green-badge[published]" in shown
     assert r"**A \*draft\*** :gray-badge[draft]" in shown  # campaign text is data, never markdown
-    assert "[Open in the editor](/editor?edit=quiet-streets)" in shown
-    assert "[Live dashboard](/dashboard?campaign=quiet-streets)" in shown
-    assert "/dashboard?campaign=draft-one" not in shown  # a draft has no dashboard yet
+    links = [(link.proto.label, link.proto.page, link.proto.query_string) for link in at.get("page_link")]
+    assert ("Open in the editor", "editor", "edit=quiet-streets") in links  # real links, opened in this tab
+    assert ("Live dashboard", "dashboard", "campaign=quiet-streets") in links
+    assert ("Live dashboard", "dashboard", "campaign=draft-one") not in links  # a draft has no dashboard yet
+    assert ("Open in the editor", "editor", "edit=draft-one") in links
     goals = [m.value for m in at.metric if m.label == "Goal"]
     assert sorted(goals) == ["100", "12000"]  # formatted in the reader's locale by the browser
 

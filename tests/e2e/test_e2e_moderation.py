@@ -53,8 +53,13 @@ def test_an_organizer_filters_ticks_and_approves_comments_on_a_phone(browser, re
         make_user(engine, email="mona@example.org", roles=["organizer"])
         with browser_page(browser, request, tmp_path, viewport=PHONE) as page:
             log_in(page, server.url, "mona@example.org", PASSWORD)
-            page.goto(f"{server.url}/moderation?campaign=libraries")
+            page.goto(f"{server.url}/overview")
+            link = page.get_by_role("link", name="Review 10 comments")
+            assert link.get_attribute("target") != "_blank"  # this tab, not a new one per click
+            link.click()
             page.get_by_role("heading", name="10 comments to review").wait_for()
+            expect(page).to_have_url(f"{server.url}/moderation?campaign=libraries")  # shareable, reloadable
+            assert len(page.context.pages) == 1
             page.get_by_role("textbox", name="Words in the comment").fill("LIBRARY hours")
             page.get_by_role("textbox", name="Words in the comment").press("Enter")
             page.get_by_role("heading", name="6 comments to review").wait_for()
