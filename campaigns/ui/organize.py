@@ -104,19 +104,20 @@ def render_editor() -> None:
         _details_form(actor, None)
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
-    details, preview, status, targets, letter, comments = st.tabs(
-        ["Details", "Preview", "Status", "Targets", "Letter", "Comments"]
+    # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
+    details, targets, letter, preview, status, comments = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments"]
     )
     with details:
         _details_form(actor, campaign)
-    with preview:
-        _preview(actor, campaign)
-    with status:
-        _status(actor, campaign)
     with targets:
         organize_parts.render_targets(actor, campaign)
     with letter:
         organize_parts.render_letter(actor, campaign)
+    with preview:
+        _preview(actor, campaign)
+    with status:
+        _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
     if campaign.status == CampaignStatus.draft.value:
