@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from campaigns.catalog import lifecycle
+from campaigns.core.models import CampaignStatus
 from campaigns.core.settings import get_settings
 from campaigns.export import filters, links, snapshot
 from campaigns.export.formats import check_format
@@ -36,7 +37,9 @@ def render() -> None:
     labels = widgets.campaign_choices(campaigns, "No campaigns yet.")
     if not labels:
         return
-    chosen = st.multiselect("Campaigns", list(labels), default=list(labels)[:1], format_func=labels.__getitem__)
+    # the newest campaign that can have signers (a draft has none): an empty export is no place to start
+    first = next((c.slug for c in campaigns if c.status != CampaignStatus.draft.value), next(iter(labels)))
+    chosen = st.multiselect("Campaigns", list(labels), default=[first], format_func=labels.__getitem__)
     with access.reading() as session:
         names = filters.list_region_choices(session=session, slugs=chosen)
     regions = st.multiselect(

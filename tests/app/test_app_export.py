@@ -64,3 +64,11 @@ def test_filters_change_the_count(export_page):
     assert at.metric[0].value == "1"  # the pending Californian
     at.date_input[0].set_value(date(2026, 11, 2)).run()  # everyone signed on 1 November
     assert at.metric[0].value == "0" and at.button[0].disabled
+
+
+def test_a_new_draft_is_not_what_the_export_starts_with(export_page, engine):
+    from tests.support.factories import make_campaign
+
+    make_campaign(engine, slug="brand-new-draft", title="Brand new", status="draft")
+    at = AppTest.from_string("import campaigns.ui.export as page\npage.render()\n", default_timeout=30).run()
+    assert not at.exception and at.multiselect[0].value == ["fund-libraries-other"]  # the newest with signers
