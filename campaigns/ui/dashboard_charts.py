@@ -40,13 +40,10 @@ def readable(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _color(metric: str, label: str) -> alt.Color:
     """The regions' fill; a legend of signatures counts whole ones (0, 1, 2 on a new campaign, never 0.2)."""
-    whole = {"tickMinStep": 1, "format": ",d"} if metric == "count" else {}
-    return alt.Color(
-        f"{metric}:Q",
-        title=label,
-        scale=alt.Scale(scheme="oranges", domainMin=0),
-        legend=alt.Legend(orient="bottom", gradientLength=220, **whole),
-    )
+    legend = alt.Legend(orient="bottom", gradientLength=220)
+    if metric == "count":
+        legend = alt.Legend(orient="bottom", gradientLength=220, tickMinStep=1, format=",d")
+    return alt.Color(f"{metric}:Q", title=label, scale=alt.Scale(scheme="oranges", domainMin=0), legend=legend)
 
 
 def _tooltip() -> list[alt.Tooltip]:
