@@ -39,12 +39,11 @@ def readable(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _color(metric: str, label: str) -> alt.Color:
-    return alt.Color(
-        f"{metric}:Q",
-        title=label,
-        scale=alt.Scale(scheme="oranges", domainMin=0),
-        legend=alt.Legend(orient="bottom", gradientLength=220),
-    )
+    """The regions' fill; a legend of signatures counts whole ones (0, 1, 2 on a new campaign, never 0.2)."""
+    legend = alt.Legend(orient="bottom", gradientLength=220)
+    if metric == "count":
+        legend = alt.Legend(orient="bottom", gradientLength=220, tickMinStep=1, format=",d")
+    return alt.Color(f"{metric}:Q", title=label, scale=alt.Scale(scheme="oranges", domainMin=0), legend=legend)
 
 
 def _tooltip() -> list[alt.Tooltip]:
@@ -120,17 +119,23 @@ def hexmap(regions: pd.DataFrame, centres: dict[str, tuple[float, float]], metri
     )
 
 
+BAR_ROW = 26  # pixels per region in the ranking: a bar and the gap to the next, so each name has its own line
+AXIS_ROOM = 80  # the x axis (labels, title) and padding: Streamlit fits the whole chart, axis too, in its height
+
+
 def ranking(top: pd.DataFrame, metric: str, label: str) -> alt.Chart:
-    """The top regions as horizontal bars."""
+    """The top regions as horizontal bars, the chart as tall as its bars need (one region still gets a
+    readable bar). Signatures count in whole numbers; a rate per capita may have decimals."""
+    axis = count_axis() if metric == "count" else alt.Axis()
     return (
         alt.Chart(top)
         .mark_bar(color=COLOR)
         .encode(
-            x=alt.X(f"{metric}:Q", title=label),
+            x=alt.X(f"{metric}:Q", title=label, axis=axis),
             y=alt.Y("name:N", sort="-x", title=None),
             tooltip=_tooltip(),
         )
-        .properties(height=26 * len(top) + 30)
+        .properties(height=BAR_ROW * max(len(top), 1) + AXIS_ROOM)
     )
 
 
@@ -140,6 +145,7 @@ def count_axis() -> alt.Axis:
 
 
 HOUR_STEPS = (1, 2, 3, 4, 6, 12)
+MIN_SLOTS = 12  # the time axis spans at least this many days (or hours): one day's bar is a bar, not a wall
 MAX_TICKS = 6  # time labels that fit side by side at 390 px
 
 
@@ -159,7 +165,24 @@ def time_ticks(times: pd.Series, daily: bool) -> tuple[list[alt.DateTime], str]:
         hours = pd.Series(pd.to_datetime(times, utc=True))
         picked = hours[hours.dt.hour % step == 0] if count > step else hours.iloc[:1]
         label_format = "%-d %b %H:00" if count > 24 else "%H:00"
-    return [alt.DateTime(year=t.year, month=t.month, date=t.day, hours=t.hour, utc=True) for t in picked], label_format
+    return [_datetime(t) for t in picked], label_format
+
+
+def _datetime(t: pd.Timestamp) -> alt.DateTime:
+    return alt.DateTime(year=t.year, month=t.month, date=t.day, hours=t.hour, utc=True)
+
+
+def time_slots(times: pd.Series, daily: bool) -> tuple[pd.Series, list[alt.DateTime] | None]:
+    """The days (or hours) the time axis spans, and its domain when it has to be widened: fewer than
+    ``MIN_SLOTS`` bars are followed by the empty days (or hours) still to come, so each bar keeps a bar's
+    width and the first is labelled (``None``: the bars fill the axis as they are)."""
+    stamps = pd.Series(pd.to_datetime(times, utc=True))
+    if len(stamps) >= MIN_SLOTS or stamps.empty:
+        return stamps, None
+    unit = pd.Timedelta(days=1) if daily else pd.Timedelta(hours=1)
+    first = stamps.min().floor("D" if daily else "h")
+    slots = pd.Series(pd.date_range(start=first, periods=MIN_SLOTS, freq=unit))
+    return slots, [_datetime(first), _datetime(first + MIN_SLOTS * unit)]
 
 
 def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
@@ -171,9 +194,11 @@ def over_time(frame: pd.DataFrame, goal: int, daily: bool) -> alt.LayerChart:
     unit = "Day" if daily else "Hour"
     # a time unit makes each bar as wide as its day or hour (plain temporal bars are hairlines)
     field = "utcyearmonthdate(time)" if daily else "utcyearmonthdatehours(time)"
-    ticks, label_format = time_ticks(frame["time"], daily)
+    slots, domain = time_slots(frame["time"], daily)
+    ticks, label_format = time_ticks(slots, daily)
     axis = alt.Axis(format=label_format, values=ticks, labelOverlap=True)
-    time_axis = alt.X(f"{field}:T", title=None, axis=axis)
+    scale = alt.Scale(domain=domain) if domain else alt.Undefined
+    time_axis = alt.X(f"{field}:T", title=None, axis=axis, scale=scale)
     mid_bar = alt.X(f"{field}:T", title=None, axis=axis, bandPosition=0.5)  # the total's points over their bars
     when = "%-d %b %Y" if daily else "%-d %b %Y %H:00"
     busiest = int(frame["count"].max()) if len(frame) else 0

@@ -111,3 +111,48 @@ def test_on_a_phone_a_click_on_the_map_picks_a_region_a_double_click_clears_it_a
         expect(colorado_row).to_have_count(1)
         assert [c.strip() for c in colorado_row.locator("td").all_text_contents()][:3] == ["1", "Colorado", "3"]
     engine.dispose()
+
+
+def test_a_new_campaign_with_two_signatures_draws_readable_bars_and_counts_in_whole_signatures(
+    live_server, browser, request, tmp_path
+):
+    engine = live_server.engine()
+    make_campaign(engine, slug="dash-new", goal=1000, title="Safe bike lanes")
+    _sign(engine, "dash-new", "US-TX", 1)
+    _sign(engine, "dash-new", "US-OH", 1)
+    with browser_page(browser, request, tmp_path, viewport=PHONE) as page:
+        picker = page.get_by_role("combobox", name="Campaign")
+        for _ in range(10):  # the campaign list is read at most every 5 s: a campaign made just now may wait a turn
+            page.goto(f"{live_server.url}/dashboard?campaign=dash-new")
+            picker.wait_for()
+            if picker.input_value() == "Safe bike lanes":
+                break
+            page.wait_for_timeout(1_000)
+        expect(picker).to_have_value("Safe bike lanes")
+        charts = page.get_by_test_id("stVegaLiteChart")
+        the_map, ranking, over_time = charts.nth(0), charts.nth(1), charts.nth(2)
+        over_time.locator("[aria-roledescription='bar']").first.wait_for()
+        page.screenshot(path=str(tmp_path / "new-campaign.png"), full_page=True)
+
+        # The map's legend: 0 and 1 signatures, not 0.0, 0.2 ... 1.0.
+        assert the_map.locator("[aria-roledescription='legend'] text").all_text_contents() == ["0", "1", "Signatures"]
+
+        # Top regions: a bar per region, each thick enough to see, one under the other, with its own name.
+        bars = [box for b in ranking.locator("[aria-roledescription='bar']").all() if (box := b.bounding_box())]
+        assert len(bars) == 2 and all(b["height"] >= 16 for b in bars), bars
+        upper, lower = sorted(bars, key=lambda b: b["y"])
+        assert upper["y"] + upper["height"] <= lower["y"]
+        labels = ranking.locator("[aria-roledescription='axis'] text").all_text_contents()
+        assert {"Ohio", "Texas", "0", "1"} <= set(labels) and not [t for t in labels if "." in t], labels
+
+        # Signatures over time: today's bar is a bar among the days to come, not a wall across the chart.
+        for mode in ("Daily", "Hourly"):
+            page.get_by_text(mode, exact=True).click()
+            unit = "Per day" if mode == "Daily" else "Per hour"
+            drawn = over_time.locator(f"[aria-roledescription='bar'][aria-label*='{unit}: ']")
+            expect(drawn.first).to_be_attached(timeout=15_000)
+            chart = over_time.bounding_box()
+            assert chart is not None
+            for box in [b.bounding_box() for b in drawn.all()]:  # one bar, or two across an hour's turn
+                assert box is not None and 4 <= box["width"] <= chart["width"] / 10, (mode, box, chart)
+    engine.dispose()
