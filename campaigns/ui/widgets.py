@@ -12,6 +12,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from campaigns.catalog import listing
 from campaigns.core import theme
@@ -200,6 +201,8 @@ def public_footer() -> None:
     st.caption("[Your data](/my-data) · [Staff log-in](/auth/login)")
 
 
-def file_upload(label: str, *, types: list[str], key: str | None = None, help: str | None = None):  # type: ignore[no-untyped-def]  # returns Streamlit's UploadedFile or None
+def file_upload(
+    label: str, *, types: list[str], key: str | None = None, help: str | None = None
+) -> UploadedFile | None:
     """A file picker that says and enforces Rally's own limit (RALLY_MAX_UPLOAD_MB), not Streamlit's."""
-    return st.file_uploader(label, type=types, key=key, help=help, max_upload_size=get_settings().max_upload_mb)
+    return st.file_uploader(label, type=types, key=key, max_upload_size=get_settings().max_upload_mb)
