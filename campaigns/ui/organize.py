@@ -68,15 +68,16 @@ def _overview_card(row: overview.CampaignOverviewRow, *, editor: bool) -> None:
                 st.metric(label, value, format="localized", width="content", help=explained)
         deadline = f"Last day {row.deadline:%-d %b %Y}" if row.deadline else "No deadline"
         st.caption(deadline)
-        with st.container(horizontal=True, gap="small"):  # real links, opened in this tab (no pile of tabs)
+        with st.container(gap="small"):  # real links, opened in this tab (no pile of tabs); one a line fits a phone
             if editor:
-                widgets.page_link("editor", "Open in the editor", query={"edit": row.slug})
+                widgets.page_link("editor", "Open in the editor", query={"edit": row.slug}, icon=":material/edit:")
             if editor and row.pending_comments:
-                widgets.page_link(
-                    moderation_page.URL_PATH, f"Review {row.pending_comments:,} comments", query={"campaign": row.slug}
-                )
+                label = f"Review {row.pending_comments:,} comments"
+                query = {"campaign": row.slug}
+                widgets.page_link(moderation_page.URL_PATH, label, query=query, icon=":material/rate_review:")
             if row.status != CampaignStatus.draft.value:  # a draft has no dashboard yet
-                widgets.page_link("dashboard", "Live dashboard", query={"campaign": row.slug})
+                query = {"campaign": row.slug}
+                widgets.page_link("dashboard", "Live dashboard", query=query, icon=":material/monitoring:")
 
 
 def _campaigns() -> list[Campaign]:
