@@ -112,8 +112,11 @@ def test_after_signing_every_share_link_is_there_with_its_own_utm_source(fresh_c
     page.get_by_role("textbox", name="Your name").fill("Wangari Maathai")
     page.get_by_role("textbox", name="Email", exact=True).fill("wangari@example.org")
     page.get_by_role("textbox", name="ZIP code (optional)").fill("10001")
+    expect(page.locator(".st-key-share-page")).to_have_count(1)
     page.get_by_role("button", name="Sign the campaign").click()
     page.get_by_text("Thank you, Wangari Maathai").wait_for()
+    # the campaign page's own share box leaves once the rerun settles (the thank-you carries one instead)
+    expect(page.locator(".st-key-share-page")).to_have_count(0)
 
     expected = {"Email": "email", "WhatsApp": "whatsapp", "Telegram": "telegram", "X": "x", "Bluesky": "bluesky"}
     starts = {
