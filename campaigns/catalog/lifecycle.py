@@ -156,7 +156,8 @@ def suggest_slug(*, session: Session, title: str) -> str:
 
 _STRIPPED = ("title", "purpose", "consent_text")  # stored without surrounding blanks, as on create
 # short: old and new values go in the log
-_AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "require_confirmation")
+_AUDITED_VALUES = ("slug", "title", "goal", "deadline", "region_scheme", "require_confirmation", "response_threshold")
+_REMOVABLE = ("deadline", "response_threshold")  # None removes these; for the others None means "unchanged"
 
 
 def _current_values(session: Session, campaign: Campaign) -> CampaignCreate:
@@ -192,7 +193,7 @@ def update_campaign(
     if campaign is None:
         raise CampaignNotFound(str(campaign_id))
     current = _current_values(session, campaign)
-    given = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None or k == "deadline"}
+    given = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None or k in _REMOVABLE}
     changed = _changed_fields(current, given)
     if not changed:
         return campaign

@@ -39,6 +39,7 @@ TITLE_MAX = 200
 PURPOSE_MAX = 2000
 BODY_MAX = 50_000
 CONSENT_MAX = 1000
+THRESHOLD_MAX = 100_000_000  # as the goal's field
 
 
 def default_require_confirmation() -> bool:
@@ -109,6 +110,11 @@ def check_campaign(*, session: Session, data: CampaignCreate, now: datetime) -> 
         errors["body"] = image
     if data.goal < 1:
         errors["goal"] = "The goal must be at least one signature."
+    if data.response_threshold is not None and not 1 <= data.response_threshold <= THRESHOLD_MAX:
+        errors["response_threshold"] = (
+            f"The target's expected answer needs a number of signatures between 1 and {THRESHOLD_MAX:,}, "
+            "or none at all."
+        )
     if data.deadline is not None and (data.deadline.tzinfo is None or data.deadline <= now):
         errors["deadline"] = "The deadline must be in the future."
     bad = find_bad_characters(data.consent_text, allow_newlines=True)

@@ -42,6 +42,7 @@ class CommentForReview:
     region_name: str
     created_at: datetime
     status: str
+    featured: bool = False  # at the top of the campaign's wall (campaigns.signatures.wall)
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def first_name(full_name: str) -> str:
     return words[0] if words else ""
 
 
-def _region_names(session: Session, scheme_id: str, codes: Iterable[str]) -> dict[str, str]:
+def region_names(session: Session, scheme_id: str, codes: Iterable[str]) -> dict[str, str]:
     """Names of these region codes in a shipped or uploaded scheme; a code stands for itself if unknown."""
     wanted = set(codes)
     try:
@@ -68,7 +69,7 @@ def _region_names(session: Session, scheme_id: str, codes: Iterable[str]) -> dic
     return {code: scheme.get(code).name if scheme and scheme.has(code) else code for code in wanted}
 
 
-def _scheme_of(session: Session, campaign_id: int) -> str:
+def scheme_of(session: Session, campaign_id: int) -> str:
     scheme_id = session.execute(
         select(col(Campaign.region_scheme)).where(col(Campaign.id) == campaign_id)
     ).scalar_one_or_none()
@@ -95,6 +96,7 @@ def _for_review(row: Any, region_name: str) -> CommentForReview:
         region_name=region_name,
         created_at=row.created_at,
         status=row.comment_status,
+        featured=row.comment_featured_at is not None,
     )
 
 
@@ -117,7 +119,7 @@ def _moderate(session: Session, signature_id: int, target: CommentStatus, actor:
             signature_id=signature.id,
             previous=current.value,
         )
-    names = _region_names(session, _scheme_of(session, signature.campaign_id), [signature.region_code])
+    names = region_names(session, scheme_of(session, signature.campaign_id), [signature.region_code])
     return _for_review(signature, names[signature.region_code])
 
 
@@ -133,7 +135,7 @@ def hide_comment(*, session: Session, signature_id: int, actor: Actor) -> Commen
 
 def list_public_comments(*, session: Session, campaign_id: int, limit: int = 20) -> list[PublicComment]:
     """Approved comments of counted signatures, newest first: text, region name and day only."""
-    scheme_id = _scheme_of(session, campaign_id)
+    scheme_id = scheme_of(session, campaign_id)
     rows = session.execute(
         select(col(Signature.comment), col(Signature.region_code), col(Signature.created_at))
         .where(
@@ -145,7 +147,7 @@ def list_public_comments(*, session: Session, campaign_id: int, limit: int = 20)
         .order_by(col(Signature.created_at).desc(), col(Signature.id).desc())
         .limit(limit)
     ).all()
-    names = _region_names(session, scheme_id, (row.region_code for row in rows))
+    names = region_names(session, scheme_id, (row.region_code for row in rows))
     return [
         PublicComment(comment=row.comment, region_name=names[row.region_code], created_on=row.created_at.date())
         for row in rows
@@ -257,14 +259,22 @@ def count_comments_by_region(
     }
     if keep:
         counts.setdefault(keep, 0)
-    names = _region_names(session, _scheme_of(session, campaign_id), counts)
+    names = region_names(session, scheme_of(session, campaign_id), counts)
     return sorted(((code, names[code], n) for code, n in counts.items()), key=lambda r: (-r[2], r[1]))
 
 
 def _page_rows(session: Session, where: list[Any], offset: int, limit: int) -> list[Any]:
     return list(
         session.execute(
-            select(_S.c.id, _S.c.comment, _S.c.full_name, _S.c.region_code, _S.c.created_at, _S.c.comment_status)
+            select(
+                _S.c.id,
+                _S.c.comment,
+                _S.c.full_name,
+                _S.c.region_code,
+                _S.c.created_at,
+                _S.c.comment_status,
+                _S.c.comment_featured_at,
+            )
             .where(*where)
             .order_by(_S.c.created_at, _S.c.id)  # oldest first; the id breaks ties, so pages never overlap
             .offset(offset)
@@ -279,12 +289,12 @@ def list_comment_page(
     """One page of the comments the filter matches, oldest first, with how many match in all."""
     if not 1 <= per_page <= PER_PAGE_MAX:
         raise InvalidInput({"per_page": f"Show between 1 and {PER_PAGE_MAX} comments a page."})
-    scheme_id = _scheme_of(session, comment_filter.campaign_id)
+    scheme_id = scheme_of(session, comment_filter.campaign_id)
     where = _conditions(session, comment_filter)
     total = int(session.execute(select(func.count()).select_from(_S).where(*where)).scalar_one())
     page = min(max(1, page), max(1, -(-total // per_page)))
     rows = _page_rows(session, where, (page - 1) * per_page, per_page) if total else []
-    names = _region_names(session, scheme_id, (row.region_code for row in rows))
+    names = region_names(session, scheme_id, (row.region_code for row in rows))
     return CommentPage(total, page, per_page, [_for_review(row, names[row.region_code]) for row in rows])
 
 

@@ -48,6 +48,8 @@ class SignerInput(SQLModel):
     region_code: str | None = None
     postal_code: str | None = None
     comment: str | None = None
+    # Show the signer's first name and region with their comment on the wall (off unless they tick it).
+    comment_credit: bool = False
     contact_consent: bool = False
     utm_source: str | None = None
     utm_medium: str | None = None
@@ -124,6 +126,7 @@ def _finish_check(checked: _Checked, scheme: RegionScheme, signer: SignerInput) 
         "postal_code": postal,
         "comment": values["comment"],
         "comment_status": CommentStatus.pending.value if values["comment"] else None,
+        "comment_credit": bool(signer.comment_credit) and values["comment"] is not None,
         "contact_consent": bool(signer.contact_consent),
         "utm_source": clean_short(signer.utm_source, limit=UTM_MAX),
         "utm_medium": clean_short(signer.utm_medium, limit=UTM_MAX),
@@ -158,6 +161,7 @@ _SIGNATURE_KEYS = (
     "postal_code",
     "comment",
     "comment_status",
+    "comment_credit",
     "contact_consent",
     "consent_hash",
     "consent_at",
@@ -320,6 +324,7 @@ def _replace_withdrawn(session: Session, row: dict[str, Any]) -> tuple[int] | No
             withdrawn_at=None,
             confirmed_at=None,
             reminded_at=None,
+            comment_featured_at=None,
             source=SignatureSource.online.value,
         )
         .returning(_SIGNATURE.c.id)

@@ -12,6 +12,7 @@ from campaigns.core.models.campaign import (
     Campaign,
     CampaignBase,
     CampaignCreate,
+    CampaignOutcome,
     CampaignPublic,
     CampaignStatus,
     CampaignSummary,
@@ -28,6 +29,7 @@ from campaigns.core.models.sign_rule import SignRule, SignRuleAction, SignRuleKi
 from campaigns.core.models.signature import CommentStatus, Signature, SignatureSource, SignatureStatus, SignatureView
 from campaigns.core.models.supporter_token import SupporterToken
 from campaigns.core.models.target import Target
+from campaigns.core.models.target_response import TargetResponse
 from campaigns.core.models.user import AuthSession, LoginAttempt, Role, User, UserBase, UserPublic, UserRole
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "Campaign",
     "CampaignBase",
     "CampaignCreate",
+    "CampaignOutcome",
     "CampaignPublic",
     "CampaignStatus",
     "CampaignSummary",
@@ -67,6 +70,7 @@ __all__ = [
     "SignatureView",
     "SupporterToken",
     "Target",
+    "TargetResponse",
     "UTCDateTime",
     "User",
     "UserBase",

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 
 from pydantic import ConfigDict
-from sqlalchemy import Boolean, Column, ForeignKey, String, Text, false
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Text, false
 from sqlmodel import Field, SQLModel
 
 from campaigns.core.models.columns import utc_column, utcnow
@@ -28,6 +28,15 @@ class CampaignStatus(enum.StrEnum):
     archived = "archived"  # kept for the record, hidden from every public list
 
 
+class CampaignOutcome(enum.StrEnum):
+    """What came of a campaign, as its organizers record it (``campaigns.outcomes.results``); NULL is ongoing."""
+
+    won = "won"
+    partly_won = "partly_won"
+    lost = "lost"
+    ongoing = "ongoing"
+
+
 class CampaignBase(SQLModel):
     """What organizers write, checked by ``campaigns.catalog.listing`` on create and on every edit."""
 
@@ -38,6 +47,8 @@ class CampaignBase(SQLModel):
     goal: int
     deadline: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     region_scheme: str = Field(sa_column=Column(String(64), nullable=False))
+    # "The target is expected to answer at 10,000 signatures" (None: no such expectation), shown with progress.
+    response_threshold: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
 
 
 class CampaignCreate(CampaignBase):
@@ -57,6 +68,7 @@ class CampaignUpdate(CampaignBase):
     goal: int | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
     deadline: datetime | None = None
     region_scheme: str | None = None  # type: ignore[assignment]  # optional here: a field left out stays as it is
+    response_threshold: int | None = None  # set None to remove it, as a deadline
     consent_text: str | None = None
     require_confirmation: bool | None = None
 
@@ -75,6 +87,10 @@ class Campaign(CampaignBase, table=True):
     letter_template: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # Count a signature only once its signer followed the link in the confirmation email (double opt-in).
     require_confirmation: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # What came of it (a CampaignOutcome value other than ongoing; NULL: ongoing), the organizer's note, and when.
+    outcome: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    outcome_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    outcome_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 
 from pydantic import ConfigDict
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from campaigns.core.models.columns import utc_column, utcnow
@@ -62,6 +62,15 @@ class Signature(SQLModel, table=True):
             sqlite_where=text("comment IS NOT NULL"),
             postgresql_where=text("comment IS NOT NULL"),
         ),
+        # The wall's featured comments (at most a few per campaign): a small index, on a column bulk moderation
+        # never writes, so approving or hiding stays a HOT update. The wall's newest-first pages use the queue's.
+        Index(
+            "ix_signature_comment_featured",
+            "campaign_id",
+            "comment_featured_at",
+            sqlite_where=text("comment_featured_at IS NOT NULL"),
+            postgresql_where=text("comment_featured_at IS NOT NULL"),
+        ),
         Index("ix_signature_receipt_hash", "receipt_hash", unique=True),
         Index("ix_signature_confirm_hash", "confirm_hash", unique=True),
         {"postgresql_with": {"fillfactor": SIGNATURE_FILLFACTOR}},
@@ -75,6 +84,10 @@ class Signature(SQLModel, table=True):
     postal_code: str | None = Field(default=None, sa_column=Column(String(20), nullable=True))
     comment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     comment_status: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    # The signer agreed to show their first name and region with their comment on the campaign's wall.
+    comment_credit: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # An organizer put this (approved) comment at the top of the wall (campaigns.signatures.wall).
+    comment_featured_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     contact_consent: bool = False
     consent_hash: str | None = Field(
         default=None, sa_column=Column(String(64), ForeignKey("consent_wording.hash"), nullable=True)
