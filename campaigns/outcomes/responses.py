@@ -47,6 +47,7 @@ class PublicResponse:
     responded_on: date
     attachment_url: str | None
     target: str  # "Senator Jane Doe", or "" when the response is from no particular target
+    target_id: int | None = None
 
 
 def clean_attachment_url(raw: str | None) -> str | None:
@@ -167,8 +168,8 @@ def edit_response(
     return row
 
 
-def delete_response(*, session: Session, response_id: int, actor: Actor) -> None:
-    """Remove a response recorded by mistake (the audit log keeps that it was)."""
+def delete_response(*, session: Session, response_id: int, actor: Actor) -> TargetResponse:
+    """Remove a response recorded by mistake (the audit log keeps that it was); returns what was removed."""
     row = _response(session, response_id)
     campaign_id = row.campaign_id
     session.delete(row)
@@ -176,6 +177,7 @@ def delete_response(*, session: Session, response_id: int, actor: Actor) -> None
     audit.record(
         session=session, actor=actor, action="response.delete", campaign_id=campaign_id, response_id=response_id
     )
+    return row
 
 
 def target_label(target: Target | None) -> str:
@@ -199,6 +201,7 @@ def list_responses(*, session: Session, campaign_id: int) -> list[PublicResponse
             responded_on=response.responded_on,
             attachment_url=response.attachment_url,
             target=target_label(target),
+            target_id=response.target_id,
         )
         for response, target in rows
     ]

@@ -154,7 +154,7 @@ def victories(*, session: Session, limit: int = 5) -> list[Victory]:
 
 
 def threshold_text(threshold: int, total: int) -> str:
-    """"The target is expected to answer at 10,000 signatures: 6,210 so far" (or that it has been reached)."""
+    """ "The target is expected to answer at 10,000 signatures: 6,210 so far" (or that it has been reached)."""
     expected = f"The target is expected to answer at {threshold:,} signature{'s' if threshold != 1 else ''}"
     if total >= threshold:
         return f"{expected}: {total:,} have signed, so the answer is due."

@@ -1,6 +1,6 @@
 """Signatures: signing a campaign (``signing``), the counts the public watches (``counts``, kept by
 ``count_writes``), paper imports (``paper``; its columns and row checks in ``paper_rows``), comment
-moderation, email confirmation, flood control and its rules, bulk review, and the periodic upkeep."""
+moderation and the public wall of comments (``wall``), email confirmation, flood control and its rules, bulk review, and the periodic upkeep."""
 
 __all__ = [
     "confirmation",
@@ -14,4 +14,5 @@ __all__ = [
     "rules",
     "signing",
     "upkeep",
+    "wall",
 ]

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from campaigns.core import audit
 from campaigns.core.audit import Actor

@@ -11,7 +11,7 @@ import streamlit as st
 from campaigns.catalog import lifecycle, listing
 from campaigns.core.audit import Actor
 from campaigns.core.errors import RallyError
-from campaigns.signatures import moderation
+from campaigns.signatures import moderation, wall
 from campaigns.ui import access, errors, reads, widgets
 
 URL_PATH = "moderation"
@@ -123,6 +123,7 @@ def _table(page: moderation.CommentPage, chosen: moderation.CommentFilter) -> li
                 "signer": c.first_name,
                 "region": c.region_name,
                 "signed": widgets.local_time(c.created_at).strftime("%d %b %Y %H:%M"),
+                **({"featured": "★ featured" if c.featured else ""} if chosen.status == "approved" else {}),
             }
             for c in page.comments
         ]
@@ -167,6 +168,17 @@ def _act_on_selected(
             args=(actor, "approve", chosen.campaign_id),
             kwargs={"signature_ids": ids},
         )
+    if chosen.status == "approved":  # the wall's top: at most wall.FEATURED_MAX
+        for label, on in (("Feature", True), ("Unfeature", False)):
+            row.button(
+                f"{label} selected{n}",
+                disabled=not ids,
+                width="stretch",
+                key=f"{_KEY}-{label.lower()}-selected",
+                on_click=_feature,
+                args=(actor, ids, on),
+                help=f"Featured comments show first on the campaign's wall, at most {wall.FEATURED_MAX}.",
+            )
     if chosen.status != "hidden":
         row.button(
             f"Hide selected{n}",
@@ -260,6 +272,27 @@ def _decide(actor: Actor, action: str, campaign_id: int, **how: Any) -> None:
     if outcome.changed < outcome.chosen:
         message += f" {outcome.chosen - outcome.changed:,} already were."
     st.session_state[f"{_KEY}-done"] = message + (" Recorded in the audit log." if outcome.changed else "")
+
+
+def _feature(actor: Actor, ids: list[int], on: bool) -> None:
+    """A button's callback: feature (or unfeature) the chosen comments, all or none."""
+    change = wall.feature_comment if on else wall.unfeature_comment
+
+    def work(session: Any) -> None:
+        for signature_id in ids:
+            change(session=session, signature_id=signature_id, actor=actor)
+
+    try:
+        access.write(work)
+    except RallyError as exc:
+        st.session_state[f"{_KEY}-failed"] = exc.user_message
+        return
+    reads.forget_public_reads()
+    st.session_state[f"{_KEY}-done-count"] = st.session_state.get(f"{_KEY}-done-count", 0) + 1
+    one = len(ids) == 1
+    st.session_state[f"{_KEY}-done"] = f"{len(ids):,} comment{'' if one else 's'} " + (
+        "featured at the top of the campaign's wall." if on else "no longer featured."
+    )
 
 
 def _outcome() -> None:

@@ -14,7 +14,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, organize_parts, organize_steps, public, review, share_kit, widgets
+from campaigns.ui import access, organize_outcome, organize_parts, organize_steps, public, review, share_kit, widgets
 from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
@@ -27,6 +27,7 @@ FIELD_LABELS = {
     "deadline": "Deadline",
     "region_scheme": "Regions",
     "consent_text": "Consent wording",
+    "response_threshold": "Response threshold",
 }
 
 
@@ -106,8 +107,8 @@ def render_editor() -> None:
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
-    details, targets, letter, preview, status, comments = st.tabs(
-        ["Details", "Targets", "Letter", "Preview", "Status", "Comments"]
+    details, targets, letter, preview, status, comments, outcome = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Outcome"]
     )
     with details:
         _details_form(actor, campaign)
@@ -121,6 +122,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
+    with outcome:
+        organize_outcome.render(actor, campaign)
     if campaign.status == CampaignStatus.draft.value:
         with next_steps:
             organize_steps.render_checklist(campaign)  # what is left before it goes public
@@ -133,6 +136,28 @@ def _deadline_input(campaign: Campaign | None, key: str) -> datetime | None:
     default = campaign.deadline.date() if campaign and campaign.deadline else date.today() + timedelta(days=30)
     day = st.date_input("Last day to sign (the campaign closes at 23:59 UTC)", value=default, key=f"{key}-deadline")
     return datetime.combine(day, time(23, 59), tzinfo=UTC)
+
+
+def _threshold_input(campaign: Campaign | None, key: str, goal: int) -> int | None:
+    """ "The target is expected to answer at N signatures": shown on the page with progress, until they answer."""
+    current = campaign.response_threshold if campaign else None
+    has = st.checkbox(
+        "The target is expected to answer at a number of signatures",
+        value=current is not None,
+        key=f"{key}-has-threshold",
+        help="The campaign's page shows progress toward it, until you record the target's response.",
+    )
+    if not has:
+        return None
+    value = st.number_input(
+        "Signatures at which the target is expected to answer",
+        min_value=1,
+        max_value=listing.THRESHOLD_MAX,
+        value=current or goal,
+        step=100,
+        key=f"{key}-threshold",
+    )
+    return int(value)
 
 
 def _details_form(actor: Actor, campaign: Campaign | None) -> None:
@@ -175,6 +200,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
         step=100,
         key=f"{key}-goal",
     )
+    threshold = _threshold_input(campaign, key, int(goal))
     deadline = _deadline_input(campaign, key)
     scheme_ids = [s.id for s in schemes]
     names = {s.id: s.name for s in schemes}
@@ -207,6 +233,7 @@ def _details_form(actor: Actor, campaign: Campaign | None) -> None:
         "purpose": purpose,
         "body": body,
         "goal": int(goal),
+        "response_threshold": threshold,
         "deadline": deadline,
         "region_scheme": region_scheme,
         "consent_text": consent_text,

@@ -18,7 +18,7 @@ from campaigns.core.validation import COMMENT_MAX
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.ui import access, errors, letter_step, reads, share, widgets
+from campaigns.ui import access, errors, letter_step, outcomes, reads, share, widgets
 
 REFRESH_SECONDS = 10
 
@@ -36,6 +36,7 @@ def render() -> None:
 def render_list() -> None:
     st.title("Campaigns")
     st.caption("Add your name to a campaign you care about. It takes less than a minute.")
+    outcomes.render_victories()
     campaigns = reads.public_campaigns()
     if not campaigns:
         st.info("There are no campaigns to sign yet. Check back soon.")
@@ -67,11 +68,13 @@ def render_campaign(slug: str) -> None:
 def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None, preview: bool = False) -> None:
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(widgets.plain(page.title))
+    outcomes.render_banner(page, preview=preview)
     st.markdown(f"**{widgets.plain(page.purpose)}**")
     if preview:
         render_count(page)
     else:
         _live_count(page.slug, done.total if done else 0)
+    outcomes.render_response(page, preview=preview)
     if done is not None:
         render_thank_you(page, done)
     elif page.is_open or preview:
@@ -84,13 +87,8 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     if done is None and not preview:  # after signing, the thank-you has them
         st.subheader("Share this campaign", anchor=False)
         share.render(page, medium="page")
-    comments = reads.public_comments(page.slug) if not preview else []
-    if comments:
-        st.subheader("Why people signed", anchor=False)
-        for comment in comments:
-            with st.container(border=True):
-                st.text(comment.comment)
-                st.caption(f"{widgets.plain(comment.region_name)} · {comment.created_on:%d %b %Y}")
+    if not preview:
+        outcomes.render_wall(page)
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -175,9 +173,10 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
             slots["postal_code"] = st.empty()
         comment = st.text_area("Why are you signing? (optional)", height=90)
         slots["comment"] = st.empty()
+        credit = st.checkbox("Show my first name and region with my comment", value=False)
         st.caption(
-            f"Up to {COMMENT_MAX:,} characters. Comments appear publicly only after an organizer reviews them. "
-            "Your email is never shown."
+            f"Up to {COMMENT_MAX:,} characters. Comments appear publicly only after an organizer reviews them, "
+            "with the date alone unless you tick the box above. Your email is never shown."
         )
         consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
         submitted = st.form_submit_button("Sign the campaign", type="primary", width="stretch", disabled=preview)
@@ -189,6 +188,7 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
         region_code=region,
         postal_code=postal,
         comment=comment,
+        comment_credit=credit,
         contact_consent=consent,
         **_source(),
     )

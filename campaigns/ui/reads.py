@@ -1,7 +1,8 @@
 """What public pages read often, kept a few seconds and shared by every visitor: the campaigns, one campaign's
-page, its approved comments. Staff edits, a confirmation and a supporter's own changes forget them
-(``forget_public_reads``), so that person sees the change at once; a sign-on does not (in a spike every signer
-would recompute them), and its thank-you shows the signer's own total instead."""
+page, a page of its wall of approved comments, its outcome and responses, the victories. Staff edits, a
+confirmation and a supporter's own changes forget them (``forget_public_reads``), so that person sees the change
+at once; a sign-on does not (in a spike every signer would recompute them), and its thank-you shows the signer's
+own total instead."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import streamlit as st
 from campaigns.catalog import listing
 from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
+from campaigns.outcomes import results
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
-from campaigns.signatures import moderation
+from campaigns.signatures import wall
 from campaigns.ui import access
 
 PUBLIC_TTL_SECONDS = 5
@@ -46,14 +48,36 @@ def campaign_page_read_at(slug: str) -> tuple[CampaignPublic, datetime]:
 
 
 @st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
-def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
+def _wall_page(url: str, slug: str, older_than: wall.WallCursor | None) -> wall.WallPage:
     with access.reading() as session:
         campaign = listing.get_public_campaign(session=session, slug=slug)
-        return moderation.list_public_comments(session=session, campaign_id=campaign.id or 0)
+        return wall.read_wall(session=session, campaign_id=campaign.id or 0, older_than=older_than)
 
 
-def public_comments(slug: str) -> list[moderation.PublicComment]:
-    return _public_comments(get_settings().effective_database_url, slug)
+def wall_page(slug: str, older_than: wall.WallCursor | None = None) -> wall.WallPage:
+    """One page of a public campaign's wall (the first when ``older_than`` is None)."""
+    return _wall_page(get_settings().effective_database_url, slug, older_than)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _outcome(url: str, slug: str) -> results.PublicOutcome:
+    with access.reading() as session:
+        return results.read_outcome(session=session, slug=slug)
+
+
+def outcome(slug: str) -> results.PublicOutcome:
+    """A public campaign's outcome, its target's responses and its response threshold."""
+    return _outcome(get_settings().effective_database_url, slug)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _victories(url: str) -> list[results.Victory]:
+    with access.reading() as session:
+        return results.victories(session=session)
+
+
+def victories() -> list[results.Victory]:
+    return _victories(get_settings().effective_database_url)
 
 
 def region_scheme(scheme_id: str) -> RegionScheme:
@@ -66,4 +90,6 @@ def forget_public_reads() -> None:
     """After this person's own write: show them the count including their signature."""
     _campaign_page.clear()
     _public_campaigns.clear()
-    _public_comments.clear()
+    _wall_page.clear()
+    _outcome.clear()
+    _victories.clear()
