@@ -70,7 +70,7 @@ def _response_form(
 ) -> None:
     cid = campaign.id or 0
     key = f"{campaign.slug}-response-{existing.response_id if existing else 'new'}"
-    with st.form(key, clear_on_submit=existing is None):
+    with st.form(key):  # not cleared on submit: a refused response keeps what was typed
         target_id = _target_choice(people, f"{key}-target", existing.target_id if existing else None)
         text = st.text_area(
             "Response (plain text, as the target wrote it)",
@@ -104,6 +104,8 @@ def _response_form(
             lambda s: responses.edit_response(session=s, response_id=rid, response=given, actor=actor), label=_label
         )
     if done is not None:
+        for part in ("target", "text", "date", "url"):  # a new form starts empty again
+            st.session_state.pop(f"{key}-{part}", None)
         st.toast("Response saved: the campaign's page shows it.", icon=":material/check_circle:")
         st.rerun()
 

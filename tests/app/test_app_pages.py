@@ -25,7 +25,7 @@ def fill_form(at, *, name="Rosa Parks", email="rosa@example.org", region="US-AL"
     by_label(at.text_input, "Your name").set_value(name)
     by_label(at.text_input, "Email").set_value(email)
     at.selectbox[0].set_value(region)
-    at.checkbox[0].set_value(consent)
+    by_label(at.checkbox, "Yes, the organizers").set_value(consent)
     return by_label(at.button, "Sign the campaign").click().run()
 
 

@@ -221,7 +221,7 @@ def test_a_supporter_signs_with_the_keyboard_alone_and_hears_the_result(site, ph
     consent = _tab_to(page, "Yes, the organizers")
     assert consent["type"] == "checkbox"
     page.keyboard.press("Space")
-    expect(page.get_by_role("checkbox")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Yes, the organizers")).to_be_checked()
     page.screenshot(path=str(tmp_path / "keyboard-focus-on-consent.png"))
     _tab_to(page, "Sign the campaign")
     page.screenshot(path=str(tmp_path / "keyboard-focus-on-button.png"))

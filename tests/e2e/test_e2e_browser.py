@@ -41,7 +41,7 @@ def test_supporter_signs_from_a_share_link_on_a_phone(live_server, phone, tmp_pa
     page.get_by_role("textbox", name="ZIP code (optional)").fill("10001")  # fills in the state
     page.get_by_role("textbox", name="Why are you signing? (optional)").fill("Rivers are {{ 7*7 }} our commons.")
     page.get_by_test_id("stCheckbox").get_by_text("Yes, the organizers of this campaign").click()
-    expect(page.get_by_role("checkbox")).to_be_checked()
+    expect(page.get_by_role("checkbox", name="Yes, the organizers")).to_be_checked()
     page.get_by_role("button", name="Sign the campaign").click()
 
     page.get_by_text("Thank you, Wangari Maathai").wait_for()
