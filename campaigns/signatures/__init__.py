@@ -1,6 +1,7 @@
 """Signatures: signing a campaign (``signing``), the counts the public watches (``counts``, kept by
 ``count_writes``), paper imports (``paper``; its columns and row checks in ``paper_rows``), comment
-moderation and the public wall of comments (``wall``), email confirmation, flood control and its rules, bulk review, and the periodic upkeep."""
+moderation and the campaign page's wall of comments (``wall``), email confirmation, flood control and its rules,
+bulk review, and the periodic upkeep."""
 
 __all__ = [
     "confirmation",

@@ -193,7 +193,7 @@ def test_victories_list_public_won_and_partly_won_campaigns_newest_first(engine)
 
 
 def test_drafts_outcomes_are_not_public_but_the_preview_reads_them(engine):
-    draft = make_campaign(engine, slug="secret", status="draft")
+    make_campaign(engine, slug="secret", status="draft")
     with pytest.raises(CampaignNotFound):
         read(engine, "secret")
     assert read(engine, "secret", staff=True).outcome == "ongoing"
