@@ -196,6 +196,8 @@ def export_my_data(
                 "postal_code": sig.postal_code,
                 "comment": sig.comment,
                 "comment_status": sig.comment_status,
+                "comment_credit": sig.comment_credit,
+                "comment_featured_at": _iso(sig.comment_featured_at),
                 "contact_consent": sig.contact_consent,
                 "consent_wording_hash": sig.consent_hash,
                 "consent_at": _iso(sig.consent_at),

@@ -183,6 +183,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
     if signature.comment:
         shown = COMMENT_TEXT.get(signature.comment_status or "", "")
         st.text(f"Your comment{shown}: {signature.comment}")
+        st.caption("Shown with your first name and region." if signature.comment_credit else "Shown without your name.")
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
         access.write(

@@ -137,6 +137,7 @@ class SignatureView(SQLModel):
     postal_code: str | None
     comment: str | None
     comment_status: str | None
+    comment_credit: bool = False  # shown on the wall with the first name and region
     status: str  # counted | withdrawn | pending
     source: str
     signed_at: datetime = Field(validation_alias="created_at")
