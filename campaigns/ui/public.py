@@ -68,6 +68,9 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(widgets.plain(page.title))
     st.markdown(f"**{widgets.plain(page.purpose)}**")
+    if (names := reads.campaign_credits(page.slug) if not preview else None) is not None:
+        with_names = f", with {', '.join(names[1:])}" if names[1:] else ""
+        st.caption(widgets.plain(f"Proposed by {names[0]}{with_names}."))
     if preview:
         render_count(page)
     else:

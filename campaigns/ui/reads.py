@@ -12,6 +12,7 @@ import streamlit as st
 from campaigns.catalog import listing
 from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
+from campaigns.proposals import sponsoring
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import moderation
@@ -54,6 +55,18 @@ def _public_comments(url: str, slug: str) -> list[moderation.PublicComment]:
 
 def public_comments(slug: str) -> list[moderation.PublicComment]:
     return _public_comments(get_settings().effective_database_url, slug)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _campaign_credits(url: str, slug: str) -> list[str] | None:
+    with access.reading() as session:
+        campaign = listing.get_public_campaign(session=session, slug=slug)
+        return sponsoring.credits(session=session, campaign_id=campaign.id or 0)
+
+
+def campaign_credits(slug: str) -> list[str] | None:
+    """Who proposed a campaign members started, and its co-sponsors who agreed to be named (None: not proposed)."""
+    return _campaign_credits(get_settings().effective_database_url, slug)
 
 
 def region_scheme(scheme_id: str) -> RegionScheme:
