@@ -6,7 +6,8 @@ screen says the same to everyone (it never tells whether an address sponsors, or
 of a refused address is emailed why, at most once a day. A pending co-sponsor offering again gets a fresh link
 (at most every ``confirmation.RESEND_MINUTES``, ``confirmation.MAX_SENDS`` times), as signers do.
 
-**The link** works once, for ``RALLY_CONFIRM_LINK_DAYS``, while the proposal gathers co-sponsors. Confirming locks
+**The link** works once, for ``RALLY_CONFIRM_LINK_DAYS``, until the proposal is decided or expires (a link sent
+while it gathered still counts once it is in review). Confirming locks
 the proposal row first, so of two co-sponsors confirming at once the second sees the first: the one that makes
 ``RALLY_PROPOSAL_COSPONSORS`` moves the proposal to the organizers' queue, once.
 """
@@ -31,6 +32,10 @@ from campaigns.signatures.confirmation import MAX_SENDS, RESEND_MINUTES
 
 _S = ProposalSponsor.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _P = Proposal.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
+
+
+# A link sent while the proposal gathered still counts once it is in review (more co-sponsors, never a second move).
+CONFIRMABLE = (ProposalStatus.gathering.value, ProposalStatus.in_review.value, ProposalStatus.changes_requested.value)
 
 
 class SponsorLinkRefused(RallyError):
@@ -219,14 +224,14 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Spo
             .values(confirmed_at=now)
             .returning(_S.c.id)
         ).first()
-        if effective_status(proposal, now) == ProposalStatus.gathering.value
+        if effective_status(proposal, now) in CONFIRMABLE
         else None
     )
     if claimed is None:
         if row.confirmed_at is not None:
             raise AlreadySponsoring(f"You co-sponsor “{proposal.title}” already, and you count once. Thank you!")
         status = effective_status(proposal, now)
-        if status != ProposalStatus.gathering.value:
+        if status not in CONFIRMABLE:
             raise SponsorLinkRefused(_closed_message(status))
         days = get_settings().confirm_link_days
         raise SponsorLinkRefused(f"This link has expired: links work for {days} days. Offer again for a new one.")
