@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
-from campaigns.core.models import Proposal, ProposalMessage, ProposalSponsor, ProposalStatus, utcnow
+from campaigns.core.models import Campaign, Proposal, ProposalMessage, ProposalSponsor, ProposalStatus, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.tokens import hash_token, new_token
 from campaigns.core.validation import clean_email, clean_name, clean_text
@@ -178,7 +178,7 @@ class OwnView:
     share_url: str
     expires_at: datetime
     decline_reason: str | None
-    campaign_id: int | None
+    campaign_slug: str | None  # once published: the campaign it became
     thread: list[ThreadEntry]
 
     @property
@@ -227,7 +227,7 @@ def own_view(*, session: Session, token: str, now: datetime | None = None) -> Ow
         share_url=mails.sponsor_url(proposal.public_id),
         expires_at=proposal.expires_at,
         decline_reason=proposal.decline_reason,
-        campaign_id=proposal.campaign_id,
+        campaign_slug=session.get(Campaign, proposal.campaign_id).slug if proposal.campaign_id else None,  # type: ignore[union-attr]  # the campaign exists: its row's deletion clears campaign_id
         thread=thread(session=session, proposal_id=pid),
     )
 

@@ -275,7 +275,7 @@ def test_ask_for_changes_edit_publish_and_the_credits(engine, mailbox):
             "Sponsor 2",
             "Sponsor 4",
         ]
-        assert drafting.own_view(session=session, token=token).campaign_id == campaign.id
+        assert drafting.own_view(session=session, token=token).campaign_slug == campaign.slug
         actions = set(session.execute(select(AuditEntry.action)).scalars())
         other = session.execute(select(Campaign.id).where(Campaign.id != campaign.id)).first()
     assert {"proposal.ask_changes", "proposal.publish", "campaign.create", "campaign.publish"} <= actions
