@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -160,13 +161,21 @@ def decline(
     )
 
 
+def _one_paragraph(text: str) -> str:
+    """Blank lines dropped: the campaign page shows its purpose as one (bold) paragraph, line breaks kept."""
+    return re.sub(r"\n\s*\n+", "\n", text.strip())
+
+
 def publish(
     *, session: Session, proposal_id: int, actor: Actor, goal: int = DEFAULT_GOAL, now: datetime | None = None
 ) -> Campaign:
     """The proposal becomes an ordinary published campaign (every campaign rule checked), its proposer told."""
     now = now or utcnow()
     proposal = _decidable(session, proposal_id, "publish")
-    purpose = f"{proposal.purpose}\n\nWhat we ask: {proposal.ask}\n\nOf whom: {proposal.target}"
+    purpose = "\n".join(
+        _one_paragraph(part)
+        for part in (proposal.purpose, f"What we ask: {proposal.ask}", f"Of whom: {proposal.target}")
+    )
     campaign = listing.create_campaign(
         session=session,
         campaign_create=CampaignCreate(
