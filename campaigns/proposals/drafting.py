@@ -3,7 +3,8 @@
 Anyone may propose from the public pages. Nothing can be co-sponsored until the proposer opens the link emailed
 to them (:func:`confirm_own`): it proves the mailbox, moves the proposal to *gathering*, and stays their way back
 to it (only its SHA-256 is stored). The text is plain text: hostile markdown or HTML is kept and shown as typed.
-A proposal has ``RALLY_PROPOSAL_DAYS`` from the day it was made to find its co-sponsors (``expiry``).
+A proposal has ``RALLY_PROPOSAL_DAYS`` from the day it was made to find its co-sponsors (``expiry``). One mailbox
+proposes at most :data:`PER_MAILBOX_PER_DAY` campaigns in 24 hours (each proposal emails the address typed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ PURPOSE_MAX = 1000
 ASK_MAX = 600
 TARGET_MAX = 200  # all four fit a campaign's purpose (2,000 characters) once published
 NOTE_MAX = 2000
+PER_MAILBOX_PER_DAY = 3  # proposals from one mailbox in 24 hours: each emails that address, so it is bounded
 
 _P = Proposal.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
@@ -105,6 +107,11 @@ def propose(*, session: Session, text: ProposalText, proposer: ProposerInput, no
         email, canonical = clean_email(proposer.email)
     except InvalidInput as exc:
         errors.update(exc.errors)
+    if not errors and _recent_from(session, canonical, now) >= PER_MAILBOX_PER_DAY:
+        errors["email"] = (
+            f"This address has proposed {PER_MAILBOX_PER_DAY} campaigns in the last 24 hours, the most we take. "
+            "Please wait a day, or ask the organizers."
+        )
     if errors:
         raise InvalidInput(errors)
     token = new_token()
@@ -129,6 +136,16 @@ def propose(*, session: Session, text: ProposalText, proposer: ProposerInput, no
     session.flush()
     mails.queue_own_link(session=session, proposal=proposal, token=token, now=now)
     return int(proposal.id or 0)
+
+
+def _recent_from(session: Session, canonical: str, now: datetime) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(Proposal)
+            .where(col(Proposal.proposer_canonical) == canonical, col(Proposal.created_at) > now - timedelta(days=1))
+        ).scalar_one()
+    )
 
 
 def effective_status(proposal: Proposal, now: datetime | None = None) -> str:

@@ -59,6 +59,7 @@ class SponsorPage:
     open: bool
     confirmed: int
     needed: int
+    closed_reason: str | None  # why it takes no co-sponsors now (None while open)
 
 
 def _find(session: Session, public_id: str, *, lock: bool = False) -> Proposal:
@@ -69,7 +70,7 @@ def _find(session: Session, public_id: str, *, lock: bool = False) -> Proposal:
     return found
 
 
-def _closed_message(status: str) -> str:
+def closed_message(status: str) -> str:
     reviewing = "This proposal has all its co-sponsors: the organizers are reviewing it."
     return {
         ProposalStatus.in_review.value: reviewing,
@@ -89,6 +90,7 @@ def sponsor_page(*, session: Session, public_id: str, now: datetime | None = Non
         open=status == ProposalStatus.gathering.value,
         confirmed=confirmed_count(session=session, proposal_id=int(proposal.id or 0)),
         needed=proposal.sponsors_needed,
+        closed_reason=None if status == ProposalStatus.gathering.value else closed_message(status),
     )
 
 
@@ -102,7 +104,7 @@ def offer(
     proposal = _find(session, public_id)
     status = effective_status(proposal, now)
     if status != ProposalStatus.gathering.value:
-        raise NotGathering(_closed_message(status))
+        raise NotGathering(closed_message(status))
     pid = int(proposal.id or 0)
     if canonical == proposal.proposer_canonical:
         reason = "You proposed it, so you can't co-sponsor it too: co-sponsors are other people."
@@ -232,7 +234,7 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Spo
             raise AlreadySponsoring(f"You co-sponsor “{proposal.title}” already, and you count once. Thank you!")
         status = effective_status(proposal, now)
         if status not in CONFIRMABLE:
-            raise SponsorLinkRefused(_closed_message(status))
+            raise SponsorLinkRefused(closed_message(status))
         days = get_settings().confirm_link_days
         raise SponsorLinkRefused(f"This link has expired: links work for {days} days. Offer again for a new one.")
     pid = int(proposal.id or 0)

@@ -197,7 +197,7 @@ def render_sponsor() -> None:
         elif page.open:
             _sponsor_form(public_id)
         else:
-            st.info("This proposal takes no co-sponsors now.")
+            st.info(page.closed_reason or "This proposal takes no co-sponsors now.")
     widgets.public_footer()
 
 

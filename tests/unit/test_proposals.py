@@ -315,3 +315,29 @@ def test_declined_proposals_are_public_only_when_the_organizer_chooses(engine, m
         )
     offer_after = sponsor_rows(engine, shown)
     assert len(offer_after) == 5
+
+
+def test_one_mailbox_proposes_at_most_three_campaigns_a_day(engine, mailbox):
+    proposer = drafting.ProposerInput(full_name="Maria Lopez", email="Maria@Example.org", credit=False)
+    for _ in range(drafting.PER_MAILBOX_PER_DAY):
+        run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer))
+    with pytest.raises(InvalidInput, match="in the last 24 hours") as caught:
+        run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer))
+    assert set(caught.value.errors) == {"email"}
+    tomorrow = utcnow() + timedelta(days=1, minutes=1)
+    run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer, now=tomorrow))
+
+
+def test_the_share_link_says_why_it_takes_no_co_sponsors(engine, mailbox):
+    pid, _ = propose(engine, mailbox)
+    with read_session(engine) as session:
+        page = sponsoring.sponsor_page(session=session, public_id=public_id(engine, pid))
+    assert (page.open, page.closed_reason, page.confirmed, page.needed) == (True, None, 0, 5)
+    gather(engine, mailbox, pid)
+    with read_session(engine) as session:
+        page = sponsoring.sponsor_page(session=session, public_id=public_id(engine, pid))
+        with pytest.raises(NotFound):
+            sponsoring.sponsor_page(session=session, public_id="nothing")
+    assert not page.open and "reviewing it" in page.closed_reason
+    with pytest.raises(sponsoring.NotGathering, match="reviewing it"):
+        offer(engine, pid, "late@example.org")
