@@ -233,6 +233,12 @@ def text_of(proposal: Proposal) -> ProposalText:
     return ProposalText(proposal.title, proposal.purpose, proposal.ask, proposal.target, proposal.region_scheme)
 
 
+def campaign_slug(*, session: Session, campaign_id: int | None) -> str | None:
+    """The link name of the campaign a proposal became (None before it is published, or once it is deleted)."""
+    campaign = session.get(Campaign, campaign_id) if campaign_id else None
+    return campaign.slug if campaign else None
+
+
 def own_view(*, session: Session, token: str, now: datetime | None = None) -> OwnView:
     proposal = by_own_token(session=session, token=token)
     pid = int(proposal.id or 0)
@@ -244,7 +250,7 @@ def own_view(*, session: Session, token: str, now: datetime | None = None) -> Ow
         share_url=mails.sponsor_url(proposal.public_id),
         expires_at=proposal.expires_at,
         decline_reason=proposal.decline_reason,
-        campaign_slug=session.get(Campaign, proposal.campaign_id).slug if proposal.campaign_id else None,  # type: ignore[union-attr]  # the campaign exists: its row's deletion clears campaign_id
+        campaign_slug=campaign_slug(session=session, campaign_id=proposal.campaign_id),
         thread=thread(session=session, proposal_id=pid),
     )
 

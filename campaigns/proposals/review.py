@@ -55,7 +55,7 @@ class QueueItem:
     created_at: datetime
     decline_reason: str | None
     decline_public: bool
-    campaign_id: int | None
+    campaign_slug: str | None  # once published
     thread: list[ThreadEntry]
 
 
@@ -82,7 +82,7 @@ def queue(*, session: Session, now: datetime | None = None) -> list[QueueItem]:
                 created_at=p.created_at,
                 decline_reason=p.decline_reason,
                 decline_public=p.decline_public,
-                campaign_id=p.campaign_id,
+                campaign_slug=drafting.campaign_slug(session=session, campaign_id=p.campaign_id),
                 thread=drafting.thread(session=session, proposal_id=pid, proposer_label="Proposer"),
             )
         )

@@ -52,6 +52,8 @@ def _render_item(item: review.QueueItem, actor: Actor) -> None:
         st.text(item.text.ask)
         st.markdown("**Of whom**")
         st.text(f"{item.text.target}  (regions: {item.text.region_scheme})")
+        if item.campaign_slug:
+            st.markdown(f"[Open the campaign](/?campaign={item.campaign_slug})")
         if item.decline_reason:
             st.markdown("**Declined because**" + (" (shown publicly)" if item.decline_public else ""))
             st.text(item.decline_reason)
