@@ -2,8 +2,9 @@
 
 - **Publish**: the proposal becomes an ordinary campaign (``catalog.listing.create_campaign`` and
   ``catalog.lifecycle.publish_campaign``, so every campaign rule holds), the proposer and the co-sponsors who
-  agreed credited on its page (``sponsoring.credits``). Its purpose holds the proposal's purpose, what it asks
-  and of whom, as plain text (the campaign page never renders it as markdown); organizers may edit it later.
+  agreed credited on its page (``sponsoring.credits``); the proposer and each co-sponsor are emailed its link.
+  Its purpose holds the proposal's purpose, what it asks and of whom, as plain text (the campaign page never
+  renders it as markdown); organizers may edit it later.
 - **Ask for changes**, with a message: the proposer edits through their link and it comes back to the queue.
 - **Decline**, with a reason the proposer is emailed and, if the organizer chooses, shown publicly with the
   proposal's title (:func:`declined_publicly`).
@@ -22,7 +23,7 @@ from campaigns.catalog import lifecycle, listing
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import NotFound
-from campaigns.core.models import Campaign, CampaignCreate, Proposal, ProposalStatus, utcnow
+from campaigns.core.models import Campaign, CampaignCreate, Proposal, ProposalSponsor, ProposalStatus, utcnow
 from campaigns.core.validation import clean_text
 from campaigns.proposals import drafting, mails
 from campaigns.proposals.drafting import ProposalRefused, ThreadEntry
@@ -207,6 +208,7 @@ def publish(
         ),
         now=now,
     )
+    _tell_sponsors(session, proposal, links.share_url(campaign.slug), now)
     audit.record(
         session=session,
         actor=actor,
@@ -216,6 +218,31 @@ def publish(
         proposal_id=proposal_id,
     )
     return campaign
+
+
+def _tell_sponsors(session: Session, proposal: Proposal, url: str, now: datetime) -> None:
+    """Each confirmed co-sponsor hears that the proposal they backed is a campaign now (one email each)."""
+    rows = session.execute(
+        select(ProposalSponsor).where(
+            col(ProposalSponsor.proposal_id) == proposal.id, col(ProposalSponsor.confirmed_at).is_not(None)
+        )
+    ).scalars()
+    for sponsor in rows:
+        mails.queue(
+            session=session,
+            kind="proposal-published",
+            to=sponsor.email,
+            name=sponsor.full_name,
+            canonical=sponsor.email_canonical,
+            subject=f"The proposal you co-sponsored is a campaign now: {proposal.title}",
+            body=(
+                f"Hello {sponsor.full_name},\n\nThe organizers published “{proposal.title}”, which you "
+                f"co-sponsored: it is a campaign now, taking signatures at\n\n{url}\n\n"
+                "Co-sponsoring is not signing: sign it there to count, and share it."
+            ),
+            key=f"proposal-published:{proposal.id}:sponsor:{sponsor.id}",
+            now=now,
+        )
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ def propose_and_publish(
             staff.get_by_text("Done: 1st to 9th.").wait_for()
             staff.get_by_role("button", name="Publish as a campaign").click()
             staff.get_by_text("Published “Bike lanes on Main Street”: it is a campaign now.").wait_for()
-            published = _mail_for(handler, PROPOSER, 9)
+            published = _mail_for(handler, PROPOSER, 14)  # the proposer's, and one to each co-sponsor
             slug = re.search(r"\?campaign=([a-z0-9-]+)", _content(published)).group(1)
             staff.screenshot(path=str(tmp_path / "queue.png"), full_page=True)
 

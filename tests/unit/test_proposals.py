@@ -282,6 +282,9 @@ def test_ask_for_changes_edit_publish_and_the_credits(engine, mailbox):
     assert other is None
     [published] = [e for e in mail_to(mailbox, "maria@example.org") if "campaign now" in subject(e)]
     assert f"{PUBLIC}/?campaign={campaign.slug}" in body(published)
+    for i in range(5):  # every confirmed co-sponsor hears of it, named or not
+        [told] = [e for e in mail_to(mailbox, f"sponsor{i}@example.org") if "campaign now" in subject(e)]
+        assert f"{PUBLIC}/?campaign={campaign.slug}" in body(told)
 
 
 def test_a_proposer_who_did_not_agree_is_not_named(engine, mailbox):
