@@ -14,7 +14,7 @@ from campaigns.core.models import ProposalStatus
 from campaigns.core.settings import get_settings
 from campaigns.proposals import drafting, mails, review, sponsoring
 from campaigns.regions import lookup
-from campaigns.ui import access, errors, widgets
+from campaigns.ui import access, errors, share, widgets
 
 PROPOSE_PATH = "propose"
 OWN_PATH = mails.OWN_PATH
@@ -134,7 +134,13 @@ def _render_own(view: drafting.OwnView, token: str) -> None:
     if view.status == ProposalStatus.gathering.value:
         st.progress(min(1.0, view.confirmed / max(1, view.needed)), text=view.progress)
         st.markdown("Share this link with the people who co-sponsor it; each confirms by email:")
-        st.code(view.share_url, language=None)
+        share.render_copy_box(
+            view.share_url,
+            label="Co-sponsor link",
+            key="cosponsor-link",
+            button="Copy co-sponsor link",
+            copied="Co-sponsor link copied: send it to the people who back your proposal.",
+        )
         st.caption(f"It has until {widgets.local_time(view.expires_at):%d %b %Y} to find them.")
     else:
         st.caption(view.progress)

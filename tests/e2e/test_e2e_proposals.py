@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from campaigns.core.db import read_session
 from campaigns.core.models import Proposal
+from tests.support.accessibility import violations
 from tests.support.browser import E2E, browser_page, log_in
 from tests.support.factories import PASSWORD, make_user
 from tests.support.mail import CollectMail, smtp_environment, wait_for_mail
@@ -81,6 +82,7 @@ def propose_and_publish(
         expect(page.get_by_role("link", name="Propose a campaign")).to_have_attribute("href", "/propose")
         page.goto(f"{server.url}/propose")
         page.get_by_role("heading", name="Propose a campaign").wait_for()
+        found = {"propose": violations(page)}
         page.get_by_role("textbox", name="Title").fill("Bike lanes on Main Street")
         page.get_by_role("textbox", name="Purpose: why this matters").fill(HOSTILE)
         page.get_by_role("textbox", name="What it asks for").fill("Build protected bike lanes.")
@@ -100,12 +102,15 @@ def propose_and_publish(
         expect(page.get_by_test_id("stProgress")).to_contain_text("0 of 5 co-sponsors")
         page.get_by_text(HOSTILE, exact=True).wait_for()  # shown as typed: no bold, no link
         assert page.locator("a[href='https://evil.example']").count() == 0
-        share = page.get_by_test_id("stCode").inner_text().strip()
+        found["your proposal"] = violations(page)
+        share = page.get_by_role("textbox", name="Co-sponsor link").input_value()
         assert "/cosponsor?p=" in share
 
         for i in range(5):
             page.goto(share)
             page.get_by_role("heading", name="Bike lanes on Main Street").wait_for()
+            if i == 0:
+                found["co-sponsor"] = violations(page)
             page.get_by_role("textbox", name="Your name").fill(f"Sponsor {i}")
             page.get_by_role("textbox", name="Email", exact=True).fill(f"sponsor{i}@example.org")
             if i % 2 == 0:  # 0, 2 and 4 agree to be named
@@ -125,6 +130,7 @@ def propose_and_publish(
             staff.goto(f"{server.url}/proposals")
             staff.get_by_role("heading", name="Bike lanes on Main Street").wait_for()
             staff.get_by_text("5 of 5 co-sponsors", exact=False).wait_for()
+            found["proposals queue"] = violations(staff)
             staff.get_by_role("tab", name="Ask for changes").click()
             staff.get_by_role("textbox", name="What should change?").fill("Please name the street section.")
             staff.get_by_role("button", name="Ask for changes").click()
@@ -154,6 +160,7 @@ def propose_and_publish(
         expect(page.get_by_text("Sponsor 1")).to_have_count(0)
         page.get_by_text("What we ask: Build protected bike lanes from 1st to 9th.", exact=False).wait_for()
         page.screenshot(path=str(tmp_path / "campaign.png"), full_page=True)
+    assert found == {name: [] for name in found}  # axe-core: no serious or critical violation
     return Published(slug=slug, organizer_email=ORGANIZER, proposer_link=own)
 
 
