@@ -59,6 +59,8 @@ def queue(
 
 def to_proposer(*, session: Session, proposal: Proposal, kind: str, subject: str, body: str, now: datetime) -> None:
     """An email to the proposer about their proposal (one per kind and moment)."""
+    if not proposal.proposer_email:
+        return  # the proposer erased their data: no address is left to write to
     queue(
         session=session,
         kind=kind,

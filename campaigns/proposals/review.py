@@ -224,7 +224,9 @@ def _tell_sponsors(session: Session, proposal: Proposal, url: str, now: datetime
     """Each confirmed co-sponsor hears that the proposal they backed is a campaign now (one email each)."""
     rows = session.execute(
         select(ProposalSponsor).where(
-            col(ProposalSponsor.proposal_id) == proposal.id, col(ProposalSponsor.confirmed_at).is_not(None)
+            col(ProposalSponsor.proposal_id) == proposal.id,
+            col(ProposalSponsor.confirmed_at).is_not(None),
+            col(ProposalSponsor.email) != "",  # erased: no address left
         )
     ).scalars()
     for sponsor in rows:

@@ -344,3 +344,40 @@ def test_the_share_link_says_why_it_takes_no_co_sponsors(engine, mailbox):
     assert not page.open and "reviewing it" in page.closed_reason
     with pytest.raises(sponsoring.NotGathering, match="reviewing it"):
         offer(engine, pid, "late@example.org")
+
+
+def test_erasing_a_mailbox_forgets_it_in_every_proposal_and_progress_stays(engine, mailbox):
+    from campaigns.proposals import privacy
+
+    pid, token = propose(engine, mailbox)
+    gather(engine, mailbox, pid)
+    with read_session(engine) as session:
+        held = privacy.held_about(session=session, email_canonical="sponsor0@example.org")
+        assert held == privacy.MailboxProposals(proposed=[], sponsored=["Bike lanes on Main Street"])
+    assert run_write(engine, lambda s: privacy.erase_mailbox(session=s, email_canonical="sponsor0@example.org")) == 1
+    assert run_write(engine, lambda s: privacy.erase_mailbox(session=s, email_canonical="maria@example.org")) == 1
+    with read_session(engine) as session:
+        proposal = session.get(Proposal, pid)
+        assert (proposal.proposer_name, proposal.proposer_email) == ("a member", "")
+        assert drafting.confirmed_count(session=session, proposal_id=pid) == 5  # progress stays true
+        assert privacy.held_about(session=session, email_canonical="sponsor0@example.org").sponsored == []
+        with pytest.raises(drafting.ProposalNotFound):  # the proposer's old link stops working
+            drafting.own_view(session=session, token=token)
+    campaign = run_write(engine, lambda s: review.publish(session=s, proposal_id=pid, actor=CLI))  # no email to nobody
+    with read_session(engine) as session:
+        assert sponsoring.credits(session=session, campaign_id=campaign.id) == [
+            "a member",
+            "Sponsor 1",
+            "Sponsor 2",
+            "Sponsor 3",
+            "Sponsor 4",
+        ]
+
+
+def test_a_supporters_erasure_forgets_them_in_proposals_too(engine, mailbox):
+    from campaigns.people import supporter_erasure
+
+    pid, _ = propose(engine, mailbox)
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="maria@example.org"))
+    with read_session(engine) as session:
+        assert session.get(Proposal, pid).proposer_email == ""
