@@ -79,6 +79,10 @@ class Settings:
     # unconfirmed signer gets one reminder (0: no reminder).
     confirm_link_days: int = 7
     confirm_reminder_hours: int = 48
+    # Members' proposals: the confirmed co-sponsors (distinct mailboxes, never the proposer) a proposal needs to
+    # reach the organizers' queue, and the days it has to find them before it expires.
+    proposal_cosponsors: int = 5
+    proposal_days: int = 30
     # Flood control: sign-ons from one client address to one campaign beyond these are held for review
     # (stored as flagged, not counted; the signer is not told). 0: no limit.
     sign_limit_per_minute: int = 5
@@ -114,6 +118,8 @@ _AT_LEAST_ONE = {
     "mail_per_minute",
     "mail_max_attempts",
     "confirm_link_days",
+    "proposal_cosponsors",
+    "proposal_days",
 }
 
 

@@ -24,6 +24,7 @@ from campaigns.core import audit, outbox
 from campaigns.core.models import Letter, Outreach, Signature, SupporterToken, utcnow
 from campaigns.people.supporter_data import SUPPORTER, withdraw_locked
 from campaigns.people.supporter_links import PURPOSE
+from campaigns.proposals import privacy
 
 ERASED_PREFIX = "erased:"
 
@@ -121,6 +122,7 @@ def erase_my_data(
             delete(_TOKENS).where(_TOKENS.c.email_canonical == email_canonical, _TOKENS.c.purpose == PURPOSE)
         )
         outbox.forget_signatures(session=session, signature_ids=[], recipient_canonical=email_canonical)
+        privacy.erase_mailbox(session=session, email_canonical=email_canonical)  # proposals and co-sponsorships
     audit.record(
         session=session, actor=SUPPORTER, action="supporter.erase", at=now, signatures=erased, withdrawn=withdrawn
     )

@@ -21,6 +21,8 @@ from campaigns.ui import (
     organize,
     organize_parts,
     paper,
+    proposal_queue,
+    proposals,
     public,
     review,
 )
@@ -32,6 +34,7 @@ PUBLIC: list[PageSpec] = [
     (public.render, "Campaigns", "campaigns", ":material/campaign:"),
     (dashboard.render, "Live dashboard", "dashboard", ":material/monitoring:"),
     (my_data.render, "Your data", "my-data", ":material/shield_person:"),
+    (proposals.render_propose, "Propose a campaign", proposals.PROPOSE_PATH, ":material/lightbulb:"),
 ]
 ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
     "organizer": (
@@ -40,6 +43,7 @@ ROLE_PAGES: dict[str, tuple[str, list[PageSpec]]] = {
             (organize.render_overview, "Overview", "overview", ":material/dashboard:"),
             (organize.render_editor, "Campaign editor", "editor", ":material/edit:"),
             (moderation.render, "Comments to review", moderation.URL_PATH, ":material/forum:"),
+            (proposal_queue.render, "Proposals", proposal_queue.URL_PATH, ":material/lightbulb:"),
             (organize_parts.render_regions, "Region schemes", "regions", ":material/map:"),
             (paper.render, "Paper signatures", "paper", ":material/upload_file:"),
             (review.render_review, "Review signatures", "review", ":material/fact_check:"),
@@ -74,6 +78,10 @@ ACCOUNT: list[PageSpec] = [
 HIDDEN: list[PageSpec] = [
     (embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:"),
     (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),
+    (proposals.render_own, "Your proposal", proposals.OWN_PATH, ":material/lightbulb:"),
+    (proposals.render_sponsor, "Co-sponsor a proposal", proposals.SPONSOR_PATH, ":material/group_add:"),
+    (proposals.render_sponsor_confirm, "Confirm you co-sponsor", proposals.SPONSOR_CONFIRM_PATH, ":material/verified:"),
+    (proposals.render_declined, "Declined proposals", proposals.DECLINED_PATH, ":material/block:"),
 ]
 
 

@@ -70,6 +70,9 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     st.title(widgets.plain(page.title))
     outcomes.render_banner(page, preview=preview)
     st.markdown(f"**{widgets.plain(page.purpose)}**")
+    if (names := reads.campaign_credits(page.slug) if not preview else None) is not None:
+        with_names = f", with {', '.join(names[1:])}" if names[1:] else ""
+        st.caption(widgets.plain(f"Proposed by {names[0]}{with_names}."))
     if preview:
         render_count(page)
     else:

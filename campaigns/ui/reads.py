@@ -14,6 +14,7 @@ from campaigns.catalog import listing
 from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
 from campaigns.outcomes import results
+from campaigns.proposals import sponsoring
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import wall
@@ -78,6 +79,18 @@ def _victories(url: str) -> list[results.Victory]:
 
 def victories() -> list[results.Victory]:
     return _victories(get_settings().effective_database_url)
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _campaign_credits(url: str, slug: str) -> list[str] | None:
+    with access.reading() as session:
+        campaign = listing.get_public_campaign(session=session, slug=slug)
+        return sponsoring.credits(session=session, campaign_id=campaign.id or 0)
+
+
+def campaign_credits(slug: str) -> list[str] | None:
+    """Who proposed a campaign members started, and its co-sponsors who agreed to be named (None: not proposed)."""
+    return _campaign_credits(get_settings().effective_database_url, slug)
 
 
 def region_scheme(scheme_id: str) -> RegionScheme:

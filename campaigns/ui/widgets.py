@@ -197,8 +197,8 @@ def campaign_choices(campaigns: Sequence[Campaign], empty: str) -> dict[str, str
 
 
 def public_footer() -> None:
-    """The public pages' footer: supporters' own data, and the staff log-in."""
-    st.caption("[Your data](/my-data) · [Staff log-in](/auth/login)")
+    """The public pages' footer: supporters' own data, proposing a campaign, and the staff log-in."""
+    st.caption("[Your data](/my-data) · [Propose a campaign](/propose) · [Staff log-in](/auth/login)")
 
 
 def file_upload(

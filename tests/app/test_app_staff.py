@@ -98,8 +98,8 @@ def test_navigation_offers_each_person_only_their_pages():
     def paths(actor):
         return {spec[2] for specs in navigation.page_specs(actor).values() for spec in specs}
 
-    assert paths(None) == {"campaigns", "dashboard", "my-data"}
-    public = {"campaigns", "dashboard", "my-data", "account", "password"}
+    assert paths(None) == {"campaigns", "dashboard", "my-data", "propose"}
+    public = {"campaigns", "dashboard", "my-data", "propose", "account", "password"}
     assert paths(Actor(1, "o@example.org", frozenset({"coordinator"}))) == public | {
         spec[2] for spec in navigation.ROLE_PAGES.get("coordinator", ("", []))[1]
     }

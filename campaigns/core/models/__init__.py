@@ -25,6 +25,7 @@ from campaigns.core.models.custom_region import CustomRegion, CustomRegionScheme
 from campaigns.core.models.letter import Letter, LetterView
 from campaigns.core.models.outbox_message import OutboxMessage, OutboxStatus
 from campaigns.core.models.outreach import DeliveryView, Outreach, OutreachChannel, OutreachStatus
+from campaigns.core.models.proposal import Proposal, ProposalMessage, ProposalSponsor, ProposalStatus
 from campaigns.core.models.sign_rule import SignRule, SignRuleAction, SignRuleKind
 from campaigns.core.models.signature import CommentStatus, Signature, SignatureSource, SignatureStatus, SignatureView
 from campaigns.core.models.supporter_token import SupporterToken
@@ -58,6 +59,10 @@ __all__ = [
     "Outreach",
     "OutreachChannel",
     "OutreachStatus",
+    "Proposal",
+    "ProposalMessage",
+    "ProposalSponsor",
+    "ProposalStatus",
     "RegionCount",
     "RegionDayCount",
     "Role",

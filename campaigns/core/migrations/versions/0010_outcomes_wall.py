@@ -1,7 +1,7 @@
 """outcomes: target responses, a campaign's outcome and response threshold, the comment wall
 
 Revision ID: 0010_outcomes
-Revises: 0006
+Revises: 0009_proposals
 Create Date: 2026-12-07
 
 - ``target_response``: what a campaign's target answered (plain text, the day, a link to the document, never
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_outcomes"
-down_revision: str | None = "0006"
+down_revision: str | None = "0009_proposals"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

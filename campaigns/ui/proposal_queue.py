@@ -1,0 +1,99 @@
+"""Organizers' proposals queue: members' proposals, in review first, each with its text, co-sponsors and thread,
+and the three decisions (campaigns.proposals.review): publish, ask for changes, decline (optionally in public)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from campaigns.core.audit import Actor
+from campaigns.core.models import ProposalStatus
+from campaigns.proposals import review
+from campaigns.ui import access, errors, reads, widgets
+from campaigns.ui.proposals import STATUS_WORDS
+
+URL_PATH = "proposals"
+_DONE = "proposal-queue-done"
+
+
+def render() -> None:
+    actor = access.require("organizer")
+    st.title("Proposals")
+    st.caption(
+        "Campaigns members proposed, once their co-sponsors confirmed: in review first. Publishing makes an "
+        "ordinary published campaign, naming the proposer and co-sponsors who agreed."
+    )
+    done = st.session_state.pop(_DONE, None)
+    if done:
+        st.success(done, icon=":material/check_circle:")
+    with errors.friendly_errors():
+        with access.reading() as session:
+            items = review.queue(session=session)
+        if not items:
+            st.info("No proposals yet. Members propose campaigns from the public pages (“Propose a campaign”).")
+        for item in items:
+            _render_item(item, actor)
+
+
+def _render_item(item: review.QueueItem, actor: Actor) -> None:
+    with st.container(border=True):
+        st.subheader(widgets.plain(item.text.title), anchor=False)
+        st.caption(
+            widgets.plain(
+                f"{STATUS_WORDS.get(item.status, item.status).capitalize()} · {item.confirmed} of {item.needed} "
+                f"co-sponsors · proposed {widgets.local_time(item.created_at):%d %b %Y}"
+            )
+        )
+        st.text(f"Proposer: {item.proposer_name} <{item.proposer_email}>")
+        st.text(item.text.purpose)
+        st.markdown("**What it asks for**")
+        st.text(item.text.ask)
+        st.markdown("**Of whom**")
+        st.text(f"{item.text.target}  (regions: {item.text.region_scheme})")
+        if item.campaign_slug:
+            st.markdown(f"[Open the campaign](/?campaign={item.campaign_slug})")
+        if item.decline_reason:
+            st.markdown("**Declined because**" + (" (shown publicly)" if item.decline_public else ""))
+            st.text(item.decline_reason)
+        for entry in item.thread:
+            st.caption(f"{entry.author} · {widgets.local_time(entry.at):%d %b %Y %H:%M}")
+            st.text(entry.body)
+        if item.status == ProposalStatus.in_review.value:
+            _decisions(item, actor)
+
+
+def _decisions(item: review.QueueItem, actor: Actor) -> None:
+    publish_tab, changes_tab, decline_tab = st.tabs(["Publish", "Ask for changes", "Decline"])
+    with publish_tab, st.form(f"publish-{item.id}"):
+        goal = st.number_input("Goal (signatures)", min_value=1, value=review.DEFAULT_GOAL, step=100)
+        if st.form_submit_button("Publish as a campaign", type="primary"):
+            _act(
+                lambda s: review.publish(session=s, proposal_id=item.id, actor=actor, goal=int(goal)),
+                f"Published “{item.text.title}”: it is a campaign now.",
+            )
+    with changes_tab, st.form(f"changes-{item.id}"):
+        message = st.text_area("What should change? (the proposer reads this)", max_chars=review.MESSAGE_MAX)
+        if st.form_submit_button("Ask for changes"):
+            _act(
+                lambda s: review.ask_changes(session=s, proposal_id=item.id, message=message, actor=actor),
+                "Sent: the proposer was asked for changes.",
+            )
+    with decline_tab, st.form(f"decline-{item.id}"):
+        reason = st.text_area("Reason (the proposer reads this)", max_chars=review.MESSAGE_MAX)
+        public = st.checkbox("Show the title and this reason on the public list of declined proposals")
+        if st.form_submit_button("Decline"):
+            _act(
+                lambda s: review.decline(session=s, proposal_id=item.id, reason=reason, public=public, actor=actor),
+                "Declined: the proposer was told why.",
+            )
+
+
+def _act(work: Callable[[Any], object], done: str) -> None:
+    with errors.shown(each_field=True) as failed:
+        access.write(work)
+    if not failed:
+        reads.forget_public_reads()  # a published proposal is on the campaign list at once
+        st.session_state[_DONE] = done
+        st.rerun()
