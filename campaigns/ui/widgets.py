@@ -24,9 +24,15 @@ from campaigns.sharing import links
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])")
 
 
+# GitHub-flavoured markdown turns bare addresses into links after escapes are resolved ("https://", "www.",
+# "name@host"), so escaping cannot stop it: an invisible word joiner after the scheme, "www" and "@" does.
+_AUTOLINK = re.compile(r"(?i)(https?(?=:)|ftp(?=:)|mailto(?=:)|xmpp(?=:)|www(?=\.)|@(?=\w))")
+_WORD_JOINER = "\u2060"
+
+
 def plain(text: str) -> str:
     """Escape text so that st.markdown shows it literally (no markdown, links, colors, math, icons)."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + _WORD_JOINER, text))
     return escaped.replace("\n", "  \n")
 
 
