@@ -94,7 +94,9 @@ def answer(
     if question is None:
         raise asking.QuestionNotFound()
     if not asking.is_open(question, now):
-        raise AnswerRefused(f"This question closed on {question.closes_at:%-d %b %Y at %H:%M} UTC: answers are no longer taken.")
+        raise AnswerRefused(
+            f"This question closed on {question.closes_at:%-d %b %Y at %H:%M} UTC: answers are no longer taken."
+        )
     text = clean_free_text(free_text, allowed=question.allow_free_text)
     if option_id is None:
         raise InvalidInput({"option": "Choose one of the options."})
@@ -129,7 +131,13 @@ def answer(
         tally.change_counts(session=session, question_id=question_id, region_code=region_code, changes=[(option_id, 1)])
         return AnswerResult(question_id=question_id, option_id=option_id, replaced=False)
     before = session.execute(
-        select(_ANSWERS.c.id, _ANSWERS.c.option_id, _ANSWERS.c.region_code, _ANSWERS.c.free_text, _ANSWERS.c.free_text_status)
+        select(
+            _ANSWERS.c.id,
+            _ANSWERS.c.option_id,
+            _ANSWERS.c.region_code,
+            _ANSWERS.c.free_text,
+            _ANSWERS.c.free_text_status,
+        )
         .where(_ANSWERS.c.question_id == question_id, _ANSWERS.c.signature_id == signature_id)
         .with_for_update()
     ).one()

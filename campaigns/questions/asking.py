@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
+from campaigns.catalog import listing
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
@@ -180,9 +181,12 @@ def open_question(*, session: Session, campaign_id: int, now: datetime | None = 
     return next((q for q in list_questions(session=session, campaign_id=campaign_id, now=now) if q.is_open), None)
 
 
-def public_question(*, session: Session, campaign_id: int, now: datetime | None = None) -> QuestionView | None:
-    """The newest question whose organizer chose to show its results publicly (None when there is none)."""
-    shown = (q for q in list_questions(session=session, campaign_id=campaign_id, now=now) if q.show_results_public)
+def public_question(*, session: Session, slug: str, now: datetime | None = None) -> QuestionView | None:
+    """The newest question of a public campaign whose organizer chose to show its results (None when none)."""
+    campaign = listing.get_campaign_by_slug(session=session, slug=slug)
+    if campaign is None or campaign.id is None or not listing.is_public(campaign):
+        return None
+    shown = (q for q in list_questions(session=session, campaign_id=campaign.id, now=now) if q.show_results_public)
     return next(shown, None)
 
 
@@ -199,7 +203,11 @@ def close_question(*, session: Session, question_id: int, actor: Actor, now: dat
     ).rowcount
     if changed:
         audit.record(
-            session=session, actor=actor, action="question.close", campaign_id=question.campaign_id, question=question_id
+            session=session,
+            actor=actor,
+            action="question.close",
+            campaign_id=question.campaign_id,
+            question=question_id,
         )
     session.expire(question)
     return get_question(session=session, question_id=question_id, now=now)

@@ -93,9 +93,7 @@ def list_free_text(
     ]
 
 
-def _decide(
-    session: Session, question_id: int, answer_ids: Sequence[int], status: FreeTextStatus, actor: Actor
-) -> int:
+def _decide(session: Session, question_id: int, answer_ids: Sequence[int], status: FreeTextStatus, actor: Actor) -> int:
     ids = sorted({int(i) for i in answer_ids})
     if not ids:
         raise InvalidInput({"answers": "Choose at least one written answer first."})

@@ -36,9 +36,7 @@ def _shard(dialect_name: str) -> int:
     return 0 if dialect_name == "sqlite" else random.randrange(get_settings().count_shards)
 
 
-def change_counts(
-    *, session: Session, question_id: int, region_code: str, changes: Iterable[tuple[int, int]]
-) -> None:
+def change_counts(*, session: Session, question_id: int, region_code: str, changes: Iterable[tuple[int, int]]) -> None:
     """Add each (option id, delta) of ``changes`` to the question's counts for ``region_code``, in the caller's
     transaction. Keys are taken in sorted order, so two transactions never wait on each other's rows in turn."""
     dialect = session.connection().dialect.name

@@ -22,6 +22,7 @@ from campaigns.ui import (
     organize_parts,
     paper,
     public,
+    questions,
     review,
 )
 from campaigns.ui import export as export_page
@@ -74,6 +75,7 @@ ACCOUNT: list[PageSpec] = [
 HIDDEN: list[PageSpec] = [
     (embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:"),
     (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),
+    (questions.render_answer_page, "Your answer", questions.URL_PATH, ":material/how_to_vote:"),
 ]
 
 

@@ -14,7 +14,7 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, organize_parts, organize_steps, public, review, share_kit, widgets
+from campaigns.ui import access, organize_parts, organize_steps, public, questions_organize, review, share_kit, widgets
 from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
@@ -106,8 +106,8 @@ def render_editor() -> None:
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
-    details, targets, letter, preview, status, comments = st.tabs(
-        ["Details", "Targets", "Letter", "Preview", "Status", "Comments"]
+    details, targets, letter, preview, status, comments, asked = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Questions"]
     )
     with details:
         _details_form(actor, campaign)
@@ -121,6 +121,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
+    with asked:
+        questions_organize.render_tab(actor, campaign)
     if campaign.status == CampaignStatus.draft.value:
         with next_steps:
             organize_steps.render_checklist(campaign)  # what is left before it goes public

@@ -142,7 +142,6 @@ def test_a_withdrawn_signature_cannot_answer_and_a_withdrawal_takes_its_answer_o
             session=s, email_canonical="leaves@example.org", signature_id=leaves.signature_id
         ),
     )
-    run_write(engine, lambda s: answering.withdraw_answers(session=s, signature_ids=[leaves.signature_id]))
     with pytest.raises(answering.AnswerRefused, match="withdrawn"):
         answer(engine, question, leaves.signature_id, 0)
     got = read(engine, question)
@@ -243,13 +242,13 @@ def test_written_answers_are_public_only_once_approved_and_when_results_are_show
     )
     run_write(
         engine,
-        lambda s: free_text.hide_free_text(session=s, question_id=question.id, answer_ids=[queue[1].answer_id], actor=CLI),
+        lambda s: free_text.hide_free_text(
+            session=s, question_id=question.id, answer_ids=[queue[1].answer_id], actor=CLI
+        ),
     )
     with read_session(engine) as session:
         assert free_text.public_free_text(session=session, question_id=question.id) == []  # results not shown
-    run_write(
-        engine, lambda s: asking.set_results_public(session=s, question_id=question.id, public=True, actor=CLI)
-    )
+    run_write(engine, lambda s: asking.set_results_public(session=s, question_id=question.id, public=True, actor=CLI))
     with read_session(engine) as session:
         shown = free_text.public_free_text(session=session, question_id=question.id)
         assert [(p.text, p.region_name) for p in shown] == [("<b>Marches</b> work", "California")]

@@ -94,4 +94,3 @@ class AnswerCount(SQLModel, table=True):
     region_code: str = Field(sa_column=Column(String(32), primary_key=True))
     shard: int = Field(primary_key=True)
     count: int = 0
-
