@@ -220,6 +220,12 @@ def render_public(page: CampaignPublic) -> None:
             st.caption(f"{widgets.plain(text.region_name)} · {text.answered_on:%d %b %Y}")
 
 
+def forget_reads() -> None:
+    """Forget the cached results and public questions (after an organizer changes what the public sees)."""
+    _results.clear()
+    _public.clear()
+
+
 @st.fragment(run_every=REFRESH_SECONDS * 2)
 def _public_live(question_id: int, scheme_id: str) -> None:
     with errors.friendly_errors():

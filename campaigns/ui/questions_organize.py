@@ -80,6 +80,7 @@ def _one_question(actor: Actor, campaign: Campaign, question: asking.QuestionVie
     public = left.toggle("Results on the public page", value=question.show_results_public, key=f"q-public-{qid}")
     if public != question.show_results_public:
         access.write(lambda s: asking.set_results_public(session=s, question_id=qid, public=public, actor=actor))
+        questions.forget_reads()
         st.rerun()
     if question.is_open and right.button("Close it now", key=f"q-close-{qid}", icon=":material/lock:"):
         access.write(lambda s: asking.close_question(session=s, question_id=qid, actor=actor))
