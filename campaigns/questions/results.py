@@ -14,15 +14,18 @@ import pandas as pd
 from sqlalchemy import bindparam, func, select
 from sqlmodel import Session, col
 
+from campaigns.core.db import HotStatement
 from campaigns.core.models import AnswerCount, Campaign, utcnow
 from campaigns.dashboard import live
 from campaigns.questions import asking
 from campaigns.regions.lookup import resolve_scheme
 
-_SUMS = (
+# Every viewer's refresh reads this (through a short cache): run on the DBAPI cursor (a db.HotStatement).
+_SUMS = HotStatement(
     select(col(AnswerCount.option_id), col(AnswerCount.region_code), func.sum(AnswerCount.count))
     .where(col(AnswerCount.question_id) == bindparam("question_id"))
-    .group_by(col(AnswerCount.option_id), col(AnswerCount.region_code))
+    .group_by(col(AnswerCount.option_id), col(AnswerCount.region_code)),
+    ("question_id",),
 )
 
 
@@ -53,7 +56,7 @@ def read_results(*, session: Session, question_id: int, now: datetime | None = N
     known = {oid for oid, _ in question.options}
     by_region: dict[str, dict[int, int]] = {}
     overall = dict.fromkeys(known, 0)
-    for option_id, region_code, n in session.execute(_SUMS, {"question_id": question_id}):
+    for option_id, region_code, n in _SUMS.fetchall(session, {"question_id": question_id}):
         n = int(n or 0)
         if not n or option_id not in known:
             continue
