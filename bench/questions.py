@@ -147,7 +147,7 @@ def bench_database(db: Database, sizes: list[int], factory: SignerFactory) -> li
                 text("SELECT count(*) FROM answer_count WHERE question_id = :q"), {"q": question.id}
             ).scalar_one()
         t_read, t_naive = time_calls(read), time_calls(naive, NAIVE_BUDGET_S)
-        verdict = "yes" if median(t_read) * 1000 < TARGET_MS else "NO"
+        verdict = "PASS" if median(t_read) * 1000 < TARGET_MS else "MISS"
         rows.append(
             [
                 db.kind,

@@ -282,3 +282,34 @@ def test_the_answer_link_names_its_question_and_signature_and_refuses_tampering(
     ):
         with pytest.raises(links.AnswerLinkInvalid):
             links.read_token(forged)
+
+
+# --- where signatures stop counting or lose their personal data ----------------------------------------
+
+
+def test_an_invalidated_signature_leaves_the_results_and_an_erased_one_keeps_its_option_only(engine, campaign):
+    from campaigns.people import supporter_erasure
+    from campaigns.signatures import review
+
+    question = ask(engine, campaign.id)
+    bot = sign_from(engine, "libraries", address="203.0.113.9", email="bot@burner.example", region_code="US-TX")
+    person = sign_from(engine, "libraries", email="rosa@example.org", region_code="US-CA")
+    answer(engine, question, bot.signature_id, 0, text="Spam spam")
+    answer(engine, question, person.signature_id, 1, text="My own words")
+    run_write(
+        engine,
+        lambda s: review.apply(
+            session=s,
+            review=review.ReviewFilter(campaign_id=campaign.id, statuses=("counted",), client_address="203.0.113.9"),
+            action="invalidate",
+            actor=CLI,
+        ),
+    )
+    assert read(engine, question).by_region == {"US-CA": {question.options[1][0]: 1}}
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="rosa@example.org"))
+    got = read(engine, question)
+    assert got.total == 1 and aggregated(got) == naive(engine, question)
+    with read_session(engine) as session:
+        assert free_text.list_free_text(session=session, question_id=question.id) == []
+        mine = answering.get_my_answer(session=session, question_id=question.id, signature_id=person.signature_id)
+    assert mine is not None and mine.free_text is None
