@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
@@ -49,7 +50,12 @@ class QuestionView:
         return dict(self.options).get(option_id, "")
 
 
-def is_open(question: Question, now: datetime | None = None) -> bool:
+class HasClosing(Protocol):
+    status: str
+    closes_at: datetime
+
+
+def is_open(question: HasClosing, now: datetime | None = None) -> bool:
     """The one rule: a question takes answers while it is open and its closing time has not come."""
     return question.status == QuestionStatus.open.value and (now or utcnow()) < question.closes_at
 
