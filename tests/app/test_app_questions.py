@@ -3,6 +3,10 @@ receipt page and the public results, on the test database."""
 
 from __future__ import annotations
 
+import re
+from email import policy
+from email.parser import BytesParser
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -13,6 +17,7 @@ from campaigns.ui import questions as questions_page
 from tests.app.test_app_staff import staff_app  # noqa: F401  # the fixture, shared
 from tests.support.apptest import open_app, point_app_at
 from tests.support.factories import future, make_campaign, sign_from
+from tests.support.mail import Mailbox, smtp_settings
 
 pytestmark = pytest.mark.apptest
 ANSWER_PAGE = "import campaigns.ui.questions as page\npage.render_answer_page()\n"
@@ -208,3 +213,26 @@ def test_the_public_page_shows_results_and_approved_answers_only_when_chosen(ask
     assert "What signers answered" in shown and "2 answers" in shown
     assert "Seen <i>and</i> heard" in [t.value for t in at.text]
     assert "Not this one" not in shown
+
+
+def test_a_signature_waiting_for_its_email_is_asked_only_once_confirmed(engine, default_settings, smtp_server):
+    controller, handler = smtp_server
+    point_app_at(engine, default_settings, **smtp_settings(controller, "Rally <r@rally.example.org>"))
+    campaign = make_campaign(engine, slug="river", require_confirmation=True)
+    question = ask(engine, campaign.id)
+    at = open_app(campaign="river")
+    next(w for w in at.text_input if w.label == "Your name").set_value("Rosa Parks")
+    next(w for w in at.text_input if w.label == "Email").set_value("rosa@example.org")
+    at.selectbox[0].set_value("US-AL")
+    at = next(b for b in at.button if b.label == "Sign the campaign").click().run()
+    assert "check your inbox" in at.success[0].value
+    assert not at.radio  # not counted yet: no question
+    [envelope] = Mailbox(engine, handler)
+    body = BytesParser(policy=policy.default).parsebytes(envelope.content).get_content()
+    token = re.search(r"/confirm\?token=([\w-]+)", body).group(1)
+    page = open_with("import campaigns.ui.confirm as page\npage.render()\n", token=token)
+    assert any("Your email is confirmed" in s.value for s in page.success)
+    next(r for r in page.radio if r.label == "Your answer").set_value(question.options[0][0])
+    page = next(b for b in page.button if b.label == "Send my answer").click().run()
+    assert any("counts" in s.value for s in page.success)
+    assert read(engine, question.id).by_region == {"US-AL": {question.options[0][0]: 1}}
