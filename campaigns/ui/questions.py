@@ -84,7 +84,8 @@ def render_form(question: asking.QuestionView, signature_id: int, *, key: str) -
             "Your answer",
             ids,
             index=ids.index(mine.option_id) if mine and mine.option_id in ids else None,
-            format_func=question.label_of,
+            format_func=lambda oid: widgets.plain(question.label_of(oid)),
+            key=f"answer-{key}-{question.id}-option",
         )
         slot = st.empty()
         written = None
@@ -93,6 +94,7 @@ def render_form(question: asking.QuestionView, signature_id: int, *, key: str) -
                 "Anything to add? (optional)",
                 value=(mine.free_text or "") if mine else "",
                 height=90,
+                key=f"answer-{key}-{question.id}-text",
                 help="Written answers appear publicly only after an organizer reviews them. Your name never does.",
             )
         sent = st.form_submit_button("Change my answer" if mine else "Send my answer", type="primary")
@@ -109,10 +111,9 @@ def render_form(question: asking.QuestionView, signature_id: int, *, key: str) -
         )
     if failed:
         return
+    chosen = widgets.plain(question.label_of(done.option_id))
     st.session_state[saved_key] = (
-        f"Thank you: your answer is now “{question.label_of(done.option_id)}”."
-        if done.replaced
-        else f"Thank you: your answer “{question.label_of(done.option_id)}” counts."
+        f"Thank you: your answer is now “{chosen}”." if done.replaced else f"Thank you: your answer “{chosen}” counts."
     )
     st.rerun()
 
