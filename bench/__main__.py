@@ -18,6 +18,7 @@ from bench import (
     moderation,
     outbox_drain,
     pdf_bundle,
+    questions,
     read_counts,
     share_preview,
     sign_write,
@@ -33,6 +34,7 @@ BENCHMARKS[export.NAME] = export.run
 BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
 BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
+BENCHMARKS[questions.NAME] = questions.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,6 +118,12 @@ def _region_table(maps: list[dict[str, int]], scheme: RegionScheme) -> pd.DataFr
     )
 
 
+def region_table(*, counts: dict[str, int], scheme: RegionScheme) -> pd.DataFrame:
+    """The dashboard's region frame for any per-region counts (a question's answers, say), so its map and bars
+    draw them: every region of ``scheme`` with its count, population, per 100,000, shape id and rank."""
+    return _region_table([counts], scheme)
+
+
 def _region_table_with_unknown_codes(scheme: _SchemeTable, counts: np.ndarray, unknown: dict[str, int]) -> pd.DataFrame:
     """The rare case (a code the scheme no longer has): built row by row, the codes named by themselves."""
     known = scheme.frame[["code", "name", "population", "shape_id"]].astype(object).where(scheme.frame.notna(), None)

@@ -38,6 +38,7 @@ from campaigns.core.models import (
     utcnow,
 )
 from campaigns.letters.deliveries import delivery_kind
+from campaigns.questions import answering
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.count_writes import remove_counts
 
@@ -266,6 +267,7 @@ def withdraw_locked(*, session: Session, signature: Signature, now: datetime) ->
     session.add(signature)
     session.flush()
     outbox.drop_held(session=session, signature_ids=[signature.id or 0])
+    answering.withdraw_answers(session=session, signature_ids=[signature.id or 0])  # out of every question's results
     if not counted:
         return True
     remove_counts(

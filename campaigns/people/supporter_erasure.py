@@ -25,6 +25,7 @@ from campaigns.core.models import Letter, Outreach, Signature, SupporterToken, u
 from campaigns.people.supporter_data import SUPPORTER, withdraw_locked
 from campaigns.people.supporter_links import PURPOSE
 from campaigns.proposals import privacy
+from campaigns.questions import answering
 
 ERASED_PREFIX = "erased:"
 
@@ -89,6 +90,7 @@ def anonymize_signatures(*, session: Session, signature_ids: Sequence[int], now:
     session.execute(
         update(_LETTERS).where(_LETTERS.c.signature_id.in_(ids)).values(subject="", body="", updated_at=now)
     )
+    answering.erase_free_text(session=session, signature_ids=ids)  # written answers; chosen options stay counted
     return len(ids)
 
 

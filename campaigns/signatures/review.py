@@ -23,6 +23,7 @@ from campaigns.core import audit, outbox
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, Signature, SignatureStatus, utcnow
+from campaigns.questions import answering
 from campaigns.signatures.count_writes import add_counts, subtract_counts
 
 SHOWN = 200
@@ -200,6 +201,7 @@ def _invalidate(session: Session, campaign: Campaign, chunk: list[int], now: dat
         now=now,
     )
     outbox.drop_held(session=session, signature_ids=[r.id for r in [*were_counted, *others]])
+    answering.withdraw_answers(session=session, signature_ids=[r.id for r in were_counted])  # out of the results
     return len(were_counted) + len(others), len(were_counted)
 
 

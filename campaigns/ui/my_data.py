@@ -13,7 +13,7 @@ import streamlit as st
 from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporter_data, supporter_erasure, supporter_links
-from campaigns.ui import access, errors, reads, widgets
+from campaigns.ui import access, errors, questions, reads, widgets
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
 NOTICE = "my_data_notice"  # a message to show once, after the verified address was forgotten
@@ -205,6 +205,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
         return
     if signature.status not in ("counted", "pending", "flagged"):
         return
+    questions.render_for_signature(sid, key=f"my-data-{sid}")  # the open question, when this signature counts
     confirm_key = f"confirm-withdraw-{sid}"
     if not st.session_state.get(confirm_key):
         if st.button("Withdraw my signature", key=f"withdraw-{sid}"):

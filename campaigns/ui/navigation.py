@@ -24,6 +24,7 @@ from campaigns.ui import (
     proposal_queue,
     proposals,
     public,
+    questions,
     review,
 )
 from campaigns.ui import export as export_page
@@ -82,6 +83,7 @@ HIDDEN: list[PageSpec] = [
     (proposals.render_sponsor, "Co-sponsor a proposal", proposals.SPONSOR_PATH, ":material/group_add:"),
     (proposals.render_sponsor_confirm, "Confirm you co-sponsor", proposals.SPONSOR_CONFIRM_PATH, ":material/verified:"),
     (proposals.render_declined, "Declined proposals", proposals.DECLINED_PATH, ":material/block:"),
+    (questions.render_answer_page, "Your answer", questions.URL_PATH, ":material/how_to_vote:"),
 ]
 
 

@@ -14,7 +14,17 @@ from campaigns.core.mail import mail_mode
 from campaigns.core.models import DEFAULT_CONSENT_TEXT, Campaign, CampaignCreate, CampaignStatus, CampaignUpdate
 from campaigns.dashboard import overview
 from campaigns.regions import lookup
-from campaigns.ui import access, organize_outcome, organize_parts, organize_steps, public, review, share_kit, widgets
+from campaigns.ui import (
+    access,
+    organize_outcome,
+    organize_parts,
+    organize_steps,
+    public,
+    questions_organize,
+    review,
+    share_kit,
+    widgets,
+)
 from campaigns.ui import moderation as moderation_page
 
 NEW = "new"
@@ -107,8 +117,8 @@ def render_editor() -> None:
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
-    details, targets, letter, preview, status, comments, outcome = st.tabs(
-        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Outcome"]
+    details, targets, letter, preview, status, comments, asked, outcome = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Questions", "Outcome"]
     )
     with details:
         _details_form(actor, campaign)
@@ -122,6 +132,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
+    with asked:
+        questions_organize.render_tab(actor, campaign)
     with outcome:
         organize_outcome.render(actor, campaign)
     if campaign.status == CampaignStatus.draft.value:

@@ -18,7 +18,7 @@ from campaigns.core.validation import COMMENT_MAX
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.ui import access, errors, letter_step, outcomes, reads, share, widgets
+from campaigns.ui import access, errors, letter_step, outcomes, questions, reads, share, widgets
 
 REFRESH_SECONDS = 10
 
@@ -91,6 +91,7 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
         st.subheader("Share this campaign", anchor=False)
         share.render(page, medium="page")
     if not preview:
+        questions.render_public(page)  # when the organizer shows a question's results
         outcomes.render_wall(page)
 
 
@@ -258,6 +259,7 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
             st.caption("Anyone with this link can change this signature: keep it to yourself.")
     if not done.confirm_by_email or confirmed:
         letter_step.render(page.title, done)
+        questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
     st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
     if not confirmed and st.button("Sign as someone else", type="tertiary"):
         st.session_state.pop(f"signed:{page.slug}", None)

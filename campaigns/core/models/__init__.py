@@ -26,6 +26,14 @@ from campaigns.core.models.letter import Letter, LetterView
 from campaigns.core.models.outbox_message import OutboxMessage, OutboxStatus
 from campaigns.core.models.outreach import DeliveryView, Outreach, OutreachChannel, OutreachStatus
 from campaigns.core.models.proposal import Proposal, ProposalMessage, ProposalSponsor, ProposalStatus
+from campaigns.core.models.question import (
+    Answer,
+    AnswerCount,
+    FreeTextStatus,
+    Question,
+    QuestionOption,
+    QuestionStatus,
+)
 from campaigns.core.models.sign_rule import SignRule, SignRuleAction, SignRuleKind
 from campaigns.core.models.signature import CommentStatus, Signature, SignatureSource, SignatureStatus, SignatureView
 from campaigns.core.models.supporter_token import SupporterToken
@@ -35,6 +43,8 @@ from campaigns.core.models.user import AuthSession, LoginAttempt, Role, User, Us
 
 __all__ = [
     "DEFAULT_CONSENT_TEXT",
+    "Answer",
+    "AnswerCount",
     "AuditEntry",
     "AuthSession",
     "Campaign",
@@ -50,6 +60,7 @@ __all__ = [
     "CustomRegion",
     "CustomRegionScheme",
     "DeliveryView",
+    "FreeTextStatus",
     "HourlyCount",
     "Letter",
     "LetterView",
@@ -63,6 +74,9 @@ __all__ = [
     "ProposalMessage",
     "ProposalSponsor",
     "ProposalStatus",
+    "Question",
+    "QuestionOption",
+    "QuestionStatus",
     "RegionCount",
     "RegionDayCount",
     "Role",

@@ -1,7 +1,7 @@
 """proposals: campaigns members propose, with co-sponsors and a thread with organizers
 
 Revision ID: 0009_proposals
-Revises: 0006
+Revises: 0008_questions
 Create Date: 2026-12-07
 
 - ``proposal``: a member's proposed campaign (plain text), its proposer (only the SHA-256 of their own link is
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_proposals"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008_questions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
