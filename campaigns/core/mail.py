@@ -132,8 +132,8 @@ def _plain_address(address: str, what: str) -> str:
 
 def _header(value: str, name: str) -> str:
     text = one_line(value, 900)
-    if text.isascii() and len(name) + len(text) < 76:
-        return text
+    if text.isascii() and (len(name) + len(text) < 76 or not any(ch.isspace() for ch in text)):
+        return text  # short, or one word that no folding could break (a List-Unsubscribe <address>)
     return Header(text, "us-ascii" if text.isascii() else "utf-8", header_name=name).encode()
 
 

@@ -60,6 +60,7 @@ def enqueue(
     campaign_id: int | None = None,
     signature_id: int | None = None,
     outreach_id: int | None = None,
+    update_id: int | None = None,
     dedupe_key: str | None = None,
     held: bool = False,
     now: datetime | None = None,
@@ -88,6 +89,7 @@ def enqueue(
             "campaign_id": campaign_id,
             "signature_id": signature_id,
             "outreach_id": outreach_id,
+            "update_id": update_id,
             "attempts": 0,
             "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
             "created_at": now,
@@ -107,6 +109,7 @@ _INSERT_KEYS = (
     "campaign_id",
     "signature_id",
     "outreach_id",
+    "update_id",
     "attempts",
     "next_attempt_at",
     "created_at",

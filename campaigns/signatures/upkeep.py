@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from campaigns.core.db import is_sqlite, run_write
 from campaigns.core.errors import RallyError
 from campaigns.signatures import confirmation, count_writes
+from campaigns.updates import fanout
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def fold_past_hours(engine: Engine) -> None:
     run_write(engine, lambda session: count_writes.fold_past_hours(session=session))
 
 
-TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.remind_and_expire]
+TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.remind_and_expire, fanout.fan_out_started]
 
 
 def run_all(*, engine: Engine) -> None:
