@@ -16,6 +16,7 @@ from campaigns.dashboard import overview
 from campaigns.regions import lookup
 from campaigns.ui import access, organize_parts, organize_steps, public, review, share_kit, widgets
 from campaigns.ui import moderation as moderation_page
+from campaigns.ui import updates as updates_page
 
 NEW = "new"
 FIELD_LABELS = {
@@ -106,8 +107,8 @@ def render_editor() -> None:
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
-    details, targets, letter, preview, status, comments = st.tabs(
-        ["Details", "Targets", "Letter", "Preview", "Status", "Comments"]
+    details, targets, letter, preview, status, comments, news = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Updates"]
     )
     with details:
         _details_form(actor, campaign)
@@ -121,6 +122,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
+    with news:
+        updates_page.render_tab(actor, campaign)
     if campaign.status == CampaignStatus.draft.value:
         with next_steps:
             organize_steps.render_checklist(campaign)  # what is left before it goes public

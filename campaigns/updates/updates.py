@@ -74,7 +74,9 @@ def _regions(session: Session, campaign: Campaign, codes: list[str] | str | None
     scheme = resolve_scheme(session=session, scheme_id=campaign.region_scheme)
     unknown = [c for c in wanted if not scheme.has(c)]
     if unknown:
-        raise InvalidInput({"regions": f"{', '.join(unknown[:5])} is not a region of this campaign. Pick from the list."})
+        raise InvalidInput(
+            {"regions": f"{', '.join(unknown[:5])} is not a region of this campaign. Pick from the list."}
+        )
     return ",".join(wanted)
 
 
@@ -148,9 +150,7 @@ def edit_update(
 
 
 def delete_draft(*, session: Session, update_id: int) -> None:
-    gone = session.execute(
-        _U.delete().where(_U.c.id == update_id, _U.c.status == UpdateStatus.draft.value)
-    ).rowcount  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
+    gone = session.execute(_U.delete().where(_U.c.id == update_id, _U.c.status == UpdateStatus.draft.value)).rowcount  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
     if not gone:
         raise UpdateAlreadyStarted()
 
@@ -165,7 +165,9 @@ def get_update(*, session: Session, update_id: int) -> SignerUpdate:
 def list_updates(*, session: Session, campaign_id: int) -> list[SignerUpdate]:
     """Every update of a campaign for its organizers: drafts first, then the sent ones, newest first."""
     rows = session.execute(select(SignerUpdate).where(_U.c.campaign_id == campaign_id)).scalars().all()
-    return sorted(rows, key=lambda r: (r.status != UpdateStatus.draft.value, -(r.started_at or r.created_at).timestamp()))
+    return sorted(
+        rows, key=lambda r: (r.status != UpdateStatus.draft.value, -(r.started_at or r.created_at).timestamp())
+    )
 
 
 def region_list(row: SignerUpdate) -> list[str]:
@@ -260,7 +262,9 @@ def start_sending(
             f"the next may go from {allowed:%d %b %Y at %H:%M} UTC (at most one update every "
             f"{settings.update_min_days} days: RALLY_UPDATE_MIN_DAYS)."
         )
-    total = int(session.execute(select(func.count()).where(*recipients_filter(row.campaign_id, row.region_codes))).scalar_one())
+    total = int(
+        session.execute(select(func.count()).where(*recipients_filter(row.campaign_id, row.region_codes))).scalar_one()
+    )
     if total == 0:
         raise NoRecipients(
             "No signer of this campaign who agreed to be contacted is in these regions: nobody would get it."
@@ -303,7 +307,9 @@ class UpdateProgress:
 def get_progress(*, session: Session, update_id: int) -> UpdateProgress:
     row = get_update(session=session, update_id=update_id)
     by_status = dict(
-        session.execute(select(_O.c.status, func.count()).where(_O.c.update_id == update_id).group_by(_O.c.status)).all()
+        session.execute(
+            select(_O.c.status, func.count()).where(_O.c.update_id == update_id).group_by(_O.c.status)
+        ).all()
     )
     failed = int(by_status.get(OutboxStatus.failed.value, 0)) + int(by_status.get(OutboxStatus.uncertain.value, 0))
     sent = int(by_status.get(OutboxStatus.sent.value, 0))
@@ -330,7 +336,9 @@ def list_public_updates(*, session: Session, campaign_id: int, limit: int = 3, o
     rows = session.execute(
         select(_U.c.id, _U.c.kind, _U.c.subject, _U.c.body, _U.c.started_at)
         .where(
-            and_(_U.c.campaign_id == campaign_id, _U.c.status.in_([UpdateStatus.sending.value, UpdateStatus.sent.value]))
+            and_(
+                _U.c.campaign_id == campaign_id, _U.c.status.in_([UpdateStatus.sending.value, UpdateStatus.sent.value])
+            )
         )
         .order_by(_U.c.started_at.desc(), _U.c.id.desc())
         .limit(limit)

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
-from campaigns.core.audit import CLI, Actor
+from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import AuditEntry, OutboxMessage, Signature, utcnow
@@ -163,7 +163,11 @@ def test_each_recipient_gets_one_message_with_one_click_unsubscribe_that_works(e
         progress = updates.get_progress(session=session, update_id=update_id)
         emails = dict(session.execute(select(Signature.id, Signature.email).where(Signature.id.in_(ids))).all())
     assert (progress.status, progress.recipients, progress.queued, progress.sent, progress.done) == (
-        "sent", 5, 5, 5, True
+        "sent",
+        5,
+        5,
+        5,
+        True,
     )
     assert sorted(e.rcpt_tos[0] for e in received) == sorted(emails.values())  # each once, nobody else
     tokens = []

@@ -25,8 +25,8 @@ from campaigns.core.models.letter import Letter, LetterView
 from campaigns.core.models.outbox_message import OutboxMessage, OutboxStatus
 from campaigns.core.models.outreach import DeliveryView, Outreach, OutreachChannel, OutreachStatus
 from campaigns.core.models.sign_rule import SignRule, SignRuleAction, SignRuleKind
-from campaigns.core.models.signer_update import SignerUpdate, UpdateKind, UpdateStatus
 from campaigns.core.models.signature import CommentStatus, Signature, SignatureSource, SignatureStatus, SignatureView
+from campaigns.core.models.signer_update import SignerUpdate, UpdateKind, UpdateStatus
 from campaigns.core.models.supporter_token import SupporterToken
 from campaigns.core.models.target import Target
 from campaigns.core.models.user import AuthSession, LoginAttempt, Role, User, UserBase, UserPublic, UserRole
