@@ -40,6 +40,9 @@ def render_tab(actor: Actor, campaign: Campaign) -> None:
             _progress(row.id or 0)
     drafts = {r.id or 0: r for r in rows if r.status == UpdateStatus.draft.value}
     key = f"{campaign.slug}-update-choice"
+    saved = st.session_state.pop(f"{campaign.slug}-update-just-saved", None)  # a draft just saved: show it
+    if saved in drafts:
+        st.session_state[key] = saved
     if st.session_state.get(key) not in {NEW, *drafts}:
         st.session_state[key] = next(iter(drafts), NEW)
     choice = st.selectbox(
@@ -88,7 +91,7 @@ def _editor(actor: Actor, campaign: Campaign, draft: SignerUpdate | None) -> Non
                     region_codes=regions,
                 )
             )
-            st.session_state[f"{campaign.slug}-update-choice"] = new_id
+            st.session_state[f"{campaign.slug}-update-just-saved"] = new_id
         else:
             access.write(
                 lambda s: updates.edit_update(
