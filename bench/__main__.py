@@ -21,6 +21,7 @@ from bench import (
     read_counts,
     share_preview,
     sign_write,
+    updates,
 )
 from bench.common import Options
 
@@ -33,6 +34,7 @@ BENCHMARKS[export.NAME] = export.run
 BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
 BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
+BENCHMARKS[updates.NAME] = updates.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,9 +9,11 @@ crash queues only what it had not).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session
 
 from campaigns.core.db import insert_for
@@ -48,6 +50,8 @@ def enqueue_many(
     if not messages:
         return 0
     now = utcnow()
+    if session.connection().dialect.name == "postgresql":
+        return _insert_unnest(session, kind, messages, campaign_id, update_id, now, settings)
     rows = [
         {
             "kind": kind,
@@ -73,3 +77,43 @@ def enqueue_many(
 @cache
 def _insert(dialect_name: str) -> Any:
     return insert_for(dialect_name, _T).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(_T.c.id)
+
+
+# PostgreSQL: one statement with an array per column. A multi-row VALUES of 1,000 rows has 14,000 placeholders,
+# and the driver's conversion of such a statement cost more than rendering the messages.
+_UNNEST = text(
+    """INSERT INTO outbox (kind, status, to_address, recipient_canonical, subject, message, dedupe_key, campaign_id,
+    signature_id, update_id, attempts, next_attempt_at, created_at)
+SELECT :kind, :status, m.to_address, m.recipient_canonical, m.subject, m.message, m.dedupe_key,
+    CAST(:campaign_id AS integer), m.signature_id, CAST(:update_id AS integer), 0, :now, :now
+FROM unnest(CAST(:to_address AS text[]), CAST(:recipient_canonical AS text[]), CAST(:subject AS text[]),
+    CAST(:message AS text[]), CAST(:dedupe_key AS text[]), CAST(:signature_id AS integer[]))
+    AS m(to_address, recipient_canonical, subject, message, dedupe_key, signature_id)
+ON CONFLICT (dedupe_key) DO NOTHING
+RETURNING id"""
+)
+
+
+def _insert_unnest(
+    session: Session,
+    kind: str,
+    messages: list[Queued],
+    campaign_id: int | None,
+    update_id: int | None,
+    now: datetime,
+    settings: Settings,
+) -> int:
+    params: dict[str, Any] = {
+        "kind": kind,
+        "status": OutboxStatus.queued.value,
+        "campaign_id": campaign_id,
+        "update_id": update_id,
+        "now": now,
+        "to_address": [m.mail.to_address for m in messages],
+        "recipient_canonical": [m.recipient_canonical for m in messages],
+        "subject": [one_line(m.mail.subject) for m in messages],
+        "message": [render_message(m.mail, settings) for m in messages],
+        "dedupe_key": [m.dedupe_key for m in messages],
+        "signature_id": [m.signature_id for m in messages],
+    }
+    return len(session.execute(_UNNEST, params).all())

@@ -32,6 +32,7 @@ class UpdateMail:
     campaign_title: str
     subject: str
     body: str  # organizer markdown
+    links: unsubscribe.LinkMaker  # the public address links are built on, and the unsubscribe links' key
 
 
 def markdown_text(body: str) -> str:
@@ -46,7 +47,8 @@ def recipient_links(update: UpdateMail, signature_id: int) -> list[tuple[str, st
     """The links one recipient's copy lists (label, address), the unsubscribe link aside: the place to add a
     per-recipient link (e.g. a question's ``answer_link(question_id=..., signature_id=...)``)."""
     del signature_id  # every link so far is the same for everyone; a per-recipient one will use it
-    return [("The campaign", links.share_url(update.campaign_slug, utm_source="email", utm_medium="update"))]
+    base = update.links.base
+    return [("The campaign", links.share_url(update.campaign_slug, base=base, utm_source="email", utm_medium="update"))]
 
 
 def compose(
@@ -60,7 +62,7 @@ def compose(
 ) -> OutgoingMail:
     """One recipient's message. ``text``: the body already turned to plain text (the fan-out does it once)."""
     settings = settings or get_settings()
-    stop = unsubscribe.unsubscribe_url(signature_id=signature_id, campaign_id=update.campaign_id)
+    stop = update.links.url(signature_id=signature_id, campaign_id=update.campaign_id)
     listed = "\n".join(f"{label}: {url}" for label, url in recipient_links(update, signature_id))
     body = (
         f"{markdown_text(update.body) if text is None else text}\n\n"

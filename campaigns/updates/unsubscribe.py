@@ -13,8 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -51,22 +52,43 @@ class Unsubscribe:
 
 
 def _key() -> bytes:
-    return hmac.new(secret_key(), _PURPOSE, hashlib.sha256).digest()
+    return _derived(secret_key())
 
 
-def _mac(payload: str) -> str:
-    digest = hmac.new(_key(), payload.encode(), hashlib.sha256).digest()[:18]
+@lru_cache(maxsize=4)
+def _derived(secret: bytes) -> bytes:
+    return hmac.new(secret, _PURPOSE, hashlib.sha256).digest()
+
+
+def _mac(payload: str, key: bytes | None = None) -> str:
+    digest = hmac.new(key or _key(), payload.encode(), hashlib.sha256).digest()[:18]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def make_token(*, signature_id: int, campaign_id: int) -> str:
+def make_token(*, signature_id: int, campaign_id: int, key: bytes | None = None) -> str:
     """``<signature>.<campaign>.<mac>``: short, so the link fits the ``List-Unsubscribe`` header on one line."""
     payload = f"{int(signature_id)}.{int(campaign_id)}"
-    return f"{payload}.{_mac(payload)}"
+    return f"{payload}.{_mac(payload, key)}"
+
+
+@dataclass(frozen=True)
+class LinkMaker:
+    """Unsubscribe links for many recipients (an update's fan-out): the key and the address found once."""
+
+    base: str
+    key: bytes = field(repr=False)
+
+    def url(self, *, signature_id: int, campaign_id: int) -> str:
+        token = make_token(signature_id=signature_id, campaign_id=campaign_id, key=self.key)
+        return f"{self.base.rstrip('/')}/{PATH}?t={token}"  # the token is URL-safe as it is
+
+
+def link_maker(base: str | None = None) -> LinkMaker:
+    return LinkMaker(base=base or links.public_base(), key=_key())
 
 
 def unsubscribe_url(*, signature_id: int, campaign_id: int, base: str | None = None) -> str:
-    return links.page_url(PATH, base=base, t=make_token(signature_id=signature_id, campaign_id=campaign_id))
+    return link_maker(base).url(signature_id=signature_id, campaign_id=campaign_id)
 
 
 def read_token(token: str | None) -> Unsubscribe:

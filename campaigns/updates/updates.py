@@ -37,7 +37,7 @@ from campaigns.core.models import (
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.validation import clean_text
 from campaigns.regions.lookup import resolve_scheme
-from campaigns.updates import message
+from campaigns.updates import message, unsubscribe
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -204,6 +204,7 @@ def mail_of(session: Session, row: SignerUpdate) -> message.UpdateMail:
         campaign_title=campaign.title,
         subject=row.subject,
         body=row.body,
+        links=unsubscribe.link_maker(),
     )
 
 

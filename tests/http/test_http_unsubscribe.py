@@ -68,3 +68,33 @@ def test_a_tampered_link_is_refused_and_changes_nothing(live_server):
             assert response.status_code == 400, (bad, method, response.status_code)
             assert "not valid" in response.text
     assert consent(engine, sid) is True and consent(engine, other) is True
+
+
+def test_the_api_lists_a_public_campaigns_updates_newest_first(live_server):
+    from campaigns.core.audit import CLI
+    from campaigns.core.db import run_write
+    from campaigns.core.settings import override_settings
+    from campaigns.updates import updates
+
+    engine = live_server.engine()
+    campaign = make_campaign(engine)
+    sign_from(engine, campaign.slug, contact_consent=True)
+    with override_settings(update_min_days=0):
+        for n in range(2):
+            update_id = run_write(
+                engine,
+                lambda s, n=n: updates.draft_update(
+                    session=s, campaign_id=campaign.id, subject=f"News {n}", body="**Hi** <b>", actor=CLI
+                ),
+            )
+            run_write(engine, lambda s, u=update_id: updates.start_sending(session=s, update_id=u, actor=CLI))
+    run_write(
+        engine, lambda s: updates.draft_update(session=s, campaign_id=campaign.id, subject="Draft", body="x", actor=CLI)
+    )
+    answer = httpx.get(f"{live_server.url}/api/campaigns/{campaign.slug}/updates")
+    assert answer.status_code == 200
+    assert [(u["subject"], u["body_markdown"]) for u in answer.json()] == [
+        ("News 1", "**Hi** <b>"),
+        ("News 0", "**Hi** <b>"),
+    ]
+    assert httpx.get(f"{live_server.url}/api/campaigns/no-such-campaign/updates").status_code == 404
