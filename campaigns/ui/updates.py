@@ -62,9 +62,9 @@ def _editor(actor: Actor, campaign: Campaign, draft: SignerUpdate | None) -> Non
     scheme = reads.region_scheme(campaign.region_scheme)
     names = {r.code: r.name for r in scheme.regions}
     with st.form(f"{campaign.slug}-update-{draft.id if draft else 'new'}"):
-        subject = st.text_input("Subject", value=draft.subject if draft else "", max_chars=updates.SUBJECT_MAX)
+        subject = st.text_input("Update subject", value=draft.subject if draft else "", max_chars=updates.SUBJECT_MAX)
         body = st.text_area(
-            "Text (markdown)",
+            "Update text (markdown)",
             value=draft.body if draft else "",
             height=220,
             max_chars=updates.BODY_MAX,

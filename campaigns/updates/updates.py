@@ -82,7 +82,7 @@ def _regions(session: Session, campaign: Campaign, codes: list[str] | str | None
 
 def _checked(subject: str, body: str) -> tuple[str, str]:
     subject = clean_text(subject, field="subject", limit=SUBJECT_MAX, required=True)
-    body = clean_text(body.replace("\r\n", "\n"), field="body", limit=BODY_MAX, required=True, newlines=True)
+    body = clean_text(body.replace("\r\n", "\n"), field="text", limit=BODY_MAX, required=True, newlines=True)
     return subject, body
 
 

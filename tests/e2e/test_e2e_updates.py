@@ -34,8 +34,8 @@ def test_organizer_writes_previews_tests_and_sends_an_update_that_the_campaign_p
             log_in(page, server.url, "rosa@example.org", PASSWORD)
             page.goto(f"{server.url}/editor?edit=libraries")
             page.get_by_role("tab", name="Updates").click()
-            page.get_by_role("textbox", name="Subject").fill("We delivered 2 signatures")
-            page.get_by_role("textbox", name="Text (markdown)").fill(
+            page.get_by_role("textbox", name="Update subject").fill("We delivered 2 signatures")
+            page.get_by_role("textbox", name="Update text (markdown)").fill(
                 "## Thank you\nThe council <b>meets</b> on Monday."
             )
             page.get_by_role("button", name="Save draft").click()
