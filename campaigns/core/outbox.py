@@ -153,6 +153,21 @@ def drop_held(*, session: Session, signature_ids: list[int]) -> int:
     return len(rows)
 
 
+def drop_queued(*, session: Session, signature_ids: list[int], kind: str) -> int:
+    """Messages of ``kind`` about these signatures that have not been handed over yet are deleted (a signer who
+    stopped agreeing to be contacted gets no update still queued for them). Returns how many."""
+    if not signature_ids:
+        return 0
+    result = session.execute(
+        _T.delete().where(
+            _T.c.signature_id.in_(signature_ids),
+            _T.c.kind == kind,
+            _T.c.status.in_([OutboxStatus.queued.value, OutboxStatus.held.value]),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
+
+
 def forget_signatures(*, session: Session, signature_ids: list[int], recipient_canonical: str | None = None) -> int:
     """Erasure: every message about these signatures, or addressed to this supporter, is deleted (sent or not)."""
     conditions = [_T.c.signature_id.in_(signature_ids)] if signature_ids else []

@@ -24,12 +24,13 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Signature, SignerUpdate, UpdateStatus, utcnow
 from campaigns.core.outbox_bulk import Queued, enqueue_many
 from campaigns.core.settings import get_settings
+from campaigns.people import supporter_data
 from campaigns.updates import message, updates
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
-KIND = "update"
+KIND = supporter_data.UPDATE_KIND  # opting out drops this kind's queued messages (supporter_data.set_consent)
 _U = SignerUpdate.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _S = Signature.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 

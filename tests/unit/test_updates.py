@@ -294,3 +294,19 @@ def test_a_fan_out_killed_midway_then_restarted_delivers_each_message_exactly_on
     assert len(keys) == 10
     with read_session(engine) as session:
         assert updates.get_progress(session=session, update_id=update_id).done
+
+
+def test_a_signer_who_unsubscribes_before_their_message_leaves_does_not_get_it(engine, mailbox):
+    campaign = make_campaign(engine)
+    ids = signers(engine, campaign.slug, 3)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    fanout.fan_out(engine=engine, update_id=update_id)
+    token = unsubscribe.make_token(signature_id=ids[0], campaign_id=campaign.id)
+    run_write(engine, lambda s: unsubscribe.unsubscribe(session=s, token=token))
+    received = [e.rcpt_tos[0] for e in mailbox]
+    with read_session(engine) as session:
+        gone = session.get(Signature, ids[0]).email
+        progress = updates.get_progress(session=session, update_id=update_id)
+    assert len(received) == 2 and gone not in received
+    assert (progress.queued, progress.sent, progress.waiting, progress.done) == (3, 2, 0, True)  # one dropped unsent
