@@ -35,9 +35,12 @@ def render_tab(actor: Actor, campaign: Campaign) -> None:
             f"The next update may start sending from {widgets.local_time(allowed):%d %b %Y, %H:%M} "
             f"(at most one every {get_settings().update_min_days} days, so members are not spammed)."
         )
-    for row in rows:
-        if row.status != UpdateStatus.draft.value:
-            _progress(row.id or 0)
+    started = [r for r in rows if r.status != UpdateStatus.draft.value]
+    with access.reading() as session:
+        progress = {r.id or 0: updates.get_progress(session=session, update_id=r.id or 0) for r in started}
+    for row in started:
+        if not progress[row.id or 0].done:
+            _progress(row.id or 0)  # read again every few seconds until every message has gone
     drafts = {r.id or 0: r for r in rows if r.status == UpdateStatus.draft.value}
     key = f"{campaign.slug}-update-choice"
     saved = st.session_state.pop(f"{campaign.slug}-update-just-saved", None)  # a draft just saved: show it
@@ -55,7 +58,7 @@ def render_tab(actor: Actor, campaign: Campaign) -> None:
     _editor(actor, campaign, draft)
     if draft is not None:
         _send_box(actor, campaign, draft)
-    _past([r for r in rows if r.status != UpdateStatus.draft.value])
+    _past(started, progress)
 
 
 def _editor(actor: Actor, campaign: Campaign, draft: SignerUpdate | None) -> None:
@@ -156,7 +159,7 @@ def _progress(update_id: int) -> None:
             row = updates.get_update(session=session, update_id=update_id)
             progress = updates.get_progress(session=session, update_id=update_id)
         if progress.done:
-            return
+            st.rerun()  # the whole tab again: this update is listed as sent, and nothing polls any more
         total = max(1, progress.recipients)
         queued = "being queued" if progress.status == UpdateStatus.sending.value else "queued"
         text = (
@@ -166,14 +169,12 @@ def _progress(update_id: int) -> None:
         st.progress(min(1.0, (progress.sent + progress.failed) / total), text=text)
 
 
-def _past(rows: list[SignerUpdate]) -> None:
+def _past(rows: list[SignerUpdate], progress: dict[int, updates.UpdateProgress]) -> None:
     if not rows:
         return
     st.markdown("**Sent**")
-    with access.reading() as session:
-        progress = {r.id: updates.get_progress(session=session, update_id=r.id or 0) for r in rows}
     for row in rows:
-        p = progress[row.id]
+        p = progress[row.id or 0]
         started = widgets.local_time(row.started_at) if row.started_at else None
         when = f"{started:%d %b %Y, %H:%M}" if started else ""
         regions = f" · regions {', '.join(updates.region_list(row))}" if row.region_codes else ""
