@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlmodel import Session
 
+from campaigns.catalog import listing
 from campaigns.core import audit, outbox
 from campaigns.core.audit import Actor
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
@@ -59,6 +60,10 @@ class UpdateAlreadyStarted(RallyError):
             "This update has already started sending (another click or tab started it): it goes to each signer "
             "once. Reload the page to see its progress."
         )
+
+
+class CampaignNotPublic(RallyError):
+    """Drafts and archived campaigns send no updates."""
 
 
 class NoRecipients(RallyError):
@@ -244,8 +249,8 @@ def start_sending(
 ) -> SignerUpdate:
     """Start sending a draft to its recipients (counted now); the fan-out queues their messages in the background.
 
-    Raises UpdateAlreadyStarted (a second click), UpdateTooSoon (the rate limit, saying when the next may go),
-    NoRecipients, or MailError when mail is off."""
+    Raises UpdateAlreadyStarted (a second click), CampaignNotPublic (a draft or archived campaign), UpdateTooSoon
+    (the rate limit, saying when the next may go), NoRecipients, or MailError when mail is off."""
     settings = settings or get_settings()
     now = now or utcnow()
     row = get_update(session=session, update_id=update_id)
@@ -253,6 +258,10 @@ def start_sending(
     session.refresh(row)  # as committed by whoever held the lock before
     if row.status != UpdateStatus.draft.value:
         raise UpdateAlreadyStarted()
+    if not listing.is_public(_campaign(session, row.campaign_id)):
+        raise CampaignNotPublic(
+            "Updates go to the signers of a published or closed campaign; this one is a draft or archived."
+        )
     if mail_mode(settings) is None:
         raise MailError("Email is not configured (set RALLY_SMTP_HOST, or RALLY_MAIL_OUTBOX for development).")
     allowed = next_allowed_at(session=session, campaign_id=row.campaign_id, settings=settings)

@@ -106,6 +106,9 @@ def test_recipients_are_the_counted_signers_who_agreed_in_the_chosen_regions(eng
     update_id = draft(engine, campaign.id, region_codes=["US-TX"])
     with pytest.raises(updates.NoRecipients):
         start(engine, update_id)
+    unpublished = make_campaign(engine, status="draft")
+    with pytest.raises(updates.CampaignNotPublic):
+        start(engine, draft(engine, unpublished.id))
 
 
 def test_one_update_every_few_days_and_the_refusal_says_when_the_next_may_go(engine):
