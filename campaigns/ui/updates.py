@@ -172,7 +172,7 @@ def _progress(update_id: int) -> None:
 def _past(rows: list[SignerUpdate], progress: dict[int, updates.UpdateProgress]) -> None:
     if not rows:
         return
-    st.markdown("**Sent**")
+    st.markdown("**Past updates**")
     for row in rows:
         p = progress[row.id or 0]
         started = widgets.local_time(row.started_at) if row.started_at else None

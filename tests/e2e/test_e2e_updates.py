@@ -53,7 +53,8 @@ def test_organizer_writes_previews_tests_and_sends_an_update_that_the_campaign_p
             page.get_by_role("button", name="Send to 2 signers").click()
             page.get_by_text("can't be changed or called back").wait_for()  # it asks first
             page.get_by_role("button", name="Yes, send it").click()
-            page.get_by_text("Sent", exact=True).wait_for()
+            page.get_by_text("Past updates", exact=True).wait_for()
+            page.screenshot(path=str(tmp_path / "updates-tab.png"), full_page=True)
             # The worker's upkeep queues the messages (within a minute), then sends them.
             received = wait_for_mail(handler, 3, seconds=120)
             page.goto(f"{server.url}/?campaign=libraries")
