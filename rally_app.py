@@ -9,14 +9,22 @@ from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
 from campaigns.ui import navigation
-from campaigns.web import api, assets, auth, download, fieldkit, middleware, share
+from campaigns.web import api, assets, auth, download, fieldkit, middleware, share, unsubscribe
 from campaigns.web.lifespan import lifespan
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
 
 app = st.App(
     "streamlit_app.py",
-    routes=[*api.ROUTES, *assets.ROUTES, *auth.ROUTES, *download.ROUTES, *share.ROUTES, *fieldkit.ROUTES],
+    routes=[
+        *api.ROUTES,
+        *assets.ROUTES,
+        *auth.ROUTES,
+        *download.ROUTES,
+        *share.ROUTES,
+        *fieldkit.ROUTES,
+        *unsubscribe.ROUTES,
+    ],
     # the first runs first: identity headers are gone before anything else reads the request
     middleware=[
         Middleware(middleware.StripIdentityHeadersMiddleware),

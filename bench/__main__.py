@@ -22,6 +22,7 @@ from bench import (
     read_counts,
     share_preview,
     sign_write,
+    updates,
 )
 from bench.common import Options
 
@@ -35,6 +36,7 @@ BENCHMARKS[outbox_drain.NAME] = outbox_drain.run
 BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
 BENCHMARKS[questions.NAME] = questions.run
+BENCHMARKS[updates.NAME] = updates.run
 
 
 def main(argv: list[str] | None = None) -> int:

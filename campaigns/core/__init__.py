@@ -15,6 +15,7 @@ __all__ = [
     "migrate",
     "models",
     "outbox",
+    "outbox_bulk",
     "outbox_worker",
     "pdf_text",
     "settings",

@@ -40,6 +40,7 @@ SMTP_TIMEOUT_SECONDS = 15
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 # The development outbox needs no sender configured: its messages never leave the machine.
 _DEV_SENDER_DOMAIN = "localhost"
+_SPACE = re.compile(r"\s")
 _MESSAGE_ID = re.compile(r"^Message-ID: <([^>\r\n]{1,200})>", re.MULTILINE)
 
 
@@ -132,8 +133,8 @@ def _plain_address(address: str, what: str) -> str:
 
 def _header(value: str, name: str) -> str:
     text = one_line(value, 900)
-    if text.isascii() and len(name) + len(text) < 76:
-        return text
+    if text.isascii() and (len(name) + len(text) < 76 or not _SPACE.search(text)):
+        return text  # short, or one word that no folding could break (a List-Unsubscribe <address>)
     return Header(text, "us-ascii" if text.isascii() else "utf-8", header_name=name).encode()
 
 

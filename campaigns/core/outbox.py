@@ -60,6 +60,7 @@ def enqueue(
     campaign_id: int | None = None,
     signature_id: int | None = None,
     outreach_id: int | None = None,
+    update_id: int | None = None,
     dedupe_key: str | None = None,
     held: bool = False,
     now: datetime | None = None,
@@ -88,6 +89,7 @@ def enqueue(
             "campaign_id": campaign_id,
             "signature_id": signature_id,
             "outreach_id": outreach_id,
+            "update_id": update_id,
             "attempts": 0,
             "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
             "created_at": now,
@@ -107,6 +109,7 @@ _INSERT_KEYS = (
     "campaign_id",
     "signature_id",
     "outreach_id",
+    "update_id",
     "attempts",
     "next_attempt_at",
     "created_at",
@@ -148,6 +151,21 @@ def drop_held(*, session: Session, signature_ids: list[int]) -> int:
         session.execute(_OUTREACH.delete().where(_OUTREACH.c.id.in_(outreach_ids)))  # cascades to the messages
     session.execute(_T.delete().where(_T.c.id.in_([i for i, _ in rows])))
     return len(rows)
+
+
+def drop_queued(*, session: Session, signature_ids: list[int], kind: str) -> int:
+    """Messages of ``kind`` about these signatures that have not been handed over yet are deleted (a signer who
+    stopped agreeing to be contacted gets no update still queued for them). Returns how many."""
+    if not signature_ids:
+        return 0
+    result = session.execute(
+        _T.delete().where(
+            _T.c.signature_id.in_(signature_ids),
+            _T.c.kind == kind,
+            _T.c.status.in_([OutboxStatus.queued.value, OutboxStatus.held.value]),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
 
 
 def forget_signatures(*, session: Session, signature_ids: list[int], recipient_canonical: str | None = None) -> int:

@@ -73,6 +73,8 @@ class Settings:
     mail_max_attempts: int = 8
     # "app": the mail worker runs inside each app process; "off": run `python -m campaigns worker` apart.
     outbox_worker: str = "app"
+    # Updates to signers: at most one update per campaign starts sending in this many days (0: no limit).
+    update_min_days: int = 3
     # How long a "My data" link emailed to a supporter works (minutes); each link works once.
     my_data_link_minutes: int = 60
     # Email confirmation: how long a confirmation link works (days), and after how many hours an

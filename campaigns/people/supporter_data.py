@@ -43,6 +43,7 @@ from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.count_writes import remove_counts
 
 SUPPORTER = Actor(user_id=None, email="supporter")
+UPDATE_KIND = "update"  # the outbox kind of updates to signers (campaigns.updates.fanout.KIND)
 
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
@@ -308,7 +309,8 @@ def withdraw_signature(
 def set_consent(
     *, session: Session, email_canonical: str, signature_id: int, consent: bool, now: datetime | None = None
 ) -> None:
-    """Opt in (to the campaign's current wording, recorded with the time) or out (consent cleared)."""
+    """Opt in (to the campaign's current wording, recorded with the time) or out (consent cleared, and updates
+    still queued for this signature dropped). The audit entry records the change and its time."""
     now = now or utcnow()
     signature = _own_signature(session, email_canonical, signature_id)
     if signature.contact_consent == consent:
@@ -320,4 +322,6 @@ def set_consent(
     signature.consent_at = now if consent else None
     session.add(signature)
     session.flush()
+    if not consent:  # updates to signers still waiting in the outbox are not sent to them any more
+        outbox.drop_queued(session=session, signature_ids=[signature.id or 0], kind=UPDATE_KIND)
     _record(session, "supporter.consent", signature, now, consent=consent)

@@ -19,6 +19,7 @@ from campaigns.core.db import is_sqlite, run_write
 from campaigns.core.errors import RallyError
 from campaigns.proposals import expiry
 from campaigns.signatures import confirmation, count_writes
+from campaigns.updates import fanout
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,12 @@ def fold_past_hours(engine: Engine) -> None:
     run_write(engine, lambda session: count_writes.fold_past_hours(session=session))
 
 
-TASKS: list[Callable[[Engine], None]] = [fold_past_hours, confirmation.remind_and_expire, expiry.expire]
+TASKS: list[Callable[[Engine], None]] = [
+    fold_past_hours,
+    confirmation.remind_and_expire,
+    expiry.expire,
+    fanout.fan_out_started,
+]
 
 
 def run_all(*, engine: Engine) -> None:

@@ -26,6 +26,7 @@ from campaigns.ui import (
     widgets,
 )
 from campaigns.ui import moderation as moderation_page
+from campaigns.ui import updates as updates_page
 
 NEW = "new"
 FIELD_LABELS = {
@@ -117,8 +118,8 @@ def render_editor() -> None:
         return
     next_steps = st.container()  # filled last, so it counts what the tabs below save in this run
     # in the order of the checklist's steps: details, targets, letter, preview, then publish (Status)
-    details, targets, letter, preview, status, comments, asked, outcome = st.tabs(
-        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Questions", "Outcome"]
+    details, targets, letter, preview, status, comments, news, asked, outcome = st.tabs(
+        ["Details", "Targets", "Letter", "Preview", "Status", "Comments", "Updates", "Questions", "Outcome"]
     )
     with details:
         _details_form(actor, campaign)
@@ -132,6 +133,8 @@ def render_editor() -> None:
         _status(actor, campaign)
     with comments:
         organize_parts.render_comments(campaign)
+    with news:
+        updates_page.render_tab(actor, campaign)
     with asked:
         questions_organize.render_tab(actor, campaign)
     with outcome:

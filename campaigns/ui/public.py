@@ -19,6 +19,7 @@ from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
 from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import access, errors, letter_step, outcomes, questions, reads, share, widgets
+from campaigns.ui import updates as updates_page
 
 REFRESH_SECONDS = 10
 
@@ -87,6 +88,8 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
     if page.body.strip():
         st.divider()
         st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+    if not preview:
+        updates_page.render_timeline(page.slug)  # the updates sent to signers, newest first
     if done is None and not preview:  # after signing, the thank-you has them
         st.subheader("Share this campaign", anchor=False)
         share.render(page, medium="page")

@@ -1,4 +1,4 @@
-"""Rally's JSON API (``/api/*``): health, the public campaigns and their per-region counts, and region shapes.
+"""Rally's JSON API (``/api/*``): health, the public campaigns, their per-region counts and updates, region shapes.
 
 Handlers are plain functions: Starlette runs them in a worker thread, so blocking
 database work never stalls the event loop that serves every websocket session.
@@ -22,6 +22,7 @@ from campaigns.core.db import get_engine, ping, read_session
 from campaigns.core.errors import NotFound, StorageError
 from campaigns.core.ttl_cache import TTLCache
 from campaigns.signatures import counts
+from campaigns.updates import updates
 from campaigns.web import errors
 
 API_CACHE_SECONDS = 5
@@ -98,6 +99,31 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
     }
 
 
+def campaign_updates(request: Request) -> Response:
+    """A public campaign's updates to its signers, newest first (``?offset=`` pages on, 20 at a time)."""
+    slug = request.path_params["slug"]
+    offset = request.query_params.get("offset", "0")
+    try:
+        with read_session(get_engine()) as session:
+            campaign = listing.get_public_campaign(session=session, slug=slug)
+            items = updates.list_public_updates(
+                session=session,
+                campaign_id=campaign.id or 0,
+                limit=UPDATES_PAGE,
+                offset=int(offset) if offset.isdigit() else 0,
+            )
+    except NotFound:
+        return errors.json_not_found(NO_CAMPAIGN, headers=_JSON_HEADERS)
+    except StorageError as exc:
+        return errors.json_error(exc)
+    body = [
+        {"kind": u.kind, "subject": u.subject, "body_markdown": u.body, "published_at": u.published_at.isoformat()}
+        for u in items
+    ]
+    return JSONResponse(body, headers=_JSON_HEADERS)
+
+
+UPDATES_PAGE = 20
 SHAPES_CACHE_SECONDS = 86_400
 
 
@@ -162,4 +188,5 @@ ROUTES = [
     Route("/api/shapes/{scheme}.json", readable_anywhere(shapes), methods=["GET"]),
     Route("/api/campaigns", readable_anywhere(list_campaigns), methods=["GET"]),
     Route("/api/campaigns/{slug}", readable_anywhere(campaign_detail), methods=["GET"]),
+    Route("/api/campaigns/{slug}/updates", readable_anywhere(campaign_updates), methods=["GET"]),
 ]

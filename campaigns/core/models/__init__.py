@@ -36,6 +36,7 @@ from campaigns.core.models.question import (
 )
 from campaigns.core.models.sign_rule import SignRule, SignRuleAction, SignRuleKind
 from campaigns.core.models.signature import CommentStatus, Signature, SignatureSource, SignatureStatus, SignatureView
+from campaigns.core.models.signer_update import SignerUpdate, UpdateKind, UpdateStatus
 from campaigns.core.models.supporter_token import SupporterToken
 from campaigns.core.models.target import Target
 from campaigns.core.models.target_response import TargetResponse
@@ -87,10 +88,13 @@ __all__ = [
     "SignatureSource",
     "SignatureStatus",
     "SignatureView",
+    "SignerUpdate",
     "SupporterToken",
     "Target",
     "TargetResponse",
     "UTCDateTime",
+    "UpdateKind",
+    "UpdateStatus",
     "User",
     "UserBase",
     "UserPublic",

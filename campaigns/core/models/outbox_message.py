@@ -30,6 +30,7 @@ class OutboxMessage(SQLModel, table=True):
         Index("ix_outbox_signature", "signature_id"),
         Index("ix_outbox_recipient", "recipient_canonical"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
+        Index("ix_outbox_update_status", "update_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(sa_column=Column(String(32), nullable=False))  # confirmation, letter, my-data-link, ...
@@ -43,6 +44,8 @@ class OutboxMessage(SQLModel, table=True):
     campaign_id: int | None = Field(default=None, foreign_key="campaign.id", ondelete="SET NULL")
     signature_id: int | None = Field(default=None, foreign_key="signature.id", ondelete="CASCADE")
     outreach_id: int | None = Field(default=None, foreign_key="outreach.id", ondelete="CASCADE")
+    # The signer update this message is part of (its progress is counted from here).
+    update_id: int | None = Field(default=None, foreign_key="signer_update.id", ondelete="SET NULL")
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

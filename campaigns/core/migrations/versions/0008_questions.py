@@ -1,7 +1,7 @@
 """questions to signers: questions, their options, answers (one per signature) and the answers' aggregate rows
 
 Revision ID: 0008_questions
-Revises: 0006
+Revises: 0007_updates
 Create Date: 2026-12-07
 
 - ``question``: a campaign's question (prompt, free text allowed, closing time, results shown publicly or not).
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_questions"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007_updates"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

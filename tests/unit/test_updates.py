@@ -1,0 +1,315 @@
+"""Updates to signers on SQLite and PostgreSQL: drafts, recipients and regions, the rate limit, the start that
+happens once, the fan-out through the outbox to a real SMTP server (aiosmtpd), a crash mid-fan-out followed by a
+restart (a real process killed with SIGKILL), and the one-click unsubscribe's signed links."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+from sqlalchemy import select
+
+from campaigns.core.audit import Actor
+from campaigns.core.db import read_session, run_write
+from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.models import AuditEntry, OutboxMessage, Signature, utcnow
+from campaigns.core.settings import ENV_NAMES, override_settings
+from campaigns.people import supporter_data
+from campaigns.updates import fanout, unsubscribe, updates
+from tests.support.factories import make_campaign, sign_from
+from tests.support.mail import Mailbox, smtp_settings
+from tests.support.servers import REPO
+
+PUBLIC = "https://rally.example.org"
+SENDER = "Rally <news@rally.example.org>"
+ORGANIZER = Actor(user_id=None, email="organizer@rally.example.org", roles=frozenset({"organizer"}))
+UNSUBSCRIBE = re.compile(re.escape(PUBLIC) + r"/unsubscribe\?t=([0-9A-Za-z._%-]+)")
+
+
+@pytest.fixture
+def mailbox(engine, smtp_server):
+    controller, handler = smtp_server
+    with override_settings(**smtp_settings(controller, SENDER), public_url=PUBLIC):
+        yield Mailbox(engine, handler)
+
+
+def parsed(envelope):
+    return BytesParser(policy=policy.default).parsebytes(envelope.content)
+
+
+def signers(engine, slug: str, consenting: int, *, region: str = "US-CA", others: int = 0) -> list[int]:
+    ids = [sign_from(engine, slug, contact_consent=True, region_code=region).signature_id for _ in range(consenting)]
+    for _ in range(others):
+        sign_from(engine, slug, contact_consent=False, region_code=region)
+    return ids
+
+
+def draft(engine, campaign_id: int, **kwargs) -> int:
+    values = {"subject": "We delivered the petition", "body": "## Thank you\nRead [the letter](https://x.example/l)."}
+    values.update(kwargs)
+    return run_write(
+        engine, lambda s: updates.draft_update(session=s, campaign_id=campaign_id, actor=ORGANIZER, **values)
+    )
+
+
+def start(engine, update_id: int, **kwargs):
+    return run_write(engine, lambda s: updates.start_sending(session=s, update_id=update_id, actor=ORGANIZER, **kwargs))
+
+
+def test_a_draft_is_checked_previewed_and_edited_until_it_starts(engine):
+    campaign = make_campaign(engine)
+    with pytest.raises(InvalidInput) as missing:
+        draft(engine, campaign.id, subject="  ")
+    assert missing.value.field == "subject"
+    with pytest.raises(InvalidInput) as region:
+        draft(engine, campaign.id, region_codes=["US-CA", "XX-NOPE"])
+    assert "XX-NOPE" in region.value.user_message
+    update_id = draft(engine, campaign.id, body="<b>bold</b> and **strong** [site](https://x.example)")
+    with read_session(engine) as session:
+        text = updates.preview_text(session=session, update_id=update_id)
+    assert "<b>bold</b> and strong site (https://x.example)" in text  # plain text: HTML stays as typed, inert
+    assert "/unsubscribe?t=" in text and "The campaign: " in text
+    run_write(
+        engine,
+        lambda s: updates.edit_update(session=s, update_id=update_id, subject="New", body="Text", region_codes="us-ca"),
+    )
+    with read_session(engine) as session:
+        row = updates.get_update(session=session, update_id=update_id)
+    assert (row.subject, row.body, row.region_codes, row.status) == ("New", "Text", "US-CA", "draft")
+
+
+def test_recipients_are_the_counted_signers_who_agreed_in_the_chosen_regions(engine):
+    campaign = make_campaign(engine)
+    california = signers(engine, campaign.slug, 3, others=2)
+    signers(engine, campaign.slug, 2, region="US-NY")
+    withdrawn = california[0]
+    canonical = run_write(engine, lambda s: s.get(Signature, withdrawn).email_canonical)
+    run_write(
+        engine,
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical=canonical, signature_id=withdrawn),
+    )
+    with read_session(engine) as session:
+        everyone = updates.count_recipients(session=session, campaign_id=campaign.id)
+        west = updates.count_recipients(session=session, campaign_id=campaign.id, region_codes=["US-CA"])
+        nobody = updates.count_recipients(session=session, campaign_id=campaign.id, region_codes=["US-TX"])
+    assert (everyone, west, nobody) == (4, 2, 0)
+    update_id = draft(engine, campaign.id, region_codes=["US-TX"])
+    with pytest.raises(updates.NoRecipients):
+        start(engine, update_id)
+    unpublished = make_campaign(engine, status="draft")
+    with pytest.raises(updates.CampaignNotPublic):
+        start(engine, draft(engine, unpublished.id))
+
+
+def test_one_update_every_few_days_and_the_refusal_says_when_the_next_may_go(engine):
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 2)
+    first, second = draft(engine, campaign.id), draft(engine, campaign.id)
+    start(engine, first)
+    with pytest.raises(updates.UpdateTooSoon) as soon:
+        start(engine, second)
+    assert "RALLY_UPDATE_MIN_DAYS" in soon.value.user_message and "next may go from" in soon.value.user_message
+    assert start(engine, second, now=utcnow() + timedelta(days=3, minutes=1)).status == "sending"
+    third = draft(engine, campaign.id)
+    with override_settings(update_min_days=0):
+        assert start(engine, third).status == "sending"
+
+
+def test_a_double_click_or_two_tabs_start_an_update_once(engine):
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 2)
+    update_id = draft(engine, campaign.id)
+    barrier = threading.Barrier(4)
+
+    def click(_: int) -> str:
+        barrier.wait()
+        try:
+            return start(engine, update_id).status
+        except RallyError as exc:
+            return type(exc).__name__
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        outcomes = Counter(pool.map(click, range(4)))
+    assert outcomes == {"sending": 1, "UpdateAlreadyStarted": 3}
+    with read_session(engine) as session:
+        actions = [e.action for e in session.execute(select(AuditEntry)).scalars()]
+    assert actions.count("update.send") == 1
+    with pytest.raises(updates.UpdateAlreadyStarted):  # and a started update is never edited
+        run_write(engine, lambda s: updates.edit_update(session=s, update_id=update_id, subject="x", body="y"))
+
+
+def test_each_recipient_gets_one_message_with_one_click_unsubscribe_that_works(engine, mailbox):
+    campaign = make_campaign(engine, title="Fund the libraries")
+    ids = signers(engine, campaign.slug, 5, others=2)
+    mailbox.handler.envelopes.clear()  # (signing sent nothing, but be sure)
+    update_id = draft(engine, campaign.id)
+    run_write(engine, lambda s: updates.send_test(session=s, update_id=update_id, actor=ORGANIZER))
+    [test] = list(mailbox)
+    assert parsed(test)["Subject"] == "[Test] We delivered the petition"
+    assert test.rcpt_tos == [ORGANIZER.email]
+    mailbox.handler.envelopes.clear()
+    start(engine, update_id)
+    assert fanout.fan_out(engine=engine, update_id=update_id, batch=2) == 5
+    assert fanout.fan_out(engine=engine, update_id=update_id) == 0  # run again: nothing more
+    received = list(mailbox)
+    with read_session(engine) as session:
+        progress = updates.get_progress(session=session, update_id=update_id)
+        emails = dict(session.execute(select(Signature.id, Signature.email).where(Signature.id.in_(ids))).all())
+    assert (progress.status, progress.recipients, progress.queued, progress.sent, progress.done) == (
+        "sent",
+        5,
+        5,
+        5,
+        True,
+    )
+    assert sorted(e.rcpt_tos[0] for e in received) == sorted(emails.values())  # each once, nobody else
+    tokens = []
+    for envelope in received:
+        message = parsed(envelope)
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        [header_token] = UNSUBSCRIBE.findall(message["List-Unsubscribe"])
+        assert message["List-Unsubscribe"] == f"<{PUBLIC}/unsubscribe?t={header_token}>"
+        assert UNSUBSCRIBE.findall(message.get_content()) == [header_token]  # and in the body
+        assert "Thank you" in message.get_content() and "the letter (https://x.example/l)" in message.get_content()
+        tokens.append(header_token)
+    grant = unsubscribe.read_token(tokens[0])
+    assert emails[grant.signature_id] == received[0].rcpt_tos[0]  # each link is its recipient's own
+    with read_session(engine) as session:
+        shown = unsubscribe.look_up(session=session, token=tokens[0])  # a GET changes nothing
+        assert (shown.campaign_title, shown.subscribed) == ("Fund the libraries", True)
+    for _ in range(2):  # idempotent
+        done = run_write(engine, lambda s: unsubscribe.unsubscribe(session=s, token=tokens[0]))
+        assert done.subscribed is False
+    with read_session(engine) as session:
+        row = session.get(Signature, grant.signature_id)
+        audits = [e for e in session.execute(select(AuditEntry)).scalars() if e.action == "supporter.consent"]
+        assert updates.count_recipients(session=session, campaign_id=campaign.id) == 4
+    assert (row.contact_consent, row.consent_hash, row.consent_at) == (False, None, None)
+    assert len(audits) == 1 and '"consent": false' in audits[0].detail and audits[0].at is not None
+
+
+def test_tampered_forged_and_malformed_unsubscribe_links_are_refused_and_change_nothing(engine):
+    campaign = make_campaign(engine)
+    [sid] = signers(engine, campaign.slug, 1)
+    good = unsubscribe.make_token(signature_id=sid, campaign_id=campaign.id)
+    payload, mac = good.rsplit(".", 1)
+    other = unsubscribe.make_token(signature_id=sid + 1, campaign_id=campaign.id)
+    bad = [
+        None,
+        "",
+        "garbage",
+        f"{sid + 1}.{campaign.id}.{mac}",  # another signature, this one's MAC
+        f"{payload}.{other.rsplit('.', 1)[1]}",  # this signature, another's MAC
+        f"{payload}.{mac[:-1]}",
+        f"{payload}.{mac}A",
+        f"{sid}.{campaign.id}",
+        f"-{sid}.{campaign.id}.{mac}",
+        f"{sid}.{campaign.id}.{mac}.x",
+        "٣." + f"{campaign.id}.{mac}",  # a digit, but not ASCII
+        "1" * 300,
+    ]
+    for token in bad:
+        with pytest.raises(unsubscribe.UnsubscribeLinkInvalid):
+            run_write(engine, lambda s, t=token: unsubscribe.unsubscribe(session=s, token=t))
+    with override_settings(secret_key="another-key-entirely-0123456789abcdef"):
+        forged = unsubscribe.make_token(signature_id=sid, campaign_id=campaign.id)
+    assert forged != good
+    with pytest.raises(unsubscribe.UnsubscribeLinkInvalid):
+        unsubscribe.read_token(forged)
+    with read_session(engine) as session:
+        assert session.get(Signature, sid).contact_consent is True
+
+
+def test_the_public_timeline_shows_started_updates_newest_first_a_page_at_a_time(engine):
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 1)
+    ids = [draft(engine, campaign.id, subject=f"Update {n}") for n in range(4)]
+    with override_settings(update_min_days=0):
+        for n, update_id in enumerate(ids[:3]):
+            start(engine, update_id, now=utcnow() + timedelta(hours=n))
+    with read_session(engine) as session:
+        first = updates.list_public_updates(session=session, campaign_id=campaign.id, limit=2)
+        rest = updates.list_public_updates(session=session, campaign_id=campaign.id, limit=2, offset=2)
+    assert [u.subject for u in first + rest] == ["Update 2", "Update 1", "Update 0"]  # the draft is not public
+
+
+def _env(engine, controller) -> dict[str, str]:
+    settings = {**smtp_settings(controller, SENDER), "database_url": engine.url.render_as_string(hide_password=False)}
+    return {**os.environ, **{ENV_NAMES[k]: str(v) for k, v in settings.items()}, ENV_NAMES["public_url"]: PUBLIC}
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from campaigns.core.db import get_engine
+    from campaigns.updates import fanout
+    batches = []
+    def after_batch(queued):
+        batches.append(queued)
+        if len(batches) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)  # two batches committed, the rest not queued yet
+    fanout.fan_out(engine=get_engine(), update_id=int(sys.argv[1]), batch=3, after_batch=after_batch)
+    """
+)
+
+
+def test_a_fan_out_killed_midway_then_restarted_delivers_each_message_exactly_once(engine, mailbox, smtp_server):
+    controller, handler = smtp_server
+    campaign = make_campaign(engine)
+    ids = signers(engine, campaign.slug, 10)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLER, str(update_id)],
+        cwd=REPO,
+        env=_env(engine, controller),
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()
+    with read_session(engine) as session:
+        row = updates.get_update(session=session, update_id=update_id)
+        assert (row.status, row.queued, row.cursor) == ("sending", 6, sorted(ids)[5])
+    # The restart: the worker's upkeep resumes the fan-out where it stopped, in another process.
+    restarted = subprocess.run(
+        [sys.executable, "-m", "campaigns", "worker", "--once"],
+        cwd=REPO,
+        env=_env(engine, controller),
+        capture_output=True,
+        timeout=120,
+    )
+    assert restarted.returncode == 0, restarted.stderr.decode()
+    list(mailbox)  # anything still due
+    with read_session(engine) as session:
+        emails = sorted(session.execute(select(Signature.email).where(Signature.id.in_(ids))).scalars())
+        keys = list(session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.update_id == update_id)))
+    assert sorted(e.rcpt_tos[0] for e in handler.envelopes) == emails  # every recipient exactly once
+    assert len(keys) == 10
+    with read_session(engine) as session:
+        assert updates.get_progress(session=session, update_id=update_id).done
+
+
+def test_a_signer_who_unsubscribes_before_their_message_leaves_does_not_get_it(engine, mailbox):
+    campaign = make_campaign(engine)
+    ids = signers(engine, campaign.slug, 3)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    fanout.fan_out(engine=engine, update_id=update_id)
+    token = unsubscribe.make_token(signature_id=ids[0], campaign_id=campaign.id)
+    run_write(engine, lambda s: unsubscribe.unsubscribe(session=s, token=token))
+    received = [e.rcpt_tos[0] for e in mailbox]
+    with read_session(engine) as session:
+        gone = session.get(Signature, ids[0]).email
+        progress = updates.get_progress(session=session, update_id=update_id)
+    assert len(received) == 2 and gone not in received
+    assert (progress.queued, progress.sent, progress.waiting, progress.done) == (3, 2, 0, True)  # one dropped unsent
