@@ -12,7 +12,7 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from campaigns.core.errors import RallyError
 from campaigns.people.logins import secret_key
@@ -39,9 +39,12 @@ class AnswerGrant:
     signature_id: int
 
 
-def _mac(question_id: int, signature_id: int) -> str:
-    key = hmac.new(secret_key(), _PURPOSE, hashlib.sha256).digest()
-    digest = hmac.new(key, f"{question_id}.{signature_id}".encode(), hashlib.sha256).digest()
+def _key() -> bytes:
+    return hmac.new(secret_key(), _PURPOSE, hashlib.sha256).digest()
+
+
+def _mac(question_id: int, signature_id: int, key: bytes | None = None) -> str:
+    digest = hmac.new(key or _key(), f"{question_id}.{signature_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -52,6 +55,24 @@ def make_token(*, question_id: int, signature_id: int) -> str:
 def answer_link(*, question_id: int, signature_id: int, base: str | None = None) -> str:
     """The link to put in this signer's email (on the public address, or ``base``)."""
     return links.page_url(PAGE_PATH, base=base, t=make_token(question_id=question_id, signature_id=signature_id))
+
+
+@dataclass(frozen=True)
+class AnswerLinks:
+    """One question's answer links for many recipients (an update's fan-out): the key and the address found once."""
+
+    question_id: int
+    prompt: str
+    base: str
+    key: bytes = field(repr=False)
+
+    def url(self, signature_id: int) -> str:
+        token = f"{self.question_id}.{signature_id}.{_mac(self.question_id, signature_id, self.key)}"
+        return links.page_url(PAGE_PATH, base=self.base, t=token)
+
+
+def answer_links(*, question_id: int, prompt: str, base: str | None = None) -> AnswerLinks:
+    return AnswerLinks(question_id=question_id, prompt=prompt, base=base or links.public_base(), key=_key())
 
 
 def read_token(token: str | None) -> AnswerGrant:

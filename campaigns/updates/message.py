@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from campaigns.core.mail import OutgoingMail
 from campaigns.core.settings import Settings, get_settings
+from campaigns.questions.links import AnswerLinks
 from campaigns.sharing import links
 from campaigns.updates import unsubscribe
 
@@ -33,6 +34,7 @@ class UpdateMail:
     subject: str
     body: str  # organizer markdown
     links: unsubscribe.LinkMaker  # the public address links are built on, and the unsubscribe links' key
+    question: AnswerLinks | None = None  # the campaign's open question when the batch was queued: each signer's link
 
 
 def markdown_text(body: str) -> str:
@@ -45,10 +47,16 @@ def markdown_text(body: str) -> str:
 
 def recipient_links(update: UpdateMail, signature_id: int) -> list[tuple[str, str]]:
     """The links one recipient's copy lists (label, address), the unsubscribe link aside: the place to add a
-    per-recipient link (e.g. a question's ``answer_link(question_id=..., signature_id=...)``)."""
-    del signature_id  # every link so far is the same for everyone; a per-recipient one will use it
+    per-recipient link. ``signature_id`` 0 is the organizer's preview or test copy (no signer's own links)."""
     base = update.links.base
-    return [("The campaign", links.share_url(update.campaign_slug, base=base, utm_source="email", utm_medium="update"))]
+    listed = []
+    if update.question is not None:
+        own = update.question.url(signature_id) if signature_id else "(each signer gets their own link here)"
+        listed.append((f"Answer the question “{update.question.prompt}”", own))
+    listed.append(
+        ("The campaign", links.share_url(update.campaign_slug, base=base, utm_source="email", utm_medium="update"))
+    )
+    return listed
 
 
 def compose(

@@ -37,6 +37,8 @@ from campaigns.core.models import (
 )
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.validation import clean_text
+from campaigns.questions import asking
+from campaigns.questions.links import answer_links
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.updates import message, unsubscribe
 
@@ -202,6 +204,8 @@ def count_recipients(*, session: Session, campaign_id: int, region_codes: list[s
 
 def mail_of(session: Session, row: SignerUpdate) -> message.UpdateMail:
     campaign = _campaign(session, row.campaign_id)
+    asked = asking.open_question(session=session, campaign_id=row.campaign_id)
+    maker = unsubscribe.link_maker()
     return message.UpdateMail(
         update_id=int(row.id or 0),
         campaign_id=row.campaign_id,
@@ -209,7 +213,8 @@ def mail_of(session: Session, row: SignerUpdate) -> message.UpdateMail:
         campaign_title=campaign.title,
         subject=row.subject,
         body=row.body,
-        links=unsubscribe.link_maker(),
+        links=maker,
+        question=answer_links(question_id=asked.id, prompt=asked.prompt, base=maker.base) if asked else None,
     )
 
 

@@ -25,8 +25,9 @@ from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.models import AuditEntry, OutboxMessage, Signature, utcnow
 from campaigns.core.settings import ENV_NAMES, override_settings
 from campaigns.people import supporter_data
+from campaigns.questions import answering, asking, links, results
 from campaigns.updates import fanout, unsubscribe, updates
-from tests.support.factories import make_campaign, sign_from
+from tests.support.factories import future, make_campaign, sign_from
 from tests.support.mail import Mailbox, smtp_settings
 from tests.support.servers import REPO
 
@@ -313,3 +314,63 @@ def test_a_signer_who_unsubscribes_before_their_message_leaves_does_not_get_it(e
         progress = updates.get_progress(session=session, update_id=update_id)
     assert len(received) == 2 and gone not in received
     assert (progress.queued, progress.sent, progress.waiting, progress.done) == (3, 2, 0, True)  # one dropped unsent
+
+
+ANSWER = re.compile(re.escape(PUBLIC) + r"/answer\?t=([0-9A-Za-z._%-]+)")
+
+
+def test_with_a_question_open_each_signer_gets_their_own_answer_link_and_it_answers(engine, mailbox):
+    campaign = make_campaign(engine, title="Fund the libraries")
+    ids = signers(engine, campaign.slug, 2, region="US-CA") + signers(engine, campaign.slug, 1, region="US-NY")
+    question = run_write(
+        engine,
+        lambda s: asking.ask_question(
+            session=s,
+            campaign_id=campaign.id,
+            prompt="Which action next?",
+            options=["March", "Letters"],
+            closes_at=future(7),
+            actor=ORGANIZER,
+        ),
+    )
+    update_id = draft(engine, campaign.id)
+    with read_session(engine) as session:
+        preview = updates.preview_text(session=session, update_id=update_id)
+    assert "Answer the question “Which action next?”: (each signer gets their own link here)" in preview
+    mailbox.handler.envelopes.clear()
+    start(engine, update_id)
+    assert fanout.fan_out(engine=engine, update_id=update_id) == 3
+    with read_session(engine) as session:
+        emails = dict(session.execute(select(Signature.id, Signature.email).where(Signature.id.in_(ids))).all())
+    owners = {}
+    for envelope in mailbox:
+        [token] = ANSWER.findall(parsed(envelope).get_content())
+        grant = links.read_token(token)
+        assert grant.question_id == question.id
+        assert emails[grant.signature_id] == envelope.rcpt_tos[0]  # the link is its recipient's own
+        owners[grant.signature_id] = token
+    assert sorted(owners) == sorted(ids)
+    march, letters = (option_id for option_id, _ in question.options)
+    for signature_id in ids:  # every link answers for its own signature
+        chosen = letters if signature_id == ids[-1] else march
+        run_write(
+            engine,
+            lambda s, sid=signature_id, opt=chosen: answering.answer(
+                session=s, question_id=question.id, signature_id=sid, option_id=opt
+            ),
+        )
+    with read_session(engine) as session:
+        read = results.read_results(session=session, question_id=question.id)
+    assert read.total == 3
+    assert read.by_region == {"US-CA": {march: 2}, "US-NY": {letters: 1}}
+
+
+def test_without_an_open_question_the_update_carries_no_answer_link(engine, mailbox):
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 1)
+    update_id = draft(engine, campaign.id)
+    mailbox.handler.envelopes.clear()
+    start(engine, update_id)
+    fanout.fan_out(engine=engine, update_id=update_id)
+    [envelope] = list(mailbox)
+    assert not ANSWER.findall(parsed(envelope).get_content())
