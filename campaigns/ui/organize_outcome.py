@@ -12,6 +12,8 @@ from campaigns.core.models import Campaign, CampaignOutcome, Target
 from campaigns.letters import targets
 from campaigns.outcomes import responses, results
 from campaigns.ui import access, organize_steps, widgets
+from campaigns.ui import updates as updates_page
+from campaigns.updates import updates
 
 LABELS = {
     "text": "Response",
@@ -132,7 +134,7 @@ def _response_card(actor: Actor, campaign: Campaign, response: responses.PublicR
                     st.rerun()
         with access.reading() as session:
             subject, body = responses.response_update(session=session, response_id=response.response_id)
-        _tell_signers(campaign, subject, body, kind="response", key=f"{key}-tell")
+        _tell_signers(actor, campaign, subject, body, kind="response", key=f"{key}-tell")
 
 
 def _outcome_form(actor: Actor, campaign: Campaign) -> None:
@@ -166,23 +168,29 @@ def _outcome_form(actor: Actor, campaign: Campaign) -> None:
     if current != CampaignOutcome.ongoing.value:
         with access.reading() as session:
             subject, body = results.outcome_update(session=session, campaign_id=cid)
-        _tell_signers(campaign, subject, body, kind="outcome", key=f"{campaign.slug}-outcome-tell")
+        _tell_signers(actor, campaign, subject, body, kind="outcome", key=f"{campaign.slug}-outcome-tell")
 
 
-def _tell_signers(campaign: Campaign, subject: str, body: str, *, kind: str, key: str) -> None:
-    """What signers who opted in would be told, and the button that drafts it as an update.
-
-    LEAD: wire the updates part here (enable the button and, on click, one call):
-    ``access.write(lambda s: updates.draft_update(session=s, campaign_id=campaign.id, subject=subject, body=body,
-    actor=actor, kind=kind))`` (``actor`` is the caller's: pass it in).
-    """
+def _tell_signers(actor: Actor, campaign: Campaign, subject: str, body: str, *, kind: str, key: str) -> None:
+    """What signers who opted in would be told, and the button that drafts it as an update (sent from the Updates
+    tab, where the organizer edits, previews, tests and sends it like any other)."""
+    cid = campaign.id or 0
     with st.expander("Tell signers"):
         st.markdown(f"**{widgets.plain(subject)}**")
         with st.container(border=True):
             st.markdown(body)  # built by the service with the organizer's and target's text escaped
-        st.button(
-            "Draft this update to signers",
-            key=key,
-            disabled=True,
-            help="Updates to signers who opted in arrive with the updates feature.",
-        )
+        if st.button("Draft this update to signers", key=key):
+            drafted = organize_steps.attempt(
+                lambda s: updates.draft_update(
+                    session=s, campaign_id=cid, subject=subject, body=body, actor=actor, kind=kind
+                ),
+                label=_label,
+            )
+            if drafted is not None:
+                updates_page.show_draft(campaign.slug, drafted)
+                st.toast(
+                    "Drafted: the Updates tab has it, to read over, test and send to the signers who agreed to hear "
+                    "from you.",
+                    icon=":material/drafts:",
+                )
+                st.rerun()

@@ -20,6 +20,11 @@ TIMELINE_PAGE = 3
 NEW = 0
 
 
+def show_draft(slug: str, update_id: int) -> None:
+    """The next run's Updates tab opens on this draft (one just saved here, or drafted from the Outcome tab)."""
+    st.session_state[f"{slug}-update-just-saved"] = update_id
+
+
 def render_tab(actor: Actor, campaign: Campaign) -> None:
     """The Updates tab: drafts, the chosen draft's editor, preview, test and send, then the updates already sent."""
     cid = campaign.id or 0
@@ -94,7 +99,7 @@ def _editor(actor: Actor, campaign: Campaign, draft: SignerUpdate | None) -> Non
                     region_codes=regions,
                 )
             )
-            st.session_state[f"{campaign.slug}-update-just-saved"] = new_id
+            show_draft(campaign.slug, new_id)
         else:
             access.write(
                 lambda s: updates.edit_update(

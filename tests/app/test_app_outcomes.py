@@ -13,7 +13,15 @@ from streamlit.testing.v1 import AppTest
 from campaigns.catalog.lifecycle import update_campaign
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
-from campaigns.core.models import AuditEntry, Campaign, CampaignUpdate, Signature, TargetResponse, utcnow
+from campaigns.core.models import (
+    AuditEntry,
+    Campaign,
+    CampaignUpdate,
+    Signature,
+    SignerUpdate,
+    TargetResponse,
+    utcnow,
+)
 from campaigns.outcomes import responses, results
 from campaigns.signatures import moderation, wall
 from campaigns.signatures.signing import sign
@@ -217,6 +225,26 @@ def test_an_organizer_records_a_response_and_an_outcome_in_the_outcome_tab(staff
     assert not at.exception
     with read_session(engine) as session:
         assert session.execute(select(TargetResponse)).scalars().all() == []
+
+
+def test_tell_signers_drafts_the_update_and_the_updates_tab_opens_on_it(staff_app, engine):
+    as_person, _ = staff_app
+    as_person(("organizer",))
+    campaign = make_campaign(engine, slug="tell")
+    run_write(
+        engine,
+        lambda s: results.set_outcome(session=s, campaign_id=campaign.id, outcome="won", note="Funded.", actor=CLI),
+    )
+    at = _editor("tell")
+    assert not at.exception, at.exception
+    at = by_label(at.button, "Draft this update to signers").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    with read_session(engine) as session:
+        [drafted] = session.execute(select(SignerUpdate)).scalars().all()
+        expected = results.outcome_update(session=session, campaign_id=campaign.id)
+    assert (drafted.kind, drafted.status, drafted.subject, drafted.body) == ("outcome", "draft", *expected)
+    assert by_label(at.text_input, "Update subject").value == expected[0]  # the Updates tab opens on it
+    assert "Drafted" in " ".join(t.value for t in at.toast)
 
 
 def test_the_threshold_is_set_in_details(staff_app, engine):

@@ -20,7 +20,7 @@ class UpdateStatus(enum.StrEnum):
 class UpdateKind(enum.StrEnum):
     news = "news"
     response = "response"  # the target answered
-    victory = "victory"  # the campaign won
+    outcome = "outcome"  # what came of the campaign (won, partly won, lost)
 
 
 class SignerUpdate(SQLModel, table=True):
