@@ -268,6 +268,7 @@ def withdraw_locked(*, session: Session, signature: Signature, now: datetime) ->
     session.add(signature)
     session.flush()
     outbox.drop_held(session=session, signature_ids=[signature.id or 0])
+    outbox.drop_queued(session=session, signature_ids=[signature.id or 0], kind=UPDATE_KIND)  # no longer a signer
     answering.withdraw_answers(session=session, signature_ids=[signature.id or 0])  # out of every question's results
     if not counted:
         return True

@@ -316,6 +316,25 @@ def test_a_signer_who_unsubscribes_before_their_message_leaves_does_not_get_it(e
     assert (progress.queued, progress.sent, progress.waiting, progress.done) == (3, 2, 0, True)  # one dropped unsent
 
 
+def test_a_signer_who_withdraws_before_their_message_leaves_does_not_get_it(engine, mailbox):
+    campaign = make_campaign(engine)
+    ids = signers(engine, campaign.slug, 2)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    fanout.fan_out(engine=engine, update_id=update_id)
+    with read_session(engine) as session:
+        leaving = session.get(Signature, ids[0])
+    run_write(
+        engine,
+        lambda s: supporter_data.withdraw_signature(
+            session=s, email_canonical=leaving.email_canonical, signature_id=ids[0]
+        ),
+    )
+    with read_session(engine) as session:
+        staying = session.get(Signature, ids[1]).email
+    assert [e.rcpt_tos[0] for e in mailbox] == [staying]  # the one who withdrew gets nothing
+
+
 ANSWER = re.compile(re.escape(PUBLIC) + r"/answer\?t=([0-9A-Za-z._%-]+)")
 
 
