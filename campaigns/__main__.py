@@ -277,7 +277,7 @@ def _worker(args: argparse.Namespace, engine: Engine) -> None:
         done = outbox_worker.drain(engine=engine)
         print(f"Sent {done.sent}; to retry later {done.retried}; failed {done.failed}; uncertain {done.uncertain}.")
         return
-    worker = outbox_worker.Worker(engine=engine, upkeep=upkeep.run_all)
+    worker = outbox_worker.Worker(engine=engine, upkeep=upkeep.run_all, frequent=upkeep.run_frequent)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop(0))
     print("Mail worker running (Ctrl+C to stop).", flush=True)
     try:

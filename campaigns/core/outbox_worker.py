@@ -8,6 +8,7 @@ steps ``outbox`` defines; a pass's outcome is a :class:`RunStats`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -118,20 +119,23 @@ class Worker:
     # the periodic upkeep (``signatures.upkeep.run_all``), run about once a minute; it logs its own failures
     upkeep: Callable[..., None] | None = None
     upkeep_seconds: float = 60.0
+    # the quick upkeep (``signatures.upkeep.run_frequent``: an update's fan-out starts within seconds of "Send")
+    frequent: Callable[..., None] | None = None
+    frequent_seconds: float = 5.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def run(self) -> None:
         name = worker_name()
-        last_upkeep = 0.0
+        last_upkeep = last_frequent = -math.inf  # both due at once (the monotonic clock may start near 0)
         log.info("outbox worker %s started", name)
         while not self._stop.is_set():
             if self.upkeep is not None and time.monotonic() - last_upkeep >= self.upkeep_seconds:
-                last_upkeep = time.monotonic()
-                try:
-                    self.upkeep(engine=self.engine)
-                except Exception:  # the upkeep logs its own tasks' failures: this only keeps the loop (and mail) alive
-                    log.exception("upkeep failed")
+                last_upkeep = last_frequent = time.monotonic()
+                self._guarded(self.upkeep)
+            elif self.frequent is not None and time.monotonic() - last_frequent >= self.frequent_seconds:
+                last_frequent = time.monotonic()
+                self._guarded(self.frequent)
             try:
                 stats = run_once(engine=self.engine, worker=name)
             except RallyError as exc:
@@ -143,6 +147,12 @@ class Worker:
             if stats.handled == 0:
                 self._stop.wait(self.idle_seconds)
         log.info("outbox worker %s stopped", name)
+
+    def _guarded(self, task: Callable[..., None]) -> None:
+        try:
+            task(engine=self.engine)
+        except Exception:  # the upkeep logs its own tasks' failures: this only keeps the loop (and mail) alive
+            log.exception("upkeep failed")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="rally-outbox", daemon=True)

@@ -48,10 +48,23 @@ TASKS: list[Callable[[Engine], None]] = [
 ]
 
 
+# run every few seconds as well (cheap when there is nothing to do): an update starts going out soon after "Send"
+FREQUENT_TASKS: list[Callable[[Engine], None]] = [fanout.fan_out_started]
+
+
+def run_frequent(*, engine: Engine) -> None:
+    """The quick tasks, between the minute's upkeep runs (which run them too)."""
+    _run(FREQUENT_TASKS, engine)
+
+
 def run_all(*, engine: Engine) -> None:
     """Every task once: the outbox worker's periodic upkeep, and ``python -m campaigns worker --once``. A failing
     task is logged, the others still run."""
-    for task in TASKS:
+    _run(TASKS, engine)
+
+
+def _run(tasks: list[Callable[[Engine], None]], engine: Engine) -> None:
+    for task in tasks:
         try:
             task(engine)
         except RallyError as exc:

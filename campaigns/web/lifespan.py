@@ -40,7 +40,7 @@ async def lifespan(app: Any) -> AsyncIterator[None]:
     worker = None
     if get_settings().outbox_worker == "app":
         try:
-            worker = outbox_worker.Worker(engine=get_engine(), upkeep=upkeep.run_all)
+            worker = outbox_worker.Worker(engine=get_engine(), upkeep=upkeep.run_all, frequent=upkeep.run_frequent)
         except RallyError as exc:
             log.error("mail worker not started: %s", getattr(exc, "detail", exc.user_message))
         else:

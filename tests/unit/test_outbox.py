@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from collections import Counter
 from datetime import timedelta
 from email import policy
@@ -309,7 +310,6 @@ def test_the_dev_outbox_folder_gets_whole_eml_files(engine, tmp_path):
 
 def test_the_worker_runs_the_upkeep_and_keeps_sending_when_an_upkeep_task_fails(engine, smtp, monkeypatch):
     """The worker thread runs ``upkeep.run_all``: a task that fails is logged, the next task and the mail go on."""
-    import threading
 
     from campaigns.signatures import upkeep
 
@@ -331,3 +331,52 @@ def test_the_worker_runs_the_upkeep_and_keeps_sending_when_an_upkeep_task_fails(
     finally:
         worker.stop()
     assert subjects(handler) == {"Message 0": 1, "Message 1": 1, "Message 2": 1}
+
+
+def test_the_worker_starts_an_update_sent_after_its_upkeep_without_waiting_for_the_next_one(engine, smtp):
+    """An organizer presses "Send" after the minute's upkeep ran: the quick upkeep (``upkeep.run_frequent``)
+    queues the update's messages within seconds, and the worker sends them; the minute's upkeep does not run again."""
+    from campaigns.core.audit import Actor
+    from campaigns.signatures import upkeep
+    from tests.support.factories import make_campaign, sign_from
+
+    _, handler = smtp
+    organizer = Actor(email="organizer@example.org", user_id=None)
+    campaign = make_campaign(engine)
+    for _ in range(2):
+        sign_from(engine, campaign.slug, contact_consent=True)
+    upkeeps = []
+    worker = outbox_worker.Worker(
+        engine=engine,
+        idle_seconds=0.05,
+        upkeep=lambda engine: upkeeps.append(1),
+        upkeep_seconds=3600,
+        frequent=upkeep.run_frequent,
+        frequent_seconds=0.2,
+    )
+    with override_settings(public_url="https://rally.example.org"):  # links in the update are built on it
+        _send_an_update_after_the_upkeep(engine, worker, upkeeps, handler, campaign.id, organizer)
+    assert subjects(handler) == {"News": 2}
+    assert upkeeps == [1]
+
+
+def _send_an_update_after_the_upkeep(engine, worker, upkeeps, handler, campaign_id, organizer):
+    from campaigns.core.db import run_write
+    from campaigns.updates import updates
+
+    worker.start()
+    try:
+        deadline = utcnow() + timedelta(seconds=20)
+        while not upkeeps and utcnow() < deadline:
+            threading.Event().wait(0.05)
+        update_id = run_write(
+            engine,
+            lambda s: updates.draft_update(
+                session=s, campaign_id=campaign_id, subject="News", body="We met the mayor.", actor=organizer
+            ),
+        )
+        run_write(engine, lambda s: updates.start_sending(session=s, update_id=update_id, actor=organizer))
+        while len(handler.envelopes) < 2 and utcnow() < deadline:
+            threading.Event().wait(0.05)
+    finally:
+        worker.stop()
