@@ -18,6 +18,7 @@ __all__ = [
     "outbox_bulk",
     "outbox_worker",
     "pdf_text",
+    "plain_text",
     "settings",
     "theme",
     "tokens",

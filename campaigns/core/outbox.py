@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 300  # a claimed batch must be handed over within this (each SMTP step times out in 15 s)
 BATCH = 50
+UPDATE_KIND = "update"  # the kind of updates to signers: dropped when a signer opts out, withdraws or is invalidated
 BACKOFF_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
 _PG_CLAIM_LOCK = 0x7261_6C6C_7930  # one claim at a time across PostgreSQL workers: the rate budget holds

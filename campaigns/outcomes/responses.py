@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from campaigns.core import audit
+from campaigns.core import audit, plain_text
 from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput, NotFound
 from campaigns.core.models import Campaign, Target, TargetResponse, utcnow
 from campaigns.core.validation import clean_text
+from campaigns.updates import updates
 
 TEXT_MAX = 10_000
 URL_MAX = 2000
@@ -207,9 +208,12 @@ def list_responses(*, session: Session, campaign_id: int) -> list[PublicResponse
     ]
 
 
-def escape_markdown(text: str) -> str:
-    """Plain text for a markdown message: every character that markdown could read as markup escaped."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])", r"\\\1", text).replace("\n", "  \n")
+escape_markdown = plain_text.escape  # plain text inside a markdown message (one rule with the pages' widgets.plain)
+
+
+def fit_subject(subject: str) -> str:
+    """An update's subject within its limit (a long campaign title is cut, with an ellipsis)."""
+    return subject if len(subject) <= updates.SUBJECT_MAX else subject[: updates.SUBJECT_MAX - 1].rstrip() + "…"
 
 
 def response_update(*, session: Session, response_id: int) -> tuple[str, str]:
@@ -230,4 +234,4 @@ def response_update(*, session: Session, response_id: int) -> tuple[str, str]:
     if row.attachment_url:
         body += ["", f"[Read the full response](<{row.attachment_url}>)"]
     body += ["", "Thank you for signing: your name is part of why they answered."]
-    return subject[:300], "\n".join(body)
+    return fit_subject(subject), "\n".join(body)

@@ -17,7 +17,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.errors import CampaignNotFound, InvalidInput
 from campaigns.core.models import Campaign, CampaignOutcome, utcnow
 from campaigns.core.validation import clean_text
-from campaigns.outcomes.responses import PublicResponse, escape_markdown, list_responses
+from campaigns.outcomes.responses import PublicResponse, escape_markdown, fit_subject, list_responses
 from campaigns.signatures.counts import count_total, count_totals
 
 NOTE_MAX = 2000
@@ -186,4 +186,4 @@ def outcome_update(*, session: Session, campaign_id: int) -> tuple[str, str]:
     body = [_OUTCOME_LINES[outcome]]
     if campaign.outcome_note:
         body += ["", escape_markdown(campaign.outcome_note)]
-    return subject[:300], "\n".join(body)
+    return fit_subject(subject), "\n".join(body)

@@ -43,7 +43,7 @@ from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.count_writes import remove_counts
 
 SUPPORTER = Actor(user_id=None, email="supporter")
-UPDATE_KIND = "update"  # the outbox kind of updates to signers (campaigns.updates.fanout.KIND)
+UPDATE_KIND = outbox.UPDATE_KIND  # the outbox kind of updates to signers (campaigns.updates.fanout.KIND)
 
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 

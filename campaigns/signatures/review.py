@@ -201,6 +201,7 @@ def _invalidate(session: Session, campaign: Campaign, chunk: list[int], now: dat
         now=now,
     )
     outbox.drop_held(session=session, signature_ids=[r.id for r in [*were_counted, *others]])
+    outbox.drop_queued(session=session, signature_ids=[r.id for r in [*were_counted, *others]], kind=outbox.UPDATE_KIND)
     answering.withdraw_answers(session=session, signature_ids=[r.id for r in were_counted])  # out of the results
     return len(were_counted) + len(others), len(were_counted)
 

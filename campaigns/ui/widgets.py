@@ -15,25 +15,16 @@ import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from campaigns.catalog import listing
-from campaigns.core import theme
+from campaigns.core import plain_text, theme
 from campaigns.core.mail import mail_mode, outbox_folder
 from campaigns.core.models import Campaign
 from campaigns.core.settings import get_settings
 from campaigns.sharing import links
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>:$&=\"'])")
-
-
-# GitHub-flavoured markdown turns bare addresses into links after escapes are resolved ("https://", "www.",
-# "name@host"), so escaping cannot stop it: an invisible word joiner after the scheme, "www" and "@" does.
-_AUTOLINK = re.compile(r"(?i)(https?(?=:)|ftp(?=:)|mailto(?=:)|xmpp(?=:)|www(?=\.)|@(?=\w))")
-_WORD_JOINER = "\u2060"
-
 
 def plain(text: str) -> str:
     """Escape text so that st.markdown shows it literally (no markdown, links, colors, math, icons)."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", _AUTOLINK.sub(lambda m: m.group(1) + _WORD_JOINER, text))
-    return escaped.replace("\n", "  \n")
+    return plain_text.escape(text)
 
 
 def local_time(moment: datetime) -> datetime:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from campaigns.core import plain_text
 from campaigns.core.mail import OutgoingMail
 from campaigns.core.settings import Settings, get_settings
 from campaigns.questions.links import AnswerLinks
@@ -42,7 +43,7 @@ def markdown_text(body: str) -> str:
     text = body.replace("\r\n", "\n").strip()
     text = _LINK.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2), text)
     text = _HEADING.sub("", text)
-    return _EMPHASIS.sub(r"\2", text)
+    return plain_text.unescape(_EMPHASIS.sub(r"\2", text))  # "\(" reads "(": escapes are markdown's, not ours
 
 
 def recipient_links(update: UpdateMail, signature_id: int) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -110,7 +111,7 @@ def campaign_updates(request: Request) -> Response:
                 session=session,
                 campaign_id=campaign.id or 0,
                 limit=UPDATES_PAGE,
-                offset=int(offset) if offset.isdigit() else 0,
+                offset=int(offset) if re.fullmatch(r"[0-9]{1,6}", offset) else 0,  # ASCII digits, bounded
             )
     except NotFound:
         return errors.json_not_found(NO_CAMPAIGN, headers=_JSON_HEADERS)

@@ -98,3 +98,6 @@ def test_the_api_lists_a_public_campaigns_updates_newest_first(live_server):
         ("News 0", "**Hi** <b>"),
     ]
     assert httpx.get(f"{live_server.url}/api/campaigns/no-such-campaign/updates").status_code == 404
+    for odd in ("²", "9" * 25, "-1", "1e3"):  # not a plain, bounded number: the first page, never a 500
+        paged = httpx.get(f"{live_server.url}/api/campaigns/{campaign.slug}/updates", params={"offset": odd})
+        assert (paged.status_code, len(paged.json())) == (200, 2), odd

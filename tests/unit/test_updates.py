@@ -393,3 +393,39 @@ def test_without_an_open_question_the_update_carries_no_answer_link(engine, mail
     fanout.fan_out(engine=engine, update_id=update_id)
     [envelope] = list(mailbox)
     assert not ANSWER.findall(parsed(envelope).get_content())
+
+
+def test_an_outcome_update_reads_as_typed_in_the_email_and_a_long_title_fits_the_subject(engine):
+    from campaigns.outcomes import results
+    from campaigns.updates import message
+
+    campaign = make_campaign(engine, title="Open the libraries on Sundays " * 6)  # 180 characters
+    note = "We'll vote on it (next month). Thanks - Jane! See https://city.example/minutes"
+    run_write(
+        engine,
+        lambda s: results.set_outcome(session=s, campaign_id=campaign.id, outcome="won", note=note, actor=ORGANIZER),
+    )
+    with read_session(engine) as session:
+        subject, body = results.outcome_update(session=session, campaign_id=campaign.id)
+    assert "\\" in body  # the note is escaped for the markdown the page previews
+    assert note in message.markdown_text(body)  # and reads exactly as typed in the plain-text email
+    update_id = draft(engine, campaign.id, subject=subject, body=body)  # a long title still makes a valid subject
+    with read_session(engine) as session:
+        assert updates.get_update(session=session, update_id=update_id).subject == subject
+    assert len(subject) <= updates.SUBJECT_MAX
+
+
+def test_signatures_invalidated_in_review_before_their_message_leaves_do_not_get_it(engine, mailbox):
+    from campaigns.signatures import review
+
+    campaign = make_campaign(engine)
+    kept = sign_from(engine, campaign.slug, contact_consent=True, email="kept@example.org")
+    for n in range(2):
+        sign_from(engine, campaign.slug, contact_consent=True, email=f"bot{n}@flood.example")
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    assert fanout.fan_out(engine=engine, update_id=update_id) == 3
+    flood = review.ReviewFilter(campaign_id=campaign.id, statuses=("counted",), email_domain="flood.example")
+    run_write(engine, lambda s: review.apply(session=s, review=flood, action="invalidate", actor=ORGANIZER))
+    assert [e.rcpt_tos[0] for e in mailbox] == ["kept@example.org"]
+    assert kept.signature_id
