@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select, tuple_
 from sqlmodel import Session
 
 from campaigns.core import audit
@@ -106,12 +106,9 @@ def read_wall(
     if featured_rows:
         where.append(_S.c.id.not_in([row.id for row in featured_rows]))
     if older_than is not None:
-        where.append(
-            or_(
-                _S.c.created_at < older_than.created_at,
-                and_(_S.c.created_at == older_than.created_at, _S.c.id < older_than.signature_id),
-            )
-        )
+        # a row-value comparison, so the index on (campaign, created_at, id) bounds the scan (an OR of the two
+        # conditions is only a filter on PostgreSQL: each older page read and dropped every newer row)
+        where.append(tuple_(_S.c.created_at, _S.c.id) < tuple_(older_than.created_at, older_than.signature_id))
     rows = list(
         session.execute(
             select(*_COLUMNS).where(*where).order_by(_S.c.created_at.desc(), _S.c.id.desc()).limit(per_page + 1)

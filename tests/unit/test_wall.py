@@ -213,3 +213,5 @@ def test_the_wall_reads_the_comment_index_on_postgres(engine, campaign):
             )
         )
     assert "ix_signature_comment_queue" in plan
+    cond = next(line for line in plan.splitlines() if "Index Cond" in line)
+    assert "created_at" in cond and "id" in cond, plan  # the page's bound is in the index condition, not a filter
