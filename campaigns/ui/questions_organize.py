@@ -94,7 +94,10 @@ def _one_question(actor: Actor, campaign: Campaign, question: asking.QuestionVie
 @st.fragment(run_every=questions.REFRESH_SECONDS)
 def _live_results(question_id: int, scheme_id: str) -> None:
     with errors.friendly_errors():
-        questions.render_results(question_id, scheme_id, key=f"staff-{question_id}")
+        questions.render_results(question_id, scheme_id, key=f"staff-{question_id}", public=False)
+
+
+CHANGED = "ft-changed-{}"  # a decision refused because the answer changed since the organizer read it
 
 
 def _free_text_queue(actor: Actor, question_id: int) -> None:
@@ -103,6 +106,9 @@ def _free_text_queue(actor: Actor, question_id: int) -> None:
         pending = free_text.list_free_text(session=session, question_id=question_id)
         approved = free_text.list_free_text(session=session, question_id=question_id, status="approved")
     with st.expander(f"Written answers to review ({waiting:,})", expanded=bool(waiting)):
+        changed = st.session_state.pop(CHANGED.format(question_id), None)
+        if changed:
+            st.warning(changed, icon=":material/edit_note:")
         if not pending:
             st.caption("Nothing to review.")
         for item in pending:
@@ -118,14 +124,16 @@ def _review_item(actor: Actor, question_id: int, item: free_text.FreeTextForRevi
         st.text(item.text)  # supporter text is data, never markup
         st.caption(f"{widgets.plain(item.region_name)} · {widgets.local_time(item.answered_at):%-d %b %Y, %H:%M}")
         approve, hide = st.columns(2)
-        ids = [item.answer_id]
+        seen = {item.answer_id: item.version}  # the words shown here: a rewritten answer is not decided unseen
+        decide = None
         if item.status != "approved" and approve.button("Approve", key=f"ft-approve-{item.answer_id}"):
-            access.write(
-                lambda s: free_text.approve_free_text(session=s, question_id=question_id, answer_ids=ids, actor=actor)
-            )
-            st.rerun()
+            decide = free_text.approve_free_text
         if hide.button("Hide", key=f"ft-hide-{item.answer_id}"):
-            access.write(
-                lambda s: free_text.hide_free_text(session=s, question_id=question_id, answer_ids=ids, actor=actor)
-            )
-            st.rerun()
+            decide = free_text.hide_free_text
+        if decide is None:
+            return
+        try:
+            access.write(lambda s: decide(session=s, question_id=question_id, seen=seen, actor=actor))
+        except free_text.AnswerChanged as exc:  # shown above the queue, with the answer as it is now
+            st.session_state[CHANGED.format(question_id)] = exc.user_message
+        st.rerun()
