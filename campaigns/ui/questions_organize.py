@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from campaigns.core.audit import Actor
+from campaigns.core.errors import RallyError
 from campaigns.core.models import Campaign
 from campaigns.questions import asking, free_text
 from campaigns.ui import access, errors, questions, widgets
@@ -124,16 +125,18 @@ def _review_item(actor: Actor, question_id: int, item: free_text.FreeTextForRevi
         st.text(item.text)  # supporter text is data, never markup
         st.caption(f"{widgets.plain(item.region_name)} · {widgets.local_time(item.answered_at):%-d %b %Y, %H:%M}")
         approve, hide = st.columns(2)
-        seen = {item.answer_id: item.version}  # the words shown here: a rewritten answer is not decided unseen
-        decide = None
-        if item.status != "approved" and approve.button("Approve", key=f"ft-approve-{item.answer_id}"):
-            decide = free_text.approve_free_text
-        if hide.button("Hide", key=f"ft-hide-{item.answer_id}"):
-            decide = free_text.hide_free_text
-        if decide is None:
-            return
-        try:
-            access.write(lambda s: decide(session=s, question_id=question_id, seen=seen, actor=actor))
-        except free_text.AnswerChanged as exc:  # shown above the queue, with the answer as it is now
-            st.session_state[CHANGED.format(question_id)] = exc.user_message
-        st.rerun()
+        # callbacks run before the page is read again: they carry the words shown here, not what the answer
+        # may say by the time of the click (a signer's rewrite keeps the answer's id)
+        seen = (actor, question_id, item.answer_id, item.version)
+        if item.status != "approved":
+            approve.button("Approve", key=f"ft-approve-{item.answer_id}", on_click=_decide, args=(*seen, True))
+        hide.button("Hide", key=f"ft-hide-{item.answer_id}", on_click=_decide, args=(*seen, False))
+
+
+def _decide(actor: Actor, question_id: int, answer_id: int, version: str, approve: bool) -> None:
+    """A button's callback: decide on the words the organizer read; if they changed, say so above the queue."""
+    decide = free_text.approve_free_text if approve else free_text.hide_free_text
+    try:
+        access.write(lambda s: decide(session=s, question_id=question_id, seen={answer_id: version}, actor=actor))
+    except RallyError as exc:  # AnswerChanged: the queue then shows the answer as it is now
+        st.session_state[CHANGED.format(question_id)] = exc.user_message
