@@ -217,6 +217,7 @@ def _retention(args: argparse.Namespace, engine: Engine) -> None:
         for due in report.campaigns:
             print(f"  {due.slug}  closed {due.closed_at:%Y-%m-%d}  {due.signatures:,} signers {verb}")
         print(f"{report.signatures:,} signers in {len(report.campaigns)} campaigns {verb}.")
+        print(f"{report.proposals:,} decided or expired proposals {verb} (proposer, co-sponsors, their messages).")
     links = "deleted" if report.applied else "to delete"
     print(f'{report.spent_links:,} spent "My data" links {links}.')
     if not report.applied:

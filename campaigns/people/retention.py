@@ -8,7 +8,10 @@ erasure does it (:func:`campaigns.people.supporter_erasure.anonymize_signatures`
 Runs in batches, one short transaction each, so a large campaign never holds a long lock and an
 interrupted run simply continues next time. Already-anonymized signatures are skipped: running it
 again changes nothing, so it is safe on a schedule. Spent "My data" links (used or expired, and
-older than the hour the request limit looks at) are deleted too: they hold an email address.
+older than the hour the request limit looks at) are deleted too: they hold an email address. Members'
+proposals published, declined or expired longer ago than the same period lose their proposer's and
+co-sponsors' names and addresses and the proposer's messages (``proposals.privacy.anonymize_decided``),
+as an erasure does: the proposal's text stays.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SupporterToken, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people.supporter_erasure import anonymize_signatures
+from campaigns.proposals import privacy
 
 BATCH = 1000
 _TOKENS = SupporterToken.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
@@ -45,6 +49,7 @@ class RetentionReport:
     campaigns: tuple[CampaignDue, ...]
     spent_links: int
     applied: bool
+    proposals: int = 0  # proposals decided or expired before the cutoff that still name someone
 
     @property
     def signatures(self) -> int:
@@ -95,7 +100,8 @@ def plan_retention(*, session: Session, days: int, now: datetime | None = None) 
         ).scalar_one()
         if remaining:
             campaigns.append(CampaignDue(campaign_id, slug, closed_at, int(remaining)))
-    return RetentionReport(days, cutoff, tuple(campaigns), spent, applied=False)
+    proposals = privacy.count_decided(session=session, cutoff=cutoff)
+    return RetentionReport(days, cutoff, tuple(campaigns), spent, applied=False, proposals=proposals)
 
 
 def _anonymize_batch(session: Session, campaign_id: int, after_id: int, batch: int, now: datetime) -> int | None:
@@ -153,4 +159,15 @@ def run_retention(
             )
         done.append(CampaignDue(due.campaign_id, due.slug, due.closed_at, total))
     spent = run_write(engine, lambda s: s.execute(delete(_TOKENS).where(_spent_links(now))).rowcount)  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
-    return RetentionReport(days, report.cutoff, tuple(done), int(spent or 0), applied=True)
+    cutoff = report.cutoff
+    proposals = 0
+    if cutoff is not None:
+        proposals = run_write(engine, lambda s: privacy.anonymize_decided(session=s, cutoff=cutoff))
+        if proposals:
+            run_write(
+                engine,
+                lambda s: audit.record(
+                    session=s, actor=audit.CLI, action="retention.proposals", proposals=proposals, days=days
+                ),
+            )
+    return RetentionReport(days, cutoff, tuple(done), int(spent or 0), applied=True, proposals=proposals)

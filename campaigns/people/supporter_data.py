@@ -1,7 +1,9 @@
 """What a supporter sees, downloads and changes of their own data, once their address is verified.
 
 With the verified address (the canonical form, as signatures store it, from ``campaigns.people.supporter_links``)
-a supporter can see every signature and every letter sent in their name (:func:`get_my_data`), download
+a supporter can see every signature, every letter sent in their name, their answers to organizers' questions
+and the proposals they made or co-sponsor (:func:`get_my_data`; a receipt: one signature, its letters and
+answers, never the mailbox's proposals), download
 everything as JSON (:func:`export_my_data`), withdraw a signature (the region and hourly counts go down in the
 same transaction, never below zero) and change their contact consent. Erasing is
 ``campaigns.people.supporter_erasure``.
@@ -38,6 +40,7 @@ from campaigns.core.models import (
     utcnow,
 )
 from campaigns.letters.deliveries import delivery_kind
+from campaigns.proposals import privacy
 from campaigns.questions import answering
 from campaigns.regions.lookup import resolve_scheme
 from campaigns.signatures.count_writes import remove_counts
@@ -53,6 +56,8 @@ class SupporterData:
     email: str
     signatures: tuple[SignatureView, ...]
     letters: tuple[LetterView, ...]
+    answers: tuple[answering.HeldAnswer, ...] = ()  # the signatures' answers to organizers' questions
+    proposals: privacy.MailboxProposals | None = None  # None for a receipt: it proves one signature, not the mailbox
 
 
 def _region_name(session: Session, scheme_id: str, code: str) -> str:
@@ -84,7 +89,8 @@ def _wording(session: Session, digest: str | None) -> str | None:
 def get_my_data(*, session: Session, email_canonical: str, only: int | None = None) -> SupporterData:
     """Every signature under this (canonical) address, across campaigns, and every letter sent in their name.
 
-    ``only``: one signature's id (what a receipt proves), and its letters."""
+    ``only``: one signature's id (what a receipt proves), its letters and its answers, and no proposals (a
+    receipt proves one signature, not the mailbox's proposals)."""
     signatures = []
     for sig, campaign in _signatures(session, email_canonical, only):
         agreed = _wording(session, sig.consent_hash) if sig.contact_consent else None
@@ -108,7 +114,15 @@ def get_my_data(*, session: Session, email_canonical: str, only: int | None = No
         )
         for letter in _letters(session, list(titles), _receipt_since(signatures, only))
     )
-    return SupporterData(email=email_canonical, signatures=tuple(signatures), letters=letters)
+    answers = answering.answers_of(session=session, signature_ids=list(titles))
+    proposals = privacy.held_about(session=session, email_canonical=email_canonical) if only is None else None
+    return SupporterData(
+        email=email_canonical,
+        signatures=tuple(signatures),
+        letters=letters,
+        answers=tuple(answers),
+        proposals=proposals,
+    )
 
 
 def _receipt_since(signatures: list[SignatureView], only: int | None) -> datetime | None:
@@ -172,7 +186,7 @@ def export_my_data(
     *, session: Session, email_canonical: str, only: int | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Everything held about this address, as plain JSON-ready values (what the download gives); ``only``:
-    one signature (a receipt), without the address's access links."""
+    one signature (a receipt) with its letters and answers, without the address's access links and proposals."""
     now = now or utcnow()
     pairs = _signatures(session, email_canonical, only)
     letters: dict[int, list[dict[str, Any]]] = {}
@@ -182,6 +196,18 @@ def export_my_data(
         for delivery in letter["deliveries"]:
             delivery["created_at"], delivery["sent_at"] = _iso(delivery["created_at"]), _iso(delivery["sent_at"])
         letters.setdefault(letter.pop("signature_id"), []).append(letter)
+    answers: dict[int, list[dict[str, Any]]] = {}
+    for held in answering.answers_of(session=session, signature_ids=[sig.id or 0 for sig, _ in pairs]):
+        answers.setdefault(held.signature_id, []).append(
+            {
+                "question": held.question,
+                "option": held.option,
+                "written_answer": held.free_text,
+                "written_answer_status": held.free_text_status,
+                "answered_at": _iso(held.answered_at),
+                "updated_at": _iso(held.updated_at),
+            }
+        )
     wordings: dict[str, str] = {}
     signatures = []
     for sig, campaign in pairs:
@@ -212,6 +238,7 @@ def export_my_data(
                 "signed_at": _iso(sig.created_at),
                 "withdrawn_at": _iso(sig.withdrawn_at),
                 "letters": letters.get(sig.id or 0, []),
+                "answers": answers.get(sig.id or 0, []),
             }
         )
     links = (
@@ -223,6 +250,7 @@ def export_my_data(
         if only is None
         else []
     )
+    held = privacy.held_about(session=session, email_canonical=email_canonical) if only is None else None
     return {
         "generated_at": now.isoformat(),
         "email_canonical": email_canonical,
@@ -231,6 +259,7 @@ def export_my_data(
         "access_links": [
             {"purpose": p, "created_at": _iso(c), "expires_at": _iso(e), "used_at": _iso(u)} for p, c, e, u in links
         ],
+        "proposals": {"proposed": held.proposed, "co_sponsored": held.sponsored} if held else None,
     }
 
 

@@ -12,6 +12,7 @@ takes an email address.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -159,10 +160,16 @@ def answer(
 
 
 def get_my_answer(*, session: Session, question_id: int, signature_id: int) -> MyAnswer | None:
-    """This signature's answer to the question, if it gave one (for the signer only: they proved the mailbox)."""
+    """This signature's answer to the question, if it gave one (for the signer only: they proved the mailbox).
+
+    None for an erased signature: its chosen option stays counted, anonymously, but is nobody's answer any more."""
     row = session.execute(
-        select(_ANSWERS.c.option_id, _ANSWERS.c.free_text, _ANSWERS.c.free_text_status, _ANSWERS.c.updated_at).where(
-            _ANSWERS.c.question_id == question_id, _ANSWERS.c.signature_id == signature_id
+        select(_ANSWERS.c.option_id, _ANSWERS.c.free_text, _ANSWERS.c.free_text_status, _ANSWERS.c.updated_at)
+        .join(_SIGNATURES, _SIGNATURES.c.id == _ANSWERS.c.signature_id)
+        .where(
+            _ANSWERS.c.question_id == question_id,
+            _ANSWERS.c.signature_id == signature_id,
+            _SIGNATURES.c.erased_at.is_(None),
         )
     ).first()
     if row is None:
@@ -173,6 +180,52 @@ def get_my_answer(*, session: Session, question_id: int, signature_id: int) -> M
         free_text_status=row.free_text_status,
         updated_at=row.updated_at,
     )
+
+
+@dataclass(frozen=True)
+class HeldAnswer:
+    """One answer as its signer's data shows it: the question, the option chosen, the written answer."""
+
+    signature_id: int
+    question: str
+    option: str
+    free_text: str | None
+    free_text_status: str | None
+    answered_at: datetime
+    updated_at: datetime
+
+
+def answers_of(*, session: Session, signature_ids: Sequence[int]) -> list[HeldAnswer]:
+    """These signatures' answers, oldest question first (for "your data": the caller proved the signatures)."""
+    if not signature_ids:
+        return []
+    rows = session.execute(
+        select(
+            _ANSWERS.c.signature_id,
+            col(Question.prompt),
+            col(QuestionOption.label),
+            _ANSWERS.c.free_text,
+            _ANSWERS.c.free_text_status,
+            _ANSWERS.c.answered_at,
+            _ANSWERS.c.updated_at,
+        )
+        .join(Question, col(Question.id) == _ANSWERS.c.question_id)
+        .join(QuestionOption, col(QuestionOption.id) == _ANSWERS.c.option_id)
+        .where(_ANSWERS.c.signature_id.in_(list(signature_ids)))
+        .order_by(col(Question.created_at), col(Question.id))
+    ).all()
+    return [
+        HeldAnswer(
+            signature_id=int(sid),
+            question=str(prompt),
+            option=str(label),
+            free_text=text,
+            free_text_status=status,
+            answered_at=answered,
+            updated_at=updated,
+        )
+        for sid, prompt, label, text, status, answered, updated in rows
+    ]
 
 
 def answerable_question(

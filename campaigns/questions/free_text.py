@@ -4,11 +4,16 @@ A written answer starts ``pending``; an organizer approves or hides it (and may 
 who rewrites their answer sends it back to ``pending``. Organizers see the text, the region and the day, never
 a name or an email; the public sees approved texts with their region and day, and only when the organizer
 chose to show the question's results. Decisions are audited, one entry per batch.
+
+An organizer decides on the text they read: each decision carries the version they saw (a hash of the text,
+``FreeTextForReview.version``) and applies only while the answer still says that. A signer who rewrote their
+answer meanwhile gets it back to the queue; the organizer is told to review it again (:class:`AnswerChanged`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -27,6 +32,18 @@ PUBLIC_LIMIT = 30
 _ACTIONS = {FreeTextStatus.approved: "answer_text.approve", FreeTextStatus.hidden: "answer_text.hide"}
 
 
+class AnswerChanged(RallyError):
+    """A written answer changed (or went) since the organizer read it: nothing was decided."""
+
+    def __init__(self) -> None:
+        super().__init__("This answer changed since you read it: review it again.")
+
+
+def text_version(text: str) -> str:
+    """What identifies the words an organizer read (the answer's id stays the same when a signer rewrites it)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class FreeTextForReview:
     answer_id: int
@@ -34,6 +51,11 @@ class FreeTextForReview:
     region_name: str
     answered_at: datetime
     status: str
+
+    @property
+    def version(self) -> str:
+        """Pass it back with a decision (``seen={answer_id: version}``): the decision applies to these words only."""
+        return text_version(self.text)
 
 
 @dataclass(frozen=True)
@@ -93,21 +115,29 @@ def list_free_text(
     ]
 
 
-def _decide(session: Session, question_id: int, answer_ids: Sequence[int], status: FreeTextStatus, actor: Actor) -> int:
-    ids = sorted({int(i) for i in answer_ids})
+def _decide(session: Session, question_id: int, seen: Mapping[int, str], status: FreeTextStatus, actor: Actor) -> int:
+    ids = sorted({int(i) for i in seen})
     if not ids:
         raise InvalidInput({"answers": "Choose at least one written answer first."})
     question = session.get(Question, question_id)
     if question is None:
         raise asking.QuestionNotFound()
+    rows = session.execute(
+        select(col(Answer.id), col(Answer.free_text), col(Answer.free_text_status))
+        .where(col(Answer.question_id) == question_id, col(Answer.id).in_(ids))
+        .with_for_update()
+    ).all()
+    current = {int(aid): (text, state) for aid, text, state in rows}
+    for aid in ids:  # rewritten, erased or withdrawn since the organizer read it: they decide nothing unseen
+        text = current.get(aid, (None, None))[0]
+        if text is None or text_version(text) != seen[aid]:
+            raise AnswerChanged()
+    due = [aid for aid in ids if current[aid][1] != status.value]
+    if not due:
+        return 0
     changed = session.execute(  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
         update(Answer)
-        .where(
-            col(Answer.question_id) == question_id,
-            col(Answer.id).in_(ids),
-            col(Answer.free_text).is_not(None),
-            col(Answer.free_text_status) != status.value,
-        )
+        .where(col(Answer.question_id) == question_id, col(Answer.id).in_(due))
         .values(free_text_status=status.value)
     ).rowcount
     if changed:
@@ -122,14 +152,17 @@ def _decide(session: Session, question_id: int, answer_ids: Sequence[int], statu
     return int(changed or 0)
 
 
-def approve_free_text(*, session: Session, question_id: int, answer_ids: Sequence[int], actor: Actor) -> int:
-    """Make these written answers public (with the results, when shown); returns how many changed."""
-    return _decide(session, question_id, answer_ids, FreeTextStatus.approved, actor)
+def approve_free_text(*, session: Session, question_id: int, seen: Mapping[int, str], actor: Actor) -> int:
+    """Make these written answers public (with the results, when shown); returns how many changed.
+
+    ``seen``: answer id -> the version the organizer read (``FreeTextForReview.version``); if any answer says
+    something else now, nothing changes and :class:`AnswerChanged` says to review it again."""
+    return _decide(session, question_id, seen, FreeTextStatus.approved, actor)
 
 
-def hide_free_text(*, session: Session, question_id: int, answer_ids: Sequence[int], actor: Actor) -> int:
-    """Keep these written answers off the public page; returns how many changed."""
-    return _decide(session, question_id, answer_ids, FreeTextStatus.hidden, actor)
+def hide_free_text(*, session: Session, question_id: int, seen: Mapping[int, str], actor: Actor) -> int:
+    """Keep these written answers off the public page; returns how many changed (``seen``: as for approving)."""
+    return _decide(session, question_id, seen, FreeTextStatus.hidden, actor)
 
 
 def public_free_text(*, session: Session, question_id: int, limit: int = PUBLIC_LIMIT) -> list[PublicFreeText]:

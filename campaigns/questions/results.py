@@ -3,6 +3,12 @@
 One statement reads the question with its options and sums the shards per (option, region): it reads at most
 options x regions x shards count rows, whatever the number of answers, so a read costs the same for ten
 answers or a million. Results carry nothing about any signer: safe to cache and share between viewers.
+
+The public sees :func:`public_results`: a region with fewer than ``PUBLIC_MIN_REGION`` answers is not shown per
+region (one or two answers from a small place would say how those neighbours answered); its answers still count
+in the totals, and when the regions left out hold fewer than that together, the next smallest are left out too
+(the totals minus the regions shown must not give a small region away). Organizers read the exact figures
+(:func:`read_results`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from campaigns.dashboard import live
 from campaigns.questions import asking
 from campaigns.regions.lookup import resolve_scheme
 
+PUBLIC_MIN_REGION = 5  # fewer answers than this in a region: the public does not see that region's figures
 _Q = Question.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _O = QuestionOption.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _C = AnswerCount.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
@@ -73,17 +80,24 @@ class OptionResult:
 @dataclass(frozen=True)
 class QuestionResults:
     """Plain values: the question, its options' totals (in the organizer's order), and answers per region per
-    option (``by_region[region_code][option_id]``, regions with answers only)."""
+    option (``by_region[region_code][option_id]``, regions with answers only; with ``min_region``, only regions
+    with at least that many answers, and ``withheld_regions`` says how many were left out)."""
 
     question: asking.QuestionView
     total: int
     options: tuple[OptionResult, ...]
     by_region: dict[str, dict[int, int]]
     read_at: datetime
+    min_region: int = 0  # 0: exact figures for every region (organizers)
+    withheld_regions: int = 0  # regions with answers left out of by_region (fewer than min_region)
 
 
-def read_results(*, session: Session, question_id: int, now: datetime | None = None) -> QuestionResults:
-    """Overall per option and per region per option, from the aggregate rows only (one statement)."""
+def read_results(
+    *, session: Session, question_id: int, now: datetime | None = None, min_region: int = 0
+) -> QuestionResults:
+    """Overall per option and per region per option, from the aggregate rows only (one statement).
+
+    ``min_region``: regions with fewer answers than this are left out of ``by_region`` (the totals keep them)."""
     now = now or utcnow()
     rows = session.execute(_ONE_READ, {"question_id": question_id}).all()
     if not rows:
@@ -115,7 +129,40 @@ def read_results(*, session: Session, question_id: int, now: datetime | None = N
         OptionResult(option_id=oid, label=label, count=overall[oid], share=overall[oid] / total if total else 0.0)
         for oid, label in options.items()
     )
-    return QuestionResults(question=question, total=total, options=per_option, by_region=by_region, read_at=now)
+    small = _too_small(by_region, min_region)
+    for code in small:
+        del by_region[code]
+    return QuestionResults(
+        question=question,
+        total=total,
+        options=per_option,
+        by_region=by_region,
+        read_at=now,
+        min_region=min_region,
+        withheld_regions=len(small),
+    )
+
+
+def _too_small(by_region: dict[str, dict[int, int]], min_region: int) -> list[str]:
+    """The regions to leave out: those under ``min_region``, and then the smallest others until the left-out ones
+    hold ``min_region`` answers together (else the totals minus the regions shown would give a small region away).
+    """
+    sizes = sorted((sum(counts.values()), code) for code, counts in by_region.items())
+    out = [code for n, code in sizes if n < min_region]
+    held = sum(n for n, code in sizes if n < min_region)
+    for n, code in sizes:
+        if not held or held >= min_region:
+            break
+        if n >= min_region:
+            out.append(code)
+            held += n
+    return out
+
+
+def public_results(*, session: Session, question_id: int, now: datetime | None = None) -> QuestionResults:
+    """What the public page shows: the totals, and by region only where ``PUBLIC_MIN_REGION`` answers or more
+    came from, so nobody's answer can be picked out of a small region."""
+    return read_results(session=session, question_id=question_id, now=now, min_region=PUBLIC_MIN_REGION)
 
 
 def region_frame(*, session: Session, results: QuestionResults, option_id: int | None = None) -> pd.DataFrame:

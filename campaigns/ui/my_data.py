@@ -13,6 +13,8 @@ import streamlit as st
 from campaigns.core.models import DeliveryView, LetterView, SignatureView, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.people import supporter_data, supporter_erasure, supporter_links
+from campaigns.proposals import privacy
+from campaigns.questions import answering
 from campaigns.ui import access, errors, questions, reads, widgets
 
 STATE = "my_data"  # {"email": canonical address, "until": datetime, "only": a receipt's signature id, or None}
@@ -140,12 +142,15 @@ def _render_data(email: str, only: int | None = None) -> None:
         st.info("We hold no signatures under this address." if only is None else "This signature is gone.")
     for signature in data.signatures:
         with st.container(border=True):
-            _one_signature(email, signature)
+            _one_signature(email, signature, [a for a in data.answers if a.signature_id == signature.signature_id])
     if data.letters:
         st.subheader("Your letters", anchor=False)
         for letter in data.letters:
             with st.container(border=True):
                 _one_letter(letter)
+    if data.proposals is not None and (data.proposals.proposed or data.proposals.sponsored):
+        st.subheader("Your proposals", anchor=False)
+        _proposals(data.proposals)
     st.subheader("Download", anchor=False)
     st.download_button(
         "Download all my data (JSON)" if only is None else "Download this signature's data (JSON)",
@@ -155,6 +160,18 @@ def _render_data(email: str, only: int | None = None) -> None:
         icon=":material/download:",
     )
     _render_erase(email, bool(data.signatures), only)
+
+
+def _proposals(held: privacy.MailboxProposals) -> None:
+    """The campaigns this mailbox proposed or co-sponsors (their titles: the rest is on each proposal's page)."""
+    with st.container(border=True):
+        if held.proposed:
+            st.markdown("**Campaigns you proposed**")
+            st.text("\n".join(held.proposed))  # member text is data, never markup
+        if held.sponsored:
+            st.markdown("**Proposals you co-sponsor**")
+            st.text("\n".join(held.sponsored))
+        st.caption("Erasing your data below removes your name and email from these, and your messages to organizers.")
 
 
 def _export(email: str, only: int | None) -> str:
@@ -172,7 +189,18 @@ STATUS_TEXT = {
 }
 
 
-def _one_signature(email: str, signature: SignatureView) -> None:
+def _answers(answers: list[answering.HeldAnswer]) -> None:
+    for held in answers:
+        written = (
+            f"\nYou wrote{ANSWER_TEXT.get(held.free_text_status or '', '')}: {held.free_text}" if held.free_text else ""
+        )
+        st.text(f"Asked: {held.question}\nYou answered: {held.option}{written}")  # supporter text is data
+
+
+ANSWER_TEXT = {"pending": " (awaiting review)", "approved": " (may be shown publicly)", "hidden": " (not shown)"}
+
+
+def _one_signature(email: str, signature: SignatureView, answers: list[answering.HeldAnswer]) -> None:
     sid = signature.signature_id
     st.markdown(f"**{widgets.plain(signature.campaign_title)}**")
     st.caption(
@@ -184,6 +212,7 @@ def _one_signature(email: str, signature: SignatureView) -> None:
         shown = COMMENT_TEXT.get(signature.comment_status or "", "")
         st.text(f"Your comment{shown}: {signature.comment}")
         st.caption("Shown with your first name and region." if signature.comment_credit else "Shown without your name.")
+    _answers(answers)
     consent = st.checkbox(signature.consent_text, value=signature.contact_consent, key=f"consent-{sid}")
     if consent != signature.contact_consent:
         access.write(
@@ -261,13 +290,14 @@ def _render_erase(email: str, has_signatures: bool, only: int | None = None) -> 
     st.subheader("Erase my data", anchor=False)
     if only is None:
         st.markdown(
-            "Erasing removes your name, email, postal code, comments, contact consent and the text of your "
-            "letters from every campaign, and forgets this address. It can't be undone."
+            "Erasing removes your name, email, postal code, comments, contact consent, written answers and the "
+            "text of your letters from every campaign, your name, email and messages from your proposals and "
+            "co-sponsorships, and forgets this address. It can't be undone."
         )
     else:
         st.markdown(
-            "Erasing removes this signature's name, email, postal code, comment, contact consent and the text "
-            "of its letters. It can't be undone, and this receipt stops working."
+            "Erasing removes this signature's name, email, postal code, comment, contact consent, written answers "
+            "and the text of its letters. It can't be undone, and this receipt stops working."
         )
     if has_signatures:
         st.markdown(

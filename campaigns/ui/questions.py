@@ -1,8 +1,10 @@
 """Questions to signers on the supporters' side: the page an answer link opens (``/answer?t=...``), the answer
 form (on that page, on the thank-you after signing and on the receipt page), and the results on the public page.
 
-Privacy: the form shows a signer's own answer only to someone who proved the mailbox (the signed link, the
-receipt, or the browser session that just created the signature); the public sees results and approved
+Privacy: the form shows a signer's own chosen option only to someone who proved the mailbox (the signed link,
+the receipt, or the browser session that just created the signature), and never their written answer (it
+says one was given: the answer link can be forwarded and does not expire; "your data" shows the text). Nothing
+of an erased signature's answer is shown. The public sees results (small regions left out) and approved
 written answers only, never anything about one signature.
 """
 
@@ -90,13 +92,18 @@ def render_form(question: asking.QuestionView, signature_id: int, *, key: str) -
         slot = st.empty()
         written = None
         if question.allow_free_text:
+            wrote = bool(mine and mine.free_text)
             written = st.text_area(
                 "Anything to add? (optional)",
-                value=(mine.free_text or "") if mine else "",
                 height=90,
                 key=f"answer-{key}-{question.id}-text",
                 help="Written answers appear publicly only after an organizer reviews them. Your name never does.",
             )
+            if wrote:  # never shown back: this link can be forwarded, and it does not expire
+                st.caption(
+                    "You already wrote an answer (it isn't shown here). Sending this form replaces it with what "
+                    "you type above; leave it empty to take it back."
+                )
         sent = st.form_submit_button("Change my answer" if mine else "Send my answer", type="primary")
     st.caption(
         f"One answer per signature: you can change it until {widgets.local_time(question.closes_at):%-d %b %Y, %H:%M}."
@@ -140,10 +147,12 @@ def _overall(found: results.QuestionResults) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=REFRESH_SECONDS, show_spinner=False, max_entries=200)
-def _results(url: str, question_id: int) -> ResultsView:
-    """One read of the aggregate rows per question and interval, however many people watch."""
+def _results(url: str, question_id: int, public: bool) -> ResultsView:
+    """One read of the aggregate rows per question and interval, however many people watch (``public``: without
+    the regions too small to show, ``results.public_results``)."""
     with access.reading(snapshot=True) as session:
-        found = results.read_results(session=session, question_id=question_id)
+        read = results.public_results if public else results.read_results
+        found = read(session=session, question_id=question_id)
         regions = {ALL: results.region_frame(session=session, results=found)}
         for oid, _ in found.question.options:
             regions[str(oid)] = results.region_frame(session=session, results=found, option_id=oid)
@@ -173,9 +182,11 @@ def _chart(chart: alt.TopLevelMixin, key: str) -> None:
     st.vega_lite_chart(spec, width="stretch", key=key)
 
 
-def render_results(question_id: int, scheme_id: str, *, key: str) -> None:
-    """Overall bars, then by region: the map and the ranking bars for all answers or one option, and a table."""
-    view = _results(get_settings().effective_database_url, question_id)
+def render_results(question_id: int, scheme_id: str, *, key: str, public: bool) -> None:
+    """Overall bars, then by region: the map and the ranking bars for all answers or one option, and a table.
+
+    ``public``: the public page's figures (small regions not shown); organizers see every region exactly."""
+    view = _results(get_settings().effective_database_url, question_id, public)
     found = view.results
     st.caption(
         f"{found.total:,} answer{'s' if found.total != 1 else ''} · updated at "
@@ -195,6 +206,12 @@ def render_results(question_id: int, scheme_id: str, *, key: str) -> None:
     top = frame[frame["count"] > 0].head(15)
     if len(top):
         _chart(dashboard_charts.ranking(top, "count", label), key=f"{key}-regions-{picked}")
+    if found.withheld_regions:
+        st.caption(
+            f"Regions with fewer than {found.min_region} answers are not shown, so nobody's answer can be picked out "
+            f"({found.withheld_regions:,} region{'s' if found.withheld_regions != 1 else ''} left out here; "
+            "their answers count in the totals above)."
+        )
     with st.expander(f"Answers by region ({len(view.table):,} regions): the map's figures as a table"):
         st.dataframe(view.table, hide_index=True, width="stretch")
 
@@ -230,4 +247,4 @@ def forget_reads() -> None:
 @st.fragment(run_every=REFRESH_SECONDS * 2)
 def _public_live(question_id: int, scheme_id: str) -> None:
     with errors.friendly_errors():
-        render_results(question_id, scheme_id, key=f"public-{question_id}")
+        render_results(question_id, scheme_id, key=f"public-{question_id}", public=True)

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import streamlit as st
 
 from campaigns.core.audit import Actor
+from campaigns.core.errors import RallyError
 from campaigns.core.models import Campaign
 from campaigns.questions import asking, free_text
 from campaigns.ui import access, errors, questions, widgets
@@ -94,7 +95,10 @@ def _one_question(actor: Actor, campaign: Campaign, question: asking.QuestionVie
 @st.fragment(run_every=questions.REFRESH_SECONDS)
 def _live_results(question_id: int, scheme_id: str) -> None:
     with errors.friendly_errors():
-        questions.render_results(question_id, scheme_id, key=f"staff-{question_id}")
+        questions.render_results(question_id, scheme_id, key=f"staff-{question_id}", public=False)
+
+
+CHANGED = "ft-changed-{}"  # a decision refused because the answer changed since the organizer read it
 
 
 def _free_text_queue(actor: Actor, question_id: int) -> None:
@@ -103,6 +107,9 @@ def _free_text_queue(actor: Actor, question_id: int) -> None:
         pending = free_text.list_free_text(session=session, question_id=question_id)
         approved = free_text.list_free_text(session=session, question_id=question_id, status="approved")
     with st.expander(f"Written answers to review ({waiting:,})", expanded=bool(waiting)):
+        changed = st.session_state.pop(CHANGED.format(question_id), None)
+        if changed:
+            st.warning(changed, icon=":material/edit_note:")
         if not pending:
             st.caption("Nothing to review.")
         for item in pending:
@@ -118,14 +125,18 @@ def _review_item(actor: Actor, question_id: int, item: free_text.FreeTextForRevi
         st.text(item.text)  # supporter text is data, never markup
         st.caption(f"{widgets.plain(item.region_name)} · {widgets.local_time(item.answered_at):%-d %b %Y, %H:%M}")
         approve, hide = st.columns(2)
-        ids = [item.answer_id]
-        if item.status != "approved" and approve.button("Approve", key=f"ft-approve-{item.answer_id}"):
-            access.write(
-                lambda s: free_text.approve_free_text(session=s, question_id=question_id, answer_ids=ids, actor=actor)
-            )
-            st.rerun()
-        if hide.button("Hide", key=f"ft-hide-{item.answer_id}"):
-            access.write(
-                lambda s: free_text.hide_free_text(session=s, question_id=question_id, answer_ids=ids, actor=actor)
-            )
-            st.rerun()
+        # callbacks run before the page is read again: they carry the words shown here, not what the answer
+        # may say by the time of the click (a signer's rewrite keeps the answer's id)
+        seen = (actor, question_id, item.answer_id, item.version)
+        if item.status != "approved":
+            approve.button("Approve", key=f"ft-approve-{item.answer_id}", on_click=_decide, args=(*seen, True))
+        hide.button("Hide", key=f"ft-hide-{item.answer_id}", on_click=_decide, args=(*seen, False))
+
+
+def _decide(actor: Actor, question_id: int, answer_id: int, version: str, approve: bool) -> None:
+    """A button's callback: decide on the words the organizer read; if they changed, say so above the queue."""
+    decide = free_text.approve_free_text if approve else free_text.hide_free_text
+    try:
+        access.write(lambda s: decide(session=s, question_id=question_id, seen={answer_id: version}, actor=actor))
+    except RallyError as exc:  # AnswerChanged: the queue then shows the answer as it is now
+        st.session_state[CHANGED.format(question_id)] = exc.user_message

@@ -186,3 +186,50 @@ def test_each_letter_says_exactly_what_happened_to_it(site):
         "maybe sent by email by Rally: the sending was interrupted (the organizers can check and send it again), "
         f"downloaded as text on {today}",
     ]
+
+
+def test_the_page_shows_answers_and_proposals_and_a_proposer_without_signatures_sees_theirs(site):
+    from campaigns.core.audit import CLI
+    from campaigns.proposals import drafting
+    from campaigns.questions import answering, asking
+    from tests.support.factories import future
+
+    engine, campaign, mailbox = site
+    question = run_write(
+        engine,
+        lambda s: asking.ask_question(
+            session=s,
+            campaign_id=campaign.id,
+            actor=CLI,
+            prompt="Which action next?",
+            options=["March", "Letters"],
+            closes_at=future(7),
+            allow_free_text=True,
+        ),
+    )
+    with read_session(engine) as session:
+        rosa = session.execute(select(Signature.id).where(Signature.email == "rosa@example.org")).scalar_one()
+    run_write(
+        engine,
+        lambda s: answering.answer(
+            session=s, question_id=question.id, signature_id=rosa, option_id=question.options[1][0], free_text="Write!"
+        ),
+    )
+    for email, title in (("rosa@example.org", "Longer library hours"), ("ada@example.org", "A reading room")):
+        proposer = drafting.ProposerInput(full_name="Someone", email=email, credit=False)
+        text = drafting.ProposalText(
+            title=title, purpose="Reading.", ask="Open it.", target="The council", region_scheme="us-states"
+        )
+        run_write(engine, lambda s, p=proposer, t=text: drafting.propose(session=s, text=t, proposer=p))
+    request_link("rosa@example.org")
+    at = open_link(token_in([e for e in mailbox if e.rcpt_tos == ["rosa@example.org"]][-1]))
+    assert not at.exception
+    shown = texts(at)
+    assert "Asked: Which action next?\nYou answered: Letters\nYou wrote (awaiting review): Write!" in shown
+    assert "Your proposals" in [s.value for s in at.subheader]
+    assert "Longer library hours" in shown and "A reading room" not in shown
+    request_link("ada@example.org")  # she proposed, and never signed
+    ada = open_link(token_in([e for e in mailbox if e.rcpt_tos == ["ada@example.org"]][-1]))
+    assert not ada.exception
+    assert "We hold no signatures under this address." in texts(ada)
+    assert "A reading room" in texts(ada) and "Longer library hours" not in texts(ada)

@@ -102,6 +102,23 @@ def test_the_organizer_asks_in_the_editor_and_a_question_with_one_option_is_refu
     at = at.run()
     assert "1 answer · updated at" in texts(at)
     assert "Letters <b>work</b>" in [t.value for t in at.text]  # the queue shows supporter text as text
+    assert "Regions with fewer than" not in texts(at)  # organizers see every region exactly
+    run_write(  # the signer rewrites it while the organizer reads: same answer, back to pending
+        engine,
+        lambda s: answering.answer(
+            session=s,
+            question_id=question.id,
+            signature_id=signed.signature_id,
+            option_id=question.options[1][0],
+            free_text="Something else entirely",
+        ),
+    )
+    at = next(b for b in at.button if b.label == "Approve").click().run()
+    assert not at.exception
+    assert "This answer changed since you read it: review it again." in [w.value for w in at.warning]
+    assert "Something else entirely" in [t.value for t in at.text]
+    with read_session(engine) as session:
+        assert free_text.count_free_text(session=session, question_id=question.id, status="approved") == 0
     at = next(b for b in at.button if b.label == "Approve").click().run()
     with read_session(engine) as session:
         assert free_text.count_free_text(session=session, question_id=question.id, status="approved") == 1
@@ -202,7 +219,7 @@ def test_the_public_page_shows_results_and_approved_answers_only_when_chosen(ask
     run_write(
         engine,
         lambda s: free_text.approve_free_text(
-            session=s, question_id=question.id, answer_ids=[queue[0].answer_id], actor=CLI
+            session=s, question_id=question.id, seen={queue[0].answer_id: queue[0].version}, actor=CLI
         ),
     )
     run_write(engine, lambda s: asking.set_results_public(session=s, question_id=question.id, public=True, actor=CLI))
@@ -213,6 +230,9 @@ def test_the_public_page_shows_results_and_approved_answers_only_when_chosen(ask
     assert "What signers answered" in shown and "2 answers" in shown
     assert "Seen <i>and</i> heard" in [t.value for t in at.text]
     assert "Not this one" not in shown
+    # two answers, from two regions: neither region is shown, so nobody's answer can be picked out
+    assert "Regions with fewer than 5 answers are not shown, so nobody's answer can be picked out" in shown
+    assert at.dataframe[0].value.empty
 
 
 def test_a_signature_waiting_for_its_email_is_asked_only_once_confirmed(engine, default_settings, smtp_server):
@@ -236,3 +256,35 @@ def test_a_signature_waiting_for_its_email_is_asked_only_once_confirmed(engine, 
     page = next(b for b in page.button if b.label == "Send my answer").click().run()
     assert any("counts" in s.value for s in page.success)
     assert read(engine, question.id).by_region == {"US-AL": {question.options[0][0]: 1}}
+
+
+def test_the_answer_link_never_shows_the_written_answer_back_and_an_erased_one_shows_nothing(asked):
+    from campaigns.people import supporter_erasure
+
+    engine, _, question = asked
+    signed = sign_from(engine, "libraries", email="rosa@example.org", region_code="US-NY")
+    run_write(
+        engine,
+        lambda s: answering.answer(
+            session=s,
+            question_id=question.id,
+            signature_id=signed.signature_id,
+            option_id=question.options[0][0],
+            free_text="Rosa's own words, for the organizers",
+        ),
+    )
+    token = links.make_token(question_id=question.id, signature_id=signed.signature_id)
+    at = open_with(ANSWER_PAGE, t=token)  # anyone the email was forwarded to
+    assert not at.exception
+    [written] = [t for t in at.text_area if t.label.startswith("Anything to add")]
+    assert written.value == ""  # not pre-filled
+    assert "Rosa's own words" not in texts(at)
+    assert "You already wrote an answer" in texts(at) and "replaces it" in texts(at)
+    run_write(engine, lambda s: asking.close_question(session=s, question_id=question.id, actor=CLI))
+    closed = open_with(ANSWER_PAGE, t=token)
+    assert "This question has closed. Your answer: March." in texts(closed)
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="rosa@example.org"))
+    erased = open_with(ANSWER_PAGE, t=token)
+    assert not erased.exception
+    assert "This question has closed." in texts(erased) and "Your answer" not in texts(erased)
+    assert "March" not in texts(erased)

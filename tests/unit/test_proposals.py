@@ -3,6 +3,7 @@ co-sponsors by emailed link (and every way one must not count), the organizers' 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,12 +12,12 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, NotFound
-from campaigns.core.models import AuditEntry, Campaign, Proposal, ProposalSponsor, utcnow
+from campaigns.core.models import AuditEntry, Campaign, Proposal, ProposalMessage, ProposalSponsor, utcnow
 from campaigns.core.settings import override_settings
 from campaigns.proposals import drafting, expiry, review, sponsoring
 from campaigns.signatures import upkeep
@@ -381,3 +382,85 @@ def test_a_supporters_erasure_forgets_them_in_proposals_too(engine, mailbox):
     run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="maria@example.org"))
     with read_session(engine) as session:
         assert session.get(Proposal, pid).proposer_email == ""
+
+
+def thread_rows(engine, pid) -> list[tuple[bool, str, str]]:
+    with read_session(engine) as session:
+        rows = session.execute(
+            select(ProposalMessage).where(ProposalMessage.proposal_id == pid).order_by(ProposalMessage.id)
+        ).scalars()
+        return [(m.from_organizer, m.author, m.body) for m in rows]
+
+
+def ask_and_reply(engine, pid, token, note="Done: 1st to 9th, my street."):
+    run_write(
+        engine, lambda s: review.ask_changes(session=s, proposal_id=pid, message="Name the street section.", actor=CLI)
+    )
+    run_write(engine, lambda s: drafting.edit(session=s, token=token, text=text(), note=note))
+
+
+def test_an_erasure_blanks_the_proposers_messages_and_keeps_the_organizers(engine, mailbox):
+    from campaigns.people import supporter_erasure
+
+    pid, token = propose(engine, mailbox)
+    gather(engine, mailbox, pid)
+    ask_and_reply(engine, pid, token)
+    assert thread_rows(engine, pid)[1] == (False, "proposer", "Done: 1st to 9th, my street.")
+    run_write(engine, lambda s: supporter_erasure.erase_my_data(session=s, email_canonical="maria@example.org"))
+    assert [(organizer, body) for organizer, _, body in thread_rows(engine, pid)] == [
+        (True, "Name the street section."),
+        (False, ""),
+    ]
+
+
+def test_retention_forgets_people_in_proposals_decided_or_expired_long_ago(engine, mailbox):
+    from campaigns.people.retention import run_retention
+
+    old, old_token = propose(engine, mailbox, title="Declined long ago")
+    gather(engine, mailbox, old)
+    ask_and_reply(engine, old, old_token)
+    run_write(
+        engine,
+        lambda s: review.decline(
+            session=s, proposal_id=old, reason="Out of scope.", public=True, actor=CLI, now=utcnow() - timedelta(400)
+        ),
+    )
+    lapsed, _ = propose(engine, mailbox, email="lapsed@example.org", title="Expired long ago")
+    offer(engine, lapsed, "late@example.org", name="Late Sponsor")
+    run_write(
+        engine,
+        lambda s: s.execute(update(Proposal).where(Proposal.id == lapsed).values(expires_at=utcnow() - timedelta(400))),
+    )
+    run_write(engine, lambda s: expiry.expire_due(session=s))
+    recent, _ = propose(engine, mailbox, email="recent@example.org", title="Declined last week")
+    gather(engine, mailbox, recent)
+    run_write(
+        engine,
+        lambda s: review.decline(
+            session=s, proposal_id=recent, reason="Not now.", public=False, actor=CLI, now=utcnow() - timedelta(7)
+        ),
+    )
+    waiting, _ = propose(engine, mailbox, email="waiting@example.org", title="In review")
+    gather(engine, mailbox, waiting)
+    dry = run_retention(engine=engine, apply=False, days=365)
+    assert dry.proposals == 2 and dry.applied is False
+    assert status(engine, old) == "declined" and sponsor_rows(engine, old)[0].full_name == "Sponsor 0"  # dry run
+    done = run_retention(engine=engine, apply=True, days=365)
+    assert done.proposals == 2
+    for pid in (old, lapsed):
+        with read_session(engine) as session:
+            proposal = session.get(Proposal, pid)
+            assert (proposal.proposer_name, proposal.proposer_email) == ("a member", "")
+            assert proposal.proposer_canonical.startswith("erased:")
+        assert all((r.full_name, r.email) == ("", "") for r in sponsor_rows(engine, pid))
+        assert all(r.email_canonical.startswith("erased:") for r in sponsor_rows(engine, pid))
+    assert [body for organizer, _, body in thread_rows(engine, old) if not organizer] == [""]
+    assert next(body for organizer, _, body in thread_rows(engine, old) if organizer) == "Name the street section."
+    with read_session(engine) as session:
+        assert session.get(Proposal, old).title == "Bike lanes on Main Street"  # the text (as edited) stays
+        for pid, email in ((recent, "recent@example.org"), (waiting, "waiting@example.org")):
+            assert session.get(Proposal, pid).proposer_email == email  # not due
+        assert {r.full_name for r in sponsor_rows(engine, recent)} == {f"Sponsor {i}" for i in range(5)}
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == "retention.proposals")).scalar_one()
+    assert json.loads(entry.detail)["proposals"] == 2
+    assert run_retention(engine=engine, apply=True, days=365).proposals == 0  # again: nothing more to do

@@ -237,13 +237,13 @@ def test_written_answers_are_public_only_once_approved_and_when_results_are_show
     run_write(
         engine,
         lambda s: free_text.approve_free_text(
-            session=s, question_id=question.id, answer_ids=[queue[0].answer_id], actor=CLI
+            session=s, question_id=question.id, seen={queue[0].answer_id: queue[0].version}, actor=CLI
         ),
     )
     run_write(
         engine,
         lambda s: free_text.hide_free_text(
-            session=s, question_id=question.id, answer_ids=[queue[1].answer_id], actor=CLI
+            session=s, question_id=question.id, seen={queue[1].answer_id: queue[1].version}, actor=CLI
         ),
     )
     with read_session(engine) as session:
@@ -259,6 +259,67 @@ def test_written_answers_are_public_only_once_approved_and_when_results_are_show
         assert free_text.count_free_text(session=session, question_id=question.id) == 1
     assert run_write(engine, lambda s: answering.erase_free_text(session=s, signature_ids=[one, two])) == 2
     assert read(engine, question).total == 2  # the options stay counted, anonymous
+
+
+def test_an_organizer_decides_only_on_the_words_they_read(engine, campaign):
+    question = ask(engine, campaign.id)
+    one = sign_from(engine, "libraries", region_code="US-CA").signature_id
+    answer(engine, question, one, 0, text="Marches work")
+    with read_session(engine) as session:
+        [read_then] = free_text.list_free_text(session=session, question_id=question.id)
+    answer(engine, question, one, 0, text="Something the organizer never read")  # same answer id, back to pending
+    for decide in (free_text.approve_free_text, free_text.hide_free_text):
+        with pytest.raises(free_text.AnswerChanged, match="changed since you read it: review it again"):
+            run_write(
+                engine,
+                lambda s, decide=decide: decide(
+                    session=s, question_id=question.id, seen={read_then.answer_id: read_then.version}, actor=CLI
+                ),
+            )
+    with read_session(engine) as session:
+        [now_] = free_text.list_free_text(session=session, question_id=question.id)
+        assert now_.answer_id == read_then.answer_id and now_.status == "pending"
+        assert session.execute(select(func.count()).where(AuditEntry.action == "answer_text.approve")).scalar_one() == 0
+    seen = {now_.answer_id: now_.version}
+    assert (
+        run_write(
+            engine, lambda s: free_text.approve_free_text(session=s, question_id=question.id, seen=seen, actor=CLI)
+        )
+        == 1
+    )
+    assert (
+        run_write(
+            engine, lambda s: free_text.approve_free_text(session=s, question_id=question.id, seen=seen, actor=CLI)
+        )
+        == 0
+    )
+    run_write(engine, lambda s: answering.erase_free_text(session=s, signature_ids=[one]))  # no words left to decide on
+    with pytest.raises(free_text.AnswerChanged):
+        run_write(engine, lambda s: free_text.hide_free_text(session=s, question_id=question.id, seen=seen, actor=CLI))
+
+
+def test_public_results_leave_out_regions_too_small_to_hide_an_answer(engine, campaign):
+    question = ask(engine, campaign.id)
+    plan = [("US-CA", 0)] * 4 + [("US-CA", 1)] * 2 + [("US-NY", 1)] * 5 + [("US-TX", 2)] * 2 + [("US-WA", 0)]
+    for region, index in plan:
+        answer(engine, question, sign_from(engine, "libraries", region_code=region).signature_id, index)
+    exact = read(engine, question)
+    assert set(exact.by_region) == {"US-CA", "US-NY", "US-TX", "US-WA"} and exact.withheld_regions == 0
+    with read_session(engine) as session:
+        public = results.public_results(session=session, question_id=question.id)
+        frame = results.region_frame(session=session, results=public)
+    # TX (2) and WA (1) are under 5; together 3, still under 5, so the next smallest (NY, 5) goes too: the totals
+    # minus what is shown must not give a small region's answers away
+    assert set(public.by_region) == {"US-CA"} and public.withheld_regions == 3 and public.min_region == 5
+    assert public.total == exact.total == 14 and public.options == exact.options  # the totals keep every answer
+    shown = dict(zip(frame["code"], frame["count"], strict=True))
+    assert shown["US-CA"] == 6 and shown["US-TX"] == 0 and shown["US-WA"] == 0
+    assert results.leading_by_region(public) == {"US-CA": question.options[0][0]}
+    for region, index in [("US-TX", 2)] * 3:  # TX reaches 5: now it shows, and WA (1) alone would be given away
+        answer(engine, question, sign_from(engine, "libraries", region_code=region).signature_id, index)
+    with read_session(engine) as session:
+        public = results.public_results(session=session, question_id=question.id)
+    assert set(public.by_region) == {"US-CA", "US-TX"} and public.withheld_regions == 2  # WA, and NY with it
 
 
 # --- the link ---------------------------------------------------------------------------------------
@@ -311,5 +372,10 @@ def test_an_invalidated_signature_leaves_the_results_and_an_erased_one_keeps_its
     assert got.total == 1 and aggregated(got) == naive(engine, question)
     with read_session(engine) as session:
         assert free_text.list_free_text(session=session, question_id=question.id) == []
-        mine = answering.get_my_answer(session=session, question_id=question.id, signature_id=person.signature_id)
-    assert mine is not None and mine.free_text is None
+        kept = session.execute(select(Answer).where(Answer.signature_id == person.signature_id)).scalar_one()
+        assert kept.free_text is None  # the option stays counted, anonymously
+        # and nothing of it is anybody's answer any more: an answer link of the erased signature shows nothing
+        assert (
+            answering.get_my_answer(session=session, question_id=question.id, signature_id=person.signature_id) is None
+        )
+        assert answering.answers_of(session=session, signature_ids=[person.signature_id])[0].free_text is None

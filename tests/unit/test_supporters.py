@@ -601,3 +601,47 @@ def test_a_receipt_after_re_signing_a_withdrawn_signature_shows_none_of_the_earl
         mailbox_view = supporter_data.get_my_data(session=session, email_canonical="ada@example.org")
     assert data.letters == () and exported["signatures"][0]["letters"] == []
     assert [letter.body for letter in mailbox_view.letters] == ["Ada's own words"]  # the mailbox's owner still sees it
+
+
+def test_your_data_holds_answers_and_proposals_and_a_receipt_only_that_signatures_answers(engine, mailbox):
+    from tests.unit.test_proposals import confirm, offer, sponsor_token
+    from tests.unit.test_proposals import propose as make_proposal
+    from tests.unit.test_questions import answer, ask
+
+    libraries = make_campaign(engine, slug="libraries")
+    river = make_campaign(engine, slug="river")
+    first = sign_up(engine, "libraries", full_name=NAME, email=EMAIL)
+    second = sign_up(engine, "river", full_name=NAME, email=EMAIL)
+    answer(engine, ask(engine, libraries.id), first.signature_id, 1, text="Letters, from Zelda")
+    answer(engine, ask(engine, river.id, allow_free_text=False), second.signature_id, 0)
+    make_proposal(engine, mailbox, email=EMAIL, title="Zelda's bike lanes")
+    other, _ = make_proposal(engine, mailbox, email="maria@example.org", title="Quiet streets")
+    offer(engine, other, EMAIL, name=NAME)
+    confirm(engine, sponsor_token(mailbox, EMAIL))
+    with read_session(engine) as session:
+        data = supporter_data.get_my_data(session=session, email_canonical=CANONICAL)
+        exported = json.loads(supporter_data.export_my_data_json(session=session, email_canonical=CANONICAL))
+        receipt = supporter_data.get_my_data(session=session, email_canonical=CANONICAL, only=first.signature_id)
+        receipt_json = supporter_data.export_my_data(
+            session=session, email_canonical=CANONICAL, only=first.signature_id
+        )
+        proposer_only = supporter_data.export_my_data(session=session, email_canonical="maria@example.org")
+    assert sorted((a.signature_id, a.option, a.free_text) for a in data.answers) == sorted(
+        [(first.signature_id, "Letters", "Letters, from Zelda"), (second.signature_id, "March", None)]
+    )
+    assert data.proposals is not None
+    assert (data.proposals.proposed, data.proposals.sponsored) == (["Zelda's bike lanes"], ["Quiet streets"])
+    by_slug = {s["campaign"]["slug"]: s for s in exported["signatures"]}
+    [written] = by_slug["libraries"]["answers"]
+    assert (written["question"], written["option"]) == ("Which action next?", "Letters")
+    assert (written["written_answer"], written["written_answer_status"]) == ("Letters, from Zelda", "pending")
+    assert written["answered_at"] and [a["option"] for a in by_slug["river"]["answers"]] == ["March"]
+    assert exported["proposals"] == {"proposed": ["Zelda's bike lanes"], "co_sponsored": ["Quiet streets"]}
+    # a receipt proves one signature: its answers, and none of the mailbox's proposals
+    assert [(a.signature_id, a.option) for a in receipt.answers] == [(first.signature_id, "Letters")]
+    assert receipt.proposals is None and receipt_json["proposals"] is None
+    [only] = receipt_json["signatures"]
+    assert [a["written_answer"] for a in only["answers"]] == ["Letters, from Zelda"]
+    assert "Zelda's bike lanes" not in json.dumps(receipt_json) and "Quiet streets" not in json.dumps(receipt_json)
+    # a proposer who never signed anything still gets what is held about them
+    assert proposer_only["signatures"] == [] and proposer_only["proposals"]["proposed"] == ["Quiet streets"]
