@@ -4,7 +4,8 @@ Proposals keep the proposer's and each co-sponsor's name and address. :func:`era
 canonical address: a co-sponsor row keeps only that it confirmed (so a proposal's progress stays true) with its
 address replaced by ``erased:<row id>`` (the unique constraint holds, nothing traces back) and is never named;
 a proposal keeps its text, its proposer becomes "a member" with no address (no more email reaches them) and its
-own link stops working. ``people.supporter_erasure`` can call it in the erasure's transaction.
+own link stops working. Both forget the client address the row came from. ``people.supporter_erasure`` can call
+it in the erasure's transaction.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def erase_mailbox(*, session: Session, email_canonical: str) -> int:
             email_canonical=_erased_id(),
             credit=False,
             confirm_hash=_erased_id(),  # no link reaches it any more
+            client_address=None,
         )
     ).rowcount  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
     ids = list(session.execute(select(_P.c.id).where(_P.c.proposer_canonical == email_canonical)).scalars())
@@ -74,6 +76,7 @@ def erase_mailbox(*, session: Session, email_canonical: str) -> int:
                 proposer_email="",
                 proposer_canonical=f"erased:{proposal_id}",
                 proposer_credit=False,
+                client_address=None,
                 manage_hash=hash_token(new_token()),  # the old link stops working; nobody holds the new one
             )
         )
