@@ -13,7 +13,6 @@ as context managers and helpers used in hundreds of places read best that way.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -258,18 +257,6 @@ def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | No
             log.warning("database busy (attempt %d of %d): %s", attempt + 1, attempts, orig)
         time.sleep(min(0.5, 0.01 * 2**attempt) * (0.5 + random.random()))
     raise StorageBusy()
-
-
-def advisory_lock(session: Session, *names: str) -> None:
-    """PostgreSQL: a transaction-level advisory lock per name, taken in the order given (callers keep one order,
-    so two writers never wait on each other in a circle), held until commit: what one name guards (a limit per
-    account, per mailbox, per client address) takes turns. SQLite needs none: ``run_write`` holds its only write
-    lock from ``BEGIN IMMEDIATE`` on."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for name in names:
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def ping(engine: Engine) -> bool:

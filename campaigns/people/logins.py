@@ -25,8 +25,9 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
 
 from campaigns.core.audit import Actor, record
-from campaigns.core.db import advisory_lock, run_write
+from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.models import AuthSession, LoginAttempt, User, utcnow
 from campaigns.core.settings import PROJECT_ROOT, Settings, get_settings
 from campaigns.core.validation import find_bad_characters
@@ -63,7 +64,7 @@ def _recent_failures(session: Session, column: Mapped[str | None], value: str, s
 
 
 def _lock(session: Session, *names: str) -> None:
-    """One attempt at a time per name (callers always pass the account before the address): ``db.advisory_lock``."""
+    """One attempt at a time per name (``core.locks``); callers always pass the account before the address."""
     advisory_lock(session, *names)
 
 

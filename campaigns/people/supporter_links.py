@@ -20,8 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns.core import outbox
-from campaigns.core.db import advisory_lock, run_write
+from campaigns.core.db import run_write
 from campaigns.core.errors import RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.mail import MailError, OutgoingMail, mail_mode
 from campaigns.core.models import Signature, SupporterToken, utcnow
 from campaigns.core.settings import Settings, get_settings

@@ -11,7 +11,7 @@ not loopback or unknown, not on signing's allowlist) at most :data:`PER_ADDRESS_
 address's limit the form says so (:class:`TooManyProposals`: about where the request comes from, never about the
 mailbox typed). Past the mailbox's, the screen says what it says to everyone, nothing is kept, and the mailbox's
 owner is emailed why (at most once a day, without the text typed): a stranger learns nothing of a mailbox's
-history. Each limit is counted under a lock (:func:`campaigns.core.db.advisory_lock`), so it holds under any
+history. Each limit is counted under a lock (:func:`campaigns.core.locks.advisory_lock`), so it holds under any
 concurrency.
 """
 
@@ -24,8 +24,8 @@ from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from campaigns.core.client_address import limits_apply
-from campaigns.core.db import advisory_lock
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.models import Campaign, Proposal, ProposalMessage, ProposalSponsor, ProposalStatus, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.tokens import hash_token, new_token
