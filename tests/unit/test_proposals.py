@@ -381,6 +381,46 @@ def test_a_proposal_takes_its_hourly_share_of_offers_then_the_same_refusal_for_e
     assert subject(sent) == "Please confirm you co-sponsor: Bike lanes on Main Street"
 
 
+def test_offers_arriving_at_once_stop_at_the_hourly_cap(engine, mailbox):
+    pid, _ = propose(engine, mailbox)
+    emails = [f"rush{i}@example.org" for i in range(6)]
+    barrier = threading.Barrier(len(emails))
+
+    def go(email):
+        barrier.wait()
+        try:
+            offer(engine, pid, email)
+            return "sent"
+        except sponsoring.TooManyOffers:
+            return "refused"
+
+    with override_settings(proposal_offers_per_hour=2), ThreadPoolExecutor(max_workers=len(emails)) as pool:
+        results = list(pool.map(go, emails))
+    assert sorted(results) == ["refused"] * 4 + ["sent"] * 2
+    assert len(sponsor_rows(engine, pid)) == 2
+
+
+def test_proposals_from_one_address_arriving_at_once_stop_at_its_limit(engine, mailbox):
+    n = drafting.PER_ADDRESS_PER_DAY + 3
+    barrier = threading.Barrier(n)
+
+    def go(i):
+        proposer = drafting.ProposerInput(full_name="Someone", email=f"rush{i}@example.org", credit=False)
+        barrier.wait()
+        try:
+            run_write(
+                engine,
+                lambda s: drafting.propose(session=s, text=text(), proposer=proposer, client_address="203.0.113.9"),
+            )
+            return "kept"
+        except drafting.TooManyProposals:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(go, range(n)))
+    assert results.count("kept") == drafting.PER_ADDRESS_PER_DAY and results.count("refused") == 3
+
+
 def test_one_client_address_makes_at_most_ten_co_sponsor_offers_an_hour(engine, mailbox):
     first, _ = propose(engine, mailbox)
     second, _ = propose(engine, mailbox, email="lee@example.org")
