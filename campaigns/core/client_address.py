@@ -98,6 +98,19 @@ def client_address(peer: str | None, forwarded_for: str | None, *, settings: Set
     return str(direct)[:MAX_LENGTH]  # every hop is a trusted proxy: the left-most is where it started
 
 
+def limits_apply(address: str | None) -> bool:
+    """Whether per-address limits (signing's flood control, proposals and co-sponsor offers) apply to an address
+    :func:`client_address` gave: a real client address, not ``"unknown"`` and not loopback (this machine: a
+    developer's own browser, or a proxy on it that is not in RALLY_TRUSTED_PROXIES, behind which every visitor
+    would share one address and be limited together)."""
+    if not address or address == UNKNOWN:
+        return False
+    try:
+        return not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def keep_tcp_peer() -> None:
     """Stop uvicorn from replacing the TCP peer with an ``X-Forwarded-For`` address (and the scheme with
     ``X-Forwarded-Proto``), so that :func:`client_address` is the only rule.

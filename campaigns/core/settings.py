@@ -85,6 +85,9 @@ class Settings:
     # reach the organizers' queue, and the days it has to find them before it expires.
     proposal_cosponsors: int = 5
     proposal_days: int = 30
+    # At most this many new co-sponsor offers a proposal takes in an hour (each emails the address typed), so a
+    # proposal's share link can't make Rally mail thousands of addresses.
+    proposal_offers_per_hour: int = 30
     # Flood control: sign-ons from one client address to one campaign beyond these are held for review
     # (stored as flagged, not counted; the signer is not told). 0: no limit.
     sign_limit_per_minute: int = 5
@@ -122,6 +125,7 @@ _AT_LEAST_ONE = {
     "confirm_link_days",
     "proposal_cosponsors",
     "proposal_days",
+    "proposal_offers_per_hour",
 }
 
 

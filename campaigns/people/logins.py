@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col
@@ -27,6 +27,7 @@ from sqlmodel import Session, col
 from campaigns.core.audit import Actor, record
 from campaigns.core.db import run_write
 from campaigns.core.errors import InvalidInput, RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.models import AuthSession, LoginAttempt, User, utcnow
 from campaigns.core.settings import PROJECT_ROOT, Settings, get_settings
 from campaigns.core.validation import find_bad_characters
@@ -63,14 +64,8 @@ def _recent_failures(session: Session, column: Mapped[str | None], value: str, s
 
 
 def _lock(session: Session, *names: str) -> None:
-    """PostgreSQL: take a transaction-level advisory lock per name, in this order (callers always pass
-    the account before the address, so two attempts never wait on each other in a circle). SQLite needs
-    none: ``run_write`` holds its only write lock from ``BEGIN IMMEDIATE`` on."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    for name in names:
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    """One attempt at a time per name (``core.locks``); callers always pass the account before the address."""
+    advisory_lock(session, *names)
 
 
 @dataclass(frozen=True)

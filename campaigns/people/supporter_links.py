@@ -10,19 +10,19 @@ A receipt (:func:`open_receipt`) proves one signature only, as long as it holds 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import getaddresses
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from campaigns.core import outbox
 from campaigns.core.db import run_write
 from campaigns.core.errors import RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.mail import MailError, OutgoingMail, mail_mode
 from campaigns.core.models import Signature, SupporterToken, utcnow
 from campaigns.core.settings import Settings, get_settings
@@ -51,11 +51,8 @@ class TooManyLinks(RallyError):
 
 
 def _lock_address(session: Session, canonical: str) -> None:
-    """PostgreSQL: one link request per address at a time, so the hourly limit holds under a double click.
-    (SQLite already has one writer at a time.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big", signed=True)
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    """One link request per address at a time, so the hourly limit holds under a double click."""
+    advisory_lock(session, canonical)
 
 
 def issue_link(*, session: Session, email: str, now: datetime | None = None, settings: Settings | None = None) -> str:

@@ -3,8 +3,16 @@
 Anyone may propose from the public pages. Nothing can be co-sponsored until the proposer opens the link emailed
 to them (:func:`confirm_own`): it proves the mailbox, moves the proposal to *gathering*, and stays their way back
 to it (only its SHA-256 is stored). The text is plain text: hostile markdown or HTML is kept and shown as typed.
-A proposal has ``RALLY_PROPOSAL_DAYS`` from the day it was made to find its co-sponsors (``expiry``). One mailbox
-proposes at most :data:`PER_MAILBOX_PER_DAY` campaigns in 24 hours (each proposal emails the address typed).
+A proposal has ``RALLY_PROPOSAL_DAYS`` from the day it was made to find its co-sponsors (``expiry``).
+
+**Limits** (each proposal emails the address typed, so nobody can make Rally mail whom they like): one mailbox
+proposes at most :data:`PER_MAILBOX_PER_DAY` campaigns in 24 hours, one client address (``core.client_address``:
+not loopback or unknown, not on signing's allowlist) at most :data:`PER_ADDRESS_PER_DAY`. Past the client
+address's limit the form says so (:class:`TooManyProposals`: about where the request comes from, never about the
+mailbox typed). Past the mailbox's, the screen says what it says to everyone, nothing is kept, and the mailbox's
+owner is emailed why (at most once a day, without the text typed): a stranger learns nothing of a mailbox's
+history. Each limit is counted under a lock (:func:`campaigns.core.locks.advisory_lock`), so it holds under any
+concurrency.
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
+from campaigns.core.client_address import limits_apply
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
+from campaigns.core.locks import advisory_lock
 from campaigns.core.models import Campaign, Proposal, ProposalMessage, ProposalSponsor, ProposalStatus, utcnow
 from campaigns.core.settings import get_settings
 from campaigns.core.tokens import hash_token, new_token
@@ -23,6 +33,7 @@ from campaigns.core.validation import clean_email, clean_name, clean_text
 from campaigns.proposals import mails
 from campaigns.proposals.expiry import GATHERING
 from campaigns.regions.lookup import resolve_scheme
+from campaigns.signatures.rules import load_rules
 
 TITLE_MAX = 200
 PURPOSE_MAX = 1000
@@ -30,6 +41,7 @@ ASK_MAX = 600
 TARGET_MAX = 200  # all four fit a campaign's purpose (2,000 characters) once published
 NOTE_MAX = 2000
 PER_MAILBOX_PER_DAY = 3  # proposals from one mailbox in 24 hours: each emails that address, so it is bounded
+PER_ADDRESS_PER_DAY = 10  # proposals from one client address in 24 hours, whatever the mailboxes typed
 
 _P = Proposal.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
@@ -45,6 +57,27 @@ class ProposalNotFound(NotFound):
 
 class ProposalRefused(RallyError):
     """What the proposal's status does not allow now; the message says what is possible."""
+
+
+class TooManyProposals(RallyError):
+    """The client address proposed :data:`PER_ADDRESS_PER_DAY` campaigns in 24 hours (whatever the mailboxes)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Many campaigns were proposed from your network in the last 24 hours, the most we take from one. "
+            "Please try again tomorrow, or ask the organizers."
+        )
+
+
+def limited_address(session: Session, client_address: str | None, lock_name: str) -> str | None:
+    """The client address that per-address limits count (held under a lock named ``lock_name`` until commit),
+    or None when they do not apply: unknown, loopback (``client_address.limits_apply``), or on signing's
+    allowlist (an office, a university's NAT)."""
+    address = (client_address or "")[:64] or None
+    if not limits_apply(address) or load_rules(session=session).allowed(address):
+        return None
+    advisory_lock(session, f"{lock_name}:{address}")
+    return address
 
 
 @dataclass(frozen=True)
@@ -90,8 +123,18 @@ def clean_proposal(*, session: Session, text: ProposalText) -> ProposalText:
     return ProposalText(**cleaned, region_scheme=text.region_scheme)
 
 
-def propose(*, session: Session, text: ProposalText, proposer: ProposerInput, now: datetime | None = None) -> int:
-    """A new proposal, unconfirmed until its proposer opens the emailed link (queued here). Returns its id."""
+def propose(
+    *,
+    session: Session,
+    text: ProposalText,
+    proposer: ProposerInput,
+    client_address: str | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """A new proposal, unconfirmed until its proposer opens the emailed link (queued here). Returns its id; None
+    when the mailbox is at its limit (nothing kept, its owner emailed why: see the module's docstring).
+    ``client_address``: where the request came from (``campaigns.core.client_address``), for the per-address limit;
+    TooManyProposals past it."""
     now = now or utcnow()
     settings = get_settings()
     errors: dict[str, str] = {}
@@ -107,13 +150,15 @@ def propose(*, session: Session, text: ProposalText, proposer: ProposerInput, no
         email, canonical = clean_email(proposer.email)
     except InvalidInput as exc:
         errors.update(exc.errors)
-    if not errors and _recent_from(session, canonical, now) >= PER_MAILBOX_PER_DAY:
-        errors["email"] = (
-            f"This address has proposed {PER_MAILBOX_PER_DAY} campaigns in the last 24 hours, the most we take. "
-            "Please wait a day, or ask the organizers."
-        )
     if errors:
         raise InvalidInput(errors)
+    address = limited_address(session, client_address, "proposal-address")
+    if address is not None and _recent_from_address(session, address, now) >= PER_ADDRESS_PER_DAY:
+        raise TooManyProposals()
+    advisory_lock(session, f"proposal-mailbox:{canonical}")
+    if _recent_from(session, canonical, now) >= PER_MAILBOX_PER_DAY:
+        mails.queue_mailbox_limited(session=session, to=email, canonical=canonical, limit=PER_MAILBOX_PER_DAY, now=now)
+        return None
     token = new_token()
     proposal = Proposal(
         public_id=new_token(),
@@ -127,6 +172,7 @@ def propose(*, session: Session, text: ProposalText, proposer: ProposerInput, no
         proposer_email=email,
         proposer_canonical=canonical,
         proposer_credit=proposer.credit,
+        client_address=(client_address or "")[:64] or None,
         sponsors_needed=settings.proposal_cosponsors,
         created_at=now,
         updated_at=now,
@@ -146,6 +192,17 @@ def _recent_from(session: Session, canonical: str, now: datetime) -> int:
             .where(col(Proposal.proposer_canonical) == canonical, col(Proposal.created_at) > now - timedelta(days=1))
         ).scalar_one()
     )
+
+
+def _recent_from_address(session: Session, address: str, now: datetime) -> int:
+    """Proposals from one client address in the last 24 hours, counted up to the limit (index rows only)."""
+    recent = (
+        select(col(Proposal.id))
+        .where(col(Proposal.client_address) == address, col(Proposal.created_at) > now - timedelta(days=1))
+        .limit(PER_ADDRESS_PER_DAY)
+        .subquery()
+    )
+    return int(session.execute(select(func.count()).select_from(recent)).scalar_one())
 
 
 def effective_status(proposal: Proposal, now: datetime | None = None) -> str:
@@ -224,9 +281,13 @@ def thread(*, session: Session, proposal_id: int, proposer_label: str = "You") -
         .where(col(ProposalMessage.proposal_id) == proposal_id)
         .order_by(col(ProposalMessage.at), col(ProposalMessage.id))
     ).scalars()
-    return [
-        ThreadEntry("Organizers" if m.from_organizer else proposer_label, m.from_organizer, m.body, m.at) for m in rows
-    ]
+    return [thread_entry(m, proposer_label=proposer_label) for m in rows]
+
+
+def thread_entry(message: ProposalMessage, *, proposer_label: str = "You") -> ThreadEntry:
+    """One message as the thread shows it: "Organizers" (never which organizer) or the proposer's label."""
+    author = "Organizers" if message.from_organizer else proposer_label
+    return ThreadEntry(author, message.from_organizer, message.body, message.at)
 
 
 def text_of(proposal: Proposal) -> ProposalText:

@@ -136,3 +136,23 @@ def queue_not_counted(
         key=f"proposal-refused:{proposal_id}:{hash_token(canonical)[:32]}:{now:%Y-%m-%d}",
         now=now,
     )
+
+
+def queue_mailbox_limited(*, session: Session, to: str, canonical: str, limit: int, now: datetime) -> None:
+    """Someone proposed with an address at its daily limit: nothing was kept, and its owner hears why (once a day,
+    without the text typed, so the notice carries nobody's words)."""
+    queue(
+        session=session,
+        kind="proposal-limited",
+        to=to,
+        name="",
+        canonical=canonical,
+        subject="Your proposal was not kept",
+        body=(
+            "Hello,\n\nSomeone (we hope you) just proposed a campaign with this email address. It has proposed "
+            f"{limit} campaigns in the last 24 hours, the most we take from one address, so this one was not kept. "
+            "Please wait a day, or ask the organizers.\n\nIf it was not you, ignore this email."
+        ),
+        key=f"proposal-limited:{hash_token(canonical)[:32]}:{now:%Y-%m-%d}",
+        now=now,
+    )

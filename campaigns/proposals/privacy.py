@@ -8,7 +8,7 @@ nothing traces back) and is never named; a proposal keeps its text, its proposer
 address (no more email reaches them), the proposer's messages in the thread are blanked (the organizers' stay)
 and its own link stops working. ``people.supporter_erasure`` calls it in the erasure's transaction;
 ``people.retention`` forgets every person in proposals decided or expired longer ago than the retention period
-the same way (:func:`anonymize_decided`).
+the same way (:func:`anonymize_decided`). Both forget the client address each row came from.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def _forget_sponsors(session: Session, where: ColumnElement[bool]) -> int:
             email_canonical=_erased_id(),
             credit=False,
             confirm_hash=_erased_id(),  # no link reaches it any more
+            client_address=None,
         )
     ).rowcount  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
     return int(done or 0)
@@ -83,6 +84,7 @@ def _forget_proposers(session: Session, ids: list[int]) -> None:
                 proposer_email="",
                 proposer_canonical=f"erased:{proposal_id}",
                 proposer_credit=False,
+                client_address=None,
                 manage_hash=hash_token(new_token()),  # the old link stops working; nobody holds the new one
             )
         )

@@ -1,4 +1,5 @@
-"""The organizers' side of proposals: the queue (in review first), and the three decisions, each audited.
+"""The organizers' side of proposals: the queue (what waits for a decision, paged; the rest behind a filter), and
+the three decisions, each audited.
 
 - **Publish**: the proposal becomes an ordinary campaign (``catalog.listing.create_campaign`` and
   ``catalog.lifecycle.publish_campaign``, so every campaign rule holds), the proposer and the co-sponsors who
@@ -13,17 +14,26 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlmodel import Session, col
 
 from campaigns.catalog import lifecycle, listing
 from campaigns.core import audit
 from campaigns.core.audit import Actor
 from campaigns.core.errors import NotFound
-from campaigns.core.models import Campaign, CampaignCreate, Proposal, ProposalSponsor, ProposalStatus, utcnow
+from campaigns.core.models import (
+    Campaign,
+    CampaignCreate,
+    Proposal,
+    ProposalMessage,
+    ProposalSponsor,
+    ProposalStatus,
+    utcnow,
+)
 from campaigns.core.validation import clean_text
 from campaigns.proposals import drafting, mails
 from campaigns.proposals.drafting import ProposalRefused, ThreadEntry
@@ -40,6 +50,9 @@ QUEUE_ORDER = (
     ProposalStatus.declined.value,
     ProposalStatus.expired.value,
 )
+# What the queue shows unless asked for more: what waits for organizers, and what waits for the proposer.
+WAITING = (ProposalStatus.in_review.value, ProposalStatus.changes_requested.value)
+PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -60,34 +73,93 @@ class QueueItem:
     thread: list[ThreadEntry]
 
 
-def queue(*, session: Session, now: datetime | None = None) -> list[QueueItem]:
-    """Every confirmed proposal: in review first, then changes requested, gathering, decided; oldest first."""
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the queue: its proposals, how many match the filter in all, and where this page is."""
+
+    items: list[QueueItem]
+    total: int
+    page: int  # from 1
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def queue(
+    *,
+    session: Session,
+    statuses: Sequence[str] = WAITING,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+    now: datetime | None = None,
+) -> QueuePage:
+    """One page of confirmed proposals in ``statuses`` (by default what waits: in review, then changes requested;
+    any of :data:`QUEUE_ORDER`), each status in that order, oldest first. Four queries whatever the page's size:
+    the count, the page (with the campaign each became), their co-sponsor counts and their threads."""
+    wanted = [s for s in statuses if s != ProposalStatus.unconfirmed.value]
+    page_size = max(1, min(page_size, 100))
+    where = col(Proposal.status).in_(wanted)
+    total = int(session.execute(select(func.count()).select_from(Proposal).where(where)).scalar_one())
+    page = max(1, min(page, -(-total // page_size)))
     rank = case({status: n for n, status in enumerate(QUEUE_ORDER)}, value=col(Proposal.status), else_=len(QUEUE_ORDER))
     rows = session.execute(
-        select(Proposal)
-        .where(col(Proposal.status) != ProposalStatus.unconfirmed.value)
+        select(Proposal, col(Campaign.slug))
+        .outerjoin(Campaign, col(Campaign.id) == col(Proposal.campaign_id))
+        .where(where)
         .order_by(rank, col(Proposal.created_at), col(Proposal.id))
-    ).scalars()
-    items = []
-    for p in rows:
-        pid = int(p.id or 0)
-        items.append(
-            QueueItem(
-                id=pid,
-                text=drafting.text_of(p),
-                status=drafting.effective_status(p, now),
-                proposer_name=p.proposer_name,
-                proposer_email=p.proposer_email,
-                confirmed=drafting.confirmed_count(session=session, proposal_id=pid),
-                needed=p.sponsors_needed,
-                created_at=p.created_at,
-                decline_reason=p.decline_reason,
-                decline_public=p.decline_public,
-                campaign_slug=drafting.campaign_slug(session=session, campaign_id=p.campaign_id),
-                thread=drafting.thread(session=session, proposal_id=pid, proposer_label="Proposer"),
-            )
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    ids = [int(p.id or 0) for p, _ in rows]
+    confirmed = _confirmed_counts(session, ids)
+    threads = _threads(session, ids)
+    items = [
+        QueueItem(
+            id=int(p.id or 0),
+            text=drafting.text_of(p),
+            status=drafting.effective_status(p, now),
+            proposer_name=p.proposer_name,
+            proposer_email=p.proposer_email,
+            confirmed=confirmed.get(int(p.id or 0), 0),
+            needed=p.sponsors_needed,
+            created_at=p.created_at,
+            decline_reason=p.decline_reason,
+            decline_public=p.decline_public,
+            campaign_slug=slug,
+            thread=threads.get(int(p.id or 0), []),
         )
-    return items
+        for p, slug in rows
+    ]
+    return QueuePage(items=items, total=total, page=page, page_size=page_size)
+
+
+def _confirmed_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    """Confirmed co-sponsors of each of these proposals, in one query (``drafting.confirmed_count``'s rule)."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(col(ProposalSponsor.proposal_id), func.count())
+        .where(col(ProposalSponsor.proposal_id).in_(ids), col(ProposalSponsor.confirmed_at).is_not(None))
+        .group_by(col(ProposalSponsor.proposal_id))
+    ).all()
+    return {int(pid): int(n) for pid, n in rows}
+
+
+def _threads(session: Session, ids: list[int]) -> dict[int, list[ThreadEntry]]:
+    """The thread of each of these proposals, in one query, as ``drafting.thread`` shows it to organizers."""
+    threads: dict[int, list[ThreadEntry]] = {}
+    if not ids:
+        return threads
+    messages = session.execute(
+        select(ProposalMessage)
+        .where(col(ProposalMessage.proposal_id).in_(ids))
+        .order_by(col(ProposalMessage.proposal_id), col(ProposalMessage.at), col(ProposalMessage.id))
+    ).scalars()
+    for m in messages:
+        threads.setdefault(m.proposal_id, []).append(drafting.thread_entry(m, proposer_label="Proposer"))
+    return threads
 
 
 def _decidable(session: Session, proposal_id: int, action: str) -> Proposal:

@@ -6,6 +6,12 @@ screen says the same to everyone (it never tells whether an address sponsors, or
 of a refused address is emailed why, at most once a day. A pending co-sponsor offering again gets a fresh link
 (at most every ``confirmation.RESEND_MINUTES``, ``confirmation.MAX_SENDS`` times), as signers do.
 
+**Limits**: each new offer emails the address typed, so a proposal takes at most
+``RALLY_PROPOSAL_OFFERS_PER_HOUR`` new offers an hour, and one client address (``drafting.limited_address``) makes
+at most :data:`OFFERS_PER_ADDRESS_PER_HOUR` an hour over every proposal. Both are checked before anything about the
+mailbox typed, so the refusal (:class:`TooManyOffers`) is the same whatever the address; offers to one proposal
+take turns (its row locked), and so do offers from one client address, so the limits hold under any concurrency.
+
 **The link** works once, for ``RALLY_CONFIRM_LINK_DAYS``, until the proposal is decided or expires (a link sent
 while it gathered still counts once it is in review). Confirming locks
 the proposal row first, so of two co-sponsors confirming at once the second sees the first: the one that makes
@@ -17,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlmodel import Session, col
 
 from campaigns.core.db import dialect_insert
@@ -27,12 +33,14 @@ from campaigns.core.settings import get_settings
 from campaigns.core.tokens import hash_token, new_token
 from campaigns.core.validation import clean_email, clean_name
 from campaigns.proposals import mails
-from campaigns.proposals.drafting import ProposalText, confirmed_count, effective_status, text_of
+from campaigns.proposals.drafting import ProposalText, confirmed_count, effective_status, limited_address, text_of
 from campaigns.signatures.confirmation import MAX_SENDS, RESEND_MINUTES
 
 _S = ProposalSponsor.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 _P = Proposal.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
 
+
+OFFERS_PER_ADDRESS_PER_HOUR = 10  # new co-sponsor offers from one client address in an hour, over every proposal
 
 # A link sent while the proposal gathered still counts once it is in review (more co-sponsors, never a second move).
 CONFIRMABLE = (ProposalStatus.gathering.value, ProposalStatus.in_review.value, ProposalStatus.changes_requested.value)
@@ -48,6 +56,11 @@ class AlreadySponsoring(SponsorLinkRefused):
 
 class NotGathering(RallyError):
     """The proposal takes no co-sponsors now (not confirmed yet, in review, decided or expired)."""
+
+
+class TooManyOffers(RallyError):
+    """The proposal took its offers for the hour, or the client address made its own: the same reply whatever the
+    mailbox typed."""
 
 
 @dataclass(frozen=True)
@@ -95,17 +108,28 @@ def sponsor_page(*, session: Session, public_id: str, now: datetime | None = Non
 
 
 def offer(
-    *, session: Session, public_id: str, full_name: str, email: str, credit: bool, now: datetime | None = None
+    *,
+    session: Session,
+    public_id: str,
+    full_name: str,
+    email: str,
+    credit: bool,
+    client_address: str | None = None,
+    now: datetime | None = None,
 ) -> None:
-    """Offer to co-sponsor: a confirmation link is emailed (or, for an address that cannot count, why not)."""
+    """Offer to co-sponsor: a confirmation link is emailed (or, for an address that cannot count, why not).
+    ``client_address``: where the request came from (``campaigns.core.client_address``), for the per-address limit.
+    TooManyOffers past a limit (see the module's docstring)."""
     now = now or utcnow()
     name = clean_name(full_name)
     address, canonical = clean_email(email)
-    proposal = _find(session, public_id)
+    limited = limited_address(session, client_address, "cosponsor-address")
+    proposal = _find(session, public_id, lock=True)  # offers to one proposal take turns: the hourly cap holds
     status = effective_status(proposal, now)
     if status != ProposalStatus.gathering.value:
         raise NotGathering(closed_message(status))
     pid = int(proposal.id or 0)
+    _check_limits(session, pid, limited, now)
     if canonical == proposal.proposer_canonical:
         reason = "You proposed it, so you can't co-sponsor it too: co-sponsors are other people."
         mails.queue_not_counted(
@@ -128,6 +152,7 @@ def offer(
             email=address,
             email_canonical=canonical,
             credit=credit,
+            client_address=(client_address or "")[:64] or None,
             created_at=now,
             **link,
         )
@@ -147,6 +172,29 @@ def offer(
         )
         return
     _answer_repeat(session, proposal, canonical, now)
+
+
+def _recent(session: Session, where: ColumnElement[bool], now: datetime, limit: int) -> int:
+    """New offers matching ``where`` in the last hour, counted up to ``limit`` (index rows only)."""
+    recent = select(_S.c.id).where(where, _S.c.created_at > now - timedelta(hours=1)).limit(limit).subquery()
+    return int(session.execute(select(func.count()).select_from(recent)).scalar_one())
+
+
+def _check_limits(session: Session, proposal_id: int, address: str | None, now: datetime) -> None:
+    per_hour = get_settings().proposal_offers_per_hour
+    if _recent(session, _S.c.proposal_id == proposal_id, now, per_hour) >= per_hour:
+        raise TooManyOffers(
+            f"This proposal has taken {per_hour} co-sponsor offers in the last hour, the most it takes in an hour. "
+            "Please try again in an hour."
+        )
+    if address is not None:
+        if _recent(session, _S.c.client_address == address, now, OFFERS_PER_ADDRESS_PER_HOUR) >= (
+            OFFERS_PER_ADDRESS_PER_HOUR
+        ):
+            raise TooManyOffers(
+                "Many co-sponsor offers came from your network in the last hour, the most we take from one. "
+                "Please try again in an hour."
+            )
 
 
 def _fresh_link(token: str, now: datetime) -> dict[str, object]:

@@ -19,7 +19,6 @@ always far above the mean).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,6 +27,7 @@ from typing import Any, TypeGuard
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlmodel import Session
 
+from campaigns.core.client_address import limits_apply
 from campaigns.core.db import HotStatement
 from campaigns.core.models import Signature
 from campaigns.core.settings import Settings, get_settings
@@ -146,15 +146,9 @@ def _lock_address(session: Session, campaign_id: int, address: str) -> None:
 
 
 def _limited(address: str | None) -> TypeGuard[str]:
-    """Per-address limits apply to real client addresses: not "unknown", and not loopback (this machine: a
-    developer's own browser, or a proxy on it that is not in RALLY_TRUSTED_PROXIES, behind which every visitor
-    would share one address and be held together)."""
-    if not address or address == "unknown":
-        return False
-    try:
-        return not ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
+    """Per-address limits apply to real client addresses (``client_address.limits_apply``: not "unknown", not
+    loopback)."""
+    return limits_apply(address)
 
 
 def _as_stored(session: Session, moment: datetime) -> object:

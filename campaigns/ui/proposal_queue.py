@@ -1,5 +1,6 @@
-"""Organizers' proposals queue: members' proposals, in review first, each with its text, co-sponsors and thread,
-and the three decisions (campaigns.proposals.review): publish, ask for changes, decline (optionally in public)."""
+"""Organizers' proposals queue: members' proposals, a page at a time: what waits (in review first, then changes
+requested) unless another status is chosen, each with its text, co-sponsors and thread, and the three decisions
+(campaigns.proposals.review): publish, ask for changes, decline (optionally in public)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,17 @@ URL_PATH = "proposals"
 _DONE = "proposal-queue-done"
 
 
+_KEY = "proposal-queue"
+SHOWN: dict[str, tuple[str, tuple[str, ...]]] = {  # the filter: its label and the statuses it shows
+    "waiting": ("Waiting for a decision", review.WAITING),
+    "gathering": ("Gathering co-sponsors", (ProposalStatus.gathering.value,)),
+    "published": ("Published", (ProposalStatus.published.value,)),
+    "declined": ("Declined", (ProposalStatus.declined.value,)),
+    "expired": ("Expired", (ProposalStatus.expired.value,)),
+    "all": ("All", review.QUEUE_ORDER),
+}
+
+
 def render() -> None:
     actor = access.require("organizer")
     st.title("Proposals")
@@ -27,14 +39,55 @@ def render() -> None:
     )
     done = st.session_state.pop(_DONE, None)
     if done:
-        st.success(done, icon=":material/check_circle:")
+        st.success(widgets.plain(done), icon=":material/check_circle:")  # it may name a member's title
     with errors.friendly_errors():
+        shown = st.segmented_control(
+            "Show", list(SHOWN), default="waiting", format_func=lambda k: SHOWN[k][0], key=f"{_KEY}-status"
+        )
+        shown = shown or "waiting"
+        if st.session_state.get(f"{_KEY}-shown") != shown:  # a new choice starts on its first page
+            st.session_state[f"{_KEY}-shown"] = shown
+            st.session_state[f"{_KEY}-page"] = 1
         with access.reading() as session:
-            items = review.queue(session=session)
-        if not items:
-            st.info("No proposals yet. Members propose campaigns from the public pages (“Propose a campaign”).")
-        for item in items:
+            page = review.queue(session=session, statuses=SHOWN[shown][1], page=st.session_state.get(f"{_KEY}-page", 1))
+        st.session_state[f"{_KEY}-page"] = page.page
+        if not page.total:
+            st.info(
+                "No proposals wait for a decision. Members propose campaigns from the public pages (“Propose a "
+                "campaign”); the other statuses are under Show."
+                if shown == "waiting"
+                else "No proposals here."
+            )
+        for item in page.items:
             _render_item(item, actor)
+        if page.pages > 1:
+            _pager(page)
+
+
+def _go(page: int) -> None:
+    st.session_state[f"{_KEY}-page"] = page
+
+
+def _pager(page: review.QueuePage) -> None:
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{_KEY}-pager"):
+        st.button(
+            "Previous",
+            icon=":material/chevron_left:",
+            disabled=page.page <= 1,
+            key=f"{_KEY}-previous",
+            on_click=_go,
+            args=(page.page - 1,),
+        )
+        st.markdown(f"Page {page.page:,} of {page.pages:,} ({page.total:,} proposals)", width="content")
+        st.button(
+            "Next",
+            icon=":material/chevron_right:",
+            icon_position="right",
+            disabled=page.page >= page.pages,
+            key=f"{_KEY}-next",
+            on_click=_go,
+            args=(page.page + 1,),
+        )
 
 
 def _render_item(item: review.QueueItem, actor: Actor) -> None:

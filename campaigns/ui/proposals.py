@@ -98,8 +98,13 @@ def render_propose() -> None:
             sent = st.form_submit_button("Propose the campaign", type="primary")
         if sent:
             proposer = drafting.ProposerInput(full_name=name, email=email, credit=credit)
+            address = access.client_address()
             with errors.shown(each_field=True) as failed:
-                access.write(lambda session: drafting.propose(session=session, text=text, proposer=proposer))
+                access.write(
+                    lambda session: drafting.propose(
+                        session=session, text=text, proposer=proposer, client_address=address
+                    )
+                )
             if not failed:
                 st.session_state["proposed"] = True
                 st.rerun()
@@ -214,10 +219,16 @@ def _sponsor_form(public_id: str) -> None:
         credit = st.checkbox("Name me on the campaign page if it is published")
         sent = st.form_submit_button("Co-sponsor this proposal", type="primary")
     if sent:
+        address = access.client_address()
         with errors.shown(each_field=True) as failed:
             access.write(
                 lambda session: sponsoring.offer(
-                    session=session, public_id=public_id, full_name=name, email=email, credit=credit
+                    session=session,
+                    public_id=public_id,
+                    full_name=name,
+                    email=email,
+                    credit=credit,
+                    client_address=address,
                 )
             )
         if not failed:
@@ -236,8 +247,8 @@ def render_sponsor_confirm() -> None:
                 st.session_state[SPONSOR_STATE] = access.write(
                     lambda session: sponsoring.confirm(session=session, token=token)
                 )
-            except sponsoring.AlreadySponsoring as exc:
-                st.info(exc.user_message, icon=":material/verified:")
+            except sponsoring.AlreadySponsoring as exc:  # it names the proposal's title: member text
+                st.info(widgets.plain(exc.user_message), icon=":material/verified:")
             except sponsoring.SponsorLinkRefused as exc:
                 st.error(exc.user_message, icon=":material/link_off:")
         done: sponsoring.SponsorConfirmed | None = st.session_state.get(SPONSOR_STATE)

@@ -14,7 +14,10 @@ from streamlit.testing.v1 import AppTest
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Proposal, ProposalSponsor
+from campaigns.core.settings import get_settings
 from campaigns.proposals import drafting, review
+from campaigns.ui import widgets
+from tests.app.test_app_staff import staff_app  # noqa: F401  # the fixture, shared
 from tests.support.apptest import point_app_at, run_with_query
 from tests.support.mail import Mailbox, smtp_settings
 
@@ -98,6 +101,7 @@ def test_co_sponsoring_from_the_share_link_and_a_link_used_twice(site):
     assert any("1 of 5 co-sponsors" in s.value.replace("\\", "") for s in first.success)
     again = run_with_query(page("render_sponsor_confirm"), token=link)
     assert any("already" in i.value for i in again.info) and not again.success
+    assert all("**Loud**" not in i.value and "<i>" not in i.value for i in again.info)  # the title as typed
     with read_session(engine) as session:
         [row] = session.execute(select(ProposalSponsor)).scalars()
     assert row.confirmed_at is not None
@@ -125,3 +129,53 @@ def test_declined_proposals_list_only_those_made_public(site):
     shown = "\n".join(m.value for m in at.markdown)
     assert r"Shown \<b\>here\</b\>" in shown and "Kept private" not in shown
     assert "Out of scope." in [t.value for t in at.text]
+
+
+def test_a_proposal_past_its_hourly_offers_says_so_on_its_share_link_and_emails_nobody(site, default_settings):
+    engine, mailbox = site
+    pid, token = proposal(engine, mailbox)
+    run_write(engine, lambda s: drafting.confirm_own(session=s, token=token))
+    point_app_at(engine, get_settings(), proposal_offers_per_hour=1)
+    with read_session(engine) as session:
+        public_id = session.get(Proposal, pid).public_id
+    for email in ("first@example.org", "second@example.org"):
+        at = run_with_query(page("render_sponsor"), p=public_id)
+        next(w for w in at.text_input if w.label == "Your name").set_value("Sam Lee")
+        next(w for w in at.text_input if w.label == "Email").set_value(email)
+        next(b for b in at.button if b.label == "Co-sponsor this proposal").click().run()
+    assert any("in the last hour" in e.value for e in at.error) and not at.success
+    assert [e.rcpt_tos for e in mailbox if e.rcpt_tos != ["maria@example.org"]] == [["first@example.org"]]
+
+
+def _in_review(engine, title: str, email: str) -> int:
+    from campaigns.core.models import ProposalStatus
+
+    text = drafting.ProposalText(title=title, purpose="P.", ask="A.", target="T.", region_scheme="us-states")
+    proposer = drafting.ProposerInput(full_name="Maria Lopez", email=email, credit=True)
+    pid = run_write(engine, lambda s: drafting.propose(session=s, text=text, proposer=proposer))
+    run_write(
+        engine,
+        lambda s: s.execute(
+            Proposal.__table__.update().where(Proposal.id == pid).values(status=ProposalStatus.in_review.value)
+        ),
+    )
+    return pid
+
+
+def test_the_queue_shows_what_waits_and_a_published_members_title_as_typed(staff_app, engine):  # noqa: F811
+    as_person, _ = staff_app
+    as_person(("organizer",))
+    _in_review(engine, "**Loud** <i>title</i>", "maria@example.org")
+    gathering = _in_review(engine, "Still gathering", "lee@example.org")
+    run_write(
+        engine,
+        lambda s: s.execute(Proposal.__table__.update().where(Proposal.id == gathering).values(status="gathering")),
+    )
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30).run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == [r"\*\*Loud\*\* \<i\>title\</i\>"]  # what waits, by default
+    next(b for b in at.button if b.label == "Publish as a campaign").click().run()
+    assert not at.exception
+    [done] = at.success
+    assert done.value == widgets.plain("Published “**Loud** <i>title</i>”: it is a campaign now.")
+    assert "**Loud**" not in done.value

@@ -12,7 +12,7 @@ from email import policy
 from email.parser import BytesParser
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, inspect, select, update
 
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
@@ -60,10 +60,13 @@ def text(**overrides) -> drafting.ProposalText:
     return drafting.ProposalText(**values)
 
 
-def propose(engine, mailbox, email="maria@example.org", credit=True, **overrides) -> tuple[int, str]:
+def propose(engine, mailbox, email="maria@example.org", credit=True, address=None, **overrides) -> tuple[int, str]:
     """A proposal, confirmed by its proposer's emailed link: (its id, the proposer's token)."""
     proposer = drafting.ProposerInput(full_name="Maria Lopez", email=email, credit=credit)
-    pid = run_write(engine, lambda s: drafting.propose(session=s, text=text(**overrides), proposer=proposer))
+    pid = run_write(
+        engine,
+        lambda s: drafting.propose(session=s, text=text(**overrides), proposer=proposer, client_address=address),
+    )
     [envelope] = mail_to(mailbox, email)
     token = OWN_LINK.search(body(envelope)).group(1)
     run_write(engine, lambda s: drafting.confirm_own(session=s, token=token))
@@ -260,7 +263,7 @@ def test_ask_for_changes_edit_publish_and_the_credits(engine, mailbox):
         run_write(engine, lambda s: drafting.edit(session=s, token=token, text=edited))
     with read_session(engine) as session:
         view = drafting.own_view(session=session, token=token)
-        [item] = review.queue(session=session)
+        [item] = review.queue(session=session).items
     assert view.status == "in_review" and item.status == "in_review"
     assert [(t.author, t.body) for t in view.thread] == [
         ("Organizers", "Name the street section."),
@@ -321,15 +324,194 @@ def test_declined_proposals_are_public_only_when_the_organizer_chooses(engine, m
     assert len(offer_after) == 5
 
 
-def test_one_mailbox_proposes_at_most_three_campaigns_a_day(engine, mailbox):
+def test_one_mailbox_proposes_at_most_three_campaigns_a_day_and_nobody_is_told_but_its_owner(engine, mailbox):
     proposer = drafting.ProposerInput(full_name="Maria Lopez", email="Maria@Example.org", credit=False)
+    now = utcnow()
     for _ in range(drafting.PER_MAILBOX_PER_DAY):
-        run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer))
-    with pytest.raises(InvalidInput, match="in the last 24 hours") as caught:
-        run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer))
-    assert set(caught.value.errors) == {"email"}
-    tomorrow = utcnow() + timedelta(days=1, minutes=1)
-    run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer, now=tomorrow))
+        run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer, now=now))
+    other = drafting.ProposerInput(full_name="A Stranger", email="MARIA@EXAMPLE.ORG", credit=False)
+    for _ in range(2):  # the same reply as any proposal (no error): a stranger learns nothing of the mailbox
+        assert run_write(engine, lambda s: drafting.propose(session=s, text=text(title="Spam"), proposer=other)) is None
+    with read_session(engine) as session:
+        assert len(list(session.execute(select(Proposal)).scalars())) == drafting.PER_MAILBOX_PER_DAY
+    [told] = [e for e in mailbox if "not kept" in subject(e)]  # its owner hears why, once a day
+    assert told.rcpt_tos == ["MARIA@example.org"] and "Spam" not in body(told)
+    assert f"{drafting.PER_MAILBOX_PER_DAY} campaigns in the last 24 hours" in body(told)
+    tomorrow = now + timedelta(days=1, minutes=1)
+    assert run_write(engine, lambda s: drafting.propose(session=s, text=text(), proposer=proposer, now=tomorrow))
+
+
+def test_one_client_address_proposes_at_most_ten_campaigns_a_day_whatever_the_mailboxes(engine, mailbox):
+    now = utcnow()
+
+    def propose_from(address, i, at=now):
+        proposer = drafting.ProposerInput(full_name="Someone", email=f"victim{i}@example.org", credit=False)
+        return run_write(
+            engine,
+            lambda s: drafting.propose(session=s, text=text(), proposer=proposer, client_address=address, now=at),
+        )
+
+    for i in range(drafting.PER_ADDRESS_PER_DAY):
+        assert propose_from("203.0.113.7", i)
+    with pytest.raises(drafting.TooManyProposals, match="from your network") as refused:
+        propose_from("203.0.113.7", 99)
+    assert "victim99" not in refused.value.user_message
+    assert mail_to(mailbox, "victim99@example.org") == []
+    assert propose_from("198.51.100.1", 99)  # another address
+    assert propose_from("127.0.0.1", 98)  # loopback (this machine, an untrusted local proxy) is not limited
+    assert propose_from("203.0.113.7", 97, at=now + timedelta(days=1, minutes=1))
+
+
+def test_a_proposal_takes_its_hourly_share_of_offers_then_the_same_refusal_for_every_address(engine, mailbox):
+    """The reviewer's scenario: one confirmed proposal, then thousands of addresses on its co-sponsor page."""
+    pid, _ = propose(engine, mailbox)
+    now = utcnow()
+    with override_settings(proposal_offers_per_hour=3):
+        for i in range(3):
+            offer(engine, pid, f"target{i}@example.org", now=now)
+        refusals = set()
+        for email in ("target99@example.org", "maria@example.org", "target0@example.org"):  # new, proposer, repeat
+            with pytest.raises(sponsoring.TooManyOffers) as refused:
+                offer(engine, pid, email, now=now + timedelta(minutes=30))
+            refusals.add(refused.value.user_message)
+        assert len(refusals) == 1 and "in the last hour" in refusals.pop()
+        assert len(sponsor_rows(engine, pid)) == 3
+        assert mail_to(mailbox, "target99@example.org") == []
+        offer(engine, pid, "target99@example.org", now=now + timedelta(minutes=61))
+    [sent] = mail_to(mailbox, "target99@example.org")
+    assert subject(sent) == "Please confirm you co-sponsor: Bike lanes on Main Street"
+
+
+def test_offers_arriving_at_once_stop_at_the_hourly_cap(engine, mailbox):
+    pid, _ = propose(engine, mailbox)
+    emails = [f"rush{i}@example.org" for i in range(6)]
+    barrier = threading.Barrier(len(emails))
+
+    def go(email):
+        barrier.wait()
+        try:
+            offer(engine, pid, email)
+            return "sent"
+        except sponsoring.TooManyOffers:
+            return "refused"
+
+    with override_settings(proposal_offers_per_hour=2), ThreadPoolExecutor(max_workers=len(emails)) as pool:
+        results = list(pool.map(go, emails))
+    assert sorted(results) == ["refused"] * 4 + ["sent"] * 2
+    assert len(sponsor_rows(engine, pid)) == 2
+
+
+def test_proposals_from_one_address_arriving_at_once_stop_at_its_limit(engine, mailbox):
+    n = drafting.PER_ADDRESS_PER_DAY + 3
+    barrier = threading.Barrier(n)
+
+    def go(i):
+        proposer = drafting.ProposerInput(full_name="Someone", email=f"rush{i}@example.org", credit=False)
+        barrier.wait()
+        try:
+            run_write(
+                engine,
+                lambda s: drafting.propose(session=s, text=text(), proposer=proposer, client_address="203.0.113.9"),
+            )
+            return "kept"
+        except drafting.TooManyProposals:
+            return "refused"
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        results = list(pool.map(go, range(n)))
+    assert results.count("kept") == drafting.PER_ADDRESS_PER_DAY and results.count("refused") == 3
+
+
+def test_one_client_address_makes_at_most_ten_co_sponsor_offers_an_hour(engine, mailbox):
+    first, _ = propose(engine, mailbox)
+    second, _ = propose(engine, mailbox, email="lee@example.org")
+    now = utcnow()
+
+    def offer_from(address, pid, i, at=now):
+        run_write(
+            engine,
+            lambda s: sponsoring.offer(
+                session=s,
+                public_id=public_id(engine, pid),
+                full_name="Someone",
+                email=f"target{i}@example.org",
+                credit=False,
+                client_address=address,
+                now=at,
+            ),
+        )
+
+    for i in range(sponsoring.OFFERS_PER_ADDRESS_PER_HOUR):  # over every proposal
+        offer_from("203.0.113.7", first if i % 2 else second, i)
+    with pytest.raises(sponsoring.TooManyOffers, match="from your network"):
+        offer_from("203.0.113.7", first, 99)
+    assert mail_to(mailbox, "target99@example.org") == []
+    offer_from("198.51.100.1", first, 99)
+    offer_from("::1", first, 98)  # loopback is not limited
+    offer_from("203.0.113.7", first, 97, at=now + timedelta(minutes=61))
+    assert len(sponsor_rows(engine, first)) + len(sponsor_rows(engine, second)) == 13
+
+
+def test_the_queue_shows_what_waits_a_page_at_a_time_in_the_same_few_queries(engine, mailbox):
+    with override_settings(proposal_cosponsors=1):
+        made = []
+        for i in range(6):
+            pid, _ = propose(engine, mailbox, email=f"proposer{i}@example.org", title=f"Proposal {i}")
+            if i < 5:  # five in review, one still gathering
+                _one_sponsor(engine, mailbox, pid, i)
+            made.append(pid)
+    run_write(engine, lambda s: review.ask_changes(session=s, proposal_id=made[0], message="Shorter.", actor=CLI))
+    run_write(
+        engine,
+        lambda s: review.decline(session=s, proposal_id=made[1], reason="No.", public=False, actor=CLI),
+    )
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    with read_session(engine) as session:
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            first = review.queue(session=session, page_size=2)
+            small = len(statements)
+            statements.clear()
+            whole = review.queue(session=session, page_size=10)
+            large = len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        second = review.queue(session=session, page=2, page_size=2)
+        gathering = review.queue(session=session, statuses=("gathering",))
+        everything = review.queue(session=session, statuses=review.QUEUE_ORDER)
+    assert small == large <= 4  # the count, the page, co-sponsor counts, threads: not 3 more per proposal
+    assert (first.total, first.pages, whole.total) == (4, 2, 4)  # in review and changes requested only
+    assert [i.text.title for i in first.items] == ["Proposal 2", "Proposal 3"]
+    assert [i.text.title for i in second.items] == ["Proposal 4", "Proposal 0"]
+    assert [i.status for i in whole.items] == ["in_review"] * 3 + ["changes_requested"]
+    assert whole.items[-1].confirmed == 1 and [t.body for t in whole.items[-1].thread] == ["Shorter."]
+    assert [i.text.title for i in gathering.items] == ["Proposal 5"]
+    assert everything.total == 6 and everything.items[-1].status == "declined"
+
+
+def _one_sponsor(engine, mailbox, pid, i):
+    offer(engine, pid, f"sponsor-of-{i}@example.org")
+    confirm(engine, sponsor_token(mailbox, f"sponsor-of-{i}@example.org"))
+
+
+def test_the_columns_limits_credits_and_erasure_look_up_are_indexed(engine):
+    found = inspect(engine)
+    leading = {
+        (table, index["column_names"][0])
+        for table in ("proposal", "proposal_sponsor")
+        for index in found.get_indexes(table)
+    }
+    assert {
+        ("proposal", "campaign_id"),
+        ("proposal", "proposer_canonical"),
+        ("proposal", "client_address"),
+        ("proposal_sponsor", "email_canonical"),
+        ("proposal_sponsor", "client_address"),
+    } <= leading
 
 
 def test_the_share_link_says_why_it_takes_no_co_sponsors(engine, mailbox):
@@ -350,7 +532,7 @@ def test_the_share_link_says_why_it_takes_no_co_sponsors(engine, mailbox):
 def test_erasing_a_mailbox_forgets_it_in_every_proposal_and_progress_stays(engine, mailbox):
     from campaigns.proposals import privacy
 
-    pid, token = propose(engine, mailbox)
+    pid, token = propose(engine, mailbox, address="203.0.113.7")
     gather(engine, mailbox, pid)
     with read_session(engine) as session:
         held = privacy.held_about(session=session, email_canonical="sponsor0@example.org")
@@ -359,7 +541,7 @@ def test_erasing_a_mailbox_forgets_it_in_every_proposal_and_progress_stays(engin
     assert run_write(engine, lambda s: privacy.erase_mailbox(session=s, email_canonical="maria@example.org")) == 1
     with read_session(engine) as session:
         proposal = session.get(Proposal, pid)
-        assert (proposal.proposer_name, proposal.proposer_email) == ("a member", "")
+        assert (proposal.proposer_name, proposal.proposer_email, proposal.client_address) == ("a member", "", None)
         assert drafting.confirmed_count(session=session, proposal_id=pid) == 5  # progress stays true
         assert privacy.held_about(session=session, email_canonical="sponsor0@example.org").sponsored == []
         with pytest.raises(drafting.ProposalNotFound):  # the proposer's old link stops working

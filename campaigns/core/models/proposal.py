@@ -28,7 +28,11 @@ class ProposalStatus(enum.StrEnum):
 
 class Proposal(SQLModel, table=True):
     __tablename__ = "proposal"
-    __table_args__ = (Index("ix_proposal_status", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_proposal_status", "status", "updated_at"),
+        Index("ix_proposal_proposer", "proposer_canonical", "created_at"),  # the per-mailbox limit, erasure
+        Index("ix_proposal_address", "client_address", "created_at"),  # the per-address limit
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
@@ -47,8 +51,11 @@ class Proposal(SQLModel, table=True):
     decline_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     decline_public: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     campaign_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True)
-    )
+        default=None,
+        sa_column=Column(Integer, ForeignKey("campaign.id", ondelete="SET NULL"), nullable=True, index=True),
+    )  # indexed: every campaign page looks up its credits by it
+    # Where it was proposed from (``core.client_address``), for the per-address limit; None when unknown or erased.
+    client_address: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     confirmed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
@@ -60,12 +67,15 @@ class ProposalSponsor(SQLModel, table=True):
     """One co-sponsor: one per mailbox and proposal (the canonical email, so case, Gmail dots and +tags are one)."""
 
     __tablename__ = "proposal_sponsor"
-    __table_args__ = (UniqueConstraint("proposal_id", "email_canonical", name="uq_proposal_sponsor_mailbox"),)
+    __table_args__ = (
+        UniqueConstraint("proposal_id", "email_canonical", name="uq_proposal_sponsor_mailbox"),
+        Index("ix_proposal_sponsor_offers", "proposal_id", "created_at"),  # the offers a proposal took this hour
+        Index("ix_proposal_sponsor_email_canonical", "email_canonical"),  # erasure, what Rally holds about a mailbox
+        Index("ix_proposal_sponsor_address", "client_address", "created_at"),  # the per-address limit
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    proposal_id: int = Field(
-        sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), nullable=False, index=True)
-    )
+    proposal_id: int = Field(sa_column=Column(Integer, ForeignKey("proposal.id", ondelete="CASCADE"), nullable=False))
     full_name: str = Field(sa_column=Column(String(200), nullable=False))
     email: str = Field(sa_column=Column(String(320), nullable=False))
     email_canonical: str = Field(sa_column=Column(String(320), nullable=False))
@@ -75,6 +85,8 @@ class ProposalSponsor(SQLModel, table=True):
     confirm_expires_at: datetime = Field(sa_column=utc_column())
     confirm_sends: int = Field(default=1, sa_column=Column(Integer, nullable=False))
     confirmed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Where the offer came from (``core.client_address``), for the per-address limit; None when unknown or erased.
+    client_address: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 

@@ -6,9 +6,12 @@ Create Date: 2026-12-07
 
 - ``proposal``: a member's proposed campaign (plain text), its proposer (only the SHA-256 of their own link is
   kept), its status (unconfirmed, gathering, in_review, changes_requested, published, declined, expired), the
-  co-sponsors it needs, the decline reason and whether it is public, the campaign it became.
+  co-sponsors it needs, the decline reason and whether it is public, the campaign it became (indexed: credits),
+  the client address it came from (the per-address limit); indexed by proposer mailbox (the per-mailbox limit,
+  erasure).
 - ``proposal_sponsor``: one co-sponsor per mailbox and proposal (``uq_proposal_sponsor_mailbox`` on the
-  canonical email), with their confirmation link's SHA-256 and whether they may be named.
+  canonical email), with their confirmation link's SHA-256, whether they may be named and the client address
+  the offer came from; indexed by (proposal, time) for the hourly cap, by mailbox (erasure) and by address.
 - ``proposal_message``: the thread between organizers and the proposer.
 """
 
@@ -43,6 +46,7 @@ def upgrade() -> None:
         sa.Column("decline_reason", sa.Text(), nullable=True),
         sa.Column("decline_public", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=True),
+        sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
@@ -54,6 +58,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("manage_hash"),
     )
     op.create_index("ix_proposal_status", "proposal", ["status", "updated_at"])
+    op.create_index("ix_proposal_campaign_id", "proposal", ["campaign_id"])
+    op.create_index("ix_proposal_proposer", "proposal", ["proposer_canonical", "created_at"])
+    op.create_index("ix_proposal_address", "proposal", ["client_address", "created_at"])
     op.create_table(
         "proposal_sponsor",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,13 +74,16 @@ def upgrade() -> None:
         sa.Column("confirm_expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("confirm_sends", sa.Integer(), nullable=False),
         sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["proposal_id"], ["proposal.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("confirm_hash"),
         sa.UniqueConstraint("proposal_id", "email_canonical", name="uq_proposal_sponsor_mailbox"),
     )
-    op.create_index("ix_proposal_sponsor_proposal_id", "proposal_sponsor", ["proposal_id"])
+    op.create_index("ix_proposal_sponsor_offers", "proposal_sponsor", ["proposal_id", "created_at"])
+    op.create_index("ix_proposal_sponsor_email_canonical", "proposal_sponsor", ["email_canonical"])
+    op.create_index("ix_proposal_sponsor_address", "proposal_sponsor", ["client_address", "created_at"])
     op.create_table(
         "proposal_message",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -91,7 +101,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_proposal_message_proposal_id", table_name="proposal_message")
     op.drop_table("proposal_message")
-    op.drop_index("ix_proposal_sponsor_proposal_id", table_name="proposal_sponsor")
+    op.drop_index("ix_proposal_sponsor_address", table_name="proposal_sponsor")
+    op.drop_index("ix_proposal_sponsor_email_canonical", table_name="proposal_sponsor")
+    op.drop_index("ix_proposal_sponsor_offers", table_name="proposal_sponsor")
     op.drop_table("proposal_sponsor")
+    op.drop_index("ix_proposal_address", table_name="proposal")
+    op.drop_index("ix_proposal_proposer", table_name="proposal")
+    op.drop_index("ix_proposal_campaign_id", table_name="proposal")
     op.drop_index("ix_proposal_status", table_name="proposal")
     op.drop_table("proposal")
