@@ -126,7 +126,7 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
     if st.button("Send a test to me", key=f"update-test-{uid}"):
         with errors.shown():
             access.write(lambda s: updates.send_test(session=s, update_id=uid, actor=actor))
-            st.success(f"A test is on its way to {actor.email}. Its unsubscribe link unsubscribes nobody.")
+            st.success(f"A test is on its way to {widgets.plain(actor.email)}. Its unsubscribe link unsubscribes nobody.")
     where = "in the chosen regions " if draft.region_codes else ""
     st.markdown(f"It will reach **{reach:,}** signer{'s' if reach != 1 else ''} {where}who agreed to be contacted.")
     confirming = f"update-confirm-{uid}"
@@ -141,7 +141,7 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
                     st.rerun()
         return
     st.warning(
-        f"Send “{draft.subject}” to {reach:,} signers now? Each gets it once; it can't be changed or called back, "
+        f"Send “{widgets.plain(draft.subject)}” to {reach:,} signers now? Each gets it once; it can't be changed or called back, "
         "and the campaign page will show it."
     )
     with st.container(horizontal=True):
@@ -168,7 +168,7 @@ def _progress(update_id: int) -> None:
         total = max(1, progress.recipients)
         queued = "being queued" if progress.status == UpdateStatus.sending.value else "queued"
         text = (
-            f"Sending “{row.subject}”: {progress.sent:,} of {progress.recipients:,} sent, {progress.queued:,} "
+            f"Sending “{widgets.plain(row.subject)}”: {progress.sent:,} of {progress.recipients:,} sent, {progress.queued:,} "
             f"{queued}" + (f", {progress.failed:,} failed (see the Mail page)" if progress.failed else "")
         )
         st.progress(min(1.0, (progress.sent + progress.failed) / total), text=text)
