@@ -126,7 +126,7 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
     if st.button("Send a test to me", key=f"update-test-{uid}"):
         with errors.shown():
             access.write(lambda s: updates.send_test(session=s, update_id=uid, actor=actor))
-            st.success(f"A test is on its way to {widgets.plain(actor.email)}. Its unsubscribe link unsubscribes nobody.")
+            st.success(f"A test is on its way to {actor.email}. Its unsubscribe link unsubscribes nobody.")
     where = "in the chosen regions " if draft.region_codes else ""
     st.markdown(f"It will reach **{reach:,}** signer{'s' if reach != 1 else ''} {where}who agreed to be contacted.")
     confirming = f"update-confirm-{uid}"
