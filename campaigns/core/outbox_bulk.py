@@ -18,9 +18,9 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from campaigns.core.db import insert_for
-from campaigns.core.outbox import BULK
 from campaigns.core.mail import MailError, OutgoingMail, mail_mode, one_line, render_message
 from campaigns.core.models import OutboxMessage, OutboxStatus, utcnow
+from campaigns.core.outbox import BULK
 from campaigns.core.settings import Settings, get_settings
 
 _T = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it

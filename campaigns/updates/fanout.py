@@ -139,7 +139,9 @@ def fan_out_started(
     deadline = time.monotonic() + budget_seconds
     with read_session(engine) as session:
         ids = list(
-            session.execute(select(_U.c.id).where(_U.c.status == UpdateStatus.sending.value).order_by(_U.c.id)).scalars()
+            session.execute(
+                select(_U.c.id).where(_U.c.status == UpdateStatus.sending.value).order_by(_U.c.id)
+            ).scalars()
         )
     left = budget_batches
     for update_id in ids:
@@ -195,8 +197,12 @@ def settle_finished(engine: Engine) -> int:
         )
     settled = 0
     for update_id in ids:
+
+        def settle(session: Session, update_id: int = int(update_id)) -> bool:
+            return _settle(session, update_id)
+
         try:
-            settled += run_write(engine, lambda s, u=int(update_id): _settle(s, u))
+            settled += run_write(engine, settle)
         except Exception:
             log.exception("update %d: storing its final counts failed; the next upkeep tries again", update_id)
     return settled

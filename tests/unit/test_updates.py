@@ -19,10 +19,10 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
+from campaigns.core import outbox
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core import outbox
 from campaigns.core.models import AuditEntry, OutboxMessage, Signature, SignerUpdate, utcnow
 from campaigns.core.settings import ENV_NAMES, override_settings
 from campaigns.people import supporter_data
