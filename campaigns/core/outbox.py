@@ -16,6 +16,11 @@ becomes *uncertain*, is never resent automatically, and is shown to organizers, 
 (:data:`BACKOFF_SECONDS` doubling, at most :data:`BACKOFF_CAP_SECONDS`) up to ``RALLY_MAIL_MAX_ATTEMPTS``
 attempts; a 5xx answer fails at once (:func:`mark_failed`). Failed messages keep the server's answer.
 
+**Person-by-person mail first.** Each message has a priority: :data:`PERSONAL` (0: a confirmation, a "Your
+data" or password link, a letter: one person waiting for it) or :data:`BULK` (1: an update's messages, queued
+by the thousand by ``outbox_bulk``). A claim takes every due personal message before any bulk one (then the
+oldest due first), so a link asked for while a 100,000-signer update is going out leaves within the minute.
+
 **Rate.** At most ``RALLY_MAIL_PER_MINUTE`` messages are handed over per rolling minute, across every
 worker on the database (a claim counts what was sent in the last minute and what is being sent).
 """
@@ -46,6 +51,8 @@ BATCH = 50
 UPDATE_KIND = "update"  # the kind of updates to signers: dropped when a signer opts out, withdraws or is invalidated
 BACKOFF_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
+PERSONAL = 0  # mail to one person about what they just did
+BULK = 1  # an update's fan-out: goes after every due personal message
 _PG_CLAIM_LOCK = 0x7261_6C6C_7930  # one claim at a time across PostgreSQL workers: the rate budget holds
 
 _T = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
@@ -64,11 +71,13 @@ def enqueue(
     update_id: int | None = None,
     dedupe_key: str | None = None,
     held: bool = False,
+    priority: int = PERSONAL,
     now: datetime | None = None,
     settings: Settings | None = None,
 ) -> int | None:
     """Queue one message in the caller's transaction; returns its id, or None if ``dedupe_key`` was queued before.
 
+    ``priority``: :data:`PERSONAL` (sent before any bulk message that is due) or :data:`BULK`.
     ``held``: stored but not sent until :func:`release_held` (a letter from a signature that does not count yet).
     Raises ``MailError`` when mail is off or an address is not valid (nothing is queued then).
     """
@@ -91,6 +100,7 @@ def enqueue(
             "signature_id": signature_id,
             "outreach_id": outreach_id,
             "update_id": update_id,
+            "priority": priority,
             "attempts": 0,
             "next_attempt_at": min(now, utcnow()),  # due at once (``now`` may be a test's later moment)
             "created_at": now,
@@ -111,6 +121,7 @@ _INSERT_KEYS = (
     "signature_id",
     "outreach_id",
     "update_id",
+    "priority",
     "attempts",
     "next_attempt_at",
     "created_at",
@@ -238,7 +249,8 @@ def _budget(session: Session, now: datetime, settings: Settings) -> int:
 def claim(
     *, session: Session, worker: str, limit: int = BATCH, now: datetime | None = None, settings: Settings | None = None
 ) -> list[Claimed]:
-    """Take up to ``limit`` due messages for ``worker`` under a lease (one statement; safe with many workers)."""
+    """Take up to ``limit`` due messages for ``worker`` under a lease (one statement; safe with many workers):
+    personal messages before bulk ones, then the oldest due first (``ix_outbox_claim`` gives that order)."""
     settings = settings or get_settings()
     now = now or utcnow()
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -250,7 +262,7 @@ def claim(
     due = (
         select(_T.c.id)
         .where(_T.c.status == OutboxStatus.queued.value, _T.c.next_attempt_at <= now)
-        .order_by(_T.c.next_attempt_at, _T.c.id)
+        .order_by(_T.c.priority, _T.c.next_attempt_at, _T.c.id)
         .limit(limit)
     )
     if postgres:

@@ -3,7 +3,8 @@ multi-row ``INSERT ... ON CONFLICT DO NOTHING`` per batch, in the caller's trans
 
 The same guarantees as :func:`campaigns.core.outbox.enqueue`: nothing is queued when mail is off, every message
 is rendered whole when it is queued, and a ``dedupe_key`` queued before is skipped (so a batch run again after a
-crash queues only what it had not).
+crash queues only what it had not). Bulk messages have priority ``outbox.BULK``: every due person-by-person
+message is claimed before them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from campaigns.core.db import insert_for
 from campaigns.core.mail import MailError, OutgoingMail, mail_mode, one_line, render_message
 from campaigns.core.models import OutboxMessage, OutboxStatus, utcnow
+from campaigns.core.outbox import BULK
 from campaigns.core.settings import Settings, get_settings
 
 _T = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on table models but does not declare it
@@ -65,6 +67,7 @@ def enqueue_many(
             "signature_id": m.signature_id,
             "outreach_id": None,
             "update_id": update_id,
+            "priority": BULK,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,
@@ -83,9 +86,9 @@ def _insert(dialect_name: str) -> Any:
 # and the driver's conversion of such a statement cost more than rendering the messages.
 _UNNEST = text(
     """INSERT INTO outbox (kind, status, to_address, recipient_canonical, subject, message, dedupe_key, campaign_id,
-    signature_id, update_id, attempts, next_attempt_at, created_at)
+    signature_id, update_id, priority, attempts, next_attempt_at, created_at)
 SELECT :kind, :status, m.to_address, m.recipient_canonical, m.subject, m.message, m.dedupe_key,
-    CAST(:campaign_id AS integer), m.signature_id, CAST(:update_id AS integer), 0, :now, :now
+    CAST(:campaign_id AS integer), m.signature_id, CAST(:update_id AS integer), :priority, 0, :now, :now
 FROM unnest(CAST(:to_address AS text[]), CAST(:recipient_canonical AS text[]), CAST(:subject AS text[]),
     CAST(:message AS text[]), CAST(:dedupe_key AS text[]), CAST(:signature_id AS integer[]))
     AS m(to_address, recipient_canonical, subject, message, dedupe_key, signature_id)
@@ -108,6 +111,7 @@ def _insert_unnest(
         "status": OutboxStatus.queued.value,
         "campaign_id": campaign_id,
         "update_id": update_id,
+        "priority": BULK,
         "now": now,
         "to_address": [m.mail.to_address for m in messages],
         "recipient_canonical": [m.recipient_canonical for m in messages],

@@ -141,8 +141,8 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
                     st.rerun()
         return
     st.warning(
-        f"Send “{draft.subject}” to {reach:,} signers now? Each gets it once; it can't be changed or called back, "
-        "and the campaign page will show it."
+        f"Send “{widgets.plain(draft.subject)}” to {reach:,} signers now? Each gets it once; it can't be changed or "
+        "called back, and the campaign page will show it."
     )
     with st.container(horizontal=True):
         if st.button("Yes, send it", type="primary", key=f"update-yes-{uid}"):
@@ -168,8 +168,9 @@ def _progress(update_id: int) -> None:
         total = max(1, progress.recipients)
         queued = "being queued" if progress.status == UpdateStatus.sending.value else "queued"
         text = (
-            f"Sending “{row.subject}”: {progress.sent:,} of {progress.recipients:,} sent, {progress.queued:,} "
-            f"{queued}" + (f", {progress.failed:,} failed (see the Mail page)" if progress.failed else "")
+            f"Sending “{widgets.plain(row.subject)}”: {progress.sent:,} of {progress.recipients:,} sent, "
+            f"{progress.queued:,} {queued}"
+            + (f", {progress.failed:,} failed (see the Mail page)" if progress.failed else "")
         )
         st.progress(min(1.0, (progress.sent + progress.failed) / total), text=text)
 

@@ -7,7 +7,11 @@ click or a second tab starts it once, and two drafts of one campaign cannot both
 **Rate limit.** A campaign starts at most one update every ``RALLY_UPDATE_MIN_DAYS`` days (0: no limit).
 **Recipients.** Signatures that count now and agreed to be contacted, not erased, in the update's regions if it
 names any (:func:`recipients_filter`, the one definition the count and the fan-out share). The messages are
-queued in the background by ``updates.fanout``.
+queued in the background by ``updates.fanout``, with links on the address the organizer's page was using when
+the update started (stored on the update: the mail worker answers no request).
+**Progress** is counted from the outbox while the update is going out; once every message has gone, the
+upkeep stores its final counts on the update (``fanout.settle_finished``) and they are read from then on (a
+signer erased or unsubscribed later takes their message out of the outbox, not out of the numbers).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from campaigns.core.validation import clean_text
 from campaigns.questions import asking
 from campaigns.questions.links import answer_links
 from campaigns.regions.lookup import resolve_scheme
+from campaigns.sharing import links
 from campaigns.updates import message, unsubscribe
 
 SUBJECT_MAX = 200
@@ -205,7 +210,7 @@ def count_recipients(*, session: Session, campaign_id: int, region_codes: list[s
 def mail_of(session: Session, row: SignerUpdate) -> message.UpdateMail:
     campaign = _campaign(session, row.campaign_id)
     asked = asking.open_question(session=session, campaign_id=row.campaign_id)
-    maker = unsubscribe.link_maker()
+    maker = unsubscribe.link_maker(row.link_base or None)  # a draft's preview: the page's own address
     return message.UpdateMail(
         update_id=int(row.id or 0),
         campaign_id=row.campaign_id,
@@ -287,7 +292,13 @@ def start_sending(
     started = session.execute(
         update(_U)
         .where(_U.c.id == update_id, _U.c.status == UpdateStatus.draft.value)
-        .values(status=UpdateStatus.sending.value, started_at=now, recipients=total, updated_at=now)
+        .values(
+            status=UpdateStatus.sending.value,
+            started_at=now,
+            recipients=total,
+            updated_at=now,
+            link_base=links.public_base(),  # the organizer's request address: the fan-out runs with none
+        )
     ).rowcount  # type: ignore[attr-defined]  # SQLModel types execute() as Result; DML gives a CursorResult
     if not started:
         raise UpdateAlreadyStarted()
@@ -320,7 +331,10 @@ class UpdateProgress:
 
 
 def get_progress(*, session: Session, update_id: int) -> UpdateProgress:
+    """Where an update is: its final counts once settled (no outbox read), else counted live from the outbox."""
     row = get_update(session=session, update_id=update_id)
+    if row.final_sent is not None:
+        return UpdateProgress(row.status, row.recipients, row.queued, row.final_sent, row.final_failed or 0, 0)
     by_status = dict(
         session.execute(
             select(_O.c.status, func.count()).where(_O.c.update_id == update_id).group_by(_O.c.status)

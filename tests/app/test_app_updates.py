@@ -18,7 +18,7 @@ from campaigns.core.db import read_session, run_write
 from campaigns.core.models import SignerUpdate, utcnow
 from campaigns.core.settings import override_settings
 from campaigns.people import logins, staff
-from campaigns.ui import access
+from campaigns.ui import access, widgets
 from campaigns.updates import updates
 from tests.support.apptest import point_app_at
 from tests.support.factories import make_campaign, sign_from
@@ -108,3 +108,20 @@ def test_the_campaign_page_shows_updates_newest_first_a_few_at_a_time(engine, ap
     at = button(at, "More updates").click().run()
     assert [m.value for m in at.markdown if m.value.startswith("**Update")][-1] == "**Update 0**"
     assert not [b for b in at.button if b.label == "More updates"]
+
+
+def test_a_subject_with_markdown_is_shown_as_typed_when_sending_and_in_the_progress(engine, editor):
+    make_campaign(engine, slug="parks")
+    sign_from(engine, "parks", contact_consent=True)
+    subject = "**Vote** [here](https://evil.example) :red[now]"
+    at = editor("parks")
+    next(t for t in at.text_input if t.label == "Update subject").input(subject)
+    next(t for t in at.text_area if t.label == "Update text (markdown)").input("Come along.")
+    at = button(at, "Save draft").click().run()
+    at = button(at, "Send to 1 signers").click().run()
+    escaped = widgets.plain(subject)  # shown literally: no bold, no link, no colour
+    [warning] = [w.value for w in at.warning if "signers now?" in w.value]
+    assert escaped in warning and subject not in warning  # shown literally: no bold, no link, no colour
+    at = button(at, "Yes, send it").click().run()
+    [sending] = [p.proto.text for p in at.get("progress") if p.proto.text.startswith("Sending")]
+    assert escaped in sending and subject not in sending

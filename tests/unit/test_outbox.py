@@ -380,3 +380,18 @@ def _send_an_update_after_the_upkeep(engine, worker, upkeeps, handler, campaign_
             threading.Event().wait(0.05)
     finally:
         worker.stop()
+
+
+def test_person_by_person_mail_is_claimed_before_an_updates_bulk_messages(engine, smtp):
+    from campaigns.core.outbox_bulk import Queued, enqueue_many
+
+    bulk = [Queued(mail(n), None, None, f"bulk:{n}") for n in range(200)]
+    run_write(engine, lambda s: enqueue_many(session=s, kind="update", messages=bulk))
+    [link] = run_write(
+        engine, lambda s: [outbox.enqueue(session=s, kind="my-data-link", mail=mail(999, "me@example.org"))]
+    )
+    first = run_write(engine, lambda s: outbox.claim(session=s, worker="w", limit=1))
+    assert [c.id for c in first] == [link]  # queued after 200 update messages, claimed before any of them
+    assert {r.priority for r in rows(engine) if r.kind == "update"} == {outbox.BULK}
+    later = run_write(engine, lambda s: outbox.claim(session=s, worker="w", limit=5))
+    assert [c.to_address for c in later] == [f"person{n}@example.org" for n in range(5)]  # then oldest first

@@ -19,13 +19,15 @@ from email.parser import BytesParser
 import pytest
 from sqlalchemy import select
 
+from campaigns.core import outbox
 from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, RallyError
-from campaigns.core.models import AuditEntry, OutboxMessage, Signature, utcnow
+from campaigns.core.models import AuditEntry, OutboxMessage, Signature, SignerUpdate, utcnow
 from campaigns.core.settings import ENV_NAMES, override_settings
 from campaigns.people import supporter_data
 from campaigns.questions import answering, asking, links, results
+from campaigns.sharing import links as sharing_links
 from campaigns.updates import fanout, unsubscribe, updates
 from tests.support.factories import future, make_campaign, sign_from
 from tests.support.mail import Mailbox, smtp_settings
@@ -429,3 +431,101 @@ def test_signatures_invalidated_in_review_before_their_message_leaves_do_not_get
     run_write(engine, lambda s: review.apply(session=s, review=flood, action="invalidate", actor=ORGANIZER))
     assert [e.rcpt_tos[0] for e in mailbox] == ["kept@example.org"]
     assert kept.signature_id
+
+
+def outbox_keys(engine, update_id: int) -> Counter[str]:
+    with read_session(engine) as session:
+        keys = session.execute(select(OutboxMessage.dedupe_key).where(OutboxMessage.update_id == update_id))
+        return Counter(keys.scalars())
+
+
+def test_the_upkeeps_fan_out_stops_at_its_budget_and_the_next_call_goes_on_exactly_once(engine, mailbox):
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 7)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    fanout.fan_out_started(engine, budget_batches=2, batch=2, budget_seconds=3600)
+    with read_session(engine) as session:
+        row = updates.get_update(session=session, update_id=update_id)
+    assert (row.status, row.queued, sum(outbox_keys(engine, update_id).values())) == ("sending", 4, 4)  # returned
+    for _ in range(3):  # the next ticks go on from the cursor, then find nothing more
+        fanout.fan_out_started(engine, budget_batches=2, batch=2, budget_seconds=3600)
+    keys = outbox_keys(engine, update_id)
+    assert len(keys) == 7 and set(keys.values()) == {1}
+    assert len(list(mailbox)) == 7  # each signer once
+    with read_session(engine) as session:
+        assert updates.get_update(session=session, update_id=update_id).status == "sent"
+
+
+def test_an_update_whose_fan_out_fails_does_not_stop_the_others(engine, mailbox):
+    broken, fine = make_campaign(engine), make_campaign(engine)
+    [bad] = signers(engine, broken.slug, 1)
+    signers(engine, fine.slug, 3)
+    run_write(  # a stored address no mail can be built for (an old import, say): rendering its message fails
+        engine, lambda s: s.execute(Signature.__table__.update().where(Signature.id == bad).values(email="a\nb@x"))
+    )
+    first, second = draft(engine, broken.id), draft(engine, fine.id)
+    start(engine, first)
+    start(engine, second)
+    fanout.fan_out_started(engine)
+    assert (sum(outbox_keys(engine, first).values()), sum(outbox_keys(engine, second).values())) == (0, 3)
+    with read_session(engine) as session:
+        assert updates.get_update(session=session, update_id=first).status == "sending"  # tried again next time
+        assert updates.get_update(session=session, update_id=second).status == "sent"
+    assert len(list(mailbox)) == 3
+
+
+def test_an_update_another_worker_is_queueing_is_skipped_not_waited_for(engine, mailbox):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: no row locks to skip")
+    campaign = make_campaign(engine)
+    signers(engine, campaign.slug, 3)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    with engine.connect() as other:  # another worker's batch holds the update's row
+        other.execute(select(SignerUpdate.id).where(SignerUpdate.id == update_id).with_for_update())
+        fanout.fan_out_started(engine)  # returns at once: the other one goes on
+        assert sum(outbox_keys(engine, update_id).values()) == 0
+        other.rollback()
+    fanout.fan_out_started(engine)
+    assert sum(outbox_keys(engine, update_id).values()) == 3
+
+
+def test_the_fan_outs_links_use_the_address_the_organizer_started_it_on(engine, smtp_server):
+    controller, handler = smtp_server
+    settings = {**smtp_settings(controller, SENDER), "public_url": "", "allowed_hosts": "localhost, rally.example.net"}
+    with override_settings(**settings):
+        campaign = make_campaign(engine)
+        signers(engine, campaign.slug, 2)
+        update_id = draft(engine, campaign.id)
+        with sharing_links.answering(host="rally.example.net:8443", scheme="https"):  # the organizer's page request
+            start(engine, update_id)
+        fanout.fan_out_started(engine)  # the mail worker: no request
+        received = list(Mailbox(engine, handler))
+    assert len(received) == 2
+    for envelope in received:
+        message = parsed(envelope)
+        assert message["List-Unsubscribe"].startswith("<https://rally.example.net:8443/unsubscribe?t=")
+        assert "https://rally.example.net:8443/?campaign=" in message.get_content()
+        assert "localhost" not in message.get_content()
+
+
+def test_a_finished_updates_counts_are_stored_once_and_do_not_drift_when_messages_are_deleted(engine, mailbox):
+    campaign = make_campaign(engine)
+    ids = signers(engine, campaign.slug, 3)
+    update_id = draft(engine, campaign.id)
+    start(engine, update_id)
+    fanout.fan_out(engine=engine, update_id=update_id)
+    assert fanout.settle_finished(engine) == 0  # still waiting to be sent: counted live
+    with read_session(engine) as session:
+        live = updates.get_progress(session=session, update_id=update_id)
+    assert (live.sent, live.waiting, live.done) == (0, 3, False)
+    assert len(list(mailbox)) == 3
+    assert fanout.settle_finished(engine) == 1
+    assert fanout.settle_finished(engine) == 0  # written once
+    run_write(engine, lambda s: outbox.forget_signatures(session=s, signature_ids=ids[:2]))  # erasure, say
+    with read_session(engine) as session:
+        row = updates.get_update(session=session, update_id=update_id)
+        progress = updates.get_progress(session=session, update_id=update_id)
+    assert (row.final_sent, row.final_failed) == (3, 0)
+    assert (progress.sent, progress.failed, progress.waiting, progress.done) == (3, 0, 0, True)

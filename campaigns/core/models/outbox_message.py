@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from campaigns.core.models.columns import utc_column, utcnow
@@ -26,7 +26,8 @@ class OutboxMessage(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
-        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        # the claim's order: person-by-person mail before bulk updates, then oldest due first
+        Index("ix_outbox_claim", "status", "priority", "next_attempt_at", "id"),
         Index("ix_outbox_signature", "signature_id"),
         Index("ix_outbox_recipient", "recipient_canonical"),
         Index("ix_outbox_campaign_status", "campaign_id", "status"),
@@ -46,6 +47,9 @@ class OutboxMessage(SQLModel, table=True):
     outreach_id: int | None = Field(default=None, foreign_key="outreach.id", ondelete="CASCADE")
     # The signer update this message is part of (its progress is counted from here).
     update_id: int | None = Field(default=None, foreign_key="signer_update.id", ondelete="SET NULL")
+    # 0: mail to one person about what they just did (a confirmation, a "Your data" link, a letter); 1: bulk
+    # (an update's fan-out). A claim takes every due 0 before any 1, so an update never delays someone's link.
+    priority: int = Field(default=0, sa_column=Column(SmallInteger, nullable=False, server_default="0"))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -71,6 +71,15 @@ class Signature(SQLModel, table=True):
             sqlite_where=text("comment_featured_at IS NOT NULL"),
             postgresql_where=text("comment_featured_at IS NOT NULL"),
         ),
+        # An update's recipients (``updates.recipients_filter``, as each dialect renders it): the fan-out reads a
+        # campaign's in keyset batches by id, and the count at its start reads only these.
+        Index(
+            "ix_signature_update_recipients",
+            "campaign_id",
+            "id",
+            sqlite_where=text("contact_consent IS 1 AND status = 'counted' AND erased_at IS NULL"),
+            postgresql_where=text("contact_consent IS true AND status = 'counted' AND erased_at IS NULL"),
+        ),
         Index("ix_signature_receipt_hash", "receipt_hash", unique=True),
         Index("ix_signature_confirm_hash", "confirm_hash", unique=True),
         {"postgresql_with": {"fillfactor": SIGNATURE_FILLFACTOR}},

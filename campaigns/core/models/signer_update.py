@@ -45,3 +45,9 @@ class SignerUpdate(SQLModel, table=True):
     queued: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     # The fan-out's cursor: the last signature id whose message is queued (keyset order), committed per batch.
     cursor: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The address every link of its messages is built on: the organizer's request address when it started (the
+    # fan-out runs in the mail worker, which answers no request). Empty for a draft.
+    link_base: str = Field(default="", sa_column=Column(String(300), nullable=False, server_default=""))
+    # Once every message has gone (sent, failed or dropped): the counts, written once, read instead of the outbox.
+    final_sent: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    final_failed: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
