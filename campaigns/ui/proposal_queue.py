@@ -12,7 +12,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.models import ProposalStatus
 from campaigns.proposals import review
 from campaigns.ui import access, errors, reads, widgets
-from campaigns.ui.proposals import STATUS_WORDS
+from campaigns.ui.proposals import STATUS_WORDS, schemes
 
 URL_PATH = "proposals"
 _DONE = "proposal-queue-done"
@@ -51,7 +51,9 @@ def _render_item(item: review.QueueItem, actor: Actor) -> None:
         st.markdown("**What it asks for**")
         st.text(item.text.ask)
         st.markdown("**Of whom**")
-        st.text(f"{item.text.target}  (regions: {item.text.region_scheme})")
+        st.text(item.text.target)
+        scheme = item.text.region_scheme
+        st.caption(widgets.plain(f"Signers choose from: {schemes().get(scheme, scheme)}"))
         if item.campaign_slug:
             st.markdown(f"[Open the campaign](/?campaign={item.campaign_slug})")
         if item.decline_reason:

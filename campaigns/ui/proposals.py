@@ -34,15 +34,16 @@ STATUS_WORDS = {
 }
 
 
-def _schemes() -> dict[str, str]:
+def schemes() -> dict[str, str]:
+    """Every region scheme's id and the name people read (stock and uploaded)."""
     with access.reading() as session:
         return {s.id: s.name for s in lookup.list_all_schemes(session=session)}
 
 
 def _text_fields(key: str, current: drafting.ProposalText | None = None) -> drafting.ProposalText:
     """The proposal's fields (inside a form), filled with ``current`` when editing."""
-    schemes = _schemes()
-    ids = list(schemes)
+    names = schemes()
+    ids = list(names)
     chosen = current.region_scheme if current else "us-states"
     title = st.text_input("Title", value=current.title if current else "", max_chars=drafting.TITLE_MAX, key=f"{key}-t")
     purpose = st.text_area(
@@ -64,7 +65,7 @@ def _text_fields(key: str, current: drafting.ProposalText | None = None) -> draf
         "Regions signers choose from",
         ids,
         index=ids.index(chosen) if chosen in ids else 0,
-        format_func=lambda i: schemes.get(i, i),
+        format_func=lambda i: names.get(i, i),
         key=f"{key}-s",
     )
     return drafting.ProposalText(title=title, purpose=purpose, ask=ask, target=target, region_scheme=scheme)
@@ -226,7 +227,8 @@ def _sponsor_form(public_id: str) -> None:
 
 
 def render_sponsor_confirm() -> None:
-    st.title("Confirm you co-sponsor")
+    heading = st.empty()  # the proposal's title once confirmed (as a confirmed signature shows its campaign's)
+    heading.title("Confirm your co-sponsorship")
     with errors.friendly_errors():
         token = st.query_params.get("token")
         if token:
@@ -242,6 +244,7 @@ def render_sponsor_confirm() -> None:
                 st.error(exc.user_message, icon=":material/link_off:")
         done: sponsoring.SponsorConfirmed | None = st.session_state.get(SPONSOR_STATE)
         if done is not None:
+            heading.title(widgets.plain(done.title))
             st.success(
                 widgets.plain(
                     f"You co-sponsor “{done.title}”: {min(done.confirmed, done.needed)} of {done.needed} co-sponsors."

@@ -1,5 +1,6 @@
-"""Small pieces every page shows: text made safe for markdown, organizer markdown nested in a section, local times, share links, deadlines, progress,
-the page style, the staff mail banner, the staff campaign picker and the public footer."""
+"""Small pieces every page shows: text made safe for markdown, organizer markdown nested in a section,
+local times, share links, deadlines, progress, the page style, the staff mail banner, the staff campaign picker
+and the public footer."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Proposal, ProposalSponsor
 from campaigns.proposals import drafting, review
+from campaigns.ui import widgets
 from tests.support.apptest import point_app_at, run_with_query
 from tests.support.mail import Mailbox, smtp_settings
 
@@ -96,8 +97,10 @@ def test_co_sponsoring_from_the_share_link_and_a_link_used_twice(site):
     first = run_with_query(page("render_sponsor_confirm"), token=link)
     assert "token" not in first.query_params
     assert any("1 of 5 co-sponsors" in s.value.replace("\\", "") for s in first.success)
+    assert [t.value for t in first.title] == [r"\*\*Loud\*\* \<i\>title\</i\>"]  # what they now co-sponsor
     again = run_with_query(page("render_sponsor_confirm"), token=link)
     assert any("already" in i.value for i in again.info) and not again.success
+    assert [t.value for t in again.title] == ["Confirm your co-sponsorship"]
     with read_session(engine) as session:
         [row] = session.execute(select(ProposalSponsor)).scalars()
     assert row.confirmed_at is not None
@@ -125,3 +128,31 @@ def test_declined_proposals_list_only_those_made_public(site):
     shown = "\n".join(m.value for m in at.markdown)
     assert r"Shown \<b\>here\</b\>" in shown and "Kept private" not in shown
     assert "Out of scope." in [t.value for t in at.text]
+
+
+def test_the_queue_names_the_region_scheme_as_people_read_it(site, monkeypatch):
+    from campaigns.core.models import ProposalStatus
+    from campaigns.people import logins, staff
+    from campaigns.ui import access
+
+    engine, mailbox = site
+    pid, _ = proposal(engine, mailbox, title="Bike lanes")
+    run_write(
+        engine,
+        lambda s: s.execute(
+            Proposal.__table__.update().where(Proposal.id == pid).values(status=ProposalStatus.in_review.value)
+        ),
+    )
+    password = "correct horse battery staple"
+    run_write(
+        engine,
+        lambda s: staff.create_user(
+            session=s, email="olga@example.org", password=password, roles=["organizer"], actor=CLI
+        ),
+    )
+    cookie = logins.log_in(engine=engine, email="olga@example.org", password=password, client_address="test")
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30).run()
+    assert not at.exception
+    assert widgets.plain("Signers choose from: US states") in [c.value for c in at.caption]
+    assert not [t for t in at.text if "us-states" in t.value]
