@@ -193,11 +193,11 @@ def _past(rows: list[SignerUpdate], progress: dict[int, updates.UpdateProgress])
 
 def _show_update(subject: str, day: datetime, body: str) -> None:
     """One update as the campaign page shows it (and the editor's preview): its subject, day and text, the text's
-    headings nested under the subject (never outranking "Updates" or the campaign's title)."""
-    st.markdown(f"**{widgets.plain(subject)}**")
+    headings nested under the subject (never outranking it, "Updates" or the campaign's title)."""
+    st.markdown(f"#### {widgets.plain(subject)}")  # under "Updates" (a subheader)
     st.caption(f"{widgets.local_time(day):%d %b %Y}")
     # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
-    st.markdown(widgets.nested_markdown(body))
+    st.markdown(widgets.nested_markdown(body, top=5))
 
 
 @st.cache_data(ttl=TIMELINE_TTL_SECONDS, show_spinner=False)

@@ -64,8 +64,8 @@ def test_an_organizer_writes_tests_and_sends_an_update_once(engine, editor):
     next(t for t in at.text_area if t.label == "Update text (markdown)").input("# Thanks\nCome **along**.")
     at = button(at, "Save draft").click().run()
     assert "Draft saved." in shown(at) and "It will reach **2** signers" in shown(at)
-    assert "**Council vote on Monday**" in shown(at)  # the preview shows it as the campaign page will
-    assert "#### Thanks\nCome **along**." in shown(at)  # its headings under the subject, not above the page's
+    assert "#### Council vote on Monday" in shown(at)  # the preview shows it as the campaign page will
+    assert "##### Thanks\nCome **along**." in shown(at)  # its headings under the subject, not above the page's
     at = button(at, "Send a test to me").click().run()
     assert "A test is on its way to olga@example.org" in shown(at)
     at = button(at, "Send to 2 signers").click().run()
@@ -106,9 +106,9 @@ def test_the_campaign_page_shows_updates_newest_first_a_few_at_a_time(engine, ap
                 ),
             )
     at = app(campaign="rivers")
-    titles = [m.value for m in at.markdown if m.value.startswith("**Update")]
-    assert titles == ["**Update 3**", "**Update 2**", "**Update 1**"]
-    assert "##### Done\n<script>x</script> **ok**" in [m.value for m in at.markdown]  # under "Updates" (h2)
+    titles = [m.value for m in at.markdown if m.value.startswith("#### Update")]
+    assert titles == ["#### Update 3", "#### Update 2", "#### Update 1"]
+    assert "###### Done\n<script>x</script> **ok**" in [m.value for m in at.markdown]  # under its subject
     at = button(at, "More updates").click().run()
-    assert [m.value for m in at.markdown if m.value.startswith("**Update")][-1] == "**Update 0**"
+    assert [m.value for m in at.markdown if m.value.startswith("#### Update")][-1] == "#### Update 0"
     assert not [b for b in at.button if b.label == "More updates"]
