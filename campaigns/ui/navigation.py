@@ -88,7 +88,7 @@ HIDDEN: list[PageSpec] = [
         ":material/verified:",
     ),
     (proposals.render_declined, "Declined proposals", proposals.DECLINED_PATH, ":material/block:"),
-    (questions.render_answer_page, "Your answer", questions.URL_PATH, ":material/how_to_vote:"),
+    (questions.render_answer_page, "A question from the organizers", questions.URL_PATH, ":material/how_to_vote:"),
 ]
 
 
