@@ -37,12 +37,20 @@ def render() -> None:
             _render_item(item, actor)
 
 
+# Decided: nothing is left to do, so each is one line to open (the queue's top stays what needs a decision).
+DECIDED = {ProposalStatus.published.value, ProposalStatus.declined.value, ProposalStatus.expired.value}
+
+
 def _render_item(item: review.QueueItem, actor: Actor) -> None:
-    with st.container(border=True):
-        st.subheader(widgets.plain(item.text.title), anchor=False)
+    status = STATUS_WORDS.get(item.status, item.status)
+    decided = item.status in DECIDED
+    box = st.expander(widgets.plain(f"{item.text.title} · {status}")) if decided else st.container(border=True)
+    with box:
+        if not decided:
+            st.subheader(widgets.plain(item.text.title), anchor=False)
         st.caption(
             widgets.plain(
-                f"{STATUS_WORDS.get(item.status, item.status).capitalize()} · {item.confirmed} of {item.needed} "
+                f"{status.capitalize()} · {item.confirmed} of {item.needed} "
                 f"co-sponsors · proposed {widgets.local_time(item.created_at):%d %b %Y}"
             )
         )
@@ -60,6 +68,8 @@ def _render_item(item: review.QueueItem, actor: Actor) -> None:
             st.markdown("**Declined because**" + (" (shown publicly)" if item.decline_public else ""))
             st.text(item.decline_reason)
         for entry in item.thread:
+            if entry.from_organizer and entry.body == item.decline_reason:
+                continue  # the reason, just above: once is enough
             st.caption(f"{entry.author} · {widgets.local_time(entry.at):%d %b %Y %H:%M}")
             st.text(entry.body)
         if item.status == ProposalStatus.in_review.value:

@@ -130,18 +130,23 @@ def test_declined_proposals_list_only_those_made_public(site):
     assert "Out of scope." in [t.value for t in at.text]
 
 
-def test_the_queue_names_the_region_scheme_as_people_read_it(site, monkeypatch):
+def test_the_queue_names_the_scheme_and_folds_decided_proposals_away(site, monkeypatch):
     from campaigns.core.models import ProposalStatus
     from campaigns.people import logins, staff
     from campaigns.ui import access
 
     engine, mailbox = site
-    pid, _ = proposal(engine, mailbox, title="Bike lanes")
+    ids = [proposal(engine, mailbox, title=title)[0] for title in ("Bike lanes", "Free parking")]
+    for pid in ids:
+        run_write(
+            engine,
+            lambda s, pid=pid: s.execute(
+                Proposal.__table__.update().where(Proposal.id == pid).values(status=ProposalStatus.in_review.value)
+            ),
+        )
     run_write(
         engine,
-        lambda s: s.execute(
-            Proposal.__table__.update().where(Proposal.id == pid).values(status=ProposalStatus.in_review.value)
-        ),
+        lambda s: review.decline(session=s, proposal_id=ids[1], reason="Out of scope.", public=True, actor=CLI),
     )
     password = "correct horse battery staple"
     run_write(
@@ -156,3 +161,7 @@ def test_the_queue_names_the_region_scheme_as_people_read_it(site, monkeypatch):
     assert not at.exception
     assert widgets.plain("Signers choose from: US states") in [c.value for c in at.caption]
     assert not [t for t in at.text if "us-states" in t.value]
+    assert [h.value for h in at.subheader] == ["Bike lanes"]  # to decide: open, with its decisions
+    [folded] = at.expander
+    assert folded.label == widgets.plain("Free parking · declined")  # decided: one line to open
+    assert [t.value for t in folded.text].count("Out of scope.") == 1  # the reason once, not again in the thread
