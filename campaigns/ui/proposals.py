@@ -271,5 +271,4 @@ def render_declined() -> None:
                 st.markdown(f"**{widgets.plain(item.title)}**")
                 st.caption(f"Declined {widgets.local_time(item.declined_at):%d %b %Y}")
                 st.text(item.reason)
-    st.caption(f"[Propose a campaign](/{PROPOSE_PATH})")
-    widgets.public_footer()
+    widgets.public_footer()  # it links to proposing one
