@@ -55,6 +55,7 @@ def _render_item(item: review.QueueItem, actor: Actor) -> None:
             )
         )
         st.text(f"Proposer: {item.proposer_name} <{item.proposer_email}>")
+        st.markdown("**Why this matters**")
         st.text(item.text.purpose)
         st.markdown("**What it asks for**")
         st.text(item.text.ask)

@@ -151,6 +151,7 @@ def _render_own(view: drafting.OwnView, token: str) -> None:
     if view.campaign_slug:
         st.markdown(f"[Open the campaign](/?campaign={view.campaign_slug})")
     with st.container(border=True):
+        st.markdown("**Why this matters**")
         st.text(view.text.purpose)
         st.markdown("**What it asks for**")
         st.text(view.text.ask)
@@ -188,6 +189,7 @@ def render_sponsor() -> None:
             page = sponsoring.sponsor_page(session=session, public_id=public_id)
         st.title(widgets.plain(page.text.title))
         st.caption("A campaign proposed by a member, looking for co-sponsors")
+        st.markdown("**Why this matters**")
         st.text(page.text.purpose)
         st.markdown("**What it asks for**")
         st.text(page.text.ask)

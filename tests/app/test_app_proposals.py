@@ -89,6 +89,8 @@ def test_co_sponsoring_from_the_share_link_and_a_link_used_twice(site):
         public_id = session.get(Proposal, pid).public_id
     at = run_with_query(page("render_sponsor"), p=public_id)
     assert at.title[0].value == r"\*\*Loud\*\* \<i\>title\</i\>"  # escaped: shown as typed
+    labels = [m.value for m in at.markdown]
+    assert labels.index("**Why this matters**") < labels.index("**What it asks for**") < labels.index("**Of whom**")
     next(w for w in at.text_input if w.label == "Your name").set_value("Sam Lee")
     next(w for w in at.text_input if w.label == "Email").set_value("sam@example.org")
     next(b for b in at.button if b.label == "Co-sponsor this proposal").click().run()
