@@ -33,6 +33,8 @@ def render() -> None:
             items = review.queue(session=session)
         if not items:
             st.info("No proposals yet. Members propose campaigns from the public pages (“Propose a campaign”).")
+        elif not any(item.status == ProposalStatus.in_review.value for item in items):
+            st.info("Nothing waits for your decision: proposals come here once their co-sponsors have confirmed.")
         for item in items:
             _render_item(item, actor)
 

@@ -166,4 +166,8 @@ def test_the_queue_names_the_scheme_and_folds_decided_proposals_away(site, monke
     assert [h.value for h in at.subheader] == ["Bike lanes"]  # to decide: open, with its decisions
     [folded] = at.expander
     assert folded.label == widgets.plain("Free parking · declined")  # decided: one line to open
+    assert not [i for i in at.info if "Nothing waits" in i.value]
+    run_write(engine, lambda s: review.decline(session=s, proposal_id=ids[0], reason="No.", public=False, actor=CLI))
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30).run()
+    assert [i for i in at.info if "Nothing waits for your decision" in i.value] and len(at.expander) == 2
     assert [t.value for t in folded.text].count("Out of scope.") == 1  # the reason once, not again in the thread
