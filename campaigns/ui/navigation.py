@@ -81,9 +81,14 @@ HIDDEN: list[PageSpec] = [
     (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),
     (proposals.render_own, "Your proposal", proposals.OWN_PATH, ":material/lightbulb:"),
     (proposals.render_sponsor, "Co-sponsor a proposal", proposals.SPONSOR_PATH, ":material/group_add:"),
-    (proposals.render_sponsor_confirm, "Confirm you co-sponsor", proposals.SPONSOR_CONFIRM_PATH, ":material/verified:"),
+    (
+        proposals.render_sponsor_confirm,
+        "Confirm your co-sponsorship",
+        proposals.SPONSOR_CONFIRM_PATH,
+        ":material/verified:",
+    ),
     (proposals.render_declined, "Declined proposals", proposals.DECLINED_PATH, ":material/block:"),
-    (questions.render_answer_page, "Your answer", questions.URL_PATH, ":material/how_to_vote:"),
+    (questions.render_answer_page, "A question from the organizers", questions.URL_PATH, ":material/how_to_vote:"),
 ]
 
 

@@ -111,11 +111,12 @@ def render_wall(page: CampaignPublic) -> None:
             )
 
 
-def render_victories() -> None:
-    """The home page's short list of won and partly won campaigns (nothing when there is none)."""
+def render_victories() -> bool:
+    """The home page's short list of won and partly won campaigns (nothing when there is none); whether it showed
+    any (the campaign list after them then needs its own heading)."""
     won = reads.victories()
     if not won:
-        return
+        return False
     st.subheader("Victories", anchor=False)
     for victory in won:
         with st.container(border=True):
@@ -127,4 +128,5 @@ def render_victories() -> None:
             st.caption(" · ".join(details))
             if victory.note:
                 st.markdown(widgets.plain(victory.note))
-            widgets.page_link("", "How it was won", query={"campaign": victory.slug})
+            widgets.page_link("", "How it was won", query={"campaign": victory.slug}, kind="secondary")
+    return True

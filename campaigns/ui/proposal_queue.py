@@ -13,7 +13,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.models import ProposalStatus
 from campaigns.proposals import review
 from campaigns.ui import access, errors, reads, widgets
-from campaigns.ui.proposals import STATUS_WORDS
+from campaigns.ui.proposals import STATUS_WORDS, schemes
 
 URL_PATH = "proposals"
 _DONE = "proposal-queue-done"
@@ -90,27 +90,40 @@ def _pager(page: review.QueuePage) -> None:
         )
 
 
+# Decided: nothing is left to do, so each is one line to open (the queue's top stays what needs a decision).
+DECIDED = {ProposalStatus.published.value, ProposalStatus.declined.value, ProposalStatus.expired.value}
+
+
 def _render_item(item: review.QueueItem, actor: Actor) -> None:
-    with st.container(border=True):
-        st.subheader(widgets.plain(item.text.title), anchor=False)
+    status = STATUS_WORDS.get(item.status, item.status)
+    decided = item.status in DECIDED
+    box = st.expander(widgets.plain(f"{item.text.title} · {status}")) if decided else st.container(border=True)
+    with box:
+        if not decided:
+            st.subheader(widgets.plain(item.text.title), anchor=False)
         st.caption(
             widgets.plain(
-                f"{STATUS_WORDS.get(item.status, item.status).capitalize()} · {item.confirmed} of {item.needed} "
+                f"{status.capitalize()} · {item.confirmed} of {item.needed} "
                 f"co-sponsors · proposed {widgets.local_time(item.created_at):%d %b %Y}"
             )
         )
         st.text(f"Proposer: {item.proposer_name} <{item.proposer_email}>")
+        st.markdown("**Why this matters**")
         st.text(item.text.purpose)
         st.markdown("**What it asks for**")
         st.text(item.text.ask)
         st.markdown("**Of whom**")
-        st.text(f"{item.text.target}  (regions: {item.text.region_scheme})")
+        st.text(item.text.target)
+        scheme = item.text.region_scheme
+        st.caption(widgets.plain(f"Signers choose from: {schemes().get(scheme, scheme)}"))
         if item.campaign_slug:
             st.markdown(f"[Open the campaign](/?campaign={item.campaign_slug})")
         if item.decline_reason:
             st.markdown("**Declined because**" + (" (shown publicly)" if item.decline_public else ""))
             st.text(item.decline_reason)
         for entry in item.thread:
+            if entry.from_organizer and entry.body == item.decline_reason:
+                continue  # the reason, just above: once is enough
             st.caption(f"{entry.author} · {widgets.local_time(entry.at):%d %b %Y %H:%M}")
             st.text(entry.body)
         if item.status == ProposalStatus.in_review.value:

@@ -34,15 +34,16 @@ STATUS_WORDS = {
 }
 
 
-def _schemes() -> dict[str, str]:
+def schemes() -> dict[str, str]:
+    """Every region scheme's id and the name people read (stock and uploaded)."""
     with access.reading() as session:
         return {s.id: s.name for s in lookup.list_all_schemes(session=session)}
 
 
 def _text_fields(key: str, current: drafting.ProposalText | None = None) -> drafting.ProposalText:
     """The proposal's fields (inside a form), filled with ``current`` when editing."""
-    schemes = _schemes()
-    ids = list(schemes)
+    names = schemes()
+    ids = list(names)
     chosen = current.region_scheme if current else "us-states"
     title = st.text_input("Title", value=current.title if current else "", max_chars=drafting.TITLE_MAX, key=f"{key}-t")
     purpose = st.text_area(
@@ -64,7 +65,7 @@ def _text_fields(key: str, current: drafting.ProposalText | None = None) -> draf
         "Regions signers choose from",
         ids,
         index=ids.index(chosen) if chosen in ids else 0,
-        format_func=lambda i: schemes.get(i, i),
+        format_func=lambda i: names.get(i, i),
         key=f"{key}-s",
     )
     return drafting.ProposalText(title=title, purpose=purpose, ask=ask, target=target, region_scheme=scheme)
@@ -155,6 +156,7 @@ def _render_own(view: drafting.OwnView, token: str) -> None:
     if view.campaign_slug:
         st.markdown(f"[Open the campaign](/?campaign={view.campaign_slug})")
     with st.container(border=True):
+        st.markdown("**Why this matters**")
         st.text(view.text.purpose)
         st.markdown("**What it asks for**")
         st.text(view.text.ask)
@@ -192,6 +194,7 @@ def render_sponsor() -> None:
             page = sponsoring.sponsor_page(session=session, public_id=public_id)
         st.title(widgets.plain(page.text.title))
         st.caption("A campaign proposed by a member, looking for co-sponsors")
+        st.markdown("**Why this matters**")
         st.text(page.text.purpose)
         st.markdown("**What it asks for**")
         st.text(page.text.ask)
@@ -237,7 +240,8 @@ def _sponsor_form(public_id: str) -> None:
 
 
 def render_sponsor_confirm() -> None:
-    st.title("Confirm you co-sponsor")
+    heading = st.empty()  # the proposal's title once confirmed (as a confirmed signature shows its campaign's)
+    heading.title("Confirm your co-sponsorship")
     with errors.friendly_errors():
         token = st.query_params.get("token")
         if token:
@@ -253,6 +257,7 @@ def render_sponsor_confirm() -> None:
                 st.error(exc.user_message, icon=":material/link_off:")
         done: sponsoring.SponsorConfirmed | None = st.session_state.get(SPONSOR_STATE)
         if done is not None:
+            heading.title(widgets.plain(done.title))
             st.success(
                 widgets.plain(
                     f"You co-sponsor “{done.title}”: {min(done.confirmed, done.needed)} of {done.needed} co-sponsors."
@@ -279,5 +284,4 @@ def render_declined() -> None:
                 st.markdown(f"**{widgets.plain(item.title)}**")
                 st.caption(f"Declined {widgets.local_time(item.declined_at):%d %b %Y}")
                 st.text(item.reason)
-    st.caption(f"[Propose a campaign](/{PROPOSE_PATH})")
-    widgets.public_footer()
+    widgets.public_footer()  # it links to proposing one

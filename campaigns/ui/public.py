@@ -37,8 +37,10 @@ def render() -> None:
 def render_list() -> None:
     st.title("Campaigns")
     st.caption("Add your name to a campaign you care about. It takes less than a minute.")
-    outcomes.render_victories()
+    celebrated = outcomes.render_victories()
     campaigns = reads.public_campaigns()
+    if celebrated:  # the cards below are not more victories
+        st.subheader("All campaigns", anchor=False)
     if not campaigns:
         st.info("There are no campaigns to sign yet. Check back soon.")
         widgets.public_footer()

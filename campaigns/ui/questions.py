@@ -24,6 +24,7 @@ from campaigns.regions.schemes import hex_layout
 from campaigns.ui import access, dashboard_charts, errors, reads, widgets
 
 URL_PATH = links.PAGE_PATH
+ASKED = "A question from the organizers"  # the answer page's title, and the lead of the form elsewhere
 STATE = "answer_grant"  # the grant an answer link proved, kept for this browser tab
 REFRESH_SECONDS = 5
 ALL = "__all__"
@@ -34,7 +35,7 @@ ALL = "__all__"
 
 def render_answer_page() -> None:
     """``/answer?t=...``: the link leaves the address bar at once; the tab remembers what it proved."""
-    st.title("Your answer")
+    st.title(ASKED)
     with errors.friendly_errors():
         token = st.query_params.get("t")
         if token:
@@ -65,14 +66,21 @@ def render_for_signature(signature_id: int | None, *, key: str) -> None:
         question = answering.answerable_question(session=session, signature_id=signature_id)
     if question is not None:
         with st.container(border=True):
-            render_form(question, signature_id, key=key)
+            st.caption(ASKED)
+            render_form(question, signature_id, key=key, nested=True)
 
 
-def render_form(question: asking.QuestionView, signature_id: int, *, key: str) -> None:
-    """The question, the signer's answer so far, and the form to give or change it while the question is open."""
+def render_form(question: asking.QuestionView, signature_id: int, *, key: str, nested: bool = False) -> None:
+    """The question, the signer's answer so far, and the form to give or change it while the question is open.
+
+    ``nested``: inside a page about something else (the thank-you, a signature on the receipt page), the prompt is
+    a small heading that does not outrank the page's own."""
     with access.reading() as session:
         mine = answering.get_my_answer(session=session, question_id=question.id, signature_id=signature_id)
-    st.subheader(widgets.plain(question.prompt), anchor=False)
+    if nested:
+        st.markdown(f"#### {widgets.plain(question.prompt)}")
+    else:
+        st.subheader(widgets.plain(question.prompt), anchor=False)
     ids = [oid for oid, _ in question.options]
     if not question.is_open:
         chosen = f" Your answer: {widgets.plain(question.label_of(mine.option_id))}." if mine else ""

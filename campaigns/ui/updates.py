@@ -40,6 +40,9 @@ def render_tab(actor: Actor, campaign: Campaign) -> None:
             f"The next update may start sending from {widgets.local_time(allowed):%d %b %Y, %H:%M} "
             f"(at most one every {get_settings().update_min_days} days, so members are not spammed)."
         )
+    just_started = st.session_state.pop(f"{campaign.slug}-update-started", None)
+    if just_started:
+        st.success(just_started, icon=":material/send:")
     started = [r for r in rows if r.status != UpdateStatus.draft.value]
     with access.reading() as session:
         progress = {r.id or 0: updates.get_progress(session=session, update_id=r.id or 0) for r in started}
@@ -119,8 +122,7 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
         reach = updates.count_recipients(session=session, campaign_id=campaign.id or 0, region_codes=draft.region_codes)
     with st.container(border=True, key=f"update-preview-{uid}"):
         st.markdown("**Preview**: the campaign page")
-        st.markdown(f"#### {widgets.plain(draft.subject)}")
-        st.markdown(draft.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+        _show_update(draft.subject, datetime.now(UTC), draft.body)
         with st.expander("The email as signers get it"):
             st.text(email_text)
     if st.button("Send a test to me", key=f"update-test-{uid}"):
@@ -150,6 +152,10 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
             with errors.shown():
                 access.write(lambda s: updates.start_sending(session=s, update_id=uid, actor=actor))
                 _forget_timeline()
+                st.session_state[f"{campaign.slug}-update-started"] = (
+                    f"Sending started: “{widgets.plain(draft.subject)}” is on its way to {reach:,} "
+                    f"signer{'s' if reach != 1 else ''}. The campaign page shows it now."
+                )
                 st.rerun()
         if st.button("Cancel", key=f"update-cancel-{uid}"):
             st.session_state.pop(confirming, None)
@@ -191,6 +197,15 @@ def _past(rows: list[SignerUpdate], progress: dict[int, updates.UpdateProgress])
 # --- the public timeline ---------------------------------------------------------------------------
 
 
+def _show_update(subject: str, day: datetime, body: str) -> None:
+    """One update as the campaign page shows it (and the editor's preview): its subject, day and text, the text's
+    headings nested under the subject (never outranking it, "Updates" or the campaign's title)."""
+    st.markdown(f"#### {widgets.plain(subject)}")  # under "Updates" (a subheader)
+    st.caption(f"{widgets.local_time(day):%d %b %Y}")
+    # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+    st.markdown(widgets.nested_markdown(body, top=5))
+
+
 @st.cache_data(ttl=TIMELINE_TTL_SECONDS, show_spinner=False)
 def _timeline(url: str, slug: str, limit: int) -> list[updates.PublicUpdate]:
     with access.reading() as session:
@@ -212,9 +227,7 @@ def render_timeline(slug: str) -> None:
     st.subheader("Updates", anchor=False)
     for item in items[:shown]:
         with st.container(border=True):
-            st.markdown(f"**{widgets.plain(item.subject)}**")
-            st.caption(f"{widgets.local_time(item.published_at):%d %b %Y}")
-            st.markdown(item.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+            _show_update(item.subject, item.published_at, item.body)
     if len(items) > shown:
         st.button(
             "More updates",

@@ -1,5 +1,6 @@
-"""Small pieces every page shows: text made safe for markdown, local times, share links, deadlines, progress,
-the page style, the staff mail banner, the staff campaign picker and the public footer."""
+"""Small pieces every page shows: text made safe for markdown, organizer markdown nested in a section,
+local times, share links, deadlines, progress, the page style, the staff mail banner, the staff campaign picker
+and the public footer."""
 
 from __future__ import annotations
 
@@ -25,6 +26,43 @@ from campaigns.sharing import links
 def plain(text: str) -> str:
     """Escape text so that st.markdown shows it literally (no markdown, links, colors, math, icons)."""
     return plain_text.escape(text)
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_ATX = re.compile(r"^( {0,3})(#{1,6})(?=[ \t]|$)")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_NOT_PARAGRAPH = re.compile(r"^ {0,3}([#>*+-]|\d{1,9}[.)]|`{3}|~{3})|^\s*$|^ {4}")
+
+
+def nested_markdown(text: str, *, top: int = 4) -> str:
+    """Organizer markdown shown inside a section of a page (an update under "Updates"): its headings start at
+    level ``top`` (``#`` becomes ``####``, at most ``######``), so they never outrank the page's own headings.
+    ATX (``## x``) and setext (``x`` over ``===`` or ``---``) headings; fenced code is left alone."""
+    shift = max(0, top - 1)
+    lines = text.split("\n")
+    out: list[str] = []
+    fence: str | None = None
+    for line in lines:
+        opened = _FENCE.match(line)
+        if fence is not None:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = None
+            out.append(line)
+            continue
+        if opened:
+            fence = opened.group(1)
+            out.append(line)
+            continue
+        underline = _SETEXT.match(line)
+        if underline and out and not _NOT_PARAGRAPH.match(out[-1]):
+            level = 1 if underline.group(1)[0] == "=" else 2
+            out[-1] = "#" * min(6, level + shift) + " " + out[-1].strip()
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            line = atx.group(1) + "#" * min(6, len(atx.group(2)) + shift) + line[atx.end() :]
+        out.append(line)
+    return "\n".join(out)
 
 
 def local_time(moment: datetime) -> datetime:

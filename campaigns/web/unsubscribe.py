@@ -33,8 +33,8 @@ button {{ margin-top: 1rem; padding: .75rem 1.25rem; font-size: 1rem; border: 0;
 .msg {{ padding: .75rem 1rem; border-radius: .5rem; background: #fdecea; color: #8a1c12; }}
 .ok {{ background: #e8f5e9; color: #1b5e20; }} a {{ color: {primary}; }}
 </style></head><body>
-<h1>{title}</h1>{body}
-<p><a href="/">← The campaigns</a></p>
+<h1>Unsubscribe</h1>{body}
+<p><a href="/">← All campaigns</a></p>
 </body></html>"""
 
 BUTTON = """<p>{what}</p>
@@ -55,6 +55,10 @@ def _refused(status: int, message: str) -> Response:
     return _page(status, f'<p class="msg" role="alert">{html.escape(message)}</p>')
 
 
+# Said wherever the person is unsubscribed: the way back, through the page that proves the mailbox again.
+CHANGED_MIND = '<p>Changed your mind? <a href="/my-data">Your data</a> turns these emails back on.</p>'
+
+
 def _about(title: str) -> str:
     return f"updates about “{html.escape(title)}”" if title else "these updates"
 
@@ -68,7 +72,8 @@ def show(request: Request) -> Response:
     except RallyError as exc:
         return errors.html_error(exc, _refused)
     if not found.subscribed:
-        return _page(200, f'<p class="msg ok" role="status">You no longer get {_about(found.campaign_title)}.</p>')
+        done = f'<p class="msg ok" role="status">You no longer get {_about(found.campaign_title)}.</p>'
+        return _page(200, done + CHANGED_MIND)
     action = html.escape(f"{PATH}?{request.url.query}", quote=True)
     what = f"You get {_about(found.campaign_title)} because you signed and agreed to hear about it."
     return _page(200, BUTTON.format(what=what, action=action))
@@ -82,7 +87,7 @@ def stop(request: Request) -> Response:
     except RallyError as exc:
         return errors.html_error(exc, _refused)
     message = f"Done: you will get no more {_about(done.campaign_title)}. Your signature still counts."
-    return _page(200, f'<p class="msg ok" role="status">{message}</p>')
+    return _page(200, f'<p class="msg ok" role="status">{message}</p>' + CHANGED_MIND)
 
 
 ROUTES = [Route(PATH, show, methods=["GET"]), Route(PATH, stop, methods=["POST"])]

@@ -94,6 +94,8 @@ def test_a_won_campaign_shows_its_banner_response_and_is_listed_as_a_victory(app
     home = app()
     assert not home.exception
     assert "Victories" in markdown_text(home)
+    headings = [h.value for h in home.subheader]
+    assert headings.index("Victories") < headings.index("All campaigns")  # the list after them is not victories
     links = {link.proto.label: link.proto.query_string for link in home.get("page_link")}
     assert links["How it was won"] == "campaign=libraries"
 
@@ -105,7 +107,9 @@ def test_a_lost_campaign_says_so_plainly_and_is_no_victory(app, engine):
     assert not at.exception
     assert any("did not get what it asked for" in i.value for i in at.info)
     assert not [s for s in at.success if "Victory" in s.value]
-    assert "Victories" not in markdown_text(app())
+    home = app()
+    assert "Victories" not in markdown_text(home)
+    assert "All campaigns" not in [h.value for h in home.subheader]  # no victories: the title heads the list
 
 
 def test_the_threshold_shows_progress_until_a_response_replaces_it(app, engine):

@@ -41,3 +41,25 @@ def test_bare_addresses_in_plain_text_are_not_links(text):
 
 def test_words_that_only_look_like_schemes_are_left_alone():
     assert widgets.plain("httpd and www and a@") == r"httpd and www and a@"
+
+
+def test_nested_markdown_puts_an_updates_headings_under_the_section():
+    text = "# Big\n## Thank you\nText\n\nSub\n===\n\nOther\n---\n\n---\n- item\n---\n```\n# code\n```\n###### six\n#tag"
+    assert widgets.nested_markdown(text).split("\n") == [
+        "#### Big",
+        "##### Thank you",
+        "Text",
+        "",
+        "#### Sub",
+        "",
+        "##### Other",
+        "",
+        "---",  # a rule after a blank line, not a heading
+        "- item",
+        "---",
+        "```",
+        "# code",  # fenced code is left alone
+        "```",
+        "###### six",  # at most level 6
+        "#tag",  # no space: not a heading
+    ]

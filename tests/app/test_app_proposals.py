@@ -91,6 +91,8 @@ def test_co_sponsoring_from_the_share_link_and_a_link_used_twice(site):
         public_id = session.get(Proposal, pid).public_id
     at = run_with_query(page("render_sponsor"), p=public_id)
     assert at.title[0].value == r"\*\*Loud\*\* \<i\>title\</i\>"  # escaped: shown as typed
+    labels = [m.value for m in at.markdown]
+    assert labels.index("**Why this matters**") < labels.index("**What it asks for**") < labels.index("**Of whom**")
     next(w for w in at.text_input if w.label == "Your name").set_value("Sam Lee")
     next(w for w in at.text_input if w.label == "Email").set_value("sam@example.org")
     next(b for b in at.button if b.label == "Co-sponsor this proposal").click().run()
@@ -99,9 +101,11 @@ def test_co_sponsoring_from_the_share_link_and_a_link_used_twice(site):
     first = run_with_query(page("render_sponsor_confirm"), token=link)
     assert "token" not in first.query_params
     assert any("1 of 5 co-sponsors" in s.value.replace("\\", "") for s in first.success)
+    assert [t.value for t in first.title] == [r"\*\*Loud\*\* \<i\>title\</i\>"]  # what they now co-sponsor
     again = run_with_query(page("render_sponsor_confirm"), token=link)
     assert any("already" in i.value for i in again.info) and not again.success
     assert all("**Loud**" not in i.value and "<i>" not in i.value for i in again.info)  # the title as typed
+    assert [t.value for t in again.title] == ["Confirm your co-sponsorship"]
     with read_session(engine) as session:
         [row] = session.execute(select(ProposalSponsor)).scalars()
     assert row.confirmed_at is not None
@@ -179,3 +183,50 @@ def test_the_queue_shows_what_waits_and_a_published_members_title_as_typed(staff
     [done] = at.success
     assert done.value == widgets.plain("Published “**Loud** <i>title</i>”: it is a campaign now.")
     assert "**Loud**" not in done.value
+
+
+def test_the_queue_names_the_scheme_and_folds_decided_proposals_away(site, monkeypatch):
+    from campaigns.core.models import ProposalStatus
+    from campaigns.people import logins, staff
+    from campaigns.ui import access
+
+    engine, mailbox = site
+    ids = [proposal(engine, mailbox, title=title)[0] for title in ("Bike lanes", "Free parking")]
+    for pid in ids:
+        run_write(
+            engine,
+            lambda s, pid=pid: s.execute(
+                Proposal.__table__.update().where(Proposal.id == pid).values(status=ProposalStatus.in_review.value)
+            ),
+        )
+    run_write(
+        engine,
+        lambda s: review.decline(session=s, proposal_id=ids[1], reason="Out of scope.", public=True, actor=CLI),
+    )
+    password = "correct horse battery staple"
+    run_write(
+        engine,
+        lambda s: staff.create_user(
+            session=s, email="olga@example.org", password=password, roles=["organizer"], actor=CLI
+        ),
+    )
+    cookie = logins.log_in(engine=engine, email="olga@example.org", password=password, client_address="test")
+    monkeypatch.setattr(access, "session_cookie", lambda: cookie)
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30)
+    at.session_state["proposal-queue-status"] = "all"  # decided ones are not what waits: shown under All
+    at = at.run()
+    assert not at.exception
+    assert widgets.plain("Signers choose from: US states") in [c.value for c in at.caption]
+    assert not [t for t in at.text if "us-states" in t.value]
+    assert [h.value for h in at.subheader] == ["Bike lanes"]  # to decide: open, with its decisions
+    [folded] = at.expander
+    assert folded.label == widgets.plain("Free parking · declined")  # decided: one line to open
+    assert not [i for i in at.info if "Nothing waits" in i.value]
+    run_write(engine, lambda s: review.decline(session=s, proposal_id=ids[0], reason="No.", public=False, actor=CLI))
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30).run()
+    assert [i for i in at.info if "No proposals wait for a decision" in i.value]  # the default view: what waits
+    at = AppTest.from_string("import campaigns.ui.proposal_queue as page\npage.render()\n", default_timeout=30)
+    at.session_state["proposal-queue-status"] = "all"
+    at = at.run()
+    assert len(at.expander) == 2
+    assert [t.value for t in folded.text].count("Out of scope.") == 1  # the reason once, not again in the thread

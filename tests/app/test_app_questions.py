@@ -135,6 +135,8 @@ def test_the_answer_link_answers_and_changes_the_answer(asked):
     at = open_with(ANSWER_PAGE, t=token)
     assert not at.exception
     assert "t" not in at.query_params  # out of the address bar at once
+    assert [t.value for t in at.title] == ["A question from the organizers"]  # not "Your answer" twice over
+    assert "Which action next?" in [h.value for h in at.subheader]
     radio = next(r for r in at.radio if r.label == "Your answer")
     radio.set_value(question.options[0][0])
     at = next(b for b in at.button if b.label == "Send my answer").click().run()
@@ -177,6 +179,8 @@ def test_the_thank_you_after_signing_asks_the_open_question_and_a_repeat_sign_on
 
     at = sign_in_page("rosa@example.org")
     assert not at.exception
+    assert "A question from the organizers" in [c.value for c in at.caption]
+    assert "#### Which action next?" in [m.value for m in at.markdown]  # below the thank-you's own headings
     radio = next(r for r in at.radio if r.label == "Your answer")
     radio.set_value(question.options[1][0])
     at = next(b for b in at.button if b.label == "Send my answer").click().run()

@@ -61,15 +61,18 @@ def test_an_organizer_writes_tests_and_sends_an_update_once(engine, editor):
         sign_from(engine, "libraries", contact_consent=True)
     at = editor("libraries")
     next(t for t in at.text_input if t.label == "Update subject").input("Council vote on Monday")
-    next(t for t in at.text_area if t.label == "Update text (markdown)").input("Come **along**.")
+    next(t for t in at.text_area if t.label == "Update text (markdown)").input("# Thanks\nCome **along**.")
     at = button(at, "Save draft").click().run()
     assert "Draft saved." in shown(at) and "It will reach **2** signers" in shown(at)
+    assert "#### Council vote on Monday" in shown(at)  # the preview shows it as the campaign page will
+    assert "##### Thanks\nCome **along**." in shown(at)  # its headings under the subject, not above the page's
     at = button(at, "Send a test to me").click().run()
     assert "A test is on its way to olga@example.org" in shown(at)
     at = button(at, "Send to 2 signers").click().run()
     assert "can't be changed or called back" in shown(at)  # it asks first
     at = button(at, "Yes, send it").click().run()
     assert not at.exception and "**Past updates**" in shown(at)
+    assert "Sending started: “Council vote on Monday” is on its way to 2 signers." in shown(at)  # said, once
     assert "The next update may start sending from" in shown(at)  # the rate limit, said
     with read_session(engine) as session:
         [row] = session.execute(select(SignerUpdate)).scalars()
@@ -92,7 +95,7 @@ def test_the_campaign_page_shows_updates_newest_first_a_few_at_a_time(engine, ap
                     session=s,
                     campaign_id=campaign.id,
                     subject=f"Update {n}",
-                    body="<script>x</script> **ok**",
+                    body="## Done\n<script>x</script> **ok**",
                     actor=CLI,
                 ),
             )
@@ -103,10 +106,11 @@ def test_the_campaign_page_shows_updates_newest_first_a_few_at_a_time(engine, ap
                 ),
             )
     at = app(campaign="rivers")
-    titles = [m.value for m in at.markdown if m.value.startswith("**Update")]
-    assert titles == ["**Update 3**", "**Update 2**", "**Update 1**"]
+    titles = [m.value for m in at.markdown if m.value.startswith("#### Update")]
+    assert titles == ["#### Update 3", "#### Update 2", "#### Update 1"]
+    assert "###### Done\n<script>x</script> **ok**" in [m.value for m in at.markdown]  # under its subject
     at = button(at, "More updates").click().run()
-    assert [m.value for m in at.markdown if m.value.startswith("**Update")][-1] == "**Update 0**"
+    assert [m.value for m in at.markdown if m.value.startswith("#### Update")][-1] == "#### Update 0"
     assert not [b for b in at.button if b.label == "More updates"]
 
 

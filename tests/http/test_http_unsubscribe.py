@@ -39,18 +39,20 @@ def test_a_get_shows_a_button_and_the_post_unsubscribes_once(live_server):
         "Clean &lt;rivers&gt; &amp; lakes" in shown.text and "Grace" not in shown.text
     )  # the campaign, never the signer
     assert shown.headers["cache-control"] == "no-store"
+    assert "<h1>Unsubscribe</h1>" in shown.text and "← All campaigns" in shown.text
     assert consent(engine, sid) is True  # a GET changes nothing
 
     one_click = httpx.post(
         url, content=unsubscribe.ONE_CLICK, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert one_click.status_code == 200 and "no more updates" in one_click.text
+    assert '<a href="/my-data">Your data</a> turns these emails back on' in one_click.text  # the way back
     assert consent(engine, sid) is False
     again = httpx.post(url, data={"List-Unsubscribe": "One-Click"})  # the page's button, a second time
     assert again.status_code == 200 and "no more updates" in again.text
     audits = consent_audits(engine)
     assert len(audits) == before + 1 and '"consent": false' in audits[-1].detail  # recorded once, with its time
-    assert "no longer get" in httpx.get(url).text
+    assert "no longer get" in httpx.get(url).text and "Changed your mind?" in httpx.get(url).text
 
 
 def test_a_tampered_link_is_refused_and_changes_nothing(live_server):
