@@ -95,12 +95,15 @@ def has_visible_text(value: str) -> bool:
     return any(is_visible(ch) for ch in value)
 
 
-def clean_text(raw: str, *, field: str, limit: int, required: bool = False, newlines: bool = False) -> str:
+def clean_text(
+    raw: str, *, field: str, limit: int, required: bool = False, newlines: bool = False, label: str | None = None
+) -> str:
     """A text value (a form field, an uploaded cell), NFC-normalized and stripped; InvalidInput({field: ...}),
-    naming the field ("postal_address": "The postal address ..."), when it is missing but ``required``, longer
-    than ``limit``, or holds characters that cannot be stored or would reorder text on screen."""
+    naming the field ("postal_address": "The postal address ...", or ``label`` when the form calls it otherwise),
+    when it is missing but ``required``, longer than ``limit``, or holds characters that cannot be stored or would
+    reorder text on screen."""
     value = unicodedata.normalize("NFC", raw.strip())
-    label = field.replace("_", " ")
+    label = label or field.replace("_", " ")
     if required and not has_visible_text(value):
         raise InvalidInput({field: f"The {label} is missing."})
     if len(value) > limit:

@@ -102,15 +102,15 @@ def clean_proposal(*, session: Session, text: ProposalText) -> ProposalText:
     """The text checked field by field (InvalidInput naming every field that is wrong)."""
     errors: dict[str, str] = {}
     cleaned: dict[str, str] = {}
-    for field, limit, newlines in (
-        ("title", TITLE_MAX, False),
-        ("purpose", PURPOSE_MAX, True),
-        ("ask", ASK_MAX, True),
-        ("target", TARGET_MAX, False),
+    for field, limit, newlines, label in (  # each named as the form asks for it
+        ("title", TITLE_MAX, False, "title"),
+        ("purpose", PURPOSE_MAX, True, "purpose (why this matters)"),
+        ("ask", ASK_MAX, True, "request (what it asks for)"),
+        ("target", TARGET_MAX, False, "decision-maker (of whom)"),
     ):
         try:
             cleaned[field] = clean_text(
-                getattr(text, field) or "", field=field, limit=limit, required=True, newlines=newlines
+                getattr(text, field) or "", field=field, limit=limit, required=True, newlines=newlines, label=label
             )
         except InvalidInput as exc:
             errors.update(exc.errors)

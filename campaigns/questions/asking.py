@@ -168,6 +168,22 @@ def get_question(*, session: Session, question_id: int, now: datetime | None = N
     return _view(question, _options(session, [question_id])[question_id], now or utcnow())
 
 
+@dataclass(frozen=True)
+class AskedBy:
+    """Which campaign asks a question, as its pages name it."""
+
+    title: str
+    slug: str
+    public: bool  # its page can be linked (published, or closed and still shown)
+
+
+def asked_by(*, session: Session, question: QuestionView) -> AskedBy:
+    campaign = session.get(Campaign, question.campaign_id)
+    if campaign is None:
+        raise QuestionNotFound()
+    return AskedBy(title=campaign.title, slug=campaign.slug, public=listing.is_public(campaign))
+
+
 def list_questions(*, session: Session, campaign_id: int, now: datetime | None = None) -> list[QuestionView]:
     """A campaign's questions, newest first."""
     now = now or utcnow()

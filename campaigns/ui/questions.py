@@ -53,6 +53,13 @@ def render_answer_page() -> None:
             return
         with access.reading() as session:
             question = asking.get_question(session=session, question_id=grant.question_id)
+            campaign = asking.asked_by(session=session, question=question)
+        title = widgets.plain(campaign.title)
+        st.markdown(
+            f"From the campaign [{title}](/?campaign={campaign.slug})"
+            if campaign.public
+            else f"From the campaign {title}"
+        )
         render_form(question, grant.signature_id, key="link")
         widgets.public_footer()
 

@@ -63,6 +63,8 @@ def test_the_propose_form_shows_each_fields_problem_and_stores_nothing(site):
     errors = [e.value for e in at.error]
     assert "The title is missing." in errors and "Please enter your name." in errors
     assert "Please enter your email address." in errors
+    assert "The request (what it asks for) is missing." in errors  # named as the form asks for it
+    assert "The decision-maker (of whom) is missing." in errors
     with read_session(engine) as session:
         assert session.execute(select(Proposal)).first() is None
     assert len(mailbox) == 0

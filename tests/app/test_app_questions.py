@@ -14,6 +14,7 @@ from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.questions import answering, asking, free_text, links, results
 from campaigns.ui import questions as questions_page
+from campaigns.ui.widgets import plain
 from tests.app.test_app_staff import staff_app  # noqa: F401  # the fixture, shared
 from tests.support.apptest import open_app, point_app_at
 from tests.support.factories import future, make_campaign, sign_from
@@ -128,6 +129,13 @@ def test_the_organizer_asks_in_the_editor_and_a_question_with_one_option_is_refu
         assert not asking.get_question(session=session, question_id=question.id).is_open
 
 
+def campaign_title(engine) -> str:
+    from campaigns.catalog import listing
+
+    with read_session(engine) as session:
+        return listing.get_campaign_by_slug(session=session, slug="libraries").title
+
+
 def test_the_answer_link_answers_and_changes_the_answer(asked):
     engine, _, question = asked
     signed = sign_from(engine, "libraries", region_code="US-NY")
@@ -137,6 +145,8 @@ def test_the_answer_link_answers_and_changes_the_answer(asked):
     assert "t" not in at.query_params  # out of the address bar at once
     assert [t.value for t in at.title] == ["A question from the organizers"]  # not "Your answer" twice over
     assert "Which action next?" in [h.value for h in at.subheader]
+    [title] = [m.value for m in at.markdown if m.value.startswith("From the campaign")]  # which campaign asks
+    assert title == f"From the campaign [{plain(campaign_title(engine))}](/?campaign=libraries)"
     radio = next(r for r in at.radio if r.label == "Your answer")
     radio.set_value(question.options[0][0])
     at = next(b for b in at.button if b.label == "Send my answer").click().run()
