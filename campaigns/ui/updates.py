@@ -125,16 +125,32 @@ def _send_box(actor: Actor, campaign: Campaign, draft: SignerUpdate) -> None:
         _show_update(draft.subject, datetime.now(UTC), draft.body)
         with st.expander("The email as signers get it"):
             st.text(email_text)
-    if st.button("Send a test to me", key=f"update-test-{uid}"):
+    tested_now = f"update-tested-{uid}"
+    if st.session_state.pop(tested_now, False):
+        st.success(f"A test is on its way to {actor.email}. Its unsubscribe link unsubscribes nobody.")
+    if st.button(
+        "Send a test to me", key=f"update-test-{uid}", type="secondary" if updates.tested(draft) else "primary"
+    ):
         with errors.shown():
             access.write(lambda s: updates.send_test(session=s, update_id=uid, actor=actor))
-            st.success(f"A test is on its way to {actor.email}. Its unsubscribe link unsubscribes nobody.")
+            st.session_state[tested_now] = True
+            st.rerun()  # the draft is tested now: its Send button opens
     where = "in the chosen regions " if draft.region_codes else ""
     st.markdown(f"It will reach **{reach:,}** signer{'s' if reach != 1 else ''} {where}who agreed to be contacted.")
+    if not updates.tested(draft):
+        st.caption(
+            "Send yourself a test of this version first: you'll read the email as signers will, before it goes "
+            "to all of them."
+        )
     confirming = f"update-confirm-{uid}"
     if not st.session_state.get(confirming):
         with st.container(horizontal=True):
-            if st.button(f"Send to {reach:,} signers", type="primary", key=f"update-send-{uid}", disabled=not reach):
+            if st.button(
+                f"Send to {reach:,} signers",
+                type="primary",
+                key=f"update-send-{uid}",
+                disabled=not reach or not updates.tested(draft),
+            ):
                 st.session_state[confirming] = True
                 st.rerun()
             if st.button("Delete draft", key=f"update-delete-{uid}"):

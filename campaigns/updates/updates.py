@@ -240,7 +240,13 @@ def send_test(*, session: Session, update_id: int, actor: Actor) -> int:
     composed = message.compose(mail_of(session, row), signature_id=0, to_address=actor.email, to_name=actor.email)
     test = replace(composed, subject=f"[Test] {row.subject}")
     queued = outbox.enqueue(session=session, kind="update-test", mail=test, campaign_id=row.campaign_id)
+    session.execute(update(_U).where(_U.c.id == update_id).values(tested_at=utcnow()))
     return int(queued or 0)
+
+
+def tested(row: SignerUpdate) -> bool:
+    """Its organizer sent themselves a test of this version (after its last edit): the editor's rule for "Send"."""
+    return row.tested_at is not None and row.tested_at >= row.updated_at
 
 
 def next_allowed_at(*, session: Session, campaign_id: int, settings: Settings | None = None) -> datetime | None:

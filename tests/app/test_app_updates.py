@@ -55,6 +55,10 @@ def shown(at: AppTest) -> str:
     return "\n".join(parts + [w.value for w in at.warning] + [i.value for i in at.info] + [e.value for e in at.error])
 
 
+def captions(at) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
 def test_an_organizer_writes_tests_and_sends_an_update_once(engine, editor):
     campaign = make_campaign(engine, slug="libraries")
     for _ in range(2):
@@ -66,8 +70,17 @@ def test_an_organizer_writes_tests_and_sends_an_update_once(engine, editor):
     assert "Draft saved." in shown(at) and "It will reach **2** signers" in shown(at)
     assert "#### Council vote on Monday" in shown(at)  # the preview shows it as the campaign page will
     assert "##### Thanks\nCome **along**." in shown(at)  # its headings under the subject, not above the page's
+    assert button(at, "Send to 2 signers").disabled and "Send yourself a test of this version first" in captions(at)
     at = button(at, "Send a test to me").click().run()
     assert "A test is on its way to olga@example.org" in shown(at)
+    assert not button(at, "Send to 2 signers").disabled
+    next(t for t in at.text_input if t.label == "Update subject").input("Council vote on Monday!")
+    at = button(at, "Save draft").click().run()
+    assert button(at, "Send to 2 signers").disabled  # edited since its test: test this version
+    at = button(at, "Send a test to me").click().run()
+    next(t for t in at.text_input if t.label == "Update subject").input("Council vote on Monday")
+    at = button(at, "Save draft").click().run()
+    at = button(at, "Send a test to me").click().run()
     at = button(at, "Send to 2 signers").click().run()
     assert "can't be changed or called back" in shown(at)  # it asks first
     at = button(at, "Yes, send it").click().run()
@@ -122,6 +135,8 @@ def test_a_subject_with_markdown_is_shown_as_typed_when_sending_and_in_the_progr
     next(t for t in at.text_input if t.label == "Update subject").input(subject)
     next(t for t in at.text_area if t.label == "Update text (markdown)").input("Come along.")
     at = button(at, "Save draft").click().run()
+    assert button(at, "Send to 1 signers").disabled  # a test first
+    at = button(at, "Send a test to me").click().run()
     at = button(at, "Send to 1 signers").click().run()
     escaped = widgets.plain(subject)  # shown literally: no bold, no link, no colour
     [warning] = [w.value for w in at.warning if "signers now?" in w.value]

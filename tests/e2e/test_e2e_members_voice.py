@@ -79,6 +79,9 @@ def test_a_members_campaign_asks_its_signers_and_hears_back_by_region(browser, r
             staff.get_by_role("textbox", name="Update text (markdown)").fill("The council meets on **Monday**.")
             staff.get_by_role("button", name="Save draft").click()
             staff.get_by_text("Draft saved.").wait_for()
+            expect(staff.get_by_role("button", name="Send to 2 signers")).to_be_disabled()  # a test first
+            staff.get_by_role("button", name="Send a test to me").click()
+            staff.get_by_text(f"A test is on its way to {ORGANIZER}").wait_for()
             staff.get_by_role("button", name="Send to 2 signers").click()
             staff.get_by_role("button", name="Yes, send it").click()
             staff.get_by_text("Past updates", exact=True).wait_for()

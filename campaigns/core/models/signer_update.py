@@ -51,3 +51,5 @@ class SignerUpdate(SQLModel, table=True):
     # Once every message has gone (sent, failed or dropped): the counts, written once, read instead of the outbox.
     final_sent: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
     final_failed: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    # When the organizer last sent themselves a test; the editor sends only a version tested since its last edit.
+    tested_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -8,7 +8,8 @@ Create Date: 2026-12-07
   status (draft, sending, sent), the recipients counted when it started, and its fan-out's cursor (the last
   signature id queued, committed per batch, so a restart resumes where a crash stopped).
   It also keeps the address its links are built on (``link_base``, the organizer's request address when it
-  started) and, once every message has gone, its final counts (``final_sent``, ``final_failed``).
+  started) and, once every message has gone, its final counts (``final_sent``, ``final_failed``); ``tested_at``
+  is when its organizer last sent themselves a test (the editor sends only a version tested since its last edit).
 - ``outbox.update_id``: the update a message belongs to, indexed with its status (the sending progress).
 - ``outbox.priority``: 0 for mail to one person, 1 for an update's bulk messages; the claim's index
   ``ix_outbox_claim`` (status, priority, next_attempt_at, id) replaces ``ix_outbox_status_next``, so a
@@ -53,6 +54,7 @@ def upgrade() -> None:
         sa.Column("link_base", sa.String(length=300), nullable=False, server_default=""),
         sa.Column("final_sent", sa.Integer(), nullable=True),
         sa.Column("final_failed", sa.Integer(), nullable=True),
+        sa.Column("tested_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["campaign_id"], ["campaign.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["created_by"], ["app_user.id"], ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id"),
