@@ -194,25 +194,8 @@ def _act_on_selected(
 def _pager(page: moderation.CommentPage) -> None:
     """Previous, where we are, next, and the page size: one row, on a phone too."""
     last = page.first + len(page.comments) - 1
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{_KEY}-pager"):
-        st.button(
-            "Previous",
-            icon=":material/chevron_left:",
-            disabled=page.page <= 1,
-            key=f"{_KEY}-previous",
-            on_click=_go,
-            args=(page.page - 1,),
-        )
-        st.markdown(f"Page {page.page:,} of {page.pages:,} ({page.first:,}–{last:,})", width="content")
-        st.button(
-            "Next",
-            icon=":material/chevron_right:",
-            icon_position="right",
-            disabled=page.page >= page.pages,
-            key=f"{_KEY}-next",
-            on_click=_go,
-            args=(page.page + 1,),
-        )
+    where = f"Page {page.page:,} of {page.pages:,} ({page.first:,}–{last:,})"
+    with widgets.pager(key=_KEY, page=page.page, pages=page.pages, where=where):
         st.selectbox(
             "Comments a page",
             PER_PAGE,

@@ -64,30 +64,10 @@ def render() -> None:
             _pager(page)
 
 
-def _go(page: int) -> None:
-    st.session_state[f"{_KEY}-page"] = page
-
-
 def _pager(page: review.QueuePage) -> None:
-    with st.container(horizontal=True, vertical_alignment="center", key=f"{_KEY}-pager"):
-        st.button(
-            "Previous",
-            icon=":material/chevron_left:",
-            disabled=page.page <= 1,
-            key=f"{_KEY}-previous",
-            on_click=_go,
-            args=(page.page - 1,),
-        )
-        st.markdown(f"Page {page.page:,} of {page.pages:,} ({page.total:,} proposals)", width="content")
-        st.button(
-            "Next",
-            icon=":material/chevron_right:",
-            icon_position="right",
-            disabled=page.page >= page.pages,
-            key=f"{_KEY}-next",
-            on_click=_go,
-            args=(page.page + 1,),
-        )
+    where = f"Page {page.page:,} of {page.pages:,} ({page.total:,} proposals)"
+    with widgets.pager(key=_KEY, page=page.page, pages=page.pages, where=where):
+        pass
 
 
 # Decided: nothing is left to do, so each is one line to open (the queue's top stays what needs a decision).

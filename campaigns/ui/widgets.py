@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -241,3 +242,33 @@ def file_upload(
 ) -> UploadedFile | None:
     """A file picker that says and enforces Rally's own limit (RALLY_MAX_UPLOAD_MB), not Streamlit's."""
     return st.file_uploader(label, type=types, key=key, max_upload_size=get_settings().max_upload_mb)
+
+
+@contextmanager
+def pager(*, key: str, page: int, pages: int, where: str) -> Iterator[None]:
+    """Previous, where we are (``where``), next, in one row, on a phone too; what the block adds joins the row.
+    The buttons set ``st.session_state[f"{key}-page"]``, which the page reads for the page to show."""
+
+    def go(to: int) -> None:
+        st.session_state[f"{key}-page"] = to
+
+    with st.container(horizontal=True, vertical_alignment="center", key=f"{key}-pager"):
+        st.button(
+            "Previous",
+            icon=":material/chevron_left:",
+            disabled=page <= 1,
+            key=f"{key}-previous",
+            on_click=go,
+            args=(page - 1,),
+        )
+        st.markdown(where, width="content")
+        st.button(
+            "Next",
+            icon=":material/chevron_right:",
+            icon_position="right",
+            disabled=page >= pages,
+            key=f"{key}-next",
+            on_click=go,
+            args=(page + 1,),
+        )
+        yield
