@@ -61,6 +61,9 @@ def clean_free_text(raw: str | None, *, allowed: bool) -> str | None:
     return value
 
 
+_MAY_ANSWER = (SignatureStatus.counted.value, SignatureStatus.flagged.value)
+
+
 def _refusal(status: str) -> AnswerRefused:
     if status == SignatureStatus.withdrawn.value:
         return AnswerRefused("This signature was withdrawn, so it can't answer. Sign again to have your say.")
@@ -110,8 +113,9 @@ def answer(
     if signature is None or signature[0] != question.campaign_id:
         raise NotFound("We couldn't find your signature on this question's campaign. Check the link.")
     _, region_code, status, erased = signature
-    if erased or status != SignatureStatus.counted.value:
+    if erased or status not in _MAY_ANSWER:
         raise _refusal(status)
+    counts = status == SignatureStatus.counted.value  # a held one's answer is kept, uncounted, and it is told nothing
     text_status = FreeTextStatus.pending.value if text else None
     inserted = session.execute(
         insert_for(session.connection().dialect.name, _ANSWERS)
@@ -122,6 +126,7 @@ def answer(
             region_code=region_code,
             free_text=text,
             free_text_status=text_status,
+            counted=counts,
             answered_at=now,
             updated_at=now,
         )
@@ -129,7 +134,10 @@ def answer(
         .returning(_ANSWERS.c.id)
     ).first()
     if inserted is not None:
-        tally.change_counts(session=session, question_id=question_id, region_code=region_code, changes=[(option_id, 1)])
+        if counts:
+            tally.change_counts(
+                session=session, question_id=question_id, region_code=region_code, changes=[(option_id, 1)]
+            )
         return AnswerResult(question_id=question_id, option_id=option_id, replaced=False)
     before = session.execute(
         select(
@@ -138,6 +146,7 @@ def answer(
             _ANSWERS.c.region_code,
             _ANSWERS.c.free_text,
             _ANSWERS.c.free_text_status,
+            _ANSWERS.c.counted,
         )
         .where(_ANSWERS.c.question_id == question_id, _ANSWERS.c.signature_id == signature_id)
         .with_for_update()
@@ -149,7 +158,7 @@ def answer(
         .where(_ANSWERS.c.id == before.id)
         .values(option_id=option_id, free_text=text, free_text_status=text_status, updated_at=now)
     )
-    if before.option_id != option_id:
+    if before.counted and before.option_id != option_id:
         tally.change_counts(
             session=session,
             question_id=question_id,
@@ -231,14 +240,14 @@ def answers_of(*, session: Session, signature_ids: Sequence[int]) -> list[HeldAn
 def answerable_question(
     *, session: Session, signature_id: int, now: datetime | None = None
 ) -> asking.QuestionView | None:
-    """The open question a signature may answer now: its campaign's newest open one, when the signature counts
-    (None otherwise: a page then shows nothing, and tells a held signature nothing either)."""
+    """The open question a signature may answer now: its campaign's newest open one, when the signature counts or
+    is held by flood control (offered alike, so a held signer is told nothing; its answer waits, uncounted)."""
     row = session.execute(
         select(_SIGNATURES.c.campaign_id, _SIGNATURES.c.status, _SIGNATURES.c.erased_at).where(
             _SIGNATURES.c.id == signature_id
         )
     ).first()
-    if row is None or row.erased_at is not None or row.status != SignatureStatus.counted.value:
+    if row is None or row.erased_at is not None or row.status not in _MAY_ANSWER:
         return None
     return asking.open_question(session=session, campaign_id=int(row.campaign_id), now=now)
 
@@ -249,12 +258,12 @@ def withdraw_answers(*, session: Session, signature_ids: list[int]) -> int:
     if not signature_ids:
         return 0
     rows = session.execute(
-        select(_ANSWERS.c.id, _ANSWERS.c.question_id, _ANSWERS.c.option_id, _ANSWERS.c.region_code)
+        select(_ANSWERS.c.id, _ANSWERS.c.question_id, _ANSWERS.c.option_id, _ANSWERS.c.region_code, _ANSWERS.c.counted)
         .where(_ANSWERS.c.signature_id.in_(signature_ids))
         .order_by(_ANSWERS.c.question_id, _ANSWERS.c.id)
         .with_for_update()
     ).all()
-    for row in rows:
+    for row in (r for r in rows if r.counted):  # a held answer was in no count
         tally.change_counts(
             session=session,
             question_id=int(row.question_id),
@@ -263,6 +272,27 @@ def withdraw_answers(*, session: Session, signature_ids: list[int]) -> int:
         )
     if rows:
         session.execute(delete(_ANSWERS).where(_ANSWERS.c.id.in_([r.id for r in rows])))
+    return len(rows)
+
+
+def count_held_answers(*, session: Session, signature_ids: Sequence[int]) -> int:
+    """These signatures now count (a review validated them, or one confirmed): their held answers join the
+    results, in the caller's transaction; returns how many did."""
+    if not signature_ids:
+        return 0
+    rows = session.execute(
+        update(_ANSWERS)
+        .where(_ANSWERS.c.signature_id.in_(list(signature_ids)), _ANSWERS.c.counted.is_(False))
+        .values(counted=True)
+        .returning(_ANSWERS.c.question_id, _ANSWERS.c.option_id, _ANSWERS.c.region_code)
+    ).all()
+    for row in sorted(rows, key=lambda r: (int(r.question_id), str(r.region_code), int(r.option_id))):
+        tally.change_counts(
+            session=session,
+            question_id=int(row.question_id),
+            region_code=str(row.region_code),
+            changes=[(int(row.option_id), 1)],
+        )
     return len(rows)
 
 

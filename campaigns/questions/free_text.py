@@ -86,6 +86,7 @@ def count_free_text(*, session: Session, question_id: int, status: str = FreeTex
             select(func.count()).where(
                 col(Answer.question_id) == question_id,
                 col(Answer.free_text).is_not(None),
+                col(Answer.counted),  # a held signature's words wait with it
                 col(Answer.free_text_status) == status,
             )
         ).scalar_one()
@@ -102,6 +103,7 @@ def list_free_text(
         .where(
             col(Answer.question_id) == question_id,
             col(Answer.free_text).is_not(None),
+            col(Answer.counted),  # a held signature's words wait with it
             col(Answer.free_text_status) == status,
         )
         .order_by(col(Answer.answered_at), col(Answer.id))
@@ -176,6 +178,7 @@ def public_free_text(*, session: Session, question_id: int, limit: int = PUBLIC_
         .where(
             col(Answer.question_id) == question_id,
             col(Answer.free_text).is_not(None),
+            col(Answer.counted),  # a held signature's words wait with it
             col(Answer.free_text_status) == FreeTextStatus.approved.value,
         )
         .order_by(col(Answer.updated_at).desc(), col(Answer.id).desc())

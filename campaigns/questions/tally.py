@@ -78,7 +78,7 @@ def rebuild_counts(*, session: Session, question_id: int) -> int:
     session.execute(delete(AnswerCount).where(col(AnswerCount.question_id) == question_id))
     grouped = session.execute(
         select(col(Answer.option_id), col(Answer.region_code), func.count())
-        .where(col(Answer.question_id) == question_id)
+        .where(col(Answer.question_id) == question_id, col(Answer.counted))
         .group_by(col(Answer.option_id), col(Answer.region_code))
     ).all()
     if grouped:

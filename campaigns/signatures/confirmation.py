@@ -33,6 +33,7 @@ from campaigns.core.mail import OutgoingMail
 from campaigns.core.models import Campaign, CampaignStatus, Signature, SignatureStatus, utcnow
 from campaigns.core.settings import Settings, get_settings
 from campaigns.core.tokens import hash_token, new_token
+from campaigns.questions import answering
 from campaigns.sharing import links
 from campaigns.signatures.count_writes import bump_counts
 
@@ -223,6 +224,7 @@ def confirm(*, session: Session, token: str, now: datetime | None = None) -> Con
             signed_at=claimed.created_at,
         )
         outbox.release_held(session=session, signature_ids=[claimed.id], now=now)
+        answering.count_held_answers(session=session, signature_ids=[claimed.id])  # one a review let through, held
     slug = session.execute(select(_C.c.slug).where(_C.c.id == claimed.campaign_id)).scalar_one()
     return Confirmed(
         signature_id=int(claimed.id),

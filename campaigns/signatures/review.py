@@ -232,6 +232,7 @@ def _validate(session: Session, campaign: Campaign, chunk: list[int], now: datet
         session=session, campaign_id=campaign.id or 0, signed=[(r.region_code, r.created_at) for r in counted], now=now
     )
     outbox.release_held(session=session, signature_ids=[r.id for r in counted], now=now)
+    answering.count_held_answers(session=session, signature_ids=[r.id for r in counted])  # into the results
     return len(counted), pending
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from campaigns.core.audit import CLI
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, NotFound
-from campaigns.core.models import Answer, AnswerCount, AuditEntry, utcnow
+from campaigns.core.models import Answer, AnswerCount, AuditEntry, Signature, utcnow
 from campaigns.people import supporter_data
 from campaigns.questions import answering, asking, free_text, links, results, tally
 from tests.support.factories import future, make_campaign, sign_from
@@ -50,7 +50,7 @@ def naive(engine, question):
     with read_session(engine) as session:
         rows = session.execute(
             select(Answer.option_id, Answer.region_code, func.count())
-            .where(Answer.question_id == question.id)
+            .where(Answer.question_id == question.id, Answer.counted)  # a held signature's answer waits
             .group_by(Answer.option_id, Answer.region_code)
         ).all()
     return {(int(o), r): int(n) for o, r, n in rows}
@@ -379,3 +379,53 @@ def test_an_invalidated_signature_leaves_the_results_and_an_erased_one_keeps_its
             answering.get_my_answer(session=session, question_id=question.id, signature_id=person.signature_id) is None
         )
         assert answering.answers_of(session=session, signature_ids=[person.signature_id])[0].free_text is None
+
+
+def test_a_held_signature_is_asked_like_any_its_answer_waits_uncounted_and_counts_once_validated(engine):
+    """Flood control flags, never tells: a flagged signer is offered the question and answers as anyone does; the
+    answer (and its words) stay out of the results until a review validates the signature, or leave with it."""
+    from campaigns.signatures import review
+
+    campaign = make_campaign(engine)
+    question = ask(engine, campaign.id)
+    ids = [
+        sign_from(engine, campaign.slug, address="203.0.113.9", email=f"bot{n}@burner.example", region_code="US-TX")
+        for n in range(8)
+    ]
+    with read_session(engine) as session:
+        statuses = dict(session.execute(select(Signature.id, Signature.status)).all())
+        offered = {
+            s.signature_id: answering.answerable_question(session=session, signature_id=s.signature_id) for s in ids
+        }
+    held = [s.signature_id for s in ids if statuses[s.signature_id] == "flagged"]
+    counted = [s.signature_id for s in ids if statuses[s.signature_id] == "counted"]
+    assert len(held) >= 2 and counted
+    assert all(offered[sid] is not None and offered[sid].id == question.id for sid in held)  # told nothing
+    for sid in counted + held:
+        answer(engine, question, sid, 0, text="Marches work")
+    answer(engine, question, held[0], 1)  # a held one changes its mind: still nothing counted
+    got = read(engine, question)
+    assert got.total == len(counted) and aggregated(got) == naive(engine, question)
+    with read_session(engine) as session:
+        queue = free_text.list_free_text(session=session, question_id=question.id)
+    assert len(queue) == len(counted)  # held words wait with their signature
+    leaving = held[-1]
+    with read_session(engine) as session:
+        mailbox = session.get(Signature, leaving).email_canonical
+    run_write(  # one held signer withdraws: its uncounted answer leaves, no count moves
+        engine,
+        lambda s: supporter_data.withdraw_signature(session=s, email_canonical=mailbox, signature_id=leaving),
+    )
+    assert read(engine, question).total == len(counted)
+    flood = review.ReviewFilter(campaign_id=campaign.id, statuses=("flagged",))
+    run_write(engine, lambda s: review.apply(session=s, review=flood, action="validate", actor=CLI))
+    got = read(engine, question)
+    assert got.total == len(counted) + len(held) - 1  # every held answer counts now, the withdrawn one aside
+    assert aggregated(got) == naive(engine, question)
+    march, letters = question.options[0][0], question.options[1][0]
+    assert got.by_region["US-TX"] == {march: len(counted) + len(held) - 2, letters: 1}
+    with read_session(engine) as session:
+        tally.rebuild_counts(session=session, question_id=question.id)
+        rebuilt = results.read_results(session=session, question_id=question.id)
+        session.rollback()
+    assert aggregated(rebuilt) == aggregated(got)  # the repair agrees

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text, true
 from sqlmodel import Field, SQLModel
 
 from campaigns.core.models.columns import utc_column, utcnow
@@ -79,6 +79,9 @@ class Answer(SQLModel, table=True):
     region_code: str = Field(sa_column=Column(String(32), nullable=False))  # the signature's: the count's key
     free_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     free_text_status: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
+    # False while the signature is held (flagged): the signer is told nothing, the answer is in no result (nor its
+    # words in the queue) until a review validates the signature (``answering.count_held_answers``).
+    counted: bool = Field(default=True, sa_column=Column(Boolean, nullable=False, server_default=true()))
     answered_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 

@@ -7,6 +7,7 @@ Create Date: 2026-12-07
 - ``question``: a campaign's question (prompt, free text allowed, closing time, results shown publicly or not).
 - ``question_option``: its 2 to 6 options, in order.
 - ``answer``: one per (question, signature), unique; a later answer replaces it. Free text waits for moderation.
+  ``counted``: false while its signature is held by flood control (stored, in no result, counted once validated).
 - ``answer_count``: answers per (question, option, region), sharded like ``region_count``; results read only these.
 """
 
@@ -58,6 +59,7 @@ def upgrade() -> None:
         sa.Column("region_code", sa.String(length=32), nullable=False),
         sa.Column("free_text", sa.Text(), nullable=True),
         sa.Column("free_text_status", sa.String(length=16), nullable=True),
+        sa.Column("counted", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(["question_id"], ["question.id"], ondelete="CASCADE"),
