@@ -202,7 +202,8 @@ def _invalidate(session: Session, campaign: Campaign, chunk: list[int], now: dat
     )
     outbox.drop_held(session=session, signature_ids=[r.id for r in [*were_counted, *others]])
     outbox.drop_queued(session=session, signature_ids=[r.id for r in [*were_counted, *others]], kind=outbox.UPDATE_KIND)
-    answering.withdraw_answers(session=session, signature_ids=[r.id for r in were_counted])  # out of the results
+    # out of the results (a held one's answer, never counted, is dropped alike)
+    answering.withdraw_answers(session=session, signature_ids=[r.id for r in [*were_counted, *others]])
     return len(were_counted) + len(others), len(were_counted)
 
 

@@ -429,3 +429,26 @@ def test_a_held_signature_is_asked_like_any_its_answer_waits_uncounted_and_count
         rebuilt = results.read_results(session=session, question_id=question.id)
         session.rollback()
     assert aggregated(rebuilt) == aggregated(got)  # the repair agrees
+
+
+def test_invalidating_a_held_signature_drops_its_waiting_answer(engine):
+    from campaigns.signatures import review
+
+    campaign = make_campaign(engine)
+    question = ask(engine, campaign.id)
+    ids = [
+        sign_from(engine, campaign.slug, address="203.0.113.9", email=f"bot{n}@burner.example").signature_id
+        for n in range(8)
+    ]
+    for sid in ids:
+        answer(engine, question, sid, 0)
+    with read_session(engine) as session:
+        waiting = session.execute(select(func.count()).where(Answer.counted.is_(False))).scalar_one()
+    assert waiting > 0
+    everyone = review.ReviewFilter(campaign_id=campaign.id, statuses=("counted", "flagged"))
+    run_write(engine, lambda s: review.apply(session=s, review=everyone, action="invalidate", actor=CLI))
+    with read_session(engine) as session:
+        assert session.execute(select(func.count()).select_from(Answer)).scalar_one() == 0
+    assert read(engine, question).total == 0
+    run_write(engine, lambda s: review.apply(session=s, review=everyone, action="validate", actor=CLI))
+    assert read(engine, question).total == 0  # validating later does not bring an answer back
