@@ -12,6 +12,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.db import read_session, run_write
 from campaigns.core.errors import InvalidInput, NotFound, RallyError
 from campaigns.core.models import AuditEntry, Signature, utcnow
+from campaigns.signatures import moderation
 from campaigns.signatures.counts import count_total
 from campaigns.signatures.moderation import (
     CommentFilter,
@@ -238,11 +239,14 @@ def test_the_queue_reads_its_index_and_leaves_room_for_in_page_updates(engine, c
     with read_session(engine) as session:
         where = "campaign_id = :c AND comment_status = 'pending' AND comment IS NOT NULL"
         query = f"SELECT id FROM signature WHERE {where} ORDER BY created_at, id LIMIT 50"
-        if engine.dialect.name == "sqlite":
-            plan = " ".join(
-                str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {query}"), {"c": campaign.id})
+        if engine.dialect.name == "sqlite":  # the service's own statement, as it runs
+            statement = moderation.page_statement(
+                moderation.filter_conditions(session, CommentFilter(campaign.id)), offset=0, limit=50
             )
-            assert "ix_signature_comment_queue" in plan
+            compiled = statement.compile(engine, compile_kwargs={"literal_binds": True})
+            plan = " ".join(str(r[-1]) for r in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+            assert "ix_signature_comment_queue" in plan, plan
+            assert moderation.list_comment_page(session=session, comment_filter=CommentFilter(campaign.id)).total
             return
         session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny table: make the planner show its choice
         plan = " ".join(r[0] for r in session.execute(text(f"EXPLAIN {query}"), {"c": campaign.id}))
