@@ -135,7 +135,8 @@ def test_a_new_campaign_with_two_signatures_draws_readable_bars_and_counts_in_wh
         page.screenshot(path=str(tmp_path / "new-campaign.png"), full_page=True)
 
         # The map's legend: 0 and 1 signatures, not 0.0, 0.2 ... 1.0.
-        assert the_map.locator("[aria-roledescription='legend'] text").all_text_contents() == ["0", "1", "Signatures"]
+        legend = the_map.locator("[aria-roledescription='legend'] text")
+        expect(legend).to_have_text(["0", "1", "Signatures"])  # waits for the legend to be drawn (a loaded machine)
 
         # Top regions: a bar per region, each thick enough to see, one under the other, with its own name.
         bars = [box for b in ranking.locator("[aria-roledescription='bar']").all() if (box := b.bounding_box())]
