@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
 from campaigns.ui import navigation
-from campaigns.web import api, assets, auth, download, fieldkit, middleware, share, unsubscribe
+from campaigns.web import api, assets, auth, download, fieldkit, light, middleware, share, unsubscribe
 from campaigns.web.lifespan import lifespan
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
@@ -23,6 +23,7 @@ app = st.App(
         *download.ROUTES,
         *share.ROUTES,
         *fieldkit.ROUTES,
+        *light.ROUTES,
         *unsubscribe.ROUTES,
     ],
     # the first runs first: identity headers are gone before anything else reads the request

@@ -250,6 +250,18 @@ def days_left(deadline: datetime | None, now: datetime | None = None) -> int | N
     return max(0, int(seconds // 86_400))
 
 
+def deadline_text(deadline: datetime | None, is_open: bool, now: datetime | None = None) -> str:
+    """What a campaign's page says of its deadline: "Closed", "No deadline", "Last day to sign", "3 days left"."""
+    if not is_open:
+        return "Closed"
+    left = days_left(deadline, now)
+    if left is None:
+        return "No deadline"
+    if left == 0:
+        return "Last day to sign"
+    return f"{left} day{'s' if left != 1 else ''} left"
+
+
 def get_campaign_page_for_staff(*, session: Session, campaign_id: int, now: datetime | None = None) -> CampaignPublic:
     """The public page's content for any status (organizers preview drafts exactly as supporters will see them)."""
     campaign = session.get(Campaign, campaign_id)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from datetime import datetime
 
@@ -40,3 +42,15 @@ def claim_once(*, session: Session, token: str, purpose: str, now: datetime) -> 
         .returning(_TOKENS.c.email_canonical)
     ).first()
     return str(claimed[0]) if claimed is not None else None
+
+
+def keyed_mac(value: str, *, key: bytes, purpose: bytes) -> str:
+    """An HMAC-SHA256 of ``value`` under ``key`` for one ``purpose`` (URL-safe, 43 characters): a value a
+    page hands out and checks when it comes back (the light sign page's form token)."""
+    digest = hmac.new(key, purpose + b"\x00" + value.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def mac_matches(value: str, mac: str, *, key: bytes, purpose: bytes) -> bool:
+    """Whether ``mac`` is :func:`keyed_mac` of ``value`` (compared in constant time)."""
+    return hmac.compare_digest(keyed_mac(value, key=key, purpose=purpose).encode(), (mac or "").encode())

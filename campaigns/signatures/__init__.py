@@ -1,7 +1,7 @@
 """Signatures: signing a campaign (``signing``), the counts the public watches (``counts``, kept by
 ``count_writes``), paper imports (``paper``; its columns and row checks in ``paper_rows``), comment
 moderation and the campaign page's wall of comments (``wall``), email confirmation, flood control and its rules,
-bulk review, and the periodic upkeep."""
+bulk review, the periodic upkeep, and what both sign pages say (``wording``)."""
 
 __all__ = [
     "confirmation",
@@ -16,4 +16,5 @@ __all__ = [
     "signing",
     "upkeep",
     "wall",
+    "wording",
 ]

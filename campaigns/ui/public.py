@@ -14,9 +14,9 @@ from campaigns.core.errors import InvalidInput
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
-from campaigns.core.validation import COMMENT_MAX
 from campaigns.dashboard.overview import milestone_reached
 from campaigns.people.supporter_links import receipt_url
+from campaigns.signatures import wording
 from campaigns.signatures.signing import SignerInput, SignResult, sign
 from campaigns.ui import access, errors, letter_step, outcomes, questions, reads, share, widgets
 from campaigns.ui import updates as updates_page
@@ -133,10 +133,7 @@ MILESTONE_TEXT = {
 
 
 def closed_message(total: int) -> str:
-    if total == 0:
-        return "This campaign has closed and no longer accepts signatures."
-    signed = "1 person signed it. Thank you." if total == 1 else f"{total:,} people signed it. Thank you, every one."
-    return f"This campaign has closed. {signed}"
+    return wording.closed_message(total)
 
 
 def _source() -> dict[str, str | None]:
@@ -183,10 +180,7 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
         comment = st.text_area("Why are you signing? (optional)", height=90)
         slots["comment"] = st.empty()
         credit = st.checkbox("Show my first name and region with my comment", value=False)
-        st.caption(
-            f"Up to {COMMENT_MAX:,} characters. Comments appear publicly only after an organizer reviews them, "
-            "with the date alone unless you tick the box above. Your email is never shown."
-        )
+        st.caption(wording.COMMENT_NOTE)
         consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
         submitted = st.form_submit_button("Sign the campaign", type="primary", width="stretch", disabled=preview)
     if not submitted or preview:
@@ -225,35 +219,25 @@ def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
 def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool = False) -> None:
     """The thank-you: built only from what this visitor typed (``done``), the same for a new and a repeated
     signature. ``confirmed``: shown after the signer followed their confirmation link."""
+    said = wording.thank_you(
+        done, escape=widgets.plain, confirm_link_days=get_settings().confirm_link_days, confirmed=confirmed
+    )
     with st.container(border=True):
-        if done.confirm_by_email and not confirmed:
-            st.success(
-                f"Thank you, {widgets.plain(done.full_name)}. One last step: check your inbox.",
-                icon=":material/mark_email_unread:",
-            )
-            st.markdown(
-                "We emailed you a link to confirm your signature: **it counts once you open it** "
-                f"(within {get_settings().confirm_link_days} days). If it isn't there in a few minutes, "
-                "look in your spam folder."
-            )
+        if said.check_inbox:
+            st.success(said.headline, icon=":material/mark_email_unread:")
+            for paragraph in said.paragraphs:
+                st.markdown(paragraph)
             if mail_mode() == "outbox":  # a development Rally: say where the email really went
-                st.caption(
-                    "Email is not set up on this Rally yet: the message was written to a test folder on the "
-                    "server instead of being sent."
-                )
+                st.caption(wording.OUTBOX_NOTE)
         else:
-            st.success(
-                f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
-            )
-            st.markdown(f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.")
-        st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends: send them the link.")
+            st.success(said.headline, icon=":material/check_circle:")
+            for paragraph in said.paragraphs:
+                st.markdown(paragraph)
+        st.markdown(wording.NEXT_STEP)
         share.render(page, medium="supporter")
     if done.receipt_token:
         with st.container(border=True):
-            st.markdown(
-                "**Your receipt.** Keep this link (bookmark it): it lets you see, withdraw or erase "
-                "this signature later, without email."
-            )
+            st.markdown(wording.RECEIPT_INTRO)
             share.render_copy_box(
                 receipt_url(done.receipt_token),
                 label="Your receipt link",
@@ -261,18 +245,11 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
                 button="Copy receipt link",
                 copied="Receipt link copied. Keep it somewhere safe, such as your notes or bookmarks.",
             )
-            st.caption("Anyone with this link can change this signature: keep it to yourself.")
+            st.caption(wording.RECEIPT_WARNING)
     if not done.confirm_by_email or confirmed:
         letter_step.render(page.title, done)
         questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
-    st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
+    st.caption(wording.CHANGED_MIND)
     if not confirmed and st.button("Sign as someone else", type="tertiary"):
         st.session_state.pop(f"signed:{page.slug}", None)
         st.rerun()
-
-
-def _signed_so_far(total: int) -> str:
-    """Where this signer stands: the first, or one of everyone who has signed (never "one of 1 people")."""
-    if total <= 1:
-        return "You're the first to sign."
-    return f"You're one of **{total:,}** people who have signed so far."

@@ -112,14 +112,7 @@ def page_link(
 
 
 def deadline_text(deadline: datetime | None, is_open: bool) -> str:
-    if not is_open:
-        return "Closed"
-    left = listing.days_left(deadline)
-    if left is None:
-        return "No deadline"
-    if left == 0:
-        return "Last day to sign"
-    return f"{left} day{'s' if left != 1 else ''} left"
+    return listing.deadline_text(deadline, is_open)
 
 
 def progress(total: int, goal: int) -> None:
