@@ -14,6 +14,7 @@ from bench import (
     dashboard_read,
     export,
     letters,
+    light_sign,
     live_dashboard,
     moderation,
     outbox_drain,
@@ -37,6 +38,7 @@ BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
 BENCHMARKS[questions.NAME] = questions.run
 BENCHMARKS[updates.NAME] = updates.run
+BENCHMARKS[light_sign.NAME] = light_sign.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,8 +3,9 @@ browsers without JavaScript.
 
 ``GET`` answers from a page kept ``CACHE_SECONDS`` per campaign and address (``core/ttl_cache.py``: one database
 read per interval however many ask) and only puts this visitor's form token in it. ``POST`` is the Streamlit
-form's own path: ``signing.sign`` with a ``SignerInput`` in one write transaction (``core/db.run_write``, in a
-worker thread, so the event loop never waits on the database); validation, flood control, confirmation emails,
+form's own path: ``signing.sign`` with a ``SignerInput`` in a write transaction (``core/db.run_write``, in a
+worker thread, so the event loop never waits on the database; in a spike, sign-ons that wait together share one
+transaction, each in its savepoint: ``web/sign_lane.py``); validation, flood control, confirmation emails,
 consent and receipts are the service's. It answers with the thank-you (``signatures/wording.py``, the same words
 as the Streamlit page) or the form again with each message under its field (422).
 
@@ -19,7 +20,8 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from starlette.routing import Route
 from campaigns.catalog import listing
 from campaigns.core import hosts, theme
 from campaigns.core.client_address import client_address
-from campaigns.core.db import get_engine, read_session, run_write
+from campaigns.core.db import get_engine, read_session
 from campaigns.core.errors import CampaignClosed, InvalidInput, NotFound, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import CampaignPublic
@@ -45,8 +47,8 @@ from campaigns.regions.lookup import resolve_scheme
 from campaigns.regions.schemes import RegionScheme
 from campaigns.sharing import links, meta
 from campaigns.signatures import wording
-from campaigns.signatures.signing import SignerInput, SignResult, sign
-from campaigns.web import errors
+from campaigns.signatures.signing import SignerInput, SignResult
+from campaigns.web import errors, sign_lane
 
 PATH = "/s/{slug}"
 CACHE_SECONDS = 5  # as the JSON API and the link previews: a new count shows this quickly
@@ -83,6 +85,8 @@ class LightCampaign:
     scheme: RegionScheme
     tags: str  # the og:/twitter: tags, escaped by sharing/meta.py
     html: str
+    share_targets: tuple[links.ShareTarget, ...] = ()  # the thank-you's share links (intent URLs, plain <a>)
+    share_link: str = ""  # the link to copy
 
 
 _cache = TTLCache(CACHE_SECONDS)  # (slug, base) -> LightCampaign, or None for a slug the public can't see
@@ -97,10 +101,18 @@ def read_light(slug: str, base: str) -> LightCampaign | None:
             return None
         scheme = resolve_scheme(session=session, scheme_id=page.region_scheme)
     tags = meta.meta_tags(page, base=base, site_name=get_settings().org_name)  # escaped by meta_tags
-    found = LightCampaign(page=page, scheme=scheme, tags=tags, html="")
+    targets = links.share_targets(page.slug, page.title, medium="supporter", base=base)
+    found = LightCampaign(
+        page=page,
+        scheme=scheme,
+        tags=tags,
+        html="",
+        share_targets=tuple(t for t in targets if t.channel not in (links.COPY, links.NATIVE)),
+        share_link=next(t.url for t in targets if t.channel == links.COPY),
+    )
     state = "form" if page.is_open else "message"
     notice = None if page.is_open else wording.closed_message(page.total)
-    return LightCampaign(page, scheme, tags, _render(found, state=state, notice=notice, hidden=_HIDDEN))
+    return replace(found, html=_render(found, state=state, notice=notice, hidden=_HIDDEN))
 
 
 async def _campaign(slug: str, base: str) -> LightCampaign | None:
@@ -160,8 +172,18 @@ def _base(request: Request) -> str:
     return links.base_for_request(host=request.headers.get("host"), scheme=request.url.scheme)
 
 
+@lru_cache(maxsize=4)
+def _form_key(configured: str) -> bytes:
+    """The app's secret (``RALLY_SECRET_KEY``, or the kept file's), read once per configured value, not per form."""
+    return secret_key()
+
+
+def _key() -> bytes:
+    return _form_key(get_settings().secret_key)
+
+
 def _token_for(cookie: str) -> str:
-    return keyed_mac(cookie, key=secret_key(), purpose=_PURPOSE)
+    return keyed_mac(cookie, key=_key(), purpose=_PURPOSE)
 
 
 _hidden_template = _env.from_string(
@@ -243,7 +265,7 @@ async def sign_on(request: Request) -> Response:
         return _message(found, 413, TOO_BIG, back=f"/s/{slug}")
     cookie = request.cookies.get(COOKIE, "")
     if not (_allowed_origin(request) and _COOKIE_VALUE.fullmatch(cookie)) or not mac_matches(
-        cookie, form.get(FIELD, ""), key=secret_key(), purpose=_PURPOSE
+        cookie, form.get(FIELD, ""), key=_key(), purpose=_PURPOSE
     ):
         return _message(found, 403, REFUSED, back=f"/s/{slug}")
     signer = SignerInput(
@@ -262,18 +284,9 @@ async def sign_on(request: Request) -> Response:
     forwarded = ", ".join(request.headers.getlist("x-forwarded-for")) or None
     address = client_address(request.client.host if request.client else None, forwarded)
     host = request.headers.get("host")
-
-    def work() -> SignResult:
-        with links.answering(host=host, scheme=request.url.scheme):  # links in a confirmation email
-            return run_write(
-                get_engine(),
-                lambda s: sign(
-                    session=s, campaign_slug=slug, signer=signer, client_address=address, scheme=found.scheme
-                ),
-            )
-
+    item = sign_lane.SignOn(slug, signer, address, found.scheme, host, request.url.scheme)
     try:
-        done = await anyio.to_thread.run_sync(work)
+        done = await sign_lane.lane.sign(item)
     except InvalidInput as exc:
         return _invalid(found, form, exc)
     except CampaignClosed as exc:
@@ -328,8 +341,6 @@ def markup(sentence: str) -> str:
 def _thank_you(found: LightCampaign, done: SignResult, base: str) -> str:
     page = found.page
     said = wording.thank_you(done, escape=_escape, confirm_link_days=get_settings().confirm_link_days)
-    targets = links.share_targets(page.slug, page.title, medium="supporter", base=base)
-    share_link = next(t.url for t in targets if t.channel == links.COPY)
     return _render(
         found,
         state="thanks",
@@ -337,8 +348,8 @@ def _thank_you(found: LightCampaign, done: SignResult, base: str) -> str:
         thanks={"headline": markup(said.headline), "paragraphs": [markup(p) for p in said.paragraphs]},
         outbox_note=wording.OUTBOX_NOTE if said.check_inbox and mail_mode() == "outbox" else None,
         next_step=markup(wording.NEXT_STEP),
-        share_targets=[t for t in targets if t.channel not in (links.COPY, links.NATIVE)],
-        share_link=share_link,
+        share_targets=found.share_targets,
+        share_link=found.share_link,
         receipt_url=receipt_url(done.receipt_token) if done.receipt_token else None,
         receipt_intro=markup(wording.RECEIPT_INTRO),
         receipt_warning=wording.RECEIPT_WARNING,
