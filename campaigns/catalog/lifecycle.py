@@ -272,3 +272,18 @@ def set_letter(*, session: Session, campaign_id: int, subject: str, template: st
     session.flush()
     audit.record(session=session, actor=actor, action="campaign.letter", campaign_id=campaign_id)
     return campaign
+
+
+def set_light_share_link(*, session: Session, campaign_id: int, on: bool, actor: Actor) -> Campaign:
+    """Spike mode on or off: the campaign's share link (buttons, QR code, poster, emails, link previews) points
+    at the light sign page ``/s/<slug>`` (plain HTML, no websocket) or at the full campaign page (audited)."""
+    campaign = session.get(Campaign, campaign_id, with_for_update=True)
+    if campaign is None:
+        raise CampaignNotFound(str(campaign_id))
+    if campaign.light_share_link != on:
+        campaign.light_share_link = on
+        campaign.updated_at = utcnow()
+        session.add(campaign)
+        session.flush()
+        audit.record(session=session, actor=actor, action="campaign.spike_mode", campaign_id=campaign_id, on=on)
+    return campaign

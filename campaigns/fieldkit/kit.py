@@ -28,6 +28,7 @@ class KitCampaign:
     consent_text: str  # the wording a signer who writes "yes" in the consent column agrees to
     region_label: str  # what one region is called ("State", "Country", ...)
     region_example: str  # a region's code, to show how the column is filled in
+    light_share_link: bool = False  # spike mode: its share link (and QR code) is the light sign page
 
 
 def check_paper(value: str | None) -> Paper:
@@ -48,6 +49,7 @@ def read_kit_campaign(*, session: Session, campaign: Campaign) -> KitCampaign:
         consent_text=get_consent_text(session=session, campaign=campaign),
         region_label=scheme.info.region_label,
         region_example=scheme.regions[0].code if scheme.regions else "",
+        light_share_link=campaign.light_share_link,
     )
 
 

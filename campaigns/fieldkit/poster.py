@@ -25,9 +25,9 @@ _PURPOSE_SIZES = (22, 20, 18, 16, 14, 12, 11)
 _LINK_SIZES = (26, 22, 18, 16, 14, 12)
 
 
-def printed_link(slug: str) -> str:
+def printed_link(slug: str, *, light: bool = False) -> str:
     """The campaign's share link as it is printed: no ``utm_*`` noise, and no ``https://`` to type."""
-    url = links.share_url(slug)
+    url = links.share_url(slug, light=light)
     return url.removeprefix("https://")
 
 
@@ -77,7 +77,7 @@ def poster_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     pdf.rect(0, 0, pdf.w, 6, style="F")
 
     # the bottom block keeps its size: the QR code, what to do with it, the link
-    link = printed_link(kit.slug)
+    link = printed_link(kit.slug, light=kit.light_share_link)
     qr_size = min(115.0, pdf.epw * 0.62)
     link_size = next((s for s in _LINK_SIZES if _width(pdf, link, s) <= pdf.epw), _LINK_SIZES[-1])
     link_rows = pdf.wrap_lines(link, bold=True, size=link_size)
@@ -105,7 +105,13 @@ def poster_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     _rows(pdf, rows, size=size, bold=False)
     pdf.set_text_color(0)
 
-    draw_qr(pdf, qr.qr_url(kit.slug, medium="poster"), x=(pdf.w - qr_size) / 2, y=bottom_top, size=qr_size)
+    draw_qr(
+        pdf,
+        qr.qr_url(kit.slug, medium="poster", light=kit.light_share_link),
+        x=(pdf.w - qr_size) / 2,
+        y=bottom_top,
+        size=qr_size,
+    )
     pdf.set_y(bottom_top + qr_size + 4)
     pdf.set_text_color(GREY)
     pdf.paragraph(SCAN_TEXT, size=14, line=line_height(14), align="C")
@@ -113,7 +119,9 @@ def poster_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     pdf.ln(2)
     link_top = pdf.get_y()
     _rows(pdf, link_rows, size=link_size, bold=True)
-    pdf.link(pdf.l_margin, link_top, pdf.epw, pdf.get_y() - link_top, links.share_url(kit.slug))
+    pdf.link(
+        pdf.l_margin, link_top, pdf.epw, pdf.get_y() - link_top, links.share_url(kit.slug, light=kit.light_share_link)
+    )
     return bytes(pdf.output())
 
 

@@ -21,11 +21,12 @@ SVG_SCALE = 10  # user units per module; an SVG scales to any size anyway
 QUIET_ZONE = 4  # modules of white around the code (the QR standard's minimum)
 
 
-def qr_url(slug: str, *, medium: str = "image") -> str:
-    """The address a campaign's QR code opens: its share link, ``utm_source=qr``, ``utm_medium=medium``."""
+def qr_url(slug: str, *, medium: str = "image", light: bool = False) -> str:
+    """The address a campaign's QR code opens: its share link (``light``: its spike mode), ``utm_source=qr``,
+    ``utm_medium=medium``."""
     if medium not in MEDIUMS:
         raise ValueError(f"medium must be one of {MEDIUMS}, not {medium!r}")
-    return links.share_url(slug, utm_source="qr", utm_medium=medium)
+    return links.share_url(slug, light=light, utm_source="qr", utm_medium=medium)
 
 
 def make_code(url: str) -> segno.QRCode:
@@ -33,16 +34,16 @@ def make_code(url: str) -> segno.QRCode:
     return segno.make_qr(url, error="m", boost_error=True)
 
 
-def qr_png(slug: str, *, medium: str = "image", scale: int = PNG_SCALE) -> bytes:
+def qr_png(slug: str, *, medium: str = "image", scale: int = PNG_SCALE, light: bool = False) -> bytes:
     """The campaign's QR code as a black-and-white PNG, ``scale`` pixels per module, quiet zone included."""
     out = io.BytesIO()
-    make_code(qr_url(slug, medium=medium)).save(out, kind="png", scale=scale, border=QUIET_ZONE)
+    make_code(qr_url(slug, medium=medium, light=light)).save(out, kind="png", scale=scale, border=QUIET_ZONE)
     return out.getvalue()
 
 
-def qr_svg(slug: str, *, medium: str = "image", scale: int = SVG_SCALE) -> bytes:
+def qr_svg(slug: str, *, medium: str = "image", scale: int = SVG_SCALE, light: bool = False) -> bytes:
     """The campaign's QR code as a standalone SVG document (its title is the address it opens)."""
-    url = qr_url(slug, medium=medium)
+    url = qr_url(slug, medium=medium, light=light)
     out = io.BytesIO()
     make_code(url).save(out, kind="svg", scale=scale, border=QUIET_ZONE, xmldecl=True, title=url, encoding="utf-8")
     return out.getvalue()

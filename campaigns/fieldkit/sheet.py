@@ -66,7 +66,7 @@ def sheet_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
     pdf.rect(0, 0, pdf.w, 3, style="F")
 
     qr_x = pdf.w - _MARGIN - _QR
-    draw_qr(pdf, qr.qr_url(kit.slug, medium="sheet"), x=qr_x, y=_MARGIN - 3, size=_QR)
+    draw_qr(pdf, qr.qr_url(kit.slug, medium="sheet", light=kit.light_share_link), x=qr_x, y=_MARGIN - 3, size=_QR)
     pdf.set_xy(qr_x - 10, _MARGIN + _QR - 4)
     pdf.set_text_color(GREY)
     pdf.one_line("Or sign online", w=_QR + 10, h=4, size=8, align="C")
@@ -82,7 +82,7 @@ def sheet_pdf(kit: KitCampaign, *, paper: Paper = "a4") -> bytes:
         cut = i == _PURPOSE_LINES - 1 and len(purpose) > _PURPOSE_LINES
         pdf.paragraph(row.rstrip(" ,;:.") + " …" if cut else row, size=9, line=4.5)
     pdf.ln(1)
-    pdf.paragraph(f"Sign on paper, or online at {printed_link(kit.slug)}", size=9, line=4.5)
+    pdf.paragraph(f"Sign on paper, or online at {printed_link(kit.slug, light=kit.light_share_link)}", size=9, line=4.5)
     pdf.paragraph(INTRO, size=9, line=4.5)
     pdf.ln(2)
     consent = " ".join(pdf.clean(kit.consent_text).split())

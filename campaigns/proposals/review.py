@@ -276,11 +276,11 @@ def publish(
         subject="Your proposal is a campaign now",
         body=(
             f"The organizers published “{proposal.title}”: it is a campaign now, taking signatures at\n\n"
-            f"{links.share_url(campaign.slug)}\n\nShare it: thank you for starting it."
+            f"{links.share_url(campaign.slug, light=campaign.light_share_link)}\n\nShare it: thank you for starting it."
         ),
         now=now,
     )
-    _tell_sponsors(session, proposal, links.share_url(campaign.slug), now)
+    _tell_sponsors(session, proposal, links.share_url(campaign.slug, light=campaign.light_share_link), now)
     audit.record(
         session=session,
         actor=actor,

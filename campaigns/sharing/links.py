@@ -109,10 +109,18 @@ def page_url(path: str, *, base: str | None = None, **params: str) -> str:
     return f"{root}/{path.lstrip('/')}{query}"
 
 
-def share_url(slug: str, *, base: str | None = None, **utm: str) -> str:
-    """The campaign's share link (``/?campaign=<slug>``), with any ``utm_*`` parameters, on ``base`` or the
-    public address."""
+LIGHT_PATH = "/s/"  # the light sign page, /s/<slug> (web/light.py)
+
+
+def share_url(slug: str, *, light: bool = False, base: str | None = None, **utm: str) -> str:
+    """The campaign's share link, with any ``utm_*`` parameters, on ``base`` or the public address: the campaign
+    page (``/?campaign=<slug>``), or with ``light`` (the campaign's spike mode, ``light_share_link``) the light
+    sign page (``/s/<slug>``). Every share link of a campaign (buttons, QR code, poster, emails, link previews)
+    passes its campaign's setting here: this is the one rule for which link is the share link."""
     root = (base or public_base()).rstrip("/")
+    if light:
+        query = f"?{urlencode(utm)}" if utm else ""
+        return f"{root}{LIGHT_PATH}{quote(slug, safe='')}{query}"
     return f"{root}/?{urlencode({'campaign': slug, **utm})}"
 
 
@@ -184,13 +192,16 @@ def intent_url(channel: str, *, text: str, url: str) -> str:
     raise ValueError(f"no share channel {channel!r}")
 
 
-def share_targets(slug: str, title: str, *, medium: str, base: str | None = None) -> list[ShareTarget]:
+def share_targets(
+    slug: str, title: str, *, medium: str, light: bool = False, base: str | None = None
+) -> list[ShareTarget]:
     """Every way to share a campaign, each link with its own ``utm_source`` (and ``utm_medium=medium``): the
-    intent links, then the link to copy and the one for the phone's share sheet. ``title`` is the text shared."""
+    intent links, then the link to copy and the one for the phone's share sheet. ``title`` is the text shared;
+    ``light``: the campaign's spike mode (see :func:`share_url`)."""
     root = base or public_base()
 
     def link(channel: str) -> str:
-        return share_url(slug, base=root, utm_source=channel, utm_medium=medium)
+        return share_url(slug, light=light, base=root, utm_source=channel, utm_medium=medium)
 
     targets = [ShareTarget(ch, label, intent_url(ch, text=title, url=link(ch))) for ch, label in INTENTS]
     targets += [ShareTarget(COPY, "Copy link", link(COPY)), ShareTarget(NATIVE, "Share…", link(NATIVE))]

@@ -30,6 +30,8 @@ class Shared(Protocol):
     def title(self) -> str: ...
     @property
     def purpose(self) -> str: ...
+    @property
+    def light_share_link(self) -> bool: ...
 
 
 def describe(purpose: str, limit: int = DESCRIPTION_MAX) -> str:
@@ -46,7 +48,7 @@ def describe(purpose: str, limit: int = DESCRIPTION_MAX) -> str:
 
 def meta_tags(campaign: Shared, *, base: str, site_name: str) -> str:
     """The tags of ``campaign``'s share link on ``base`` (the public address), one per line, escaped."""
-    url = links.share_url(campaign.slug, base=base)
+    url = links.share_url(campaign.slug, light=campaign.light_share_link, base=base)
     image = links.preview_image_url(campaign.slug, base=base)
     title, description = _SPACES.sub(" ", campaign.title).strip(), describe(campaign.purpose)
     tags = [

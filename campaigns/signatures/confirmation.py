@@ -97,14 +97,16 @@ def compose_mail(
     return OutgoingMail(to_address=to, to_name=name, reply_to_address="", reply_to_name="", subject=subject, body=body)
 
 
-def _already_mail(to: str, name: str, title: str, slug: str, settings: Settings | None = None) -> OutgoingMail:
+def _already_mail(
+    to: str, name: str, title: str, slug: str, settings: Settings | None = None, *, light: bool = False
+) -> OutgoingMail:
     settings = settings or get_settings()
     body = (
         f"Hello {name},\n\n"
         f"Someone (we hope you) just tried to sign “{title}” with this email address. You have already signed it,\n"
         "and your signature counts once: nothing was changed.\n\n"
         f"To see, withdraw or erase your signature: {links.page_url('my-data')}\n"
-        f"To share the campaign: {links.share_url(slug)}\n\n"
+        f"To share the campaign: {links.share_url(slug, light=light)}\n\n"
         f"{settings.org_name}\n"
     )
     return OutgoingMail(
@@ -173,7 +175,7 @@ def answer_repeat(*, session: Session, campaign: Any, email_canonical: str, now:
     outbox.enqueue(
         session=session,
         kind="already-signed",
-        mail=_already_mail(row.email, row.full_name, campaign.title, campaign.slug),
+        mail=_already_mail(row.email, row.full_name, campaign.title, campaign.slug, light=campaign.light_share_link),
         recipient_canonical=row.email_canonical,
         campaign_id=campaign.id,
         signature_id=row.id,

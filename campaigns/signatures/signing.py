@@ -148,6 +148,7 @@ _CAMPAIGN_BY_SLUG = select(
     _CAMPAIGN.c.region_scheme,
     _CAMPAIGN.c.consent_hash,
     _CAMPAIGN.c.require_confirmation,
+    _CAMPAIGN.c.light_share_link,
 ).where(_CAMPAIGN.c.slug == bindparam("slug"))
 _CAMPAIGN_LOOKUP = HotStatement(_CAMPAIGN_BY_SLUG, ("slug",))
 
@@ -202,6 +203,7 @@ class _OpenCampaign:
     region_scheme: str
     consent_hash: str
     require_confirmation: bool
+    light_share_link: bool  # spike mode: the share link in its emails is the light page
 
     # Campaign's own rule, kept in its one home: building a Campaign per sign-on costs ~140 us (this row ~2).
     accepts_signatures = Campaign.accepts_signatures

@@ -58,7 +58,7 @@ def _live(slug: str) -> None:
     if page.is_open:
         st.link_button(
             "Sign the campaign",
-            widgets.share_link(page.slug, utm_source="embed", utm_medium="widget"),
+            widgets.share_link(page.slug, light=page.light_share_link, utm_source="embed", utm_medium="widget"),
             type="primary",
             icon=":material/open_in_new:",
             width="stretch",

@@ -318,4 +318,4 @@ def _status(actor: Actor, campaign: Campaign) -> None:
     status = CampaignStatus(campaign.status)
     st.markdown(f"This campaign is {STATUS_PHRASE.get(status.value, status.value)}.")
     organize_steps.render_transitions(actor, campaign)  # each asks first, saying what will happen
-    share_kit.render(campaign)
+    share_kit.render(campaign, actor=actor)

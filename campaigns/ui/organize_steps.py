@@ -62,7 +62,7 @@ def render_transitions(actor: Actor, campaign: Campaign) -> None:
         st.markdown(f"**{pending} “{widgets.plain(campaign.title)}”?**")
         st.markdown(CONSEQUENCES[pending])
         if pending in ("Publish", "Reopen"):
-            st.code(widgets.share_link(campaign.slug), language=None, wrap_lines=True)
+            st.code(widgets.share_link(campaign.slug, light=campaign.light_share_link), language=None, wrap_lines=True)
         with st.container(horizontal=True):
             confirmed = st.button(f"Yes, {pending.lower()}", key=f"{campaign.slug}-{pending}-yes", type="primary")
             if st.button("Cancel", key=f"{campaign.slug}-{pending}-cancel"):

@@ -21,7 +21,10 @@ ICONS = {
 
 def render(page: CampaignPublic, *, medium: str) -> None:
     """The share buttons for ``page``; ``medium`` is the ``utm_medium`` of every link (who shared it)."""
-    targets = {target.channel: target for target in links.share_targets(page.slug, page.title, medium=medium)}
+    targets = {
+        target.channel: target
+        for target in links.share_targets(page.slug, page.title, medium=medium, light=page.light_share_link)
+    }
     box = buttons.share_box_html(
         copy_url=targets[links.COPY].url,
         native_url=targets[links.NATIVE].url,

@@ -77,8 +77,9 @@ def local_time(moment: datetime) -> datetime:
     return moment.astimezone()
 
 
-def share_link(slug: str, **utm: str) -> str:
-    return links.share_url(slug, **utm)
+def share_link(slug: str, *, light: bool = False, **utm: str) -> str:
+    """The campaign's share link (``light``: its spike mode, ``light_share_link``)."""
+    return links.share_url(slug, light=light, **utm)
 
 
 def query_in_address_bar() -> None:

@@ -36,6 +36,7 @@ class UpdateMail:
     body: str  # organizer markdown
     links: unsubscribe.LinkMaker  # the public address links are built on, and the unsubscribe links' key
     question: AnswerLinks | None = None  # the campaign's open question when the batch was queued: each signer's link
+    light_share_link: bool = False  # the campaign's spike mode: its link is the light sign page
 
 
 def markdown_text(body: str) -> str:
@@ -55,7 +56,16 @@ def recipient_links(update: UpdateMail, signature_id: int) -> list[tuple[str, st
         own = update.question.url(signature_id) if signature_id else "(each signer gets their own link here)"
         listed.append((f"Answer the question “{update.question.prompt}”", own))
     listed.append(
-        ("The campaign", links.share_url(update.campaign_slug, base=base, utm_source="email", utm_medium="update"))
+        (
+            "The campaign",
+            links.share_url(
+                update.campaign_slug,
+                light=update.light_share_link,
+                base=base,
+                utm_source="email",
+                utm_medium="update",
+            ),
+        )
     )
     return listed
 

@@ -215,6 +215,7 @@ def mail_of(session: Session, row: SignerUpdate) -> message.UpdateMail:
         update_id=int(row.id or 0),
         campaign_id=row.campaign_id,
         campaign_slug=campaign.slug,
+        light_share_link=campaign.light_share_link,
         campaign_title=campaign.title,
         subject=row.subject,
         body=row.body,

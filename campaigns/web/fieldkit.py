@@ -83,8 +83,8 @@ def _serve(item: str, extension: str, build: Build, *, paper: bool = False) -> C
 
 
 ROUTES = [
-    Route(f"{PREFIX}/qr.png", _serve("qr", "png", lambda k, _: qr.qr_png(k.slug))),
-    Route(f"{PREFIX}/qr.svg", _serve("qr", "svg", lambda k, _: qr.qr_svg(k.slug))),
+    Route(f"{PREFIX}/qr.png", _serve("qr", "png", lambda k, _: qr.qr_png(k.slug, light=k.light_share_link))),
+    Route(f"{PREFIX}/qr.svg", _serve("qr", "svg", lambda k, _: qr.qr_svg(k.slug, light=k.light_share_link))),
     Route(f"{PREFIX}/poster.pdf", _serve("poster", "pdf", lambda k, p: poster.poster_pdf(k, paper=p), paper=True)),
     Route(f"{PREFIX}/sheet.pdf", _serve("sheet", "pdf", lambda k, p: sheet.sheet_pdf(k, paper=p), paper=True)),
     Route(f"{PREFIX}/sheet.csv", _serve("sheet", "csv", lambda k, _: sheet.template_csv())),

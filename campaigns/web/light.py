@@ -101,7 +101,7 @@ def read_light(slug: str, base: str) -> LightCampaign | None:
             return None
         scheme = resolve_scheme(session=session, scheme_id=page.region_scheme)
     tags = meta.meta_tags(page, base=base, site_name=get_settings().org_name)  # escaped by meta_tags
-    targets = links.share_targets(page.slug, page.title, medium="supporter", base=base)
+    targets = links.share_targets(page.slug, page.title, medium="supporter", light=page.light_share_link, base=base)
     found = LightCampaign(
         page=page,
         scheme=scheme,

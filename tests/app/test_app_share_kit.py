@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
-from campaigns.core.db import run_write
+from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Campaign
 from campaigns.people import logins
 from campaigns.ui import access
@@ -89,3 +89,18 @@ def test_an_archived_campaigns_tab_says_its_links_no_longer_open(editor, engine)
     assert any("archived: its links below no longer open" in i for i in infos)
     assert not any("not public yet" in i for i in infos)
     assert "/share/kit-archived-tab/" not in " ".join(c.value for c in at.caption)
+
+
+def test_spike_mode_in_the_status_tab_turns_the_share_link_into_the_light_page(editor, engine):
+    campaign = make_campaign(engine, slug="kit-spike", status="published")
+    at = editor("kit-spike")
+    [toggle] = [t for t in at.toggle if t.label.startswith("Spike mode")]
+    assert toggle.value is False
+    assert any("a TV or radio mention, a national day of action" in c.value for c in at.caption)
+    assert f"{BASE}/?campaign=kit-spike" in [c.value for c in at.code]
+    toggle.set_value(True).run()
+    assert not at.exception, at.exception
+    assert f"{BASE}/s/kit-spike" in [c.value for c in at.code]
+    assert f"{BASE}/?campaign=kit-spike" not in [c.value for c in at.code]
+    with read_session(engine) as session:
+        assert session.get(Campaign, campaign.id).light_share_link is True  # type: ignore[union-attr]  # it exists

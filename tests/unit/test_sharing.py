@@ -25,8 +25,9 @@ BASE = "https://rally.example.org"
 NASTY = "Stop the \"<script>alert(1)</script>\" & the 'quote' trick"
 
 
-def campaign(**values: str) -> SimpleNamespace:
-    return SimpleNamespace(**{"slug": "save-libraries", "title": "Save our libraries", "purpose": "Open.", **values})
+def campaign(**values: object) -> SimpleNamespace:
+    defaults = {"slug": "save-libraries", "title": "Save our libraries", "purpose": "Open.", "light_share_link": False}
+    return SimpleNamespace(**{**defaults, **values})
 
 
 def streamlit_index() -> bytes:

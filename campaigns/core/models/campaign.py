@@ -91,6 +91,8 @@ class Campaign(CampaignBase, table=True):
     outcome: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     outcome_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     outcome_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Spike mode: the share link is the light sign page (/s/<slug>), not the full campaign page.
+    light_share_link: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
     def accepts_signatures(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
@@ -105,6 +107,7 @@ class CampaignPublic(CampaignBase):
     total: int
     status: str  # "published" (open) or "closed"
     consent_text: str
+    light_share_link: bool = False  # spike mode: the share link is the light page (sharing/links.share_url)
 
     @property
     def is_open(self) -> bool:
