@@ -209,7 +209,7 @@ def service_rate(folder: Path, n: int) -> float:
 
 def run(opts: Options) -> None:
     print(f"== {NAME}: new visitors signing through /s/<slug>, one app process, SQLite ==", flush=True)
-    n = 1_500 if opts.quick else 20_000
+    n = 600 if opts.quick else 20_000
     processes, connections = (1, 16) if opts.quick else (1, 64)
     root = Path(__file__).resolve().parent.parent
     folder = Path(tempfile.mkdtemp(prefix="rally-bench-light-"))
