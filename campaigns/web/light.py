@@ -127,14 +127,15 @@ def _render(found: LightCampaign | None, **context: Any) -> str:
     page = found.page if found else None
     values = {"full_name": "", "email": "", "region_code": "", "postal_code": "", "comment": ""}
     values.update(context.pop("values", {}))
+    total = max(page.total, context.pop("own_total", 0)) if page else 0  # the signer sees themselves counted
     return _template.render(
         title=page.title if page else get_settings().org_name,
         tags=found.tags if found else None,
         primary=theme.primary_hex(),
         org_name=get_settings().org_name,
         campaign=page,
-        total=max(page.total, context.pop("own_total", 0)) if page else 0,
-        percent=round(100 * listing.goal_share(page.total, page.goal)) if page else 0,
+        total=total,
+        percent=round(100 * listing.goal_share(total, page.goal)) if page else 0,
         deadline=listing.deadline_text(page.deadline, page.is_open) if page else "",
         action=f"/s/{page.slug}" if page else "",
         full_page_url=f"/?campaign={page.slug}" if page else "/",
