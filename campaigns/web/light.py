@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import anyio
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -53,6 +54,8 @@ from campaigns.web import errors, sign_lane
 PATH = "/s/{slug}"
 CACHE_SECONDS = 5  # as the JSON API and the link previews: a new count shows this quickly
 MAX_BODY = 16 * 1024  # a filled-in form is well under 4 KB
+MAX_FIELDS = 40
+URLENCODED = "application/x-www-form-urlencoded"
 COOKIE = "rally_csrf"
 FIELD = "rally_form"
 _PURPOSE = b"rally light sign form"
@@ -139,7 +142,7 @@ def _render(found: LightCampaign | None, **context: Any) -> str:
         deadline=listing.deadline_text(page.deadline, page.is_open) if page else "",
         action=f"/s/{page.slug}" if page else "",
         full_page_url=f"/?campaign={page.slug}" if page else "/",
-        regions=[(r.code, r.name) for r in found.scheme.regions] if found else [],
+        regions=[(r.code, r.name) for r in found.scheme.regions] if found and context["state"] == "form" else [],
         region_label=found.scheme.info.region_label if found else "",
         postal_label=found.scheme.info.postal_code_label if found else None,
         consent_text=page.consent_text if page else "",
@@ -170,7 +173,14 @@ def _not_found(status: int = 404, message: str = NO_CAMPAIGN) -> Response:
 
 
 def _base(request: Request) -> str:
-    return links.base_for_request(host=request.headers.get("host"), scheme=request.url.scheme)
+    settings = get_settings()
+    return _base_for(request.headers.get("host"), request.url.scheme, settings.public_url, settings.allowed_hosts)
+
+
+@lru_cache(maxsize=64)
+def _base_for(host: str | None, scheme: str, public_url: str, allowed_hosts: str) -> str:
+    """``links.base_for_request``, kept per Host and settings (every visitor of a spike names the same host)."""
+    return links.base_for_request(host=host, scheme=scheme)
 
 
 @lru_cache(maxsize=4)
@@ -187,15 +197,13 @@ def _token_for(cookie: str) -> str:
     return keyed_mac(cookie, key=_key(), purpose=_PURPOSE)
 
 
-_hidden_template = _env.from_string(
-    '{% for name, value in fields %}<input type="hidden" name="{{ name }}" value="{{ value }}">{% endfor %}'
-)
-
-
 def _hidden(token: str, source: Mapping[str, str]) -> str:
-    """This visitor's hidden fields (escaped by the template): the form token, and where their link came from."""
+    """This visitor's hidden fields, escaped: the form token, and where their link came from."""
     fields = [(FIELD, token), *((name, value[:300]) for name, value in source.items() if value)]
-    return _hidden_template.render(fields=fields)
+    return "".join(
+        f'<input type="hidden" name="{html.escape(name, quote=True)}" value="{html.escape(value, quote=True)}">'
+        for name, value in fields
+    )
 
 
 async def show(request: Request) -> Response:
@@ -226,7 +234,10 @@ async def show(request: Request) -> Response:
 
 
 async def _bounded_form(request: Request) -> dict[str, str] | None:
-    """The urlencoded form, parsed by Starlette, or None when the body is over ``MAX_BODY``."""
+    """The form's fields, or None when the body is over ``MAX_BODY`` or has more than ``MAX_FIELDS`` fields.
+
+    A browser sends this form urlencoded: that is parsed by the standard library (``parse_qsl``, a tenth of
+    Starlette's multipart parser's time, which a spike notices); anything else by Starlette."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY:
         return None
@@ -236,11 +247,23 @@ async def _bounded_form(request: Request) -> dict[str, str] | None:
         if len(body) > MAX_BODY:
             return None
 
+    if request.headers.get("content-type", "").partition(";")[0].strip().lower() == URLENCODED:
+        try:
+            pairs = parse_qsl(
+                body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="replace"
+            )
+        except ValueError:  # more fields than any form of this page has
+            return None
+        form: dict[str, str] = {}
+        for key, value in pairs:
+            form.setdefault(key, value)
+        return form
+
     async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": bytes(body), "more_body": False}
 
-    form = await Request(request.scope, replay).form(max_files=0, max_fields=40)
-    return {key: value for key, value in form.items() if isinstance(value, str)}
+    parsed = await Request(request.scope, replay).form(max_files=0, max_fields=MAX_FIELDS)
+    return {key: value for key, value in parsed.items() if isinstance(value, str)}
 
 
 def _allowed_origin(request: Request) -> bool:
