@@ -22,6 +22,7 @@ from bench import (
     read_counts,
     share_preview,
     sign_write,
+    st_signon,
     updates,
 )
 from bench.common import Options
@@ -37,6 +38,7 @@ BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
 BENCHMARKS[questions.NAME] = questions.run
 BENCHMARKS[updates.NAME] = updates.run
+BENCHMARKS[st_signon.NAME] = st_signon.run
 
 
 def main(argv: list[str] | None = None) -> int:
