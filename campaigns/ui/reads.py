@@ -93,10 +93,22 @@ def campaign_credits(slug: str) -> list[str] | None:
     return _campaign_credits(get_settings().effective_database_url, slug)
 
 
-def region_scheme(scheme_id: str) -> RegionScheme:
-    """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
+@st.cache_resource(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _region_scheme(url: str, scheme_id: str) -> tuple[RegionScheme, dict[str, str]]:
     with access.reading() as session:
-        return lookup.resolve_scheme(session=session, scheme_id=scheme_id)
+        scheme = lookup.resolve_scheme(session=session, scheme_id=scheme_id)
+    return scheme, {region.code: region.name for region in scheme.regions}
+
+
+def region_scheme(scheme_id: str) -> RegionScheme:
+    """A shipped or custom scheme, shared by every session for a few seconds (the sign form reads it on every run;
+    custom ones are kept by ``regions.lookup`` too: they never change)."""
+    return _region_scheme(get_settings().effective_database_url, scheme_id)[0]
+
+
+def region_names(scheme_id: str) -> dict[str, str]:
+    """Each region's name by its code, for a picker's labels (shared like ``region_scheme``; do not change it)."""
+    return _region_scheme(get_settings().effective_database_url, scheme_id)[1]
 
 
 def forget_public_reads() -> None:

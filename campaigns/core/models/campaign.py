@@ -105,6 +105,8 @@ class CampaignPublic(CampaignBase):
     total: int
     status: str  # "published" (open) or "closed"
     consent_text: str
+    # Whether the campaign has a letter for signers to send (False: the thank-you needs no letters query).
+    has_letter: bool = True
 
     @property
     def is_open(self) -> bool:
