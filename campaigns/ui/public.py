@@ -115,9 +115,8 @@ def _sign_area(page: CampaignPublic) -> None:
 
 
 def _body(page: CampaignPublic) -> None:
-    if page.body.strip():
-        st.divider()
-        st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
+    if page.body.strip():  # the rule and the organizer's markdown in one element (raw HTML is shown as text)
+        st.markdown(f"---\n\n{page.body}")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -300,8 +299,12 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
             st.success(
                 f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
             )
-            st.markdown(f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.")
-        st.markdown("**Next: bring three more people.** Campaigns grow when friends ask friends: send them the link.")
+            st.markdown(
+                f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.\n\n"
+                + NEXT
+            )
+        if done.confirm_by_email and not confirmed:
+            st.markdown(NEXT)
         share.render(page, medium="supporter")
     if done.receipt_token:
         with st.container(border=True):
@@ -324,6 +327,9 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
     if not confirmed:
         st.button("Sign as someone else", type="tertiary", on_click=_sign_again, args=(page.slug,))
+
+
+NEXT = "**Next: bring three more people.** Campaigns grow when friends ask friends: send them the link."
 
 
 def _signed_so_far(total: int) -> str:
