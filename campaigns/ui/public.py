@@ -300,8 +300,7 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
                 f"Thank you, {widgets.plain(done.full_name)}. Your name is on it.", icon=":material/check_circle:"
             )
             st.markdown(
-                f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.\n\n"
-                + NEXT
+                f"{_signed_so_far(done.total)} Your signature counts for {widgets.plain(done.region_name)}.\n\n" + NEXT
             )
         if done.confirm_by_email and not confirmed:
             st.markdown(NEXT)
