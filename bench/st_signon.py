@@ -17,8 +17,9 @@ A sign-on counts only when its thank-you arrived. Rally, naive, Rally, naive... 
 noisy neighbour hits both alike. After the run, each database must hold exactly the acknowledged
 sign-ons. The flood limits are off for the bench server (every visitor comes from 127.0.0.1).
 
-"Today" is the page before issue 14's changes: figures from bench/README.md ("before"), or measured in
-the same run when ``BENCH_SIGNON_TODAY`` names a checkout of that code (``git archive`` of main).
+"Today" is the page before issue 14's changes (``TODAY_COMMIT``), measured in the same run from a
+``git archive`` of that commit (or the checkout ``BENCH_SIGNON_TODAY`` names); ``--quick`` and a copy
+without git history use the figures recorded in bench/README.md instead.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from campaigns.core.db import make_engine
 
 NAME = "st_signon"
 ROOT = Path(__file__).resolve().parent.parent
-# The page before issue 14 (main at b68ecfc), measured by this benchmark (see bench/README.md "before").
-TODAY = {"new": 31.0, "repeat": 25.0}
+# The page before issue 14: main at TODAY_COMMIT, measured in the same run from a `git archive` of it (not in
+# --quick), else these figures of bench/README.md's "before" run.
+TODAY_COMMIT = "b68ecfc"
+TODAY = {"new": 9.5, "repeat": 11.0}
 TARGETS = {"new": (2.0, 0.8), "repeat": (None, 0.6)}  # (x today, x naive)
 MODES = {"new": ("new visitors, 10 at once", 10, True), "repeat": ("repeat sign-ons, 50 open tabs", 50, False)}
 
@@ -92,6 +95,23 @@ def _prepare_rally(folder: Path, root: Path) -> tuple[str, int, str]:
     return url, campaign_id, slug
 
 
+def _today_checkout(folder: Path, quick: bool) -> Path | None:
+    """The page before issue 14, to measure in the same run: ``BENCH_SIGNON_TODAY`` (a checkout), else (not in
+    ``--quick``) ``git archive TODAY_COMMIT`` of this repository; None (the recorded figures) when neither works."""
+    if os.environ.get("BENCH_SIGNON_TODAY"):
+        return Path(os.environ["BENCH_SIGNON_TODAY"])
+    if quick:
+        return None
+    target = folder / "today-checkout"
+    target.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", TODAY_COMMIT], capture_output=True, check=False)
+    if archive.returncode != 0:
+        print(f"  (no git archive of {TODAY_COMMIT}: 'today' is bench/README.md's figures)")
+        return None
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
 def _rally_total(url: str, campaign_id: int) -> int:
     with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM signature WHERE campaign_id = ?", (campaign_id,)).fetchone()[0])
@@ -135,11 +155,11 @@ def _row(app: str, mode: str, stats: st_driver.SignStats, cpu: dict[str, float],
 def run(opts: Options) -> None:
     quick = opts.quick
     window_s, warmup_s, repeats = (3.0, 1.0, 1) if quick else (15.0, 3.0, 2)
-    today_root = Path(os.environ["BENCH_SIGNON_TODAY"]) if os.environ.get("BENCH_SIGNON_TODAY") else None
     print(f"\n== {NAME}: sign-ons through the campaign page, beside a naive one-form app ==", flush=True)
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="rally-bench-signon-"))
     try:
+        today_root = _today_checkout(folder, quick)
         apps: dict[str, tuple[str, int | None, st_driver.FormSpec, str]] = {}  # label -> (base, pid, spec, query)
         totals: dict[str, Any] = {}
         with ExitStack() as stack:

@@ -83,10 +83,7 @@ def render_campaign_view(page: CampaignPublic, *, preview: bool = False) -> None
         st.caption(widgets.plain(f"Proposed by {names[0]}{with_names}."))
     if preview:
         render_count(page)
-    else:
-        _live_count(page.slug)
-    outcomes.render_response(page, preview=preview)
-    if preview:
+        outcomes.render_response(page, preview=True)
         render_sign_form(page, preview=True)
         _body(page)
         return
@@ -97,9 +94,12 @@ def render_campaign_view(page: CampaignPublic, *, preview: bool = False) -> None
 
 @st.fragment
 def _sign_area(page: CampaignPublic) -> None:
-    """The form, or in its place the thank-you, and what follows them (the text, the updates, sharing): one
-    fragment, so that a sign-on reruns this part of the page alone and draws its thank-you in that same run."""
+    """The count, the form or in its place the thank-you, and what follows them (the text, the updates, sharing):
+    one fragment, so that a sign-on reruns this part of the page alone and draws its thank-you, and the count with
+    this signer in it, in that same run."""
+    _live_count(page.slug)
     with errors.friendly_errors():
+        outcomes.render_response(page)
         done: SignResult | None = st.session_state.get(signed_key(page.slug))
         if done is not None:
             render_thank_you(page, done)
