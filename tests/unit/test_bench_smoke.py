@@ -31,6 +31,8 @@ def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
     assert "Moderation at scale" in out and "single approves" in out  # moderation, beside its baseline
     assert "Question results" in out and "naive/results" in out  # questions, beside its baseline
     assert "Update fan-out" in out and "300 (expected 300)" in out  # updates, beside its bulk INSERT baseline
+    assert "Sign-ons through the campaign page" in out and "naive" in out  # st_signon, beside its naive app
+    assert "MISMATCH" not in out  # st_signon: every acknowledged sign-on stored, nothing more
     assert "| sqlite " in out and "All done" in out
     if os.environ.get("TEST_DATABASE_URL"):
         assert "| postgresql " in out
