@@ -322,7 +322,8 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     if not done.confirm_by_email or confirmed:
         if page.has_letter:  # no letters query for a campaign without a letter
             letter_step.render(page.title, done)
-        questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
+        if confirmed or reads.campaign_asks(page.slug):  # no question query for a campaign that asks none
+            questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
     st.caption("Changed your mind later? [See, withdraw or erase your signature](/my-data).")
     if not confirmed:
         st.button("Sign as someone else", type="tertiary", on_click=_sign_again, args=(page.slug,))

@@ -1,8 +1,8 @@
 """What public pages read often, kept a few seconds and shared by every visitor: the campaigns, one campaign's
-page, a page of its wall of approved comments, its outcome and responses, the victories. Staff edits, a
-confirmation and a supporter's own changes forget them (``forget_public_reads``), so that person sees the change
-at once; a sign-on does not (in a spike every signer would recompute them), and its thank-you shows the signer's
-own total instead."""
+page, a page of its wall of approved comments, its outcome and responses, the victories, whether it asks its
+signers a question. Staff edits, a confirmation and a supporter's own changes forget them
+(``forget_public_reads``), so that person sees the change at once; a sign-on does not (in a spike every signer
+would recompute them), and its thank-you shows the signer's own total instead."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
 from campaigns.outcomes import results
 from campaigns.proposals import sponsoring
+from campaigns.questions import asking
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import wall
@@ -111,6 +112,19 @@ def region_names(scheme_id: str) -> dict[str, str]:
     return _region_scheme(get_settings().effective_database_url, scheme_id)[1]
 
 
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _asks(url: str, slug: str) -> bool:
+    with access.reading() as session:
+        campaign = listing.get_public_campaign(session=session, slug=slug)
+        return asking.open_question(session=session, campaign_id=campaign.id or 0) is not None
+
+
+def campaign_asks(slug: str) -> bool:
+    """Whether a public campaign has an open question for its signers (the thank-you reads the signer's own
+    question only then: most campaigns ask none)."""
+    return _asks(get_settings().effective_database_url, slug)
+
+
 def forget_public_reads() -> None:
     """After this person's own write: show them the count including their signature."""
     _campaign_page.clear()
@@ -118,3 +132,4 @@ def forget_public_reads() -> None:
     _wall_page.clear()
     _outcome.clear()
     _victories.clear()
+    _asks.clear()
