@@ -23,6 +23,7 @@ from bench import (
     read_counts,
     share_preview,
     sign_write,
+    st_signon,
     updates,
 )
 from bench.common import Options
@@ -39,6 +40,7 @@ BENCHMARKS[moderation.NAME] = moderation.run
 BENCHMARKS[questions.NAME] = questions.run
 BENCHMARKS[updates.NAME] = updates.run
 BENCHMARKS[light_sign.NAME] = light_sign.run
+BENCHMARKS[st_signon.NAME] = st_signon.run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,8 +22,10 @@ Bounded by design: loopback hosts only, at most ``MAX_SESSIONS`` sessions, every
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -32,6 +34,7 @@ import httpx
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 FINISHED_OK = ForwardMsg.FINISHED_SUCCESSFULLY
 FINISHED_EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
@@ -41,8 +44,26 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 MESSAGE_CACHE = 256  # cacheable messages remembered per session (the browser keeps a similar LRU)
 
 
+WIDGET_KINDS = {"text_input", "text_area", "checkbox", "selectbox", "button"}  # what a sign form holds
+TEXT_FIELDS = {"markdown": "body", "alert": "body", "heading": "body", "text": "body"}
+TRIGGERS = ("trigger_value", "string_trigger_value", "json_trigger_value")
+
+
 class ProtocolError(Exception):
     pass
+
+
+@dataclass
+class Widget:
+    """A widget as the frontend learns it from its delta: its id, label, form and fragment."""
+
+    kind: str
+    id: str
+    label: str
+    form_id: str
+    fragment_id: str
+    options: list[str]
+    is_submit: bool
 
 
 @dataclass
@@ -54,6 +75,11 @@ class RunResult:
     metrics: list[tuple[str, str]] = field(default_factory=list)  # (label, value) of st.metric
     page_not_found: bool = False
     nbytes: int = 0
+    elements: int = 0  # new elements drawn (every run of the reply, an st.rerun()'s too)
+    runs: int = 0  # script runs in the reply (2 when the page called st.rerun())
+    texts: list[str] = field(default_factory=list)  # markdown, alerts, headings
+    full_run: bool = False
+    widgets: dict[str, Widget] = field(default_factory=dict)
 
 
 class Session:
@@ -71,11 +97,14 @@ class Session:
         self.timeout = timeout
         self.page_script_hash = ""
         self.auto_reruns: dict[str, float] = {}  # fragment id -> run_every seconds
+        self.widgets: dict[str, Widget] = {}  # the widgets on the page now, by id
+        self.states: dict[str, WidgetState] = {}  # values the frontend holds and sends with every rerun
         self._cache: dict[str, ForwardMsg] = {}
         self._cur = RunResult()
         self._waiter: asyncio.Future[RunResult] | None = None
         self._ws: websockets.ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._fragment = ""
 
     async def connect(self, http: httpx.AsyncClient) -> None:
         response = await http.get(f"{self.base}/_stcore/health")
@@ -139,13 +168,22 @@ class Session:
         if kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
             element = msg.delta.new_element
             which = element.WhichOneof("type")
+            cur.elements += 1
             if which == "exception":
                 cur.exceptions.append(f"{element.exception.type}: {element.exception.message}")
             elif which == "metric":
                 cur.metrics.append((element.metric.label, element.metric.body))
+            elif which in TEXT_FIELDS:
+                cur.texts.append(getattr(getattr(element, which), TEXT_FIELDS[which]))
+            elif which in WIDGET_KINDS:
+                self._on_widget(which, getattr(element, which), msg.delta.fragment_id, cur)
         elif kind == "new_session":
+            cur.runs += 1
             if msg.new_session.page_script_hash:
                 self.page_script_hash = msg.new_session.page_script_hash
+            if not msg.metadata.run.fragment_ids:  # a full run: the page's widgets are drawn anew
+                cur.full_run = True
+                cur.widgets = {}
         elif kind == "page_info_changed":
             self.query = msg.page_info_changed.query_string
         elif kind == "auto_rerun":
@@ -162,15 +200,47 @@ class Session:
             if msg.script_finished == FINISHED_EARLY:  # st.rerun(): a new run follows
                 return
             cur.status = msg.script_finished
+            if cur.full_run:
+                self.widgets = dict(cur.widgets)
+            else:  # a fragment run redraws that fragment's widgets only
+                ran = {w.fragment_id for w in cur.widgets.values()} | {self._fragment}
+                self.widgets = {k: w for k, w in self.widgets.items() if w.fragment_id not in ran}
+                self.widgets.update(cur.widgets)
+            for gone in [k for k in self.states if k not in self.widgets]:  # as the browser forgets them
+                del self.states[gone]
             self._cur = RunResult()
             waiter = self._waiter
             if waiter is not None and not waiter.done():
                 waiter.set_result(cur)
 
-    async def rerun(self, *, fragment_id: str = "", initial: bool = False) -> RunResult:
-        """Send ``rerun_script`` like the frontend and wait for the final ``script_finished``."""
+    def _on_widget(self, kind: str, proto: object, fragment_id: str, cur: RunResult) -> None:
+        widget_id = getattr(proto, "id", "")
+        if widget_id:
+            cur.widgets[widget_id] = Widget(
+                kind,
+                widget_id,
+                getattr(proto, "label", ""),
+                getattr(proto, "form_id", ""),
+                fragment_id,
+                [str(o) for o in getattr(proto, "options", [])],
+                bool(getattr(proto, "is_form_submitter", False)),
+            )
+
+    async def rerun(
+        self,
+        *,
+        fragment_id: str = "",
+        initial: bool = False,
+        states: list[WidgetState] | None = None,
+        auto: bool = True,
+    ) -> RunResult:
+        """Send ``rerun_script`` like the frontend and wait for the final ``script_finished``.
+
+        ``states``: widget values to send on top of those the session holds (a form's values and its
+        submit trigger); ``auto``: with ``fragment_id``, a timer's rerun (False: a widget's in the fragment)."""
         if self._ws is None:
             raise ProtocolError("not connected")
+        self._fragment = fragment_id
         back = BackMsg()
         rs = back.rerun_script
         rs.query_string = self.query
@@ -180,7 +250,12 @@ class Session:
             rs.page_name = self.page_name
         if fragment_id:
             rs.fragment_id = fragment_id
-            rs.is_auto_rerun = True
+            rs.is_auto_rerun = auto
+        merged = dict(self.states)
+        for ws in states or ():
+            merged[ws.id] = ws
+        if merged:
+            rs.widget_states.widgets.extend(merged.values())
         ci = rs.context_info
         ci.timezone, ci.timezone_offset, ci.locale = "UTC", 0, "en-US"
         ci.url = f"{self.base}{self.path}" + (f"?{self.query}" if self.query else "")
@@ -197,6 +272,9 @@ class Session:
             self._waiter = None
         if result.page_not_found:
             raise ProtocolError(f"the server has no page {self.path!r}")
+        for ws in states or ():  # the frontend keeps values (not triggers) of widgets still on the page
+            if ws.id in self.widgets and ws.WhichOneof("value") not in TRIGGERS:
+                self.states[ws.id] = ws
         return result
 
 
@@ -482,3 +560,196 @@ async def time_health(base_url: str, calls: int) -> list[float]:
             (await http.get(f"{base_url}/_stcore/health")).raise_for_status()
             out.append(time.perf_counter() - t0)
     return out
+
+
+# --------------------------------------------------------------------------- sign-ons through a form
+
+
+@dataclass
+class FormSpec:
+    """How to fill one page's sign form: label patterns (case-insensitive regexes) and what proves it worked.
+
+    ``fields`` maps a label pattern to a value: a string (``{n}`` is the sign-on's number) for a text
+    widget, True/False for a checkbox, ``"@random"`` for a selectbox (one of its options at random).
+    ``done_text`` must appear in the reply's texts for the sign-on to count. ``again``: the label of
+    the button that brings the form back after signing (none: the form stays on the page)."""
+
+    fields: dict[str, str | bool]
+    done_text: str
+    again: str = ""
+
+
+@dataclass
+class SignStats:
+    done: int = 0  # acknowledged: the thank-you was drawn
+    failed: int = 0  # a reply without the thank-you (an error under a field, an exception)
+    errors: int = 0  # protocol, socket, timeouts
+    latencies: list[float] = field(default_factory=list)
+    elements: list[int] = field(default_factory=list)  # elements drawn per sign-on, every reply of it
+    runs: list[int] = field(default_factory=list)  # script runs per sign-on
+    acked: int = 0  # every thank-you of the run, warm-up and the sign-ons in flight at the end included
+    samples: dict[str, int] = field(default_factory=dict)
+
+    def note(self, text: str) -> None:
+        key = text[:200]
+        self.samples[key] = self.samples.get(key, 0) + 1
+
+
+def _encode(widget: Widget, value: str | bool) -> WidgetState:
+    ws = WidgetState(id=widget.id)
+    if widget.kind in ("text_input", "text_area"):
+        ws.string_value = str(value)
+    elif widget.kind == "checkbox":
+        ws.bool_value = bool(value)
+    elif widget.kind == "selectbox":  # 1.67 sends the option's label, not its index
+        ws.string_value = random.choice(widget.options) if value == "@random" else str(value)
+    elif widget.kind == "button":
+        ws.trigger_value = True
+    else:
+        raise ProtocolError(f"cannot fill a {widget.kind} ({widget.label!r})")
+    return ws
+
+
+def _form_states(session: Session, spec: FormSpec, n: int) -> tuple[Widget, list[WidgetState]]:
+    """The submit button and the form's values, in ONE rerun as the browser sends a submit."""
+    submits = [w for w in session.widgets.values() if w.is_submit]
+    if not submits:
+        raise ProtocolError(f"no form on the page (widgets: {[w.label for w in session.widgets.values()]})")
+    button = submits[0]
+    states = []
+    for pattern, value in spec.fields.items():
+        rx = re.compile(pattern, re.I)
+        found = [w for w in session.widgets.values() if w.form_id == button.form_id and rx.search(w.label)]
+        if not found:
+            raise ProtocolError(f"no field /{pattern}/ in the form")
+        states.append(_encode(found[0], value.replace("{n}", str(n)) if isinstance(value, str) else value))
+    states.append(_encode(button, True))
+    return button, states
+
+
+async def sign_once(session: Session, spec: FormSpec, n: int) -> RunResult:
+    """Fill and submit the form; the reply (its texts say whether the thank-you came)."""
+    button, states = _form_states(session, spec, n)
+    return await session.rerun(fragment_id=button.fragment_id, states=states, auto=False)
+
+
+async def press(session: Session, label: str) -> RunResult:
+    """Press the button labelled ``label`` (in its fragment, when it has one)."""
+    rx = re.compile(label, re.I)
+    found = [w for w in session.widgets.values() if w.kind == "button" and not w.is_submit and rx.search(w.label)]
+    if not found:
+        raise ProtocolError(f"no button /{label}/ on the page")
+    return await session.rerun(fragment_id=found[0].fragment_id, states=[_encode(found[0], True)], auto=False)
+
+
+def _thanked(result: RunResult, spec: FormSpec) -> bool:
+    return not result.exceptions and spec.done_text in " ".join(result.texts)
+
+
+async def run_sign_ons(
+    base_url: str,
+    query: str,
+    spec: FormSpec,
+    *,
+    sessions: int,
+    new_visitors: bool,
+    window_s: float,
+    warmup_s: float,
+    server_pid: int | None,
+    first: int = 0,
+    timeout: float = 30.0,
+) -> tuple[SignStats, dict[str, float], float]:
+    """``sessions`` users signing as fast as the server answers, for ``warmup_s`` then ``window_s`` seconds.
+
+    ``new_visitors``: each sign-on is a new visitor (GET /_stcore/health for the XSRF cookie, connect,
+    the page's first run, submit, until the thank-you; then disconnect). Otherwise each session stays
+    open and signs again and again (pressing ``spec.again`` first, when the page has that button).
+    Latency: the whole visit for a new visitor; the reset and the submit for a repeat sign-on.
+    Returns (stats of the window, CPU figures of the window, elapsed): ``stats.done`` counts the sign-ons
+    whose thank-you arrived within the window, ``stats.acked`` every thank-you of the run (for the
+    caller to check against the database)."""
+    if sessions > MAX_SESSIONS:
+        raise ValueError(f"at most {MAX_SESSIONS} sessions")
+    counter = itertools.count(first)
+    window = [SignStats()]
+    measuring = [False]
+    stop = asyncio.Event()
+    acked = [0]
+    go, ready = asyncio.Event(), [0]
+    limits = httpx.Limits(max_connections=sessions * 2, max_keepalive_connections=sessions)
+
+    async def user(http: httpx.AsyncClient) -> None:
+        session: Session | None = None
+        signed = False
+        try:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                try:
+                    elements = runs = 0
+                    if session is None:
+                        session, opened = await open_session(http, base_url, "/", query, timeout)
+                        elements, runs = opened.elements, opened.runs
+                        if not new_visitors and not go.is_set():  # open tabs: all open before the load starts
+                            ready[0] += 1
+                            await go.wait()
+                            elements = runs = 0
+                            t0 = time.perf_counter()
+                    if signed and spec.again:
+                        reset = await press(session, spec.again)
+                        elements, runs = reset.elements, reset.runs
+                    result = await sign_once(session, spec, next(counter))
+                    latency = time.perf_counter() - t0
+                    ok = _thanked(result, spec)
+                    w = window[0]
+                    acked[0] += ok
+                    if measuring[0]:
+                        if ok:
+                            w.done += 1
+                            w.latencies.append(latency)
+                            w.elements.append(elements + result.elements)
+                            w.runs.append(runs + result.runs)
+                        else:
+                            w.failed += 1
+                            w.note((result.exceptions or [" | ".join(result.texts)[-200:]])[0])
+                    signed = ok
+                    if new_visitors:
+                        await session.close()
+                        session, signed = None, False
+                except (ProtocolError, OSError, websockets.exceptions.WebSocketException, httpx.HTTPError) as exc:
+                    if measuring[0]:
+                        window[0].errors += 1
+                        window[0].note(f"{type(exc).__name__}: {exc}")
+                    if session is not None:
+                        await session.close()
+                    session, signed = None, False
+                    await asyncio.sleep(0.2)
+        finally:
+            if session is not None:
+                await session.close()
+
+    monitor = CpuMonitor(server_pid)
+    async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        tasks = [asyncio.create_task(user(http)) for _ in range(sessions)]
+        try:
+            opening = time.perf_counter()
+            while not new_visitors and ready[0] < sessions and time.perf_counter() - opening < timeout + sessions:
+                await asyncio.sleep(0.05)
+            go.set()
+            await asyncio.sleep(warmup_s)
+            window[0] = SignStats()
+            measuring[0] = True
+            monitor.start()
+            t0 = time.perf_counter()
+            await asyncio.sleep(window_s)
+            measuring[0] = False
+            elapsed = time.perf_counter() - t0
+            cpu = monitor.stop()
+            cpu["server_cpu_s"] = cpu.get("server_cpu_pct", float("nan")) * elapsed / 100
+        finally:
+            stop.set()  # users finish the sign-on in flight, then leave
+            await asyncio.wait(tasks, timeout=timeout + 5)
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    window[0].acked = acked[0]
+    return window[0], cpu, elapsed

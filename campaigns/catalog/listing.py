@@ -234,6 +234,7 @@ def _page(session: Session, campaign: Campaign, now: datetime | None) -> Campaig
             "total": count_total(session=session, campaign_id=campaign.id or 0),
             "status": effective_status(campaign, now),
             "consent_text": get_consent_text(session=session, campaign=campaign),
+            "has_letter": bool(campaign.letter_template and campaign.letter_subject),
         },
     )
 

@@ -53,6 +53,23 @@ def shown(
 
 
 @contextmanager
+def caught() -> Iterator[Failure]:
+    """For a widget's callback, which runs before the page and must not draw: the block's error is kept in the
+    ``Failure`` it yields (``message``: what to show the person) for the page to show where it belongs. A known
+    error as ``shown`` treats it; anything else is logged and becomes the apology."""
+    failure = Failure()
+    try:
+        yield failure
+    except RallyError as exc:
+        failure.error = exc
+        if isinstance(exc, StorageError):
+            log.error("database unavailable: %s", exc.detail)
+    except Exception:
+        log.exception("page callback failed")
+        failure.error = RallyError(APOLOGY)
+
+
+@contextmanager
 def friendly_errors() -> Iterator[None]:
     """Known errors become their message (``shown``); anything else is logged and shown as a short apology."""
     try:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from campaigns.core.errors import InvalidInput
+from campaigns.core.errors import InvalidInput, RallyError
 from campaigns.core.mail import mail_mode
 from campaigns.core.models import CampaignPublic
 from campaigns.core.settings import get_settings
@@ -65,10 +65,15 @@ def _back_to_list() -> None:
 def render_campaign(slug: str) -> None:
     page = reads.campaign_page(slug)
     _back_to_list()
-    render_campaign_view(page, done=st.session_state.get(f"signed:{slug}"))
+    render_campaign_view(page)
 
 
-def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None, preview: bool = False) -> None:
+def signed_key(slug: str) -> str:
+    """Where this browser session keeps its sign-on's ``SignResult`` for campaign ``slug`` (the thank-you)."""
+    return f"signed:{slug}"
+
+
+def render_campaign_view(page: CampaignPublic, *, preview: bool = False) -> None:
     """The campaign as a supporter sees it (``preview``: for organizers, with the form shown but inert)."""
     st.title(widgets.plain(page.title))
     outcomes.render_banner(page, preview=preview)
@@ -78,34 +83,49 @@ def render_campaign_view(page: CampaignPublic, *, done: SignResult | None = None
         st.caption(widgets.plain(f"Proposed by {names[0]}{with_names}."))
     if preview:
         render_count(page)
-    else:
-        _live_count(page.slug, done.total if done else 0)
-    outcomes.render_response(page, preview=preview)
-    if done is not None:
-        render_thank_you(page, done)
-    elif page.is_open or preview:
-        render_sign_form(page, preview=preview)
-    else:
-        st.info(closed_message(page.total))
-    if page.body.strip():
-        st.divider()
-        st.markdown(page.body)  # organizer markdown; raw HTML is shown as text (unsafe_allow_html is off)
-    if not preview:
+        outcomes.render_response(page, preview=True)
+        render_sign_form(page, preview=True)
+        _body(page)
+        return
+    _sign_area(page)
+    questions.render_public(page)  # when the organizer shows a question's results
+    outcomes.render_wall(page)
+
+
+@st.fragment
+def _sign_area(page: CampaignPublic) -> None:
+    """The count, the form or in its place the thank-you, and what follows them (the text, the updates, sharing):
+    one fragment, so that a sign-on reruns this part of the page alone and draws its thank-you, and the count with
+    this signer in it, in that same run."""
+    _live_count(page.slug)
+    with errors.friendly_errors():
+        outcomes.render_response(page)
+        done: SignResult | None = st.session_state.get(signed_key(page.slug))
+        if done is not None:
+            render_thank_you(page, done)
+        elif page.is_open:
+            render_sign_form(page)
+        else:
+            st.info(closed_message(page.total))
+        _body(page)
         updates_page.render_timeline(page.slug)  # the updates sent to signers, newest first
-    if done is None and not preview:  # after signing, the thank-you has them
-        st.subheader("Share this campaign", anchor=False)
-        share.render(page, medium="page")
-    if not preview:
-        questions.render_public(page)  # when the organizer shows a question's results
-        outcomes.render_wall(page)
+        if done is None:  # after signing, the thank-you has them
+            st.subheader("Share this campaign", anchor=False)
+            share.render(page, medium="page")
+
+
+def _body(page: CampaignPublic) -> None:
+    if page.body.strip():  # the rule and the organizer's markdown in one element (raw HTML is shown as text)
+        st.markdown(f"---\n\n{page.body}")
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def _live_count(slug: str, own_total: int) -> None:
+def _live_count(slug: str) -> None:
     """The count, progress and milestone, re-read every few seconds through the shared cache (never the form)."""
     with errors.friendly_errors():
         page, read_at = reads.campaign_page_read_at(slug)
-        render_count(page, own_total=own_total, read_at=read_at)
+        done: SignResult | None = st.session_state.get(signed_key(slug))
+        render_count(page, own_total=done.total if done else 0, read_at=read_at)
 
 
 def render_count(page: CampaignPublic, *, own_total: int = 0, read_at: datetime | None = None) -> None:
@@ -147,73 +167,107 @@ def _source() -> dict[str, str | None]:
     }
 
 
+def _problem_key(slug: str) -> str:
+    return f"sign-problem:{slug}"
+
+
 def render_sign_form(page: CampaignPublic, *, preview: bool = False) -> None:
+    """The form; pressing its button signs in ``_submit`` (a callback, before the page runs again), so the run that
+    follows draws the thank-you at once, or this form again with each message under its field."""
     scheme = reads.region_scheme(page.region_scheme)
     info = scheme.info
-    codes = [r.code for r in scheme.regions]
-    names = {r.code: r.name for r in scheme.regions}
-    slots = {}
-    with st.form(f"sign-{page.slug}{'-preview' if preview else ''}", enter_to_submit=False, border=True):
+    form = f"sign-{page.slug}{'-preview' if preview else ''}"
+    problem: RallyError | None = None if preview else st.session_state.get(_problem_key(page.slug))
+    fields = dict(problem.errors) if isinstance(problem, InvalidInput) else {}
+    below = {"full_name", "email", "region", "comment"} | ({"postal_code"} if info.postal_code_label else set())
+    for field in [f for f in fields if f not in below]:  # a message for no field of this form: under the region
+        fields["region"] = fields.pop(field)
+
+    def under(field: str) -> None:
+        if field in fields:
+            st.error(fields[field])
+
+    with st.form(form, enter_to_submit=False, border=True):
         st.subheader("Add your name", anchor=False)
         # No max_chars on these fields: Streamlit drops a paste that would pass the limit, silently. The sign-on
         # refuses an over-long value instead, with its length, under the field, and the typed text stays.
-        full_name = st.text_input("Your name", autocomplete="name")
-        slots["full_name"] = st.empty()
-        email = st.text_input("Email", autocomplete="email")
-        slots["email"] = st.empty()
-        region = st.selectbox(
+        st.text_input("Your name", autocomplete="name", key=f"{form}-full_name")
+        under("full_name")
+        st.text_input("Email", autocomplete="email", key=f"{form}-email")
+        under("email")
+        st.selectbox(
             info.region_label,
-            codes,
+            [r.code for r in scheme.regions],
             index=None,
-            format_func=lambda code: names[code],
+            format_func=reads.region_names(page.region_scheme).__getitem__,
             placeholder=f"Type to find your {info.region_label.lower()}",
+            key=f"{form}-region",
         )
-        slots["region"] = st.empty()
-        postal = None
+        under("region")
         if info.postal_code_label:
-            postal = st.text_input(
+            st.text_input(
                 f"{info.postal_code_label} (optional)",
                 autocomplete="postal-code",
                 help=f"We can find your {info.region_label.lower()} from it.",
+                key=f"{form}-postal_code",
             )
-            slots["postal_code"] = st.empty()
-        comment = st.text_area("Why are you signing? (optional)", height=90)
-        slots["comment"] = st.empty()
-        credit = st.checkbox("Show my first name and region with my comment", value=False)
+            under("postal_code")
+        st.text_area(wording.COMMENT_LABEL, height=90, key=f"{form}-comment")
+        under("comment")
+        st.checkbox(wording.COMMENT_CREDIT, value=False, key=f"{form}-credit")
         st.caption(wording.COMMENT_NOTE)
-        consent = st.checkbox(page.consent_text, value=False)  # organizer wording, shown exactly
-        submitted = st.form_submit_button("Sign the campaign", type="primary", width="stretch", disabled=preview)
-    if not submitted or preview:
-        return
+        st.checkbox(page.consent_text, value=False, key=f"{form}-consent")  # organizer wording, shown exactly
+        st.form_submit_button(
+            wording.SUBMIT,
+            type="primary",
+            width="stretch",
+            disabled=preview,
+            on_click=None if preview else _submit,
+            args=(page, form),
+        )
+    if fields:
+        st.error("Please fix the highlighted fields, then press the button again.")
+    elif problem is not None:
+        st.error(problem.user_message)
+
+
+def _submit(page: CampaignPublic, form: str) -> None:
+    """The form's button: sign with what the form holds; the page's next run shows the outcome."""
+    state = st.session_state
+    state.pop(_problem_key(page.slug), None)
+    scheme = reads.region_scheme(page.region_scheme)
     signer = SignerInput(
-        full_name=full_name,
-        email=email,
-        region_code=region,
-        postal_code=postal,
-        comment=comment,
-        comment_credit=credit,
-        contact_consent=consent,
+        full_name=state.get(f"{form}-full_name") or "",
+        email=state.get(f"{form}-email") or "",
+        region_code=state.get(f"{form}-region"),
+        postal_code=state.get(f"{form}-postal_code") if scheme.info.postal_code_label else None,
+        comment=state.get(f"{form}-comment"),
+        comment_credit=bool(state.get(f"{form}-credit")),
+        contact_consent=bool(state.get(f"{form}-consent")),
         **_source(),
     )
-    with errors.shown() as failed:
-        try:
-            address = access.client_address()
-            result = access.write(
+    signed: list[SignResult] = []
+    with errors.caught() as failed:
+        address = access.client_address()
+        signed.append(
+            access.write(
                 lambda session: sign(
                     session=session, campaign_slug=page.slug, signer=signer, client_address=address, scheme=scheme
                 ),
             )
-        except InvalidInput as exc:  # each message under its own field
-            for field, message in exc.errors.items():
-                (slots.get(field) or slots["region"]).error(message)
-            st.error("Please fix the highlighted fields, then press the button again.")
-            return
+        )
     if failed:
+        state[_problem_key(page.slug)] = failed.error
         return
     # No cache clearing here: in a spike that would recompute the public reads for every signer.
     # The thank-you shows max(cached total, this signer's own total), so they always see themselves.
-    st.session_state[f"signed:{page.slug}"] = result
-    st.rerun()
+    state[signed_key(page.slug)] = signed[0]
+
+
+def _sign_again(slug: str) -> None:
+    """ "Sign as someone else": the form again, empty."""
+    st.session_state.pop(signed_key(slug), None)
+    st.session_state.pop(_problem_key(slug), None)
 
 
 def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool = False) -> None:
@@ -225,15 +279,13 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     with st.container(border=True):
         if said.check_inbox:
             st.success(said.headline, icon=":material/mark_email_unread:")
-            for paragraph in said.paragraphs:
-                st.markdown(paragraph)
+            st.markdown("\n\n".join(said.paragraphs))
             if mail_mode() == "outbox":  # a development Rally: say where the email really went
                 st.caption(wording.OUTBOX_NOTE)
+            st.markdown(wording.NEXT_STEP)
         else:
             st.success(said.headline, icon=":material/check_circle:")
-            for paragraph in said.paragraphs:
-                st.markdown(paragraph)
-        st.markdown(wording.NEXT_STEP)
+            st.markdown("\n\n".join((*said.paragraphs, wording.NEXT_STEP)))  # one element
         share.render(page, medium="supporter")
     if done.receipt_token:
         with st.container(border=True):
@@ -247,9 +299,11 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
             )
             st.caption(wording.RECEIPT_WARNING)
     if not done.confirm_by_email or confirmed:
-        letter_step.render(page.title, done)
-        questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
+        if page.has_letter:  # no letters query for a campaign without a letter
+            letter_step.render(page.title, done)
+        if confirmed or reads.campaign_asks(page.slug):  # no question query for a campaign that asks none
+            questions.render_for_signature(done.signature_id if done.created else None, key=f"signed-{page.slug}")
     st.caption(wording.CHANGED_MIND)
-    if not confirmed and st.button("Sign as someone else", type="tertiary"):
-        st.session_state.pop(f"signed:{page.slug}", None)
-        st.rerun()
+    if not confirmed:
+        st.button("Sign as someone else", type="tertiary", on_click=_sign_again, args=(page.slug,))
+

@@ -11,7 +11,7 @@ from campaigns.core.audit import Actor
 from campaigns.core.errors import RallyError
 from campaigns.core.models import Campaign
 from campaigns.questions import asking, free_text
-from campaigns.ui import access, errors, questions, widgets
+from campaigns.ui import access, errors, questions, reads, widgets
 
 FIELD_LABELS = {"prompt": "Question", "options": "Options", "closes_at": "Closes", "free_text": "Written answer"}
 
@@ -61,6 +61,7 @@ def _ask_form(actor: Actor, campaign: Campaign) -> None:
                 )
             )
         if not failed:
+            reads.forget_public_reads()  # signers are asked from their next thank-you on
             for part in ("prompt", "options"):
                 st.session_state.pop(f"{key}-{part}", None)
             st.toast("Question asked.")
@@ -85,6 +86,7 @@ def _one_question(actor: Actor, campaign: Campaign, question: asking.QuestionVie
         st.rerun()
     if question.is_open and right.button("Close it now", key=f"q-close-{qid}", icon=":material/lock:"):
         access.write(lambda s: asking.close_question(session=s, question_id=qid, actor=actor))
+        reads.forget_public_reads()
         st.toast("Question closed: it takes no more answers.")
         st.rerun()
     _live_results(qid, campaign.region_scheme)

@@ -1,8 +1,8 @@
 """What public pages read often, kept a few seconds and shared by every visitor: the campaigns, one campaign's
-page, a page of its wall of approved comments, its outcome and responses, the victories. Staff edits, a
-confirmation and a supporter's own changes forget them (``forget_public_reads``), so that person sees the change
-at once; a sign-on does not (in a spike every signer would recompute them), and its thank-you shows the signer's
-own total instead."""
+page, a page of its wall of approved comments, its outcome and responses, the victories, whether it asks its
+signers a question. Staff edits, a confirmation and a supporter's own changes forget them
+(``forget_public_reads``), so that person sees the change at once; a sign-on does not (in a spike every signer
+would recompute them), and its thank-you shows the signer's own total instead."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from campaigns.core.models import CampaignPublic, CampaignSummary
 from campaigns.core.settings import get_settings
 from campaigns.outcomes import results
 from campaigns.proposals import sponsoring
+from campaigns.questions import asking
 from campaigns.regions import lookup
 from campaigns.regions.schemes import RegionScheme
 from campaigns.signatures import wall
@@ -93,10 +94,35 @@ def campaign_credits(slug: str) -> list[str] | None:
     return _campaign_credits(get_settings().effective_database_url, slug)
 
 
-def region_scheme(scheme_id: str) -> RegionScheme:
-    """A shipped or custom scheme (custom ones are read once, then kept: they never change)."""
+@st.cache_resource(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _region_scheme(url: str, scheme_id: str) -> tuple[RegionScheme, dict[str, str]]:
     with access.reading() as session:
-        return lookup.resolve_scheme(session=session, scheme_id=scheme_id)
+        scheme = lookup.resolve_scheme(session=session, scheme_id=scheme_id)
+    return scheme, {region.code: region.name for region in scheme.regions}
+
+
+def region_scheme(scheme_id: str) -> RegionScheme:
+    """A shipped or custom scheme, shared by every session for a few seconds (the sign form reads it on every run;
+    custom ones are kept by ``regions.lookup`` too: they never change)."""
+    return _region_scheme(get_settings().effective_database_url, scheme_id)[0]
+
+
+def region_names(scheme_id: str) -> dict[str, str]:
+    """Each region's name by its code, for a picker's labels (shared like ``region_scheme``; do not change it)."""
+    return _region_scheme(get_settings().effective_database_url, scheme_id)[1]
+
+
+@st.cache_data(ttl=PUBLIC_TTL_SECONDS, show_spinner=False)
+def _asks(url: str, slug: str) -> bool:
+    with access.reading() as session:
+        campaign = listing.get_public_campaign(session=session, slug=slug)
+        return asking.open_question(session=session, campaign_id=campaign.id or 0) is not None
+
+
+def campaign_asks(slug: str) -> bool:
+    """Whether a public campaign has an open question for its signers (the thank-you reads the signer's own
+    question only then: most campaigns ask none)."""
+    return _asks(get_settings().effective_database_url, slug)
 
 
 def forget_public_reads() -> None:
@@ -106,3 +132,4 @@ def forget_public_reads() -> None:
     _wall_page.clear()
     _outcome.clear()
     _victories.clear()
+    _asks.clear()

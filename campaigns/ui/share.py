@@ -5,18 +5,12 @@ link carries its own ``utm_source`` (``sharing/links.py``), so organizers see wh
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import streamlit as st
 
 from campaigns.core.models import CampaignPublic
 from campaigns.sharing import buttons, links
-
-ICONS = {
-    "email": ":material/mail:",
-    "whatsapp": ":material/chat:",
-    "telegram": ":material/send:",
-    "x": ":material/alternate_email:",
-    "bluesky": ":material/cloud:",
-}
 
 
 def render(page: CampaignPublic, *, medium: str) -> None:
@@ -32,10 +26,21 @@ def render(page: CampaignPublic, *, medium: str) -> None:
         key=f"{page.slug}-{medium}",
     )
     st.html(box, unsafe_allow_javascript=True)  # escaped in sharing/buttons.py; the script is this site's own file
-    with st.container(horizontal=True, gap="small", key=f"share-{medium}"):
-        for channel, _label in links.INTENTS:
-            target = targets[channel]
-            st.link_button(target.label, target.url, icon=ICONS[channel])
+    with st.container(key=f"share-{medium}"):  # the links look like buttons (widgets.apply_style)
+        st.markdown(channel_links([targets[channel] for channel, _label in links.INTENTS]))
+
+
+def channel_links(targets: list[links.ShareTarget]) -> str:
+    """Every channel's link in one markdown element (one element on the page instead of a button each: drawn on
+    every sign-on). Each URL is percent-encoded, so in ``<...>`` it can't end the link early; Streamlit opens a
+    markdown link in a new tab, as it did the buttons."""
+    return " ".join(f"[{target.label}](<{_no_markup(target.url)}>)" for target in targets)
+
+
+def _no_markup(url: str) -> str:
+    """The URL with nothing markdown (or a shortcode) could read in it: characters outside a URL's own set are
+    percent-encoded (they already are, by sharing/links.py; this keeps it true)."""
+    return "".join(ch if ch.isascii() and ch.isprintable() and ch not in " <>`" else quote(ch) for ch in url)
 
 
 def render_copy_box(url: str, *, label: str, key: str, button: str, copied: str) -> None:

@@ -185,6 +185,14 @@ _STYLE = """
 .rally-share-button:focus-visible, .rally-share-link:focus-visible { outline: 2px solid PRIMARY; outline-offset: 2px; }
 @media (max-width: 640px) { .rally-share-link { flex-basis: 100%; } }
 .rally-share-status { min-height: 1.25rem; margin: 0.25rem 0 0; font-size: 0.875rem; }
+/* the share channels (ui/share.py): one markdown element, each link drawn as a button */
+:is(.st-key-share-page, .st-key-share-supporter) p { display: flex; flex-wrap: wrap; gap: 0.5rem; margin: 0; }
+:is(.st-key-share-page, .st-key-share-supporter) a {
+  display: inline-flex; align-items: center; min-height: 2.5rem; padding: 0.25rem 0.875rem; font-size: 0.875rem;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; background-color: #fff; color: #31333F;
+  text-decoration: none;
+}
+:is(.st-key-share-page, .st-key-share-supporter) a:hover { border-color: PRIMARY; color: PRIMARY; }
 </style>
 """
 

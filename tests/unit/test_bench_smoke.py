@@ -33,6 +33,8 @@ def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
     assert "Update fan-out" in out and "300 (expected 300)" in out  # updates, beside its bulk INSERT baseline
     assert "new visitors (GET the form, POST a distinct signer)" in out and "sign() in-process" in out  # light_sign
     assert "nothing lost:" in out and "-> exact" in out
+    assert "Sign-ons through the campaign page" in out and "naive" in out  # st_signon, beside its naive app
+    assert "MISMATCH" not in out  # st_signon: every acknowledged sign-on stored, nothing more
     assert "| sqlite " in out and "All done" in out
     if os.environ.get("TEST_DATABASE_URL"):
         assert "| postgresql " in out

@@ -108,6 +108,8 @@ class CampaignPublic(CampaignBase):
     status: str  # "published" (open) or "closed"
     consent_text: str
     light_share_link: bool = False  # spike mode: the share link is the light page (sharing/links.share_url)
+    # Whether the campaign has a letter for signers to send (False: the thank-you needs no letters query).
+    has_letter: bool = True
 
     @property
     def is_open(self) -> bool:
