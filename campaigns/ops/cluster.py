@@ -106,7 +106,8 @@ def render_config(template: str, *, bind: str, servers: list[tuple[str, int]], s
     lines = "".join(f"{indent}server {name} 127.0.0.1:{port} cookie {name}\n" for name, port in servers)
     text = template[: match.start()] + f"{indent}# servers begin\n{lines}{indent}# servers end\n"
     text += template[match.end() :]
-    return text.replace("{{bind}}", bind).replace("{{stats_socket}}", stats_socket)
+    text = text.replace("{{bind}}", bind).replace("{{stats_socket}}", stats_socket)
+    return text.replace("{{deploy}}", str(TEMPLATE.parent))
 
 
 def shared_secrets(secret_key: str) -> dict[str, str]:
@@ -129,7 +130,8 @@ def check_database(url: str) -> str:
             raise ClusterError(f"PostgreSQL does not answer at {_safe(url)}: start it, or set DATABASE_URL.")
         upgrade(engine)
     except SQLAlchemyError as exc:
-        raise ClusterError(f"Cannot use the database at {_safe(url)}: {str(exc.orig or exc)[:200]}") from None
+        reason = str(getattr(exc, "orig", None) or exc)[:200]
+        raise ClusterError(f"Cannot use the database at {_safe(url)}: {reason}") from None
     finally:
         engine.dispose()
     return url
@@ -141,7 +143,7 @@ def _safe(url: str) -> str:
 
 def _start(argv: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
     with open(log, "wb") as out:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603 - our own fixed commands (streamlit, python, haproxy), no shell
             argv, cwd=PROJECT_ROOT, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
 
