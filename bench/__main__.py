@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bench import (
     api_json,
+    cluster,
     dashboard_read,
     export,
     letters,
@@ -37,6 +38,7 @@ BENCHMARKS[share_preview.NAME] = share_preview.run
 BENCHMARKS[moderation.NAME] = moderation.run
 BENCHMARKS[questions.NAME] = questions.run
 BENCHMARKS[updates.NAME] = updates.run
+BENCHMARKS[cluster.NAME] = cluster.run
 
 
 def main(argv: list[str] | None = None) -> int:
