@@ -86,6 +86,29 @@ def request_address() -> tuple[str | None, str | None]:
     return (url if isinstance(url, str) else None), (host if isinstance(host, str) else None)
 
 
+_SEEN = "rally:session-seen"
+RECONNECTED = (
+    "We reconnected you to another server: if you were signing, check your details and press the button again."
+)
+
+
+def resumed_elsewhere() -> bool:
+    """True in the first run of a session that the browser opened to resume an earlier one this process never
+    had: the process it was on went away (a crash, a restart, the balancer moved it), so whatever that session
+    held (a thank-you, a form's state) is gone. Streamlit's frontend names its last session in the websocket's
+    subprotocols (``streamlit, <xsrf>, <session id>``); a new tab names none. One lookup on later runs."""
+    if _SEEN in st.session_state:
+        return False
+    st.session_state[_SEEN] = True
+    ctx = get_script_run_ctx(suppress_warning=True)
+    protocols = st.context.headers.get("Sec-WebSocket-Protocol") if ctx is not None else None
+    if ctx is None or not isinstance(protocols, str):
+        return False
+    entries = [entry.strip() for entry in protocols.split(",")]
+    previous = entries[2] if len(entries) > 2 else ""
+    return bool(previous) and previous != ctx.session_id
+
+
 def current_person() -> Actor | None:
     """The logged-in person, checked against the database on every run (logout and deactivation apply at once)."""
     cookie = session_cookie()
