@@ -28,9 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from campaigns.core.db import make_engine, normalize_url, ping
+from campaigns.core.db import make_engine, normalize_url
 from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import PROJECT_ROOT
@@ -126,12 +127,20 @@ def check_database(url: str) -> str:
         )
     engine = make_engine(url)
     try:
-        if not ping(engine):
-            raise ClusterError(f"PostgreSQL does not answer at {_safe(url)}: start it, or set DATABASE_URL.")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise ClusterError(
+            f"PostgreSQL does not answer at {_safe(url)} ({reason}): start it (and `createdb rally` for the default "
+            "database), or set DATABASE_URL."
+        ) from None
+    try:
         upgrade(engine)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc)[:200]
-        raise ClusterError(f"Cannot use the database at {_safe(url)}: {reason}") from None
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+        raise ClusterError(f"Cannot upgrade the database at {_safe(url)}: {reason}") from None
     finally:
         engine.dispose()
     return url
