@@ -198,13 +198,16 @@ def _element(run: Run, element: Any, fragment_id: str) -> None:  # a protobuf El
 
 
 def sign_once(base_url: str, slug: str, name: str, email: str, *, timeout: float = 30.0) -> Outcome:
-    """A new visitor: a fresh cookie jar and websocket, one sign-on, closed. Protocol failures are outcomes too."""
+    """A new visitor: a fresh cookie jar and websocket, one sign-on, closed; ``seconds`` is the whole visit.
+    Protocol failures are outcomes too."""
     started = time.perf_counter()
     with httpx.Client(timeout=timeout) as http:
         client = SignClient(base_url, slug, timeout=timeout, http=http)
         try:
             client.open()
-            return client.sign(name, email)
+            outcome = client.sign(name, email)
+            outcome.seconds = time.perf_counter() - started  # the whole visit: connect, first run, submit
+            return outcome
         except (SignError, httpx.HTTPError) as exc:
             return Outcome(False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
         finally:
