@@ -12,6 +12,7 @@ bench/st_driver.py speak (Streamlit 1.67). Loopback hosts only; every wait has a
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,7 +81,9 @@ class SignClient:
 
     def open(self) -> Run:
         response = self.http.get(f"{self.base}/_stcore/health")
-        response.raise_for_status()
+        if response.status_code != 200:  # e.g. the balancer's own page when no app process is up
+            text = re.sub(r"<[^>]+>", " ", response.text)
+            raise SignError(f"HTTP {response.status_code}: {' '.join(text.split())[:300]}")
         xsrf = response.cookies.get("_streamlit_xsrf") or self.http.cookies.get("_streamlit_xsrf") or ""
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies.jar)
         headers = {"Origin": self.base}

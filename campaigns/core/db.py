@@ -226,6 +226,17 @@ def _driver_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def unreachable(exc: BaseException) -> StorageError | None:
+    """A read that failed because the database can't be reached or opened (the server down or restarting, the
+    file gone), as the StorageError pages answer with their apology; None for any other failure."""
+    orig = _driver_error(exc)
+    if isinstance(orig, psycopg.OperationalError) or (
+        isinstance(orig, sqlite3.OperationalError) and not _is_transient(orig)
+    ):
+        return StorageError(f"The database could not be read: {orig}")
+    return None
+
+
 def _is_transient(orig: BaseException) -> bool:
     if isinstance(orig, sqlite3.OperationalError):
         message = str(orig).lower()

@@ -19,7 +19,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from campaigns.core import client_address as address_rule
 from campaigns.core.audit import Actor
-from campaigns.core.db import get_engine, read_session, run_write, snapshot_session
+from campaigns.core.db import get_engine, read_session, run_write, snapshot_session, unreachable
 from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import get_settings
@@ -46,8 +46,14 @@ def engine() -> Engine:
 def reading(*, snapshot: bool = False) -> Iterator[Any]:
     """A read-only session (pages never import SQLAlchemy, hence ``Any``). ``snapshot``: every statement sees
     one snapshot of the database, for figures that must agree (a total, its regions, its hours)."""
-    with (snapshot_session if snapshot else read_session)(engine()) as session:
-        yield session
+    try:
+        with (snapshot_session if snapshot else read_session)(engine()) as session:
+            yield session
+    except Exception as exc:
+        storage = unreachable(exc)  # the database is down or restarting: the page's apology, not "something broke"
+        if storage is None:
+            raise
+        raise storage from exc
 
 
 def write(work: Callable[[Any], T]) -> T:
