@@ -19,7 +19,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from campaigns.core import client_address as address_rule
 from campaigns.core.audit import Actor
-from campaigns.core.db import get_engine, read_session, run_write, snapshot_session, unreachable
+from campaigns.core.db import get_engine, read_session, run_write, snapshot_session
+from campaigns.core.db_failures import unreachable
 from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import get_settings

@@ -339,7 +339,7 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(engine):
 
 def test_a_read_that_cannot_reach_the_database_is_a_storage_error_and_nothing_else_is():
     """What a page's read meets while PostgreSQL is down or restarting (tests/cluster/ restarts one)."""
-    from campaigns.core.db import unreachable
+    from campaigns.core.db_failures import unreachable
     from tests.support.servers import free_port
 
     down = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/rally")
