@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8501
 
-.PHONY: run test bench demo lint init clean
+.PHONY: run test bench demo lint init clean cluster
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ init: $(VENV)/.runtime
 run: init
 	@echo "Rally is starting at http://localhost:$(PORT)  (Ctrl+C to stop)"
 	STREAMLIT_SERVER_PORT=$(PORT) $(VENV)/bin/streamlit run rally_app.py --server.port $(PORT)
+
+# Several app processes behind HAProxy on one PostgreSQL (DATABASE_URL; default: the local `rally` database).
+WORKERS ?= 2
+CLUSTER_PORT ?= 8500
+cluster: $(VENV)/.runtime
+	$(PY) -m campaigns cluster --workers $(WORKERS) --port $(CLUSTER_PORT)
 
 demo: init
 	STREAMLIT_SERVER_PORT=$(PORT) $(PY) -m campaigns demo

@@ -9,7 +9,7 @@ from starlette.middleware import Middleware
 
 from campaigns.core.client_address import keep_tcp_peer
 from campaigns.ui import navigation
-from campaigns.web import api, assets, auth, download, fieldkit, light, middleware, share, unsubscribe
+from campaigns.web import api, assets, auth, download, embed, fieldkit, light, middleware, share, unsubscribe
 from campaigns.web.lifespan import lifespan
 
 keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUSTED_PROXIES), not the server
@@ -17,6 +17,7 @@ keep_tcp_peer()  # Rally alone decides what X-Forwarded-For is worth (RALLY_TRUS
 app = st.App(
     "streamlit_app.py",
     routes=[
+        *embed.ROUTES,  # before Streamlit's pages: /embed is the static widget, not a Streamlit session
         *api.ROUTES,
         *assets.ROUTES,
         *auth.ROUTES,

@@ -15,6 +15,8 @@ links.read_requests_with(access.request_address)  # links and emails built on th
 st.set_page_config(page_title=get_settings().org_name, page_icon="✊", layout="centered")
 widgets.apply_style()
 
+if access.resumed_elsewhere():  # this browser's app process went away (several processes: README, Operations)
+    st.info(access.RECONNECTED, icon=":material/sync:")
 actor = access.current_person()
 if actor is None and st.session_state.pop("just_logged_out", False):
     st.toast("You are logged out.", icon=":material/logout:")

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from bench import (
     api_json,
+    cluster,
     dashboard_read,
     export,
     letters,
@@ -41,6 +42,7 @@ BENCHMARKS[questions.NAME] = questions.run
 BENCHMARKS[updates.NAME] = updates.run
 BENCHMARKS[light_sign.NAME] = light_sign.run
 BENCHMARKS[st_signon.NAME] = st_signon.run
+BENCHMARKS[cluster.NAME] = cluster.run
 
 
 def main(argv: list[str] | None = None) -> int:

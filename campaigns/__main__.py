@@ -20,6 +20,10 @@ import --campaign SLUG FILE [--dry-run] [--report PATH|-]
                          --dry-run checks and reports without writing. Exit status 1 when no row could be
                          imported (the file was refused, or every row has an error); 0 otherwise, also when
                          every good row was already there.
+cluster [--workers N] [--port P]
+                         try several app processes behind HAProxy on one PostgreSQL database (DATABASE_URL,
+                         default postgresql+psycopg://postgres@127.0.0.1:5432/rally): N apps (default 2) on the
+                         ports after P (default 8500), one mail worker, HAProxy on P; Ctrl+C stops them all
 worker [--once]          send the mail outbox (and run the periodic upkeep) until stopped; --once: send
                          what is due now and exit. Needed when RALLY_OUTBOX_WORKER=off; safe beside the
                          app's own workers (no message is ever taken by two)
@@ -90,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "set-password", help="set someone's password (from standard input or a prompt); their log-ins end"
     )
     reset.add_argument("--email", required=True)
+    cluster = commands.add_parser("cluster", help="several app processes behind HAProxy on one PostgreSQL")
+    cluster.add_argument("--workers", type=int, default=2, help="app processes (default 2)")
+    cluster.add_argument("--port", type=int, default=8500, help="HAProxy's port; the apps take the next ones")
     worker = commands.add_parser("worker", help="send the mail outbox and run the periodic upkeep until stopped")
     worker.add_argument("--once", action="store_true", help="send what is due now, then exit")
     box = commands.add_parser("outbox", help="the mail outbox").add_subparsers(dest="outbox_command", required=True)
@@ -301,6 +308,23 @@ def _outbox(args: argparse.Namespace, engine: Engine) -> None:
         print(f"Message {args.message_id} queued again.")
 
 
+def _cluster(args: argparse.Namespace, database_url: str) -> int:
+    from campaigns.ops import cluster
+
+    try:
+        cluster.run(
+            database_url=database_url or cluster.DEFAULT_DATABASE_URL,
+            workers=args.workers,
+            port=args.port,
+            folder=Path("var") / "cluster",
+            secret_key=get_settings().secret_key,
+        )
+    except RallyError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "templates":  # needs no settings and no database
@@ -308,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return check_files(args.files)
     settings = get_settings()
+    if args.command == "cluster":  # PostgreSQL only, checked (and upgraded) by the cluster itself
+        return _cluster(args, settings.database_url)
     logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:

@@ -8,6 +8,7 @@ __all__ = [
     "audit",
     "client_address",
     "db",
+    "db_failures",
     "errors",
     "fonts",
     "hosts",

@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
+from campaigns.core.db_failures import driver_error, is_transient
 from campaigns.core.errors import StorageBusy, StorageError
 from campaigns.core.settings import Settings, get_settings
 
@@ -217,23 +217,6 @@ def write_session(engine: Engine) -> Iterator[Session]:
             yield session
 
 
-def _driver_error(exc: BaseException) -> BaseException | None:
-    """The driver's own exception, whether SQLAlchemy wrapped it or a hot path raised it directly."""
-    if isinstance(exc, DBAPIError):
-        return exc.orig
-    if isinstance(exc, (sqlite3.Error, psycopg.Error)):
-        return exc
-    return None
-
-
-def _is_transient(orig: BaseException) -> bool:
-    if isinstance(orig, sqlite3.OperationalError):
-        message = str(orig).lower()
-        return "locked" in message or "busy" in message
-    # serialization_failure, deadlock_detected, lock_not_available
-    return getattr(orig, "sqlstate", None) in {"40001", "40P01", "55P03"}
-
-
 def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | None = None) -> T:
     """Run ``work`` in a write transaction, retrying a bounded number of times on lock contention."""
     attempts = 1 + (get_settings().write_retries if retries is None else retries)
@@ -242,10 +225,10 @@ def run_write(engine: Engine, work: Callable[[Session], T], *, retries: int | No
             with write_session(engine) as session:
                 return work(session)
         except Exception as exc:
-            orig = _driver_error(exc)
+            orig = driver_error(exc)
             if orig is None:
                 raise
-            if not _is_transient(orig):
+            if not is_transient(orig):
                 if isinstance(orig, (sqlite3.OperationalError, psycopg.OperationalError)):
                     log.error("database write failed: %s", orig)
                     raise StorageError(

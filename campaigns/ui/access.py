@@ -20,6 +20,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from campaigns.core import client_address as address_rule
 from campaigns.core.audit import Actor
 from campaigns.core.db import get_engine, read_session, run_write, snapshot_session
+from campaigns.core.db_failures import unreachable
 from campaigns.core.errors import RallyError
 from campaigns.core.migrate import upgrade
 from campaigns.core.settings import get_settings
@@ -46,8 +47,14 @@ def engine() -> Engine:
 def reading(*, snapshot: bool = False) -> Iterator[Any]:
     """A read-only session (pages never import SQLAlchemy, hence ``Any``). ``snapshot``: every statement sees
     one snapshot of the database, for figures that must agree (a total, its regions, its hours)."""
-    with (snapshot_session if snapshot else read_session)(engine()) as session:
-        yield session
+    try:
+        with (snapshot_session if snapshot else read_session)(engine()) as session:
+            yield session
+    except Exception as exc:
+        storage = unreachable(exc)  # the database is down or restarting: the page's apology, not "something broke"
+        if storage is None:
+            raise
+        raise storage from exc
 
 
 def write(work: Callable[[Any], T]) -> T:
@@ -84,6 +91,29 @@ def request_address() -> tuple[str | None, str | None]:
         return None, None
     url, host = st.context.url, st.context.headers.get("host")
     return (url if isinstance(url, str) else None), (host if isinstance(host, str) else None)
+
+
+_SEEN = "rally:session-seen"
+RECONNECTED = (
+    "We reconnected you to another server: if you were signing, check your details and press the button again."
+)
+
+
+def resumed_elsewhere() -> bool:
+    """True in the first run of a session that the browser opened to resume an earlier one this process never
+    had: the process it was on went away (a crash, a restart, the balancer moved it), so whatever that session
+    held (a thank-you, a form's state) is gone. Streamlit's frontend names its last session in the websocket's
+    subprotocols (``streamlit, <xsrf>, <session id>``); a new tab names none. One lookup on later runs."""
+    if _SEEN in st.session_state:
+        return False
+    st.session_state[_SEEN] = True
+    ctx = get_script_run_ctx(suppress_warning=True)
+    protocols = st.context.headers.get("Sec-WebSocket-Protocol") if ctx is not None else None
+    if ctx is None or not isinstance(protocols, str):
+        return False
+    entries = [entry.strip() for entry in protocols.split(",")]
+    previous = entries[2] if len(entries) > 2 else ""
+    return bool(previous) and previous != ctx.session_id
 
 
 def current_person() -> Actor | None:

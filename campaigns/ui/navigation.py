@@ -14,7 +14,6 @@ from campaigns.ui import (
     admin,
     confirm,
     dashboard,
-    embed,
     mail,
     moderation,
     my_data,
@@ -74,10 +73,9 @@ ACCOUNT: list[PageSpec] = [
     (account.render, "Account", "account", ":material/person:"),
     (account.render_password, "Password", "password", ":material/password:"),
 ]
-# Reachable by URL for everyone, listed in no menu. The embed widget must resolve for every visitor, logged in or
-# not: an unknown path falls back to the default page, and web/middleware.py lets other sites frame "/embed" (only).
+# Reachable by URL for everyone, listed in no menu (an unknown path falls back to the default page). The embed
+# widget is no page: web/embed.py serves /embed as static HTML.
 HIDDEN: list[PageSpec] = [
-    (embed.render, "Campaign widget", embed.URL_PATH, ":material/widgets:"),
     (confirm.render, "Confirm your signature", confirm.URL_PATH, ":material/verified:"),
     (proposals.render_own, "Your proposal", proposals.OWN_PATH, ":material/lightbulb:"),
     (proposals.render_sponsor, "Co-sponsor a proposal", proposals.SPONSOR_PATH, ":material/group_add:"),

@@ -63,15 +63,22 @@ async def campaign_detail(request: Request) -> Response:
     loop; a miss reads the database in a worker thread, once per slug and interval.
     """
     slug = request.path_params["slug"]
-    encoded = _campaign_cache.peek(slug)
-    if encoded is None:
-        try:
-            encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
-        except StorageError as exc:
-            return errors.json_error(exc)
+    try:
+        encoded = await campaign_json(slug)
+    except StorageError as exc:
+        return errors.json_error(exc)
     if encoded == b"":
         return errors.json_not_found(NO_CAMPAIGN, headers=_JSON_HEADERS)  # cached for as long as an answer
     return Response(encoded, media_type="application/json", headers=_JSON_HEADERS)
+
+
+async def campaign_json(slug: str) -> bytes:
+    """The encoded body of ``/api/campaigns/<slug>`` (b"" for no public campaign there), from the few seconds'
+    cache: the embed widget's first paint reads the same answer. StorageError while the database is away."""
+    encoded = _campaign_cache.peek(slug)
+    if encoded is None:
+        encoded = await anyio.to_thread.run_sync(lambda: _campaign_cache.get(slug, lambda: _encoded_body(slug)))
+    return encoded
 
 
 def _encoded_body(slug: str) -> bytes:
@@ -96,6 +103,7 @@ def _campaign_body(slug: str) -> dict[str, Any] | None:
         "goal": page.goal,
         "total": int(regions["count"].sum()) if len(regions) else 0,
         "updated": (updated or campaign.updated_at).isoformat(),
+        "light_share_link": page.light_share_link,  # spike mode: the share link is the light page /s/<slug>
         "regions": [{"code": c, "name": n, "count": int(k)} for c, n, k in regions.itertuples(index=False)],
     }
 

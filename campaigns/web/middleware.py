@@ -137,8 +137,9 @@ class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response, and remembers where a visitor came from.
 
     Every response may be framed by Rally's own pages only, except the embed widget's HTML page
-    (``GET /embed``), which any site may frame. What that page loads afterwards (scripts, styles,
-    the websocket) are not documents, so ``frame-ancestors`` does not apply to them.
+    (``GET /embed``), which any site may frame: web/embed.py sets its own policy (its inline script allowed by
+    hash, ``frame-ancestors *``), which is kept; any other HTML at that path gets ``FRAME_ANYWHERE``. What a page
+    loads afterwards (scripts, the JSON it fetches) are not documents, so ``frame-ancestors`` does not apply.
 
     The referring page is only visible on the first page load (the websocket that runs
     the script does not carry it), so an outside ``Referer`` on a page request is kept
@@ -158,9 +159,10 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                own_policy = "content-security-policy" in headers  # the embed widget's (web/embed.py)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
-                if embed and headers.get("content-type", "").startswith("text/html"):
+                if embed and not own_policy and headers.get("content-type", "").startswith("text/html"):
                     headers["Content-Security-Policy"] = FRAME_ANYWHERE
                 if referrer and headers.get("content-type", "").startswith("text/html"):
                     secure = "; Secure" if scope.get("scheme") == "https" else ""

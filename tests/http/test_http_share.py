@@ -90,7 +90,6 @@ def test_every_other_page_and_file_is_served_as_streamlit_serves_it(live_server)
         "/",
         "/campaigns",
         "/dashboard?campaign=preview-other",  # not the share link
-        "/embed?campaign=preview-other&embed=true",
         "/?campaign=",
         "/?campaign=Preview-Other",
     ):

@@ -38,3 +38,5 @@ def test_quick_bench_runs_both_benchmarks_and_prints_their_tables():
     assert "| sqlite " in out and "All done" in out
     if os.environ.get("TEST_DATABASE_URL"):
         assert "| postgresql " in out
+        if Path("/usr/sbin/haproxy").exists():  # cluster: 1 and 2 app processes behind HAProxy, beside N=1
+            assert "New visitors signing through HAProxy" in out and "1.00x" in out

@@ -335,3 +335,21 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(engine):
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_a_read_that_cannot_reach_the_database_is_a_storage_error_and_nothing_else_is():
+    """What a page's read meets while PostgreSQL is down or restarting (tests/cluster/ restarts one)."""
+    from campaigns.core.db_failures import unreachable
+    from tests.support.servers import free_port
+
+    down = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/rally")
+    try:
+        with down.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        failure = unreachable(exc)
+    down.dispose()
+    assert isinstance(failure, StorageError) and failure.user_message == StorageError.APOLOGY
+    assert "Connection refused" in failure.detail or "connection" in failure.detail.lower()
+    assert unreachable(sqlite3.OperationalError("database is locked")) is None  # busy: the write retries handle it
+    assert unreachable(ValueError("a bug")) is None

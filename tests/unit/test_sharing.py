@@ -247,6 +247,39 @@ def test_one_caller_makes_a_missing_value_while_others_wait_for_it():
     assert results == ["made once", "made once"] and calls == ["first"]
 
 
+def test_32_concurrent_requests_on_an_expired_entry_make_one_database_read():
+    """The JSON API's stampede (issue 14): when an entry expires, however many wait, one caller reads."""
+    now = [0.0]
+    cache = TTLCache(5, clock=lambda: now[0])
+    reads: list[int] = []
+    release = threading.Event()
+    assert cache.get("campaign", lambda: "old") == "old"
+    now[0] = 6.0  # expired
+
+    def read_database() -> str:
+        reads.append(1)
+        release.wait(10)
+        return "new"
+
+    start = threading.Barrier(33)
+    results: list[str] = []
+
+    def request() -> None:
+        start.wait(10)
+        results.append(cache.get("campaign", read_database))
+
+    threads = [threading.Thread(target=request) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    start.wait(10)  # all 32 are asking now
+    while not reads:
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == ["new"] * 32 and reads == [1]
+
+
 @pytest.mark.parametrize(
     ("title", "flush"), [("أنقذوا المكتبات", "right"), ("שמרו על הספריות", "right"), ("Libraries", "left")]
 )
