@@ -1,4 +1,4 @@
 """Signer exports for coordinators: which people (``filters``), read from one snapshot (``snapshot``), the file
-formats (``formats``) and signed download links (``links``)."""
+formats (``formats``, CSV lines made in ``csv_lines``) and signed download links (``links``)."""
 
-__all__ = ["filters", "formats", "links", "snapshot"]
+__all__ = ["csv_lines", "filters", "formats", "links", "snapshot"]

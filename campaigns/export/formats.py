@@ -34,8 +34,16 @@ from sqlalchemy.exc import DBAPIError
 from campaigns.core.audit import Actor
 from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
+from campaigns.export.csv_lines import csv_statement, line_maker
 from campaigns.export.filters import ExportFilter
-from campaigns.export.snapshot import COLUMNS, FORMULA_TRIGGERS, Snapshot, file_name, open_snapshot, record_export
+from campaigns.export.snapshot import (
+    COLUMNS,
+    FORMULA_TRIGGERS,
+    Snapshot,
+    file_name,
+    open_snapshot,
+    record_export,
+)
 
 FORMATS = ("csv", "xlsx", "json")
 XLSX_MAX_ROWS = 1_048_576  # an Excel sheet's rows, the header row included
@@ -58,21 +66,19 @@ class ExportRefused(RallyError):
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[bytes]:
+def csv_chunks(snapshot: Snapshot, *, bom: bool = False) -> Iterator[bytes]:
     """UTF-8 CSV (RFC 4180: comma, double quotes, CRLF rows), one chunk per batch; the header comes first.
 
-    ``batches`` hold rows with the formula rule already applied (``Snapshot.batches(csv_safe=True)``)."""
+    Every text cell gets the formula rule; the lines are made by ``csv_lines.line_maker``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
     if bom:
         buffer.write(BOM)
-    writer.writerow(COLUMNS)
+    csv.writer(buffer).writerow(COLUMNS)
     yield buffer.getvalue().encode("utf-8")
-    for batch in batches:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(batch)
-        yield buffer.getvalue().encode("utf-8")
+    statement = csv_statement(snapshot.checked, snapshot.connection.dialect.name)
+    lines = line_maker(snapshot.checked, statement.selected_columns.keys())
+    for text in snapshot.stream(statement, lines):
+        yield text.encode("utf-8")
 
 
 # --- JSON (OSDI) ---------------------------------------------------------------------------------
@@ -255,7 +261,7 @@ def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLS
 def chunks(snapshot: Snapshot, fmt: str, *, bom: bool = False, now: datetime | None = None) -> Iterator[bytes]:
     """The file's bytes, read from the snapshot's cursor a batch at a time."""
     if fmt == "csv":
-        return csv_chunks(snapshot.batches(csv_safe=True), bom=bom)
+        return csv_chunks(snapshot, bom=bom)
     if fmt == "json":
         filters = snapshot.checked.filter.as_dict()
         return json_chunks(snapshot.batches(), count=snapshot.count, filters=filters, now=now or snapshot.taken_at)
