@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import String, cast, func, literal_column
 from sqlalchemy.sql.elements import Label
 
-from campaigns.export.snapshot import COLUMNS, CheckedFilter, rows_statement, shaper
+from campaigns.export.snapshot import COLUMNS, CheckedFilter, Snapshot, rows_statement, shaper
 
-__all__ = ["csv_statement", "line_maker"]
+__all__ = ["csv_statement", "line_maker", "text_batches"]
 
 NOT_NULL = frozenset({"campaign_id", "full_name", "email", "region_code"})  # the shaper reads them as they are
 NUMBERS = frozenset({"letters_sent", "letters_downloaded_or_opened"})
@@ -76,3 +76,10 @@ def line_maker(checked: CheckedFilter, keys: Sequence[str]) -> Callable[[list[tu
         return text + "\r\n"
 
     return lines
+
+
+def text_batches(snapshot: Snapshot) -> Iterator[list[tuple[str, ...]]]:
+    """The snapshot's rows in ``COLUMNS`` order with every cell as text (the XLSX writer's input; no formula
+    rule: XLSX keeps text as typed)."""
+    statement = csv_statement(snapshot.checked, snapshot.connection.dialect.name)
+    return snapshot.stream(statement, shaper(snapshot.checked, False, statement.selected_columns.keys()))
