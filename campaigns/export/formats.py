@@ -34,8 +34,16 @@ from sqlalchemy.exc import DBAPIError
 from campaigns.core.audit import Actor
 from campaigns.core.errors import RallyError
 from campaigns.core.models import utcnow
+from campaigns.export.csv_lines import csv_statement, line_maker, text_batches
 from campaigns.export.filters import ExportFilter
-from campaigns.export.snapshot import COLUMNS, FORMULA_TRIGGERS, Snapshot, file_name, open_snapshot, record_export
+from campaigns.export.snapshot import (
+    COLUMNS,
+    Snapshot,
+    file_name,
+    open_snapshot,
+    record_export,
+)
+from campaigns.export.xlsx_sheet import write_workbook
 
 FORMATS = ("csv", "xlsx", "json")
 XLSX_MAX_ROWS = 1_048_576  # an Excel sheet's rows, the header row included
@@ -58,21 +66,19 @@ class ExportRefused(RallyError):
 # --- CSV -----------------------------------------------------------------------------------------
 
 
-def csv_chunks(batches: Iterable[list[Row]], *, bom: bool = False) -> Iterator[bytes]:
+def csv_chunks(snapshot: Snapshot, *, bom: bool = False) -> Iterator[bytes]:
     """UTF-8 CSV (RFC 4180: comma, double quotes, CRLF rows), one chunk per batch; the header comes first.
 
-    ``batches`` hold rows with the formula rule already applied (``Snapshot.batches(csv_safe=True)``)."""
+    Every text cell gets the formula rule; the lines are made by ``csv_lines.line_maker``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
     if bom:
         buffer.write(BOM)
-    writer.writerow(COLUMNS)
+    csv.writer(buffer).writerow(COLUMNS)
     yield buffer.getvalue().encode("utf-8")
-    for batch in batches:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(batch)
-        yield buffer.getvalue().encode("utf-8")
+    statement = csv_statement(snapshot.checked, snapshot.connection.dialect.name)
+    lines = line_maker(snapshot.checked, statement.selected_columns.keys())
+    for text in snapshot.stream(statement, lines):
+        yield text.encode("utf-8")
 
 
 # --- JSON (OSDI) ---------------------------------------------------------------------------------
@@ -149,82 +155,24 @@ def check_xlsx_rows(count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
 
 
 def write_xlsx(path: Path, batches: Iterable[list[Row]], *, count: int, max_rows: int = XLSX_MAX_ROWS) -> None:
-    """One sheet, written row by row in xlsxwriter's constant-memory mode; text is never a formula.
+    """One sheet, written a batch of rows at a time (``xlsx_sheet``); text is never a formula.
 
-    xlsxwriter's own temporary files (the rows, each XML part) go in a folder of their own next to
-    ``path``, removed whatever happens. A disk that refuses a write (full, read-only) raises the
-    ``OSError`` it is, as CSV and JSON do (xlsxwriter would wrap it in its ``FileCreateError``).
+    The temporary files (xlsxwriter's frame of the workbook) go in a folder of their own next to ``path``,
+    removed whatever happens. A disk that refuses a write (full, read-only) raises the ``OSError`` it is, as
+    CSV and JSON do (xlsxwriter would wrap it in its ``FileCreateError``).
     """
-    import xlsxwriter
     from xlsxwriter.exceptions import FileCreateError
 
     check_xlsx_rows(count, max_rows)
-    with tempfile.TemporaryDirectory(prefix=".rally-xlsx-", dir=path.parent) as scratch:
-        workbook = xlsxwriter.Workbook(
-            str(path),
-            {
-                "constant_memory": True,  # each row goes to disk as soon as the next starts
-                "strings_to_formulas": False,
-                "strings_to_numbers": False,
-                "strings_to_urls": False,
-                "tmpdir": scratch,
-            },
-        )
-        rows = iter(batches)
-        try:
-            _write_sheet(workbook, rows, max_rows)
-        except BaseException:
-            _abandon(workbook)  # no half-built zip: the caller removes ``path``, the folder goes with the block
-            raise
-        finally:
-            if hasattr(rows, "close"):  # a cursor's batches: let go of the cursor now, while its connection is open
-                rows.close()
-        try:
-            workbook.close()
-        except FileCreateError as exc:
-            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
-            raise cause from exc
-
-
-def _abandon(workbook: Any) -> None:
-    """Close the files a workbook that will never be finished holds open (its rows' temporary file)."""
-    for sheet in workbook.worksheets():
-        handle = getattr(sheet, "row_data_fh", None)
-        if handle is not None:
-            try:
-                handle.close()
-            except OSError:
-                pass  # a full disk refuses the buffered rest too: the file is deleted anyway
-
-
-def _write_sheet(workbook: Any, batches: Iterable[list[Row]], max_rows: int) -> None:
-    sheet = workbook.add_worksheet("Signers")
-    header = workbook.add_format({"bold": True})
-    quoted = workbook.add_format({"quote_prefix": True})
-    sheet.freeze_panes(1, 0)
-    for col, name in enumerate(COLUMNS):
-        sheet.write_string(0, col, name, header)
-    put, put_number, put_rich = sheet.write_string, sheet.write_number, sheet.write_rich_string
-    triggers = FORMULA_TRIGGERS
-    r = 0
-    for batch in batches:
-        for row in batch:
-            r += 1
-            if r >= max_rows:  # the snapshot's count says this cannot happen; never write a broken sheet
-                check_xlsx_rows(r, max_rows)
-            for c, value in enumerate(row):
-                if value is None or value == "":
-                    continue
-                if value.__class__ is int:
-                    put_number(r, c, value)
-                elif value[:1] in triggers:
-                    put(r, c, value, quoted)
-                elif value.startswith("<r>") and value.endswith("</r>"):
-                    # xlsxwriter copies such text into the sheet's XML as is (its own rich-text
-                    # marker); as three plain fragments it is escaped and reads back unchanged.
-                    put_rich(r, c, value[:1], value[1:2], value[2:])
-                else:
-                    put(r, c, value)
+    rows = iter(batches)
+    try:
+        write_workbook(path, rows, count=count, check=lambda r: check_xlsx_rows(r, max_rows), max_rows=max_rows)
+    except FileCreateError as exc:
+        cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+        raise cause from exc
+    finally:
+        if hasattr(rows, "close"):  # a cursor's batches: let go of the cursor now, while its connection is open
+            rows.close()
 
 
 @contextmanager
@@ -255,12 +203,12 @@ def xlsx_chunks(batches: Iterable[list[Row]], *, count: int, max_rows: int = XLS
 def chunks(snapshot: Snapshot, fmt: str, *, bom: bool = False, now: datetime | None = None) -> Iterator[bytes]:
     """The file's bytes, read from the snapshot's cursor a batch at a time."""
     if fmt == "csv":
-        return csv_chunks(snapshot.batches(csv_safe=True), bom=bom)
+        return csv_chunks(snapshot, bom=bom)
     if fmt == "json":
         filters = snapshot.checked.filter.as_dict()
         return json_chunks(snapshot.batches(), count=snapshot.count, filters=filters, now=now or snapshot.taken_at)
     if fmt == "xlsx":
-        return xlsx_chunks(snapshot.batches(), count=snapshot.count)
+        return xlsx_chunks(text_batches(snapshot), count=snapshot.count)
     raise ExportRefused(f"Choose a format: {', '.join(FORMATS)}.")
 
 
@@ -269,7 +217,7 @@ def download_chunks(snapshot: Snapshot, fmt: str, *, bom: bool, cleanup: ExitSta
     built now (so a full disk is an answer, not a cut-off download), in a temporary folder that ``cleanup``
     removes; CSV and JSON need no disk and stream as they are read."""
     if fmt == "xlsx":
-        path = cleanup.enter_context(built_xlsx(snapshot.batches(), count=snapshot.count))
+        path = cleanup.enter_context(built_xlsx(text_batches(snapshot), count=snapshot.count))
         return file_chunks(path)
     return chunks(snapshot, fmt, bom=bom)
 
@@ -347,7 +295,7 @@ def _write_export(
         try:
             if fmt == "xlsx":
                 os.close(fd)
-                write_xlsx(temp, snapshot.batches(), count=snapshot.count, max_rows=max_rows)
+                write_xlsx(temp, text_batches(snapshot), count=snapshot.count, max_rows=max_rows)
             else:
                 with os.fdopen(fd, "wb") as handle, closing(chunks(snapshot, fmt, bom=bom, now=now)) as body:  # type: ignore[type-var]  # a generator: it closes
                     for chunk in body:
