@@ -306,4 +306,3 @@ def render_thank_you(page: CampaignPublic, done: SignResult, *, confirmed: bool 
     st.caption(wording.CHANGED_MIND)
     if not confirmed:
         st.button("Sign as someone else", type="tertiary", on_click=_sign_again, args=(page.slug,))
-
