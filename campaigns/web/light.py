@@ -229,7 +229,8 @@ async def show(request: Request) -> Response:
         body,
         cache="private, no-cache",
         cookie=cookie if cookie != held else None,
-        https=request.url.scheme == "https",
+        # Secure over https, also behind a proxy that ends TLS (the configured public address says so)
+        https=request.url.scheme == "https" or get_settings().public_url.startswith("https://"),
     )
 
 
