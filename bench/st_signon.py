@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import st_driver
-from bench.common import Options, fmt_ms, make_published_campaign, percentile, print_table, streamlit_server
+from bench.common import Options, fmt_ms, make_published_campaign, median, percentile, print_table, streamlit_server
 from campaigns.core.db import make_engine
 
 NAME = "st_signon"
@@ -259,6 +259,17 @@ def _report(
         wanted = " and ".join(w for w in (f">= {x_today}x today" if x_today else "", f">= {x_naive}x naive") if w)
         verdict = "n/a (quick)" if quick else "PASS" if ok else "MISS"
         verdicts.append(f"  {title}: Rally {rally:.1f}/s ({wanted}): {verdict}")
+        cpu = {
+            label: median([r["cpu_ms"] for r in mine if r["app"] == label])
+            for label in dict.fromkeys(r["app"] for r in mine)
+        }
+        steadier = [f"naive's {cpu['Rally'] / cpu['naive']:.2f}x"] + (
+            [f"today's {cpu['Rally'] / cpu['Rally today']:.2f}x"] if "Rally today" in cpu else []
+        )
+        verdicts.append(
+            f"    app CPU per sign-on (steadier on a shared machine), median of the repeats: Rally "
+            f"{cpu['Rally']:.1f} ms, {', '.join(steadier)}"
+        )
     print_table(
         "Sign-ons through the campaign page (one process each, SQLite; median repeat; latency: the whole visit "
         "for a new visitor, reset + submit for a repeat; CPU: the app process's, per sign-on; today: "
