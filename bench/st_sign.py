@@ -150,6 +150,9 @@ class SignClient:
         started = time.perf_counter()
         run = self.first if self.first is not None else self.open()
         button = next((w for w in run.widgets if w.is_submit), None)
+        if button is None:  # the last run drew no form (e.g. an apology): rerun once, as a visitor would reload
+            run = self.run()
+            button = next((w for w in run.widgets if w.is_submit), None)
         if button is None:
             raise SignError(f"no sign form on the page: {' / '.join(run.texts)[:300]}")
         form = [w for w in run.widgets if w.form_id == button.form_id and not w.is_submit]
