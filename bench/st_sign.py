@@ -89,13 +89,16 @@ class SignClient:
         headers = {"Origin": self.base}
         if cookies:
             headers["Cookie"] = cookies
-        self.ws = connect(  # entered now and closed in close() (websockets 17 warns about a bare connect)
-            self.base.replace("http", "ws", 1) + "/_stcore/stream",
-            subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],  # type: ignore[list-item]
-            additional_headers=headers,
-            open_timeout=self.timeout,
-            max_size=2**26,
-        ).__enter__()
+        try:
+            self.ws = connect(  # entered now and closed in close() (websockets 17 warns about a bare connect)
+                self.base.replace("http", "ws", 1) + "/_stcore/stream",
+                subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],  # type: ignore[list-item]
+                additional_headers=headers,
+                open_timeout=self.timeout,
+                max_size=2**26,
+            ).__enter__()
+        except Exception as exc:  # refused, reset, or the balancer's error page instead of a handshake
+            raise SignError(f"websocket: {type(exc).__name__}: {exc}") from None
         self.first = self.run(initial=True)
         return self.first
 
