@@ -89,13 +89,16 @@ class SignClient:
         headers = {"Origin": self.base}
         if cookies:
             headers["Cookie"] = cookies
-        self.ws = connect(  # entered now and closed in close() (websockets 17 warns about a bare connect)
-            self.base.replace("http", "ws", 1) + "/_stcore/stream",
-            subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],  # type: ignore[list-item]
-            additional_headers=headers,
-            open_timeout=self.timeout,
-            max_size=2**26,
-        ).__enter__()
+        try:
+            self.ws = connect(  # entered now and closed in close() (websockets 17 warns about a bare connect)
+                self.base.replace("http", "ws", 1) + "/_stcore/stream",
+                subprotocols=["streamlit", xsrf] if xsrf else ["streamlit"],  # type: ignore[list-item]
+                additional_headers=headers,
+                open_timeout=self.timeout,
+                max_size=2**26,
+            ).__enter__()
+        except Exception as exc:  # refused, reset, or the balancer's error page instead of a handshake
+            raise SignError(f"websocket: {type(exc).__name__}: {exc}") from None
         self.first = self.run(initial=True)
         return self.first
 
@@ -150,6 +153,9 @@ class SignClient:
         started = time.perf_counter()
         run = self.first if self.first is not None else self.open()
         button = next((w for w in run.widgets if w.is_submit), None)
+        if button is None:  # the last run drew no form (e.g. an apology): rerun once, as a visitor would reload
+            run = self.run()
+            button = next((w for w in run.widgets if w.is_submit), None)
         if button is None:
             raise SignError(f"no sign form on the page: {' / '.join(run.texts)[:300]}")
         form = [w for w in run.widgets if w.form_id == button.form_id and not w.is_submit]

@@ -46,5 +46,5 @@ def test_a_visitor_on_the_dead_process_is_told_and_signs_through_the_other(
         assert {c["name"]: c["value"] for c in page.context.cookies()}["RALLY_NODE"] != node
         expect(page.get_by_role("textbox", name="Your name")).to_have_value("Grace Hopper")
         page.get_by_role("button", name="Sign the campaign").click()
-        page.get_by_text("Thank you, Grace Hopper").wait_for()
+        page.get_by_text("Thank you, Grace Hopper").wait_for(timeout=60_000)
     assert stored_emails(cluster_engine, SLUG) == ["grace@example.org"]
