@@ -1,14 +1,15 @@
 """The XLSX export's workbook: xlsxwriter makes its frame, the rows' XML is written here straight into the zip.
 
 xlsxwriter cost about 140 s for a million rows, nearly all of it per cell (its checks, a cell object, its
-XML writer), then it compressed the sheet at zlib's default level. Here xlsxwriter makes the workbook with
-the header row and one sample cell of the quote-prefix style (to learn its style number), and this module
-copies that workbook into the final zip, with the sheet's rows written between the header and the end of
-the sheet as they come, compressed at a fast level. Each cell is written as xlsxwriter writes it in
-constant-memory mode: an inline string (control characters as ``_xHHHH_``, ``xml:space="preserve"`` when
-it starts or ends with white space, ``&``, ``<`` and ``>`` escaped, at most 32,767 UTF-16 units), a number
-for the letter counts, nothing for an empty cell; text starting with a formula trigger gets the quote-prefix
-style. Memory stays flat: a batch of rows at a time.
+XML writer). Here xlsxwriter makes the workbook with the header row and one sample cell of the quote-prefix
+style (to learn its style number), and this module copies that workbook into the final zip, with the
+sheet's rows written between the header and the end of the sheet as they come, compressed (zlib's default
+level, as before) in a thread of its own. Each cell is written as xlsxwriter writes it in constant-memory
+mode: an inline string (control characters as ``_xHHHH_``, ``xml:space="preserve"`` when it starts or ends
+with white space, ``&``, ``<`` and ``>`` escaped, at most 32,767 UTF-16 units), a number for the letter
+counts, nothing for an empty cell; text starting with a formula trigger gets the quote-prefix style. (A
+value shaped like ``<r>...</r>``, which xlsxwriter takes for its own rich-text markup, is simply escaped.)
+Memory stays flat: a batch of rows at a time.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ __all__ = ["write_workbook"]
 
 SHEET = "xl/worksheets/sheet1.xml"
 STR_MAX = 32_767  # Excel's longest text, in UTF-16 units
-LEVEL = 1  # zlib: a third of the default level's time, the file about 20% larger
 NEEDS_WORK = re.compile("[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]").search  # and "_x" (xlsxwriter's escape)
 ESCAPED = re.compile("(_x[0-9a-fA-F]{4}_)")
 CONTROL = re.compile("([\x00-\x08\x0b-\x1f])")
@@ -135,7 +135,7 @@ def write_workbook(
     with tempfile.TemporaryDirectory(prefix=".rally-xlsx-", dir=path.parent) as scratch:
         frame, quoted = _frame(Path(scratch))
         writers = {plain: _row_writer(quoted, plain) for plain in (True, False)}
-        with zipfile.ZipFile(frame) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, True, LEVEL) as out:
+        with zipfile.ZipFile(frame) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
             for info in source.infolist():
                 data = source.read(info)
                 if info.filename != SHEET:
