@@ -352,20 +352,21 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _LINK = re.compile(r"\[([^\]]+)\]\((/[^)\s]*)\)")
 
 
-def _escape(text: str) -> str:
-    """A person's text, for a wording sentence that becomes HTML: escaped, and no ``*`` left to mean bold."""
-    return html.escape(text, quote=True).replace("*", "&#42;")
+def escape_text(text: str) -> str:
+    """A person's text, for a wording sentence that becomes HTML: escaped, and no ``*`` left to mean bold nor
+    ``[`` to start a link (a name such as ``[Click](//elsewhere.example)`` stays text)."""
+    return html.escape(text, quote=True).replace("*", "&#42;").replace("[", "&#91;").replace("]", "&#93;")
 
 
 def markup(sentence: str) -> str:
-    """A ``signatures/wording.py`` sentence (its own text, with dynamic parts through ``_escape``) as HTML; the
-    template shows it as it is (``|safe``): everything a person typed in it was escaped by ``_escape``."""
+    """A ``signatures/wording.py`` sentence (its own text, with dynamic parts through ``escape_text``) as HTML; the
+    template shows it as it is (``|safe``): everything a person typed in it was escaped by ``escape_text``."""
     return _LINK.sub(r'<a href="\2">\1</a>', _BOLD.sub(r"<strong>\1</strong>", sentence))
 
 
 def _thank_you(found: LightCampaign, done: SignResult, base: str) -> str:
     page = found.page
-    said = wording.thank_you(done, escape=_escape, confirm_link_days=get_settings().confirm_link_days)
+    said = wording.thank_you(done, escape=escape_text, confirm_link_days=get_settings().confirm_link_days)
     return _render(
         found,
         state="thanks",
