@@ -124,7 +124,9 @@ def _rewrite_rows(repeats: int) -> list[list[str]]:
     spec = importlib.util.find_spec("streamlit")
     assert spec is not None and spec.origin is not None
     index = (Path(spec.origin).parent / "static" / "index.html").read_bytes()
-    shared = SimpleNamespace(slug=SLUG, title=TITLES["long title (200 characters)"], purpose="Open. " * 100)
+    shared = SimpleNamespace(
+        slug=SLUG, title=TITLES["long title (200 characters)"], purpose="Open. " * 100, light_share_link=False
+    )
     title, tags = meta.page_title(shared), meta.meta_tags(shared, base="https://rally.example.org", site_name="Rally")
     made = [_seconds(lambda: meta.meta_tags(shared, base="https://rally.example.org", site_name="Rally"))]
     made += [

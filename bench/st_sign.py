@@ -49,6 +49,7 @@ class Widget:
 @dataclass
 class Run:
     texts: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # st.error / st.warning / st.info / st.success bodies
     widgets: list[Widget] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
     status: int | None = None
@@ -182,13 +183,16 @@ class SignClient:
         thanks = next((t for t in done.texts if t.startswith(THANK_YOU)), None)
         if thanks is not None:
             return Outcome(True, thanks, seconds)
-        return Outcome(False, " / ".join(done.texts)[-300:], seconds)
+        # what the visitor reads: the page's messages (an apology, a field's mistake), else the end of its text
+        return Outcome(False, " / ".join(done.alerts) or " / ".join(done.texts)[-300:], seconds)
 
 
 def _element(run: Run, element: Any, fragment_id: str) -> None:  # a protobuf Element
     kind = element.WhichOneof("type")
     if kind in TEXT_KINDS:
         run.texts.append(getattr(getattr(element, kind), TEXT_KINDS[kind]))
+        if kind == "alert":
+            run.alerts.append(element.alert.body)
     elif kind == "exception":
         run.exceptions.append(f"{element.exception.type}: {element.exception.message}")
     elif kind in WIDGET_KINDS:

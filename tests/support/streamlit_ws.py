@@ -21,6 +21,7 @@ class PageRun:
     link_buttons: list[tuple[str, str]] = field(default_factory=list)  # (label, url)
     page_links: list[tuple[str, str, str]] = field(default_factory=list)  # (label, page, query)
     html: list[str] = field(default_factory=list)
+    markdown: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
 
@@ -64,6 +65,8 @@ def _collect(found: PageRun, element: Any) -> None:  # a protobuf Element
         found.page_links.append((link.label, link.page, link.query_string))
     elif which == "html":
         found.html.append(element.html.body)
+    elif which == "markdown":
+        found.markdown.append(element.markdown.body)
     elif which == "code":
         found.code.append(element.code.code_text)
     elif which == "exception":
