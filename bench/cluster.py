@@ -74,7 +74,8 @@ def _load(url: str, slug: str, seconds: float, offset: int) -> tuple[float, list
     return len(ok) / elapsed, ok, len(results) - len(ok)
 
 
-def _free_block(size: int) -> int:
+def free_block(size: int) -> int:
+    """A port with the ``size`` ports after it free (HAProxy on it, the apps after)."""
     import socket
 
     for _ in range(50):
@@ -124,7 +125,7 @@ def run(opts: Options) -> None:
                 with ops.running_cluster(
                     database_url=db.url,
                     workers=n,
-                    port=_free_block(n),
+                    port=free_block(n),
                     folder=Path(folder),
                     extra_env=NO_LIMITS,
                     mail_worker=False,

@@ -24,6 +24,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.sync.client import ClientConnection, connect
 
+from bench.st_driver import Widget  # the widget as the frontend learns it, one definition for both clients
+
 FINISHED_EARLY = ForwardMsg.FINISHED_EARLY_FOR_RERUN
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 THANK_YOU = "Thank you, "
@@ -33,17 +35,6 @@ WIDGET_KINDS = {"text_input", "text_area", "checkbox", "selectbox", "button"}
 
 class SignError(Exception):
     """The sign-on did not go through the protocol (closed socket, no form, a timeout)."""
-
-
-@dataclass
-class Widget:
-    kind: str
-    id: str
-    label: str
-    form_id: str
-    fragment_id: str
-    options: list[str]
-    is_submit: bool
 
 
 @dataclass

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster import free_block
 from campaigns.core.db import make_engine
 from campaigns.ops import cluster as ops
-from tests.support.servers import free_port
 from tests.support.storage import NO_PG_REASON, TEST_DATABASE_URL, drop_pg_database, fresh_pg_database, run_id
 
 # Heavy: processes, a balancer, load. One xdist worker runs them all (pytest --dist loadgroup).
@@ -24,24 +24,6 @@ CLUSTER = [
 ]
 # Every sign-on of the load comes through the balancer from 127.0.0.1: no flood limit per address.
 NO_LIMITS = {"RALLY_SIGN_LIMIT_PER_MINUTE": "0", "RALLY_SIGN_LIMIT_PER_HOUR": "0"}
-
-
-def free_block(size: int) -> int:
-    """A port with the ``size`` ports after it free (HAProxy on it, the apps after)."""
-    import socket
-
-    for _ in range(50):
-        port = free_port()
-        if port + size > 65000:
-            continue
-        try:
-            for offset in range(1, size + 1):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port + offset))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no block of free ports")
 
 
 @pytest.fixture

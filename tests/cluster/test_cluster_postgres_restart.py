@@ -13,11 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.cluster import free_block
 from bench.st_sign import SignClient
 from campaigns.core.db import make_engine
 from campaigns.core.errors import StorageError
 from campaigns.ops import cluster as ops
-from tests.cluster.conftest import CLUSTER, NO_LIMITS, free_block
+from tests.cluster.conftest import CLUSTER, NO_LIMITS
 from tests.cluster.test_cluster_crash import Load, public_total, stored_emails
 from tests.support import private_pg
 from tests.support.factories import make_campaign
