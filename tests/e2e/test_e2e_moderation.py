@@ -74,7 +74,7 @@ def test_an_organizer_filters_ticks_and_approves_comments_on_a_phone(browser, re
             expect(chosen.get_by_text("Library hours matter 2", exact=True)).to_have_count(0)
             page.screenshot(path=str(tmp_path / "chosen.png"), full_page=True)
             approve.click()
-            page.get_by_text("3 comments approved").wait_for()
+            page.get_by_test_id("stAlertContentSuccess").get_by_text("3 comments approved").wait_for()  # a toast too
             page.get_by_role("heading", name="3 comments to review").wait_for()
             expect(page.get_by_role("button", name="Approve selected", exact=True)).to_be_disabled()
             page.screenshot(path=str(tmp_path / "approved.png"), full_page=True)
