@@ -37,8 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import st_driver
-from bench.common import Options, fmt_ms, make_published_campaign, median, percentile, print_table, streamlit_server
-from campaigns.core.db import make_engine
+from bench.common import Options, fmt_ms, median, percentile, print_table, streamlit_server
 
 NAME = "st_signon"
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,12 +86,27 @@ def _prepare_rally(folder: Path, root: Path) -> tuple[str, int, str]:
         check=True,
         capture_output=True,
     )
-    engine = make_engine(url)
-    try:
-        campaign_id, slug = make_published_campaign(engine, "signon")
-    finally:
-        engine.dispose()
-    return url, campaign_id, slug
+    # the campaign is made by that checkout's own code: its schema may be older than this one's models
+    made = subprocess.run(
+        [sys.executable, "-c", _MAKE_CAMPAIGN, url],
+        cwd=root,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    campaign_id, slug = made.stdout.split()[-2:]
+    return url, int(campaign_id), slug
+
+
+_MAKE_CAMPAIGN = """
+import sys
+from bench.common import make_published_campaign
+from campaigns.core.db import make_engine
+engine = make_engine(sys.argv[1])
+print(*make_published_campaign(engine, "signon"))
+engine.dispose()
+"""
 
 
 def _today_checkout(folder: Path, quick: bool) -> Path | None:
