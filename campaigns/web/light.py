@@ -63,6 +63,7 @@ _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_-]{32}")
 _HIDDEN = "RALLY-HIDDEN-FIELDS-d41d8c"  # where each visitor's own hidden fields go in the cached page
 SOURCE_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "ref")
 NO_CAMPAIGN = "There is no published campaign at that address."
+WRITE_LETTER = "Write your letter to the decision-maker (on the full campaign page: enter your details once more)"
 REFUSED = (
     "This form was sent without the token its page gave it (an old tab, blocked cookies, or another site), so "
     "nothing was stored. Open the form again and press the button once more."
@@ -379,8 +380,12 @@ def _thank_you(found: LightCampaign, done: SignResult, base: str) -> str:
         receipt_url=receipt_url(done.receipt_token) if done.receipt_token else None,
         receipt_intro=markup(wording.RECEIPT_INTRO),
         receipt_warning=wording.RECEIPT_WARNING,
-        full_app_url=None if said.check_inbox else links.page_url("/", base=base, campaign=page.slug),
-        full_app_label="Continue on the full campaign page",
+        # the letter step lives on the full page (signing there again with the same details shows it): offered
+        # only when the campaign has a letter, and once the signature counts
+        full_app_url=links.page_url("/", base=base, campaign=page.slug)
+        if page.has_letter and not said.check_inbox
+        else None,
+        full_app_label=WRITE_LETTER,
         changed_mind=markup(wording.CHANGED_MIND),
         again_url=f"/s/{page.slug}",
     )

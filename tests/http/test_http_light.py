@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from campaigns.core.db import read_session, run_write
 from campaigns.core.models import Campaign
 from campaigns.signatures.counts import count_total
-from campaigns.web.light import MAX_BODY
+from campaigns.web.light import MAX_BODY, WRITE_LETTER
 from tests.support.factories import make_campaign
 from tests.support.html_head import parsed
 from tests.support.mail import CollectMail, smtp_environment, wait_for_mail
@@ -162,6 +162,7 @@ def test_a_sign_on_counts_once_and_a_repeat_shows_no_receipt(live_server):
         assert "You're the first to sign." in first.text
         assert "/my-data?receipt=" in first.text
         assert "https://wa.me/?" in first.text and "<script" not in first.text.lower()
+        assert WRITE_LETTER not in first.text  # this campaign has no letter: no step to offer on the full page
         again = client.post(f"{live_server.url}/s/light-sign", data={**fields(), "rally_form": token})
         assert again.status_code == 200 and "Your name is on it." in again.text
         assert "receipt" not in again.text.lower()  # a repeat sign-on shows nothing stored
